@@ -1,0 +1,202 @@
+//! Command-line flags, as the operator types them (clap derive). Resolving them into a run is
+//! `commands`' job.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Examples:
+  rampart ping  -i inventory/prod.toml                 who answers, with what OS
+  rampart check -i inventory/prod.toml site.toml --diff what would change, with diffs
+  rampart apply -i inventory/prod.toml --limit 'web:!web3'
+  rampart apply -i hosts.ini --rolling                  canary first, then waves
+  rampart audit -i inventory/prod.toml --html audit.html
+
+Exit codes:
+  0  success (check: nothing would change; audit: every control passes)
+  1  rampart itself failed (a bug or a local I/O error)
+  2  bad input: flags, inventory, site, templates or secrets; nothing was sent to any host
+  3  at least one host failed
+  4  at least one host was unreachable (and none failed)
+  5  check found changes to make / audit found a failing control
+
+Environment:
+  NO_COLOR                  no colour in output
+  RAMPART_KEY_PASSPHRASE    passphrase of an encrypted SSH key (else asked on the terminal)
+  RAMPART_LOG               log filter, e.g. `rampart_ssh=debug` (same as -v levels)";
+
+/// rampart: harden a fleet of Debian and Ubuntu hosts over SSH, fast and without lockouts.
+///
+/// rampart connects to every host in parallel over one SSH connection each, gathers all the
+/// facts it needs in one round trip, plans the changes purely, and applies them atomically.
+#[derive(Debug, Parser)]
+#[command(name = "rampart", version, about, long_about, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// More output on stderr (-v: info, -vv: debug, -vvv: trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Never use colour (also: the NO_COLOR environment variable).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Connect to every host and report reachability, host key status, OS and time taken.
+    Ping(PingArgs),
+    /// Preview: what would change on every host, with diffs. Writes nothing, ever.
+    Check(RunArgs),
+    /// Converge every host to the site's declared state, all hosts in parallel.
+    Apply(ApplyArgs),
+    /// Show the resolved inventory, like ansible-inventory.
+    Inventory(InventoryArgs),
+    /// List the roles this rampart knows, with their default settings.
+    Roles(RolesArgs),
+    /// Create a new project (inventory, site, secrets placeholder) in a directory.
+    Init(InitArgs),
+}
+
+/// How to reach the hosts: shared by every command that connects.
+#[derive(Debug, Args, Clone)]
+pub struct ConnArgs {
+    /// Inventory: rampart TOML, Ansible INI or YAML (with group_vars/ and host_vars/ beside it).
+    #[arg(short, long, value_name = "INVENTORY", env = "RAMPART_INVENTORY")]
+    pub inventory: PathBuf,
+
+    /// Only these hosts: names, groups, globs, `a:b` union, `a:&b` intersection, `!x` exclusion.
+    #[arg(short, long, value_name = "PATTERN")]
+    pub limit: Option<String>,
+
+    /// At most N hosts at once (default: all).
+    #[arg(short, long, value_name = "N")]
+    pub forks: Option<usize>,
+
+    /// Learn the host keys of hosts never seen before (like OpenSSH's
+    /// StrictHostKeyChecking=accept-new). A changed key is still refused.
+    #[arg(long)]
+    pub accept_new: bool,
+
+    /// An ssh_config file to use instead of ~/.ssh/config.
+    #[arg(short = 'F', long, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+
+    /// Do not read ~/.ssh/config (no `ssh -G`): inventory settings and defaults only.
+    #[arg(long)]
+    pub no_ssh_config: bool,
+
+    /// Seconds to wait for a host to connect and log in.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub connect_timeout: u64,
+
+    /// One JSON document on stdout instead of the recap.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rampart ping`.
+#[derive(Debug, Args)]
+pub struct PingArgs {
+    #[command(flatten)]
+    /// Connection flags.
+    pub conn: ConnArgs,
+}
+
+/// `rampart check` (and the shared part of `apply`).
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    /// Connection flags.
+    pub conn: ConnArgs,
+
+    /// The site definition: which roles apply to which hosts, with which settings.
+    #[arg(value_name = "SITE", default_value = "site.toml")]
+    pub site: PathBuf,
+
+    /// Extra variables, highest precedence: `key=value`, `role.key=value`, `@file.toml|.yml|.json`.
+    #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
+    pub extra_vars: Vec<String>,
+
+    /// Only these roles (comma-separated role names or play tags).
+    #[arg(short, long, value_delimiter = ',')]
+    pub tags: Vec<String>,
+
+    /// Not these roles (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub skip_tags: Vec<String>,
+
+    /// Show unified diffs of files and before/after of everything else.
+    #[arg(short = 'D', long)]
+    pub diff: bool,
+
+    /// Run the roles' verify checks: after apply always (not only when something changed),
+    /// and during check too.
+    #[arg(long)]
+    pub verify: bool,
+}
+
+/// `rampart apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    /// Shared run flags.
+    pub run: RunArgs,
+}
+
+/// `rampart inventory`.
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    /// The inventory file or directory.
+    #[arg(short, long, value_name = "INVENTORY", env = "RAMPART_INVENTORY")]
+    pub inventory: PathBuf,
+
+    /// What to show.
+    #[command(subcommand)]
+    pub view: InventoryView,
+}
+
+/// Views of the inventory.
+#[derive(Debug, Subcommand)]
+pub enum InventoryView {
+    /// Every group and host with its variables, as JSON (like `ansible-inventory --list`).
+    List,
+    /// One host's connection settings and resolved variables, as JSON.
+    Host {
+        /// The host's inventory name.
+        name: String,
+    },
+    /// The group tree (like `ansible-inventory --graph`).
+    Graph,
+}
+
+/// `rampart roles`.
+#[derive(Debug, Args)]
+pub struct RolesArgs {
+    /// Print one role's default settings as TOML, ready to paste under `[roles.NAME]`.
+    pub name: Option<String>,
+}
+
+/// `rampart init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to create the project (must be empty or absent).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+
+    /// Overwrite files that already exist.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Output format of reports written to files.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    /// JSON.
+    Json,
+}

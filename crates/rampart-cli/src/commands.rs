@@ -1,0 +1,377 @@
+//! The commands: ping, check, apply, inventory, roles, init.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+
+use rampart_core::report::{HostReport, Mode, RunReport};
+use rampart_core::secret::Redactor;
+use rampart_core::template::Templates;
+use rampart_engine::{HostJob, RunOptions, Shared, VerifyPolicy, run_fleet};
+use rampart_ssh::{ClientOptions, Connector, HostKeyPolicy};
+use serde_json::json;
+
+use crate::args::{ConnArgs, InitArgs, InventoryArgs, InventoryView, PingArgs, RolesArgs, RunArgs};
+use crate::error::{CliError, Exit};
+use crate::jobs;
+use crate::output::{self, Progress};
+use crate::registry;
+
+fn connector(conn: &ConnArgs) -> Connector {
+    Connector::new(ClientOptions {
+        host_key_policy: if conn.accept_new {
+            HostKeyPolicy::AcceptNew
+        } else {
+            HostKeyPolicy::Strict
+        },
+        allow_tty_prompt: std::io::stdin().is_terminal(),
+        ..ClientOptions::default()
+    })
+}
+
+fn forks(conn: &ConnArgs, hosts: usize) -> usize {
+    conn.forks.unwrap_or(hosts).max(1)
+}
+
+/// The exit code of a finished run.
+fn exit_of(report: &RunReport) -> Exit {
+    let failed = report
+        .hosts
+        .iter()
+        .any(|h| !h.unreachable && h.is_failure());
+    let unreachable = report.hosts.iter().any(|h| h.unreachable);
+    let drift = report.hosts.iter().any(|h| h.changed > 0);
+    if failed {
+        Exit::HostFailed
+    } else if unreachable {
+        Exit::Unreachable
+    } else if report.mode == Mode::Check && drift {
+        Exit::Drift
+    } else {
+        Exit::Ok
+    }
+}
+
+/// `rampart ping`.
+pub async fn ping(a: PingArgs) -> Result<Exit, CliError> {
+    let sel = jobs::select(&a.conn)?;
+    let targets = jobs::targets(&sel, &a.conn)?;
+    let jobs: Vec<HostJob> = targets
+        .into_iter()
+        .map(|(name, target, become_root)| HostJob {
+            name,
+            target,
+            become_root,
+            vars: json!({}),
+            roles: Vec::new(),
+        })
+        .collect();
+    let n = jobs.len();
+    let shared = Arc::new(Shared {
+        templates: Templates::embedded(),
+        secrets: BTreeMap::new(),
+        redactor: Redactor::new(),
+        options: RunOptions {
+            mode: Mode::Ping,
+            connect_attempts: 1,
+            ..RunOptions::default()
+        },
+    });
+    let progress = Arc::new(Progress::new(n, Mode::Ping, a.conn.json));
+    let report = run_fleet(
+        jobs,
+        shared,
+        connector(&a.conn),
+        forks(&a.conn, n),
+        progress.clone(),
+    )
+    .await;
+    progress.finish();
+    if a.conn.json {
+        let hosts: Vec<_> = report.hosts.iter().map(ping_json).collect();
+        output::print_json(
+            &json!({ "mode": "ping", "version": report.version, "seconds": report.seconds, "hosts": hosts }),
+        );
+    } else {
+        print_ping(&report);
+    }
+    Ok(
+        if report
+            .hosts
+            .iter()
+            .any(|h| h.unreachable || h.error.is_some())
+        {
+            Exit::Unreachable
+        } else {
+            Exit::Ok
+        },
+    )
+}
+
+fn ping_json(h: &HostReport) -> serde_json::Value {
+    let os = h.resources.first().map(|r| r.summary.clone());
+    let reachable = !h.unreachable && h.error.is_none();
+    json!({
+        "host": h.host,
+        "address": h.address,
+        "reachable": reachable,
+        "auth_ok": reachable,
+        "host_key": if reachable { "verified" } else { match h.error_kind.as_deref() {
+            Some("host-key-unknown") => "unknown",
+            Some("host-key-changed") => "changed",
+            Some("host-key-revoked") => "revoked",
+            _ => "not checked",
+        }},
+        "os": os,
+        "error": h.error,
+        "error_kind": h.error_kind,
+        "connections": h.connections,
+        "round_trips": h.round_trips,
+        "seconds": h.seconds,
+    })
+}
+
+fn print_ping(report: &RunReport) {
+    use comfy_table::{Cell, Table, presets};
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_BORDERS_ONLY);
+    t.set_header(vec![
+        "host",
+        "address",
+        "reachable",
+        "host key",
+        "os",
+        "time",
+    ]);
+    for h in &report.hosts {
+        let j = ping_json(h);
+        t.add_row(vec![
+            Cell::new(&h.host),
+            Cell::new(&h.address),
+            Cell::new(if j["reachable"] == true {
+                "yes".to_owned()
+            } else {
+                format!("no ({})", h.error_kind.as_deref().unwrap_or("error"))
+            }),
+            Cell::new(j["host_key"].as_str().unwrap_or_default()),
+            Cell::new(j["os"].as_str().unwrap_or("-")),
+            Cell::new(format!("{:.2}s", h.seconds)),
+        ]);
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{t}");
+    let up = report
+        .hosts
+        .iter()
+        .filter(|h| !h.unreachable && h.error.is_none())
+        .count();
+    let _ = writeln!(
+        out,
+        "{up}/{} hosts reachable in {:.2}s",
+        report.hosts.len(),
+        report.seconds
+    );
+    for h in report.hosts.iter().filter(|h| h.error.is_some()) {
+        let _ = writeln!(
+            out,
+            "error: {}: {}",
+            h.host,
+            h.error.as_deref().unwrap_or_default()
+        );
+    }
+}
+
+/// `rampart check` and `rampart apply`.
+pub async fn run(a: RunArgs, apply: bool) -> Result<Exit, CliError> {
+    let registry = registry::roles();
+    let prepared = jobs::prepare(&a, &registry)?;
+    let mut templates = Templates::embedded();
+    if let Some(dir) = &prepared.templates_dir {
+        for (name, src, file) in jobs::user_templates(dir)? {
+            templates.add_user(&name, src, &file).map_err(|e| {
+                CliError::Input(vec![rampart_core::InputError::new(
+                    rampart_core::Location {
+                        file: file.clone().into(),
+                        line: e.line,
+                        col: None,
+                    },
+                    e.message,
+                )])
+            })?;
+        }
+    }
+    let mode = if apply { Mode::Apply } else { Mode::Check };
+    let shared = Arc::new(Shared {
+        templates,
+        secrets: BTreeMap::new(),
+        redactor: Redactor::new(),
+        options: RunOptions {
+            mode,
+            verify: if a.verify {
+                VerifyPolicy::Always
+            } else {
+                VerifyPolicy::Changed
+            },
+            ..RunOptions::default()
+        },
+    });
+    let n = prepared.jobs.len();
+    if !prepared.idle.is_empty() && !a.conn.json {
+        eprintln!(
+            "note: no role applies to {} selected host(s): {}",
+            prepared.idle.len(),
+            prepared.idle.join(", ")
+        );
+    }
+    let progress = Arc::new(Progress::new(n, mode, a.conn.json));
+    let report = run_fleet(
+        prepared.jobs,
+        shared,
+        connector(&a.conn),
+        forks(&a.conn, n),
+        progress.clone(),
+    )
+    .await;
+    progress.finish();
+    if a.conn.json {
+        output::print_json(&report);
+    } else {
+        output::print_changes(&report, a.diff, false);
+        output::print_recap(&report);
+    }
+    Ok(exit_of(&report))
+}
+
+/// `rampart inventory`.
+pub fn inventory(a: InventoryArgs) -> Result<Exit, CliError> {
+    let inv = rampart_engine::load::load_inventory(&a.inventory)?;
+    for w in &inv.warnings {
+        eprintln!("warning: {w}");
+    }
+    match a.view {
+        InventoryView::List => output::print_json(&rampart_core::inventory::list_json(&inv)),
+        InventoryView::Host { name } => match rampart_core::inventory::host_json(&inv, &name) {
+            Some(v) => output::print_json(&v),
+            None => {
+                let mut e = rampart_core::InputError::in_file(
+                    &a.inventory,
+                    format!("no host `{name}` in the inventory"),
+                );
+                if let Some(s) = rampart_core::error::did_you_mean(
+                    &name,
+                    inv.hosts.iter().map(|h| h.name.as_str()),
+                ) {
+                    e = e.with_hint(format!("did you mean `{s}`?"));
+                }
+                return Err(e.into());
+            }
+        },
+        InventoryView::Graph => {
+            let mut out = std::io::stdout().lock();
+            let _ = write!(out, "{}", rampart_core::inventory::graph(&inv));
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+/// `rampart roles`.
+pub fn roles(a: RolesArgs) -> Result<Exit, CliError> {
+    let registry = registry::roles();
+    let mut out = std::io::stdout().lock();
+    match a.name {
+        None => {
+            for r in &registry {
+                let _ = writeln!(out, "{:<22} {}", r.name(), r.summary());
+            }
+            let _ = writeln!(
+                out,
+                "\n`rampart roles NAME` prints a role's default settings."
+            );
+        }
+        Some(name) => {
+            let Some(r) = registry.iter().find(|r| r.name() == name) else {
+                let mut e = rampart_core::InputError::new(
+                    rampart_core::Location::file("rampart roles"),
+                    format!("no role `{name}`"),
+                );
+                if let Some(s) =
+                    rampart_core::error::did_you_mean(&name, registry.iter().map(|r| r.name()))
+                {
+                    e = e.with_hint(format!("did you mean `{s}`?"));
+                }
+                return Err(e.into());
+            };
+            let _ = writeln!(out, "# {}\n[roles.{}]", r.summary(), r.name());
+            let defaults = r.defaults();
+            let text = toml::to_string(&defaults).unwrap_or_else(|_| defaults.to_string());
+            let _ = write!(out, "{text}");
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+const INIT_INVENTORY: &str = r#"# rampart inventory: hosts, groups, connection settings and variables.
+# `rampart inventory graph -i inventory/hosts.toml` shows what this resolves to.
+
+[defaults]
+user = "fleetclaw"          # log in as an unprivileged admin...
+become = true               # ...and escalate with `sudo -n`
+# identity_file = "~/.ssh/id_ed25519"
+
+[hosts.web1]
+address = "203.0.113.10"
+
+[groups.fleet]
+hosts = ["web1"]
+"#;
+
+const INIT_SITE: &str = r#"# rampart site: which roles apply to which hosts, with which settings.
+# `rampart check -i inventory/hosts.toml site.toml --diff` previews; `rampart apply` converges.
+# `rampart roles` lists the roles; `rampart roles sshd` prints a role's defaults.
+
+[[play]]
+hosts = "fleet"
+roles = ["base", "sshd", "ufw", "fail2ban", "unattended-upgrades"]
+
+[roles.base]
+admin_user = "fleetclaw"
+
+[roles.sshd]
+allow_users = ["fleetclaw"]
+"#;
+
+/// `rampart init`.
+pub fn init(a: InitArgs) -> Result<Exit, CliError> {
+    let files = [
+        ("inventory/hosts.toml", INIT_INVENTORY),
+        ("site.toml", INIT_SITE),
+        (
+            "secrets/README.md",
+            "Encrypted secrets (age) live here: `rampart secrets edit secrets/secrets.age`.\n",
+        ),
+    ];
+    for (rel, _) in &files {
+        let p = a.dir.join(rel);
+        if p.exists() && !a.force {
+            return Err(rampart_core::InputError::in_file(&p, "already exists")
+                .with_hint("use --force to overwrite, or pick an empty directory")
+                .into());
+        }
+    }
+    for (rel, text) in &files {
+        let p = a.dir.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                CliError::internal(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        std::fs::write(&p, text)
+            .map_err(|e| CliError::internal(format!("cannot write {}: {e}", p.display())))?;
+        println!("created {}", p.display());
+    }
+    println!(
+        "\nnext: edit inventory/hosts.toml, then `rampart ping -i {}`",
+        a.dir.join("inventory/hosts.toml").display()
+    );
+    Ok(Exit::Ok)
+}

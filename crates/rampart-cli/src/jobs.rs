@@ -1,0 +1,247 @@
+//! From flags to a run: load inventory, site and extra vars, validate every role's settings for
+//! every selected host, resolve SSH targets. All of it happens before any connection, so bad
+//! input never touches a host.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_core::InputError;
+use rampart_core::error::Location;
+use rampart_core::inventory::pattern::HostPattern;
+use rampart_core::inventory::{Host, Inventory};
+use rampart_core::role::{Configured, Role};
+use rampart_core::site::Site;
+use rampart_core::vars::{self, Layer};
+use rampart_engine::{HostJob, RoleJob};
+use rampart_ssh::{ResolveOptions, Resolver, Target, TargetOverrides};
+
+use crate::args::{ConnArgs, RunArgs};
+use crate::error::CliError;
+
+/// The loaded inventory and the hosts `--limit` selects.
+pub struct Selection {
+    /// The whole inventory.
+    pub inventory: Inventory,
+    /// Selected host names, inventory order.
+    pub hosts: Vec<String>,
+}
+
+/// Loads the inventory and applies `--limit`.
+pub fn select(conn: &ConnArgs) -> Result<Selection, CliError> {
+    let inventory = rampart_engine::load::load_inventory(&conn.inventory)?;
+    let hosts: Vec<String> = match &conn.limit {
+        None => inventory.hosts.iter().map(|h| h.name.clone()).collect(),
+        Some(p) => {
+            let pattern = HostPattern::parse(p, Location::file("--limit"))?;
+            pattern.check(&inventory)?;
+            pattern
+                .select(&inventory)
+                .into_iter()
+                .map(|h| h.name.clone())
+                .collect()
+        }
+    };
+    if hosts.is_empty() {
+        return Err(InputError::in_file(&conn.inventory, "no host selected")
+            .with_hint("the inventory is empty, or --limit excludes every host")
+            .into());
+    }
+    Ok(Selection { inventory, hosts })
+}
+
+/// Resolves every selected host's SSH target.
+pub fn targets(sel: &Selection, conn: &ConnArgs) -> Result<Vec<(String, Target, bool)>, CliError> {
+    let resolver = Resolver::new(ResolveOptions {
+        use_openssh: !conn.no_ssh_config,
+        ssh_config: conn.ssh_config.clone(),
+        default_connect_timeout: Duration::from_secs(conn.connect_timeout),
+        ..ResolveOptions::default()
+    });
+    let mut out = Vec::with_capacity(sel.hosts.len());
+    for name in &sel.hosts {
+        let host = sel
+            .inventory
+            .host(name)
+            .ok_or_else(|| CliError::internal(format!("selected host {name} vanished")))?;
+        let overrides = overrides(host, &sel.inventory);
+        let target = resolver.resolve(&host.name, &overrides).map_err(|e| {
+            CliError::Input(vec![InputError::new(
+                host.location.clone(),
+                format!("cannot resolve how to reach `{}`: {e}", host.name),
+            )])
+        })?;
+        out.push((host.name.clone(), target, host.conn.become_root()));
+    }
+    Ok(out)
+}
+
+/// The inventory's connection settings for a host, bastion names mapped to their addresses.
+fn overrides(host: &Host, inv: &Inventory) -> TargetOverrides {
+    let c = &host.conn;
+    let jump = c.bastion().map(|spec| {
+        spec.split(',')
+            .map(|hop| {
+                let hop = hop.trim();
+                match inv.host(hop) {
+                    // A bastion named by its inventory name is reached with its own settings.
+                    Some(b) => {
+                        let user = b.conn.user().map(|u| format!("{u}@")).unwrap_or_default();
+                        let port = b.conn.port().map(|p| format!(":{p}")).unwrap_or_default();
+                        format!("{user}{}{port}", b.address())
+                    }
+                    None => hop.to_owned(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    });
+    TargetOverrides {
+        address: Some(host.address().to_owned()),
+        port: c.port(),
+        user: c.user().map(str::to_owned),
+        identity_files: c.identity_files.iter().map(|f| f.value.clone()).collect(),
+        jump,
+        connect_timeout: c
+            .connect_timeout
+            .as_ref()
+            .map(|t| Duration::from_secs(t.value)),
+        known_hosts: c.known_hosts.iter().map(|k| k.value.clone()).collect(),
+    }
+}
+
+/// Everything a check/apply run needs, validated.
+pub struct Prepared {
+    /// The site.
+    pub site: Site,
+    /// One job per selected host that has at least one role.
+    pub jobs: Vec<HostJob>,
+    /// Hosts selected but given no role by the site.
+    pub idle: Vec<String>,
+    /// Where user templates come from, if the site names a directory.
+    pub templates_dir: Option<PathBuf>,
+}
+
+/// Loads the site and extra vars, and configures every role for every selected host.
+pub fn prepare(run: &RunArgs, registry: &[Box<dyn Role>]) -> Result<Prepared, CliError> {
+    let sel = select(&run.conn)?;
+    let names: Vec<&str> = registry.iter().map(|r| r.name()).collect();
+    let site = rampart_engine::load::load_site(&run.site, &names)?;
+    site.check_patterns(&sel.inventory)?;
+    let extra: Layer = rampart_engine::load::load_extra(&run.extra_vars)?;
+    for t in run.tags.iter().chain(&run.skip_tags) {
+        if !names.contains(&t.as_str()) && !site.plays.iter().any(|p| p.tags.iter().any(|x| x == t))
+        {
+            let mut e = InputError::new(
+                Location::file("--tags"),
+                format!("unknown role or tag `{t}`"),
+            );
+            if let Some(s) = rampart_core::error::did_you_mean(t, names.iter().copied()) {
+                e = e.with_hint(format!("did you mean `{s}`?"));
+            }
+            return Err(e.into());
+        }
+    }
+    let targets = targets(&sel, &run.conn)?;
+    let mut errors = Vec::new();
+    let mut jobs = Vec::new();
+    let mut idle = Vec::new();
+    // Hosts with identical settings for a role share one configured instance.
+    let mut cache: HashMap<(String, String), Arc<dyn Configured>> = HashMap::new();
+    for (name, target, become_root) in targets {
+        let Some(host) = sel.inventory.host(&name) else {
+            continue;
+        };
+        let resolved = vars::resolve_host(&site, host, &extra);
+        let mut roles = Vec::new();
+        for role_name in site.roles_for(host) {
+            let tags = site.tags_for(host, role_name);
+            let selected = run.tags.is_empty()
+                || run
+                    .tags
+                    .iter()
+                    .any(|t| t == role_name || tags.contains(&t.as_str()));
+            let skipped = run
+                .skip_tags
+                .iter()
+                .any(|t| t == role_name || tags.contains(&t.as_str()));
+            if !selected || skipped {
+                continue;
+            }
+            let Some(role) = registry.iter().find(|r| r.name() == role_name) else {
+                continue;
+            };
+            let value = vars::role_config(&resolved, role_name);
+            let key = (role_name.to_owned(), value.to_string());
+            let configured = match cache.get(&key) {
+                Some(c) => c.clone(),
+                None => match role.configure(value) {
+                    Ok(c) => {
+                        let c: Arc<dyn Configured> = Arc::from(c);
+                        cache.insert(key, c.clone());
+                        c
+                    }
+                    Err(e) => {
+                        let err = vars::config_error_to_input(&e, role_name, &resolved);
+                        if !errors.contains(&err) {
+                            errors.push(err);
+                        }
+                        continue;
+                    }
+                },
+            };
+            roles.push(RoleJob {
+                name: role_name.to_owned(),
+                configured,
+            });
+        }
+        if roles.is_empty() {
+            idle.push(name);
+            continue;
+        }
+        jobs.push(HostJob {
+            name,
+            target,
+            become_root,
+            vars: resolved.value.clone(),
+            roles,
+        });
+    }
+    if !errors.is_empty() {
+        return Err(CliError::Input(errors));
+    }
+    let templates_dir = site.templates.as_ref().map(|l| l.value.clone());
+    Ok(Prepared {
+        site,
+        jobs,
+        idle,
+        templates_dir,
+    })
+}
+
+/// Reads every file of a user template directory (relative names are template names).
+pub fn user_templates(dir: &Path) -> Result<Vec<(String, String, String)>, CliError> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| {
+            InputError::in_file(&d, format!("cannot read the template directory: {e}"))
+                .with_hint("fix `templates` in the site file, or create the directory")
+        })?;
+        for entry in entries.flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(src) = std::fs::read_to_string(&p) {
+                let name = p
+                    .strip_prefix(dir)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.push((name, src, p.display().to_string()));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,70 @@
+//! rampart's command line: flags in, a run out, a report and a documented exit code at the end.
+//!
+//! `main` parses flags, sets up logging and colour, runs one command on a tokio runtime, prints
+//! the whole error chain on failure, and maps the outcome to an exit code (see [`error::Exit`]).
+
+mod args;
+mod commands;
+mod error;
+mod jobs;
+mod output;
+pub mod registry;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+use crate::error::{CliError, Exit};
+
+/// Entry point called by the thin `rampart` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    output::init_colors(cli.no_color);
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::Internal.into();
+        }
+    };
+    let result: Result<Exit, CliError> = runtime.block_on(async {
+        match cli.command {
+            Command::Ping(a) => commands::ping(a).await,
+            Command::Check(a) => commands::run(a, false).await,
+            Command::Apply(a) => commands::run(a.run, true).await,
+            Command::Inventory(a) => commands::inventory(a),
+            Command::Roles(a) => commands::roles(a),
+            Command::Init(a) => commands::init(a),
+        }
+    });
+    match result {
+        Ok(exit) => exit.into(),
+        Err(e) => {
+            eprintln!("{e}");
+            e.exit().into()
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = std::env::var("RAMPART_LOG").unwrap_or_else(|_| default.to_owned());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(filter)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(verbose >= 2)
+        .try_init();
+}

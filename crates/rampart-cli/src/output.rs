@@ -1,0 +1,321 @@
+//! What the operator sees: a live progress view on a terminal (quiet lines otherwise), diffs,
+//! the recap table, and `--json`. Data goes to stdout, progress and logs to stderr.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
+use console::style;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rampart_core::report::{HostReport, Mode, RunReport, Status};
+use rampart_engine::Reporter;
+
+/// Whether to colour: not when NO_COLOR is set, `--no-color` was given, or stdout is no TTY.
+pub fn init_colors(no_color: bool) {
+    let off = no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    if off {
+        console::set_colors_enabled(false);
+        console::set_colors_enabled_stderr(false);
+    }
+}
+
+/// Live progress of a run on stderr.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    total: usize,
+    done: AtomicUsize,
+    failed: AtomicUsize,
+    changed: AtomicUsize,
+    mode: Mode,
+    quiet_lines: bool,
+    lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress")
+            .field("total", &self.total)
+            .finish()
+    }
+}
+
+impl Progress {
+    /// A progress view for `total` hosts. On a terminal: a bar plus a line per finished host;
+    /// otherwise a plain line per finished host (unless `json`, where stderr stays quiet).
+    pub fn new(total: usize, mode: Mode, json: bool) -> Self {
+        let tty = std::io::stderr().is_terminal();
+        let bar = tty.then(|| {
+            let pb = ProgressBar::with_draw_target(
+                Some(total as u64),
+                ProgressDrawTarget::stderr_with_hz(10),
+            );
+            pb.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} hosts  {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            pb.enable_steady_tick(Duration::from_millis(120));
+            pb
+        });
+        Progress {
+            bar,
+            total,
+            done: AtomicUsize::new(0),
+            failed: AtomicUsize::new(0),
+            changed: AtomicUsize::new(0),
+            mode,
+            quiet_lines: json && !tty,
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// Removes the bar before the recap is printed.
+    pub fn finish(&self) {
+        if let Some(pb) = &self.bar {
+            pb.finish_and_clear();
+        }
+    }
+}
+
+impl Reporter for Progress {
+    fn finished(&self, r: &HostReport) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        if r.is_failure() {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        if r.changed > 0 {
+            self.changed.fetch_add(1, Ordering::Relaxed);
+        }
+        let line = host_line(r, self.mode);
+        let _g = self.lock.lock();
+        match &self.bar {
+            Some(pb) => {
+                pb.set_position(done as u64);
+                pb.set_message(format!(
+                    "{} changed, {} failed",
+                    self.changed.load(Ordering::Relaxed),
+                    self.failed.load(Ordering::Relaxed)
+                ));
+                pb.println(line);
+            }
+            None if !self.quiet_lines => {
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
+            None => {}
+        }
+        let _ = self.total;
+    }
+}
+
+/// One line per finished host: `h1  ok=12 changed=3  0.41s`.
+fn host_line(r: &HostReport, mode: Mode) -> String {
+    let name = format!("{:<16}", r.host);
+    if r.unreachable {
+        return format!(
+            "{} {} {}",
+            style(name).red().bold(),
+            style("UNREACHABLE").red(),
+            r.error
+                .as_deref()
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("")
+        );
+    }
+    if let Some(e) = &r.error {
+        return format!(
+            "{} {} {}",
+            style(name).red().bold(),
+            style("FAILED").red(),
+            e.lines().next().unwrap_or("")
+        );
+    }
+    if mode == Mode::Ping {
+        let os = r.resources.first().map_or("", |o| o.summary.as_str());
+        return format!(
+            "{} {}  {os}  {:.2}s",
+            style(name).green(),
+            style("reachable").green(),
+            r.seconds
+        );
+    }
+    let verb = if mode == Mode::Check {
+        "would change"
+    } else {
+        "changed"
+    };
+    let mut s = format!(
+        "{name} ok={} {verb}={} failed={}",
+        r.ok, r.changed, r.failed
+    );
+    if r.skipped > 0 {
+        s.push_str(&format!(" skipped={}", r.skipped));
+    }
+    s.push_str(&format!("  {:.2}s", r.seconds));
+    if r.failed > 0 {
+        style(s).red().to_string()
+    } else if r.changed > 0 {
+        style(s).yellow().to_string()
+    } else {
+        style(s).green().to_string()
+    }
+}
+
+/// Prints what changed (or would change) per host, with diffs when asked.
+pub fn print_changes(report: &RunReport, diff: bool, verbose: bool) {
+    let mut out = std::io::stdout().lock();
+    for h in &report.hosts {
+        let interesting: Vec<_> = h
+            .resources
+            .iter()
+            .filter(|r| r.status != Status::Unchanged || verbose)
+            .collect();
+        if interesting.is_empty() && h.verify.iter().all(|v| v.pass) {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "{}",
+            style(format!("── {} ({})", h.host, h.address)).bold()
+        );
+        for r in interesting {
+            let (mark, text) = match r.status {
+                Status::Unchanged => (
+                    style("  ok     ").dim(),
+                    style(format!("{} {}: {}", r.role, r.id, r.summary)).dim(),
+                ),
+                Status::Changed => (
+                    style(if report.mode == Mode::Check {
+                        "  change "
+                    } else {
+                        "  changed"
+                    })
+                    .yellow(),
+                    style(format!("{} {}: {}", r.role, r.id, r.summary)),
+                ),
+                Status::Failed => (
+                    style("  FAILED ").red().bold(),
+                    style(format!(
+                        "{} {}: {}",
+                        r.role,
+                        r.id,
+                        r.error.as_deref().unwrap_or(&r.summary)
+                    ))
+                    .red(),
+                ),
+                Status::Skipped => (
+                    style("  skipped").dim(),
+                    style(format!("{} {}: {}", r.role, r.id, r.summary)).dim(),
+                ),
+            };
+            let _ = writeln!(out, "{mark} {text}");
+            if diff && !r.diff.is_empty() {
+                for line in r.diff.lines() {
+                    let l = if line.starts_with('+') && !line.starts_with("+++") {
+                        style(line).green()
+                    } else if line.starts_with('-') && !line.starts_with("---") {
+                        style(line).red()
+                    } else {
+                        style(line).dim()
+                    };
+                    let _ = writeln!(out, "      {l}");
+                }
+            }
+        }
+        for v in h.verify.iter().filter(|v| !v.pass) {
+            let _ = writeln!(
+                out,
+                "{} {}: {} — {}",
+                style("  VERIFY ").red().bold(),
+                v.id,
+                v.title,
+                v.evidence.lines().next().unwrap_or("")
+            );
+        }
+    }
+}
+
+/// The recap table on stdout.
+pub fn print_recap(report: &RunReport) {
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_BORDERS_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    let changed_head = if report.mode == Mode::Check {
+        "would change"
+    } else {
+        "changed"
+    };
+    t.set_header(vec![
+        "host",
+        "ok",
+        changed_head,
+        "failed",
+        "skipped",
+        "unreachable",
+        "verify",
+        "trips",
+        "time",
+    ]);
+    let colors = console::colors_enabled();
+    let paint = |c: Cell, color: Color, on: bool| if colors && on { c.fg(color) } else { c };
+    for h in &report.hosts {
+        let verify = if h.verify.is_empty() {
+            "-".to_owned()
+        } else {
+            format!(
+                "{}/{}",
+                h.verify.iter().filter(|v| v.pass).count(),
+                h.verify.len()
+            )
+        };
+        t.add_row(vec![
+            paint(Cell::new(&h.host), Color::Red, h.is_failure()),
+            Cell::new(h.ok),
+            paint(Cell::new(h.changed), Color::Yellow, h.changed > 0),
+            paint(Cell::new(h.failed), Color::Red, h.failed > 0),
+            Cell::new(h.skipped),
+            paint(
+                Cell::new(if h.unreachable { "yes" } else { "" }),
+                Color::Red,
+                h.unreachable,
+            ),
+            paint(
+                Cell::new(verify),
+                Color::Red,
+                h.verify.iter().any(|v| !v.pass),
+            ),
+            Cell::new(h.round_trips),
+            Cell::new(format!("{:.2}s", h.seconds)),
+        ]);
+    }
+    let (ok, changed, failed, skipped, unreachable) = report.totals();
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{t}");
+    let _ = writeln!(
+        out,
+        "{} hosts in {:.2}s: ok={ok} {changed_head}={changed} failed={failed} skipped={skipped} unreachable={unreachable}",
+        report.hosts.len(),
+        report.seconds
+    );
+    for h in report.hosts.iter().filter(|h| h.error.is_some()) {
+        let _ = writeln!(
+            out,
+            "{} {}: {}",
+            style("error:").red().bold(),
+            h.host,
+            h.error.as_deref().unwrap_or_default()
+        );
+    }
+}
+
+/// Prints a document as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(doc: &T) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut out, doc);
+    let _ = writeln!(out);
+}

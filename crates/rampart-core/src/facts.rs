@@ -1,0 +1,1066 @@
+//! Facts: what a host has, gathered in ONE round trip.
+//!
+//! Every resource adds what it reads to a [`FactRequest`]; the engine turns the union of all
+//! requests of a host into one probe script ([`FactRequest::probe_script`]), runs it once, and
+//! parses the output with [`Facts::parse`]. Sections of the output are framed by a marker line
+//! carrying a per-run nonce, so no file content on the host can forge a section.
+//!
+//! **Architecture invariant:** the probe is read-only. It reads files and /proc, and asks
+//! `systemctl show`, `dpkg-query`, `iptables-save` and `sshd -T`; it never runs a Python CLI
+//! (`ufw status` alone costs 130 ms of host CPU) and never dumps everything (`sysctl -a`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use base64::Engine as _;
+use serde::Serialize;
+
+use crate::shell::{join, quote};
+
+/// Files larger than this are hashed on the host, not fetched.
+pub const MAX_FETCHED_FILE: u64 = 1 << 20;
+
+/// Everything one host's roles will read. Built by resources, merged, then probed once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FactRequest {
+    /// Paths to stat and (if small and regular) read.
+    pub files: BTreeSet<String>,
+    /// Paths to stat only: never read or hashed (swap files are gigabytes).
+    pub stats: BTreeSet<String>,
+    /// sysctl keys to read live from /proc/sys.
+    pub sysctls: BTreeSet<String>,
+    /// Debian packages to look up in dpkg's database.
+    pub packages: BTreeSet<String>,
+    /// systemd units to ask about.
+    pub units: BTreeSet<String>,
+    /// Read /etc/passwd and /etc/group.
+    pub accounts: bool,
+    /// Read /proc/swaps.
+    pub swaps: bool,
+    /// `iptables-save` / `ip6tables-save` of a table: (ipv6, table).
+    pub iptables: BTreeSet<(bool, String)>,
+    /// Whether the ufw chains are loaded in the kernel right now.
+    pub ufw_live: bool,
+    /// Run `sshd -T` for the effective sshd configuration.
+    pub sshd_effective: bool,
+    /// The apt lists' age and whether a reboot is pending.
+    pub apt: bool,
+    /// Read-only checks by id: the command's exit status and stdout are the fact.
+    pub commands: BTreeMap<String, String>,
+}
+
+impl FactRequest {
+    /// An empty request.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks for a file.
+    pub fn file(&mut self, path: impl Into<String>) -> &mut Self {
+        self.files.insert(path.into());
+        self
+    }
+
+    /// Merges another request into this one.
+    pub fn merge(&mut self, other: &FactRequest) {
+        self.files.extend(other.files.iter().cloned());
+        self.stats.extend(other.stats.iter().cloned());
+        self.sysctls.extend(other.sysctls.iter().cloned());
+        self.packages.extend(other.packages.iter().cloned());
+        self.units.extend(other.units.iter().cloned());
+        self.accounts |= other.accounts;
+        self.swaps |= other.swaps;
+        self.iptables.extend(other.iptables.iter().cloned());
+        self.ufw_live |= other.ufw_live;
+        self.sshd_effective |= other.sshd_effective;
+        self.apt |= other.apt;
+        for (k, v) in &other.commands {
+            self.commands.insert(k.clone(), v.clone());
+        }
+    }
+
+    /// The probe: one POSIX shell script, run as root, that prints every requested fact in
+    /// sections framed by `@@<nonce> <kind> <arg>` lines. Host basics are always included.
+    pub fn probe_script(&self, nonce: &str) -> String {
+        let m = format!("@@{nonce}");
+        // The whole probe is one brace group: sh parses it completely before running any of
+        // it, so no command can swallow the rest of the script from stdin.
+        let mut s = String::with_capacity(4096);
+        s.push_str("{\n");
+        let sec = |s: &mut String, kind: &str, arg: &str| {
+            s.push_str(&format!("echo {}\n", quote(&format!("{m} {kind} {arg}"))));
+        };
+        s.push_str(
+            "export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n",
+        );
+        sec(&mut s, "host", "-");
+        s.push_str(HOST_PROBE);
+        for path in &self.files {
+            sec(&mut s, "file", path);
+            s.push_str(&format!("rampart_file {}\n", quote(path)));
+        }
+        for path in self.stats.iter().filter(|p| !self.files.contains(*p)) {
+            sec(&mut s, "stat", path);
+            s.push_str(&format!("rampart_file {} stat\n", quote(path)));
+        }
+        if !self.sysctls.is_empty() {
+            for key in &self.sysctls {
+                sec(&mut s, "sysctl", key);
+                let proc_path = format!("/proc/sys/{}", key.replace('.', "/"));
+                s.push_str(&format!(
+                    "cat {} 2>/dev/null || echo '@absent'\n",
+                    quote(&proc_path)
+                ));
+            }
+        }
+        if !self.packages.is_empty() {
+            sec(&mut s, "packages", "-");
+            let mut argv = vec![
+                "dpkg-query".to_owned(),
+                "-W".into(),
+                "-f=${Package}\\t${db:Status-Abbrev}\\t${Version}\\n".into(),
+            ];
+            argv.extend(self.packages.iter().cloned());
+            s.push_str(&format!("{} 2>/dev/null || true\n", join(&argv)));
+        }
+        if !self.units.is_empty() {
+            sec(&mut s, "units", "-");
+            let mut argv: Vec<String> = ["systemctl", "show", "--property=Id,LoadState,ActiveState,SubState,UnitFileState,FragmentPath,NeedDaemonReload", "--"]
+                .iter()
+                .map(|w| (*w).to_owned())
+                .collect();
+            argv.extend(self.units.iter().cloned());
+            s.push_str(&format!("{} 2>/dev/null || true\n", join(&argv)));
+        }
+        if self.accounts {
+            sec(&mut s, "passwd", "-");
+            s.push_str("cat /etc/passwd\n");
+            sec(&mut s, "group", "-");
+            s.push_str("cat /etc/group\n");
+        }
+        if self.swaps {
+            sec(&mut s, "swaps", "-");
+            s.push_str("cat /proc/swaps 2>/dev/null || true\n");
+        }
+        for (v6, table) in &self.iptables {
+            let tool = if *v6 {
+                "ip6tables-save"
+            } else {
+                "iptables-save"
+            };
+            sec(
+                &mut s,
+                "iptables",
+                &format!("{}/{table}", if *v6 { "v6" } else { "v4" }),
+            );
+            s.push_str(&format!(
+                "{} 2>/dev/null || echo '@absent'\n",
+                join([tool, "-t", table.as_str()])
+            ));
+        }
+        if self.ufw_live {
+            sec(&mut s, "ufw_live", "-");
+            s.push_str("if iptables -w -S ufw-user-input >/dev/null 2>&1; then echo yes; else echo no; fi\n");
+        }
+        if self.sshd_effective {
+            sec(&mut s, "sshd", "-");
+            s.push_str("if [ -d /run/sshd ]; then sshd -T 2>&1; echo \"@rc $?\"; else echo '@rc 255'; echo 'Missing privilege separation directory: /run/sshd'; fi\n");
+        }
+        if self.apt {
+            sec(&mut s, "apt", "-");
+            s.push_str("stat -c 'lists %Y' /var/lib/apt/lists 2>/dev/null || echo 'lists 0'\n");
+            s.push_str("stat -c 'update_stamp %Y' /var/lib/apt/periodic/update-success-stamp 2>/dev/null || echo 'update_stamp 0'\n");
+            s.push_str("if [ -e /var/run/reboot-required ]; then echo 'reboot_required 1'; else echo 'reboot_required 0'; fi\n");
+            s.push_str("echo \"now $(date +%s)\"\n");
+        }
+        for (id, cmd) in &self.commands {
+            sec(&mut s, "cmd", id);
+            s.push_str(&format!(
+                "( {cmd} ) </dev/null 2>&1 | head -c 65536; echo \"@rc $?\"\n"
+            ));
+        }
+        sec(&mut s, "end", "-");
+        s.push_str("} </dev/null\n");
+        s
+    }
+}
+
+/// Shell functions and the host basics, always part of the probe.
+const HOST_PROBE: &str = r#"rampart_file() {
+  if [ -L "$1" ]; then printf 'link|%s\n' "$(readlink -- "$1")"
+  elif [ -f "$1" ]; then
+    stat -c 'file|%a|%U|%G|%s' -- "$1"
+    if [ -n "$2" ]; then echo -
+    elif [ "$(stat -c %s -- "$1")" -le 1048576 ]; then base64 -w0 -- "$1"; echo
+    elif [ "$(stat -c %s -- "$1")" -le 67108864 ]; then sha256sum -- "$1" | cut -d' ' -f1
+    else echo -; fi
+  elif [ -d "$1" ]; then stat -c 'dir|%a|%U|%G' -- "$1"
+  elif [ -e "$1" ]; then echo other
+  else echo absent; fi
+}
+. /etc/os-release 2>/dev/null
+echo "os_id=${ID:-unknown}"
+echo "os_version_id=${VERSION_ID:-}"
+echo "os_codename=${VERSION_CODENAME:-${UBUNTU_CODENAME:-}}"
+echo "os_pretty=${PRETTY_NAME:-}"
+echo "hostname=$(cat /proc/sys/kernel/hostname)"
+echo "kernel=$(uname -r)"
+echo "arch=$(uname -m)"
+echo "virt=$(systemd-detect-virt -c 2>/dev/null || echo none)"
+echo "default_iface=$(awk '$2=="00000000" && $8=="00000000" {print $1; exit}' /proc/net/route 2>/dev/null)"
+echo "default_iface6=$(awk '$1=="00000000000000000000000000000000" && $2=="00" && $10!="lo" {print $10; exit}' /proc/net/ipv6_route 2>/dev/null)"
+echo "has_auth_log=$([ -e /var/log/auth.log ] && echo 1 || echo 0)"
+echo "systemd=$([ -d /run/systemd/system ] && echo 1 || echo 0)"
+echo "ssh_connection=${1:-}"
+echo "sudo_user=${SUDO_USER:-}"
+"#;
+
+/// One host's facts, parsed. Maps hold exactly the keys that were requested.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Facts {
+    /// Always present after a probe.
+    pub host: HostInfo,
+    /// By path.
+    pub files: BTreeMap<String, FileState>,
+    /// Live values by key, whitespace normalised to single spaces; `None` when the key does not
+    /// exist on this kernel.
+    pub sysctls: BTreeMap<String, Option<String>>,
+    /// By package name; a requested package dpkg does not know is [`PackageState::absent`].
+    pub packages: BTreeMap<String, PackageState>,
+    /// By unit name.
+    pub units: BTreeMap<String, UnitState>,
+    /// /etc/passwd and /etc/group, when requested.
+    pub accounts: Option<Accounts>,
+    /// Active swap areas, when requested.
+    pub swaps: Option<Vec<SwapArea>>,
+    /// `iptables-save` output by "v4/filter"; `None` when the tool is missing.
+    pub iptables: BTreeMap<String, Option<String>>,
+    /// Whether ufw's chains are loaded, when requested.
+    pub ufw_live: Option<bool>,
+    /// The effective sshd configuration, when requested.
+    pub sshd: Option<SshdEffective>,
+    /// apt state, when requested.
+    pub apt: Option<AptState>,
+    /// Read-only checks by id.
+    pub commands: BTreeMap<String, CommandResult>,
+}
+
+/// Host basics, always gathered.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct HostInfo {
+    /// `ID` from os-release ("debian", "ubuntu").
+    pub os_id: String,
+    /// `VERSION_ID` ("12", "24.04").
+    pub os_version_id: String,
+    /// `VERSION_CODENAME` ("bookworm", "noble").
+    pub os_codename: String,
+    /// `PRETTY_NAME`.
+    pub os_pretty: String,
+    /// The kernel's hostname.
+    pub hostname: String,
+    /// `uname -r`.
+    pub kernel: String,
+    /// `uname -m`.
+    pub arch: String,
+    /// Container type from `systemd-detect-virt -c`, "none" on a VM or metal.
+    pub virt: String,
+    /// The interface of the IPv4 default route, if any.
+    pub default_iface: Option<String>,
+    /// The interface of the IPv6 default route, if any.
+    pub default_iface6: Option<String>,
+    /// Whether /var/log/auth.log exists (fail2ban needs the systemd backend if not).
+    pub has_auth_log: bool,
+    /// Whether systemd is PID 1.
+    pub systemd: bool,
+    /// `SSH_CONNECTION` as the host saw our connection: client ip, client port, server ip,
+    /// server port.
+    pub ssh_connection: Option<SshConnection>,
+}
+
+impl HostInfo {
+    /// True when the host runs inside a container (swapon is refused there).
+    pub fn in_container(&self) -> bool {
+        !self.virt.is_empty() && self.virt != "none"
+    }
+}
+
+/// The operator's connection as the host sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SshConnection {
+    /// The controller's address as seen by the host (after any NAT or bastion).
+    pub client_ip: String,
+    /// The server address the client connected to.
+    pub server_ip: String,
+    /// The port sshd accepted us on: the port the firewall must keep open.
+    pub server_port: u16,
+}
+
+impl SshConnection {
+    /// Parses `SSH_CONNECTION` ("client_ip client_port server_ip server_port").
+    pub fn parse(value: &str) -> Option<Self> {
+        let parts: Vec<&str> = value.split_whitespace().collect();
+        match parts.as_slice() {
+            [cip, _cport, sip, sport] => Some(SshConnection {
+                client_ip: (*cip).to_owned(),
+                server_ip: (*sip).to_owned(),
+                server_port: sport.parse().ok()?,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A path on the host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FileState {
+    /// Nothing at that path.
+    Absent,
+    /// A regular file.
+    File {
+        /// Permission bits.
+        mode: u32,
+        /// Owner name.
+        owner: String,
+        /// Group name.
+        group: String,
+        /// Size in bytes.
+        size: u64,
+        /// The content, for files up to [`MAX_FETCHED_FILE`].
+        #[serde(skip)]
+        content: Option<Vec<u8>>,
+        /// Hex SHA-256 of the content; empty when only stat was asked for (or the file is huge).
+        sha256: String,
+    },
+    /// A directory.
+    Dir {
+        /// Permission bits.
+        mode: u32,
+        /// Owner name.
+        owner: String,
+        /// Group name.
+        group: String,
+    },
+    /// A symbolic link (not followed).
+    Link {
+        /// Where it points.
+        target: String,
+    },
+    /// A socket, device or fifo.
+    Other,
+}
+
+impl FileState {
+    /// The content as text, if fetched and valid UTF-8.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            FileState::File {
+                content: Some(c), ..
+            } => std::str::from_utf8(c).ok(),
+            _ => None,
+        }
+    }
+
+    /// The content's SHA-256, for regular files.
+    pub fn sha256(&self) -> Option<&str> {
+        match self {
+            FileState::File { sha256, .. } => Some(sha256),
+            _ => None,
+        }
+    }
+}
+
+/// A package as dpkg knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PackageState {
+    /// Installed and configured ("ii").
+    pub installed: bool,
+    /// The installed version, empty when not installed.
+    pub version: String,
+    /// dpkg's two-letter status ("ii", "rc", "un").
+    pub status: String,
+}
+
+impl PackageState {
+    /// A package dpkg has never heard of.
+    pub fn absent() -> Self {
+        PackageState {
+            installed: false,
+            version: String::new(),
+            status: "un".into(),
+        }
+    }
+}
+
+/// A systemd unit's state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct UnitState {
+    /// "loaded", "not-found", "masked".
+    pub load_state: String,
+    /// "active", "inactive", "failed", "activating".
+    pub active_state: String,
+    /// "running", "exited", "dead".
+    pub sub_state: String,
+    /// "enabled", "disabled", "static", "masked", "" when not found.
+    pub unit_file_state: String,
+    /// The unit file path.
+    pub fragment_path: String,
+    /// systemd has an older version of the unit file loaded.
+    pub need_daemon_reload: bool,
+}
+
+impl UnitState {
+    /// The unit exists.
+    pub fn exists(&self) -> bool {
+        self.load_state != "not-found" && !self.load_state.is_empty()
+    }
+    /// The unit is running (or activating).
+    pub fn is_active(&self) -> bool {
+        matches!(
+            self.active_state.as_str(),
+            "active" | "activating" | "reloading"
+        )
+    }
+    /// The unit starts at boot.
+    pub fn is_enabled(&self) -> bool {
+        matches!(
+            self.unit_file_state.as_str(),
+            "enabled" | "enabled-runtime" | "alias"
+        )
+    }
+    /// The unit is masked.
+    pub fn is_masked(&self) -> bool {
+        self.unit_file_state.starts_with("masked") || self.load_state == "masked"
+    }
+}
+
+/// Users and groups from /etc/passwd and /etc/group.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Accounts {
+    /// By user name.
+    pub users: BTreeMap<String, UserEntry>,
+    /// By group name.
+    pub groups: BTreeMap<String, GroupEntry>,
+}
+
+impl Accounts {
+    /// The groups a user is in: its primary group and every group listing it.
+    pub fn groups_of(&self, user: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        if let Some(u) = self.users.get(user) {
+            if let Some((name, _)) = self.groups.iter().find(|(_, g)| g.gid == u.gid) {
+                out.insert(name.clone());
+            }
+        }
+        for (name, g) in &self.groups {
+            if g.members.iter().any(|m| m == user) {
+                out.insert(name.clone());
+            }
+        }
+        out
+    }
+}
+
+/// One /etc/passwd line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UserEntry {
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// Home directory.
+    pub home: String,
+    /// Login shell.
+    pub shell: String,
+}
+
+/// One /etc/group line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GroupEntry {
+    /// Group id.
+    pub gid: u32,
+    /// Supplementary members.
+    pub members: Vec<String>,
+}
+
+/// One active swap area from /proc/swaps.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SwapArea {
+    /// The file or device.
+    pub path: String,
+    /// Size in KiB.
+    pub size_kib: u64,
+}
+
+/// The effective sshd configuration from `sshd -T`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SshdEffective {
+    /// `sshd -T` succeeded.
+    pub ok: bool,
+    /// Its error output when it did not.
+    pub error: Option<String>,
+    /// Lower-case keyword -> values, in order (keywords like `port` can repeat).
+    pub values: BTreeMap<String, Vec<String>>,
+}
+
+impl SshdEffective {
+    /// The first value of a keyword (lower-case).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values
+            .get(key)
+            .and_then(|v| v.first())
+            .map(String::as_str)
+    }
+    /// Every value of a keyword.
+    pub fn all(&self, key: &str) -> &[String] {
+        self.values.get(key).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// apt's state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AptState {
+    /// Seconds since the package lists were last refreshed (u64::MAX when never).
+    pub lists_age_secs: u64,
+    /// /var/run/reboot-required exists.
+    pub reboot_required: bool,
+}
+
+/// The result of a read-only check command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CommandResult {
+    /// Exit status.
+    pub rc: i32,
+    /// Combined output (capped at 64 KiB).
+    pub output: String,
+}
+
+/// The probe's output could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("cannot read the fact probe's output: {0}")]
+pub struct ParseError(pub String);
+
+impl Facts {
+    /// Parses a probe's stdout. The `end` section must be present, so a probe cut short is
+    /// never mistaken for a host without those facts.
+    pub fn parse(req: &FactRequest, nonce: &str, stdout: &str) -> Result<Facts, ParseError> {
+        let marker = format!("@@{nonce} ");
+        let mut sections: Vec<(String, String, Vec<&str>)> = Vec::new();
+        for line in stdout.lines() {
+            if let Some(rest) = line.strip_prefix(&marker) {
+                let (kind, arg) = rest.split_once(' ').unwrap_or((rest, "-"));
+                sections.push((kind.to_owned(), arg.to_owned(), Vec::new()));
+            } else if let Some(last) = sections.last_mut() {
+                last.2.push(line);
+            }
+        }
+        if !sections.iter().any(|(k, _, _)| k == "end") {
+            return Err(ParseError(
+                "the probe stopped before its end (host output cut short)".into(),
+            ));
+        }
+        let mut facts = Facts::default();
+        let mut passwd = None;
+        let mut group = None;
+        for (kind, arg, lines) in &sections {
+            match kind.as_str() {
+                "host" => facts.host = parse_host(lines),
+                "file" | "stat" => {
+                    facts.files.insert(arg.clone(), parse_file(arg, lines)?);
+                }
+                "sysctl" => {
+                    let v = lines.join(" ");
+                    let v = if v.trim() == "@absent" {
+                        None
+                    } else {
+                        Some(normalize_sysctl(&v))
+                    };
+                    facts.sysctls.insert(arg.clone(), v);
+                }
+                "packages" => {
+                    for line in lines {
+                        let f: Vec<&str> = line.split('\t').collect();
+                        if let [name, status, version] = f.as_slice() {
+                            let status = status.trim().to_owned();
+                            let installed = status.starts_with("ii") || status.starts_with("hi");
+                            facts.packages.insert(
+                                (*name).to_owned(),
+                                PackageState {
+                                    installed,
+                                    version: (*version).to_owned(),
+                                    status,
+                                },
+                            );
+                        }
+                    }
+                }
+                "units" => {
+                    for unit in parse_units(lines) {
+                        let key = req
+                            .units
+                            .iter()
+                            .find(|u| unit_matches(u, &unit.0))
+                            .cloned()
+                            .unwrap_or(unit.0.clone());
+                        facts.units.insert(key, unit.1);
+                    }
+                }
+                "passwd" => passwd = Some(lines.clone()),
+                "group" => group = Some(lines.clone()),
+                "swaps" => {
+                    let areas = lines
+                        .iter()
+                        .skip(1)
+                        .filter_map(|l| {
+                            let f: Vec<&str> = l.split_whitespace().collect();
+                            Some(SwapArea {
+                                path: (*f.first()?).to_owned(),
+                                size_kib: f.get(2)?.parse().ok()?,
+                            })
+                        })
+                        .collect();
+                    facts.swaps = Some(areas);
+                }
+                "iptables" => {
+                    let text = lines.join("\n");
+                    let v = if text.trim() == "@absent" {
+                        None
+                    } else {
+                        Some(text)
+                    };
+                    facts.iptables.insert(arg.clone(), v);
+                }
+                "ufw_live" => {
+                    facts.ufw_live = Some(lines.first().is_some_and(|l| l.trim() == "yes"))
+                }
+                "sshd" => facts.sshd = Some(parse_sshd(lines)),
+                "apt" => facts.apt = Some(parse_apt(lines)),
+                "cmd" => {
+                    let (rc, body) = split_rc(lines);
+                    facts
+                        .commands
+                        .insert(arg.clone(), CommandResult { rc, output: body });
+                }
+                _ => {}
+            }
+        }
+        if let (Some(p), Some(g)) = (passwd, group) {
+            facts.accounts = Some(parse_accounts(&p, &g));
+        }
+        // Anything requested but missing from the output would make planning guess: fill the
+        // package and unit maps with "absent" so the plan sees a definite answer.
+        for p in &req.packages {
+            facts
+                .packages
+                .entry(p.clone())
+                .or_insert_with(PackageState::absent);
+        }
+        for u in &req.units {
+            facts.units.entry(u.clone()).or_insert_with(|| UnitState {
+                load_state: "not-found".into(),
+                ..UnitState::default()
+            });
+        }
+        Ok(facts)
+    }
+}
+
+fn unit_matches(requested: &str, id: &str) -> bool {
+    requested == id || format!("{requested}.service") == id
+}
+
+fn parse_host(lines: &[&str]) -> HostInfo {
+    let mut h = HostInfo::default();
+    for line in lines {
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        let v = v.trim().to_owned();
+        let opt = |v: String| if v.is_empty() { None } else { Some(v) };
+        match k {
+            "os_id" => h.os_id = v,
+            "os_version_id" => h.os_version_id = v,
+            "os_codename" => h.os_codename = v,
+            "os_pretty" => h.os_pretty = v,
+            "hostname" => h.hostname = v,
+            "kernel" => h.kernel = v,
+            "arch" => h.arch = v,
+            "virt" => h.virt = v,
+            "default_iface" => h.default_iface = opt(v),
+            "default_iface6" => h.default_iface6 = opt(v),
+            "has_auth_log" => h.has_auth_log = v == "1",
+            "systemd" => h.systemd = v == "1",
+            "ssh_connection" => h.ssh_connection = SshConnection::parse(&v),
+            _ => {}
+        }
+    }
+    h
+}
+
+fn parse_file(path: &str, lines: &[&str]) -> Result<FileState, ParseError> {
+    let head = lines.first().copied().unwrap_or("absent");
+    let bad = || ParseError(format!("unexpected stat output for {path}: {head:?}"));
+    let fields: Vec<&str> = head.split('|').collect();
+    match fields.first().copied() {
+        Some("absent") => Ok(FileState::Absent),
+        Some("other") => Ok(FileState::Other),
+        Some("link") => Ok(FileState::Link {
+            target: fields.get(1..).map(|f| f.join("|")).unwrap_or_default(),
+        }),
+        Some("dir") => {
+            let [_, mode, owner, group] = fields.as_slice() else {
+                return Err(bad());
+            };
+            Ok(FileState::Dir {
+                mode: parse_mode(mode).ok_or_else(bad)?,
+                owner: (*owner).into(),
+                group: (*group).into(),
+            })
+        }
+        Some("file") => {
+            let [_, mode, owner, group, size] = fields.as_slice() else {
+                return Err(bad());
+            };
+            let size: u64 = size.parse().map_err(|_| bad())?;
+            let body = lines.get(1).copied().unwrap_or("");
+            let (content, sha256) = if body.trim() == "-" {
+                (None, String::new())
+            } else if size <= MAX_FETCHED_FILE {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(body.trim())
+                    .map_err(|e| ParseError(format!("bad content for {path}: {e}")))?;
+                let sha = sha256_hex(&bytes);
+                (Some(bytes), sha)
+            } else {
+                (None, body.trim().to_owned())
+            };
+            Ok(FileState::File {
+                mode: parse_mode(mode).ok_or_else(bad)?,
+                owner: (*owner).into(),
+                group: (*group).into(),
+                size,
+                content,
+                sha256,
+            })
+        }
+        _ => Err(bad()),
+    }
+}
+
+fn parse_mode(s: &str) -> Option<u32> {
+    u32::from_str_radix(s.trim(), 8).ok()
+}
+
+/// Hex SHA-256 of some bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// sysctl values come with tabs between fields ("4096\t131072\t6291456"); compare them with
+/// single spaces, the way sysctl.conf writes them.
+pub fn normalize_sysctl(v: &str) -> String {
+    v.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn parse_units(lines: &[&str]) -> Vec<(String, UnitState)> {
+    let mut out = Vec::new();
+    let mut cur: Option<(String, UnitState)> = None;
+    for line in lines.iter().chain(std::iter::once(&"")) {
+        if line.trim().is_empty() {
+            if let Some(u) = cur.take() {
+                out.push(u);
+            }
+            continue;
+        }
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        let u = cur.get_or_insert_with(|| (String::new(), UnitState::default()));
+        match k {
+            "Id" => u.0 = v.to_owned(),
+            "LoadState" => u.1.load_state = v.to_owned(),
+            "ActiveState" => u.1.active_state = v.to_owned(),
+            "SubState" => u.1.sub_state = v.to_owned(),
+            "UnitFileState" => u.1.unit_file_state = v.to_owned(),
+            "FragmentPath" => u.1.fragment_path = v.to_owned(),
+            "NeedDaemonReload" => u.1.need_daemon_reload = v == "yes",
+            _ => {}
+        }
+    }
+    out
+}
+
+fn parse_accounts(passwd: &[&str], group: &[&str]) -> Accounts {
+    let mut a = Accounts::default();
+    for line in passwd {
+        let f: Vec<&str> = line.split(':').collect();
+        if let [name, _, uid, gid, _, home, shell] = f.as_slice() {
+            if let (Ok(uid), Ok(gid)) = (uid.parse(), gid.parse()) {
+                a.users.insert(
+                    (*name).to_owned(),
+                    UserEntry {
+                        uid,
+                        gid,
+                        home: (*home).into(),
+                        shell: (*shell).into(),
+                    },
+                );
+            }
+        }
+    }
+    for line in group {
+        let f: Vec<&str> = line.split(':').collect();
+        if let [name, _, gid, members] = f.as_slice() {
+            if let Ok(gid) = gid.parse() {
+                let members = members
+                    .split(',')
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                a.groups
+                    .insert((*name).to_owned(), GroupEntry { gid, members });
+            }
+        }
+    }
+    a
+}
+
+fn split_rc(lines: &[&str]) -> (i32, String) {
+    let mut body: Vec<&str> = lines.to_vec();
+    let mut rc = -1;
+    if let Some(pos) = body.iter().rposition(|l| l.starts_with("@rc ")) {
+        rc = body[pos]
+            .trim_start_matches("@rc ")
+            .trim()
+            .parse()
+            .unwrap_or(-1);
+        body.truncate(pos);
+    }
+    (rc, body.join("\n"))
+}
+
+fn parse_sshd(lines: &[&str]) -> SshdEffective {
+    let (rc, body) = split_rc(lines);
+    let mut e = SshdEffective {
+        ok: rc == 0,
+        ..SshdEffective::default()
+    };
+    if rc != 0 {
+        e.error = Some(body.trim().to_owned());
+        return e;
+    }
+    for line in body.lines() {
+        if let Some((k, v)) = line.split_once(' ') {
+            e.values
+                .entry(k.to_ascii_lowercase())
+                .or_default()
+                .push(v.trim().to_owned());
+        }
+    }
+    e
+}
+
+fn parse_apt(lines: &[&str]) -> AptState {
+    let mut kv = BTreeMap::new();
+    for line in lines {
+        if let Some((k, v)) = line.split_once(' ') {
+            kv.insert(k, v.trim().parse::<u64>().unwrap_or(0));
+        }
+    }
+    let now = kv.get("now").copied().unwrap_or(0);
+    let last = kv
+        .get("lists")
+        .copied()
+        .unwrap_or(0)
+        .max(kv.get("update_stamp").copied().unwrap_or(0));
+    AptState {
+        lists_age_secs: if last == 0 {
+            u64::MAX
+        } else {
+            now.saturating_sub(last)
+        },
+        reboot_required: kv.get("reboot_required").copied() == Some(1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(nonce: &str, sections: &[(&str, &str)]) -> String {
+        let mut s = String::new();
+        for (head, body) in sections {
+            s.push_str(&format!("@@{nonce} {head}\n{body}"));
+            if !body.is_empty() && !body.ends_with('\n') {
+                s.push('\n');
+            }
+        }
+        s.push_str(&format!("@@{nonce} end -\n"));
+        s
+    }
+
+    #[test]
+    fn parses_host_basics() {
+        let o = out(
+            "n",
+            &[(
+                "host -",
+                "os_id=debian\nos_codename=bookworm\nvirt=systemd-nspawn\ndefault_iface=eth0\ndefault_iface6=\nhas_auth_log=0\nssh_connection=10.213.1.1 50000 10.213.1.2 22\n",
+            )],
+        );
+        let f = Facts::parse(&FactRequest::new(), "n", &o).unwrap();
+        assert_eq!(f.host.os_id, "debian");
+        assert!(f.host.in_container());
+        assert_eq!(f.host.default_iface.as_deref(), Some("eth0"));
+        assert_eq!(f.host.default_iface6, None);
+        let c = f.host.ssh_connection.unwrap();
+        assert_eq!((c.client_ip.as_str(), c.server_port), ("10.213.1.1", 22));
+    }
+
+    #[test]
+    fn parses_files_of_every_kind() {
+        let o = out(
+            "n",
+            &[
+                ("file /a", "absent"),
+                ("file /b", "file|644|root|root|3\nYWJj"),
+                ("file /c", "dir|700|lab|lab"),
+                ("file /d", "link|/x|y"),
+                ("file /e", "file|600|root|root|0\n"),
+            ],
+        );
+        let f = Facts::parse(&FactRequest::new(), "n", &o).unwrap();
+        assert_eq!(f.files["/a"], FileState::Absent);
+        assert_eq!(f.files["/b"].text(), Some("abc"));
+        assert!(matches!(f.files["/b"], FileState::File { mode: 0o644, .. }));
+        assert!(
+            matches!(&f.files["/c"], FileState::Dir { mode: 0o700, owner, .. } if owner == "lab")
+        );
+        assert_eq!(
+            f.files["/d"],
+            FileState::Link {
+                target: "/x|y".into()
+            }
+        );
+        assert_eq!(f.files["/e"].text(), Some(""));
+    }
+
+    #[test]
+    fn a_probe_cut_short_is_an_error() {
+        let o = "@@n host -\nos_id=debian\n";
+        assert!(Facts::parse(&FactRequest::new(), "n", o).is_err());
+    }
+
+    #[test]
+    fn forged_markers_with_another_nonce_are_content() {
+        let o = out("good", &[("cmd x", "@@evil end -\n@rc 0")]);
+        let f = Facts::parse(&FactRequest::new(), "good", &o).unwrap();
+        assert_eq!(
+            f.commands["x"],
+            CommandResult {
+                rc: 0,
+                output: "@@evil end -".into()
+            }
+        );
+    }
+
+    #[test]
+    fn parses_packages_units_and_fills_missing() {
+        let mut req = FactRequest::new();
+        req.packages.extend(["ufw".to_owned(), "nope".to_owned()]);
+        req.units
+            .extend(["ssh".to_owned(), "ghost.service".to_owned()]);
+        let o = out(
+            "n",
+            &[
+                ("packages -", "ufw\tii \t0.36.2-1\n"),
+                (
+                    "units -",
+                    "Id=ssh.service\nLoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=enabled\n\nId=ghost.service\nLoadState=not-found\nActiveState=inactive\n",
+                ),
+            ],
+        );
+        let f = Facts::parse(&req, "n", &o).unwrap();
+        assert!(f.packages["ufw"].installed);
+        assert!(!f.packages["nope"].installed);
+        assert!(f.units["ssh"].is_active() && f.units["ssh"].is_enabled());
+        assert!(!f.units["ghost.service"].exists());
+    }
+
+    #[test]
+    fn parses_sysctls_sshd_accounts_swaps_apt() {
+        let mut req = FactRequest::new();
+        req.accounts = true;
+        let o = out(
+            "n",
+            &[
+                ("sysctl net.ipv4.tcp_rmem", "4096\t131072\t6291456"),
+                ("sysctl vm.nope", "@absent"),
+                (
+                    "sshd -",
+                    "port 22\nport 2222\npermitrootlogin no\nallowusers a\nallowusers b\n@rc 0",
+                ),
+                (
+                    "passwd -",
+                    "root:x:0:0:root:/root:/bin/bash\nlab:x:1000:1000::/home/lab:/bin/bash",
+                ),
+                (
+                    "group -",
+                    "root:x:0:\nlab:x:1000:\nsudo:x:27:lab\ndocker:x:998:",
+                ),
+                (
+                    "swaps -",
+                    "Filename Type Size Used Priority\n/swapfile file 4194300 0 -2",
+                ),
+                (
+                    "apt -",
+                    "lists 100\nupdate_stamp 0\nreboot_required 1\nnow 160",
+                ),
+            ],
+        );
+        let f = Facts::parse(&req, "n", &o).unwrap();
+        assert_eq!(
+            f.sysctls["net.ipv4.tcp_rmem"].as_deref(),
+            Some("4096 131072 6291456")
+        );
+        assert_eq!(f.sysctls["vm.nope"], None);
+        let sshd = f.sshd.unwrap();
+        assert_eq!(sshd.all("port"), ["22", "2222"]);
+        assert_eq!(sshd.all("allowusers"), ["a", "b"]);
+        let acc = f.accounts.unwrap();
+        assert_eq!(
+            acc.groups_of("lab").into_iter().collect::<Vec<_>>(),
+            ["lab", "sudo"]
+        );
+        assert_eq!(f.swaps.unwrap()[0].size_kib, 4194300);
+        let apt = f.apt.unwrap();
+        assert_eq!(apt.lists_age_secs, 60);
+        assert!(apt.reboot_required);
+    }
+
+    #[test]
+    fn sshd_failure_keeps_the_error() {
+        let o = out(
+            "n",
+            &[(
+                "sshd -",
+                "Missing privilege separation directory: /run/sshd\n@rc 255",
+            )],
+        );
+        let f = Facts::parse(&FactRequest::new(), "n", &o).unwrap();
+        let s = f.sshd.unwrap();
+        assert!(!s.ok);
+        assert!(s.error.unwrap().contains("privilege separation"));
+    }
+
+    #[test]
+    fn probe_script_quotes_paths_and_ends_with_marker() {
+        let mut req = FactRequest::new();
+        req.file("/etc/evil $(reboot)");
+        req.sysctls.insert("vm.swappiness".into());
+        let s = req.probe_script("abc");
+        assert!(s.contains("rampart_file '/etc/evil $(reboot)'"), "{s}");
+        assert!(s.contains("cat /proc/sys/vm/swappiness"));
+        assert!(s.trim_end().ends_with("echo '@@abc end -'\n} </dev/null"));
+    }
+}

@@ -1,0 +1,131 @@
+//! A guarded command: the last resort when no resource fits. It runs only when its guard says
+//! the work is not done yet (`creates` is absent, `unless` fails), so a re-run is a no-op.
+
+use serde::Serialize;
+
+use super::PlanError;
+use crate::facts::{CommandResult, FactRequest, Facts, FileState};
+use crate::plan::{Apply, Change, Diff, Risk};
+use crate::shell::Script;
+
+/// A command with a guard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Command {
+    /// A short name, unique per host ("set hostname").
+    pub name: String,
+    /// Shell code to run, as root.
+    pub run: String,
+    /// Skip when this path exists.
+    pub creates: Option<String>,
+    /// Skip when this read-only check exits 0. It runs in the fact probe.
+    pub unless: Option<String>,
+    /// Handlers to notify when it ran.
+    pub notify: Vec<String>,
+    /// How risky running it is.
+    pub risk: Risk,
+}
+
+impl Command {
+    /// A command guarded by `unless`.
+    pub fn unless(name: &str, run: &str, unless: &str) -> Self {
+        Command {
+            name: name.into(),
+            run: run.into(),
+            creates: None,
+            unless: Some(unless.into()),
+            notify: Vec::new(),
+            risk: Risk::Low,
+        }
+    }
+
+    fn check_id(&self) -> String {
+        format!("unless:{}", self.name)
+    }
+
+    pub(super) fn facts(&self, req: &mut FactRequest) {
+        if let Some(p) = &self.creates {
+            req.stats.insert(p.clone());
+        }
+        if let Some(u) = &self.unless {
+            req.commands.insert(self.check_id(), u.clone());
+        }
+    }
+
+    pub(super) fn plan(&self, facts: &Facts) -> Result<Change, PlanError> {
+        if let Some(p) = &self.creates {
+            let st = facts
+                .files
+                .get(p)
+                .ok_or_else(|| PlanError::MissingFact(format!("file {p}")))?;
+            if *st != FileState::Absent {
+                return Ok(Change::noop(format!("{p} exists")));
+            }
+        }
+        if self.unless.is_some() {
+            let r = facts
+                .commands
+                .get(&self.check_id())
+                .ok_or_else(|| PlanError::MissingFact(self.check_id()))?;
+            if r.rc == 0 {
+                return Ok(Change::noop("its check passes"));
+            }
+        }
+        let mut script = Script::new();
+        script.raw(&self.run);
+        Ok(Change::Apply(Apply {
+            summary: self.name.clone(),
+            diff: Diff::None,
+            script,
+            notify: self.notify.clone(),
+            risk: self.risk,
+            touches: Vec::new(),
+        }))
+    }
+
+    pub(super) fn simulate(&self, facts: &mut Facts) {
+        if let Some(p) = &self.creates {
+            facts.files.insert(p.clone(), FileState::Other);
+        }
+        if self.unless.is_some() {
+            facts.commands.insert(
+                self.check_id(),
+                CommandResult {
+                    rc: 0,
+                    output: String::new(),
+                },
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Resource;
+    use super::super::testkit::assert_idempotent;
+    use super::*;
+
+    #[test]
+    fn runs_only_while_its_guard_fails() {
+        let c = Command::unless(
+            "set hostname",
+            "hostname web1",
+            "[ \"$(hostname)\" = web1 ]",
+        );
+        let mut facts = Facts::default();
+        facts.commands.insert(
+            "unless:set hostname".into(),
+            CommandResult {
+                rc: 1,
+                output: String::new(),
+            },
+        );
+        assert!(c.plan(&facts).unwrap().is_apply());
+        assert_idempotent(&Resource::Command(c.clone()), facts.clone());
+        let mut req = FactRequest::new();
+        c.facts(&mut req);
+        assert_eq!(
+            req.commands["unless:set hostname"],
+            "[ \"$(hostname)\" = web1 ]"
+        );
+    }
+}

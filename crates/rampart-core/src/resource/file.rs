@@ -1,0 +1,910 @@
+//! Files, directories, links and in-place edits.
+//!
+//! **Invariant:** a file is never half-written. New content goes to a temporary file in the
+//! target's own directory (so `mv` is an atomic rename), is validated there (or, for drop-ins
+//! that can only be checked in place, validated after the rename with the old file restored on
+//! failure), and the content hash the plan saw is re-checked on the host right before the
+//! rename.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{PlanError, stale};
+use crate::facts::{FactRequest, Facts, FileState, sha256_hex};
+use crate::plan::{Apply, AttrChange, Change, Diff, Risk};
+use crate::secret::Secret;
+use crate::shell::{Script, quote};
+
+/// What goes into a file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Content {
+    /// Text that may be shown in diffs.
+    Text(String),
+    /// Text holding a secret: never shown, diffs are redacted.
+    Sensitive(#[serde(skip)] SensitiveText),
+}
+
+/// Text with a secret in it; compared and written, never printed.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SensitiveText(Option<Secret>);
+
+impl std::fmt::Debug for SensitiveText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SensitiveText(<redacted>)")
+    }
+}
+
+impl Content {
+    /// Sensitive content from a secret-bearing string.
+    pub fn sensitive(text: String) -> Self {
+        Content::Sensitive(SensitiveText(Some(Secret::new(text))))
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Content::Text(t) => t.as_bytes(),
+            Content::Sensitive(SensitiveText(s)) => {
+                s.as_ref().map_or(&[], |s| s.expose().as_bytes())
+            }
+        }
+    }
+
+    fn is_sensitive(&self) -> bool {
+        matches!(self, Content::Sensitive(_))
+    }
+}
+
+/// How new content is validated before it can do harm.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "command", rename_all = "snake_case")]
+pub enum Validate {
+    /// Run on the temporary file before the rename; `%s` is replaced by its path
+    /// (`visudo -cf %s`, `sshd -t -f %s`).
+    Temp(String),
+    /// Run after the rename, with the previous file restored if it fails. For drop-ins that
+    /// are only meaningful inside the whole configuration (`sshd -t`).
+    InPlace(String),
+}
+
+/// A whole file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct File {
+    /// Absolute path.
+    pub path: String,
+    /// Desired content; `None` means the file must be absent.
+    pub content: Option<Content>,
+    /// Permission bits.
+    pub mode: u32,
+    /// Owner name.
+    pub owner: String,
+    /// Group name.
+    pub group: String,
+    /// Validation of new content.
+    pub validate: Option<Validate>,
+    /// Handlers to notify on change.
+    pub notify: Vec<String>,
+    /// Shell code run right after the content changed (`apt-get update` after a source).
+    #[serde(skip)]
+    pub on_change: Option<Script>,
+    /// How risky a change is.
+    pub risk: Risk,
+}
+
+impl File {
+    /// A root-owned file with this content and mode.
+    pub fn new(path: impl Into<String>, content: impl Into<String>, mode: u32) -> Self {
+        File {
+            path: path.into(),
+            content: Some(Content::Text(content.into())),
+            mode,
+            owner: "root".into(),
+            group: "root".into(),
+            validate: None,
+            notify: Vec::new(),
+            on_change: None,
+            risk: Risk::Low,
+        }
+    }
+
+    /// A file that must not exist.
+    pub fn absent(path: impl Into<String>) -> Self {
+        File {
+            content: None,
+            ..File::new(path, "", 0o644)
+        }
+    }
+
+    /// Sets the owner and group.
+    #[must_use]
+    pub fn owned_by(mut self, owner: &str, group: &str) -> Self {
+        self.owner = owner.into();
+        self.group = group.into();
+        self
+    }
+
+    /// Adds a validation.
+    #[must_use]
+    pub fn validated(mut self, v: Validate) -> Self {
+        self.validate = Some(v);
+        self
+    }
+
+    /// Notifies a handler on change.
+    #[must_use]
+    pub fn notifies(mut self, handler: &str) -> Self {
+        self.notify.push(handler.into());
+        self
+    }
+
+    /// Sets the risk.
+    #[must_use]
+    pub fn risk(mut self, risk: Risk) -> Self {
+        self.risk = risk;
+        self
+    }
+
+    /// Marks the content as secret-bearing.
+    #[must_use]
+    pub fn sensitive(mut self) -> Self {
+        if let Some(Content::Text(t)) = self.content.take() {
+            self.content = Some(Content::sensitive(t));
+        }
+        self
+    }
+
+    pub(super) fn facts(&self, req: &mut FactRequest) {
+        req.files.insert(self.path.clone());
+    }
+
+    pub(super) fn plan(&self, facts: &Facts) -> Result<Change, PlanError> {
+        let cur = facts
+            .files
+            .get(&self.path)
+            .ok_or_else(|| PlanError::MissingFact(format!("file {}", self.path)))?;
+        let Some(content) = &self.content else {
+            return Ok(match cur {
+                FileState::Absent => Change::noop("absent"),
+                FileState::Dir { .. } => {
+                    return Err(PlanError::Refused(format!(
+                        "{} is a directory; refusing to remove it",
+                        self.path
+                    )));
+                }
+                _ => {
+                    let mut s = Script::new();
+                    s.cmd(["rm", "-f", "--", self.path.as_str()]);
+                    Change::Apply(Apply {
+                        summary: format!("remove {}", self.path),
+                        diff: Diff::Attrs(vec![AttrChange::new("state", "present", "absent")]),
+                        script: s,
+                        notify: self.notify.clone(),
+                        risk: self.risk,
+                        touches: vec![self.path.clone()],
+                    })
+                }
+            });
+        };
+        plan_content(
+            &self.path,
+            content,
+            self.mode,
+            &self.owner,
+            &self.group,
+            self.validate.as_ref(),
+            cur,
+        )
+        .map(|c| self.finish(c))
+    }
+
+    fn finish(&self, change: Change) -> Change {
+        match change {
+            Change::Apply(mut a) => {
+                a.notify.clone_from(&self.notify);
+                a.risk = self.risk;
+                if let Some(extra) = &self.on_change {
+                    a.script.extend(extra);
+                }
+                Change::Apply(a)
+            }
+            noop => noop,
+        }
+    }
+
+    pub(super) fn simulate(&self, facts: &mut Facts) {
+        let state = match &self.content {
+            None => FileState::Absent,
+            Some(c) => file_state(c.bytes(), self.mode, &self.owner, &self.group),
+        };
+        facts.files.insert(self.path.clone(), state);
+    }
+}
+
+fn file_state(bytes: &[u8], mode: u32, owner: &str, group: &str) -> FileState {
+    FileState::File {
+        mode,
+        owner: owner.into(),
+        group: group.into(),
+        size: bytes.len() as u64,
+        content: Some(bytes.to_vec()),
+        sha256: sha256_hex(bytes),
+    }
+}
+
+/// Plans whole content for a path: shared by [`File`] and [`Edit`].
+fn plan_content(
+    path: &str,
+    content: &Content,
+    mode: u32,
+    owner: &str,
+    group: &str,
+    validate: Option<&Validate>,
+    cur: &FileState,
+) -> Result<Change, PlanError> {
+    let want = content.bytes();
+    let want_sha = sha256_hex(want);
+    let (cur_sha, cur_attrs) = match cur {
+        FileState::Absent => (None, None),
+        FileState::File {
+            mode,
+            owner,
+            group,
+            sha256,
+            ..
+        } => (
+            Some(sha256.as_str()),
+            Some((*mode, owner.as_str(), group.as_str())),
+        ),
+        FileState::Dir { .. } => {
+            return Err(PlanError::Refused(format!(
+                "{path} is a directory, expected a file"
+            )));
+        }
+        FileState::Link { target } => {
+            return Err(PlanError::Refused(format!(
+                "{path} is a symbolic link to {target}; rampart does not write through links (remove the link or manage {target})"
+            )));
+        }
+        FileState::Other => {
+            return Err(PlanError::Refused(format!("{path} is not a regular file")));
+        }
+    };
+    let content_ok = cur_sha == Some(want_sha.as_str());
+    let attrs_ok = cur_attrs == Some((mode, owner, group));
+    if content_ok && attrs_ok {
+        return Ok(Change::noop("content and attributes match"));
+    }
+    let mut script = Script::new();
+    let p = quote(path).into_owned();
+    let diff;
+    let summary;
+    if content_ok {
+        // Attributes only: no rewrite, no validation needed.
+        let (m, o, g) = cur_attrs.unwrap_or((0, "", ""));
+        let mut attrs = Vec::new();
+        if m != mode {
+            attrs.push(AttrChange::new(
+                "mode",
+                format!("{m:04o}"),
+                format!("{mode:04o}"),
+            ));
+            script.raw(format!("chmod {mode:04o} {p}"));
+        }
+        if (o, g) != (owner, group) {
+            attrs.push(AttrChange::new(
+                "owner",
+                format!("{o}:{g}"),
+                format!("{owner}:{group}"),
+            ));
+            script.raw(format!("chown {} {p}", quote(&format!("{owner}:{group}"))));
+        }
+        summary = format!(
+            "set {} on {path}",
+            attrs
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        );
+        diff = Diff::Attrs(attrs);
+    } else {
+        summary = if cur_sha.is_none() {
+            format!("create {path}")
+        } else {
+            format!("update {path}")
+        };
+        diff = if content.is_sensitive() {
+            Diff::Redacted {
+                path: path.to_owned(),
+            }
+        } else {
+            let before = cur
+                .text()
+                .map(str::to_owned)
+                .or_else(|| cur_sha.map(|_| "(binary or large content)\n".to_owned()));
+            Diff::Text {
+                path: path.to_owned(),
+                before,
+                after: String::from_utf8_lossy(want).into_owned(),
+            }
+        };
+        write_script(
+            &mut script,
+            path,
+            want,
+            mode,
+            owner,
+            group,
+            validate,
+            cur_sha,
+        );
+    }
+    Ok(Change::Apply(Apply {
+        summary,
+        diff,
+        script,
+        notify: Vec::new(),
+        risk: Risk::Low,
+        touches: vec![path.to_owned()],
+    }))
+}
+
+/// The atomic write: guard, temp file in the same directory, validate, rename.
+#[allow(clippy::too_many_arguments)]
+fn write_script(
+    s: &mut Script,
+    path: &str,
+    bytes: &[u8],
+    mode: u32,
+    owner: &str,
+    group: &str,
+    validate: Option<&Validate>,
+    expect_sha: Option<&str>,
+) {
+    let p = quote(path).into_owned();
+    let dir = Path::new(path)
+        .parent()
+        .map_or("/".to_owned(), |d| d.display().to_string());
+    let base = Path::new(path)
+        .file_name()
+        .map_or("file".to_owned(), |b| b.to_string_lossy().into_owned());
+    let expect = expect_sha.unwrap_or("absent");
+    s.raw(format!(
+        "cur=$(if [ -f {p} ]; then sha256sum < {p} | cut -d' ' -f1; elif [ -e {p} ] || [ -L {p} ]; then echo other; else echo absent; fi)"
+    ));
+    s.raw(format!(
+        "[ \"$cur\" = {} ] || {}",
+        quote(expect),
+        stale(path)
+    ));
+    s.raw(format!("mkdir -p {}", quote(&dir)));
+    s.raw(format!(
+        "t=$(mktemp {})",
+        quote(&format!("{dir}/.{base}.rampart.XXXXXX"))
+    ));
+    s.raw("trap 'rm -f \"$t\"' EXIT");
+    s.write_file("\"$t\"", bytes);
+    s.raw(format!("chmod {mode:04o} \"$t\""));
+    s.raw(format!(
+        "chown {} \"$t\"",
+        quote(&format!("{owner}:{group}"))
+    ));
+    match validate {
+        Some(Validate::Temp(cmd)) => {
+            let cmd = cmd.replace("%s", "\"$t\"");
+            s.raw(format!(
+                "if ! out=$({cmd} 2>&1); then echo \"rampart: validation of {} failed ({}): $out\" >&2; exit 1; fi",
+                path.replace('"', ""),
+                cmd.replace('"', "").replace('$', "")
+            ));
+            s.raw(format!("mv -f \"$t\" {p}"));
+        }
+        Some(Validate::InPlace(cmd)) => {
+            s.raw(format!(
+                "b=''; if [ -e {p} ]; then b=$(mktemp {}); cp -p {p} \"$b\"; fi",
+                quote(&format!("{dir}/.{base}.rampart-old.XXXXXX"))
+            ));
+            s.raw("trap 'rm -f \"$t\" ${b:+\"$b\"}' EXIT");
+            s.raw(format!("mv -f \"$t\" {p}"));
+            s.raw(format!(
+                "if ! out=$({cmd} 2>&1); then if [ -n \"$b\" ]; then mv -f \"$b\" {p}; else rm -f {p}; fi; echo \"rampart: validation of {} failed ({}), previous file restored: $out\" >&2; exit 1; fi",
+                path.replace('"', ""),
+                cmd.replace('"', "").replace('$', "")
+            ));
+        }
+        None => {
+            s.raw(format!("mv -f \"$t\" {p}"));
+        }
+    }
+    s.raw("trap - EXIT");
+}
+
+/// A directory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Directory {
+    /// Absolute path.
+    pub path: String,
+    /// Permission bits.
+    pub mode: u32,
+    /// Owner name.
+    pub owner: String,
+    /// Group name.
+    pub group: String,
+}
+
+impl Directory {
+    /// A directory with mode and owner.
+    pub fn new(path: impl Into<String>, mode: u32, owner: &str, group: &str) -> Self {
+        Directory {
+            path: path.into(),
+            mode,
+            owner: owner.into(),
+            group: group.into(),
+        }
+    }
+
+    pub(super) fn facts(&self, req: &mut FactRequest) {
+        req.files.insert(self.path.clone());
+    }
+
+    pub(super) fn plan(&self, facts: &Facts) -> Result<Change, PlanError> {
+        let cur = facts
+            .files
+            .get(&self.path)
+            .ok_or_else(|| PlanError::MissingFact(format!("file {}", self.path)))?;
+        let p = quote(&self.path).into_owned();
+        let og = quote(&format!("{}:{}", self.owner, self.group)).into_owned();
+        let mut script = Script::new();
+        let (summary, diff) = match cur {
+            FileState::Absent => {
+                script.raw(format!("mkdir -p {p}"));
+                script.raw(format!("chmod {:04o} {p}", self.mode));
+                script.raw(format!("chown {og} {p}"));
+                (
+                    format!("create directory {}", self.path),
+                    Diff::Attrs(vec![AttrChange::new("state", "absent", "directory")]),
+                )
+            }
+            FileState::Dir { mode, owner, group } => {
+                let mut attrs = Vec::new();
+                if *mode != self.mode {
+                    attrs.push(AttrChange::new(
+                        "mode",
+                        format!("{mode:04o}"),
+                        format!("{:04o}", self.mode),
+                    ));
+                    script.raw(format!("chmod {:04o} {p}", self.mode));
+                }
+                if (owner.as_str(), group.as_str()) != (self.owner.as_str(), self.group.as_str()) {
+                    attrs.push(AttrChange::new(
+                        "owner",
+                        format!("{owner}:{group}"),
+                        format!("{}:{}", self.owner, self.group),
+                    ));
+                    script.raw(format!("chown {og} {p}"));
+                }
+                if attrs.is_empty() {
+                    return Ok(Change::noop("directory matches"));
+                }
+                (
+                    format!("set attributes on {}", self.path),
+                    Diff::Attrs(attrs),
+                )
+            }
+            _ => {
+                return Err(PlanError::Refused(format!(
+                    "{} exists and is not a directory",
+                    self.path
+                )));
+            }
+        };
+        Ok(Change::Apply(Apply {
+            summary,
+            diff,
+            script,
+            notify: Vec::new(),
+            risk: Risk::Low,
+            touches: vec![],
+        }))
+    }
+
+    pub(super) fn simulate(&self, facts: &mut Facts) {
+        facts.files.insert(
+            self.path.clone(),
+            FileState::Dir {
+                mode: self.mode,
+                owner: self.owner.clone(),
+                group: self.group.clone(),
+            },
+        );
+    }
+}
+
+/// A symbolic link.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Symlink {
+    /// Where the link lives.
+    pub path: String,
+    /// What it points to.
+    pub target: String,
+}
+
+impl Symlink {
+    pub(super) fn facts(&self, req: &mut FactRequest) {
+        req.files.insert(self.path.clone());
+    }
+
+    pub(super) fn plan(&self, facts: &Facts) -> Result<Change, PlanError> {
+        let cur = facts
+            .files
+            .get(&self.path)
+            .ok_or_else(|| PlanError::MissingFact(format!("file {}", self.path)))?;
+        let before = match cur {
+            FileState::Link { target } if *target == self.target => {
+                return Ok(Change::noop("link points to the target"));
+            }
+            FileState::Link { target } => target.clone(),
+            FileState::Absent => "(absent)".into(),
+            FileState::File { .. } => "(a regular file)".into(),
+            _ => {
+                return Err(PlanError::Refused(format!(
+                    "{} exists and is neither a link nor a file",
+                    self.path
+                )));
+            }
+        };
+        let mut script = Script::new();
+        script.cmd(["ln", "-sfn", "--", self.target.as_str(), self.path.as_str()]);
+        Ok(Change::Apply(Apply {
+            summary: format!("link {} -> {}", self.path, self.target),
+            diff: Diff::Attrs(vec![AttrChange::new("target", before, &self.target)]),
+            script,
+            notify: Vec::new(),
+            risk: Risk::Low,
+            touches: vec![self.path.clone()],
+        }))
+    }
+
+    pub(super) fn simulate(&self, facts: &mut Facts) {
+        facts.files.insert(
+            self.path.clone(),
+            FileState::Link {
+                target: self.target.clone(),
+            },
+        );
+    }
+}
+
+/// How an [`Edit`] changes a file the host otherwise owns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EditKind {
+    /// Exactly one line matching `matches` (a literal prefix) exists, and it is `line`: every
+    /// other matching line is removed (the fix for the seeds' `tee -a`, which appends a
+    /// duplicate on every run). The line replaces the first match in place, or is appended.
+    Line {
+        /// Lines starting with this are "the same line" (`"127.0.1.1 "`, `"/swapfile "`).
+        matches: String,
+        /// The line that must be there.
+        line: String,
+    },
+    /// A block between `# BEGIN rampart NAME` and `# END rampart NAME` markers.
+    Block {
+        /// The block's lines, without markers.
+        body: String,
+    },
+}
+
+/// A managed part of a file: the rest of the file is left as the host has it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Edit {
+    /// The file.
+    pub path: String,
+    /// A name for the edit (block marker, resource id).
+    pub name: String,
+    /// What to ensure.
+    pub kind: EditKind,
+    /// Mode, owner and group if the file must be created.
+    pub create_mode: u32,
+    /// Handlers to notify on change.
+    pub notify: Vec<String>,
+    /// How risky a change is.
+    pub risk: Risk,
+}
+
+impl Edit {
+    /// Exactly one line starting with `matches` in `path`, equal to `line`.
+    pub fn line(path: &str, name: &str, matches: &str, line: &str) -> Self {
+        Edit {
+            path: path.into(),
+            name: name.into(),
+            kind: EditKind::Line {
+                matches: matches.into(),
+                line: line.into(),
+            },
+            create_mode: 0o644,
+            notify: Vec::new(),
+            risk: Risk::Low,
+        }
+    }
+
+    /// A marked block in `path`.
+    pub fn block(path: &str, name: &str, body: &str) -> Self {
+        Edit {
+            path: path.into(),
+            name: name.into(),
+            kind: EditKind::Block { body: body.into() },
+            create_mode: 0o644,
+            notify: Vec::new(),
+            risk: Risk::Low,
+        }
+    }
+
+    /// The whole file after the edit, given its current text.
+    pub fn apply_to(&self, current: &str) -> String {
+        match &self.kind {
+            EditKind::Line { matches, line } => {
+                let mut out = Vec::new();
+                let mut placed = false;
+                for l in current.lines() {
+                    if l.starts_with(matches.as_str()) || l == line {
+                        if !placed {
+                            out.push(line.as_str());
+                            placed = true;
+                        }
+                    } else {
+                        out.push(l);
+                    }
+                }
+                if !placed {
+                    out.push(line.as_str());
+                }
+                let mut text = out.join("\n");
+                text.push('\n');
+                text
+            }
+            EditKind::Block { body } => {
+                let begin = format!("# BEGIN rampart {}", self.name);
+                let end = format!("# END rampart {}", self.name);
+                let mut block = format!("{begin}\n{}", body.trim_end_matches('\n'));
+                block.push('\n');
+                block.push_str(&end);
+                let lines: Vec<&str> = current.lines().collect();
+                let b = lines.iter().position(|l| *l == begin);
+                let e = lines.iter().position(|l| *l == end);
+                let mut out: Vec<String> = Vec::new();
+                match (b, e) {
+                    (Some(b), Some(e)) if b < e => {
+                        out.extend(lines[..b].iter().map(|s| (*s).to_owned()));
+                        out.push(block);
+                        out.extend(lines[e + 1..].iter().map(|s| (*s).to_owned()));
+                    }
+                    _ => {
+                        out.extend(lines.iter().map(|s| (*s).to_owned()));
+                        out.push(block);
+                    }
+                }
+                let mut text = out.join("\n");
+                text.push('\n');
+                text
+            }
+        }
+    }
+
+    pub(super) fn facts(&self, req: &mut FactRequest) {
+        req.files.insert(self.path.clone());
+    }
+
+    pub(super) fn plan(&self, facts: &Facts) -> Result<Change, PlanError> {
+        let cur = facts
+            .files
+            .get(&self.path)
+            .ok_or_else(|| PlanError::MissingFact(format!("file {}", self.path)))?;
+        let (text, mode, owner, group) = match cur {
+            FileState::Absent => (
+                String::new(),
+                self.create_mode,
+                "root".to_owned(),
+                "root".to_owned(),
+            ),
+            FileState::File {
+                mode, owner, group, ..
+            } => match cur.text() {
+                Some(t) => (t.to_owned(), *mode, owner.clone(), group.clone()),
+                None => {
+                    return Err(PlanError::Refused(format!(
+                        "{} is not a readable text file",
+                        self.path
+                    )));
+                }
+            },
+            _ => {
+                return Err(PlanError::Refused(format!(
+                    "{} is not a regular file",
+                    self.path
+                )));
+            }
+        };
+        let want = self.apply_to(&text);
+        let change = plan_content(
+            &self.path,
+            &Content::Text(want),
+            mode,
+            &owner,
+            &group,
+            None,
+            cur,
+        )?;
+        Ok(match change {
+            Change::Apply(mut a) => {
+                a.summary = format!("edit {} ({})", self.path, self.name);
+                a.notify.clone_from(&self.notify);
+                a.risk = self.risk;
+                Change::Apply(a)
+            }
+            Change::Noop { .. } => Change::noop("managed lines present"),
+        })
+    }
+
+    pub(super) fn simulate(&self, facts: &mut Facts) {
+        let (text, mode, owner, group) = match facts.files.get(&self.path) {
+            Some(
+                f @ FileState::File {
+                    mode, owner, group, ..
+                },
+            ) => (
+                f.text().unwrap_or_default().to_owned(),
+                *mode,
+                owner.clone(),
+                group.clone(),
+            ),
+            _ => (
+                String::new(),
+                self.create_mode,
+                "root".into(),
+                "root".into(),
+            ),
+        };
+        let want = self.apply_to(&text);
+        facts.files.insert(
+            self.path.clone(),
+            file_state(want.as_bytes(), mode, &owner, &group),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{assert_idempotent, facts_with_file};
+    use super::super::{Resource, STALE_FACTS};
+    use super::*;
+
+    #[test]
+    fn new_file_is_created_with_a_guard_and_atomic_rename() {
+        let f = File::new("/etc/x.conf", "a=1\n", 0o644);
+        let facts = facts_with_file("/etc/x.conf", FileState::Absent);
+        let Change::Apply(a) = f.plan(&facts).unwrap() else {
+            panic!("expected a change")
+        };
+        assert_eq!(a.summary, "create /etc/x.conf");
+        let s = a.script.as_str();
+        assert!(s.contains("[ \"$cur\" = absent ]"), "{s}");
+        assert!(s.contains(&format!("exit {STALE_FACTS}")));
+        assert!(s.contains("mktemp /etc/.x.conf.rampart.XXXXXX"), "{s}");
+        assert!(s.contains("mv -f \"$t\" /etc/x.conf"));
+        assert!(a.diff.render().contains("+a=1"));
+    }
+
+    #[test]
+    fn matching_file_is_a_noop_and_attrs_only_change_is_cheap() {
+        let f = File::new("/etc/x.conf", "a=1\n", 0o600);
+        let mut facts = Facts::default();
+        File::new("/etc/x.conf", "a=1\n", 0o644).simulate(&mut facts);
+        let Change::Apply(a) = f.plan(&facts).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.script.as_str(), "chmod 0600 /etc/x.conf\n");
+        f.simulate(&mut facts);
+        assert!(!f.plan(&facts).unwrap().is_apply());
+    }
+
+    #[test]
+    fn validate_in_temp_and_in_place() {
+        let f = File::new("/etc/sudoers.d/x", "x\n", 0o440)
+            .validated(Validate::Temp("visudo -cf %s".into()));
+        let facts = facts_with_file("/etc/sudoers.d/x", FileState::Absent);
+        let Change::Apply(a) = f.plan(&facts).unwrap() else {
+            panic!()
+        };
+        assert!(a.script.as_str().contains("visudo -cf \"$t\""));
+        let g = File::new("/etc/ssh/sshd_config.d/00-r.conf", "x\n", 0o644)
+            .validated(Validate::InPlace("sshd -t".into()));
+        let facts = facts_with_file("/etc/ssh/sshd_config.d/00-r.conf", FileState::Absent);
+        let Change::Apply(a) = g.plan(&facts).unwrap() else {
+            panic!()
+        };
+        assert!(a.script.as_str().contains("previous file restored"));
+    }
+
+    #[test]
+    fn sensitive_content_is_never_in_the_diff() {
+        let f = File::new("/etc/redis/acl", "user x on #secret-hash\n", 0o600).sensitive();
+        let facts = facts_with_file("/etc/redis/acl", FileState::Absent);
+        let Change::Apply(a) = f.plan(&facts).unwrap() else {
+            panic!()
+        };
+        assert!(!a.diff.render().contains("secret-hash"));
+        assert!(!format!("{f:?}").contains("secret-hash"));
+        assert!(!serde_json::to_string(&f).unwrap().contains("secret-hash"));
+    }
+
+    #[test]
+    fn refuses_to_write_through_links_and_dirs() {
+        let f = File::new("/etc/x", "a", 0o644);
+        assert!(
+            f.plan(&facts_with_file(
+                "/etc/x",
+                FileState::Link {
+                    target: "/y".into()
+                }
+            ))
+            .is_err()
+        );
+        assert!(
+            f.plan(&facts_with_file(
+                "/etc/x",
+                FileState::Dir {
+                    mode: 0o755,
+                    owner: "root".into(),
+                    group: "root".into()
+                }
+            ))
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn line_edit_keeps_exactly_one_line() {
+        let e = Edit::line("/etc/hosts", "hostname", "127.0.1.1 ", "127.0.1.1 web1");
+        assert_eq!(
+            e.apply_to("127.0.0.1 localhost\n"),
+            "127.0.0.1 localhost\n127.0.1.1 web1\n"
+        );
+        assert_eq!(
+            e.apply_to("127.0.0.1 localhost\n127.0.1.1 old\n::1 x\n127.0.1.1 web1\n"),
+            "127.0.0.1 localhost\n127.0.1.1 web1\n::1 x\n"
+        );
+    }
+
+    #[test]
+    fn block_edit_replaces_its_block_only() {
+        let e = Edit::block("/etc/f", "x", "a\nb\n");
+        let once = e.apply_to("keep\n");
+        assert_eq!(once, "keep\n# BEGIN rampart x\na\nb\n# END rampart x\n");
+        assert_eq!(e.apply_to(&once), once);
+        let other = Edit::block("/etc/f", "x", "c");
+        assert_eq!(
+            other.apply_to(&once),
+            "keep\n# BEGIN rampart x\nc\n# END rampart x\n"
+        );
+    }
+
+    #[test]
+    fn every_file_resource_is_idempotent() {
+        let start = facts_with_file("/etc/f", FileState::Absent);
+        for r in [
+            Resource::File(File::new("/etc/f", "x\n", 0o600).owned_by("lab", "lab")),
+            Resource::File(File::absent("/etc/f")),
+            Resource::Directory(Directory::new("/etc/f", 0o700, "root", "root")),
+            Resource::Symlink(Symlink {
+                path: "/etc/f".into(),
+                target: "/usr/share/zoneinfo/UTC".into(),
+            }),
+            Resource::Edit(Edit::line("/etc/f", "l", "k=", "k=v")),
+            Resource::Edit(Edit::block("/etc/f", "b", "x y")),
+        ] {
+            assert_idempotent(&r, start.clone());
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Live kernel parameters. Persistence is a file under /etc/sysctl.d written by a [`File`]
+//! resource next to these; see [`Sysctl::persisted`].
+//!
+//! [`File`]: super::File
+
+use serde::Serialize;
+
+use super::{File, PlanError, Resource};
+use crate::facts::{FactRequest, Facts, normalize_sysctl};
+use crate::plan::{Apply, AttrChange, Change, Diff, Risk};
+use crate::shell::{Script, quote};
+
+/// One live kernel parameter.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Sysctl {
+    /// Dotted key ("vm.swappiness").
+    pub key: String,
+    /// Desired value, whitespace-normalised when compared.
+    pub value: String,
+}
+
+impl Sysctl {
+    /// The persisted file plus one live resource per key: the usual way to manage sysctls.
+    pub fn persisted(path: &str, header: &str, entries: &[(String, String)]) -> Vec<Resource> {
+        let mut text = String::new();
+        for line in header.lines() {
+            text.push_str(&format!("# {line}\n"));
+        }
+        for (k, v) in entries {
+            text.push_str(&format!("{k} = {v}\n"));
+        }
+        let mut out = vec![Resource::File(File::new(path, text, 0o644))];
+        out.extend(entries.iter().map(|(k, v)| {
+            Resource::Sysctl(Sysctl {
+                key: k.clone(),
+                value: v.clone(),
+            })
+        }));
+        out
+    }
+
+    pub(super) fn facts(&self, req: &mut FactRequest) {
+        req.sysctls.insert(self.key.clone());
+    }
+
+    pub(super) fn plan(&self, facts: &Facts) -> Result<Change, PlanError> {
+        let cur = facts
+            .sysctls
+            .get(&self.key)
+            .ok_or_else(|| PlanError::MissingFact(format!("sysctl {}", self.key)))?;
+        let Some(cur) = cur else {
+            return Err(PlanError::Refused(format!(
+                "kernel parameter {} does not exist on this host",
+                self.key
+            )));
+        };
+        let want = normalize_sysctl(&self.value);
+        if *cur == want {
+            return Ok(Change::noop(format!("{} = {want}", self.key)));
+        }
+        let mut script = Script::new();
+        let path = format!("/proc/sys/{}", self.key.replace('.', "/"));
+        // Write /proc directly rather than `sysctl -w`: one fewer process, same effect.
+        script.raw(format!(
+            "printf '%s\\n' {} > {}",
+            quote(&want),
+            quote(&path)
+        ));
+        Ok(Change::Apply(Apply {
+            summary: format!("set {} = {want}", self.key),
+            diff: Diff::Attrs(vec![AttrChange::new(&self.key, cur, &want)]),
+            script,
+            notify: Vec::new(),
+            risk: Risk::Low,
+            touches: Vec::new(),
+        }))
+    }
+
+    pub(super) fn simulate(&self, facts: &mut Facts) {
+        facts
+            .sysctls
+            .insert(self.key.clone(), Some(normalize_sysctl(&self.value)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::assert_idempotent;
+    use super::*;
+
+    #[test]
+    fn compares_normalised_and_writes_proc() {
+        let mut facts = Facts::default();
+        facts.sysctls.insert(
+            "net.ipv4.tcp_rmem".into(),
+            Some("4096 131072 6291456".into()),
+        );
+        facts
+            .sysctls
+            .insert("vm.swappiness".into(), Some("60".into()));
+        let same = Sysctl {
+            key: "net.ipv4.tcp_rmem".into(),
+            value: "4096\t131072  6291456".into(),
+        };
+        assert!(!same.plan(&facts).unwrap().is_apply());
+        let s = Sysctl {
+            key: "vm.swappiness".into(),
+            value: "10".into(),
+        };
+        let Change::Apply(a) = s.plan(&facts).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            a.script.as_str(),
+            "printf '%s\\n' 10 > /proc/sys/vm/swappiness\n"
+        );
+        assert_idempotent(&Resource::Sysctl(s), facts);
+    }
+
+    #[test]
+    fn persisted_writes_one_file_and_live_values() {
+        let r = Sysctl::persisted(
+            "/etc/sysctl.d/99-x.conf",
+            "managed",
+            &[("vm.swappiness".into(), "10".into())],
+        );
+        assert_eq!(r.len(), 2);
+        let Resource::File(f) = &r[0] else { panic!() };
+        assert_eq!(
+            f.content,
+            Some(super::super::Content::Text(
+                "# managed\nvm.swappiness = 10\n".into()
+            ))
+        );
+    }
+}

@@ -1,0 +1,155 @@
+//! Verify checks: read-only commands with an expectation, shared by a role's verify step, the
+//! rolling health gate and `rampart audit`.
+//!
+//! A check's command runs on the host (all checks of a host in one round trip, like facts);
+//! judging its output is pure: [`Check::judge`].
+
+use serde::Serialize;
+
+use crate::facts::CommandResult;
+
+/// One named control.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// Stable id ("sshd.permitrootlogin").
+    pub id: String,
+    /// What it proves, for reports ("root cannot log in over SSH").
+    pub title: String,
+    /// Read-only shell code, run as root.
+    pub command: String,
+    /// What its result must look like.
+    pub expect: Expect,
+}
+
+/// What a check's result must look like.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Expect {
+    /// Exit status 0.
+    Success,
+    /// Exit 0 and this text somewhere in the output.
+    Contains(String),
+    /// Exit 0 and none of these texts in the output.
+    Lacks(Vec<String>),
+    /// Exit 0 and the trimmed output equals this.
+    Equals(String),
+    /// Exit 0 and this exact line in the output.
+    Line(String),
+}
+
+/// A judged check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// The check's id.
+    pub id: String,
+    /// The check's title.
+    pub title: String,
+    /// Whether it holds.
+    pub pass: bool,
+    /// What was seen: the relevant output, trimmed.
+    pub evidence: String,
+}
+
+impl Check {
+    /// A check that must exit 0.
+    pub fn success(id: &str, title: &str, command: &str) -> Self {
+        Check {
+            id: id.into(),
+            title: title.into(),
+            command: command.into(),
+            expect: Expect::Success,
+        }
+    }
+
+    /// A check whose output must contain a line.
+    pub fn line(id: &str, title: &str, command: &str, line: &str) -> Self {
+        Check {
+            id: id.into(),
+            title: title.into(),
+            command: command.into(),
+            expect: Expect::Line(line.into()),
+        }
+    }
+
+    /// The fact-request id under which this check's result is gathered.
+    pub fn fact_id(&self) -> String {
+        format!("verify:{}", self.id)
+    }
+
+    /// Judges a result.
+    pub fn judge(&self, r: Option<&CommandResult>) -> Verdict {
+        let Some(r) = r else {
+            return self.verdict(false, "not run".into());
+        };
+        let out = r.output.trim();
+        let evidence = evidence(out, r.rc);
+        let pass = r.rc == 0
+            && match &self.expect {
+                Expect::Success => true,
+                Expect::Contains(s) => out.contains(s.as_str()),
+                Expect::Lacks(list) => list.iter().all(|s| !out.contains(s.as_str())),
+                Expect::Equals(s) => out == s.trim(),
+                Expect::Line(l) => out.lines().any(|x| x.trim() == l.trim()),
+            };
+        self.verdict(pass, evidence)
+    }
+
+    fn verdict(&self, pass: bool, evidence: String) -> Verdict {
+        Verdict {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            pass,
+            evidence,
+        }
+    }
+}
+
+fn evidence(out: &str, rc: i32) -> String {
+    const MAX: usize = 600;
+    let mut e = if out.len() > MAX {
+        let mut cut = MAX;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}…", &out[..cut])
+    } else {
+        out.to_owned()
+    };
+    if rc != 0 {
+        e = format!("exit {rc}: {e}");
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(rc: i32, out: &str) -> CommandResult {
+        CommandResult {
+            rc,
+            output: out.into(),
+        }
+    }
+
+    #[test]
+    fn judges_each_expectation() {
+        let c = Check::line(
+            "sshd.root",
+            "root login off",
+            "sshd -T",
+            "permitrootlogin no",
+        );
+        assert!(c.judge(Some(&r(0, "port 22\npermitrootlogin no\n"))).pass);
+        assert!(!c.judge(Some(&r(0, "permitrootlogin yes"))).pass);
+        assert!(!c.judge(Some(&r(1, "permitrootlogin no"))).pass);
+        assert!(!c.judge(None).pass);
+        let lacks = Check {
+            expect: Expect::Lacks(vec!["8080".into()]),
+            ..c.clone()
+        };
+        assert!(lacks.judge(Some(&r(0, "22"))).pass);
+        let v = lacks.judge(Some(&r(0, "22 8080")));
+        assert!(!v.pass && v.evidence == "22 8080");
+    }
+}

@@ -1,0 +1,14 @@
+//! rampart's executor: connect to every host at once, gather facts in one round trip, plan
+//! purely, apply in batches, run handlers, verify, and report.
+//!
+//! **Architecture invariant:** this crate decides *when* things run and *where* results go;
+//! *what* to change is decided by `rampart-core`, and *how bytes reach a host* by
+//! `rampart-ssh`.
+
+pub mod host;
+pub mod load;
+pub mod remote;
+pub mod run;
+
+pub use host::{HostJob, Reporter, RoleJob, RunOptions, Shared, Silent, VerifyPolicy};
+pub use run::run_fleet;

@@ -1,0 +1,454 @@
+//! [`Session`]: one authenticated connection, shared by many tasks; runs commands with stdin,
+//! writes files atomically and reads files back.
+//!
+//! **Invariants:**
+//! - At most `max_channels` channels are open at once per session (sshd's MaxSessions is 10).
+//! - Every channel is drained by its own spawned task until the server closes it, even after
+//!   the caller gave up (timeout or drop): one undrained russh channel stalls the whole
+//!   connection once its buffer fills.
+//! - A command timeout closes that channel only; the session stays usable.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use russh::client::Msg;
+use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Sig};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+
+use crate::client::Conn;
+use crate::error::SshError;
+use crate::quote::{become_command, fetch_file_command, put_file_script, summarize};
+use crate::target::Target;
+
+/// How long a cancelled channel may take to close before we stop waiting for it.
+const CLOSE_GRACE: Duration = Duration::from_secs(10);
+
+/// One command to run.
+#[derive(Clone, Default)]
+pub struct Exec {
+    /// A shell command line (run by the remote user's login shell, as ssh(1) does).
+    pub command: String,
+    /// Bytes for the command's stdin; EOF follows. Secrets go here, never in `command`.
+    pub stdin: Vec<u8>,
+    /// Give up after this long: the channel is closed and [`SshError::CommandTimedOut`] returned.
+    pub timeout: Option<Duration>,
+    /// Run as root through `sudo -n` when the session user is not root.
+    pub become_root: bool,
+}
+
+impl Exec {
+    /// A command with no stdin, no timeout, as the session user.
+    pub fn new(command: impl Into<String>) -> Self {
+        Exec {
+            command: command.into(),
+            ..Exec::default()
+        }
+    }
+}
+
+impl fmt::Debug for Exec {
+    // stdin may carry secrets: show its length only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Exec")
+            .field("command", &self.command)
+            .field("stdin_len", &self.stdin.len())
+            .field("timeout", &self.timeout)
+            .field("become_root", &self.become_root)
+            .finish()
+    }
+}
+
+/// What a command did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Output {
+    /// Exit status, when the command exited normally.
+    pub exit_status: Option<u32>,
+    /// Signal name (`TERM`, `KILL`, ...) when the command was killed by one.
+    pub exit_signal: Option<String>,
+    /// Everything written to stdout.
+    pub stdout: Vec<u8>,
+    /// Everything written to stderr.
+    pub stderr: Vec<u8>,
+}
+
+impl Output {
+    /// True when the command exited with status 0.
+    pub fn success(&self) -> bool {
+        self.exit_status == Some(0)
+    }
+
+    /// stdout as text (lossy).
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// stderr as text (lossy).
+    pub fn stderr_str(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+
+    fn status_text(&self) -> String {
+        match (&self.exit_status, &self.exit_signal) {
+            (Some(s), _) => s.to_string(),
+            (None, Some(sig)) => format!("signal {sig}"),
+            (None, None) => "unknown".into(),
+        }
+    }
+}
+
+/// A file to write atomically.
+#[derive(Clone)]
+pub struct PutFile {
+    /// Absolute remote path.
+    pub path: String,
+    /// The new content (streamed on stdin).
+    pub content: Vec<u8>,
+    /// Permission bits, e.g. `0o640`.
+    pub mode: u32,
+    /// New owner, when it should change.
+    pub owner: Option<String>,
+    /// New group, when it should change.
+    pub group: Option<String>,
+    /// Write as root through `sudo -n`.
+    pub become_root: bool,
+}
+
+impl fmt::Debug for PutFile {
+    // Content may be a secret (a key, a password file): show its length only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PutFile")
+            .field("path", &self.path)
+            .field("content_len", &self.content.len())
+            .field("mode", &format_args!("{:o}", self.mode))
+            .field("owner", &self.owner)
+            .field("group", &self.group)
+            .field("become_root", &self.become_root)
+            .finish()
+    }
+}
+
+/// Counters for reports and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// SSH connections opened to reach this target, counting jump hops this connect opened
+    /// (a bastion already open and shared counts for the target that opened it).
+    pub connections: u32,
+    /// Commands run (each exec, put_file and fetch_file is one).
+    pub round_trips: u32,
+}
+
+/// An authenticated connection to one target. Clones share the connection.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: Arc<Conn>,
+    alias: String,
+    user: String,
+    channels: Arc<Semaphore>,
+    connections: u32,
+    round_trips: AtomicU32,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("target", &self.inner.alias)
+            .field("endpoint", &self.inner.conn.label)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl Session {
+    pub(crate) fn new(
+        conn: Arc<Conn>,
+        target: &Target,
+        connections: u32,
+        max_channels: usize,
+    ) -> Self {
+        Session {
+            inner: Arc::new(Inner {
+                conn,
+                alias: target.alias.clone(),
+                user: target.user.clone(),
+                channels: Arc::new(Semaphore::new(max_channels.max(1))),
+                connections,
+                round_trips: AtomicU32::new(0),
+            }),
+        }
+    }
+
+    /// The user this session is logged in as.
+    pub fn remote_user(&self) -> &str {
+        &self.inner.user
+    }
+
+    /// The inventory alias of the target.
+    pub fn alias(&self) -> &str {
+        &self.inner.alias
+    }
+
+    /// Connections opened and commands run so far.
+    pub fn stats(&self) -> SessionStats {
+        SessionStats {
+            connections: self.inner.connections,
+            round_trips: self.inner.round_trips.load(Ordering::Relaxed),
+        }
+    }
+
+    /// True when the underlying connection has ended.
+    pub fn is_closed(&self) -> bool {
+        self.inner.conn.handle.is_closed()
+    }
+
+    /// Runs one command: opens a channel (waiting for a free one past `max_channels`), streams
+    /// stdin in window-sized chunks, and collects stdout, stderr and the exit status.
+    pub async fn exec(&self, req: Exec) -> Result<Output, SshError> {
+        let Exec {
+            command,
+            stdin,
+            timeout,
+            become_root,
+        } = req;
+        let summary = summarize(&command);
+        let command = become_command(&command, &self.inner.user, become_root);
+        let permit = self
+            .inner
+            .channels
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| SshError::Other {
+                target: self.inner.alias.clone(),
+                detail: "session is closing".into(),
+            })?;
+        self.inner.round_trips.fetch_add(1, Ordering::Relaxed);
+        // The timeout starts once we hold a channel slot: queueing behind other commands of
+        // this session is not the command being slow.
+        let run = self.run(command, stdin, permit);
+        match timeout {
+            None => run.await,
+            Some(after) => match tokio::time::timeout(after, run).await {
+                Ok(r) => r,
+                // Dropping `run` drops the cancel sender: the channel task closes the channel
+                // and keeps draining it in the background.
+                Err(_) => Err(SshError::CommandTimedOut {
+                    command_summary: summary,
+                    after,
+                }),
+            },
+        }
+    }
+
+    async fn run(
+        &self,
+        command: String,
+        stdin: Vec<u8>,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<Output, SshError> {
+        let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
+        let conn = self.inner.conn.clone();
+        // The channel is opened inside the task too: if the caller gives up while the open is
+        // in flight, the task still gets the channel and closes it instead of leaking it.
+        let task = tokio::spawn(async move {
+            let channel = conn
+                .handle
+                .channel_open_session()
+                .await
+                .map_err(|e| ChannelEnd::Lost(format!("cannot open a channel: {e}")))?;
+            let (rx, tx) = channel.split();
+            drive_channel(rx, tx, command, stdin, cancel_rx, permit).await
+        });
+        let res = task.await;
+        drop(cancel_tx);
+        let target = self.inner.alias.clone();
+        match res {
+            Ok(Ok(out)) => Ok(out),
+            Ok(Err(ChannelEnd::Lost(detail))) => Err(SshError::Disconnected { target, detail }),
+            Ok(Err(ChannelEnd::Cancelled)) => Err(SshError::Other {
+                target,
+                detail: "command cancelled".into(),
+            }),
+            Err(e) => Err(SshError::Other {
+                target,
+                detail: format!("channel task failed: {e}"),
+            }),
+        }
+    }
+
+    /// Writes a file atomically in one command: a temp file in the same directory, mode and
+    /// owner set, then renamed over the target. On any failure the temp file is removed and
+    /// the target is untouched.
+    pub async fn put_file(&self, put: PutFile) -> Result<(), SshError> {
+        let script = put_file_script(
+            &put.path,
+            put.mode,
+            put.owner.as_deref(),
+            put.group.as_deref(),
+        )?;
+        let out = self
+            .exec(Exec {
+                command: script,
+                stdin: put.content,
+                timeout: None,
+                become_root: put.become_root,
+            })
+            .await?;
+        self.check(&out, || format!("writing {}", put.path))
+    }
+
+    /// Reads a whole remote file.
+    pub async fn fetch_file(&self, path: &str, become_root: bool) -> Result<Vec<u8>, SshError> {
+        let out = self
+            .exec(Exec {
+                command: fetch_file_command(path),
+                stdin: Vec::new(),
+                timeout: None,
+                become_root,
+            })
+            .await?;
+        self.check(&out, || format!("reading {path}"))?;
+        Ok(out.stdout)
+    }
+
+    fn check(&self, out: &Output, what: impl FnOnce() -> String) -> Result<(), SshError> {
+        if out.success() {
+            return Ok(());
+        }
+        let stderr = out.stderr_str().trim().to_owned();
+        let hint = if stderr.contains("a password is required")
+            || stderr.contains("a terminal is required")
+        {
+            Some(format!(
+                "{} needs passwordless sudo (NOPASSWD in sudoers) for rampart to act as root",
+                self.inner.user
+            ))
+        } else {
+            None
+        };
+        Err(SshError::CommandFailed {
+            target: self.inner.alias.clone(),
+            what: what(),
+            status: out.status_text(),
+            stderr,
+            hint,
+        })
+    }
+
+    /// Disconnects. Other clones of this session fail from then on. A shared bastion stays
+    /// open for other targets (see [`crate::Connector::close`]).
+    pub async fn close(self) {
+        let _ = self
+            .inner
+            .conn
+            .handle
+            .disconnect(russh::Disconnect::ByApplication, "", "en")
+            .await;
+    }
+}
+
+enum ChannelEnd {
+    /// The connection went away before the channel closed.
+    Lost(String),
+    /// The caller stopped waiting (timeout or drop); the channel was closed.
+    Cancelled,
+}
+
+/// Owns one channel from exec request to close. Runs in its own task so the channel is always
+/// drained, whatever the caller does.
+async fn drive_channel(
+    mut rx: ChannelReadHalf,
+    tx: ChannelWriteHalf<Msg>,
+    command: String,
+    stdin: Vec<u8>,
+    mut cancel: oneshot::Receiver<()>,
+    permit: OwnedSemaphorePermit,
+) -> Result<Output, ChannelEnd> {
+    let mut out = Output::default();
+    // want_reply: a refused exec shows up as ChannelMsg::Failure followed by a close.
+    if let Err(e) = tx.exec(true, command).await {
+        return Err(ChannelEnd::Lost(format!("exec request failed: {e}")));
+    }
+    // Stream stdin while reading: a command that writes before reading all its input would
+    // otherwise deadlock on full windows. data_bytes chunks by window and packet size without
+    // copying the buffer.
+    let writer = async {
+        if !stdin.is_empty()
+            && let Err(e) = tx.data_bytes(stdin).await
+        {
+            // The command may exit without reading all of stdin; that is its business.
+            tracing::debug!(error = %e, "stdin not fully sent");
+            return;
+        }
+        let _ = tx.eof().await;
+    };
+    tokio::pin!(writer);
+    let mut writer_done = false;
+    loop {
+        tokio::select! {
+            () = &mut writer, if !writer_done => writer_done = true,
+            _ = &mut cancel => {
+                // Ask the process to stop, then close. sshd honours "signal" for ordinary users;
+                // for root logins it refuses ("requires privilege separation"), so a timed-out
+                // root command may run on until it ends by itself.
+                let _ = tx.signal(Sig::TERM).await;
+                let _ = tx.close().await;
+                break;
+            }
+            msg = rx.wait() => match msg {
+                Some(ChannelMsg::Data { data }) => out.stdout.extend_from_slice(&data),
+                Some(ChannelMsg::ExtendedData { data, ext: 1 }) => out.stderr.extend_from_slice(&data),
+                Some(ChannelMsg::ExitStatus { exit_status }) => out.exit_status = Some(exit_status),
+                Some(ChannelMsg::ExitSignal { signal_name, .. }) => out.exit_signal = Some(sig_name(&signal_name)),
+                Some(ChannelMsg::Close) => {
+                    drop(permit);
+                    return Ok(out);
+                }
+                Some(ChannelMsg::Failure) => {
+                    out.stderr.extend_from_slice(b"the server refused to run the command");
+                }
+                Some(_) => {}
+                None => {
+                    drop(permit);
+                    return Err(ChannelEnd::Lost("the connection closed while a command ran".into()));
+                }
+            },
+        }
+    }
+    // Cancelled: keep draining until the server confirms the close, so the connection never
+    // stalls on this channel; give up after a grace period (the permit frees the slot).
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        while let Some(msg) = rx.wait().await {
+            if matches!(msg, ChannelMsg::Close) {
+                break;
+            }
+        }
+    })
+    .await;
+    drop(permit);
+    Err(ChannelEnd::Cancelled)
+}
+
+fn sig_name(sig: &Sig) -> String {
+    match sig {
+        Sig::ABRT => "ABRT",
+        Sig::ALRM => "ALRM",
+        Sig::FPE => "FPE",
+        Sig::HUP => "HUP",
+        Sig::ILL => "ILL",
+        Sig::INT => "INT",
+        Sig::KILL => "KILL",
+        Sig::PIPE => "PIPE",
+        Sig::QUIT => "QUIT",
+        Sig::SEGV => "SEGV",
+        Sig::TERM => "TERM",
+        Sig::USR1 => "USR1",
+        Sig::Custom(c) => c.as_str(),
+    }
+    .to_owned()
+}

@@ -1,0 +1,292 @@
+//! The `sshd` role: the seed's SSH hardening as a drop-in that wins, validated before it can
+//! lock anyone out, proven with `sshd -T`, and never planned when it would shut rampart out.
+//!
+//! - The settings go to `/etc/ssh/sshd_config.d/00-rampart.conf`. sshd keeps the first value it
+//!   reads and reads drop-ins in lexical order where sshd_config includes them (at its top on
+//!   Debian and Ubuntu), so `00-` beats cloud-init's `50-cloud-init.conf` (`PasswordAuthentication
+//!   yes`) and anything in sshd_config itself. A main file without that `Include`, or with
+//!   directives above it, is fixed ([`main_config`]).
+//! - Each file is validated in place with `sshd -t` and restored when that fails.
+//! - The plan refuses settings that would lock rampart out ([`lockout`]) unless
+//!   `allow_lockout = true`.
+//! - The verify checks read the effective values from `sshd -T`; when one differs, something
+//!   sshd reads earlier (or adds up, like `AllowUsers` and `Port`) overrides the drop-in, and the
+//!   evidence lists every line of sshd_config and its drop-ins that sets the keyword.
+//! - One handler applies the change: `systemctl try-reload-or-restart ssh` (or `sshd`), or on
+//!   hosts where `ssh.socket` is active (Ubuntu 24.04), `systemctl daemon-reload` and a restart
+//!   of `ssh.socket`, which regenerates the listening socket from `Port`.
+
+pub mod lockout;
+pub mod main_config;
+pub mod settings;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rampart_core::Risk;
+use rampart_core::facts::{FactRequest, Facts};
+use rampart_core::resource::{File, Resource, Validate};
+use rampart_core::role::{ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, configure_typed};
+use rampart_core::shell::{Script, quote};
+use rampart_core::types::Port;
+use rampart_core::verify::{Check, Expect};
+use serde::{Deserialize, Serialize};
+
+pub use settings::{PermitRootLogin, Setting};
+
+/// The main configuration file.
+pub const MAIN: &str = "/etc/ssh/sshd_config";
+/// The role's drop-in.
+pub const DROPIN: &str = "/etc/ssh/sshd_config.d/00-rampart.conf";
+/// The handler every file notifies.
+pub const HANDLER: &str = "reload sshd";
+/// `sshd -t` needs its privilege separation directory, which only exists while ssh.service
+/// runs (RuntimeDirectory): socket-activated hosts may not have it.
+const VALIDATE: &str = "mkdir -p -m 0755 /run/sshd && sshd -t";
+
+/// The role's settings. Defaults are the seed's (section 2), plus `KbdInteractiveAuthentication
+/// no`, which the seed forgot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `PermitRootLogin`: "no" (seed), "prohibit-password", "forced-commands-only" or "yes".
+    /// "no" is refused while rampart connects as root (it would lock rampart out).
+    pub permit_root_login: PermitRootLogin,
+    /// `PasswordAuthentication` (seed: false).
+    pub password_authentication: bool,
+    /// `PubkeyAuthentication` (seed: true; false is refused: rampart logs in with a key).
+    pub pubkey_authentication: bool,
+    /// `KbdInteractiveAuthentication` (default false). Not in the seed: with `UsePAM yes` it
+    /// lets PAM ask for a password even when `PasswordAuthentication` is no.
+    pub kbd_interactive_authentication: bool,
+    /// `PermitEmptyPasswords` (seed: false).
+    pub permit_empty_passwords: bool,
+    /// `X11Forwarding` (seed: false).
+    pub x11_forwarding: bool,
+    /// `LoginGraceTime` in seconds (seed: 30).
+    pub login_grace_time: u32,
+    /// `MaxAuthTries` (seed: 3).
+    pub max_auth_tries: u32,
+    /// `AllowUsers`: who may log in; empty means no restriction (seed: fleetclaw, ubuntu).
+    /// Must include the user rampart connects as.
+    pub allow_users: Vec<String>,
+    /// `AllowGroups`; empty means no restriction (default). The user rampart connects as must
+    /// be in one of them.
+    pub allow_groups: Vec<String>,
+    /// `Port` (default 22). Moving it is refused unless `allow_lockout`: the firewall and the
+    /// inventory must follow.
+    pub port: Option<Port>,
+    /// The strict profile: ClientAliveInterval 300, ClientAliveCountMax 2, AllowTcpForwarding
+    /// no, AllowAgentForwarding no, AllowStreamLocalForwarding no, GatewayPorts no,
+    /// PermitTunnel no, PermitUserEnvironment no, LogLevel VERBOSE, MaxStartups 10:30:60.
+    /// Default false: it breaks the seed's own `ssh -L` tunnels and jump hosts.
+    pub strict: bool,
+    /// More directives, keyword -> value; a keyword the role already writes is replaced.
+    pub extra: BTreeMap<String, String>,
+    /// Plan even when the settings would lock rampart out (default false). Only for a run
+    /// after which rampart reaches the host another way.
+    pub allow_lockout: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            permit_root_login: PermitRootLogin::No,
+            password_authentication: false,
+            pubkey_authentication: true,
+            kbd_interactive_authentication: false,
+            permit_empty_passwords: false,
+            x11_forwarding: false,
+            login_grace_time: 30,
+            max_auth_tries: 3,
+            allow_users: vec!["fleetclaw".into(), "ubuntu".into()],
+            allow_groups: Vec::new(),
+            port: Port::new(22).ok(),
+            strict: false,
+            extra: BTreeMap::new(),
+            allow_lockout: false,
+        }
+    }
+}
+
+impl Config {
+    /// The port sshd must listen on.
+    pub fn port(&self) -> u16 {
+        self.port.map_or(22, Port::get)
+    }
+
+    /// The drop-in's content.
+    fn dropin(&self, ctx: &HostContext<'_>, settings: &[Setting]) -> Result<String, RoleError> {
+        ctx.templates
+            .render("sshd/00-rampart.conf.j2", serde_json::json!({ "settings": settings, "strict": self.strict }))
+            .map_err(|e| RoleError(e.to_string()))
+    }
+}
+
+/// The role.
+#[derive(Debug, Default)]
+pub struct RoleImpl;
+
+/// The role, for the registry.
+pub fn role() -> Box<dyn Role> {
+    Box::new(RoleImpl)
+}
+
+impl Role for RoleImpl {
+    fn name(&self) -> &'static str {
+        "sshd"
+    }
+    fn summary(&self) -> &'static str {
+        "SSH hardening as a validated sshd_config.d drop-in that wins, with lockout protection"
+    }
+    fn configure(&self, config: serde_json::Value) -> Result<Box<dyn Configured>, ConfigError> {
+        let c = configure_typed::<Config>(config)?;
+        c.validate()?;
+        Ok(Box::new(c))
+    }
+    fn defaults(&self) -> serde_json::Value {
+        serde_json::to_value(Config::default()).unwrap_or_default()
+    }
+}
+
+/// The unit that runs sshd: Debian and Ubuntu call it `ssh` (with `sshd` as an alias that
+/// systemd resolves to `ssh.service`), other distributions `sshd`.
+fn service_unit(facts: &Facts, host: &str) -> Result<&'static str, RoleError> {
+    let exists = |u: &str| facts.units.get(u).is_some_and(|s| s.exists());
+    if exists("ssh") {
+        Ok("ssh")
+    } else if exists("sshd") {
+        Ok("sshd")
+    } else {
+        Err(RoleError(format!("neither ssh.service nor sshd.service is known to systemd on {host}: is openssh-server installed?")))
+    }
+}
+
+/// The handler: socket activation needs the socket regenerated from sshd_config (`Port`) and
+/// restarted, which restarts ssh.service through its dependency; otherwise a reload (sshd
+/// re-executes itself and re-binds its ports). Sessions survive both: systemd only stops the
+/// listener (KillMode=process).
+fn handler(facts: &Facts, unit: &str) -> Handler {
+    let mut script = Script::new();
+    if facts.units.get("ssh.socket").is_some_and(|u| u.is_active()) {
+        script.raw("systemctl daemon-reload");
+        script.raw("systemctl restart ssh.socket");
+    } else {
+        script.cmd(["systemctl", "try-reload-or-restart", &format!("{unit}.service")]);
+    }
+    Handler { name: HANDLER.into(), script }
+}
+
+impl Configured for Config {
+    fn facts(&self, req: &mut FactRequest) {
+        req.file(MAIN);
+        req.file(DROPIN);
+        req.sshd_effective = true;
+        req.units.extend(["ssh".to_owned(), "sshd".to_owned(), "ssh.socket".to_owned()]);
+        let settings = self.settings();
+        if settings.iter().any(|s| s.lkey() == "allowgroups" || s.lkey() == "denygroups") {
+            req.accounts = true;
+        }
+    }
+
+    fn plan(&self, ctx: &HostContext<'_>) -> Result<RolePlan, RoleError> {
+        let facts = ctx.facts;
+        let settings = self.settings();
+        if !self.allow_lockout {
+            let conn = lockout::Connection { host: ctx.host, user: ctx.connect_user, facts };
+            let problems = lockout::problems(&settings, &conn);
+            if !problems.is_empty() {
+                return Err(RoleError(format!(
+                    "refusing to plan sshd on {}: {}. (Set sshd.allow_lockout = true only if rampart will reach the host another way after this run.)",
+                    ctx.host,
+                    problems.join("; ")
+                )));
+            }
+        }
+        let unit = service_unit(facts, ctx.host)?;
+        let main_text = match facts.files.get(MAIN) {
+            Some(f) => f.text().map(str::to_owned).ok_or_else(|| {
+                RoleError(format!("{MAIN} on {} is missing or not a readable text file: reinstall openssh-server", ctx.host))
+            })?,
+            None => return Err(RoleError(format!("fact {MAIN} was not gathered (a bug in the sshd role)"))),
+        };
+        let dropin = self.dropin(ctx, &settings)?;
+        let main_fix = main_config::fixed(&main_text);
+        let dropin_ok = facts.files.get(DROPIN).and_then(|f| f.text()) == Some(dropin.as_str());
+        if dropin_ok && main_fix.is_none() {
+            if let Some(e) = facts.sshd.as_ref().and_then(|e| e.error.as_deref()) {
+                if !e.contains("privilege separation") {
+                    return Err(RoleError(format!("`sshd -T` fails on {} although rampart's files are in place: {e}", ctx.host)));
+                }
+            }
+        }
+        // The drop-in first: without the Include it is inert, so the main file's fix (validated
+        // second) is checked together with it.
+        let mut resources = vec![Resource::File(
+            File::new(DROPIN, dropin, 0o644).validated(Validate::InPlace(VALIDATE.into())).notifies(HANDLER).risk(Risk::Access),
+        )];
+        if let Some(text) = main_fix {
+            resources.push(Resource::File(
+                File::new(MAIN, text, 0o644).validated(Validate::InPlace(VALIDATE.into())).notifies(HANDLER).risk(Risk::Access),
+            ));
+        }
+        Ok(RolePlan { resources, handlers: vec![handler(facts, unit)] })
+    }
+
+    fn checks(&self) -> Vec<Check> {
+        let settings = self.settings();
+        let mut out: Vec<Check> = settings
+            .iter()
+            .filter_map(|s| {
+                let (k, v) = s.effective.as_ref()?;
+                Some(Check {
+                    id: format!("sshd.{k}"),
+                    title: format!("{} ({} {})", s.title, s.key, s.value),
+                    command: effective_check(k, &format!("grep -E '^{k} '"), &format!("{k} {v}")),
+                    expect: Expect::Line(format!("{k} {v}")),
+                })
+            })
+            .collect();
+        if let Some(users) = Config::final_value(&settings, "allowusers") {
+            let mut sorted: Vec<&str> = users.split_whitespace().collect();
+            sorted.sort_unstable();
+            sorted.dedup();
+            let want = sorted.join(" ");
+            out.push(Check {
+                id: "sshd.allowusers".into(),
+                title: format!("only {} may log in over SSH (AllowUsers)", sorted.join(", ")),
+                command: effective_check("allowusers", "sed -n 's/^allowusers //p' | sort -u | paste -sd' ' -", &want),
+                expect: Expect::Line(want),
+            });
+        }
+        let port = Config::final_value(&settings, "port").unwrap_or_else(|| self.port().to_string());
+        out.push(Check {
+            id: "sshd.port".into(),
+            title: format!("sshd is configured for port {port} only"),
+            command: effective_check("port", "sed -n 's/^port //p' | paste -sd' ' -", &port),
+            expect: Expect::Line(port.clone()),
+        });
+        if let Ok(p) = port.parse::<u16>() {
+            out.push(Check {
+                id: "sshd.listening".into(),
+                title: format!("something accepts SSH connections on port {p}"),
+                command: format!("ss -Hltn 'sport = :{p}'"),
+                expect: Expect::Contains(format!(":{p} ")),
+            });
+        }
+        out
+    }
+}
+
+/// A check command: `sshd -T`'s value of a keyword through `filter`, and when it is not
+/// `want`, every line of sshd_config and its drop-ins that sets the keyword, so the evidence
+/// names the file that overrides (or adds to) rampart's drop-in.
+fn effective_check(lkey: &str, filter: &str, want: &str) -> String {
+    format!(
+        "t=$(sshd -T 2>&1) || {{ printf '%s\\n' \"$t\" | tail -n 3; exit 1; }}; v=$(printf '%s\\n' \"$t\" | {filter}); \
+         printf '%s\\n' \"$v\"; [ \"$v\" = {} ] || grep -HinE '^[[:space:]]*{lkey}([[:space:]]|=)' {MAIN} /etc/ssh/sshd_config.d/*.conf 2>/dev/null | sed 's/^/set in /'; true",
+        quote(want)
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,71 @@
+#!/bin/bash
+# up.sh N — boot lab hosts h1..hN (1..250): Debian bookworm, systemd as PID 1 under
+# systemd-nspawn, each on its own overlayfs over the shared cached root and in its own network
+# namespace rampart-hN (10.213.N.2/24 inside on eth0, 10.213.N.1/24 on veth rp-hN outside).
+# Writes id_lab, known_hosts, ssh_config, hosts.txt, inventory.toml, inventory.ini into
+# $RAMPART_LAB (default /var/tmp/rampart-lab). See docs/lab.md.
+#
+# Idempotent: running hosts are left alone, missing ones are started (from a fresh upper dir,
+# keeping their host key), and state of this lab's naming left by a killed run (mounts, netns,
+# veths, container processes, pid files) is cleared first.
+#
+# Env: LAB_DOCKER=1      hosts that can run dockerd (own cgroup, keyring syscalls, rw cgroup v1,
+#                        /var/lib/docker on the machine's ext4); remembered per host
+#      LAB_REPO=0        no offline apt repository (default 1: tests/lab/repo.sh, /srv/lab-repo)
+#      LAB_WAIT_RUNNING=0  wait for sshd banners only, not for systemd to settle
+#      LAB_BOOT_TIMEOUT  seconds (default 60 + 2 per host); LAB_NSPAWN_ARGS extra nspawn args
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$HERE/lib.sh"
+
+case ${1:-} in
+  -h|--help|"") echo "usage: ${0##*/} N   (boot lab hosts h1..hN, N in 1..$LAB_MAX)"; [ -n "${1:-}" ]; exit ;;
+esac
+if ! [[ $1 =~ ^[1-9][0-9]{0,2}$ ]] || [ "$1" -gt "$LAB_MAX" ]; then lab_die "N must be 1..$LAB_MAX, got '$1'"; fi
+N=$1
+lab_require_root
+t0=$(lab_now)
+mkdir -p "$LAB_HOSTS" "$LAB/locks"
+lab_lock_lab -x
+
+# Refuse before touching anything if our subnets are someone else's.
+mapfile -t want < <(seq 1 "$N")
+lab_check_subnets "${want[@]}"
+
+# The shared root and the offline repository are built once and cached.
+[ -e "$LAB_ROOTFS/.lab-customised" ] || "$HERE/build-rootfs.sh" "$LAB_ROOTFS"
+[ "${LAB_REPO:-1}" = 1 ] && "$HERE/repo.sh"
+lab_raise_inotify
+lab_client_key
+t_cache=$(lab_since "$t0"); t0=$(lab_now)
+
+# Clear what a killed run left: every host of our naming whose nspawn is not running.
+running=(); cleared=0
+for i in $(lab_known); do
+  if lab_nspawn_pid "$i" >/dev/null; then
+    running+=("$i")
+  else
+    lab_clear "$i" || lab_die "h$i: could not clear stale state (see above)"
+    cleared=$((cleared + 1))
+  fi
+done
+declare -A is_running=()
+for i in "${running[@]}"; do is_running[$i]=1; done
+
+start=()
+for i in "${want[@]}"; do [ -n "${is_running[$i]:-}" ] || start+=("$i"); done
+for i in "${start[@]}"; do
+  lab_prepare "$i"
+  lab_boot "$i"
+done
+mapfile -t members < <(printf '%s\n' "${want[@]}" "${running[@]}" | sort -nu)
+lab_write_files "${members[@]}"
+t_prep=$(lab_since "$t0")
+
+if ! lab_wait "${members[@]}"; then
+  lab_die "lab not ready (hosts stay up for inspection: tests/lab/exec.sh hN journalctl -b; tests/lab/down.sh to remove)"
+fi
+lab_report_degraded
+lab_log "${#members[@]} hosts up (${#start[@]} started, ${#running[@]} already running, $cleared stale cleared): cache ${t_cache}; then prep $t_prep, all sshd +${LAB_T_SSH:-?}, systemd settled +${LAB_T_SETTLED:-skipped}: ready in $(lab_since "$t0")"
+lab_log "ssh -F $LAB/ssh_config 10.213.N.2   inventory: $LAB/inventory.toml"

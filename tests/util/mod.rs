@@ -1,0 +1,128 @@
+//! Shared helpers of the lab-backed integration tests: find the lab, write an inventory of
+//! some of its hosts, run the real `rampart` binary, and reach into a host without SSH (to
+//! inject drift and to read state independently of rampart).
+//!
+//! **Host ownership:** tests in one binary run in parallel, so every test names the lab hosts
+//! it owns and no two tests share one. The assignment lives in `HOSTS.md` beside this file.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The lab, as `tests/run` exported it.
+#[derive(Debug, Clone)]
+pub struct Lab {
+    /// `$RAMPART_LAB`: inventory.toml, known_hosts, id_lab, ...
+    pub dir: PathBuf,
+    /// `tests/lab`, where exec.sh and reset.sh live.
+    pub scripts: PathBuf,
+}
+
+impl Lab {
+    /// The running lab. Panics with what to do when there is none.
+    pub fn get() -> Lab {
+        let dir = std::env::var_os("RAMPART_LAB").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/tmp/rampart-lab"));
+        assert!(
+            dir.join("hosts.txt").exists(),
+            "no lab at {}: run `sudo tests/run` (or `sudo tests/lab/up.sh 16` and set RAMPART_LAB)",
+            dir.display()
+        );
+        let scripts = std::env::var_os("RAMPART_LAB_SCRIPTS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab"));
+        Lab { dir, scripts }
+    }
+
+    /// The address of host `hN`.
+    pub fn address(&self, host: &str) -> String {
+        let n: u32 = host.trim_start_matches('h').parse().expect("hosts are named hN");
+        format!("10.213.{n}.2")
+    }
+
+    /// Writes a rampart TOML inventory with only `hosts` (all in group `lab`) into `dir`,
+    /// logging in as `user` (root, or `lab` with sudo).
+    pub fn inventory(&self, dir: &Path, hosts: &[&str], user: &str) -> PathBuf {
+        let mut t = format!(
+            "[defaults]\nuser = \"{user}\"\nport = 22\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\nbecome = {}\n\n",
+            self.dir.join("id_lab").display(),
+            self.dir.join("known_hosts").display(),
+            user != "root"
+        );
+        for h in hosts {
+            t.push_str(&format!("[hosts.{h}]\naddress = \"{}\"\n\n", self.address(h)));
+        }
+        t.push_str(&format!("[groups.lab]\nhosts = [{}]\n", hosts.iter().map(|h| format!("\"{h}\"")).collect::<Vec<_>>().join(", ")));
+        let path = dir.join("inventory.toml");
+        std::fs::write(&path, t).expect("write inventory");
+        path
+    }
+
+    /// Runs a command inside a host as root, without SSH. Returns (exit code, stdout).
+    pub fn exec(&self, host: &str, script: &str) -> (i32, String) {
+        let out = Command::new(self.scripts.join("exec.sh"))
+            .args([host, "sh", "-c", script])
+            .output()
+            .expect("run tests/lab/exec.sh");
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Like [`Lab::exec`] but the command must succeed; returns stdout.
+    pub fn sh(&self, host: &str, script: &str) -> String {
+        let (rc, out) = self.exec(host, script);
+        assert_eq!(rc, 0, "on {host}: `{script}` exited {rc}: {out}");
+        out
+    }
+
+    /// Puts hosts back to fresh (same address and host key).
+    pub fn reset(&self, hosts: &[&str]) {
+        let st = Command::new(self.scripts.join("reset.sh")).args(hosts).output().expect("run reset.sh");
+        assert!(st.status.success(), "reset.sh {hosts:?} failed: {}", String::from_utf8_lossy(&st.stderr));
+    }
+
+    /// A content hash of what `check` must never touch: /etc, /var/lib/ufw, iptables rules.
+    pub fn state_hash(&self, host: &str) -> String {
+        self.sh(
+            host,
+            "{ find /etc /var/lib/ufw -xdev -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum; \
+               find /etc -xdev -printf '%p %m %u %g\\n' | sort; \
+               iptables-save | grep -v '^#' | sed 's/\\[[0-9]*:[0-9]*\\]//'; \
+               ip6tables-save | grep -v '^#' | sed 's/\\[[0-9]*:[0-9]*\\]//'; } | sha256sum",
+        )
+    }
+}
+
+/// The `rampart` binary built for these tests.
+pub fn rampart_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rampart"))
+}
+
+/// Runs rampart with arguments, NO_COLOR and no ~/.ssh/config.
+pub fn rampart(args: &[&str]) -> Output {
+    Command::new(rampart_bin()).args(args).env("NO_COLOR", "1").output().expect("run rampart")
+}
+
+/// Runs rampart with `--json` appended and parses stdout. Returns (exit code, document).
+pub fn rampart_json(args: &[&str]) -> (i32, serde_json::Value) {
+    let mut a: Vec<&str> = args.to_vec();
+    a.push("--json");
+    let out = rampart(&a);
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "rampart {a:?} did not print JSON ({e}); exit {:?}\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), doc)
+}
+
+/// The `hosts` entry of a JSON report for one host.
+pub fn host<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    doc["hosts"].as_array().and_then(|h| h.iter().find(|h| h["host"] == name)).unwrap_or_else(|| panic!("no host {name} in {doc}"))
+}
+
+/// The number of changed resources on a host in a JSON report.
+pub fn changed(doc: &serde_json::Value, name: &str) -> u64 {
+    host(doc, name)["changed"].as_u64().unwrap_or(u64::MAX)
+}

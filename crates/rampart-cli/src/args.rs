@@ -24,7 +24,9 @@ Exit codes:
 Environment:
   NO_COLOR                  no colour in output
   RAMPART_KEY_PASSPHRASE    passphrase of an encrypted SSH key (else asked on the terminal)
-  RAMPART_LOG               log filter, e.g. `rampart_ssh=debug` (same as -v levels)";
+  RAMPART_LOG               log filter, e.g. `rampart_ssh=debug` (same as -v levels)
+  RAMPART_AGE_IDENTITY      age identity file that decrypts the site's secrets
+  RAMPART_AGE_KEY           the age identity itself (for CI)";
 
 /// rampart: harden a fleet of Debian and Ubuntu hosts over SSH, fast and without lockouts.
 ///
@@ -61,6 +63,55 @@ pub enum Command {
     Roles(RolesArgs),
     /// Create a new project (inventory, site, secrets placeholder) in a directory.
     Init(InitArgs),
+    /// Encrypted secrets (age): keygen, encrypt, decrypt, edit.
+    Secrets(SecretsArgs),
+}
+
+/// `rampart secrets`.
+#[derive(Debug, Args)]
+pub struct SecretsArgs {
+    /// The age identity file (else RAMPART_AGE_IDENTITY, RAMPART_AGE_KEY, ~/.config/rampart/age.key).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub action: SecretsAction,
+}
+
+/// Secrets actions.
+#[derive(Debug, Subcommand)]
+pub enum SecretsAction {
+    /// Generate an age identity; prints its public key (the recipient).
+    Keygen {
+        /// Write the identity to this file (0600) instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Encrypt a TOML file of secrets for recipients (default: the identity's own).
+    Encrypt {
+        /// The plaintext TOML.
+        input: PathBuf,
+        /// The encrypted file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// A recipient (age1...); repeatable.
+        #[arg(short, long)]
+        recipient: Vec<String>,
+        /// A file of recipients, one per line; repeatable.
+        #[arg(short = 'R', long)]
+        recipients_file: Vec<PathBuf>,
+    },
+    /// Print the decrypted secrets on stdout.
+    Decrypt {
+        /// The encrypted file.
+        file: PathBuf,
+    },
+    /// Edit the secrets in $EDITOR (decrypted only into a private temporary file).
+    Edit {
+        /// The encrypted file (created if absent).
+        file: PathBuf,
+    },
 }
 
 /// How to reach the hosts: shared by every command that connects.
@@ -139,6 +190,11 @@ pub struct RunArgs {
     /// and during check too.
     #[arg(long)]
     pub verify: bool,
+
+    /// The age identity that decrypts the site's secrets (else RAMPART_AGE_IDENTITY,
+    /// RAMPART_AGE_KEY, ~/.config/rampart/age.key).
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
 }
 
 /// `rampart apply`.

@@ -11,7 +11,10 @@ use rampart_engine::{HostJob, RunOptions, Shared, VerifyPolicy, run_fleet};
 use rampart_ssh::{ClientOptions, Connector, HostKeyPolicy};
 use serde_json::json;
 
-use crate::args::{ConnArgs, InitArgs, InventoryArgs, InventoryView, PingArgs, RolesArgs, RunArgs};
+use crate::args::{
+    ConnArgs, InitArgs, InventoryArgs, InventoryView, PingArgs, RolesArgs, RunArgs, SecretsAction,
+    SecretsArgs,
+};
 use crate::error::{CliError, Exit};
 use crate::jobs;
 use crate::output::{self, Progress};
@@ -201,10 +204,18 @@ pub async fn run(a: RunArgs, apply: bool) -> Result<Exit, CliError> {
         }
     }
     let mode = if apply { Mode::Apply } else { Mode::Check };
+    let secrets = match &prepared.site.secrets {
+        Some(path) => crate::secrets::load(&path.value, a.identity.as_deref())?,
+        None => BTreeMap::new(),
+    };
+    let mut redactor = Redactor::new();
+    for s in secrets.values() {
+        redactor.add(s);
+    }
     let shared = Arc::new(Shared {
         templates,
-        secrets: BTreeMap::new(),
-        redactor: Redactor::new(),
+        secrets,
+        redactor,
         options: RunOptions {
             mode,
             verify: if a.verify {
@@ -373,5 +384,24 @@ pub fn init(a: InitArgs) -> Result<Exit, CliError> {
         "\nnext: edit inventory/hosts.toml, then `rampart ping -i {}`",
         a.dir.join("inventory/hosts.toml").display()
     );
+    Ok(Exit::Ok)
+}
+
+/// `rampart secrets`.
+pub fn secrets(a: SecretsArgs) -> Result<Exit, CliError> {
+    let id = a.identity.as_deref();
+    match a.action {
+        SecretsAction::Keygen { output } => crate::secrets::keygen(output.as_deref())?,
+        SecretsAction::Encrypt {
+            input,
+            output,
+            recipient,
+            recipients_file,
+        } => {
+            crate::secrets::encrypt(&input, &output, &recipient, &recipients_file, id)?;
+        }
+        SecretsAction::Decrypt { file } => crate::secrets::decrypt(&file, id)?,
+        SecretsAction::Edit { file } => crate::secrets::edit(&file, id)?,
+    }
     Ok(Exit::Ok)
 }

@@ -9,6 +9,7 @@ mod error;
 mod jobs;
 mod output;
 pub mod registry;
+mod secrets;
 
 use std::process::ExitCode;
 
@@ -40,6 +41,7 @@ pub fn main() -> ExitCode {
             Command::Inventory(a) => commands::inventory(a),
             Command::Roles(a) => commands::roles(a),
             Command::Init(a) => commands::init(a),
+            Command::Secrets(a) => commands::secrets(a),
         }
     });
     match result {

@@ -8,6 +8,7 @@ pub mod facts;
 pub mod hostplan;
 pub mod inventory;
 pub mod plan;
+pub mod preflight;
 pub mod report;
 pub mod resource;
 pub mod role;

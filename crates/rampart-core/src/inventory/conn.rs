@@ -595,6 +595,19 @@ pub(crate) fn split_words(s: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
+/// Splits Ansible's connection variables (`ansible_host`, `ansible_user`, ...) out of a layer
+/// of variables, such as the extra vars of `-e ansible_user=lab`: the settings they mean (to
+/// [`ConnSpec::overlay`] on a host's), the remaining variables, and warnings. Relative paths
+/// resolve against `base_dir`.
+pub fn split_conn_vars(
+    layer: &Layer,
+    base_dir: &Path,
+) -> Result<(ConnSpec, Layer, Vec<InputError>), InputError> {
+    let mut warnings = Vec::new();
+    let (conn, rest) = extract(layer, base_dir, &mut warnings)?;
+    Ok((conn, rest, warnings))
+}
+
 /// Takes the connection variables out of a layer into a [`ConnSpec`]; the rest stays vars.
 pub(crate) fn extract(
     layer: &Layer,
@@ -733,6 +746,15 @@ mod tests {
         ] {
             assert_eq!(conn_of(vars.clone()), Err(expected.to_owned()), "{vars}");
         }
+    }
+
+    #[test]
+    fn extra_vars_can_carry_connection_settings() {
+        let extra = crate::vars::parse_extra("ansible_user=lab", 1).unwrap();
+        let (c, rest, warnings) = split_conn_vars(&extra, Path::new("/")).unwrap();
+        assert_eq!(c.user(), Some("lab"));
+        assert_eq!(c.user.unwrap().location.to_string(), "<command line -e #1>");
+        assert!(rest.is_empty() && warnings.is_empty());
     }
 
     #[test]

@@ -447,8 +447,12 @@ impl Draft {
         top.extend(
             self.groups
                 .iter()
+                .filter(|g| g.name != ALL && g.name != UNGROUPED)
+                // Listed under `all` (YAML's `all: children:`) or under nothing: top level.
                 .filter(|g| {
-                    g.name != ALL && g.name != UNGROUPED && !parents.contains_key(g.name.as_str())
+                    parents
+                        .get(g.name.as_str())
+                        .is_none_or(|ps| ps.iter().all(|p| *p == ALL))
                 })
                 .map(|g| g.name.clone()),
         );
@@ -519,16 +523,19 @@ impl Draft {
             );
         }
 
+        let ungrouped_set: std::collections::HashSet<&str> =
+            ungrouped.iter().map(String::as_str).collect();
         let mut hosts = Vec::with_capacity(self.hosts.len());
         let mut index = HashMap::new();
         for h in &self.hosts {
             let mut member: Vec<&str> = vec![ALL];
             let mut stack: Vec<&str> = direct.get(h.name.as_str()).cloned().unwrap_or_default();
-            if ungrouped.contains(&h.name) {
+            let is_ungrouped = ungrouped_set.contains(h.name.as_str());
+            if is_ungrouped {
                 stack.push(UNGROUPED);
             }
             while let Some(g) = stack.pop() {
-                if g == UNGROUPED && !ungrouped.contains(&h.name) {
+                if g == UNGROUPED && !is_ungrouped {
                     continue;
                 }
                 if !member.contains(&g) {
@@ -782,6 +789,14 @@ mod tests {
                 .to_vec()
         );
         assert_eq!(inv.group("zeta").unwrap().depth, 3);
+    }
+
+    #[test]
+    fn yaml_children_of_all_are_top_level() {
+        let inv = parse(Path::new("i.yml"), "all:\n  children:\n    lab:\n      children:\n        web:\n          hosts: {h1: ~}\n").unwrap();
+        assert_eq!(inv.group("all").unwrap().children, vec!["ungrouped", "lab"]);
+        assert_eq!(inv.group("lab").unwrap().depth, 1);
+        assert_eq!(inv.host("h1").unwrap().groups, vec!["all", "lab", "web"]);
     }
 
     #[test]

@@ -142,11 +142,8 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Draft, InputError> {
             }
         }
     }
-    let mut draft = d;
-    for w in warnings {
-        draft.warnings.push(w);
-    }
-    Ok(draft)
+    d.warnings.extend(warnings);
+    Ok(d)
 }
 
 /// The settings of one host or group table.

@@ -446,10 +446,10 @@ impl Accounts {
     /// The groups a user is in: its primary group and every group listing it.
     pub fn groups_of(&self, user: &str) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
-        if let Some(u) = self.users.get(user) {
-            if let Some((name, _)) = self.groups.iter().find(|(_, g)| g.gid == u.gid) {
-                out.insert(name.clone());
-            }
+        if let Some(u) = self.users.get(user)
+            && let Some((name, _)) = self.groups.iter().find(|(_, g)| g.gid == u.gid)
+        {
+            out.insert(name.clone());
         }
         for (name, g) in &self.groups {
             if g.members.iter().any(|m| m == user) {
@@ -794,32 +794,32 @@ fn parse_accounts(passwd: &[&str], group: &[&str]) -> Accounts {
     let mut a = Accounts::default();
     for line in passwd {
         let f: Vec<&str> = line.split(':').collect();
-        if let [name, _, uid, gid, _, home, shell] = f.as_slice() {
-            if let (Ok(uid), Ok(gid)) = (uid.parse(), gid.parse()) {
-                a.users.insert(
-                    (*name).to_owned(),
-                    UserEntry {
-                        uid,
-                        gid,
-                        home: (*home).into(),
-                        shell: (*shell).into(),
-                    },
-                );
-            }
+        if let [name, _, uid, gid, _, home, shell] = f.as_slice()
+            && let (Ok(uid), Ok(gid)) = (uid.parse(), gid.parse())
+        {
+            a.users.insert(
+                (*name).to_owned(),
+                UserEntry {
+                    uid,
+                    gid,
+                    home: (*home).into(),
+                    shell: (*shell).into(),
+                },
+            );
         }
     }
     for line in group {
         let f: Vec<&str> = line.split(':').collect();
-        if let [name, _, gid, members] = f.as_slice() {
-            if let Ok(gid) = gid.parse() {
-                let members = members
-                    .split(',')
-                    .filter(|m| !m.is_empty())
-                    .map(str::to_owned)
-                    .collect();
-                a.groups
-                    .insert((*name).to_owned(), GroupEntry { gid, members });
-            }
+        if let [name, _, gid, members] = f.as_slice()
+            && let Ok(gid) = gid.parse()
+        {
+            let members = members
+                .split(',')
+                .filter(|m| !m.is_empty())
+                .map(str::to_owned)
+                .collect();
+            a.groups
+                .insert((*name).to_owned(), GroupEntry { gid, members });
         }
     }
     a

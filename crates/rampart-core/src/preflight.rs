@@ -74,14 +74,20 @@ fn check_ufw(changes: &[&Resource], path: &AccessPath, cuts: &mut Vec<Cut>) {
             continue;
         }
         let from_anywhere = u.allows_tcp(path.port);
-        let from_us = path.client_ip.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok()).is_some_and(|ip| {
-            u.rules.iter().any(|rule| {
-                matches!(rule.action, crate::resource::UfwAction::Allow | crate::resource::UfwAction::Limit)
-                    && (rule.proto == "tcp" || rule.proto == "any")
-                    && rule.port == path.port.to_string()
-                    && rule.from.as_deref().is_some_and(|c| cidr_contains(c, ip))
-            })
-        });
+        let from_us = path
+            .client_ip
+            .as_deref()
+            .and_then(|ip| ip.parse::<IpAddr>().ok())
+            .is_some_and(|ip| {
+                u.rules.iter().any(|rule| {
+                    matches!(
+                        rule.action,
+                        crate::resource::UfwAction::Allow | crate::resource::UfwAction::Limit
+                    ) && (rule.proto == "tcp" || rule.proto == "any")
+                        && rule.port == path.port.to_string()
+                        && rule.from.as_deref().is_some_and(|c| cidr_contains(c, ip))
+                })
+            });
         if !from_anywhere && !from_us {
             cuts.push(Cut {
                 setting: "ufw".into(),
@@ -101,7 +107,9 @@ fn sshd_view(changes: &[&Resource], facts: &Facts) -> Option<Vec<(String, String
     let mut files: Vec<(&str, &str)> = changes
         .iter()
         .filter_map(|r| match r {
-            Resource::File(f) if f.path.starts_with("/etc/ssh/sshd_config") => text_of(&f.content).map(|t| (f.path.as_str(), t)),
+            Resource::File(f) if f.path.starts_with("/etc/ssh/sshd_config") => {
+                text_of(&f.content).map(|t| (f.path.as_str(), t))
+            }
             _ => None,
         })
         .collect();
@@ -110,7 +118,10 @@ fn sshd_view(changes: &[&Resource], facts: &Facts) -> Option<Vec<(String, String
         any = true;
         for line in text.lines() {
             let line = line.trim();
-            if line.is_empty() || line.starts_with('#') || line.to_ascii_lowercase().starts_with("match ") {
+            if line.is_empty()
+                || line.starts_with('#')
+                || line.to_ascii_lowercase().starts_with("match ")
+            {
                 if line.to_ascii_lowercase().starts_with("match ") {
                     break;
                 }
@@ -126,9 +137,25 @@ fn sshd_view(changes: &[&Resource], facts: &Facts) -> Option<Vec<(String, String
         return None;
     }
     let mut view: Vec<(String, String)> = Vec::new();
-    let first = |k: &str, w: &[(String, String)]| w.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone());
-    let multi = ["allowusers", "allowgroups", "denyusers", "denygroups", "port"];
-    for key in ["permitrootlogin", "pubkeyauthentication", "allowusers", "allowgroups", "denyusers", "denygroups", "port", "authorizedkeysfile"] {
+    let first =
+        |k: &str, w: &[(String, String)]| w.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone());
+    let multi = [
+        "allowusers",
+        "allowgroups",
+        "denyusers",
+        "denygroups",
+        "port",
+    ];
+    for key in [
+        "permitrootlogin",
+        "pubkeyauthentication",
+        "allowusers",
+        "allowgroups",
+        "denyusers",
+        "denygroups",
+        "port",
+        "authorizedkeysfile",
+    ] {
         if multi.contains(&key) && written.iter().any(|(k, _)| k == key) {
             // These accumulate across lines in sshd; the written ones replace the effective ones
             // because the role's drop-in is read first.
@@ -153,22 +180,35 @@ fn sshd_view(changes: &[&Resource], facts: &Facts) -> Option<Vec<(String, String
 }
 
 fn check_sshd(changes: &[&Resource], facts: &Facts, path: &AccessPath, cuts: &mut Vec<Cut>) {
-    let Some(view) = sshd_view(changes, facts) else { return };
-    let values = |k: &str| view.iter().filter(|(x, _)| x == k).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
+    let Some(view) = sshd_view(changes, facts) else {
+        return;
+    };
+    let values = |k: &str| {
+        view.iter()
+            .filter(|(x, _)| x == k)
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+    };
     let user = path.user.as_str();
-    let groups: Vec<String> = facts.accounts.as_ref().map(|a| a.groups_of(user).into_iter().collect()).unwrap_or_default();
-    if user == "root" {
-        if let Some(v) = values("permitrootlogin").first() {
-            if v.eq_ignore_ascii_case("no") || v.eq_ignore_ascii_case("forced-commands-only") {
-                cuts.push(Cut {
+    let groups: Vec<String> = facts
+        .accounts
+        .as_ref()
+        .map(|a| a.groups_of(user).into_iter().collect())
+        .unwrap_or_default();
+    if user == "root"
+        && let Some(v) = values("permitrootlogin").first()
+        && (v.eq_ignore_ascii_case("no") || v.eq_ignore_ascii_case("forced-commands-only"))
+    {
+        cuts.push(Cut {
                     setting: "sshd PermitRootLogin".into(),
                     what: format!("`PermitRootLogin {v}` would refuse root, and rampart logs in to this host as root"),
                     fix: "connect as an admin user with `become = true` (sudo), or set PermitRootLogin prohibit-password".into(),
                 });
-            }
-        }
     }
-    if values("pubkeyauthentication").first().is_some_and(|v| v.eq_ignore_ascii_case("no")) {
+    if values("pubkeyauthentication")
+        .first()
+        .is_some_and(|v| v.eq_ignore_ascii_case("no"))
+    {
         cuts.push(Cut {
             setting: "sshd PubkeyAuthentication".into(),
             what: "`PubkeyAuthentication no` would refuse the key rampart logs in with".into(),
@@ -176,7 +216,11 @@ fn check_sshd(changes: &[&Resource], facts: &Facts, path: &AccessPath, cuts: &mu
         });
     }
     let allow = values("allowusers");
-    if !allow.is_empty() && !allow.iter().any(|p| user_pattern_matches(p, user, path.client_ip.as_deref())) {
+    if !allow.is_empty()
+        && !allow
+            .iter()
+            .any(|p| user_pattern_matches(p, user, path.client_ip.as_deref()))
+    {
         cuts.push(Cut {
             setting: "sshd AllowUsers".into(),
             what: format!("`AllowUsers {}` does not include `{user}`, the user rampart logs in as", allow.join(" ")),
@@ -184,17 +228,30 @@ fn check_sshd(changes: &[&Resource], facts: &Facts, path: &AccessPath, cuts: &mu
         });
     }
     let allow_groups = values("allowgroups");
-    if !allow_groups.is_empty() && !allow_groups.iter().any(|p| groups.iter().any(|g| glob(p, g))) {
+    if !allow_groups.is_empty()
+        && !allow_groups
+            .iter()
+            .any(|p| groups.iter().any(|g| glob(p, g)))
+    {
         cuts.push(Cut {
             setting: "sshd AllowGroups".into(),
-            what: format!("`AllowGroups {}` matches none of `{user}`'s groups ({})", allow_groups.join(" "), groups.join(", ")),
+            what: format!(
+                "`AllowGroups {}` matches none of `{user}`'s groups ({})",
+                allow_groups.join(" "),
+                groups.join(", ")
+            ),
             fix: format!("add one of `{user}`'s groups to allow_groups"),
         });
     }
-    if let Some(p) = values("denyusers").iter().find(|p| user_pattern_matches(p, user, path.client_ip.as_deref())) {
+    if let Some(p) = values("denyusers")
+        .iter()
+        .find(|p| user_pattern_matches(p, user, path.client_ip.as_deref()))
+    {
         cuts.push(Cut {
             setting: "sshd DenyUsers".into(),
-            what: format!("`DenyUsers` pattern `{p}` matches `{user}`, the user rampart logs in as"),
+            what: format!(
+                "`DenyUsers` pattern `{p}` matches `{user}`, the user rampart logs in as"
+            ),
             fix: "remove the pattern".into(),
         });
     }
@@ -209,18 +266,34 @@ fn check_sshd(changes: &[&Resource], facts: &Facts, path: &AccessPath, cuts: &mu
 }
 
 fn check_fail2ban(changes: &[&Resource], path: &AccessPath, cuts: &mut Vec<Cut>) {
-    let Some(ip) = path.client_ip.as_deref().and_then(|i| i.parse::<IpAddr>().ok()) else { return };
+    let Some(ip) = path
+        .client_ip
+        .as_deref()
+        .and_then(|i| i.parse::<IpAddr>().ok())
+    else {
+        return;
+    };
     for r in changes {
         let Resource::File(f) = r else { continue };
         if !(f.path == "/etc/fail2ban/jail.local" || f.path.starts_with("/etc/fail2ban/jail.d/")) {
             continue;
         }
-        let Some(text) = text_of(&f.content) else { continue };
-        let lists: Vec<&str> = text.lines().filter_map(|l| l.trim().strip_prefix("ignoreip")).filter_map(|l| l.trim_start().strip_prefix('=')).collect();
+        let Some(text) = text_of(&f.content) else {
+            continue;
+        };
+        let lists: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("ignoreip"))
+            .filter_map(|l| l.trim_start().strip_prefix('='))
+            .collect();
         if lists.is_empty() {
             continue;
         }
-        if !lists.iter().all(|l| l.split([' ', ',']).filter(|w| !w.is_empty()).any(|w| cidr_contains(w, ip))) {
+        if !lists.iter().all(|l| {
+            l.split([' ', ','])
+                .filter(|w| !w.is_empty())
+                .any(|w| cidr_contains(w, ip))
+        }) {
             cuts.push(Cut {
                 setting: "fail2ban ignoreip".into(),
                 what: format!("{} sets ignoreip without {ip}, the controller's address: a few failed logins would ban rampart", f.path),
@@ -231,7 +304,11 @@ fn check_fail2ban(changes: &[&Resource], path: &AccessPath, cuts: &mut Vec<Cut>)
 }
 
 fn check_keys(changes: &[&Resource], facts: &Facts, path: &AccessPath, cuts: &mut Vec<Cut>) {
-    let home = facts.accounts.as_ref().and_then(|a| a.users.get(&path.user)).map(|u| u.home.clone());
+    let home = facts
+        .accounts
+        .as_ref()
+        .and_then(|a| a.users.get(&path.user))
+        .map(|u| u.home.clone());
     let Some(home) = home else { return };
     let ak = format!("{home}/.ssh/authorized_keys");
     for r in changes {
@@ -241,13 +318,18 @@ fn check_keys(changes: &[&Resource], facts: &Facts, path: &AccessPath, cuts: &mu
         }
         let empty = match &f.content {
             None => true,
-            Some(Content::Text(t)) => !t.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')),
+            Some(Content::Text(t)) => !t
+                .lines()
+                .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')),
             Some(Content::Sensitive(_)) => false,
         };
         if empty {
             cuts.push(Cut {
                 setting: "authorized_keys".into(),
-                what: format!("{ak} would be left without a key, and rampart logs in as `{}` with a key", path.user),
+                what: format!(
+                    "{ak} would be left without a key, and rampart logs in as `{}` with a key",
+                    path.user
+                ),
                 fix: "list the operator's public key in the role's authorized_keys".into(),
             });
         }
@@ -258,7 +340,12 @@ fn check_keys(changes: &[&Resource], facts: &Facts, path: &AccessPath, cuts: &mu
 fn user_pattern_matches(pattern: &str, user: &str, client_ip: Option<&str>) -> bool {
     match pattern.split_once('@') {
         None => glob(pattern, user),
-        Some((u, host)) => glob(u, user) && client_ip.is_some_and(|ip| glob(host, ip) || ip.parse().is_ok_and(|a| cidr_contains(host, a))),
+        Some((u, host)) => {
+            glob(u, user)
+                && client_ip.is_some_and(|ip| {
+                    glob(host, ip) || ip.parse().is_ok_and(|a| cidr_contains(host, a))
+                })
+        }
     }
 }
 
@@ -282,7 +369,9 @@ pub fn cidr_contains(cidr: &str, ip: IpAddr) -> bool {
         Some((a, p)) => (a, p.parse::<u32>().ok()),
         None => (cidr, None),
     };
-    let Ok(net) = addr.parse::<IpAddr>() else { return false };
+    let Ok(net) = addr.parse::<IpAddr>() else {
+        return false;
+    };
     match (net, ip) {
         (IpAddr::V4(n), IpAddr::V4(i)) => {
             let p = prefix.unwrap_or(32).min(32);
@@ -308,30 +397,58 @@ mod tests {
     fn role(resources: Vec<Resource>, facts: &Facts) -> PlannedRole {
         PlannedRole {
             role: "r".into(),
-            items: resources.into_iter().map(|r| Planned { change: r.plan(facts), resource: r }).collect(),
+            items: resources
+                .into_iter()
+                .map(|r| Planned {
+                    change: r.plan(facts),
+                    resource: r,
+                })
+                .collect(),
             ..PlannedRole::default()
         }
     }
 
     fn facts() -> Facts {
         let mut f = Facts::default();
-        for p in ["/etc/ssh/sshd_config.d/00-rampart.conf", "/etc/fail2ban/jail.local", "/etc/default/ufw", "/etc/ufw/ufw.conf", "/etc/ufw/user.rules", "/etc/ufw/user6.rules"] {
+        for p in [
+            "/etc/ssh/sshd_config.d/00-rampart.conf",
+            "/etc/fail2ban/jail.local",
+            "/etc/default/ufw",
+            "/etc/ufw/ufw.conf",
+            "/etc/ufw/user.rules",
+            "/etc/ufw/user6.rules",
+        ] {
             f.files.insert(p.into(), FileState::Absent);
         }
         f.ufw_live = Some(false);
         let mut values = std::collections::BTreeMap::new();
         values.insert("port".to_owned(), vec!["22".to_owned()]);
-        values.insert("permitrootlogin".to_owned(), vec!["without-password".to_owned()]);
-        f.sshd = Some(SshdEffective { ok: true, error: None, values });
+        values.insert(
+            "permitrootlogin".to_owned(),
+            vec!["without-password".to_owned()],
+        );
+        f.sshd = Some(SshdEffective {
+            ok: true,
+            error: None,
+            values,
+        });
         f
     }
 
     fn path(user: &str) -> AccessPath {
-        AccessPath { user: user.into(), client_ip: Some("10.213.1.1".into()), port: 22 }
+        AccessPath {
+            user: user.into(),
+            client_ip: Some("10.213.1.1".into()),
+            port: 22,
+        }
     }
 
     fn sshd(text: &str) -> Resource {
-        Resource::File(File::new("/etc/ssh/sshd_config.d/00-rampart.conf", text, 0o644))
+        Resource::File(File::new(
+            "/etc/ssh/sshd_config.d/00-rampart.conf",
+            text,
+            0o644,
+        ))
     }
 
     #[test]
@@ -351,7 +468,10 @@ mod tests {
     fn root_login_off_while_connected_as_root_is_a_cut() {
         let f = facts();
         let plan = [role(vec![sshd("PermitRootLogin no\n")], &f)];
-        assert_eq!(check(&plan, &f, &path("root"))[0].setting, "sshd PermitRootLogin");
+        assert_eq!(
+            check(&plan, &f, &path("root"))[0].setting,
+            "sshd PermitRootLogin"
+        );
         assert!(check(&plan, &f, &path("lab")).is_empty());
         let plan = [role(vec![sshd("PermitRootLogin prohibit-password\n")], &f)];
         assert!(check(&plan, &f, &path("root")).is_empty());
@@ -380,7 +500,10 @@ mod tests {
         };
         let plan = [role(vec![Resource::Ufw(u.clone())], &f)];
         assert_eq!(check(&plan, &f, &path("lab"))[0].setting, "ufw");
-        u.rules.push(UfwRule { from: Some("10.213.0.0/16".into()), ..UfwRule::new(UfwAction::Allow, "22", "tcp", None) });
+        u.rules.push(UfwRule {
+            from: Some("10.213.0.0/16".into()),
+            ..UfwRule::new(UfwAction::Allow, "22", "tcp", None)
+        });
         let plan = [role(vec![Resource::Ufw(u)], &f)];
         assert!(check(&plan, &f, &path("lab")).is_empty());
     }
@@ -389,9 +512,20 @@ mod tests {
     fn fail2ban_must_ignore_the_controller() {
         let f = facts();
         let jail = |t: &str| Resource::File(File::new("/etc/fail2ban/jail.local", t, 0o644));
-        let plan = [role(vec![jail("[DEFAULT]\nignoreip = 127.0.0.1/8 ::1\n")], &f)];
-        assert_eq!(check(&plan, &f, &path("lab"))[0].setting, "fail2ban ignoreip");
-        let plan = [role(vec![jail("[DEFAULT]\nignoreip = 127.0.0.1/8 ::1 10.213.0.0/16\n")], &f)];
+        let plan = [role(
+            vec![jail("[DEFAULT]\nignoreip = 127.0.0.1/8 ::1\n")],
+            &f,
+        )];
+        assert_eq!(
+            check(&plan, &f, &path("lab"))[0].setting,
+            "fail2ban ignoreip"
+        );
+        let plan = [role(
+            vec![jail(
+                "[DEFAULT]\nignoreip = 127.0.0.1/8 ::1 10.213.0.0/16\n",
+            )],
+            &f,
+        )];
         assert!(check(&plan, &f, &path("lab")).is_empty());
     }
 

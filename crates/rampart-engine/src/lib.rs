@@ -7,6 +7,7 @@
 
 pub mod host;
 pub mod load;
+pub mod portprobe;
 pub mod remote;
 pub mod run;
 

@@ -203,11 +203,13 @@ mod tests {
 
     #[test]
     fn refreshes_stale_lists_only() {
-        let mut facts = Facts::default();
-        facts.apt = Some(AptState {
-            lists_age_secs: 100,
-            reboot_required: false,
-        });
+        let mut facts = Facts {
+            apt: Some(AptState {
+                lists_age_secs: 100,
+                reboot_required: false,
+            }),
+            ..Facts::default()
+        };
         assert!(
             !AptUpdate { valid_secs: 3600 }
                 .plan(&facts)

@@ -396,7 +396,7 @@ fn write_script(
             s.raw(format!(
                 "if ! out=$({cmd} 2>&1); then echo \"rampart: validation of {} failed ({}): $out\" >&2; exit 1; fi",
                 path.replace('"', ""),
-                cmd.replace('"', "").replace('$', "")
+                cmd.replace(['"', '$'], "")
             ));
             s.raw(format!("mv -f \"$t\" {p}"));
         }
@@ -410,7 +410,7 @@ fn write_script(
             s.raw(format!(
                 "if ! out=$({cmd} 2>&1); then if [ -n \"$b\" ]; then mv -f \"$b\" {p}; else rm -f {p}; fi; echo \"rampart: validation of {} failed ({}), previous file restored: $out\" >&2; exit 1; fi",
                 path.replace('"', ""),
-                cmd.replace('"', "").replace('$', "")
+                cmd.replace(['"', '$'], "")
             ));
         }
         None => {

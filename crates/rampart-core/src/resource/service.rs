@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::PlanError;
-use crate::facts::{FactRequest, Facts, UnitState};
+use crate::facts::{FactRequest, Facts};
 use crate::plan::{Apply, AttrChange, Change, Diff, Risk};
 use crate::shell::{Script, quote};
 
@@ -61,27 +61,27 @@ impl Service {
         if !u.exists() || u.need_daemon_reload {
             script.raw("systemctl daemon-reload");
         }
-        if let Some(masked) = self.masked {
-            if masked != u.is_masked() {
-                attrs.push(AttrChange::new("masked", u.is_masked(), masked));
-                script.raw(format!(
-                    "systemctl {} {n}",
-                    if masked { "mask" } else { "unmask" }
-                ));
-            }
+        if let Some(masked) = self.masked
+            && masked != u.is_masked()
+        {
+            attrs.push(AttrChange::new("masked", u.is_masked(), masked));
+            script.raw(format!(
+                "systemctl {} {n}",
+                if masked { "mask" } else { "unmask" }
+            ));
         }
-        if let Some(enabled) = self.enabled {
-            if enabled != u.is_enabled() {
-                attrs.push(AttrChange::new(
-                    "enabled",
-                    state_word(&u.unit_file_state),
-                    enabled,
-                ));
-                script.raw(format!(
-                    "systemctl {} --quiet {n}",
-                    if enabled { "enable" } else { "disable" }
-                ));
-            }
+        if let Some(enabled) = self.enabled
+            && enabled != u.is_enabled()
+        {
+            attrs.push(AttrChange::new(
+                "enabled",
+                state_word(&u.unit_file_state),
+                enabled,
+            ));
+            script.raw(format!(
+                "systemctl {} --quiet {n}",
+                if enabled { "enable" } else { "disable" }
+            ));
         }
         if let Some(state) = self.state {
             let want_active = state == ServiceState::Started;
@@ -120,10 +120,7 @@ impl Service {
     }
 
     pub(super) fn simulate(&self, facts: &mut Facts) {
-        let u = facts
-            .units
-            .entry(self.name.clone())
-            .or_insert_with(UnitState::default);
+        let u = facts.units.entry(self.name.clone()).or_default();
         u.load_state = "loaded".into();
         u.need_daemon_reload = false;
         if let Some(m) = self.masked {
@@ -159,6 +156,7 @@ mod tests {
     use super::super::Resource;
     use super::super::testkit::assert_idempotent;
     use super::*;
+    use crate::facts::UnitState;
 
     #[test]
     fn unknown_unit_is_reloaded_enabled_and_started() {

@@ -65,6 +65,9 @@ pub enum Command {
     Init(InitArgs),
     /// Encrypted secrets (age): keygen, encrypt, decrypt, edit.
     Secrets(SecretsArgs),
+    /// Read-only compliance audit of every host: a hosts x controls matrix from the roles'
+    /// checks, the seeds' checklist and a port probe from this machine. Writes nothing.
+    Audit(crate::audit::AuditArgs),
 }
 
 /// `rampart secrets`.
@@ -195,6 +198,14 @@ pub struct RunArgs {
     /// RAMPART_AGE_KEY, ~/.config/rampart/age.key).
     #[arg(long, value_name = "FILE")]
     pub identity: Option<PathBuf>,
+
+    /// Also write a self-contained HTML report (what changed where, diffs, timeline) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
+    /// Also write JUnit XML (a test case per host and resource or check) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 /// `rampart apply`.
@@ -203,6 +214,42 @@ pub struct ApplyArgs {
     #[command(flatten)]
     /// Shared run flags.
     pub run: RunArgs,
+
+    #[command(flatten)]
+    /// Rollout and safety flags.
+    pub rollout: RolloutArgs,
+}
+
+/// How an apply rolls out, and its lockout guards.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RolloutArgs {
+    /// Roll out in waves: a canary first, then growing waves (the site's `[rolling] serial`,
+    /// default 1, 10%, 50%, 100%), with a health gate after each wave (a fresh login, the
+    /// roles' verify checks, the site's health command). A failed gate stops the rollout.
+    #[arg(long)]
+    pub rolling: bool,
+
+    /// Continue the site's last stopped rollout: run only the hosts its journal does not
+    /// record as done (the journal is `.rampart/journal-<site>.json` beside the site).
+    #[arg(long, conflicts_with = "only_failed")]
+    pub resume: bool,
+
+    /// Retry only the hosts the site's last journal records as failed, unreachable or rolled
+    /// back.
+    #[arg(long)]
+    pub only_failed: bool,
+
+    /// Apply even when the preflight finds that the plan would cut rampart off a host
+    /// (AllowUsers, PermitRootLogin, ufw without the SSH port, fail2ban ignoreip, ...). The
+    /// dead-man switch still guards the change.
+    #[arg(long)]
+    pub skip_preflight: bool,
+
+    /// Seconds a risky change (sshd, firewall, iptables, sudoers) waits for confirmation over
+    /// a fresh connection before the host restores its previous configuration by itself
+    /// (default: the site's `[rolling] confirm_timeout`, else 120).
+    #[arg(long, value_name = "SECONDS")]
+    pub confirm_timeout: Option<u64>,
 }
 
 /// `rampart inventory`.

@@ -7,13 +7,14 @@ use std::sync::Arc;
 use rampart_core::report::{HostReport, Mode, RunReport};
 use rampart_core::secret::Redactor;
 use rampart_core::template::Templates;
-use rampart_engine::{HostJob, RunOptions, Shared, VerifyPolicy, run_fleet};
+use rampart_engine::journal::Journal;
+use rampart_engine::{HostJob, Rollout, RunOptions, Shared, VerifyPolicy, run_fleet, run_rollout};
 use rampart_ssh::{ClientOptions, Connector, HostKeyPolicy};
 use serde_json::json;
 
 use crate::args::{
-    ConnArgs, InitArgs, InventoryArgs, InventoryView, PingArgs, RolesArgs, RunArgs, SecretsAction,
-    SecretsArgs,
+    ConnArgs, InitArgs, InventoryArgs, InventoryView, PingArgs, RolesArgs, RolloutArgs, RunArgs,
+    SecretsAction, SecretsArgs,
 };
 use crate::error::{CliError, Exit};
 use crate::jobs;
@@ -185,9 +186,36 @@ fn print_ping(report: &RunReport) {
 }
 
 /// `rampart check` and `rampart apply`.
-pub async fn run(a: RunArgs, apply: bool) -> Result<Exit, CliError> {
+pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliError> {
+    let apply = rollout.is_some();
+    let ro = rollout.unwrap_or_default();
     let registry = registry::roles();
-    let prepared = jobs::prepare(&a, &registry)?;
+    let mut prepared = jobs::prepare(&a, &registry)?;
+    // --resume / --only-failed narrow the hosts to what the site's last journal left undone.
+    let previous = if ro.resume || ro.only_failed {
+        let j = Journal::load(&a.site).map_err(CliError::internal)?.ok_or_else(|| {
+            CliError::from(
+                rampart_core::InputError::in_file(&Journal::path_for(&a.site), "no journal of an earlier run of this site")
+                    .with_hint("--resume and --only-failed continue a run that was started before from this site file"),
+            )
+        })?;
+        let keep = if ro.resume {
+            j.unfinished()
+        } else {
+            j.failed()
+        };
+        prepared.jobs.retain(|job| keep.contains(&job.name));
+        if prepared.jobs.is_empty() {
+            eprintln!(
+                "nothing to do: the journal {} records every host as done",
+                Journal::path_for(&a.site).display()
+            );
+            return Ok(Exit::Ok);
+        }
+        Some(j)
+    } else {
+        None
+    };
     let mut templates = Templates::embedded();
     if let Some(dir) = &prepared.templates_dir {
         for (name, src, file) in jobs::user_templates(dir)? {
@@ -223,6 +251,23 @@ pub async fn run(a: RunArgs, apply: bool) -> Result<Exit, CliError> {
             } else {
                 VerifyPolicy::Changed
             },
+            skip_preflight: ro.skip_preflight,
+            confirm_timeout: std::time::Duration::from_secs(
+                ro.confirm_timeout
+                    .or(prepared
+                        .site
+                        .rolling
+                        .confirm_timeout
+                        .as_ref()
+                        .map(|c| c.value))
+                    .unwrap_or(120),
+            ),
+            health: prepared
+                .site
+                .rolling
+                .health
+                .as_ref()
+                .map(|h| h.value.clone()),
             ..RunOptions::default()
         },
     });
@@ -235,14 +280,53 @@ pub async fn run(a: RunArgs, apply: bool) -> Result<Exit, CliError> {
         );
     }
     let progress = Arc::new(Progress::new(n, mode, a.conn.json));
-    let report = run_fleet(
-        prepared.jobs,
-        shared,
-        connector(&a.conn),
-        forks(&a.conn, n),
-        progress.clone(),
-    )
-    .await;
+    // A rolling apply: the site's serial waves (a canary of 1, then 10%, 50%, 100% when the
+    // site says nothing) with a health gate after each.
+    let rolling = apply && (ro.rolling || prepared.site.rolling.location.is_some());
+    let plan = rolling.then(|| {
+        let mut r = prepared.site.rolling.clone();
+        if r.location.is_none() {
+            use rampart_core::types::CountOrPercent as C;
+            r.serial = vec![C::Count(1), C::Percent(10), C::Percent(50), C::Percent(100)];
+        }
+        Rollout {
+            waves: r.batches(n),
+            max_fail: r.max_fail,
+        }
+    });
+    let report = if apply {
+        let names: Vec<String> = prepared.jobs.iter().map(|j| j.name.clone()).collect();
+        let mut journal = Journal::new(&a.site, &a.conn.inventory, &names);
+        if let Some(prev) = &previous {
+            journal.carry_over(prev);
+        }
+        let report = run_rollout(
+            prepared.jobs,
+            shared,
+            connector(&a.conn),
+            forks(&a.conn, n),
+            progress.clone(),
+            plan,
+            Some(&mut journal),
+        )
+        .await;
+        if !a.conn.json && report.hosts.iter().any(|h| h.is_failure()) {
+            eprintln!(
+                "journal: {} (retry with --resume or --only-failed)",
+                journal.location().display()
+            );
+        }
+        report
+    } else {
+        run_fleet(
+            prepared.jobs,
+            shared,
+            connector(&a.conn),
+            forks(&a.conn, n),
+            progress.clone(),
+        )
+        .await
+    };
     progress.finish();
     if a.conn.json {
         output::print_json(&report);
@@ -250,6 +334,11 @@ pub async fn run(a: RunArgs, apply: bool) -> Result<Exit, CliError> {
         output::print_changes(&report, a.diff, false);
         output::print_recap(&report);
     }
+    let extras = crate::report::Extras {
+        generated: Some(crate::report::now_utc()),
+        ..crate::report::Extras::default()
+    };
+    crate::report::write_files(&report, a.html.as_deref(), a.junit.as_deref(), &extras)?;
     Ok(exit_of(&report))
 }
 

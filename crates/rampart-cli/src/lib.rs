@@ -4,11 +4,13 @@
 //! the whole error chain on failure, and maps the outcome to an exit code (see [`error::Exit`]).
 
 mod args;
+mod audit;
 mod commands;
 mod error;
 mod jobs;
 mod output;
 pub mod registry;
+mod report;
 mod secrets;
 
 use std::process::ExitCode;
@@ -36,12 +38,13 @@ pub fn main() -> ExitCode {
     let result: Result<Exit, CliError> = runtime.block_on(async {
         match cli.command {
             Command::Ping(a) => commands::ping(a).await,
-            Command::Check(a) => commands::run(a, false).await,
-            Command::Apply(a) => commands::run(a.run, true).await,
+            Command::Check(a) => commands::run(a, None).await,
+            Command::Apply(a) => commands::run(a.run, Some(a.rollout)).await,
             Command::Inventory(a) => commands::inventory(a),
             Command::Roles(a) => commands::roles(a),
             Command::Init(a) => commands::init(a),
             Command::Secrets(a) => commands::secrets(a),
+            Command::Audit(a) => audit::run(a).await,
         }
     });
     match result {

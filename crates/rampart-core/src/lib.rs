@@ -12,6 +12,7 @@ pub mod preflight;
 pub mod report;
 pub mod resource;
 pub mod role;
+pub mod rollback;
 pub mod secret;
 pub mod shell;
 pub mod site;

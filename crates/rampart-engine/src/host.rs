@@ -1,4 +1,9 @@
-//! One host's run: connect, gather facts in one round trip, plan, apply role by role, verify.
+//! One host's run, in two stages so the fleet can stop between them:
+//!
+//! 1. [`stage`]: connect, gather every fact in one round trip, plan every role, run the
+//!    preflight. Check, audit and ping end here.
+//! 2. [`finish`]: apply role by role (risky roles under the dead-man switch), run handlers and
+//!    verify checks, close.
 //!
 //! **Invariants:** a no-change run costs one connection and one exec (the probe); a host's
 //! failure never touches another host; every text that reaches a report has been through the
@@ -10,11 +15,14 @@ use std::time::{Duration, Instant};
 
 use rampart_core::facts::{FactRequest, Facts};
 use rampart_core::hostplan::{self, PlannedRole};
+use rampart_core::preflight::{self, AccessPath, Cut};
 use rampart_core::report::{HostReport, Mode, Phase, ResourceOutcome, Status};
 use rampart_core::role::{Configured, HostContext};
+use rampart_core::rollback;
 use rampart_core::secret::{Redactor, Secret};
 use rampart_core::template::Templates;
-use rampart_core::verify::Check;
+use rampart_core::verify::{Check, Verdict};
+use rampart_core::{Change, Risk};
 use rampart_ssh::{Connector, SshError, Target};
 
 use crate::remote::{Remote, SshRemote};
@@ -67,6 +75,13 @@ pub struct RunOptions {
     pub probe_timeout: Duration,
     /// Connection attempts for retryable failures (timeouts, resets, penalties).
     pub connect_attempts: u32,
+    /// Apply even when the preflight finds the plan would cut the operator off.
+    pub skip_preflight: bool,
+    /// How long a risky change waits for confirmation over a fresh connection before the host
+    /// rolls itself back.
+    pub confirm_timeout: Duration,
+    /// A command that must succeed on a host after it converged (rolling health gate).
+    pub health: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -77,6 +92,9 @@ impl Default for RunOptions {
             command_timeout: Duration::from_secs(900),
             probe_timeout: Duration::from_secs(120),
             connect_attempts: 3,
+            skip_preflight: false,
+            confirm_timeout: Duration::from_secs(120),
+            health: None,
         }
     }
 }
@@ -118,18 +136,18 @@ enum HostError {
     Remote(String),
 }
 
-struct Timeline<'a> {
+struct Timeline {
     run_start: Instant,
     phases: Vec<Phase>,
     current: Option<(String, Instant)>,
-    host: &'a str,
-    reporter: &'a dyn Reporter,
+    host: String,
+    reporter: Arc<dyn Reporter>,
 }
 
-impl Timeline<'_> {
+impl Timeline {
     fn enter(&mut self, name: &str) {
         self.close();
-        self.reporter.phase(self.host, name);
+        self.reporter.phase(&self.host, name);
         self.current = Some((name.to_owned(), Instant::now()));
     }
 
@@ -141,6 +159,40 @@ impl Timeline<'_> {
                 seconds: t.elapsed().as_secs_f64(),
             });
         }
+    }
+}
+
+/// A host after [`stage`]: planned, preflighted, connection still open.
+pub struct Staged {
+    job: HostJob,
+    rep: HostReport,
+    tl: Timeline,
+    t0: Instant,
+    remote: Option<SshRemote>,
+    planned: Vec<PlannedRole>,
+    checks: Vec<(String, Check)>,
+    /// Ways this host's plan would cut the operator off.
+    pub cuts: Vec<Cut>,
+}
+
+impl std::fmt::Debug for Staged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Staged")
+            .field("host", &self.job.name)
+            .field("cuts", &self.cuts)
+            .finish()
+    }
+}
+
+impl Staged {
+    /// The host's inventory name.
+    pub fn host(&self) -> &str {
+        &self.job.name
+    }
+
+    /// True when the host has changes to apply.
+    pub fn has_changes(&self) -> bool {
+        self.planned.iter().any(PlannedRole::has_changes)
     }
 }
 
@@ -167,68 +219,196 @@ pub async fn connect(
     }
 }
 
-/// Runs one host from connect to report.
+fn nonce() -> String {
+    let bytes: [u8; 12] = rand::random();
+    hex::encode(bytes)
+}
+
+fn record_error(rep: &mut HostReport, e: &HostError, redactor: &Redactor) {
+    if let HostError::Ssh(ssh) = e {
+        rep.error_kind = Some(ssh.kind().as_str().to_owned());
+        // A host that drops off mid-run is unreachable, not failed: its state is unknown and
+        // a retry is the right next step.
+        rep.unreachable = ssh.is_unreachable();
+    }
+    rep.error = Some(redactor.redact(&e.to_string()));
+}
+
+/// Runs one host from connect to report (both stages, no fleet barrier).
 pub async fn run_host(
     job: &HostJob,
     shared: &Shared,
     connector: &Connector,
-    reporter: &dyn Reporter,
+    reporter: Arc<dyn Reporter>,
     run_start: Instant,
 ) -> HostReport {
-    let t0 = Instant::now();
+    let staged = stage(job.clone(), shared, connector, reporter, run_start).await;
+    finish(staged, shared, connector, None).await
+}
+
+/// Stage 1: connect, probe, plan, preflight. For check, audit and ping this is the whole run.
+pub async fn stage(
+    job: HostJob,
+    shared: &Shared,
+    connector: &Connector,
+    reporter: Arc<dyn Reporter>,
+    run_start: Instant,
+) -> Staged {
     reporter.started(&job.name);
-    let mut rep = HostReport {
+    let rep = HostReport {
         host: job.name.clone(),
         address: job.target.host.clone(),
         ..HostReport::default()
     };
-    let mut tl = Timeline {
+    let tl = Timeline {
         run_start,
         phases: Vec::new(),
         current: None,
-        host: &job.name,
+        host: job.name.clone(),
         reporter,
     };
-    tl.enter("connect");
-    match connect(connector, &job.target, shared.options.connect_attempts).await {
-        Err(e) => {
-            rep.unreachable = true;
-            rep.error = Some(shared.redactor.redact(&e.to_string()));
-            rep.error_kind = Some(e.kind().as_str().to_owned());
-            rep.connections = 0;
-        }
+    let checks: Vec<(String, Check)> = job
+        .roles
+        .iter()
+        .flat_map(|r| {
+            r.configured
+                .checks()
+                .into_iter()
+                .map(|c| (r.name.clone(), c))
+        })
+        .collect();
+    let mut st = Staged {
+        job,
+        rep,
+        tl,
+        t0: Instant::now(),
+        remote: None,
+        planned: Vec::new(),
+        checks,
+        cuts: Vec::new(),
+    };
+    st.tl.enter("connect");
+    match connect(connector, &st.job.target, shared.options.connect_attempts).await {
+        Err(e) => record_error(&mut st.rep, &HostError::Ssh(e), &shared.redactor),
         Ok(session) => {
-            let remote = SshRemote {
-                session: session.clone(),
-                become_root: job.become_root,
-            };
-            let result = converge(&remote, job, shared, &mut rep, &mut tl).await;
-            if let Err(e) = result {
-                if let HostError::Ssh(ssh) = &e {
-                    rep.error_kind = Some(ssh.kind().as_str().to_owned());
-                    // A host that drops off mid-run is unreachable, not failed: its state is
-                    // unknown and a retry is the right next step.
-                    rep.unreachable = ssh.is_unreachable();
-                }
-                rep.error = Some(shared.redactor.redact(&e.to_string()));
+            st.remote = Some(SshRemote {
+                session,
+                become_root: st.job.become_root,
+            });
+            if let Err(e) = probe_and_plan(&mut st, shared).await {
+                record_error(&mut st.rep, &e, &shared.redactor);
             }
-            let (c, r) = remote.counters();
-            rep.connections = c;
-            rep.round_trips = r;
-            session.close().await;
         }
     }
-    tl.close();
-    rep.timeline = tl.phases;
-    rep.tally();
-    rep.seconds = t0.elapsed().as_secs_f64();
-    reporter.finished(&rep);
-    rep
+    st
 }
 
-fn nonce() -> String {
-    let bytes: [u8; 12] = rand::random();
-    hex::encode(bytes)
+async fn probe_and_plan(st: &mut Staged, shared: &Shared) -> Result<(), HostError> {
+    let opts = &shared.options;
+    let Some(remote) = st.remote.clone() else {
+        return Ok(());
+    };
+    if opts.mode == Mode::Ping {
+        st.tl.enter("ping");
+        let out = remote
+            .run_plain(
+                "uname -sr; . /etc/os-release 2>/dev/null; echo \"${PRETTY_NAME:-unknown}\"",
+                Some(opts.probe_timeout),
+            )
+            .await?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.lines();
+        let kernel = lines.next().unwrap_or_default().to_owned();
+        let os = lines.next().unwrap_or_default().to_owned();
+        st.rep.resources.push(ResourceOutcome {
+            role: "ping".into(),
+            id: "os".into(),
+            status: Status::Unchanged,
+            summary: format!("{os} ({kernel})"),
+            diff: String::new(),
+            risk: None,
+            error: None,
+        });
+        return Ok(());
+    }
+    let instances: Vec<hostplan::RoleInstance<'_>> = st
+        .job
+        .roles
+        .iter()
+        .map(|r| hostplan::RoleInstance {
+            name: &r.name,
+            configured: r.configured.as_ref(),
+        })
+        .collect();
+    let mut req = hostplan::fact_request(&instances);
+    req.accounts = true; // the preflight needs the login user's groups and home
+    let audit_like = opts.mode == Mode::Audit
+        || (opts.mode == Mode::Check && opts.verify == VerifyPolicy::Always);
+    if audit_like {
+        hostplan::add_checks(
+            &mut req,
+            &st.checks.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>(),
+        );
+    }
+    st.tl.enter("facts");
+    let facts = gather(&remote, &req, opts.probe_timeout).await?;
+    st.tl.enter("plan");
+    let ctx = HostContext {
+        host: &st.job.name,
+        facts: &facts,
+        vars: &st.job.vars,
+        templates: &shared.templates,
+        secrets: &shared.secrets,
+        connect_user: remote.user(),
+    };
+    let mut planned: Vec<PlannedRole> = instances
+        .iter()
+        .map(|r| hostplan::plan_role(r.name, r.configured, &ctx))
+        .collect();
+    for p in &mut planned {
+        let missing = hostplan::undeclared_facts(p, &req);
+        if !missing.is_empty() {
+            p.error = Some(format!(
+                "rampart bug: role `{}` reads facts it did not declare ({})",
+                p.role,
+                missing.join(", ")
+            ));
+        }
+    }
+    let path = AccessPath {
+        user: remote.user().to_owned(),
+        client_ip: facts
+            .host
+            .ssh_connection
+            .as_ref()
+            .map(|c| c.client_ip.clone()),
+        port: facts
+            .host
+            .ssh_connection
+            .as_ref()
+            .map_or(st.job.target.port, |c| c.server_port),
+    };
+    st.cuts = preflight::check(&planned, &facts, &path);
+    if opts.mode != Mode::Apply {
+        for p in &planned {
+            st.rep.resources.extend(p.outcomes(&shared.redactor));
+        }
+        if audit_like {
+            st.rep.verify = st
+                .checks
+                .iter()
+                .map(|(_, c)| judge(c, &facts, &shared.redactor))
+                .collect();
+        }
+    }
+    st.planned = planned;
+    Ok(())
+}
+
+fn judge(c: &Check, facts: &Facts, redactor: &Redactor) -> Verdict {
+    let mut v = c.judge(facts.commands.get(&c.fact_id()));
+    v.evidence = redactor.redact(&v.evidence);
+    v
 }
 
 /// Gathers facts (and check results) in one round trip.
@@ -252,124 +432,76 @@ async fn gather<R: Remote>(
         if stderr.contains("sudo")
             && (stderr.contains("password is required") || stderr.contains("not in the sudoers"))
         {
-            msg.push_str(&format!(
-                "\n  hint: rampart escalates with `sudo -n`; give `{}` passwordless sudo, or connect as root",
-                remote.user()
-            ));
+            msg.push_str(&format!("\n  hint: rampart escalates with `sudo -n`; give `{}` passwordless sudo, or connect as root", remote.user()));
         }
         return Err(HostError::Remote(msg));
     }
     Facts::parse(req, &n, &stdout).map_err(|e| HostError::Remote(e.to_string()))
 }
 
-async fn converge<R: Remote>(
-    remote: &R,
-    job: &HostJob,
+/// Stage 2: apply (when the mode and `refused` allow), verify, close, report.
+///
+/// `refused` is set when the fleet's preflight refused the run: nothing is applied and the
+/// reason is the host's error.
+pub async fn finish(
+    mut st: Staged,
     shared: &Shared,
-    rep: &mut HostReport,
-    tl: &mut Timeline<'_>,
+    connector: &Connector,
+    refused: Option<String>,
+) -> HostReport {
+    if shared.options.mode == Mode::Apply && st.rep.error.is_none() {
+        if let Some(why) = refused {
+            for p in &st.planned {
+                for mut o in p.outcomes(&shared.redactor) {
+                    if o.status == Status::Changed {
+                        o.status = Status::Skipped;
+                        o.summary = format!("not applied: {}", o.summary);
+                    }
+                    st.rep.resources.push(o);
+                }
+            }
+            st.rep.error = Some(why);
+            st.rep.error_kind = Some("preflight".into());
+        } else if let Some(remote) = st.remote.clone() {
+            let result = apply_all(&mut st, &remote, shared, connector).await;
+            if let Err(e) = result {
+                record_error(&mut st.rep, &e, &shared.redactor);
+            }
+        }
+    }
+    if let Some(remote) = st.remote.take() {
+        let (c, r) = remote.counters();
+        st.rep.connections += c;
+        st.rep.round_trips += r;
+        remote.session.close().await;
+    }
+    st.tl.close();
+    st.rep.timeline = std::mem::take(&mut st.tl.phases);
+    st.rep.tally();
+    st.rep.seconds = st.t0.elapsed().as_secs_f64();
+    st.tl.reporter.finished(&st.rep);
+    st.rep
+}
+
+async fn apply_all(
+    st: &mut Staged,
+    remote: &SshRemote,
+    shared: &Shared,
+    connector: &Connector,
 ) -> Result<(), HostError> {
     let opts = &shared.options;
-    let instances: Vec<hostplan::RoleInstance<'_>> = job
-        .roles
-        .iter()
-        .map(|r| hostplan::RoleInstance {
-            name: &r.name,
-            configured: r.configured.as_ref(),
-        })
-        .collect();
-    let checks: Vec<(String, Check)> = job
-        .roles
-        .iter()
-        .flat_map(|r| {
-            r.configured
-                .checks()
-                .into_iter()
-                .map(|c| (r.name.clone(), c))
-        })
-        .collect();
-    if opts.mode == Mode::Ping {
-        tl.enter("ping");
-        let out = remote
-            .run_plain(
-                "uname -sr; . /etc/os-release 2>/dev/null; echo \"${PRETTY_NAME:-unknown}\"",
-                Some(opts.probe_timeout),
-            )
-            .await?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let mut lines = text.lines();
-        let kernel = lines.next().unwrap_or_default().to_owned();
-        let os = lines.next().unwrap_or_default().to_owned();
-        rep.resources.push(ResourceOutcome {
-            role: "ping".into(),
-            id: "os".into(),
-            status: Status::Unchanged,
-            summary: format!("{os} ({kernel})"),
-            diff: String::new(),
-            risk: None,
-            error: None,
-        });
-        return Ok(());
-    }
-    let mut req = hostplan::fact_request(&instances);
-    let audit_like = opts.mode == Mode::Audit
-        || (opts.mode == Mode::Check && opts.verify == VerifyPolicy::Always);
-    if audit_like {
-        hostplan::add_checks(
-            &mut req,
-            &checks.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>(),
-        );
-    }
-    tl.enter("facts");
-    let facts = gather(remote, &req, opts.probe_timeout).await?;
-    let plan_all = |facts: &Facts| -> Vec<PlannedRole> {
-        let ctx = HostContext {
-            host: &job.name,
-            facts,
-            vars: &job.vars,
-            templates: &shared.templates,
-            secrets: &shared.secrets,
-            connect_user: remote.user(),
-        };
-        instances
-            .iter()
-            .map(|r| hostplan::plan_role(r.name, r.configured, &ctx))
-            .collect()
-    };
-    tl.enter("plan");
-    let mut planned = plan_all(&facts);
-    for p in &mut planned {
-        let missing = hostplan::undeclared_facts(p, &req);
-        if !missing.is_empty() {
-            p.error = Some(format!(
-                "rampart bug: role `{}` reads facts it did not declare ({})",
-                p.role,
-                missing.join(", ")
-            ));
-        }
-    }
-    if opts.mode != Mode::Apply {
-        for p in &planned {
-            rep.resources.extend(p.outcomes(&shared.redactor));
-        }
-        if audit_like {
-            rep.verify = checks
-                .iter()
-                .map(|(_, c)| c.judge(facts.commands.get(&c.fact_id())))
-                .collect();
-        }
-        return Ok(());
-    }
+    let mut planned = std::mem::take(&mut st.planned);
     let mut changed_roles: Vec<String> = Vec::new();
     let mut stopped = false;
-    for (i, inst) in instances.iter().enumerate() {
+    let roles = st.job.roles.clone();
+    for (i, rj) in roles.iter().enumerate() {
         let mut role = std::mem::take(&mut planned[i]);
         if stopped {
             for mut o in role.outcomes(&shared.redactor) {
                 o.status = Status::Skipped;
                 o.summary = "skipped: an earlier role failed on this host".into();
                 o.diff.clear();
-                rep.resources.push(o);
+                st.rep.resources.push(o);
             }
             continue;
         }
@@ -377,53 +509,88 @@ async fn converge<R: Remote>(
             // Earlier roles changed the host in this run (installed ufw, wrote a unit): what this
             // role planned against may be stale, so its facts are read again right before it
             // runs. Runs that change nothing never pay for this.
-            tl.enter(&format!("facts {}", inst.name));
-            let role_req = hostplan::fact_request(std::slice::from_ref(inst));
+            st.tl.enter(&format!("facts {}", rj.name));
+            let inst = hostplan::RoleInstance {
+                name: &rj.name,
+                configured: rj.configured.as_ref(),
+            };
+            let mut role_req = hostplan::fact_request(std::slice::from_ref(&inst));
+            role_req.accounts = true;
             let fresh = gather(remote, &role_req, opts.probe_timeout).await?;
             let ctx = HostContext {
-                host: &job.name,
+                host: &st.job.name,
                 facts: &fresh,
-                vars: &job.vars,
+                vars: &st.job.vars,
                 templates: &shared.templates,
                 secrets: &shared.secrets,
                 connect_user: remote.user(),
             };
-            role = hostplan::plan_role(inst.name, inst.configured, &ctx);
+            role = hostplan::plan_role(&rj.name, rj.configured.as_ref(), &ctx);
         }
         if role.has_errors() || !role.has_changes() {
             stopped |= role.has_errors();
-            rep.resources.extend(role.outcomes(&shared.redactor));
+            st.rep.resources.extend(role.outcomes(&shared.redactor));
             continue;
         }
-        tl.enter(&format!("apply {}", inst.name));
+        st.tl.enter(&format!("apply {}", rj.name));
+        let guarded = role.risk() == Risk::Access;
         let n = nonce();
+        let rollback_id = n.clone();
+        let mut script = String::new();
+        if guarded {
+            script.push_str(&rollback::arm_script(
+                &rollback_id,
+                &role.touches(),
+                opts.confirm_timeout.as_secs().max(5),
+                &n,
+            ));
+            script.push_str(&format!(
+                "if [ $? != 0 ]; then echo '@@{n} arm-failed'; exit 1; fi\n"
+            ));
+        }
+        script.push_str(&hostplan::apply_script(&role, &n));
         let out = match remote
-            .run_script(
-                hostplan::apply_script(&role, &n),
-                "",
-                Some(opts.command_timeout),
-            )
+            .run_script(script, "", Some(opts.command_timeout))
             .await
         {
             Ok(o) => o,
             Err(e) => {
-                let res = hostplan::ApplyResult::default();
-                rep.resources
-                    .extend(hostplan::apply_outcomes(&role, &res, &shared.redactor));
+                st.rep.resources.extend(hostplan::apply_outcomes(
+                    &role,
+                    &hostplan::ApplyResult::default(),
+                    &shared.redactor,
+                ));
                 return Err(e.into());
             }
         };
-        let res = hostplan::parse_apply_output(&n, &String::from_utf8_lossy(&out.stdout));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if guarded && !stdout.contains(&format!("@@{n} armed")) {
+            let why = shared.redactor.redact(&format!(
+                "{}{}",
+                stdout
+                    .lines()
+                    .filter(|l| !l.starts_with("@@"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+            return Err(HostError::Remote(format!(
+                "could not arm the rollback before changing role `{}`, so nothing was changed: {}",
+                rj.name,
+                why.trim()
+            )));
+        }
+        let res = hostplan::parse_apply_output(&n, &stdout);
         let outcomes = hostplan::apply_outcomes(&role, &res, &shared.redactor);
         stopped |= outcomes.iter().any(|o| o.status == Status::Failed);
-        rep.resources.extend(outcomes);
+        st.rep.resources.extend(outcomes);
         for (name, result) in hostplan::handler_results(&role, &res, &shared.redactor) {
             match result {
-                Ok(()) => rep.handlers.push(format!("{}: {name}", inst.name)),
+                Ok(()) => st.rep.handlers.push(format!("{}: {name}", rj.name)),
                 Err(e) => {
                     stopped = true;
-                    rep.resources.push(ResourceOutcome {
-                        role: inst.name.to_owned(),
+                    st.rep.resources.push(ResourceOutcome {
+                        role: rj.name.clone(),
                         id: format!("handler:{name}"),
                         status: Status::Failed,
                         summary: e.clone(),
@@ -434,44 +601,202 @@ async fn converge<R: Remote>(
                 }
             }
         }
+        if guarded {
+            st.tl.enter(&format!("confirm {}", rj.name));
+            confirm(st, shared, connector, &rollback_id).await?;
+        }
         if !res.complete && !out.success() {
             let stderr = shared
                 .redactor
                 .redact(String::from_utf8_lossy(&out.stderr).trim());
             return Err(HostError::Remote(format!(
                 "the apply script of role `{}` did not finish: {stderr}",
-                inst.name
+                rj.name
             )));
         }
-        changed_roles.push(inst.name.to_owned());
+        changed_roles.push(rj.name.clone());
     }
-    let verify_roles: Vec<&(String, Check)> = match opts.verify {
+    let verify: Vec<(String, Check)> = match opts.verify {
         VerifyPolicy::Never => Vec::new(),
-        VerifyPolicy::Always => checks.iter().collect(),
-        VerifyPolicy::Changed => checks
+        VerifyPolicy::Always => st.checks.clone(),
+        VerifyPolicy::Changed => st
+            .checks
             .iter()
             .filter(|(r, _)| changed_roles.contains(r))
+            .cloned()
             .collect(),
     };
-    if !verify_roles.is_empty() && !stopped {
-        tl.enter("verify");
+    if !verify.is_empty() && !stopped {
+        st.tl.enter("verify");
         let mut vreq = FactRequest::new();
         hostplan::add_checks(
             &mut vreq,
-            &verify_roles
-                .iter()
-                .map(|(_, c)| c.clone())
-                .collect::<Vec<_>>(),
+            &verify.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>(),
         );
         let vf = gather(remote, &vreq, opts.probe_timeout).await?;
-        rep.verify = verify_roles
+        st.rep.verify = verify
             .iter()
-            .map(|(_, c)| {
-                let mut v = c.judge(vf.commands.get(&c.fact_id()));
-                v.evidence = shared.redactor.redact(&v.evidence);
-                v
-            })
+            .map(|(_, c)| judge(c, &vf, &shared.redactor))
             .collect();
     }
     Ok(())
+}
+
+/// Confirms a risky change over a brand-new connection (never the existing one) with
+/// `sudo -n`, and disarms the rollback over it. When that fails, waits for the host to roll
+/// itself back and says so.
+async fn confirm(
+    st: &mut Staged,
+    shared: &Shared,
+    connector: &Connector,
+    id: &str,
+) -> Result<(), HostError> {
+    let marker = nonce();
+    let attempt = async {
+        let session = connector.connect(&st.job.target).await?;
+        let fresh = SshRemote {
+            session: session.clone(),
+            become_root: st.job.become_root,
+        };
+        let out = fresh
+            .run_script(
+                rollback::disarm_script(id, &marker),
+                "",
+                Some(Duration::from_secs(30)),
+            )
+            .await;
+        let (c, r) = fresh.counters();
+        session.close().await;
+        Ok::<_, SshError>((out?, c, r))
+    };
+    let failure = match attempt.await {
+        Ok((out, c, r)) => {
+            st.rep.connections += c;
+            st.rep.round_trips += r;
+            let text = String::from_utf8_lossy(&out.stdout);
+            if text.contains(&format!("@@{marker} disarmed")) {
+                return Ok(());
+            }
+            if text.contains(&format!("@@{marker} too-late")) {
+                st.rep.rolled_back = true;
+                return Err(HostError::Remote(format!(
+                    "rolled back: the change was confirmed too late (after {} s) and the host restored its previous configuration; raise the confirm timeout",
+                    shared.options.confirm_timeout.as_secs()
+                )));
+            }
+            format!(
+                "a fresh login worked but `sudo -n` did not: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )
+        }
+        Err(e) => format!("a fresh SSH login failed: {e}"),
+    };
+    // The change shut the operator out. The host restores itself when its timer fires; wait
+    // for that and prove it with another fresh login.
+    let wait = shared.options.confirm_timeout + Duration::from_secs(3);
+    tracing::warn!(host = %st.job.name, "change not confirmed ({failure}); waiting {wait:?} for the host to roll back");
+    tokio::time::sleep(wait).await;
+    let mut restored = None;
+    for _ in 0..10 {
+        if let Ok(session) = connector.connect(&st.job.target).await {
+            let fresh = SshRemote {
+                session: session.clone(),
+                become_root: st.job.become_root,
+            };
+            if let Ok(out) = fresh
+                .run_script(
+                    rollback::status_script(id, &marker),
+                    "",
+                    Some(Duration::from_secs(30)),
+                )
+                .await
+            {
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                let (c, r) = fresh.counters();
+                st.rep.connections += c;
+                st.rep.round_trips += r;
+                session.close().await;
+                if let Some(line) = text
+                    .lines()
+                    .find(|l| l.starts_with(&format!("@@{marker} rolled-back")))
+                {
+                    restored = Some(line.rsplit(' ').next().unwrap_or_default().to_owned());
+                    break;
+                }
+            } else {
+                session.close().await;
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    st.rep.rolled_back = restored.is_some();
+    Err(HostError::Remote(match restored {
+        Some(at) => format!(
+            "rolled back: {failure}. The host restored its previous configuration at {at}; a fresh login works again"
+        ),
+        None => format!(
+            "{failure}; the rollback did not report back in time: the host may be unreachable until it restores itself"
+        ),
+    }))
+}
+
+/// The health gate of a rolling wave: a brand-new connection, the roles' verify checks and the
+/// user's health command, in one round trip. Returns the verdicts (a failed login is one).
+pub async fn health_gate(job: &HostJob, shared: &Shared, connector: &Connector) -> Vec<Verdict> {
+    let mut checks: Vec<Check> = job
+        .roles
+        .iter()
+        .flat_map(|r| r.configured.checks())
+        .collect();
+    if let Some(h) = &shared.options.health {
+        checks.push(Check::success(
+            "health.command",
+            "the site's health command succeeds",
+            h,
+        ));
+    }
+    let session = match connector.connect(&job.target).await {
+        Ok(s) => s,
+        Err(e) => {
+            return vec![Verdict {
+                id: "health.login".into(),
+                title: "a fresh SSH login works".into(),
+                pass: false,
+                evidence: shared.redactor.redact(&e.to_string()),
+            }];
+        }
+    };
+    let remote = SshRemote {
+        session: session.clone(),
+        become_root: job.become_root,
+    };
+    let mut req = FactRequest::new();
+    hostplan::add_checks(&mut req, &checks);
+    let out = gather(&remote, &req, shared.options.probe_timeout).await;
+    session.close().await;
+    let mut verdicts = vec![Verdict {
+        id: "health.login".into(),
+        title: "a fresh SSH login works".into(),
+        pass: true,
+        evidence: String::new(),
+    }];
+    match out {
+        Ok(f) => verdicts.extend(checks.iter().map(|c| judge(c, &f, &shared.redactor))),
+        Err(e) => verdicts.push(Verdict {
+            id: "health.sudo".into(),
+            title: "sudo -n works".into(),
+            pass: false,
+            evidence: shared.redactor.redact(&e.to_string()),
+        }),
+    }
+    verdicts
+}
+
+/// True when any planned change of any role is an `Access` risk (used by reports).
+pub fn risky(planned: &[PlannedRole]) -> bool {
+    planned.iter().any(|p| {
+        p.items
+            .iter()
+            .any(|i| matches!(&i.change, Ok(Change::Apply(a)) if a.risk == Risk::Access))
+    })
 }

@@ -6,10 +6,11 @@
 //! `rampart-ssh`.
 
 pub mod host;
+pub mod journal;
 pub mod load;
 pub mod portprobe;
 pub mod remote;
 pub mod run;
 
 pub use host::{HostJob, Reporter, RoleJob, RunOptions, Shared, Silent, VerifyPolicy};
-pub use run::run_fleet;
+pub use run::{Rollout, run_fleet, run_rollout};

@@ -141,9 +141,21 @@ enum PortState {
     Error(String),
 }
 
+/// Called with each host's result as soon as its scan ends (for progress output).
+pub type OnDone = Box<dyn Fn(&HostScan) + Send + Sync>;
+
 /// Scans every target, all at once, with at most `opts.concurrency` sockets in flight in total.
 /// Returns one result per target, in the targets' order.
 pub async fn scan(targets: Vec<ProbeTarget>, opts: ProbeOptions) -> Vec<HostScan> {
+    scan_with(targets, opts, Box::new(|_| {})).await
+}
+
+/// [`scan`], telling `on_done` about each host as it finishes.
+pub async fn scan_with(
+    targets: Vec<ProbeTarget>,
+    opts: ProbeOptions,
+    on_done: OnDone,
+) -> Vec<HostScan> {
     let t0 = Instant::now();
     let sem = Arc::new(Semaphore::new(
         opts.concurrency.clamp(1, Semaphore::MAX_PERMITS),
@@ -159,7 +171,10 @@ pub async fn scan(targets: Vec<ProbeTarget>, opts: ProbeOptions) -> Vec<HostScan
     let mut out: Vec<Option<HostScan>> = vec![None; n];
     while let Some(joined) = set.join_next().await {
         match joined {
-            Ok((i, r)) => out[i] = Some(r),
+            Ok((i, r)) => {
+                on_done(&r);
+                out[i] = Some(r);
+            }
             Err(e) => tracing::error!("a port probe task ended abnormally: {e}"),
         }
     }

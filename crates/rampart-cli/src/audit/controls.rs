@@ -26,7 +26,13 @@ pub struct BuiltIn {
     pub check: Check,
 }
 
-fn builtin(role: Option<&'static str>, id: &str, title: &str, command: &str, expect: Expect) -> BuiltIn {
+fn builtin(
+    role: Option<&'static str>,
+    id: &str,
+    title: &str,
+    command: &str,
+    expect: Expect,
+) -> BuiltIn {
     BuiltIn {
         role,
         check: Check {
@@ -125,14 +131,18 @@ pub fn catalogue() -> Vec<BuiltIn> {
             Some("docker"),
             "docker.live-restore",
             "containers survive a daemon restart (live restore)",
-            &format!("{NEEDS_DOCKER}docker info --format 'Live Restore Enabled: {{{{.LiveRestoreEnabled}}}}' 2>&1"),
+            &format!(
+                "{NEEDS_DOCKER}docker info --format 'Live Restore Enabled: {{{{.LiveRestoreEnabled}}}}' 2>&1"
+            ),
             Expect::Line("Live Restore Enabled: true".into()),
         ),
         builtin(
             Some("docker"),
             "docker.logging-driver",
             "containers log through json-file",
-            &format!("{NEEDS_DOCKER}docker info --format 'Logging Driver: {{{{.LoggingDriver}}}}' 2>&1"),
+            &format!(
+                "{NEEDS_DOCKER}docker info --format 'Logging Driver: {{{{.LoggingDriver}}}}' 2>&1"
+            ),
             Expect::Line("Logging Driver: json-file".into()),
         ),
         builtin(
@@ -167,10 +177,30 @@ pub fn catalogue() -> Vec<BuiltIn> {
     // The seed's kernel parameters, as bounds: more connections or files than the seed asks
     // for is as good, a lower swappiness too. The swap-sysctl role checks its exact values.
     for (key, op, value, title) in [
-        ("vm.swappiness", "<=", 10, "the kernel prefers RAM to swap (vm.swappiness at most 10)"),
-        ("net.core.somaxconn", ">=", 1024, "listen queues hold at least 1024 connections (net.core.somaxconn)"),
-        ("net.ipv4.tcp_max_syn_backlog", ">=", 1024, "at least 1024 half-open connections are queued (net.ipv4.tcp_max_syn_backlog)"),
-        ("fs.file-max", ">=", 100_000, "the kernel allows at least 100000 open files (fs.file-max)"),
+        (
+            "vm.swappiness",
+            "<=",
+            10,
+            "the kernel prefers RAM to swap (vm.swappiness at most 10)",
+        ),
+        (
+            "net.core.somaxconn",
+            ">=",
+            1024,
+            "listen queues hold at least 1024 connections (net.core.somaxconn)",
+        ),
+        (
+            "net.ipv4.tcp_max_syn_backlog",
+            ">=",
+            1024,
+            "at least 1024 half-open connections are queued (net.ipv4.tcp_max_syn_backlog)",
+        ),
+        (
+            "fs.file-max",
+            ">=",
+            100_000,
+            "the kernel allows at least 100000 open files (fs.file-max)",
+        ),
     ] {
         out.push(builtin(
             Some("swap-sysctl"),
@@ -302,7 +332,11 @@ mod tests {
         assert_eq!(ids.len(), n, "duplicate built-in ids");
         for b in &all {
             let group = b.check.id.split('.').next().unwrap_or_default();
-            assert!(!group.is_empty() && b.check.id.contains('.'), "{}", b.check.id);
+            assert!(
+                !group.is_empty() && b.check.id.contains('.'),
+                "{}",
+                b.check.id
+            );
             assert!(!b.check.title.is_empty());
         }
     }
@@ -314,9 +348,16 @@ mod tests {
         assert!(none.iter().any(|c| c.id == "sysctl.vm.swappiness"));
         let with = for_host(&["ufw", "swap-sysctl"]);
         assert!(!with.iter().any(|c| c.id.starts_with("ufw.")));
-        assert!(!with.iter().any(|c| c.id.starts_with("sysctl.") || c.id.starts_with("swap.")));
+        assert!(
+            !with
+                .iter()
+                .any(|c| c.id.starts_with("sysctl.") || c.id.starts_with("swap."))
+        );
         assert!(with.iter().any(|c| c.id == "sshd.permitrootlogin"));
-        assert!(with.iter().any(|c| c.id == "host.env-files"), "host controls stay");
+        assert!(
+            with.iter().any(|c| c.id == "host.env-files"),
+            "host controls stay"
+        );
     }
 
     #[test]
@@ -324,7 +365,10 @@ mod tests {
         assert!(judge("ufw.active", "Status: active\nLogging: on (low)"));
         assert!(!judge("ufw.active", "Status: inactive"));
         assert!(judge("sshd.permitrootlogin", "permitrootlogin no"));
-        assert!(!judge("sshd.permitrootlogin", "permitrootlogin without-password"));
+        assert!(!judge(
+            "sshd.permitrootlogin",
+            "permitrootlogin without-password"
+        ));
         assert!(!judge("host.env-files", "FAIL /home/a/.env 644 a:a"));
         assert!(judge("host.env-files", "/home/a/.env 600 a:a\nok"));
         assert!(not_applicable("n/a: docker is not installed"));

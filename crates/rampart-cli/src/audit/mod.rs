@@ -1,0 +1,745 @@
+//! `rampart audit`: the seeds' verification checklist, run on the whole fleet, read-only.
+//!
+//! Each host's controls are every check of every role the site assigns to it, plus the
+//! built-in controls ([`controls`]) that no assigned role supersedes, all gathered in the
+//! engine's single read-only probe (`Mode::Audit`). At the same time the controller probes every
+//! host's TCP ports from outside ([`rampart_engine::portprobe`]), as the seeds' `nmap -p-` from
+//! another machine: any open port but SSH fails `ports.only-ssh`.
+//!
+//! The result is a hosts x controls matrix on the terminal (or one JSON document), optionally
+//! an HTML and a JUnit file and a comparison with an earlier audit. Exit codes: 0 every control
+//! passes, 5 a control fails, 4 a host is unreachable, 3 a host failed, 2 bad input.
+//!
+//! **Invariant:** an audit writes nothing to any host. The engine's audit mode sends only the
+//! fact probe and the checks (read-only by contract); the port probe only connects, and greets
+//! an SSH server before closing so sshd logs a plain disconnect.
+
+pub mod controls;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use rampart_core::facts::FactRequest;
+use rampart_core::report::{HostReport, Mode, Phase, RunReport};
+use rampart_core::role::{Configured, HostContext, RoleError, RolePlan};
+use rampart_core::secret::Redactor;
+use rampart_core::template::Templates;
+use rampart_core::verify::{Check, Verdict};
+use rampart_engine::portprobe::{self, HostScan, ProbeOptions, ProbeTarget};
+use rampart_engine::{HostJob, Reporter, RoleJob, RunOptions, Shared, VerifyPolicy, run_fleet};
+use rampart_ssh::{ClientOptions, Connector, HostKeyPolicy};
+
+use crate::args::{ConnArgs, RunArgs};
+use crate::error::{CliError, Exit};
+use crate::jobs;
+use crate::registry;
+use crate::report::{self, Extras, baseline};
+use controls::ControlFilter;
+
+/// The id of the external port probe's control.
+pub const PORTS_CONTROL: &str = "ports.only-ssh";
+/// The name under which built-in controls travel through the engine, like a role.
+const BUILTIN_ROLE: &str = "audit";
+
+/// `rampart audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    /// Connection flags.
+    pub conn: ConnArgs,
+
+    /// The site: the checks of the roles it assigns are the controls. Without one (and no
+    /// ./site.toml), the built-in controls from the seeds' checklist are audited.
+    #[arg(value_name = "SITE")]
+    pub site: Option<PathBuf>,
+
+    /// Extra variables, as for check and apply (they can change a role's checks).
+    #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
+    pub extra_vars: Vec<String>,
+
+    /// The age identity that decrypts the site's secrets.
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+
+    /// Write a self-contained HTML report (matrix, evidence, drift, timeline) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
+    /// Write JUnit XML (one test case per host and control) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// An earlier `rampart audit --json` document: show what got worse since.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// What makes the exit code 5: any failing control, or only a control that got worse since
+    /// --baseline (for CI that tolerates known failures).
+    #[arg(long, value_enum, default_value_t = FailOn::Any)]
+    pub fail_on: FailOn,
+
+    /// Only these controls: comma-separated ids, `*` matches anything (`ufw.*,ports.*`).
+    #[arg(long = "control", value_name = "ID", value_delimiter = ',')]
+    pub controls: Vec<String>,
+
+    /// Not these controls: comma-separated ids, `*` matches anything (`sysctl.*`).
+    #[arg(long = "skip-control", value_name = "ID", value_delimiter = ',')]
+    pub skip_controls: Vec<String>,
+
+    /// No built-in controls: only the checks of the site's roles (and the port probe).
+    #[arg(long)]
+    pub no_builtin: bool,
+
+    /// Do not probe the hosts' ports from this machine.
+    #[arg(long)]
+    pub no_probe: bool,
+
+    /// TCP ports the probe tries: `1-65535`, `22,80,443`, `1-1024,8080`.
+    #[arg(long, value_name = "PORTS", default_value = "1-65535")]
+    pub probe_ports: String,
+
+    /// Ports that may be open besides the SSH port rampart connects to (`443,8443`).
+    #[arg(long, value_name = "PORTS")]
+    pub probe_allow: Option<String>,
+
+    /// Sockets the probe keeps in flight at once, over all hosts together.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub probe_concurrency: usize,
+
+    /// Milliseconds a connect may take before the port counts as filtered.
+    #[arg(long, value_name = "MS", default_value_t = 300)]
+    pub probe_timeout: u64,
+}
+
+/// When a failing control makes the exit code 5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Any failing control.
+    Any,
+    /// Only a control that got worse since --baseline.
+    Worse,
+}
+
+/// Built-in checks travel to the engine as a role that plans nothing.
+#[derive(Debug)]
+struct BuiltinChecks(Vec<Check>);
+
+impl Configured for BuiltinChecks {
+    fn facts(&self, _req: &mut FactRequest) {}
+    fn plan(&self, _ctx: &HostContext<'_>) -> Result<RolePlan, RoleError> {
+        Ok(RolePlan::default())
+    }
+    fn checks(&self) -> Vec<Check> {
+        self.0.clone()
+    }
+}
+
+/// A role whose checks pass through `--control`/`--skip-control`; everything else delegates.
+#[derive(Debug)]
+struct Filtered {
+    inner: Arc<dyn Configured>,
+    filter: Arc<ControlFilter>,
+}
+
+impl Configured for Filtered {
+    fn facts(&self, req: &mut FactRequest) {
+        self.inner.facts(req);
+    }
+    fn plan(&self, ctx: &HostContext<'_>) -> Result<RolePlan, RoleError> {
+        self.inner.plan(ctx)
+    }
+    fn checks(&self) -> Vec<Check> {
+        self.inner
+            .checks()
+            .into_iter()
+            .filter(|c| self.filter.selects(&c.id))
+            .collect()
+    }
+}
+
+/// Progress on stderr: one line per host when its checks are in, one per port probe.
+struct AuditProgress {
+    quiet: bool,
+}
+
+impl Reporter for AuditProgress {
+    fn finished(&self, r: &HostReport) {
+        if self.quiet {
+            return;
+        }
+        let line = if r.unreachable {
+            format!(
+                "{:<16} UNREACHABLE {}",
+                r.host,
+                r.error
+                    .as_deref()
+                    .unwrap_or("")
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+            )
+        } else if let Some(e) = &r.error {
+            format!("{:<16} FAILED {}", r.host, e.lines().next().unwrap_or(""))
+        } else {
+            let ran: Vec<&Verdict> = r
+                .verify
+                .iter()
+                .filter(|v| !controls::not_applicable(&v.evidence))
+                .collect();
+            let failing = ran.iter().filter(|v| !v.pass).count();
+            format!(
+                "{:<16} {} controls checked, {failing} failing  {:.2}s",
+                r.host,
+                ran.len(),
+                r.seconds
+            )
+        };
+        let _ = writeln!(std::io::stderr(), "{line}");
+    }
+}
+
+fn connector(conn: &ConnArgs) -> Connector {
+    Connector::new(ClientOptions {
+        host_key_policy: if conn.accept_new {
+            HostKeyPolicy::AcceptNew
+        } else {
+            HostKeyPolicy::Strict
+        },
+        allow_tty_prompt: std::io::stdin().is_terminal(),
+        ..ClientOptions::default()
+    })
+}
+
+fn input_error(what: &str, message: String) -> CliError {
+    rampart_core::InputError::new(rampart_core::Location::file(what), message).into()
+}
+
+/// Everything the engine needs from the site: jobs with the roles' checks, templates, secrets.
+struct Planned {
+    jobs: Vec<HostJob>,
+    templates: Templates,
+    secrets: BTreeMap<String, rampart_core::secret::Secret>,
+}
+
+/// Jobs for every selected host: the site's roles (if any) plus the built-ins.
+fn plan_jobs(a: &AuditArgs, filter: &Arc<ControlFilter>) -> Result<Planned, CliError> {
+    let site = match &a.site {
+        Some(s) => Some(s.clone()),
+        None => {
+            let default = PathBuf::from("site.toml");
+            default.exists().then(|| {
+                eprintln!("note: auditing the roles of ./site.toml (name a SITE to use another)");
+                default
+            })
+        }
+    };
+    let sel = jobs::select(&a.conn)?;
+    let order: Vec<String> = sel.hosts.clone();
+    let mut by_name: HashMap<String, HostJob> = HashMap::new();
+    let mut templates = Templates::embedded();
+    let mut secrets = BTreeMap::new();
+    let mut idle: Vec<String> = order.clone();
+    if let Some(site) = site {
+        let run = RunArgs {
+            conn: a.conn.clone(),
+            site,
+            extra_vars: a.extra_vars.clone(),
+            tags: Vec::new(),
+            skip_tags: Vec::new(),
+            diff: false,
+            verify: false,
+            identity: a.identity.clone(),
+            html: None,
+            junit: None,
+        };
+        let registry = registry::roles();
+        let prepared = jobs::prepare(&run, &registry)?;
+        if let Some(dir) = &prepared.templates_dir {
+            for (name, src, file) in jobs::user_templates(dir)? {
+                templates.add_user(&name, src, &file).map_err(|e| {
+                    CliError::Input(vec![rampart_core::InputError::new(
+                        rampart_core::Location {
+                            file: file.clone().into(),
+                            line: e.line,
+                            col: None,
+                        },
+                        e.message,
+                    )])
+                })?;
+            }
+        }
+        if let Some(path) = &prepared.site.secrets {
+            secrets = crate::secrets::load(&path.value, a.identity.as_deref())?;
+        }
+        idle = prepared.idle;
+        for j in prepared.jobs {
+            by_name.insert(j.name.clone(), j);
+        }
+    }
+    if !idle.is_empty() {
+        // Hosts the site gives no role (or every host, without a site) are still audited: the
+        // built-in controls and the port probe apply to every host.
+        let sel = jobs::Selection {
+            inventory: sel.inventory,
+            hosts: idle,
+        };
+        for (name, target, become_root) in jobs::targets(&sel, &a.conn)? {
+            by_name.insert(
+                name.clone(),
+                HostJob {
+                    name,
+                    target,
+                    become_root,
+                    vars: serde_json::json!({}),
+                    roles: Vec::new(),
+                },
+            );
+        }
+    }
+    let mut out = Vec::with_capacity(order.len());
+    for name in order {
+        let Some(mut job) = by_name.remove(&name) else {
+            continue;
+        };
+        let assigned: Vec<&str> = job.roles.iter().map(|r| r.name.as_str()).collect();
+        let builtins: Vec<Check> = if a.no_builtin {
+            Vec::new()
+        } else {
+            controls::for_host(&assigned)
+                .into_iter()
+                .filter(|c| filter.selects(&c.id))
+                .collect()
+        };
+        for r in &mut job.roles {
+            r.configured = Arc::new(Filtered {
+                inner: r.configured.clone(),
+                filter: filter.clone(),
+            });
+        }
+        if !builtins.is_empty() {
+            job.roles.push(RoleJob {
+                name: BUILTIN_ROLE.into(),
+                configured: Arc::new(BuiltinChecks(builtins)),
+            });
+        }
+        out.push(job);
+    }
+    Ok(Planned {
+        jobs: out,
+        templates,
+        secrets,
+    })
+}
+
+/// The `ports.only-ssh` verdict of one host's scan.
+pub fn probe_verdict(scan: &HostScan, ssh_port: u16, allowed: &BTreeSet<u16>) -> Verdict {
+    let mut others: Vec<String> = allowed
+        .iter()
+        .filter(|p| **p != ssh_port)
+        .map(ToString::to_string)
+        .collect();
+    let title = if others.is_empty() {
+        format!("from the controller, only SSH (port {ssh_port}) accepts TCP connections")
+    } else {
+        others.sort();
+        format!(
+            "from the controller, only SSH (port {ssh_port}) and {} accept TCP connections",
+            others.join(", ")
+        )
+    };
+    let describe = |p: &portprobe::OpenPort| match &p.banner {
+        Some(b) => format!("{} ({b})", p.port),
+        None => format!("{} (no banner)", p.port),
+    };
+    let mut lines = Vec::new();
+    if let Some(e) = &scan.error {
+        lines.push(format!("FAIL: the port probe could not run: {e}"));
+    }
+    let unexpected: Vec<&portprobe::OpenPort> = scan
+        .open
+        .iter()
+        .filter(|p| p.port != ssh_port && !allowed.contains(&p.port))
+        .collect();
+    for p in unexpected.iter().take(20) {
+        lines.push(format!("unexpected open port {}", describe(p)));
+    }
+    if unexpected.len() > 20 {
+        lines.push(format!(
+            "… and {} more unexpected open ports",
+            unexpected.len() - 20
+        ));
+    }
+    if scan.errors > 0 {
+        lines.push(format!(
+            "FAIL: {} ports could not be probed ({})",
+            scan.errors,
+            scan.first_error.as_deref().unwrap_or("?")
+        ));
+    }
+    let expected: Vec<String> = scan
+        .open
+        .iter()
+        .filter(|p| p.port == ssh_port || allowed.contains(&p.port))
+        .map(describe)
+        .collect();
+    if !expected.is_empty() {
+        lines.push(format!("open as allowed: {}", expected.join(", ")));
+    }
+    if scan.error.is_none() {
+        lines.push(format!(
+            "probed {} TCP ports of {} in {:.1}s: {} open, {} closed, {} filtered",
+            scan.scanned(),
+            scan.ip,
+            scan.seconds,
+            scan.open.len(),
+            scan.closed,
+            scan.filtered
+        ));
+    }
+    Verdict {
+        id: PORTS_CONTROL.into(),
+        title,
+        pass: scan.error.is_none() && scan.errors == 0 && unexpected.is_empty(),
+        evidence: lines.join("\n"),
+    }
+}
+
+/// The exit code of an audit.
+fn exit_of(run: &RunReport, fail_on: FailOn, diff: Option<&baseline::BaselineDiff>) -> Exit {
+    if run
+        .hosts
+        .iter()
+        .any(|h| !h.unreachable && h.error.is_some())
+    {
+        return Exit::HostFailed;
+    }
+    if run.hosts.iter().any(|h| h.unreachable) {
+        return Exit::Unreachable;
+    }
+    let failing = match (fail_on, diff) {
+        (FailOn::Worse, Some(d)) => d.worse(),
+        _ => run.hosts.iter().any(|h| h.verify.iter().any(|v| !v.pass)),
+    };
+    if failing { Exit::Drift } else { Exit::Ok }
+}
+
+/// Runs `rampart audit`.
+pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
+    // Every flag is checked before any host is touched.
+    let probe_ports =
+        portprobe::parse_ports(&a.probe_ports).map_err(|e| input_error("--probe-ports", e))?;
+    let allowed: BTreeSet<u16> = match &a.probe_allow {
+        Some(spec) => portprobe::parse_ports(spec)
+            .map_err(|e| input_error("--probe-allow", e))?
+            .into_iter()
+            .collect(),
+        None => BTreeSet::new(),
+    };
+    if a.probe_concurrency == 0 {
+        return Err(input_error(
+            "--probe-concurrency",
+            "must be at least 1".into(),
+        ));
+    }
+    if a.probe_timeout == 0 {
+        return Err(input_error(
+            "--probe-timeout",
+            "must be at least 1 ms".into(),
+        ));
+    }
+    if a.fail_on == FailOn::Worse && a.baseline.is_none() {
+        return Err(rampart_core::InputError::new(
+            rampart_core::Location::file("--fail-on"),
+            "`--fail-on worse` compares with a baseline, and none was given".to_owned(),
+        )
+        .with_hint("add --baseline FILE (an earlier `rampart audit --json` document)")
+        .into());
+    }
+    let base = match &a.baseline {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                CliError::from(rampart_core::InputError::in_file(
+                    p,
+                    format!("cannot read the baseline: {e}"),
+                ))
+            })?;
+            Some(baseline::parse(&text).map_err(|e| {
+                CliError::from(
+                    rampart_core::InputError::in_file(p, format!("not an audit document: {e}"))
+                        .with_hint("a baseline is what `rampart audit --json` printed earlier"),
+                )
+            })?)
+        }
+        None => None,
+    };
+    let filter = Arc::new(ControlFilter {
+        only: a.controls.clone(),
+        skip: a.skip_controls.clone(),
+    });
+    let planned = plan_jobs(&a, &filter)?;
+    let generated = report::now_utc();
+    let mut redactor = Redactor::new();
+    for s in planned.secrets.values() {
+        redactor.add(s);
+    }
+    // Which ids each host got from the built-ins: only those may be "not applicable".
+    let builtin_ids: HashMap<String, BTreeSet<String>> = planned
+        .jobs
+        .iter()
+        .map(|j| {
+            let ids = j
+                .roles
+                .iter()
+                .filter(|r| r.name == BUILTIN_ROLE)
+                .flat_map(|r| r.configured.checks())
+                .map(|c| c.id)
+                .collect();
+            (j.name.clone(), ids)
+        })
+        .collect();
+    let probe_on = !a.no_probe && filter.selects(PORTS_CONTROL);
+    let mut notes = Vec::new();
+    let probe_targets: Vec<ProbeTarget> = if probe_on {
+        planned
+            .jobs
+            .iter()
+            .filter(|j| {
+                if j.target.jump.is_empty() {
+                    true
+                } else {
+                    notes.push(format!(
+                        "{}: reached through a bastion, so this machine cannot probe its ports ({PORTS_CONTROL} not run)",
+                        j.name
+                    ));
+                    false
+                }
+            })
+            .map(|j| ProbeTarget {
+                host: j.name.clone(),
+                address: j.target.host.clone(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let ssh_ports: HashMap<String, u16> = planned
+        .jobs
+        .iter()
+        .map(|j| (j.name.clone(), j.target.port))
+        .collect();
+    let n = planned.jobs.len();
+    let quiet = a.conn.json && !std::io::stderr().is_terminal();
+    if !probe_targets.is_empty() && !quiet {
+        eprintln!(
+            "probing {} TCP ports on {} hosts from this machine ({} sockets at once, {} ms timeout)",
+            probe_ports.len(),
+            probe_targets.len(),
+            a.probe_concurrency,
+            a.probe_timeout
+        );
+    }
+    let shared = Arc::new(Shared {
+        templates: planned.templates,
+        secrets: planned.secrets,
+        redactor: redactor.clone(),
+        options: RunOptions {
+            mode: Mode::Audit,
+            verify: VerifyPolicy::Always,
+            ..RunOptions::default()
+        },
+    });
+    let forks = a.conn.forks.unwrap_or(n).max(1);
+    let on_done: portprobe::OnDone = if quiet {
+        Box::new(|_| {})
+    } else {
+        Box::new(|s: &HostScan| {
+            let open: Vec<String> = s.open.iter().map(|o| o.port.to_string()).collect();
+            eprintln!(
+                "{:<16} port probe: {} open ({}) in {:.1}s",
+                s.host,
+                s.open.len(),
+                open.join(", "),
+                s.seconds
+            );
+        })
+    };
+    let (mut run, scans) = tokio::join!(
+        run_fleet(
+            planned.jobs,
+            shared,
+            connector(&a.conn),
+            forks,
+            Arc::new(AuditProgress { quiet }),
+        ),
+        portprobe::scan_with(
+            probe_targets,
+            ProbeOptions {
+                ports: probe_ports,
+                concurrency: a.probe_concurrency,
+                timeout: Duration::from_millis(a.probe_timeout),
+                ..ProbeOptions::default()
+            },
+            on_done,
+        )
+    );
+    let scans: HashMap<String, HostScan> = scans.into_iter().map(|s| (s.host.clone(), s)).collect();
+    for h in &mut run.hosts {
+        let ids = builtin_ids.get(&h.host);
+        // A built-in that says "n/a" did not apply to this host: its cell stays empty.
+        h.verify.retain(|v| {
+            !(ids.is_some_and(|ids| ids.contains(&v.id)) && controls::not_applicable(&v.evidence))
+        });
+        // The engine's audit path judges checks without its redactor: scrub here.
+        for v in &mut h.verify {
+            v.evidence = redactor.redact(&v.evidence);
+        }
+        if let Some(scan) = scans.get(&h.host) {
+            let port = ssh_ports.get(&h.host).copied().unwrap_or(22);
+            h.verify.push(probe_verdict(scan, port, &allowed));
+            h.timeline.push(Phase {
+                name: "port probe".into(),
+                start: scan.start,
+                seconds: scan.seconds,
+            });
+        }
+    }
+    // The probe may outlast the SSH side: the run's wall time covers both.
+    run.seconds = run.seconds.max(
+        scans
+            .values()
+            .map(|s| s.start + s.seconds)
+            .fold(0.0, f64::max),
+    );
+    let diff = base.as_ref().map(|b| {
+        baseline::compare(
+            b,
+            &run,
+            &a.baseline
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        )
+    });
+    let extras = Extras {
+        generated: Some(generated),
+        baseline: diff.as_ref(),
+        notes,
+    };
+    if a.conn.json {
+        let mut doc = report::audit_json(&run, &extras);
+        if let Some(hosts) = doc["hosts"].as_array_mut() {
+            for h in hosts {
+                let name = h["host"].as_str().unwrap_or_default().to_owned();
+                if let Some(s) = scans.get(&name) {
+                    h["probe"] = serde_json::to_value(s).unwrap_or_default();
+                }
+            }
+        }
+        crate::output::print_json(&doc);
+    } else {
+        let width = console::Term::stdout()
+            .size_checked()
+            .map(|(_, w)| usize::from(w));
+        let text = report::matrix::render(
+            &run,
+            &extras,
+            report::matrix::Options {
+                colors: console::colors_enabled(),
+                width,
+            },
+        );
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+    }
+    report::write_files(&run, a.html.as_deref(), a.junit.as_deref(), &extras)?;
+    Ok(exit_of(&run, a.fail_on, diff.as_ref()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portprobe::OpenPort;
+
+    fn scan(open: &[(u16, Option<&str>)]) -> HostScan {
+        HostScan {
+            host: "h".into(),
+            ip: "10.0.0.1".into(),
+            open: open
+                .iter()
+                .map(|(p, b)| OpenPort {
+                    port: *p,
+                    banner: b.map(str::to_owned),
+                })
+                .collect(),
+            closed: 65535 - open.len(),
+            seconds: 1.0,
+            ..HostScan::default()
+        }
+    }
+
+    #[test]
+    fn only_ssh_open_passes() {
+        let v = probe_verdict(
+            &scan(&[(22, Some("SSH-2.0-OpenSSH_9.2"))]),
+            22,
+            &BTreeSet::new(),
+        );
+        assert!(v.pass, "{v:?}");
+        assert_eq!(v.id, "ports.only-ssh");
+        assert!(
+            v.evidence
+                .contains("open as allowed: 22 (SSH-2.0-OpenSSH_9.2)")
+        );
+        assert!(v.evidence.contains("probed 65535 TCP ports of 10.0.0.1"));
+    }
+
+    #[test]
+    fn another_open_port_fails_and_is_named() {
+        let v = probe_verdict(&scan(&[(22, None), (8080, None)]), 22, &BTreeSet::new());
+        assert!(!v.pass);
+        assert!(
+            v.evidence
+                .starts_with("unexpected open port 8080 (no banner)"),
+            "{}",
+            v.evidence
+        );
+        let allowed: BTreeSet<u16> = [8080].into();
+        let v = probe_verdict(&scan(&[(22, None), (8080, None)]), 22, &allowed);
+        assert!(v.pass);
+        assert!(v.title.contains("and 8080"));
+    }
+
+    #[test]
+    fn a_probe_that_could_not_run_fails() {
+        let mut s = scan(&[]);
+        s.error = Some("cannot resolve".into());
+        assert!(!probe_verdict(&s, 22, &BTreeSet::new()).pass);
+        let mut s = scan(&[(22, None)]);
+        s.errors = 3;
+        s.first_error = Some("port 1: No route to host".into());
+        let v = probe_verdict(&s, 22, &BTreeSet::new());
+        assert!(!v.pass && v.evidence.contains("No route to host"));
+    }
+
+    #[test]
+    fn exit_codes() {
+        let mut run = crate::report::testdata::fleet();
+        assert_eq!(exit_of(&run, FailOn::Any, None), Exit::Unreachable);
+        run.hosts.pop();
+        assert_eq!(exit_of(&run, FailOn::Any, None), Exit::Drift);
+        let quiet = baseline::BaselineDiff::default();
+        assert_eq!(exit_of(&run, FailOn::Worse, Some(&quiet)), Exit::Ok);
+        for h in &mut run.hosts {
+            for v in &mut h.verify {
+                v.pass = true;
+            }
+        }
+        assert_eq!(exit_of(&run, FailOn::Any, None), Exit::Ok);
+        run.hosts[0].error = Some("the fact probe failed".into());
+        assert_eq!(exit_of(&run, FailOn::Any, None), Exit::HostFailed);
+    }
+}

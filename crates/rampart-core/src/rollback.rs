@@ -1,0 +1,151 @@
+//! The dead-man switch: before a change that can cut the operator off (sshd, the firewall,
+//! iptables rules, sudoers), snapshot what it touches and arm a rollback on the host itself;
+//! only a brand-new SSH connection that logs in and runs `sudo -n true` disarms it.
+//!
+//! The rollback is a transient systemd timer (a detached `sleep` where there is no systemd)
+//! that restores the snapshot and reloads what it touched. It survives the loss of rampart's
+//! connection, which is the point: a host that shut rampart out heals itself.
+//!
+//! Everything here builds shell code; the engine runs it.
+
+use crate::shell::quote;
+
+/// Where snapshots live on the host.
+pub const ROLLBACK_DIR: &str = "/var/lib/rampart/rollback";
+
+/// The snapshot directory of one armed change.
+pub fn snapshot_dir(id: &str) -> String {
+    format!("{ROLLBACK_DIR}/{id}")
+}
+
+/// Shell code that snapshots `paths`, writes the restore script and arms it to fire after
+/// `delay_secs`. Prints `@@<marker> armed` when armed; fails (non-zero) otherwise, and then
+/// nothing must be applied.
+pub fn arm_script(id: &str, paths: &[String], delay_secs: u64, marker: &str) -> String {
+    let dir = snapshot_dir(id);
+    let d = quote(&dir);
+    let mut s = String::new();
+    s.push_str("(\nset -e\n");
+    s.push_str(&format!(
+        "umask 077\nmkdir -p {d}\n: > {d}/absent\n: > {d}/present\n"
+    ));
+    let mut ufw = false;
+    let mut sshd = false;
+    for p in paths {
+        let q = quote(p);
+        s.push_str(&format!("if [ -e {q} ] || [ -L {q} ]; then printf '%s\\n' {q} >> {d}/present; else printf '%s\\n' {q} >> {d}/absent; fi\n"));
+        ufw |= p.starts_with("/etc/ufw") || p == "/etc/default/ufw";
+        sshd |= p.starts_with("/etc/ssh/") || p.contains("ssh.socket");
+    }
+    // tar of the listed files only (no directories as members): restoring it never touches
+    // the mode or owner of a parent directory, `/` included.
+    s.push_str(&format!(
+        "sed 's|^/||' {d}/present | tar -cpf {d}/files.tar -C / --no-recursion -T -\n"
+    ));
+    s.push_str(&format!("if command -v iptables-save >/dev/null; then iptables-save > {d}/iptables.v4 2>/dev/null || true; ip6tables-save > {d}/iptables.v6 2>/dev/null || true; fi\n"));
+    if ufw {
+        s.push_str(&format!("touch {d}/ufw\n"));
+    }
+    if sshd {
+        s.push_str(&format!("touch {d}/sshd\n"));
+    }
+    s.push_str(&format!(
+        "cat > {d}/restore.sh <<'RAMPART_EOF'\n{}RAMPART_EOF\n",
+        restore_script(&dir)
+    ));
+    let unit = format!("rampart-rollback-{id}");
+    s.push_str(&format!(
+        "if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null; then\n  systemd-run --quiet --unit={unit} --on-active={delay_secs} --timer-property=AccuracySec=1s /bin/sh {d}/restore.sh\nelse\n  setsid nohup sh -c 'sleep {delay_secs}; [ -e {d}/restore.sh ] && sh {d}/restore.sh' >/dev/null 2>&1 < /dev/null &\n  echo $! > {d}/sleeper.pid\nfi\n"
+    ));
+    s.push_str(&format!(
+        "echo {}\n) </dev/null 2>&1\n",
+        quote(&format!("@@{marker} armed"))
+    ));
+    s
+}
+
+/// The script the timer runs: put every touched path back as it was, then make the services
+/// read it again.
+fn restore_script(dir: &str) -> String {
+    let d = quote(dir);
+    format!(
+        r#"#!/bin/sh
+# rampart dead-man switch: rampart could not confirm a change over a fresh connection in time.
+S={d}
+[ -e "$S/rolled-back" ] && exit 0
+while IFS= read -r p; do [ -n "$p" ] && rm -f -- "$p"; done < "$S/absent"
+tar -xpf "$S/files.tar" -C / 2>/dev/null
+if [ -e "$S/ufw" ]; then
+  if grep -q '^ENABLED=yes' /etc/ufw/ufw.conf 2>/dev/null; then ufw --force enable; else ufw --force disable >/dev/null 2>&1 || ufw disable; fi
+elif [ -e "$S/iptables.v4" ]; then
+  iptables-restore < "$S/iptables.v4"; [ -s "$S/iptables.v6" ] && ip6tables-restore < "$S/iptables.v6"
+fi
+systemctl daemon-reload 2>/dev/null
+if [ -e "$S/sshd" ]; then
+  mkdir -p /run/sshd
+  if systemctl is-active --quiet ssh.socket 2>/dev/null; then systemctl restart ssh.socket; fi
+  systemctl reload ssh 2>/dev/null || systemctl reload sshd 2>/dev/null || systemctl restart ssh 2>/dev/null || systemctl restart sshd
+fi
+date -u +%Y-%m-%dT%H:%M:%SZ > "$S/rolled-back"
+logger -t rampart "rolled back an unconfirmed change (snapshot $S)" 2>/dev/null
+exit 0
+"#
+    )
+}
+
+/// Shell code that disarms the rollback and removes the snapshot; prints `@@<marker> disarmed`.
+/// If the rollback already fired, prints `@@<marker> too-late` instead.
+pub fn disarm_script(id: &str, marker: &str) -> String {
+    let d = quote(&snapshot_dir(id)).into_owned();
+    let unit = format!("rampart-rollback-{id}");
+    format!(
+        "{{\nif [ -e {d}/rolled-back ]; then echo {late}; exit 0; fi\nsystemctl stop {unit}.timer >/dev/null 2>&1; systemctl reset-failed {unit}.service {unit}.timer >/dev/null 2>&1\nif [ -e {d}/sleeper.pid ]; then kill \"$(cat {d}/sleeper.pid)\" 2>/dev/null; fi\nif [ -e {d}/rolled-back ]; then echo {late}; exit 0; fi\nrm -rf {d}\necho {ok}\n}} </dev/null\n",
+        late = quote(&format!("@@{marker} too-late")),
+        ok = quote(&format!("@@{marker} disarmed")),
+    )
+}
+
+/// Shell code that tells whether the rollback ran: prints `@@<marker> rolled-back <time>` or
+/// `@@<marker> pending`.
+pub fn status_script(id: &str, marker: &str) -> String {
+    let d = quote(&snapshot_dir(id)).into_owned();
+    format!(
+        "if [ -e {d}/rolled-back ]; then echo \"@@{marker} rolled-back $(cat {d}/rolled-back)\"; else echo '@@{marker} pending'; fi\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arm_snapshots_every_path_and_schedules_a_restore() {
+        let s = arm_script(
+            "abc",
+            &[
+                "/etc/ssh/sshd_config.d/00-rampart.conf".into(),
+                "/etc/ufw/user.rules".into(),
+            ],
+            30,
+            "N",
+        );
+        assert!(s.contains("printf '%s\\n' /etc/ssh/sshd_config.d/00-rampart.conf >> /var/lib/rampart/rollback/abc/present"), "{s}");
+        assert!(
+            s.contains("tar -cpf /var/lib/rampart/rollback/abc/files.tar -C / --no-recursion -T -")
+        );
+        assert!(!s.contains("cp -a"));
+        assert!(s.contains("touch /var/lib/rampart/rollback/abc/ufw"));
+        assert!(s.contains("touch /var/lib/rampart/rollback/abc/sshd"));
+        assert!(s.contains("--unit=rampart-rollback-abc --on-active=30"));
+        assert!(s.contains("echo '@@N armed'"));
+        assert!(s.contains("systemctl reload ssh"));
+    }
+
+    #[test]
+    fn disarm_reports_a_rollback_that_already_fired() {
+        let s = disarm_script("abc", "N");
+        assert!(s.contains("@@N too-late"));
+        assert!(s.contains("systemctl stop rampart-rollback-abc.timer"));
+        assert!(s.contains("rm -rf /var/lib/rampart/rollback/abc"));
+    }
+}

@@ -36,7 +36,7 @@ fn ping_reaches_every_lab_host_with_strict_host_keys() {
     let n = std::fs::read_to_string(lab.dir.join("hosts.txt")).expect("hosts.txt").lines().count();
     let inv = lab.dir.join("inventory.toml");
     let (code, doc) = rampart_json(&["ping", "-i", inv.to_str().expect("utf-8 path")]);
-    assert_eq!(code, 0, "{doc}");
+    assert_eq!(code, 0, "{}", util::brief(&doc));
     let hosts = doc["hosts"].as_array().expect("hosts array");
     assert_eq!(hosts.len(), n);
     for h in hosts {
@@ -79,7 +79,7 @@ fn host_keys_strict_changed_and_accept_new() {
         let mut args = vec!["ping", "-i", i];
         args.extend_from_slice(extra);
         let (code, doc) = rampart_json(&args);
-        assert_eq!(code, 4, "{doc}");
+        assert_eq!(code, 4, "{}", util::brief(&doc));
         let h = host(&doc, "h1");
         assert_eq!(h["reachable"], false);
         assert_eq!(h["host_key"], "changed");
@@ -96,7 +96,7 @@ fn host_keys_strict_changed_and_accept_new() {
     assert_eq!(code, 4);
     assert_eq!(host(&doc, "h1")["host_key"], "unknown");
     let (code, doc) = rampart_json(&["ping", "-i", i, "--accept-new"]);
-    assert_eq!(code, 0, "{doc}");
+    assert_eq!(code, 0, "{}", util::brief(&doc));
     let learned = std::fs::read_to_string(&kh2).expect("read");
     assert_eq!(learned.lines().count(), 1, "{learned}");
     assert!(learned.starts_with(&format!("{addr} ssh-ed25519 ")), "{learned}");
@@ -138,7 +138,7 @@ fn proxy_jump_through_h1_to_h2() {
     .expect("write inventory");
     let (code, doc) = rampart_json(&["ping", "-i", inv.to_str().expect("utf-8"), "--limit", "h2"]);
     let _ = link(&["-n", "rampart-h1", "link", "del", "rp-pj1"]);
-    assert_eq!(code, 0, "{doc}");
+    assert_eq!(code, 0, "{}", util::brief(&doc));
     let h2 = host(&doc, "h2");
     assert_eq!(h2["reachable"], true, "{h2}");
     assert_eq!(h2["connections"], 2, "one to the bastion, one tunnelled to h2: {h2}");

@@ -77,6 +77,11 @@ impl Lab {
     pub fn reset(&self, hosts: &[&str]) {
         let st = Command::new(self.scripts.join("reset.sh")).args(hosts).output().expect("run reset.sh");
         assert!(st.status.success(), "reset.sh {hosts:?} failed: {}", String::from_utf8_lossy(&st.stderr));
+        // Boot must have settled: units still starting write /etc and would make a "nothing
+        // changed" hash comparison flaky.
+        for h in hosts {
+            let _ = self.exec(h, "systemctl is-system-running --wait >/dev/null 2>&1; true");
+        }
     }
 
     /// A content hash of what `check` must never touch: /etc, /var/lib/ufw, iptables rules.
@@ -125,4 +130,23 @@ pub fn host<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value
 /// The number of changed resources on a host in a JSON report.
 pub fn changed(doc: &serde_json::Value, name: &str) -> u64 {
     host(doc, name)["changed"].as_u64().unwrap_or(u64::MAX)
+}
+
+/// A short summary of a JSON report for assertion messages: host, changed, failed, error.
+pub fn brief(doc: &serde_json::Value) -> String {
+    doc["hosts"]
+        .as_array()
+        .map(|hs| {
+            hs.iter()
+                .map(|h| {
+                    let failed: Vec<String> = h["verify"].as_array().into_iter().flatten().filter(|v| v["pass"] == false).map(|v| v["id"].to_string()).collect();
+                    format!(
+                        "{} changed={} failed={} unreachable={} error={} failed_checks={:?}",
+                        h["host"], h["changed"], h["failed"], h["unreachable"], h["error"], failed
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_else(|| doc.to_string())
 }

@@ -29,6 +29,9 @@ fn connector(conn: &ConnArgs) -> Connector {
             HostKeyPolicy::Strict
         },
         allow_tty_prompt: std::io::stdin().is_terminal(),
+        // A host whose link dies mid-run is noticed within about 20 s (3 missed keepalives),
+        // not after the 15 s x 3 + 60 s of the transport's defaults.
+        keepalive: std::time::Duration::from_secs(5),
         ..ClientOptions::default()
     })
 }

@@ -174,8 +174,9 @@ impl FactRequest {
         }
         for (id, cmd) in &self.commands {
             sec(&mut s, "cmd", id);
+            // The status is the check's own: `$?` after a pipeline into `head` would be head's.
             s.push_str(&format!(
-                "( {cmd} ) </dev/null 2>&1 | head -c 65536; echo \"@rc $?\"\n"
+                "rampart_out=$( ( {cmd} ) </dev/null 2>&1 ); rampart_rc=$?\nprintf '%s\\n' \"$rampart_out\" | head -c 65536; echo \"@rc $rampart_rc\"\n"
             ));
         }
         sec(&mut s, "end", "-");
@@ -1051,6 +1052,18 @@ mod tests {
         let s = f.sshd.unwrap();
         assert!(!s.ok);
         assert!(s.error.unwrap().contains("privilege separation"));
+    }
+
+    #[test]
+    fn check_commands_report_their_own_exit_status() {
+        let mut req = FactRequest::new();
+        req.commands.insert("x".into(), "false".into());
+        let s = req.probe_script("n");
+        assert!(
+            s.contains("rampart_out=$( ( false ) </dev/null 2>&1 ); rampart_rc=$?"),
+            "{s}"
+        );
+        assert!(s.contains("echo \"@rc $rampart_rc\""));
     }
 
     #[test]

@@ -56,6 +56,9 @@ pub struct ProbeTarget {
     pub host: String,
     /// The inventory address (an IP or a DNS name, resolved once before the scan).
     pub address: String,
+    /// Ports not to probe: the SSH port rampart is connected to (its session proves the port
+    /// open, and a probe of it would only add a line to sshd's log).
+    pub skip: Vec<u16>,
 }
 
 /// An open port.
@@ -81,6 +84,8 @@ pub struct HostScan {
     pub closed: usize,
     /// Ports that did not answer within the timeout.
     pub filtered: usize,
+    /// Ports left out on purpose ([`ProbeTarget::skip`]).
+    pub skipped: Vec<u16>,
     /// Ports whose connect failed otherwise (host or network unreachable, ...).
     pub errors: usize,
     /// The first such error, for the report.
@@ -227,10 +232,16 @@ async fn scan_host(
         }
     };
     r.ip = ip.to_string();
+    r.skipped = opts
+        .ports
+        .iter()
+        .copied()
+        .filter(|p| t.skip.contains(p))
+        .collect();
     let started = Instant::now();
     r.start = started.duration_since(t0).as_secs_f64();
     let mut set: JoinSet<(u16, PortState)> = JoinSet::new();
-    for &port in &opts.ports {
+    for &port in opts.ports.iter().filter(|p| !t.skip.contains(p)) {
         // The semaphore is never closed, so acquiring only fails if that changes: stop then.
         let Ok(permit) = sem.clone().acquire_owned().await else {
             break;
@@ -382,6 +393,7 @@ mod tests {
             vec![ProbeTarget {
                 host: "lo".into(),
                 address: "127.0.0.1".into(),
+                skip: vec![],
             }],
             ProbeOptions {
                 ports,
@@ -409,6 +421,30 @@ mod tests {
         let answer = greeted.await.expect("join");
         assert!(answer.starts_with("SSH-2.0-rampart_probe"), "{answer:?}");
         keep.abort();
+    }
+
+    #[tokio::test]
+    async fn skipped_ports_are_not_touched() {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let res = scan(
+            vec![ProbeTarget {
+                host: "lo".into(),
+                address: "127.0.0.1".into(),
+                skip: vec![port],
+            }],
+            ProbeOptions {
+                ports: vec![port],
+                timeout: Duration::from_secs(2),
+                ..ProbeOptions::default()
+            },
+        )
+        .await;
+        assert_eq!(res[0].scanned(), 0);
+        assert_eq!(res[0].skipped, [port]);
+        // Nothing connected: the listener has no pending connection.
+        let pending = tokio::time::timeout(Duration::from_millis(200), l.accept()).await;
+        assert!(pending.is_err(), "the skipped port was connected to");
     }
 
     #[tokio::test]

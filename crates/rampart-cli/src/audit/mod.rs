@@ -380,12 +380,18 @@ pub fn probe_verdict(scan: &HostScan, ssh_port: u16, allowed: &BTreeSet<u16>) ->
             scan.first_error.as_deref().unwrap_or("?")
         ));
     }
-    let expected: Vec<String> = scan
+    let mut expected: Vec<String> = scan
         .open
         .iter()
         .filter(|p| p.port == ssh_port || allowed.contains(&p.port))
         .map(describe)
         .collect();
+    if scan.skipped.contains(&ssh_port) {
+        expected.insert(
+            0,
+            format!("{ssh_port} (SSH: rampart's own connection; not probed)"),
+        );
+    }
     if !expected.is_empty() {
         lines.push(format!("open as allowed: {}", expected.join(", ")));
     }
@@ -521,6 +527,7 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
             .map(|j| ProbeTarget {
                 host: j.name.clone(),
                 address: j.target.host.clone(),
+                skip: vec![j.target.port],
             })
             .collect()
     } else {

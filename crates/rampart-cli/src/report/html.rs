@@ -290,15 +290,18 @@ fn matrix(s: &mut String, m: &Matrix<'_>) {
         .map(|(i, c)| i == 0 || m.columns[i - 1].group != c.group)
         .collect();
     for (i, c) in m.columns.iter().enumerate() {
-        let short = c.id.split_once('.').map_or(c.id.as_str(), |(_, r)| r);
+        // The full id, its group dimmed: narrow groups cannot show their name above.
+        let (group, rest) = c.id.split_once('.').unwrap_or(("", c.id.as_str()));
         let _ = write!(
             s,
-            "<th class=\"control{}\" data-control=\"{}\" title=\"{}: {}\"><span>{}</span></th>",
+            "<th class=\"control{}\" data-control=\"{}\" title=\"{}: {}\"><span><i>{}{}</i>{}</span></th>",
             if starts[i] { " g0" } else { "" },
             esc(&c.id),
             esc(&c.id),
             esc(&c.title),
-            esc(short)
+            esc(group),
+            if group.is_empty() { "" } else { "." },
+            esc(rest)
         );
     }
     s.push_str("</tr></thead>\n<tbody>\n");

@@ -1,0 +1,121 @@
+//! Lockout-proof apply against real hosts: the preflight refuses a plan that would shut rampart
+//! out (and nothing changes anywhere), the dead-man switch rolls back a lockout the preflight
+//! was told to ignore, and a host whose link dies mid-run is unreachable while the others
+//! finish. Hosts h17 - h22 (tests/util/HOSTS.md).
+
+mod util;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use util::{Lab, host, rampart_bin, rampart_json};
+
+fn site(dir: &Path, text: &str) -> String {
+    let p = dir.join("site.toml");
+    std::fs::write(&p, text).expect("write site");
+    p.to_str().expect("utf-8").to_owned()
+}
+
+const LOCKOUT_SITE: &str = r#"
+[[play]]
+hosts = "lab"
+roles = ["sshd"]
+
+[roles.sshd]
+allow_users = ["fleetclaw", "ubuntu"]
+permit_root_login = "prohibit-password"
+# The role refuses this lockout by itself; say it is intended, so the engine's fleet-wide
+# preflight (and then the dead-man switch) is what stands in the way.
+allow_lockout = true
+"#;
+
+#[test]
+#[ignore = "needs the lab (sudo tests/run)"]
+fn preflight_refuses_allow_users_without_the_connecting_user_and_changes_nothing() {
+    let lab = Lab::get();
+    let hosts = ["h17", "h18"];
+    lab.reset(&hosts);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inv = lab.inventory(dir.path(), &hosts, "lab");
+    let site = site(dir.path(), LOCKOUT_SITE);
+    let before: Vec<String> = hosts.iter().map(|h| lab.state_hash(h)).collect();
+    let (code, doc) = rampart_json(&["apply", "-i", inv.to_str().expect("utf-8"), &site]);
+    assert_eq!(code, 3, "{}", util::brief(&doc));
+    for h in hosts {
+        let r = host(&doc, h);
+        let err = r["error"].as_str().unwrap_or_default();
+        assert!(err.contains("preflight refused"), "{err}");
+        assert!(err.contains("AllowUsers") && err.contains("`lab`"), "the cut must name the setting and the user: {err}");
+        assert_eq!(r["changed"], 0);
+    }
+    let after: Vec<String> = hosts.iter().map(|h| lab.state_hash(h)).collect();
+    assert_eq!(before, after, "no host may change when the preflight refuses");
+}
+
+#[test]
+#[ignore = "needs the lab (sudo tests/run)"]
+fn the_dead_man_switch_rolls_back_a_lockout() {
+    let lab = Lab::get();
+    lab.reset(&["h19"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inv = lab.inventory(dir.path(), &["h19"], "lab");
+    let i = inv.to_str().expect("utf-8");
+    let site = site(dir.path(), LOCKOUT_SITE);
+    let root_mode = lab.sh("h19", "stat -c %a /");
+    let t = std::time::Instant::now();
+    let (code, doc) = rampart_json(&["apply", "-i", i, &site, "--skip-preflight", "--confirm-timeout", "10"]);
+    let took = t.elapsed();
+    assert_eq!(code, 3, "{}", util::brief(&doc));
+    let r = host(&doc, "h19");
+    assert_eq!(r["rolled_back"], true, "{r}");
+    assert!(r["error"].as_str().unwrap_or_default().starts_with("rolled back"), "{r}");
+    assert!(took < Duration::from_secs(60), "the rollback must come within the configured delay: {took:?}");
+    // The host restored itself: the drop-in is gone, sshd allows lab again, a fresh login works.
+    assert_eq!(lab.exec("h19", "test -e /etc/ssh/sshd_config.d/00-rampart.conf").0, 1);
+    assert!(!lab.sh("h19", "sshd -T").contains("allowusers"));
+    assert_eq!(lab.sh("h19", "stat -c %a /"), root_mode, "restoring must not touch parent directories");
+    let (code, doc) = rampart_json(&["ping", "-i", i]);
+    assert_eq!(code, 0, "a fresh login works after the rollback: {doc}");
+}
+
+#[test]
+#[ignore = "needs the lab (sudo tests/run)"]
+fn a_host_whose_link_is_cut_mid_run_is_unreachable_and_the_others_finish() {
+    let lab = Lab::get();
+    let hosts = ["h20", "h21", "h22"];
+    lab.reset(&hosts);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inv = lab.inventory(dir.path(), &hosts, "root");
+    // Make h22 slow, so the cut lands while rampart is working on it.
+    let site = site(
+        dir.path(),
+        "[[play]]\nhosts = \"lab\"\nroles = [\"ufw\"]\n",
+    );
+    lab.sh("h22", "mkdir -p /etc/ufw && cp /usr/sbin/ufw /usr/local/sbin/ufw.real 2>/dev/null; printf '#!/bin/sh\\nsleep 4\\nexec /usr/sbin/ufw \"$@\"\\n' > /usr/local/sbin/ufw && chmod 755 /usr/local/sbin/ufw");
+    let child = Command::new(rampart_bin())
+        .args(["apply", "-i", inv.to_str().expect("utf-8"), &site, "--connect-timeout", "3", "--json"])
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn rampart");
+    std::thread::sleep(Duration::from_millis(1500));
+    let down = Command::new("ip").args(["link", "set", "rp-h22", "down"]).status().expect("ip");
+    assert!(down.success());
+    let out = child.wait_with_output().expect("wait rampart");
+    let up = Command::new("ip").args(["link", "set", "rp-h22", "up"]).status().expect("ip");
+    assert!(up.success());
+    lab.sh("h22", "rm -f /usr/local/sbin/ufw /usr/local/sbin/ufw.real");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(out.status.code(), Some(4), "exit 4: a host was unreachable, none failed: {doc}");
+    let cut = host(&doc, "h22");
+    assert_eq!(cut["unreachable"], true, "{cut}");
+    for h in ["h20", "h21"] {
+        let r = host(&doc, h);
+        assert_eq!(r["unreachable"], false, "{r}");
+        assert!(r["error"].is_null(), "{r}");
+        assert!(r["changed"].as_u64().unwrap_or(0) > 0, "{r}");
+        assert!(r["seconds"].as_f64().unwrap_or(99.0) < 20.0, "{h} must not wait for the dead host: {r}");
+    }
+}

@@ -119,3 +119,28 @@ fn a_host_whose_link_is_cut_mid_run_is_unreachable_and_the_others_finish() {
         assert!(r["seconds"].as_f64().unwrap_or(99.0) < 20.0, "{h} must not wait for the dead host: {r}");
     }
 }
+
+#[test]
+#[ignore = "needs the lab (sudo tests/run)"]
+fn two_runs_at_once_the_second_refuses_the_host_lock() {
+    let lab = Lab::get();
+    lab.reset(&["h23"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inv = lab.inventory(dir.path(), &["h23"], "root");
+    let site = site(dir.path(), "[[play]]\nhosts = \"lab\"\nroles = [\"ufw\"]\n");
+    // Hold the lock as another run would, then try to apply: refused, nothing changed.
+    lab.sh("h23", "mkdir /run/rampart.lock && echo 'other@laptop pid 1 run x' > /run/rampart.lock/owner");
+    let before = lab.state_hash("h23");
+    let (code, doc) = rampart_json(&["apply", "-i", inv.to_str().expect("utf-8"), &site]);
+    assert_eq!(code, 3, "{}", util::brief(&doc));
+    let r = host(&doc, "h23");
+    let err = r["error"].as_str().unwrap_or_default();
+    assert!(err.contains("locked by another rampart run") && err.contains("other@laptop"), "{err}");
+    assert_eq!(r["error_kind"], "locked");
+    assert_eq!(lab.state_hash("h23"), before, "a refused run changes nothing");
+    // Released: the next run takes the lock, converges, and gives it back.
+    lab.sh("h23", "rm -rf /run/rampart.lock");
+    let (code, doc) = rampart_json(&["apply", "-i", inv.to_str().expect("utf-8"), &site]);
+    assert_eq!(code, 0, "{}", util::brief(&doc));
+    assert_eq!(lab.exec("h23", "test -e /run/rampart.lock").0, 1, "the lock is released at the end of the run");
+}

@@ -74,16 +74,16 @@ pub async fn ping(a: PingArgs) -> Result<Exit, CliError> {
         })
         .collect();
     let n = jobs.len();
-    let shared = Arc::new(Shared {
-        templates: Templates::embedded(),
-        secrets: BTreeMap::new(),
-        redactor: Redactor::new(),
-        options: RunOptions {
+    let shared = Arc::new(Shared::new(
+        Templates::embedded(),
+        BTreeMap::new(),
+        Redactor::new(),
+        RunOptions {
             mode: Mode::Ping,
             connect_attempts: 1,
             ..RunOptions::default()
         },
-    });
+    ));
     let progress = Arc::new(Progress::new(n, Mode::Ping, a.conn.json));
     let report = run_fleet(
         jobs,
@@ -243,11 +243,11 @@ pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliEr
     for s in secrets.values() {
         redactor.add(s);
     }
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(Shared::new(
         templates,
         secrets,
         redactor,
-        options: RunOptions {
+        RunOptions {
             mode,
             verify: if a.verify {
                 VerifyPolicy::Always
@@ -273,7 +273,8 @@ pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliEr
                 .map(|h| h.value.clone()),
             ..RunOptions::default()
         },
-    });
+    ));
+    watch_ctrl_c(&shared);
     let n = prepared.jobs.len();
     if !prepared.idle.is_empty() && !a.conn.json {
         eprintln!(
@@ -342,7 +343,40 @@ pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliEr
         ..crate::report::Extras::default()
     };
     crate::report::write_files(&report, a.html.as_deref(), a.junit.as_deref(), &extras)?;
+    if shared_cancelled(&report) {
+        return Ok(Exit::Interrupted);
+    }
     Ok(exit_of(&report))
+}
+
+fn shared_cancelled(report: &RunReport) -> bool {
+    report.hosts.iter().any(|h| {
+        h.error
+            .as_deref()
+            .is_some_and(|e| e.contains("interrupted (Ctrl-C)"))
+            || h.resources
+                .iter()
+                .any(|r| r.summary.contains("interrupted (Ctrl-C)"))
+    })
+}
+
+/// The first Ctrl-C lets every host finish the step in flight and start nothing new, so the
+/// recap and the journal are still written and no file is left half-written; a second one
+/// exits at once.
+fn watch_ctrl_c(shared: &Arc<Shared>) {
+    let flag = shared.cancelled.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            eprintln!(
+                "\ninterrupted: finishing the steps in flight, starting nothing new (Ctrl-C again to abort)"
+            );
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("aborted");
+                std::process::exit(130);
+            }
+        }
+    });
 }
 
 /// `rampart inventory`.

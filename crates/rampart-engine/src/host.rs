@@ -110,6 +110,40 @@ pub struct Shared {
     pub redactor: Redactor,
     /// Run options.
     pub options: RunOptions,
+    /// Set on Ctrl-C: hosts finish the step in flight and start nothing new.
+    pub cancelled: Arc<std::sync::atomic::AtomicBool>,
+    /// Identifies this run in host locks and journals.
+    pub run_id: String,
+}
+
+impl Shared {
+    /// A run's shared state with a fresh run id and no cancellation.
+    pub fn new(
+        templates: Templates,
+        secrets: BTreeMap<String, Secret>,
+        redactor: Redactor,
+        options: RunOptions,
+    ) -> Self {
+        let pid = std::process::id();
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "controller".into());
+        Shared {
+            templates,
+            secrets,
+            redactor,
+            options,
+            cancelled: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            run_id: format!(
+                "{}@{host} pid {pid} run {}",
+                std::env::var("USER").unwrap_or_else(|_| "rampart".into()),
+                nonce()
+            ),
+        }
+    }
+
+    /// True once the operator pressed Ctrl-C.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// Progress events, for the terminal.
@@ -493,16 +527,20 @@ async fn apply_all(
     let mut planned = std::mem::take(&mut st.planned);
     let mut changed_roles: Vec<String> = Vec::new();
     let mut stopped = false;
+    let mut locked = false;
     let roles = st.job.roles.clone();
+    let result = async {
     for (i, rj) in roles.iter().enumerate() {
         let mut role = std::mem::take(&mut planned[i]);
-        if stopped {
+        let interrupted = shared.is_cancelled() && role.has_changes();
+        if stopped || interrupted {
             for mut o in role.outcomes(&shared.redactor) {
                 o.status = Status::Skipped;
-                o.summary = "skipped: an earlier role failed on this host".into();
+                o.summary = if interrupted && !stopped { "skipped: interrupted (Ctrl-C)".into() } else { "skipped: an earlier role failed on this host".into() };
                 o.diff.clear();
                 st.rep.resources.push(o);
             }
+            stopped |= interrupted;
             continue;
         }
         if !changed_roles.is_empty() {
@@ -537,6 +575,10 @@ async fn apply_all(
         let n = nonce();
         let rollback_id = n.clone();
         let mut script = String::new();
+        // The host lock: taken by the first change of the run, so a second run refuses instead
+        // of interleaving its writes with ours. Runs that change nothing never take it.
+        script.push_str(&rollback::lock_script(&shared.run_id));
+        locked = true;
         if guarded {
             script.push_str(&rollback::arm_script(
                 &rollback_id,
@@ -564,6 +606,11 @@ async fn apply_all(
             }
         };
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.exit_status == Some(73) && !stdout.contains(&format!("@@{n} ")) {
+            locked = false;
+            st.rep.error_kind = Some("locked".into());
+            return Err(HostError::Remote(shared.redactor.redact(String::from_utf8_lossy(&out.stderr).trim())));
+        }
         if guarded && !stdout.contains(&format!("@@{n} armed")) {
             let why = shared.redactor.redact(&format!(
                 "{}{}",
@@ -616,6 +663,20 @@ async fn apply_all(
         }
         changed_roles.push(rj.name.clone());
     }
+    Ok::<(), HostError>(())
+    }
+    .await;
+    if locked {
+        // Best effort: a lock left behind by a lost connection expires by itself.
+        let _ = remote
+            .run_script(
+                rollback::unlock_script(&shared.run_id),
+                "",
+                Some(Duration::from_secs(30)),
+            )
+            .await;
+    }
+    result?;
     let verify: Vec<(String, Check)> = match opts.verify {
         VerifyPolicy::Never => Vec::new(),
         VerifyPolicy::Always => st.checks.clone(),

@@ -59,6 +59,10 @@ pub async fn run_rollout(
         if pending.is_empty() {
             break;
         }
+        if shared.is_cancelled() {
+            stopped = Some("interrupted (Ctrl-C) before this host's wave".into());
+            break;
+        }
         let wave: Vec<HostJob> = pending.drain(..(*size).min(pending.len())).collect();
         let names: Vec<String> = wave.iter().map(|j| j.name.clone()).collect();
         if let Some(j) = journal.as_deref_mut() {

@@ -471,7 +471,8 @@ hosts = "fleet"
 roles = ["base", "sshd", "ufw", "fail2ban", "unattended-upgrades"]
 
 [roles.base]
-admin_user = "fleetclaw"
+# The admin user; list its keys to make authorized_keys exactly these (empty: left as is).
+admin = { name = "fleetclaw", authorized_keys = [] }
 
 [roles.sshd]
 allow_users = ["fleetclaw"]

@@ -199,6 +199,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub identity: Option<PathBuf>,
 
+    /// The encrypted secrets file to use instead of the one the site names.
+    #[arg(long, value_name = "FILE")]
+    pub secrets: Option<PathBuf>,
+
     /// Also write a self-contained HTML report (what changed where, diffs, timeline) to FILE.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,

@@ -235,8 +235,9 @@ pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliEr
         }
     }
     let mode = if apply { Mode::Apply } else { Mode::Check };
-    let secrets = match &prepared.site.secrets {
-        Some(path) => crate::secrets::load(&path.value, a.identity.as_deref())?,
+    let secrets_file = a.secrets.clone().or_else(|| prepared.site.secrets.as_ref().map(|p| p.value.clone()));
+    let secrets = match &secrets_file {
+        Some(path) => crate::secrets::load(path, a.identity.as_deref())?,
         None => BTreeMap::new(),
     };
     let mut redactor = Redactor::new();
@@ -438,13 +439,31 @@ pub fn roles(a: RolesArgs) -> Result<Exit, CliError> {
                 }
                 return Err(e.into());
             };
-            let _ = writeln!(out, "# {}\n[roles.{}]", r.summary(), r.name());
+            let _ = writeln!(out, "# {}", r.summary());
             let defaults = r.defaults();
-            let text = toml::to_string(&defaults).unwrap_or_else(|_| defaults.to_string());
+            // Wrapped in `roles.NAME` so nested tables print as `[roles.NAME.sub]`, ready to paste.
+            let wrapped = serde_json::json!({ "roles": { r.name(): defaults } });
+            let text = match json_to_toml(&wrapped) {
+                Some(toml::Value::Table(t)) => toml::to_string(&t).unwrap_or_else(|_| defaults.to_string()),
+                _ => defaults.to_string(),
+            };
             let _ = write!(out, "{text}");
         }
     }
     Ok(Exit::Ok)
+}
+
+/// JSON to TOML for printing defaults: TOML has no null, so unset options are left out.
+fn json_to_toml(v: &serde_json::Value) -> Option<toml::Value> {
+    use serde_json::Value as J;
+    Some(match v {
+        J::Null => return None,
+        J::Bool(b) => toml::Value::Boolean(*b),
+        J::Number(n) => n.as_i64().map(toml::Value::Integer).or_else(|| n.as_f64().map(toml::Value::Float))?,
+        J::String(s) => toml::Value::String(s.clone()),
+        J::Array(a) => toml::Value::Array(a.iter().filter_map(json_to_toml).collect()),
+        J::Object(o) => toml::Value::Table(o.iter().filter_map(|(k, v)| json_to_toml(v).map(|t| (k.clone(), t))).collect()),
+    })
 }
 
 const INIT_INVENTORY: &str = r#"# rampart inventory: hosts, groups, connection settings and variables.

@@ -392,7 +392,7 @@ fn write_script(
     ));
     match validate {
         Some(Validate::Temp(cmd)) => {
-            let cmd = cmd.replace("%s", "\"$t\"");
+            let cmd = substitute_temp(cmd);
             s.raw(format!(
                 "if ! out=$({cmd} 2>&1); then echo \"rampart: validation of {} failed ({}): $out\" >&2; exit 1; fi",
                 path.replace('"', ""),
@@ -418,6 +418,28 @@ fn write_script(
         }
     }
     s.raw("trap - EXIT");
+}
+
+/// Puts the temporary file's path where a validate command says `%s`. Only a whole word
+/// `%s` is the placeholder (as in `visudo -cf %s`), so a command may carry its own `printf`
+/// formats.
+fn substitute_temp(cmd: &str) -> String {
+    let mut out = String::with_capacity(cmd.len() + 8);
+    let bytes = cmd.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let at_start = i == 0 || bytes[i - 1].is_ascii_whitespace();
+        let at_end = i + 2 >= bytes.len() || bytes[i + 2].is_ascii_whitespace();
+        if cmd[i..].starts_with("%s") && at_start && at_end {
+            out.push_str("\"$t\"");
+            i += 2;
+        } else {
+            let ch = cmd[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
 }
 
 /// A directory.
@@ -825,6 +847,13 @@ mod tests {
             panic!()
         };
         assert!(a.script.as_str().contains("previous file restored"));
+    }
+
+    #[test]
+    fn only_a_whole_word_percent_s_is_the_temp_file() {
+        assert_eq!(substitute_temp("visudo -cf %s"), "visudo -cf \"$t\"");
+        assert_eq!(substitute_temp("%s"), "\"$t\"");
+        assert_eq!(substitute_temp("sh -c 'printf \"dir %s\\n\" x' v %s"), "sh -c 'printf \"dir %s\\n\" x' v \"$t\"");
     }
 
     #[test]

@@ -253,6 +253,7 @@ fn plan_jobs(a: &AuditArgs, filter: &Arc<ControlFilter>) -> Result<Planned, CliE
             diff: false,
             verify: false,
             identity: a.identity.clone(),
+            secrets: None,
             html: None,
             junit: None,
         };
@@ -549,16 +550,16 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
             a.probe_timeout
         );
     }
-    let shared = Arc::new(Shared {
-        templates: planned.templates,
-        secrets: planned.secrets,
-        redactor: redactor.clone(),
-        options: RunOptions {
+    let shared = Arc::new(Shared::new(
+        planned.templates,
+        planned.secrets,
+        redactor.clone(),
+        RunOptions {
             mode: Mode::Audit,
             verify: VerifyPolicy::Always,
             ..RunOptions::default()
         },
-    });
+    ));
     let forks = a.conn.forks.unwrap_or(n).max(1);
     let on_done: portprobe::OnDone = if quiet {
         Box::new(|_| {})

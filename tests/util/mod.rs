@@ -84,6 +84,15 @@ impl Lab {
         }
     }
 
+    /// Puts hosts back to fresh, able to run Docker (LAB_DOCKER=1).
+    pub fn reset_docker(&self, hosts: &[&str]) {
+        let st = Command::new(self.scripts.join("reset.sh")).args(hosts).env("LAB_DOCKER", "1").output().expect("run reset.sh");
+        assert!(st.status.success(), "LAB_DOCKER=1 reset.sh {hosts:?} failed: {}", String::from_utf8_lossy(&st.stderr));
+        for h in hosts {
+            let _ = self.exec(h, "systemctl is-system-running --wait >/dev/null 2>&1; true");
+        }
+    }
+
     /// A content hash of what `check` must never touch: /etc, /var/lib/ufw, iptables rules.
     pub fn state_hash(&self, host: &str) -> String {
         self.sh(

@@ -714,7 +714,19 @@ async fn confirm(
 ) -> Result<(), HostError> {
     let marker = nonce();
     let attempt = async {
-        let session = connector.connect(&st.job.target).await?;
+        // `systemctl reload ssh` returns while sshd may still be re-binding: a refused or reset
+        // connection in the first seconds is not a lockout yet.
+        let mut tries = 0;
+        let session = loop {
+            match connector.connect(&st.job.target).await {
+                Ok(s) => break s,
+                Err(e) if tries < 5 && matches!(e.kind(), rampart_ssh::ErrorKind::Refused | rampart_ssh::ErrorKind::Disconnected | rampart_ssh::ErrorKind::Penalised) => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let fresh = SshRemote {
             session: session.clone(),
             become_root: st.job.become_root,

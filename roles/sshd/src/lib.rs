@@ -20,12 +20,14 @@ pub mod lockout;
 pub mod main_config;
 pub mod settings;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use rampart_core::Risk;
 use rampart_core::facts::{FactRequest, Facts};
 use rampart_core::resource::{File, Resource, Validate};
-use rampart_core::role::{ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, configure_typed};
+use rampart_core::role::{
+    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, configure_typed,
+};
 use rampart_core::shell::{Script, quote};
 use rampart_core::types::Port;
 use rampart_core::verify::{Check, Expect};
@@ -72,9 +74,13 @@ pub struct Config {
     /// `AllowGroups`; empty means no restriction (default). The user rampart connects as must
     /// be in one of them.
     pub allow_groups: Vec<String>,
-    /// `Port` (default 22). Moving it is refused unless `allow_lockout`: the firewall and the
-    /// inventory must follow.
+    /// `Port` (default 22). Moving it away from the port rampart is connected on is refused
+    /// unless `allow_lockout`; move in two runs with `extra_ports` instead.
     pub port: Option<Port>,
+    /// More ports sshd listens on (default none): to move sshd, first `port = 2222` with
+    /// `extra_ports = [22]` (and both open in the firewall), then drop 22 once the inventory
+    /// says 2222.
+    pub extra_ports: Vec<Port>,
     /// The strict profile: ClientAliveInterval 300, ClientAliveCountMax 2, AllowTcpForwarding
     /// no, AllowAgentForwarding no, AllowStreamLocalForwarding no, GatewayPorts no,
     /// PermitTunnel no, PermitUserEnvironment no, LogLevel VERBOSE, MaxStartups 10:30:60.
@@ -101,6 +107,7 @@ impl Default for Config {
             allow_users: vec!["fleetclaw".into(), "ubuntu".into()],
             allow_groups: Vec::new(),
             port: Port::new(22).ok(),
+            extra_ports: Vec::new(),
             strict: false,
             extra: BTreeMap::new(),
             allow_lockout: false,
@@ -117,7 +124,10 @@ impl Config {
     /// The drop-in's content.
     fn dropin(&self, ctx: &HostContext<'_>, settings: &[Setting]) -> Result<String, RoleError> {
         ctx.templates
-            .render("sshd/00-rampart.conf.j2", serde_json::json!({ "settings": settings, "strict": self.strict }))
+            .render(
+                "sshd/00-rampart.conf.j2",
+                serde_json::json!({ "settings": settings, "strict": self.strict }),
+            )
             .map_err(|e| RoleError(e.to_string()))
     }
 }
@@ -157,7 +167,9 @@ fn service_unit(facts: &Facts, host: &str) -> Result<&'static str, RoleError> {
     } else if exists("sshd") {
         Ok("sshd")
     } else {
-        Err(RoleError(format!("neither ssh.service nor sshd.service is known to systemd on {host}: is openssh-server installed?")))
+        Err(RoleError(format!(
+            "neither ssh.service nor sshd.service is known to systemd on {host}: is openssh-server installed?"
+        )))
     }
 }
 
@@ -165,15 +177,49 @@ fn service_unit(facts: &Facts, host: &str) -> Result<&'static str, RoleError> {
 /// restarted, which restarts ssh.service through its dependency; otherwise a reload (sshd
 /// re-executes itself and re-binds its ports). Sessions survive both: systemd only stops the
 /// listener (KillMode=process).
+///
+/// `systemctl reload` returns as soon as sshd got its SIGHUP, while sshd is still closing its
+/// sockets and re-executing: a login in that window is refused (the engine's confirmation
+/// login hit it). sshd rewrites its pid file right after it listens again, so the handler
+/// waits for that, and the change is only reported done when sshd accepts logins.
 fn handler(facts: &Facts, unit: &str) -> Handler {
     let mut script = Script::new();
     if facts.units.get("ssh.socket").is_some_and(|u| u.is_active()) {
         script.raw("systemctl daemon-reload");
         script.raw("systemctl restart ssh.socket");
-    } else {
-        script.cmd(["systemctl", "try-reload-or-restart", &format!("{unit}.service")]);
+        return Handler {
+            name: HANDLER.into(),
+            script,
+        };
     }
-    Handler { name: HANDLER.into(), script }
+    let service = format!("{unit}.service");
+    let pidfile = facts
+        .sshd
+        .as_ref()
+        .and_then(|e| e.get("pidfile"))
+        .filter(|p| p.starts_with('/'))
+        .unwrap_or("/run/sshd.pid")
+        .to_owned();
+    let (svc, pid) = (quote(&service).into_owned(), quote(&pidfile).into_owned());
+    script.raw("m=$(mktemp /run/rampart-sshd-reload.XXXXXX)");
+    script.raw("trap 'rm -f \"$m\"' EXIT");
+    script.raw(format!("systemctl try-reload-or-restart {svc}"));
+    script.raw(format!(
+        "if systemctl is-active --quiet {svc} && [ -e {pid} ]; then"
+    ));
+    script.raw("  i=0");
+    script.raw(format!(
+        "  until [ -n \"$(find {pid} -newer \"$m\" 2>/dev/null)\" ]; do"
+    ));
+    script.raw("    i=$((i + 1))");
+    script.raw("    if [ \"$i\" -gt 100 ]; then echo 'rampart: sshd did not listen again within 10 s of the reload' >&2; exit 1; fi");
+    script.raw("    sleep 0.1");
+    script.raw("  done");
+    script.raw("fi");
+    Handler {
+        name: HANDLER.into(),
+        script,
+    }
 }
 
 impl Configured for Config {
@@ -181,9 +227,13 @@ impl Configured for Config {
         req.file(MAIN);
         req.file(DROPIN);
         req.sshd_effective = true;
-        req.units.extend(["ssh".to_owned(), "sshd".to_owned(), "ssh.socket".to_owned()]);
+        req.units
+            .extend(["ssh".to_owned(), "sshd".to_owned(), "ssh.socket".to_owned()]);
         let settings = self.settings();
-        if settings.iter().any(|s| s.lkey() == "allowgroups" || s.lkey() == "denygroups") {
+        if settings
+            .iter()
+            .any(|s| s.lkey() == "allowgroups" || s.lkey() == "denygroups")
+        {
             req.accounts = true;
         }
     }
@@ -192,7 +242,11 @@ impl Configured for Config {
         let facts = ctx.facts;
         let settings = self.settings();
         if !self.allow_lockout {
-            let conn = lockout::Connection { host: ctx.host, user: ctx.connect_user, facts };
+            let conn = lockout::Connection {
+                host: ctx.host,
+                user: ctx.connect_user,
+                facts,
+            };
             let problems = lockout::problems(&settings, &conn);
             if !problems.is_empty() {
                 return Err(RoleError(format!(
@@ -205,31 +259,52 @@ impl Configured for Config {
         let unit = service_unit(facts, ctx.host)?;
         let main_text = match facts.files.get(MAIN) {
             Some(f) => f.text().map(str::to_owned).ok_or_else(|| {
-                RoleError(format!("{MAIN} on {} is missing or not a readable text file: reinstall openssh-server", ctx.host))
+                RoleError(format!(
+                    "{MAIN} on {} is missing or not a readable text file: reinstall openssh-server",
+                    ctx.host
+                ))
             })?,
-            None => return Err(RoleError(format!("fact {MAIN} was not gathered (a bug in the sshd role)"))),
+            None => {
+                return Err(RoleError(format!(
+                    "fact {MAIN} was not gathered (a bug in the sshd role)"
+                )));
+            }
         };
         let dropin = self.dropin(ctx, &settings)?;
         let main_fix = main_config::fixed(&main_text);
         let dropin_ok = facts.files.get(DROPIN).and_then(|f| f.text()) == Some(dropin.as_str());
-        if dropin_ok && main_fix.is_none() {
-            if let Some(e) = facts.sshd.as_ref().and_then(|e| e.error.as_deref()) {
-                if !e.contains("privilege separation") {
-                    return Err(RoleError(format!("`sshd -T` fails on {} although rampart's files are in place: {e}", ctx.host)));
-                }
-            }
+        // With rampart's files in place, a failing `sshd -T` means something else broke the
+        // configuration: the next restart of sshd (a reboot) would fail.
+        if dropin_ok
+            && main_fix.is_none()
+            && let Some(e) = facts.sshd.as_ref().and_then(|e| e.error.as_deref())
+            && !e.contains("privilege separation")
+        {
+            return Err(RoleError(format!(
+                "`sshd -T` fails on {} although rampart's files are in place: {e}",
+                ctx.host
+            )));
         }
         // The drop-in first: without the Include it is inert, so the main file's fix (validated
         // second) is checked together with it.
         let mut resources = vec![Resource::File(
-            File::new(DROPIN, dropin, 0o644).validated(Validate::InPlace(VALIDATE.into())).notifies(HANDLER).risk(Risk::Access),
+            File::new(DROPIN, dropin, 0o644)
+                .validated(Validate::InPlace(VALIDATE.into()))
+                .notifies(HANDLER)
+                .risk(Risk::Access),
         )];
         if let Some(text) = main_fix {
             resources.push(Resource::File(
-                File::new(MAIN, text, 0o644).validated(Validate::InPlace(VALIDATE.into())).notifies(HANDLER).risk(Risk::Access),
+                File::new(MAIN, text, 0o644)
+                    .validated(Validate::InPlace(VALIDATE.into()))
+                    .notifies(HANDLER)
+                    .risk(Risk::Access),
             ));
         }
-        Ok(RolePlan { resources, handlers: vec![handler(facts, unit)] })
+        Ok(RolePlan {
+            resources,
+            handlers: vec![handler(facts, unit)],
+        })
     }
 
     fn checks(&self) -> Vec<Check> {
@@ -253,21 +328,39 @@ impl Configured for Config {
             let want = sorted.join(" ");
             out.push(Check {
                 id: "sshd.allowusers".into(),
-                title: format!("only {} may log in over SSH (AllowUsers)", sorted.join(", ")),
-                command: effective_check("allowusers", "sed -n 's/^allowusers //p' | sort -u | paste -sd' ' -", &want),
+                title: format!(
+                    "only {} may log in over SSH (AllowUsers)",
+                    sorted.join(", ")
+                ),
+                command: effective_check(
+                    "allowusers",
+                    "sed -n 's/^allowusers //p' | sort -u | paste -sd' ' -",
+                    &want,
+                ),
                 expect: Expect::Line(want),
             });
         }
-        let port = Config::final_value(&settings, "port").unwrap_or_else(|| self.port().to_string());
+        let ports =
+            Config::final_value(&settings, "port").unwrap_or_else(|| self.port().to_string());
         out.push(Check {
             id: "sshd.port".into(),
-            title: format!("sshd is configured for port {port} only"),
-            command: effective_check("port", "sed -n 's/^port //p' | paste -sd' ' -", &port),
-            expect: Expect::Line(port.clone()),
+            title: format!(
+                "sshd is configured for port {} only",
+                ports.replace(' ', ", ")
+            ),
+            command: effective_check("port", "sed -n 's/^port //p' | paste -sd' ' -", &ports),
+            expect: Expect::Line(ports.clone()),
         });
-        if let Ok(p) = port.parse::<u16>() {
+        for p in ports
+            .split_whitespace()
+            .filter_map(|p| p.parse::<u16>().ok())
+        {
             out.push(Check {
-                id: "sshd.listening".into(),
+                id: if ports.contains(' ') {
+                    format!("sshd.listening-{p}")
+                } else {
+                    "sshd.listening".into()
+                },
                 title: format!("something accepts SSH connections on port {p}"),
                 command: format!("ss -Hltn 'sport = :{p}'"),
                 expect: Expect::Contains(format!(":{p} ")),

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use rampart_core::facts::Facts;
 use rampart_core::types::Cidr;
 
+use crate::Config;
 use crate::settings::Setting;
 
 /// How rampart reaches the host now.
@@ -58,7 +59,7 @@ fn user_entry_matches(entry: &str, user: &str, client: Option<IpAddr>) -> Option
 }
 
 fn values(settings: &[Setting], lkey: &str) -> Option<Vec<String>> {
-    settings.iter().find(|s| s.lkey() == lkey).map(|s| s.value.split_whitespace().map(str::to_owned).collect())
+    Config::final_value(settings, lkey).map(|v| v.split_whitespace().map(str::to_owned).collect())
 }
 
 /// Every way the settings would lock rampart out, as sentences with the fix.
@@ -66,24 +67,35 @@ pub fn problems(settings: &[Setting], conn: &Connection<'_>) -> Vec<String> {
     let mut out = Vec::new();
     let host = conn.host;
     let user = conn.user;
-    let client: Option<IpAddr> = conn.facts.host.ssh_connection.as_ref().and_then(|c| c.client_ip.parse().ok());
+    let client: Option<IpAddr> = conn
+        .facts
+        .host
+        .ssh_connection
+        .as_ref()
+        .and_then(|c| c.client_ip.parse().ok());
     let allow_users = values(settings, "allowusers").unwrap_or_default();
     // A non-root user the operator could switch to: the first plain name in AllowUsers.
-    let alternative = allow_users.iter().find(|u| *u != "root" && !u.contains(['*', '?', '@'])).cloned();
+    let alternative = allow_users
+        .iter()
+        .find(|u| *u != "root" && !u.contains(['*', '?', '@']))
+        .cloned();
 
-    if user == "root" {
-        if let Some(v) = values(settings, "permitrootlogin").and_then(|v| v.first().cloned()) {
-            if v == "no" || v == "forced-commands-only" {
-                let via = alternative.as_deref().unwrap_or("an admin user");
-                out.push(format!(
-                    "PermitRootLogin {v} would lock rampart out: it connects to {host} as root. Connect as `{via}` with \
-                     become = true (it needs passwordless sudo and a key), or set sshd.permit_root_login = \"prohibit-password\""
-                ));
-            }
-        }
+    if user == "root"
+        && let Some(v) = values(settings, "permitrootlogin").and_then(|v| v.first().cloned())
+        && (v == "no" || v == "forced-commands-only")
+    {
+        let via = alternative.as_deref().unwrap_or("an admin user");
+        out.push(format!(
+            "PermitRootLogin {v} would lock rampart out: it connects to {host} as root. Connect as `{via}` with \
+             become = true (it needs passwordless sudo and a key), or set sshd.permit_root_login = \"prohibit-password\""
+        ));
     }
-    if values(settings, "pubkeyauthentication").is_some_and(|v| v.first().is_some_and(|w| w == "no")) {
-        out.push(format!("PubkeyAuthentication no would lock rampart out of {host}: rampart logs in with a key"));
+    if values(settings, "pubkeyauthentication")
+        .is_some_and(|v| v.first().is_some_and(|w| w == "no"))
+    {
+        out.push(format!(
+            "PubkeyAuthentication no would lock rampart out of {host}: rampart logs in with a key"
+        ));
     }
     if let Some(methods) = values(settings, "authenticationmethods") {
         // Each argument is one acceptable chain of methods; rampart can complete `publickey` alone.
@@ -95,7 +107,10 @@ pub fn problems(settings: &[Setting], conn: &Connection<'_>) -> Vec<String> {
         }
     }
     if !allow_users.is_empty() {
-        let verdicts: Vec<Option<bool>> = allow_users.iter().map(|e| user_entry_matches(e, user, client)).collect();
+        let verdicts: Vec<Option<bool>> = allow_users
+            .iter()
+            .map(|e| user_entry_matches(e, user, client))
+            .collect();
         if !verdicts.contains(&Some(true)) {
             let unsure = verdicts.contains(&None);
             out.push(format!(
@@ -105,37 +120,52 @@ pub fn problems(settings: &[Setting], conn: &Connection<'_>) -> Vec<String> {
             ));
         }
     }
-    if let Some(deny) = values(settings, "denyusers") {
-        if let Some(hit) = deny.iter().find(|e| user_entry_matches(e, user, client) != Some(false)) {
-            out.push(format!("DenyUsers {hit} would lock rampart out: it connects to {host} as `{user}`"));
-        }
+    if let Some(deny) = values(settings, "denyusers")
+        && let Some(hit) = deny
+            .iter()
+            .find(|e| user_entry_matches(e, user, client) != Some(false))
+    {
+        out.push(format!(
+            "DenyUsers {hit} would lock rampart out: it connects to {host} as `{user}`"
+        ));
     }
-    let groups = conn.facts.accounts.as_ref().map(|a| a.groups_of(user)).unwrap_or_default();
-    if let Some(allow) = values(settings, "allowgroups") {
-        if !allow.iter().any(|p| groups.iter().any(|g| wildcard(p, g))) {
-            let have = if groups.is_empty() {
-                "none rampart can see in /etc/group".to_owned()
-            } else {
-                groups.iter().cloned().collect::<Vec<_>>().join(", ")
-            };
-            out.push(format!(
-                "AllowGroups {} would lock rampart out: `{user}`, the user it connects to {host} as, is in none of them (its groups: {have}). Add one of its groups to sshd.allow_groups",
-                allow.join(" ")
-            ));
-        }
+    let groups = conn
+        .facts
+        .accounts
+        .as_ref()
+        .map(|a| a.groups_of(user))
+        .unwrap_or_default();
+    if let Some(allow) = values(settings, "allowgroups")
+        && !allow.iter().any(|p| groups.iter().any(|g| wildcard(p, g)))
+    {
+        let have = if groups.is_empty() {
+            "none rampart can see in /etc/group".to_owned()
+        } else {
+            groups.iter().cloned().collect::<Vec<_>>().join(", ")
+        };
+        out.push(format!(
+            "AllowGroups {} would lock rampart out: `{user}`, the user it connects to {host} as, is in none of them (its groups: {have}). Add one of its groups to sshd.allow_groups",
+            allow.join(" ")
+        ));
     }
-    if let Some(deny) = values(settings, "denygroups") {
-        if let Some(hit) = deny.iter().find(|p| groups.iter().any(|g| wildcard(p, g))) {
-            out.push(format!("DenyGroups {hit} would lock rampart out: `{user}`, the user it connects to {host} as, is in that group"));
-        }
+    if let Some(deny) = values(settings, "denygroups")
+        && let Some(hit) = deny.iter().find(|p| groups.iter().any(|g| wildcard(p, g)))
+    {
+        out.push(format!("DenyGroups {hit} would lock rampart out: `{user}`, the user it connects to {host} as, is in that group"));
     }
-    if let (Some(conn_port), Some(ports)) = (conn.facts.host.ssh_connection.as_ref().map(|c| c.server_port), values(settings, "port")) {
-        if !ports.iter().any(|p| *p == conn_port.to_string()) {
-            out.push(format!(
-                "Port {} moves sshd off port {conn_port}, the port rampart reaches {host} through: open the new port in the firewall first (ufw role), and set the host's `port` in the inventory for the next run",
-                ports.join(" ")
-            ));
-        }
+    if let Some(conn_port) = conn
+        .facts
+        .host
+        .ssh_connection
+        .as_ref()
+        .map(|c| c.server_port)
+        && let Some(ports) = values(settings, "port")
+        && !ports.iter().any(|p| *p == conn_port.to_string())
+    {
+        out.push(format!(
+            "Port {} moves sshd off port {conn_port}, the port rampart reaches {host} through: move in two runs, first with sshd.extra_ports = [{conn_port}] (and both ports open in the firewall), then, with the host's `port` changed in the inventory, without it",
+            ports.join(" ")
+        ));
     }
     out
 }
@@ -156,10 +186,22 @@ mod tests {
     #[test]
     fn user_at_host_entries_match_the_controller_address() {
         let ip: IpAddr = "10.213.5.1".parse().unwrap();
-        assert_eq!(user_entry_matches("lab@10.213.0.0/16", "lab", Some(ip)), Some(true));
-        assert_eq!(user_entry_matches("lab@10.213.5.*", "lab", Some(ip)), Some(true));
-        assert_eq!(user_entry_matches("lab@192.0.2.0/24", "lab", Some(ip)), Some(false));
-        assert_eq!(user_entry_matches("lab@bastion.example", "lab", Some(ip)), None);
+        assert_eq!(
+            user_entry_matches("lab@10.213.0.0/16", "lab", Some(ip)),
+            Some(true)
+        );
+        assert_eq!(
+            user_entry_matches("lab@10.213.5.*", "lab", Some(ip)),
+            Some(true)
+        );
+        assert_eq!(
+            user_entry_matches("lab@192.0.2.0/24", "lab", Some(ip)),
+            Some(false)
+        );
+        assert_eq!(
+            user_entry_matches("lab@bastion.example", "lab", Some(ip)),
+            None
+        );
         assert_eq!(user_entry_matches("lab@10.213.5.1", "lab", None), None);
         assert_eq!(user_entry_matches("other@*", "lab", Some(ip)), Some(false));
     }

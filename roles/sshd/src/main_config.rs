@@ -20,14 +20,18 @@ pub fn keyword(line: &str) -> Option<String> {
     if t.is_empty() || t.starts_with('#') {
         return None;
     }
-    let end = t.find(|c: char| c.is_whitespace() || c == '=').unwrap_or(t.len());
+    let end = t
+        .find(|c: char| c.is_whitespace() || c == '=')
+        .unwrap_or(t.len());
     Some(t[..end].to_ascii_lowercase())
 }
 
 /// The arguments of a directive line, quotes removed.
 fn args(line: &str) -> Vec<String> {
     let t = line.trim_start();
-    let end = t.find(|c: char| c.is_whitespace() || c == '=').unwrap_or(t.len());
+    let end = t
+        .find(|c: char| c.is_whitespace() || c == '=')
+        .unwrap_or(t.len());
     t[end..]
         .trim_start_matches(|c: char| c.is_whitespace() || c == '=')
         .split_whitespace()
@@ -47,7 +51,8 @@ fn includes_dropins(line: &str) -> bool {
 
 /// An `Include` of exactly the drop-in directory.
 fn is_plain_dropin_include(line: &str) -> bool {
-    keyword(line).as_deref() == Some("include") && matches!(args(line).as_slice(), [a] if is_dropin_glob(a))
+    keyword(line).as_deref() == Some("include")
+        && matches!(args(line).as_slice(), [a] if is_dropin_glob(a))
 }
 
 /// The main file with the drop-ins included first, or `None` when it already is.
@@ -59,7 +64,9 @@ pub fn fixed(text: &str) -> Option<String> {
     }
     let at = first.unwrap_or(lines.len());
     let mut out: Vec<&str> = lines[..at].to_vec();
-    out.push("# Added by rampart: the drop-ins are read first, so that sshd_config.d/00-rampart.conf");
+    out.push(
+        "# Added by rampart: the drop-ins are read first, so that sshd_config.d/00-rampart.conf",
+    );
     out.push("# wins (sshd keeps the first value it reads for most keywords).");
     out.push(INCLUDE_LINE);
     let mut in_match = false;
@@ -84,7 +91,10 @@ mod tests {
     #[test]
     fn debian_and_ubuntu_files_are_left_alone() {
         assert_eq!(fixed(DEBIAN), None);
-        assert_eq!(fixed("include=\"sshd_config.d/*.conf\"\nUsePAM yes\n"), None);
+        assert_eq!(
+            fixed("include=\"sshd_config.d/*.conf\"\nUsePAM yes\n"),
+            None
+        );
     }
 
     #[test]
@@ -102,12 +112,25 @@ mod tests {
         let text = "PasswordAuthentication yes\nInclude /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\nMatch User x\n  Include /etc/ssh/sshd_config.d/*.conf\n";
         let f = fixed(text).unwrap();
         let directives: Vec<String> = f.lines().filter_map(keyword).collect();
-        assert_eq!(directives, ["include", "passwordauthentication", "usepam", "match", "include"]);
+        assert_eq!(
+            directives,
+            [
+                "include",
+                "passwordauthentication",
+                "usepam",
+                "match",
+                "include"
+            ]
+        );
         assert_eq!(fixed(&f), None);
     }
 
     #[test]
     fn an_empty_file_gets_only_the_include() {
-        assert!(fixed("").unwrap().ends_with("Include /etc/ssh/sshd_config.d/*.conf\n"));
+        assert!(
+            fixed("")
+                .unwrap()
+                .ends_with("Include /etc/ssh/sshd_config.d/*.conf\n")
+        );
     }
 }

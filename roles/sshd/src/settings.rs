@@ -63,7 +63,12 @@ pub struct Setting {
 impl Setting {
     fn new(key: &str, value: impl Into<String>, title: &str) -> Self {
         let value = value.into();
-        Setting { key: key.to_owned(), effective: Some((key.to_ascii_lowercase(), value.clone())), value, title: title.to_owned() }
+        Setting {
+            key: key.to_owned(),
+            effective: Some((key.to_ascii_lowercase(), value.clone())),
+            value,
+            title: title.to_owned(),
+        }
     }
 
     /// The lower-case keyword.
@@ -79,16 +84,44 @@ fn yes_no(b: bool) -> &'static str {
 /// The strict profile: idle sessions are dropped, every kind of forwarding is off, logins are
 /// logged with key fingerprints, and unauthenticated connection floods are shed early.
 const STRICT: &[(&str, &str, &str)] = &[
-    ("ClientAliveInterval", "300", "idle sessions are probed every 5 minutes"),
-    ("ClientAliveCountMax", "2", "unresponsive sessions are dropped after 2 probes"),
+    (
+        "ClientAliveInterval",
+        "300",
+        "idle sessions are probed every 5 minutes",
+    ),
+    (
+        "ClientAliveCountMax",
+        "2",
+        "unresponsive sessions are dropped after 2 probes",
+    ),
     ("AllowTcpForwarding", "no", "SSH TCP forwarding is off"),
     ("AllowAgentForwarding", "no", "SSH agent forwarding is off"),
-    ("AllowStreamLocalForwarding", "no", "SSH unix-socket forwarding is off"),
-    ("GatewayPorts", "no", "forwarded ports never bind to public addresses"),
+    (
+        "AllowStreamLocalForwarding",
+        "no",
+        "SSH unix-socket forwarding is off",
+    ),
+    (
+        "GatewayPorts",
+        "no",
+        "forwarded ports never bind to public addresses",
+    ),
     ("PermitTunnel", "no", "SSH tun/tap tunnels are off"),
-    ("PermitUserEnvironment", "no", "users cannot set sshd's environment"),
-    ("LogLevel", "VERBOSE", "logins are logged with the key fingerprint"),
-    ("MaxStartups", "10:30:60", "unauthenticated connection floods are shed"),
+    (
+        "PermitUserEnvironment",
+        "no",
+        "users cannot set sshd's environment",
+    ),
+    (
+        "LogLevel",
+        "VERBOSE",
+        "logins are logged with the key fingerprint",
+    ),
+    (
+        "MaxStartups",
+        "10:30:60",
+        "unauthenticated connection floods are shed",
+    ),
 ];
 
 /// Keywords `extra` may not set: they change the file's structure, not a value.
@@ -100,20 +133,39 @@ impl Config {
     pub fn settings(&self) -> Vec<Setting> {
         let mut s = vec![
             Setting {
-                effective: Some(("permitrootlogin".into(), self.permit_root_login.effective().into())),
-                ..Setting::new("PermitRootLogin", self.permit_root_login.word(), match self.permit_root_login {
-                    PermitRootLogin::No => "root cannot log in over SSH",
-                    PermitRootLogin::ProhibitPassword => "root logs in over SSH with a key only",
-                    PermitRootLogin::ForcedCommandsOnly => "root logs in over SSH only for forced commands",
-                    PermitRootLogin::Yes => "root may log in over SSH",
-                })
+                effective: Some((
+                    "permitrootlogin".into(),
+                    self.permit_root_login.effective().into(),
+                )),
+                ..Setting::new(
+                    "PermitRootLogin",
+                    self.permit_root_login.word(),
+                    match self.permit_root_login {
+                        PermitRootLogin::No => "root cannot log in over SSH",
+                        PermitRootLogin::ProhibitPassword => {
+                            "root logs in over SSH with a key only"
+                        }
+                        PermitRootLogin::ForcedCommandsOnly => {
+                            "root logs in over SSH only for forced commands"
+                        }
+                        PermitRootLogin::Yes => "root may log in over SSH",
+                    },
+                )
             },
-            Setting::new("PasswordAuthentication", yes_no(self.password_authentication), if self.password_authentication {
-                "SSH accepts passwords"
-            } else {
-                "SSH refuses passwords"
-            }),
-            Setting::new("PubkeyAuthentication", yes_no(self.pubkey_authentication), "SSH accepts keys"),
+            Setting::new(
+                "PasswordAuthentication",
+                yes_no(self.password_authentication),
+                if self.password_authentication {
+                    "SSH accepts passwords"
+                } else {
+                    "SSH refuses passwords"
+                },
+            ),
+            Setting::new(
+                "PubkeyAuthentication",
+                yes_no(self.pubkey_authentication),
+                "SSH accepts keys",
+            ),
             Setting::new(
                 "KbdInteractiveAuthentication",
                 yes_no(self.kbd_interactive_authentication),
@@ -122,42 +174,89 @@ impl Config {
         ];
         if !self.allow_users.is_empty() {
             // sshd prints one `allowusers` line per user; the check compares the sorted set.
-            let mut st = Setting::new("AllowUsers", self.allow_users.join(" "), "only the listed users may log in over SSH");
+            let mut st = Setting::new(
+                "AllowUsers",
+                self.allow_users.join(" "),
+                "only the listed users may log in over SSH",
+            );
             st.effective = None;
             s.push(st);
         }
         if !self.allow_groups.is_empty() {
-            let mut st = Setting::new("AllowGroups", self.allow_groups.join(" "), "only the listed groups may log in over SSH");
+            let mut st = Setting::new(
+                "AllowGroups",
+                self.allow_groups.join(" "),
+                "only the listed groups may log in over SSH",
+            );
             st.effective = None;
             s.push(st);
         }
         s.extend([
-            Setting::new("PermitEmptyPasswords", yes_no(self.permit_empty_passwords), "accounts with empty passwords cannot log in"),
-            Setting::new("X11Forwarding", yes_no(self.x11_forwarding), "X11 forwarding is off"),
-            Setting::new("LoginGraceTime", self.login_grace_time.to_string(), "unauthenticated connections are dropped quickly"),
-            Setting::new("MaxAuthTries", self.max_auth_tries.to_string(), "few authentication attempts per connection"),
+            Setting::new(
+                "PermitEmptyPasswords",
+                yes_no(self.permit_empty_passwords),
+                "accounts with empty passwords cannot log in",
+            ),
+            Setting::new(
+                "X11Forwarding",
+                yes_no(self.x11_forwarding),
+                "X11 forwarding is off",
+            ),
+            Setting::new(
+                "LoginGraceTime",
+                self.login_grace_time.to_string(),
+                "unauthenticated connections are dropped quickly",
+            ),
+            Setting::new(
+                "MaxAuthTries",
+                self.max_auth_tries.to_string(),
+                "few authentication attempts per connection",
+            ),
         ]);
-        let mut port = Setting::new("Port", self.port().to_string(), "sshd listens on the configured port");
-        // sshd adds up Port lines (it listens on all of them): checked as a whole, like AllowUsers.
-        port.effective = None;
-        s.push(port);
+        // sshd adds up Port lines (it listens on all of them): checked as a whole, like
+        // AllowUsers, so no single line has an effective form of its own.
+        for p in std::iter::once(self.port()).chain(self.extra_ports.iter().map(|p| p.get())) {
+            let mut port = Setting::new(
+                "Port",
+                p.to_string(),
+                "sshd listens on the configured ports",
+            );
+            port.effective = None;
+            s.push(port);
+        }
         if self.strict {
             s.extend(STRICT.iter().map(|(k, v, t)| Setting::new(k, *v, t)));
         }
         for (key, value) in &self.extra {
             let lkey = key.to_ascii_lowercase();
-            let new = Setting { key: key.clone(), value: value.trim().to_owned(), effective: None, title: String::new() };
+            let new = Setting {
+                key: key.clone(),
+                value: value.trim().to_owned(),
+                effective: None,
+                title: String::new(),
+            };
             match s.iter_mut().find(|x| x.lkey() == lkey) {
-                Some(existing) => *existing = Setting { title: existing.title.clone(), ..new },
+                Some(existing) => {
+                    *existing = Setting {
+                        title: existing.title.clone(),
+                        ..new
+                    }
+                }
                 None => s.push(new),
             }
         }
         s
     }
 
-    /// The final value of a keyword (lower-case), after `extra`.
+    /// The final value of a keyword (lower-case), after `extra`: the values of every line
+    /// with that keyword, space-separated (`Port` may repeat).
     pub fn final_value(settings: &[Setting], lkey: &str) -> Option<String> {
-        settings.iter().find(|s| s.lkey() == lkey).map(|s| s.value.clone())
+        let all: Vec<&str> = settings
+            .iter()
+            .filter(|s| s.lkey() == lkey)
+            .map(|s| s.value.as_str())
+            .collect();
+        (!all.is_empty()).then(|| all.join(" "))
     }
 
     /// Checks what serde cannot: names, numbers and the `extra` directives.
@@ -166,10 +265,14 @@ impl Config {
             check_word(u).map_err(|m| err(&format!("allow_users[{i}]"), &format!("`{u}`: {m}")))?;
         }
         for (i, g) in self.allow_groups.iter().enumerate() {
-            check_word(g).map_err(|m| err(&format!("allow_groups[{i}]"), &format!("`{g}`: {m}")))?;
+            check_word(g)
+                .map_err(|m| err(&format!("allow_groups[{i}]"), &format!("`{g}`: {m}")))?;
         }
         if self.max_auth_tries == 0 {
-            return Err(err("max_auth_tries", "0 would refuse every login; the seed uses 3"));
+            return Err(err(
+                "max_auth_tries",
+                "0 would refuse every login; the seed uses 3",
+            ));
         }
         validate_extra(&self.extra)
     }
@@ -179,12 +282,19 @@ fn validate_extra(extra: &BTreeMap<String, String>) -> Result<(), ConfigError> {
     for (key, value) in extra {
         let path = format!("extra.{key}");
         let mut chars = key.chars();
-        let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic()) && chars.all(|c| c.is_ascii_alphanumeric());
+        let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric());
         if !ok {
-            return Err(err(&path, "an sshd keyword is letters and digits (\"ClientAliveInterval\")"));
+            return Err(err(
+                &path,
+                "an sshd keyword is letters and digits (\"ClientAliveInterval\")",
+            ));
         }
         if STRUCTURAL.contains(&key.to_ascii_lowercase().as_str()) {
-            return Err(err(&path, "Match and Include change the file's structure; put them in sshd_config or your own drop-in"));
+            return Err(err(
+                &path,
+                "Match and Include change the file's structure; put them in sshd_config or your own drop-in",
+            ));
         }
         if value.trim().is_empty() || value.contains(['\n', '\r', '\0']) {
             return Err(err(&path, "the value must be one non-empty line"));
@@ -194,7 +304,10 @@ fn validate_extra(extra: &BTreeMap<String, String>) -> Result<(), ConfigError> {
 }
 
 fn check_word(w: &str) -> Result<(), &'static str> {
-    if w.is_empty() || w.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"') {
+    if w.is_empty()
+        || w.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '"')
+    {
         Err("names and patterns are non-empty, without spaces or quotes")
     } else {
         Ok(())
@@ -202,5 +315,10 @@ fn check_word(w: &str) -> Result<(), &'static str> {
 }
 
 fn err(path: &str, message: &str) -> ConfigError {
-    ConfigError { path: path.to_owned(), message: message.to_owned(), unknown_field: None, expected: Vec::new() }
+    ConfigError {
+        path: path.to_owned(),
+        message: message.to_owned(),
+        unknown_field: None,
+        expected: Vec::new(),
+    }
 }

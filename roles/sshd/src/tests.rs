@@ -24,7 +24,9 @@ fn configure(v: serde_json::Value) -> Config {
 
 /// What the lab tests use: root may log in with a key, rampart's users are allowed.
 fn lab_config() -> Config {
-    configure(json!({"permit_root_login": "prohibit-password", "allow_users": ["root", "lab", "fleetclaw"]}))
+    configure(
+        json!({"permit_root_login": "prohibit-password", "allow_users": ["root", "lab", "fleetclaw"]}),
+    )
 }
 
 fn unit(active: bool) -> UnitState {
@@ -42,7 +44,8 @@ fn fresh(c: &Config) -> Facts {
     let mut req = FactRequest::new();
     c.facts(&mut req);
     let mut f = blank_facts(&req, lab_host());
-    f.files.insert(MAIN.into(), text_file(DEBIAN_MAIN, 0o644, "root"));
+    f.files
+        .insert(MAIN.into(), text_file(DEBIAN_MAIN, 0o644, "root"));
     f.units.insert("ssh".into(), unit(true));
     f.units.insert("ssh.socket".into(), unit(false));
     f
@@ -66,7 +69,14 @@ fn plan_err(c: &Config, facts: &Facts, user: &str) -> String {
     let templates = Templates::embedded();
     let vars = json!({});
     let secrets = no_secrets();
-    let ctx = HostContext { host: "h5", facts, vars: &vars, templates: &templates, secrets: &secrets, connect_user: user };
+    let ctx = HostContext {
+        host: "h5",
+        facts,
+        vars: &vars,
+        templates: &templates,
+        secrets: &secrets,
+        connect_user: user,
+    };
     c.plan(&ctx).expect_err("the plan must be refused").0
 }
 
@@ -87,9 +97,17 @@ fn dropin_text(p: &PlannedRole) -> String {
 fn fresh_host_gets_the_seed_settings_as_a_validated_drop_in() {
     let c = lab_config();
     let p = plan_checked(&c, &fresh(&c), &no_secrets(), "root");
-    assert_eq!(changes(&p), ["file:/etc/ssh/sshd_config.d/00-rampart.conf: create /etc/ssh/sshd_config.d/00-rampart.conf"]);
+    assert_eq!(
+        changes(&p),
+        [
+            "file:/etc/ssh/sshd_config.d/00-rampart.conf: create /etc/ssh/sshd_config.d/00-rampart.conf"
+        ]
+    );
     let text = dropin_text(&p);
-    let directives: Vec<&str> = text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).collect();
+    let directives: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
     assert_eq!(
         directives,
         [
@@ -105,22 +123,42 @@ fn fresh_host_gets_the_seed_settings_as_a_validated_drop_in() {
             "Port 22",
         ]
     );
-    let Some(Ok(Change::Apply(a))) = p.items.first().map(|i| &i.change) else { panic!("no change") };
+    let Some(Ok(Change::Apply(a))) = p.items.first().map(|i| &i.change) else {
+        panic!("no change")
+    };
     assert_eq!(a.risk, Risk::Access);
     assert_eq!(a.notify, [HANDLER]);
     let script = a.script.as_str();
-    assert!(script.contains("mkdir -p -m 0755 /run/sshd && sshd -t"), "{script}");
-    assert!(script.contains("previous file restored"), "validated in place with restore: {script}");
-    // A reload, not a restart, of the Debian unit name.
+    assert!(
+        script.contains("mkdir -p -m 0755 /run/sshd && sshd -t"),
+        "{script}"
+    );
+    assert!(
+        script.contains("previous file restored"),
+        "validated in place with restore: {script}"
+    );
+    // A reload, not a restart, of the Debian unit name, that waits for sshd to listen again.
     assert_eq!(p.handlers.len(), 1);
-    assert_eq!(p.handlers[0].script.as_str(), "systemctl try-reload-or-restart ssh.service\n");
+    let h = p.handlers[0].script.as_str();
+    assert!(
+        h.contains("systemctl try-reload-or-restart ssh.service\n"),
+        "{h}"
+    );
+    assert!(
+        h.contains("until [ -n \"$(find /run/sshd.pid -newer \"$m\" 2>/dev/null)\" ]"),
+        "{h}"
+    );
 }
 
 #[test]
 fn converged_host_is_a_noop() {
     let c = lab_config();
     let after = assert_converges(&c, fresh(&c), &no_secrets(), "root");
-    assert!(after.files[DROPIN].text().is_some_and(|t| t.contains("PasswordAuthentication no")));
+    assert!(
+        after.files[DROPIN]
+            .text()
+            .is_some_and(|t| t.contains("PasswordAuthentication no"))
+    );
     let p = plan_checked(&c, &after, &no_secrets(), "root");
     assert!(changes(&p).is_empty());
 }
@@ -144,12 +182,24 @@ fn strict_profile_and_extra_directives() {
         "MaxStartups 10:30:60",
         "Banner /etc/issue.net",
     ] {
-        assert!(text.lines().any(|l| l == line), "missing `{line}` in\n{text}");
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing `{line}` in\n{text}"
+        );
     }
-    assert!(!text.contains("ClientAliveInterval 300"), "extra replaces the profile's value in place");
+    assert!(
+        !text.contains("ClientAliveInterval 300"),
+        "extra replaces the profile's value in place"
+    );
     let ids: Vec<String> = c.checks().into_iter().map(|c| c.id).collect();
-    assert!(ids.contains(&"sshd.maxstartups".to_owned()) && ids.contains(&"sshd.loglevel".to_owned()), "{ids:?}");
-    assert!(!ids.contains(&"sshd.clientaliveinterval".to_owned()), "an extra value is not checked against a guessed form");
+    assert!(
+        ids.contains(&"sshd.maxstartups".to_owned()) && ids.contains(&"sshd.loglevel".to_owned()),
+        "{ids:?}"
+    );
+    assert!(
+        !ids.contains(&"sshd.clientaliveinterval".to_owned()),
+        "an extra value is not checked against a guessed form"
+    );
     assert_converges(&c, fresh(&c), &no_secrets(), "root");
 }
 
@@ -157,10 +207,19 @@ fn strict_profile_and_extra_directives() {
 fn drift_in_the_drop_in_is_repaired() {
     let c = lab_config();
     let mut f = assert_converges(&c, fresh(&c), &no_secrets(), "root");
-    let text = f.files[DROPIN].text().unwrap_or_default().replace("PasswordAuthentication no", "PasswordAuthentication yes");
-    f.files.insert(DROPIN.into(), text_file(&text, 0o644, "root"));
+    let text = f.files[DROPIN]
+        .text()
+        .unwrap_or_default()
+        .replace("PasswordAuthentication no", "PasswordAuthentication yes");
+    f.files
+        .insert(DROPIN.into(), text_file(&text, 0o644, "root"));
     let p = plan_checked(&c, &f, &no_secrets(), "root");
-    assert_eq!(changes(&p), ["file:/etc/ssh/sshd_config.d/00-rampart.conf: update /etc/ssh/sshd_config.d/00-rampart.conf"]);
+    assert_eq!(
+        changes(&p),
+        [
+            "file:/etc/ssh/sshd_config.d/00-rampart.conf: update /etc/ssh/sshd_config.d/00-rampart.conf"
+        ]
+    );
     assert_converges(&c, f, &no_secrets(), "root");
 }
 
@@ -170,8 +229,18 @@ fn password_authentication_appended_to_sshd_config_or_a_cloud_init_drop_in_loses
     // force, so there is nothing to repair; the verify check proves it with sshd -T.
     let c = lab_config();
     let mut f = assert_converges(&c, fresh(&c), &no_secrets(), "root");
-    f.files.insert(MAIN.into(), text_file(&format!("{DEBIAN_MAIN}PasswordAuthentication yes\n"), 0o644, "root"));
-    f.files.insert("/etc/ssh/sshd_config.d/50-cloud-init.conf".into(), text_file("PasswordAuthentication yes\n", 0o600, "root"));
+    f.files.insert(
+        MAIN.into(),
+        text_file(
+            &format!("{DEBIAN_MAIN}PasswordAuthentication yes\n"),
+            0o644,
+            "root",
+        ),
+    );
+    f.files.insert(
+        "/etc/ssh/sshd_config.d/50-cloud-init.conf".into(),
+        text_file("PasswordAuthentication yes\n", 0o600, "root"),
+    );
     let p = plan_checked(&c, &f, &no_secrets(), "root");
     assert!(changes(&p).is_empty(), "{:?}", changes(&p));
 }
@@ -180,27 +249,66 @@ fn password_authentication_appended_to_sshd_config_or_a_cloud_init_drop_in_loses
 fn a_directive_above_the_include_is_repaired_by_moving_the_include_up() {
     let c = lab_config();
     let mut f = assert_converges(&c, fresh(&c), &no_secrets(), "root");
-    f.files.insert(MAIN.into(), text_file(&format!("PasswordAuthentication yes\n{DEBIAN_MAIN}"), 0o644, "root"));
+    f.files.insert(
+        MAIN.into(),
+        text_file(
+            &format!("PasswordAuthentication yes\n{DEBIAN_MAIN}"),
+            0o644,
+            "root",
+        ),
+    );
     let p = plan_checked(&c, &f, &no_secrets(), "root");
-    assert_eq!(changes(&p), ["file:/etc/ssh/sshd_config: update /etc/ssh/sshd_config"]);
-    let Some(Ok(Change::Apply(a))) = p.items.get(1).map(|i| &i.change) else { panic!("the main file changes") };
-    assert_eq!((a.risk, a.notify.as_slice()), (Risk::Access, [HANDLER.to_owned()].as_slice()));
+    assert_eq!(
+        changes(&p),
+        ["file:/etc/ssh/sshd_config: update /etc/ssh/sshd_config"]
+    );
+    let Some(Ok(Change::Apply(a))) = p.items.get(1).map(|i| &i.change) else {
+        panic!("the main file changes")
+    };
+    assert_eq!(
+        (a.risk, a.notify.as_slice()),
+        (Risk::Access, [HANDLER.to_owned()].as_slice())
+    );
     assert!(a.script.as_str().contains("sshd -t"));
     let after = assert_converges(&c, f, &no_secrets(), "root");
     let main = after.files[MAIN].text().unwrap_or_default().to_owned();
     let first = main.lines().find(|l| main_config::keyword(l).is_some());
     assert_eq!(first, Some(main_config::INCLUDE_LINE));
-    assert!(main.contains("PasswordAuthentication yes\n"), "the host's own lines stay");
+    assert!(
+        main.contains("PasswordAuthentication yes\n"),
+        "the host's own lines stay"
+    );
 }
 
 #[test]
 fn a_main_file_without_include_gets_one() {
     let c = lab_config();
     let mut f = fresh(&c);
-    f.files.insert(MAIN.into(), text_file("UsePAM yes\nPasswordAuthentication yes\n", 0o644, "root"));
+    f.files.insert(
+        MAIN.into(),
+        text_file("UsePAM yes\nPasswordAuthentication yes\n", 0o644, "root"),
+    );
     let p = plan_checked(&c, &f, &no_secrets(), "root");
     assert_eq!(changes(&p).len(), 2, "{:?}", changes(&p));
     assert_converges(&c, f, &no_secrets(), "root");
+}
+
+#[test]
+fn a_port_move_in_two_runs_keeps_the_current_port() {
+    let c = configure(json!({"allow_users": [], "port": 2222, "extra_ports": [22]}));
+    let p = plan_checked(&c, &fresh(&c), &no_secrets(), "lab");
+    let text = dropin_text(&p);
+    assert!(text.contains("Port 2222\nPort 22\n"), "{text}");
+    let checks = c.checks();
+    let port = checks
+        .iter()
+        .find(|c| c.id == "sshd.port")
+        .expect("port check");
+    assert_eq!(port.expect, Expect::Line("2222 22".into()));
+    assert!(
+        checks.iter().any(|c| c.id == "sshd.listening-2222")
+            && checks.iter().any(|c| c.id == "sshd.listening-22")
+    );
 }
 
 #[test]
@@ -211,18 +319,38 @@ fn socket_activated_ubuntu_regenerates_and_restarts_the_socket() {
     f.host.os_codename = "noble".into();
     f.units.insert("ssh.socket".into(), unit(true));
     let p = plan_checked(&c, &f, &no_secrets(), "root");
-    assert_eq!(p.handlers[0].script.as_str(), "systemctl daemon-reload\nsystemctl restart ssh.socket\n");
+    assert_eq!(
+        p.handlers[0].script.as_str(),
+        "systemctl daemon-reload\nsystemctl restart ssh.socket\n"
+    );
 }
 
 #[test]
 fn rhel_style_hosts_reload_sshd() {
     let c = lab_config();
     let mut f = fresh(&c);
-    f.units.insert("ssh".into(), UnitState { load_state: "not-found".into(), ..UnitState::default() });
+    f.units.insert(
+        "ssh".into(),
+        UnitState {
+            load_state: "not-found".into(),
+            ..UnitState::default()
+        },
+    );
     f.units.insert("sshd".into(), unit(true));
     let p = plan_checked(&c, &f, &no_secrets(), "root");
-    assert_eq!(p.handlers[0].script.as_str(), "systemctl try-reload-or-restart sshd.service\n");
-    f.units.insert("sshd".into(), UnitState { load_state: "not-found".into(), ..UnitState::default() });
+    assert!(
+        p.handlers[0]
+            .script
+            .as_str()
+            .contains("systemctl try-reload-or-restart sshd.service\n")
+    );
+    f.units.insert(
+        "sshd".into(),
+        UnitState {
+            load_state: "not-found".into(),
+            ..UnitState::default()
+        },
+    );
     assert!(plan_err(&c, &f, "root").contains("openssh-server"));
 }
 
@@ -230,10 +358,22 @@ fn rhel_style_hosts_reload_sshd() {
 fn seed_defaults_refuse_to_lock_out_root() {
     let c = Config::default();
     let e = plan_err(&c, &fresh(&c), "root");
-    assert!(e.contains("PermitRootLogin no would lock rampart out: it connects to h5 as root"), "{e}");
-    assert!(e.contains("Connect as `fleetclaw` with become = true"), "{e}");
-    assert!(e.contains("sshd.permit_root_login = \"prohibit-password\""), "{e}");
-    assert!(e.contains("AllowUsers fleetclaw ubuntu would lock rampart out"), "{e}");
+    assert!(
+        e.contains("PermitRootLogin no would lock rampart out: it connects to h5 as root"),
+        "{e}"
+    );
+    assert!(
+        e.contains("Connect as `fleetclaw` with become = true"),
+        "{e}"
+    );
+    assert!(
+        e.contains("sshd.permit_root_login = \"prohibit-password\""),
+        "{e}"
+    );
+    assert!(
+        e.contains("AllowUsers fleetclaw ubuntu would lock rampart out"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -262,25 +402,61 @@ fn allow_groups_must_admit_the_connecting_user() {
     let c = configure(json!({"allow_users": [], "allow_groups": ["sshusers"]}));
     let mut f = fresh(&c);
     let e = plan_err(&c, &f, "lab");
-    assert!(e.contains("AllowGroups sshusers would lock rampart out: `lab`"), "{e}");
+    assert!(
+        e.contains("AllowGroups sshusers would lock rampart out: `lab`"),
+        "{e}"
+    );
     let acc = f.accounts.get_or_insert_with(Accounts::default);
-    acc.users.entry("lab".into()).or_insert(UserEntry { uid: 1000, gid: 1000, home: "/home/lab".into(), shell: "/bin/bash".into() });
-    acc.groups.insert("sshusers".into(), GroupEntry { gid: 1500, members: vec!["lab".into()] });
+    acc.users.entry("lab".into()).or_insert(UserEntry {
+        uid: 1000,
+        gid: 1000,
+        home: "/home/lab".into(),
+        shell: "/bin/bash".into(),
+    });
+    acc.groups.insert(
+        "sshusers".into(),
+        GroupEntry {
+            gid: 1500,
+            members: vec!["lab".into()],
+        },
+    );
     plan_checked(&c, &f, &no_secrets(), "lab");
 }
 
 #[test]
 fn other_lockouts_are_refused_and_allow_lockout_overrides() {
     let cases = [
-        (json!({"allow_users": [], "pubkey_authentication": false}), "PubkeyAuthentication no"),
-        (json!({"allow_users": [], "extra": {"AuthenticationMethods": "publickey,password"}}), "AuthenticationMethods publickey,password"),
-        (json!({"allow_users": [], "extra": {"DenyUsers": "lab"}}), "DenyUsers lab"),
-        (json!({"allow_users": [], "port": 2222}), "Port 2222 moves sshd off port 22"),
-        (json!({"allow_users": [], "permit_root_login": "forced-commands-only"}), "PermitRootLogin forced-commands-only"),
-        (json!({"allow_users": [], "extra": {"PermitRootLogin": "no"}}), "PermitRootLogin no"),
+        (
+            json!({"allow_users": [], "pubkey_authentication": false}),
+            "PubkeyAuthentication no",
+        ),
+        (
+            json!({"allow_users": [], "extra": {"AuthenticationMethods": "publickey,password"}}),
+            "AuthenticationMethods publickey,password",
+        ),
+        (
+            json!({"allow_users": [], "extra": {"DenyUsers": "lab"}}),
+            "DenyUsers lab",
+        ),
+        (
+            json!({"allow_users": [], "port": 2222}),
+            "Port 2222 moves sshd off port 22",
+        ),
+        (
+            json!({"allow_users": [], "permit_root_login": "forced-commands-only"}),
+            "PermitRootLogin forced-commands-only",
+        ),
+        (
+            json!({"allow_users": [], "extra": {"PermitRootLogin": "no"}}),
+            "PermitRootLogin no",
+        ),
     ];
     for (v, want) in cases {
-        let user = if want.starts_with("PermitRootLogin") { "root" } else { "lab" };
+        let user = if want.starts_with("PermitRootLogin") {
+            "root"
+        } else {
+            "lab"
+        };
         let c = configure(v.clone());
         let e = plan_err(&c, &fresh(&c), user);
         assert!(e.contains(want), "{v}: {e}");
@@ -297,7 +473,8 @@ fn a_broken_sshd_config_elsewhere_is_reported() {
     let mut f = assert_converges(&c, fresh(&c), &no_secrets(), "root");
     if let Some(s) = f.sshd.as_mut() {
         s.ok = false;
-        s.error = Some("/etc/ssh/sshd_config.d/60-x.conf line 1: Bad configuration option: Foo".into());
+        s.error =
+            Some("/etc/ssh/sshd_config.d/60-x.conf line 1: Bad configuration option: Foo".into());
     }
     assert!(plan_err(&c, &f, "root").contains("Bad configuration option: Foo"));
     // A missing /run/sshd (socket-activated, ssh.service not running) is not an error.
@@ -318,17 +495,37 @@ fn a_symlinked_or_missing_main_file_is_refused() {
 #[test]
 fn checks_assert_effective_values_and_name_the_overriding_file() {
     let checks = lab_config().checks();
-    let find = |id: &str| checks.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("no check {id}"));
-    assert_eq!(find("sshd.permitrootlogin").expect, Expect::Line("permitrootlogin without-password".into()));
-    assert_eq!(find("sshd.passwordauthentication").expect, Expect::Line("passwordauthentication no".into()));
-    assert_eq!(find("sshd.allowusers").expect, Expect::Line("fleetclaw lab root".into()));
+    let find = |id: &str| {
+        checks
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("no check {id}"))
+    };
+    assert_eq!(
+        find("sshd.permitrootlogin").expect,
+        Expect::Line("permitrootlogin without-password".into())
+    );
+    assert_eq!(
+        find("sshd.passwordauthentication").expect,
+        Expect::Line("passwordauthentication no".into())
+    );
+    assert_eq!(
+        find("sshd.allowusers").expect,
+        Expect::Line("fleetclaw lab root".into())
+    );
     assert_eq!(find("sshd.port").expect, Expect::Line("22".into()));
-    assert_eq!(find("sshd.listening").expect, Expect::Contains(":22 ".into()));
+    assert_eq!(
+        find("sshd.listening").expect,
+        Expect::Contains(":22 ".into())
+    );
     let cmd = &find("sshd.passwordauthentication").command;
     assert!(cmd.starts_with("t=$(sshd -T 2>&1)"), "{cmd}");
     assert!(cmd.contains("grep -HinE '^[[:space:]]*passwordauthentication([[:space:]]|=)' /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf"), "{cmd}");
     // Judging real sshd -T output through the same command shape.
-    let pass = rampart_core::facts::CommandResult { rc: 0, output: "passwordauthentication no\n".into() };
+    let pass = rampart_core::facts::CommandResult {
+        rc: 0,
+        output: "passwordauthentication no\n".into(),
+    };
     assert!(find("sshd.passwordauthentication").judge(Some(&pass)).pass);
     let fail = rampart_core::facts::CommandResult {
         rc: 0,
@@ -337,7 +534,14 @@ fn checks_assert_effective_values_and_name_the_overriding_file() {
     let v = find("sshd.passwordauthentication").judge(Some(&fail));
     assert!(!v.pass && v.evidence.contains("0-early.conf"), "{v:?}");
     let ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
-    for id in ["sshd.pubkeyauthentication", "sshd.permitemptypasswords", "sshd.x11forwarding", "sshd.logingracetime", "sshd.maxauthtries", "sshd.kbdinteractiveauthentication"] {
+    for id in [
+        "sshd.pubkeyauthentication",
+        "sshd.permitemptypasswords",
+        "sshd.x11forwarding",
+        "sshd.logingracetime",
+        "sshd.maxauthtries",
+        "sshd.kbdinteractiveauthentication",
+    ] {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
     }
 }
@@ -347,15 +551,21 @@ fn config_errors_have_paths() {
     let r = RoleImpl;
     let e = r.configure(json!({"allow_user": ["x"]})).unwrap_err();
     assert_eq!(e.unknown_field.as_deref(), Some("allow_user"));
-    let e = r.configure(json!({"permit_root_login": "maybe"})).unwrap_err();
+    let e = r
+        .configure(json!({"permit_root_login": "maybe"}))
+        .unwrap_err();
     assert_eq!(e.path, "permit_root_login");
     let e = r.configure(json!({"port": 0})).unwrap_err();
     assert_eq!(e.path, "port");
     let e = r.configure(json!({"allow_users": ["a b"]})).unwrap_err();
     assert_eq!(e.path, "allow_users[0]");
-    let e = r.configure(json!({"extra": {"Match": "User x"}})).unwrap_err();
+    let e = r
+        .configure(json!({"extra": {"Match": "User x"}}))
+        .unwrap_err();
     assert_eq!(e.path, "extra.Match");
-    let e = r.configure(json!({"extra": {"Banner": "x\nPermitRootLogin yes"}})).unwrap_err();
+    let e = r
+        .configure(json!({"extra": {"Banner": "x\nPermitRootLogin yes"}}))
+        .unwrap_err();
     assert_eq!(e.path, "extra.Banner");
     let e = r.configure(json!({"max_auth_tries": 0})).unwrap_err();
     assert_eq!(e.path, "max_auth_tries");

@@ -1,0 +1,402 @@
+//! Planning the fail2ban role against synthetic hosts.
+
+use std::collections::BTreeMap;
+
+use pretty_assertions::assert_eq;
+use rampart_core::Change;
+use rampart_core::facts::{CommandResult, FileState, PackageState, SshConnection, UnitState};
+use rampart_core::hostplan::PlannedRole;
+use rampart_core::role::Role;
+use rampart_core::testing::{assert_converges, blank_facts, lab_host, plan_checked, text_file};
+use serde_json::json;
+
+use super::*;
+
+fn configure(v: serde_json::Value) -> Config {
+    let c: Config = configure_typed(v).expect("valid config");
+    c.validate().expect("valid config");
+    c
+}
+
+fn installed() -> PackageState {
+    PackageState {
+        installed: true,
+        version: "1.0.2-2".into(),
+        status: "ii".into(),
+    }
+}
+
+/// A fresh lab host: fail2ban installed (it is in the lab image) and failed at boot, because
+/// the packaged jail wants /var/log/auth.log, which does not exist.
+fn fresh(c: &Config) -> Facts {
+    let mut req = FactRequest::new();
+    c.facts(&mut req);
+    let mut f = blank_facts(&req, lab_host());
+    f.packages.insert("fail2ban".into(), installed());
+    f.packages.insert("python3-systemd".into(), installed());
+    f.units.insert(
+        "fail2ban".into(),
+        UnitState {
+            load_state: "loaded".into(),
+            active_state: "failed".into(),
+            unit_file_state: "enabled".into(),
+            ..UnitState::default()
+        },
+    );
+    f
+}
+
+fn secrets() -> BTreeMap<String, rampart_core::Secret> {
+    BTreeMap::new()
+}
+
+fn changes(p: &PlannedRole) -> Vec<String> {
+    p.items
+        .iter()
+        .filter_map(|i| match &i.change {
+            Ok(Change::Apply(_)) => Some(i.resource.id()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn jail(f: &Facts) -> String {
+    f.files
+        .get(JAIL_LOCAL)
+        .and_then(FileState::text)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn fresh_lab_host_gets_a_journal_jail_that_ignores_the_controller() {
+    let c = Config::default();
+    let p = plan_checked(&c, &fresh(&c), &secrets(), "root");
+    // The unit is enabled but failed: it is started (with the new file) and waited for.
+    assert_eq!(
+        changes(&p),
+        ["file:/etc/fail2ban/jail.local", "command:start fail2ban"]
+    );
+    let after = assert_converges(&c, fresh(&c), &secrets(), "root");
+    assert_eq!(
+        jail(&after),
+        "# Managed by rampart (role fail2ban): local changes are overwritten on the next run.
+
+[DEFAULT]
+bantime = 1h
+findtime = 10m
+maxretry = 5
+# Never banned: loopback, the controller rampart runs from (10.213.1.1) and the
+# configured networks.
+ignoreip = 127.0.0.1/8 ::1 10.213.1.1
+
+[sshd]
+enabled = true
+port = 22
+filter = sshd
+# /var/log/auth.log does not exist on this host (no rsyslog): read sshd's messages from the
+# journal instead (the seed's logpath makes fail2ban fail at start here).
+backend = systemd
+maxretry = 3
+bantime = 24h
+"
+    );
+    let file = p
+        .items
+        .iter()
+        .find(|i| i.resource.id() == "file:/etc/fail2ban/jail.local")
+        .expect("jail.local");
+    let Ok(Change::Apply(a)) = &file.change else {
+        panic!("jail.local changes")
+    };
+    assert_eq!(a.notify, [HANDLER]);
+    assert!(
+        a.script.as_str().contains("fail2ban-client --test")
+            && a.script.as_str().contains("previous file restored")
+    );
+    // fail2ban was down: the start reads the new file, the handler only waits for it.
+    let h = p.handlers[0].script.as_str();
+    assert!(
+        !h.contains("restart") && h.contains("until fail2ban-client status sshd"),
+        "{h}"
+    );
+    let start = p
+        .items
+        .iter()
+        .find(|i| i.resource.id() == "command:start fail2ban")
+        .expect("start");
+    let Ok(Change::Apply(a)) = &start.change else {
+        panic!("fail2ban is started")
+    };
+    assert!(
+        a.script.as_str().starts_with(
+            "systemctl start fail2ban.service\ni=0; until fail2ban-client status sshd"
+        )
+    );
+}
+
+#[test]
+fn a_running_fail2ban_is_restarted_and_waited_for_when_the_jail_changes() {
+    let c = Config::default();
+    let mut f = fresh(&c);
+    f.units.insert(
+        "fail2ban".into(),
+        UnitState {
+            load_state: "loaded".into(),
+            active_state: "active".into(),
+            unit_file_state: "enabled".into(),
+            ..UnitState::default()
+        },
+    );
+    f.commands.insert(
+        "unless:start fail2ban".into(),
+        CommandResult {
+            rc: 0,
+            output: String::new(),
+        },
+    );
+    let p = plan_checked(&c, &f, &secrets(), "root");
+    assert_eq!(changes(&p), ["file:/etc/fail2ban/jail.local"]);
+    let h = p.handlers[0].script.as_str();
+    assert!(h.starts_with("systemctl restart fail2ban.service\ni=0; until fail2ban-client status sshd >/dev/null 2>&1; do"), "{h}");
+    assert!(h.contains("did not answer within 30 s"));
+    let c = configure(json!({"sshd": {"enabled": false}}));
+    let p = plan_checked(&c, &f, &secrets(), "root");
+    assert!(
+        p.handlers[0]
+            .script
+            .as_str()
+            .contains("until fail2ban-client ping")
+    );
+}
+
+#[test]
+fn with_auth_log_the_seeds_logpath_is_kept() {
+    let c = configure(
+        json!({"ignoreip": ["192.0.2.0/24", "2001:db8::/32"], "ignore_controller": false}),
+    );
+    let mut f = fresh(&c);
+    f.host.has_auth_log = true;
+    let after = assert_converges(&c, f, &secrets(), "root");
+    let j = jail(&after);
+    assert!(
+        j.contains("logpath = /var/log/auth.log\n") && !j.contains("backend"),
+        "{j}"
+    );
+    assert!(
+        j.contains("ignoreip = 127.0.0.1/8 ::1 192.0.2.0/24 2001:db8::/32\n"),
+        "{j}"
+    );
+    let c = configure(json!({"backend": "polling"}));
+    let mut f = fresh(&c);
+    f.host.has_auth_log = true;
+    let after = assert_converges(&c, f, &secrets(), "root");
+    assert!(jail(&after).contains("backend = polling\nlogpath = /var/log/auth.log\n"));
+}
+
+#[test]
+fn port_follows_the_ssh_connection_or_the_config() {
+    let c = Config::default();
+    let mut f = fresh(&c);
+    f.host.ssh_connection = Some(SshConnection {
+        client_ip: "::ffff:203.0.113.9".into(),
+        server_ip: "10.0.0.2".into(),
+        server_port: 2222,
+    });
+    let after = assert_converges(&c, f, &secrets(), "root");
+    assert!(jail(&after).contains("port = 2222\n"));
+    assert!(
+        jail(&after).contains("ignoreip = 127.0.0.1/8 ::1 203.0.113.9\n"),
+        "a v4-mapped address is written as v4"
+    );
+    let c = configure(json!({"sshd": {"port": 2200}}));
+    let after = assert_converges(&c, fresh(&c), &secrets(), "root");
+    assert!(jail(&after).contains("port = 2200\n"));
+}
+
+#[test]
+fn missing_packages_are_installed_after_an_apt_refresh() {
+    let c = Config::default();
+    let mut f = fresh(&c);
+    f.packages.insert("fail2ban".into(), PackageState::absent());
+    f.packages
+        .insert("python3-systemd".into(), PackageState::absent());
+    let p = plan_checked(&c, &f, &secrets(), "root");
+    assert_eq!(
+        changes(&p)[..2],
+        [
+            "apt-update".to_owned(),
+            "packages:fail2ban,python3-systemd".to_owned()
+        ]
+    );
+    assert_converges(&c, f, &secrets(), "root");
+}
+
+#[test]
+fn drifts_are_repaired() {
+    let c = Config::default();
+    let converged = assert_converges(&c, fresh(&c), &secrets(), "root");
+    // jail.local edited by hand.
+    let mut f = converged.clone();
+    f.files.insert(
+        JAIL_LOCAL.into(),
+        text_file(
+            &jail(&converged).replace("maxretry = 3", "maxretry = 30"),
+            0o644,
+            "root",
+        ),
+    );
+    let p = plan_checked(&c, &f, &secrets(), "root");
+    assert_eq!(changes(&p), ["file:/etc/fail2ban/jail.local"]);
+    assert_converges(&c, f, &secrets(), "root");
+    // fail2ban stopped and disabled.
+    let mut f = converged.clone();
+    f.units.insert(
+        "fail2ban".into(),
+        UnitState {
+            load_state: "loaded".into(),
+            active_state: "inactive".into(),
+            unit_file_state: "disabled".into(),
+            ..UnitState::default()
+        },
+    );
+    // ... which the probe's guard sees too.
+    f.commands.insert(
+        "unless:start fail2ban".into(),
+        CommandResult {
+            rc: 3,
+            output: String::new(),
+        },
+    );
+    let p = plan_checked(&c, &f, &secrets(), "root");
+    assert_eq!(changes(&p), ["service:fail2ban", "command:start fail2ban"]);
+    let Some(Ok(Change::Apply(a))) = p
+        .items
+        .iter()
+        .find(|i| i.resource.id() == "service:fail2ban")
+        .map(|i| &i.change)
+    else {
+        panic!()
+    };
+    assert_eq!(a.script.as_str(), "systemctl enable --quiet fail2ban\n");
+    assert_converges(&c, f, &secrets(), "root");
+    // The controller moved: its new address replaces the old one.
+    let mut f = converged;
+    if let Some(conn) = f.host.ssh_connection.as_mut() {
+        conn.client_ip = "10.213.1.7".into();
+    }
+    let after = assert_converges(&c, f, &secrets(), "root");
+    assert!(jail(&after).contains("ignoreip = 127.0.0.1/8 ::1 10.213.1.7\n"));
+}
+
+#[test]
+fn checks_prove_the_jail_and_the_controller_exemption() {
+    let checks = Config::default().checks();
+    let ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "fail2ban.service",
+            "fail2ban.sshd-jail",
+            "fail2ban.sshd-policy",
+            "fail2ban.ignores-controller"
+        ]
+    );
+    assert_eq!(
+        checks[2].expect,
+        Expect::Equals("maxretry 3 findtime 600 bantime 86400".into())
+    );
+    let ignore = &checks[3];
+    let out = "These IP addresses/networks are ignored:\n|- 127.0.0.0/8\n|- ::1\n`- 10.213.5.1\ncontroller 10.213.5.1 is never banned";
+    assert!(
+        ignore
+            .judge(Some(&CommandResult {
+                rc: 0,
+                output: out.into()
+            }))
+            .pass
+    );
+    let out = "These IP addresses/networks are ignored:\n|- 127.0.0.0/8\n`- ::1\ncontroller 10.213.5.1 is NOT in ignoreip";
+    assert!(
+        !ignore
+            .judge(Some(&CommandResult {
+                rc: 0,
+                output: out.into()
+            }))
+            .pass
+    );
+    let c = configure(json!({"ignore_controller": false, "sshd": {"enabled": false}}));
+    assert_eq!(c.checks().len(), 1);
+}
+
+#[test]
+fn the_controller_check_finds_the_address_in_fail2bans_list() {
+    // Run the check's shell against a stand-in fail2ban-client, with $1 as the engine sets it.
+    let cmd = Config::default()
+        .checks()
+        .into_iter()
+        .find(|c| c.id == "fail2ban.ignores-controller")
+        .map(|c| c.command)
+        .unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!("rampart-f2b-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let run = |list: &str, conn: &str| {
+        let fake = dir.join("fail2ban-client");
+        std::fs::write(
+            &fake,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' {}\n",
+                rampart_core::shell::quote(list)
+            ),
+        )
+        .expect("write stand-in");
+        std::process::Command::new("chmod")
+            .arg("+x")
+            .arg(&fake)
+            .status()
+            .expect("chmod");
+        let path = format!(
+            "{}:{}",
+            dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = std::process::Command::new("sh")
+            .env("PATH", path)
+            .args(["-c", &cmd, "sh", conn])
+            .output()
+            .expect("sh runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let list = "These IP addresses/networks are ignored:\n|- 127.0.0.0/8\n`- 10.213.5.1";
+    assert!(
+        run(list, "10.213.5.1 50000 10.213.5.2 22")
+            .contains("controller 10.213.5.1 is never banned")
+    );
+    assert!(
+        run(list, "10.213.5.10 50000 10.213.5.2 22").contains("is NOT in ignoreip"),
+        "no prefix match"
+    );
+    assert!(run(list, "").contains("unknown"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn config_errors_have_paths() {
+    let r = RoleImpl;
+    for (v, path) in [
+        (json!({"bantime": "1 hour"}), "bantime"),
+        (
+            json!({"sshd": {"bantime": "24h\nenabled = false"}}),
+            "sshd.bantime",
+        ),
+        (json!({"ignoreip": ["10.0.0.0/33"]}), "ignoreip[0]"),
+        (json!({"maxretry": 0}), "maxretry"),
+        (json!({"backend": "gamin"}), "backend"),
+        (json!({"sshd": {"port": 70000}}), "sshd.port"),
+    ] {
+        let e = r.configure(v.clone()).map(|_| ()).unwrap_err();
+        assert_eq!(e.path, path, "{v}: {e}");
+    }
+    assert_eq!(r.defaults()["sshd"]["bantime"], json!("24h"));
+    assert_eq!(r.defaults()["ignoreip"], json!([]));
+}

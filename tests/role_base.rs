@@ -1,0 +1,177 @@
+//! The base role against a real lab host, through the real binary: packages from the lab's
+//! repository, time zone, hostname with exactly one /etc/hosts line, the admin user whose key
+//! really logs in; a second apply changes nothing; check writes nothing; verify passes; drift is
+//! reported by check and repaired by apply. Host: h5 (as root) — tests/util/HOSTS.md.
+
+mod util;
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+use util::{Lab, changed, host, rampart_json};
+
+/// A site in a temporary directory, with an inventory of some lab hosts.
+struct Site {
+    _dir: tempfile::TempDir,
+    inv: PathBuf,
+    site: PathBuf,
+}
+
+impl Site {
+    fn new(lab: &Lab, hosts: &[&str], user: &str, roles_toml: &str, roles: &[&str]) -> Site {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let inv = lab.inventory(dir.path(), hosts, user);
+        let site = dir.path().join("site.toml");
+        let list = roles
+            .iter()
+            .map(|r| format!("\"{r}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        std::fs::write(
+            &site,
+            format!("[[play]]\nhosts = \"lab\"\nroles = [{list}]\n\n{roles_toml}"),
+        )
+        .expect("write site");
+        Site {
+            _dir: dir,
+            inv,
+            site,
+        }
+    }
+
+    fn run(&self, cmd: &str, extra: &[&str]) -> (i32, Value) {
+        let mut args = vec![
+            cmd,
+            "-i",
+            self.inv.to_str().expect("utf-8"),
+            self.site.to_str().expect("utf-8"),
+        ];
+        args.extend_from_slice(extra);
+        rampart_json(&args)
+    }
+}
+
+/// Ids of the resources a report says changed (or would change) on a host.
+fn changed_ids(doc: &Value, h: &str) -> Vec<String> {
+    host(doc, h)["resources"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .filter(|r| r["status"] == "changed")
+                .filter_map(|r| r["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Verify checks that failed on a host, with their evidence.
+fn failed_checks(doc: &Value, h: &str) -> Vec<String> {
+    host(doc, h)["verify"]
+        .as_array()
+        .map(|vs| {
+            vs.iter()
+                .filter(|v| v["pass"] != true)
+                .map(|v| format!("{}: {}", v["id"], v["evidence"]))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn verified(doc: &Value, h: &str) -> usize {
+    host(doc, h)["verify"].as_array().map_or(0, Vec::len)
+}
+#[test]
+#[ignore = "needs the lab (sudo tests/run)"]
+fn base_converges_and_repairs_on_h5() {
+    let lab = Lab::get();
+    lab.reset(&["h5"]);
+    let key = std::fs::read_to_string(lab.dir.join("id_lab.pub")).expect("id_lab.pub");
+    let roles = format!(
+        "[roles.base]\nupgrade = true\nhostname = \"fleetclaw-lab\"\npackages = [\"curl\", \"busybox-static\"]\n\n[roles.base.admin]\nauthorized_keys = [\"{}\"]\n",
+        key.trim()
+    );
+    let s = Site::new(&lab, &["h5"], "root", &roles, &["base"]);
+
+    let (code, doc) = s.run("apply", &[]);
+    assert_eq!(code, 0, "{doc}");
+    let ids = changed_ids(&doc, "h5");
+    for want in [
+        "apt-update",
+        "packages:curl,busybox-static,tzdata",
+        "symlink:/etc/localtime",
+        "file:/etc/hostname",
+        "command:set the live hostname",
+        "edit:/etc/hosts#hostname",
+        "user:fleetclaw",
+        "directory:/home/fleetclaw/.ssh",
+        "file:/home/fleetclaw/.ssh/authorized_keys",
+    ] {
+        assert!(
+            ids.contains(&want.to_owned()),
+            "{want} did not change: {ids:?}"
+        );
+    }
+    assert!(
+        !ids.contains(&"command:apt full-upgrade".to_owned()),
+        "nothing to upgrade in the lab: {ids:?}"
+    );
+    assert_eq!(failed_checks(&doc, "h5"), Vec::<String>::new());
+    assert_eq!(verified(&doc, "h5"), 6, "{doc}");
+    assert_eq!(
+        lab.sh(
+            "h5",
+            "hostname; grep -c fleetclaw-lab /etc/hosts; readlink /etc/localtime; date +%Z"
+        ),
+        "fleetclaw-lab\n1\n/usr/share/zoneinfo/UTC\nUTC\n"
+    );
+    assert_eq!(lab.sh("h5", "stat -c '%a %U %G' /home/fleetclaw/.ssh /home/fleetclaw/.ssh/authorized_keys; getent passwd fleetclaw | cut -d: -f7"), "700 fleetclaw fleetclaw\n600 fleetclaw fleetclaw\n/bin/bash\n");
+    lab.sh("h5", "command -v busybox");
+
+    // The admin user really logs in with the key.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let as_admin = lab.inventory(dir.path(), &["h5"], "fleetclaw");
+    let (code, doc) = rampart_json(&["ping", "-i", as_admin.to_str().expect("utf-8")]);
+    assert_eq!(code, 0, "fleetclaw cannot log in with its key: {doc}");
+
+    let (code, doc) = s.run("apply", &[]);
+    assert_eq!((code, changed(&doc, "h5")), (0, 0), "{doc}");
+    let before = lab.state_hash("h5");
+    let (code, doc) = s.run("check", &["--verify"]);
+    assert_eq!((code, changed(&doc, "h5")), (0, 0), "{doc}");
+    assert_eq!(failed_checks(&doc, "h5"), Vec::<String>::new());
+    assert_eq!(lab.state_hash("h5"), before, "check wrote to the host");
+
+    // The seed's tee -a, three times over, an open key file, a renamed host.
+    lab.sh(
+        "h5",
+        "for i in 1 2 3; do echo '127.0.1.1 fleetclaw-lab' >> /etc/hosts; done; chmod 644 /home/fleetclaw/.ssh/authorized_keys; hostname drifted",
+    );
+    // check alone: changes pending (5); with --verify the failing controls make it a failure (3).
+    let (code, doc) = s.run("check", &[]);
+    assert_eq!(code, 5, "{doc}");
+    let (code, vdoc) = s.run("check", &["--verify"]);
+    assert_eq!(code, 3, "{vdoc}");
+    let mut ids = changed_ids(&doc, "h5");
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            "command:set the live hostname",
+            "edit:/etc/hosts#hostname",
+            "file:/home/fleetclaw/.ssh/authorized_keys"
+        ],
+        "{doc}"
+    );
+    let failed = failed_checks(&vdoc, "h5");
+    assert!(
+        failed.iter().any(|f| f.contains("base.hosts-entry"))
+            && failed.iter().any(|f| f.contains("base.admin-ssh")),
+        "{failed:?}"
+    );
+    let (code, doc) = s.run("apply", &[]);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(failed_checks(&doc, "h5"), Vec::<String>::new());
+    assert_eq!(lab.sh("h5", "hostname; grep -c '^127.0.1.1' /etc/hosts; stat -c %a /home/fleetclaw/.ssh/authorized_keys"), "fleetclaw-lab\n1\n600\n");
+    let (code, doc) = s.run("apply", &[]);
+    assert_eq!((code, changed(&doc, "h5")), (0, 0), "{doc}");
+}

@@ -1,13 +1,165 @@
-//! The `docker` role (being written).
+//! The `docker` role: Docker Engine installed, its daemon hardened (fleetclaw §4 and §9), the
+//! admin user in the `docker` group.
+//!
+//! - `source = "official"` (the seed): Docker's repository in DEB822 format
+//!   (/etc/apt/sources.list.d/docker.sources, `Signed-By: /etc/apt/keyrings/docker.asc`) for
+//!   the host's own codename, then docker-ce and its plugins. rampart downloads nothing
+//!   itself: the key is either given as text in the configuration (`repo_key`, pinned) or
+//!   fetched *on the host* with curl once (`repo_key_url`, the seed's way, guarded by the
+//!   keyring's existence).
+//! - `source = "distro"`: Debian's or Ubuntu's own `docker.io` (what the offline lab uses).
+//! - /etc/docker/daemon.json: the seed's settings plus `userland-proxy: false` and
+//!   `ip6tables: false` (the openclaw default), rendered by rampart as canonical JSON (sorted
+//!   keys) and checked here, key by key, because `dockerd --validate` only exists from Docker
+//!   23 (bookworm ships 20.10, which refuses to start on an unknown key). Where dockerd can
+//!   validate, the new file is validated before it replaces the old one. Docker is restarted
+//!   by a handler, only when the file changed.
 
-use rampart_core::role::{ConfigError, Configured, HostContext, Role, RoleError, RolePlan, configure_typed};
-use rampart_core::facts::FactRequest;
+use std::collections::BTreeMap;
+
+use rampart_core::facts::{FactRequest, Facts};
+use rampart_core::plan::Risk;
+use rampart_core::resource::{
+    AptUpdate, Command, Directory, File, Packages, Resource, Service, User, Validate,
+};
+use rampart_core::role::{
+    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, configure_typed,
+};
+use rampart_core::shell::{Script, quote};
+use rampart_core::verify::{Check, Expect};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 
-/// The role's settings.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+const KEYRINGS: &str = "/etc/apt/keyrings";
+const KEYRING: &str = "/etc/apt/keyrings/docker.asc";
+const SOURCES: &str = "/etc/apt/sources.list.d/docker.sources";
+const DAEMON_JSON: &str = "/etc/docker/daemon.json";
+const RESTART: &str = "restart docker";
+/// Docker's release signing key, as published at https://download.docker.com/linux/debian/gpg
+/// (and .../ubuntu/gpg): for the operator to compare, and for the on-host check when gpg is
+/// there.
+pub const DOCKER_KEY_FINGERPRINT: &str = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88";
+const OFFICIAL_PACKAGES: [&str; 5] = [
+    "docker-ce",
+    "docker-ce-cli",
+    "containerd.io",
+    "docker-buildx-plugin",
+    "docker-compose-plugin",
+];
+const DISTRO_PACKAGES: [&str; 1] = ["docker.io"];
+const APT_UPDATE: &str =
+    "DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=120 update";
+
+/// Where Docker comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// download.docker.com: docker-ce, docker-ce-cli, containerd.io, buildx and compose plugins.
+    #[default]
+    Official,
+    /// The distribution's `docker.io`.
+    Distro,
+}
+
+/// A soft and hard limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ulimit {
+    /// Soft limit.
+    pub soft: u64,
+    /// Hard limit (at least `soft`).
+    pub hard: u64,
+}
+
+/// The daemon's settings (/etc/docker/daemon.json).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Config {}
+pub struct Daemon {
+    /// `log-driver`.
+    pub log_driver: String,
+    /// `log-opts.max-size` (json-file and local drivers only).
+    pub log_max_size: String,
+    /// `log-opts.max-file` (json-file and local drivers only).
+    pub log_max_file: u32,
+    /// `live-restore`: containers keep running while dockerd restarts or upgrades.
+    pub live_restore: bool,
+    /// `default-ulimits.nofile` for containers; `null` leaves Docker's default. The seed's
+    /// 65536 is more than some hosts allow (the lab's hard limit is 20000: `docker run` then
+    /// fails while dockerd starts fine).
+    pub nofile: Option<Ulimit>,
+    /// `no-new-privileges`: no setuid escalation inside containers.
+    pub no_new_privileges: bool,
+    /// `userland-proxy`: false makes published ports pure iptables DNAT, which the DOCKER-USER
+    /// chain filters, instead of a docker-proxy process per port.
+    pub userland_proxy: bool,
+    /// `ip6tables`: Docker managing IPv6 NAT/filter rules (openclaw: false).
+    pub ip6tables: bool,
+    /// More daemon.json keys, checked against the keys dockerd knows.
+    pub extra: Map<String, Value>,
+}
+
+impl Default for Daemon {
+    fn default() -> Self {
+        Daemon {
+            log_driver: "json-file".into(),
+            log_max_size: "10m".into(),
+            log_max_file: 3,
+            live_restore: true,
+            nofile: Some(Ulimit {
+                soft: 65536,
+                hard: 65536,
+            }),
+            no_new_privileges: true,
+            userland_proxy: false,
+            ip6tables: false,
+            extra: Map::new(),
+        }
+    }
+}
+
+/// The role's settings. Defaults are the seed's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `official` (download.docker.com, the seed) or `distro` (`docker.io`).
+    pub source: Source,
+    /// The official repository's base URL (a mirror); default
+    /// `https://download.docker.com/linux/<debian|ubuntu>`.
+    pub repo_url: Option<String>,
+    /// The suite; default the host's codename (`bookworm`, `noble`).
+    pub suite: Option<String>,
+    /// Docker's ASCII-armored public key, written to /etc/apt/keyrings/docker.asc (pinned: the
+    /// host downloads nothing). Takes precedence over `repo_key_url`.
+    pub repo_key: Option<String>,
+    /// Where the host fetches the key with curl when `repo_key` is not given, once (only while
+    /// the keyring is missing); default `<repo_url>/gpg`.
+    pub repo_key_url: Option<String>,
+    /// The fingerprint a fetched key must have; checked on the host when gpg is installed.
+    pub repo_key_fingerprint: String,
+    /// Users added to the `docker` group (root-equivalent: the seed's choice). Created if
+    /// missing (`useradd --create-home`), otherwise only the group is appended.
+    pub users: Vec<String>,
+    /// apt lists younger than this many seconds are not refreshed.
+    pub apt_cache_valid_time: u64,
+    /// /etc/docker/daemon.json.
+    pub daemon: Daemon,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            source: Source::Official,
+            repo_url: None,
+            suite: None,
+            repo_key: None,
+            repo_key_url: None,
+            repo_key_fingerprint: DOCKER_KEY_FINGERPRINT.into(),
+            users: vec!["fleetclaw".into()],
+            apt_cache_valid_time: 3600,
+            daemon: Daemon::default(),
+        }
+    }
+}
 
 /// The role.
 #[derive(Debug, Default)]
@@ -23,19 +175,594 @@ impl Role for RoleImpl {
         "docker"
     }
     fn summary(&self) -> &'static str {
-        "(being written)"
+        "Docker Engine (official repo or docker.io), hardened daemon.json, admin user in the docker group"
     }
     fn configure(&self, config: serde_json::Value) -> Result<Box<dyn Configured>, ConfigError> {
-        Ok(Box::new(configure_typed::<Config>(config)?))
+        let c = configure_typed::<Config>(config)?;
+        c.validate()?;
+        Ok(Box::new(c))
     }
     fn defaults(&self) -> serde_json::Value {
         serde_json::to_value(Config::default()).unwrap_or_default()
     }
 }
 
-impl Configured for Config {
-    fn facts(&self, _req: &mut FactRequest) {}
-    fn plan(&self, _ctx: &HostContext<'_>) -> Result<RolePlan, RoleError> {
-        Ok(RolePlan::default())
+fn config_error(path: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        path: path.into(),
+        message: message.into(),
+        unknown_field: None,
+        expected: Vec::new(),
     }
 }
+
+/// Every key dockerd reads from daemon.json (Docker 20.10 to 28), for `daemon.extra`.
+const KNOWN_KEYS: &[&str] = &[
+    "allow-nondistributable-artifacts",
+    "api-cors-header",
+    "authorization-plugins",
+    "bip",
+    "bip6",
+    "bridge",
+    "builder",
+    "cdi-spec-dirs",
+    "cgroup-parent",
+    "containerd-namespace",
+    "containerd-plugin-namespace",
+    "data-root",
+    "debug",
+    "default-address-pools",
+    "default-cgroupns-mode",
+    "default-gateway",
+    "default-gateway-v6",
+    "default-ipc-mode",
+    "default-network-opts",
+    "default-runtime",
+    "default-shm-size",
+    "dns",
+    "dns-opts",
+    "dns-search",
+    "exec-opts",
+    "exec-root",
+    "experimental",
+    "features",
+    "fixed-cidr",
+    "fixed-cidr-v6",
+    "group",
+    "host-gateway-ip",
+    "icc",
+    "init",
+    "init-path",
+    "insecure-registries",
+    "ip",
+    "ip-forward",
+    "ip-forward-no-drop",
+    "ip-masq",
+    "iptables",
+    "ipv6",
+    "labels",
+    "log-format",
+    "log-level",
+    "max-concurrent-downloads",
+    "max-concurrent-uploads",
+    "max-download-attempts",
+    "metrics-addr",
+    "mtu",
+    "node-generic-resources",
+    "oom-score-adjust",
+    "pidfile",
+    "proxies",
+    "raw-logs",
+    "registry-mirrors",
+    "runtimes",
+    "seccomp-profile",
+    "selinux-enabled",
+    "shutdown-timeout",
+    "storage-driver",
+    "storage-opts",
+    "swarm-default-advertise-addr",
+    "tls",
+    "tlscacert",
+    "tlscert",
+    "tlskey",
+    "tlsverify",
+    "userland-proxy-path",
+    "userns-remap",
+];
+
+/// Keys the typed settings own.
+const TYPED_KEYS: &[(&str, &str)] = &[
+    ("log-driver", "daemon.log_driver"),
+    ("log-opts", "daemon.log_max_size / daemon.log_max_file"),
+    ("live-restore", "daemon.live_restore"),
+    ("default-ulimits", "daemon.nofile"),
+    ("no-new-privileges", "daemon.no_new_privileges"),
+    ("userland-proxy", "daemon.userland_proxy"),
+    ("ip6tables", "daemon.ip6tables"),
+];
+
+/// Keys the packaged docker.service already passes as flags: dockerd refuses to start when a
+/// setting is both a flag and in daemon.json.
+const FLAG_KEYS: &[(&str, &str)] = &[
+    ("hosts", "-H fd://"),
+    ("containerd", "--containerd=/run/containerd/containerd.sock"),
+];
+
+/// Rebuilds maps with sorted keys, whatever serde_json's map order is in this build.
+fn canonical(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let sorted: BTreeMap<&String, Value> =
+                m.iter().map(|(k, v)| (k, canonical(v))).collect();
+            let mut out = Map::new();
+            for (k, v) in sorted {
+                out.insert(k.clone(), v);
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
+fn valid_size(s: &str) -> bool {
+    let digits = s.trim_end_matches(['k', 'm', 'g']);
+    !digits.is_empty()
+        && digits.len() + 1 >= s.len()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+}
+
+fn valid_user(u: &str) -> bool {
+    let mut b = u.bytes();
+    matches!(b.next(), Some(c) if c.is_ascii_lowercase() || c == b'_')
+        && u.len() <= 32
+        && u.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"_-".contains(&c))
+}
+
+fn valid_url(u: &str) -> bool {
+    (u.starts_with("https://") || u.starts_with("http://"))
+        && u.len() > 8
+        && !u
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'\'' || b == b'"')
+}
+
+impl Daemon {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.log_driver.is_empty()
+            || !self
+                .log_driver
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_./:".contains(&b))
+        {
+            return Err(config_error(
+                "daemon.log_driver",
+                format!("invalid log driver `{}`", self.log_driver),
+            ));
+        }
+        if !valid_size(&self.log_max_size) {
+            return Err(config_error(
+                "daemon.log_max_size",
+                format!(
+                    "invalid size `{}`: a number with an optional k, m or g, like \"10m\"",
+                    self.log_max_size
+                ),
+            ));
+        }
+        if self.log_max_file == 0 {
+            return Err(config_error("daemon.log_max_file", "must be at least 1"));
+        }
+        if let Some(u) = self.nofile
+            && (u.soft == 0 || u.soft > u.hard)
+        {
+            return Err(config_error(
+                "daemon.nofile",
+                format!("soft ({}) must be 1 to hard ({})", u.soft, u.hard),
+            ));
+        }
+        for k in self.extra.keys() {
+            let path = format!("daemon.extra.{k}");
+            if let Some((_, field)) = TYPED_KEYS.iter().find(|(key, _)| key == k) {
+                return Err(config_error(
+                    &path,
+                    format!("`{k}` has its own setting: use {field}"),
+                ));
+            }
+            if let Some((_, flag)) = FLAG_KEYS.iter().find(|(key, _)| key == k) {
+                return Err(config_error(
+                    &path,
+                    format!(
+                        "`{k}` is already given to dockerd as `{flag}` by docker.service; dockerd refuses to start when both are set"
+                    ),
+                ));
+            }
+            if !KNOWN_KEYS.contains(&k.as_str()) {
+                let nearest = KNOWN_KEYS
+                    .iter()
+                    .chain(TYPED_KEYS.iter().map(|(key, _)| key))
+                    .map(|known| (strsim::levenshtein(k, known), *known))
+                    .min();
+                let hint = match nearest {
+                    Some((d, s)) if d <= 3 => match TYPED_KEYS.iter().find(|(key, _)| *key == s) {
+                        Some((_, field)) => format!(" (did you mean `{s}`? set it with {field})"),
+                        None => format!(" (did you mean `{s}`?)"),
+                    },
+                    _ => String::new(),
+                };
+                return Err(config_error(
+                    &path,
+                    format!(
+                        "unknown daemon.json key `{k}`{hint}: dockerd refuses to start on unknown keys"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// daemon.json as canonical JSON: sorted keys, two-space indent, a final newline.
+    pub fn render(&self) -> String {
+        let mut m = self.extra.clone();
+        m.insert("log-driver".into(), json!(self.log_driver));
+        if matches!(self.log_driver.as_str(), "json-file" | "local") {
+            m.insert(
+                "log-opts".into(),
+                json!({"max-file": self.log_max_file.to_string(), "max-size": self.log_max_size}),
+            );
+        }
+        m.insert("live-restore".into(), json!(self.live_restore));
+        if let Some(u) = self.nofile {
+            m.insert(
+                "default-ulimits".into(),
+                json!({"nofile": {"Hard": u.hard, "Name": "nofile", "Soft": u.soft}}),
+            );
+        }
+        m.insert("no-new-privileges".into(), json!(self.no_new_privileges));
+        m.insert("userland-proxy".into(), json!(self.userland_proxy));
+        m.insert("ip6tables".into(), json!(self.ip6tables));
+        let mut text =
+            serde_json::to_string_pretty(&canonical(&Value::Object(m))).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+}
+
+impl Config {
+    /// Checks what serde cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.daemon.validate()?;
+        for (i, u) in self.users.iter().enumerate() {
+            if !valid_user(u) {
+                return Err(config_error(
+                    &format!("users[{i}]"),
+                    format!("invalid user name `{u}`"),
+                ));
+            }
+        }
+        if let Some(k) = &self.repo_key {
+            let t = k.trim();
+            if !t.starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+                || !t.ends_with("-----END PGP PUBLIC KEY BLOCK-----")
+            {
+                return Err(config_error(
+                    "repo_key",
+                    "not an ASCII-armored public key (-----BEGIN PGP PUBLIC KEY BLOCK----- ... -----END PGP PUBLIC KEY BLOCK-----)",
+                ));
+            }
+        }
+        for (path, url) in [
+            ("repo_url", &self.repo_url),
+            ("repo_key_url", &self.repo_key_url),
+        ] {
+            if let Some(u) = url
+                && !valid_url(u)
+            {
+                return Err(config_error(path, format!("invalid URL `{u}`")));
+            }
+        }
+        if let Some(s) = &self.suite
+            && (s.is_empty()
+                || !s
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
+        {
+            return Err(config_error("suite", format!("invalid suite `{s}`")));
+        }
+        let fpr = self.repo_key_fingerprint.replace(' ', "");
+        if fpr.len() != 40 || !fpr.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(config_error(
+                "repo_key_fingerprint",
+                "a 40-digit hexadecimal fingerprint",
+            ));
+        }
+        Ok(())
+    }
+
+    fn packages(&self) -> &'static [&'static str] {
+        match self.source {
+            Source::Official => &OFFICIAL_PACKAGES,
+            Source::Distro => &DISTRO_PACKAGES,
+        }
+    }
+
+    fn repo_url(&self, facts: &Facts) -> Result<String, RoleError> {
+        if let Some(u) = &self.repo_url {
+            return Ok(u.trim_end_matches('/').to_owned());
+        }
+        match facts.host.os_id.as_str() {
+            os @ ("debian" | "ubuntu") => Ok(format!("https://download.docker.com/linux/{os}")),
+            other => Err(RoleError(format!(
+                "docker: Docker's official repository has no `{other}` flavour known to rampart. Fix: set `repo_url` \
+                 (e.g. https://download.docker.com/linux/debian) or `source = \"distro\"`"
+            ))),
+        }
+    }
+
+    /// The on-host, once-only download of the key: the seed's curl, into a temp file in the
+    /// keyring directory, checked to be an armored key (and its fingerprint when gpg exists),
+    /// then renamed.
+    fn fetch_key(&self, url: &str) -> Command {
+        let fpr = self
+            .repo_key_fingerprint
+            .replace(' ', "")
+            .to_ascii_uppercase();
+        let run = [
+            format!("t=$(mktemp {KEYRINGS}/.docker.asc.XXXXXX)"),
+            "trap 'rm -f \"$t\"' EXIT".into(),
+            format!(
+                "curl -fsSL --proto '=https,http' --retry 2 {} -o \"$t\"",
+                quote(url)
+            ),
+            format!(
+                "grep -q -- '-----BEGIN PGP PUBLIC KEY BLOCK-----' \"$t\" || {{ echo {} >&2; exit 1; }}",
+                quote(&format!(
+                    "rampart: {url} did not return an ASCII-armored key"
+                ))
+            ),
+            format!(
+                "if command -v gpg >/dev/null 2>&1; then f=$(gpg --show-keys --with-colons \"$t\" 2>/dev/null | awk -F: '$1==\"fpr\"{{print $10; exit}}'); \
+                 [ \"$f\" = {fpr} ] || {{ echo \"rampart: the key from {} has fingerprint $f, expected {fpr}\" >&2; exit 1; }}; fi",
+                url.replace(['"', '$', '`', '\\'], "")
+            ),
+            "chmod 0644 \"$t\"".into(),
+            format!("mv -f \"$t\" {KEYRING}"),
+            "trap - EXIT".into(),
+        ];
+        Command {
+            name: "fetch Docker's apt key".into(),
+            run: run.join("\n"),
+            creates: Some(KEYRING.into()),
+            unless: None,
+            notify: Vec::new(),
+            risk: Risk::Low,
+        }
+    }
+
+    /// The commands that put users in a `docker` group created by this very run's install
+    /// (the `User` resource needs the group to exist when the facts are gathered).
+    fn add_to_new_group(&self, user: &str) -> Command {
+        let u = quote(user);
+        Command::unless(
+            &format!("add {user} to the docker group"),
+            &format!(
+                "id {u} >/dev/null 2>&1 || useradd --create-home --shell /bin/bash -- {u}\nusermod --append --groups docker -- {u}"
+            ),
+            &format!("id -nG {u} 2>/dev/null | tr ' ' '\\n' | grep -qx docker"),
+        )
+    }
+
+    fn resources(&self, ctx: &HostContext<'_>) -> Result<Vec<Resource>, RoleError> {
+        let f = ctx.facts;
+        let mut out = vec![Resource::AptUpdate(AptUpdate {
+            valid_secs: self.apt_cache_valid_time,
+        })];
+        match self.source {
+            Source::Official => {
+                let base = self.repo_url(f)?;
+                let suite = match &self.suite {
+                    Some(s) => s.clone(),
+                    None if !f.host.os_codename.is_empty() => f.host.os_codename.clone(),
+                    None => return Err(RoleError(
+                        "docker: the host's os-release has no VERSION_CODENAME. Fix: set `suite`"
+                            .into(),
+                    )),
+                };
+                let prereq: &[&str] = if self.repo_key.is_some() {
+                    &["ca-certificates"]
+                } else {
+                    &["ca-certificates", "curl"]
+                };
+                out.push(Resource::Packages(Packages::present(prereq)));
+                out.push(Resource::Directory(Directory::new(
+                    KEYRINGS, 0o755, "root", "root",
+                )));
+                match &self.repo_key {
+                    Some(key) => {
+                        let mut text = key.trim().to_owned();
+                        text.push('\n');
+                        out.push(Resource::File(File::new(KEYRING, text, 0o644)));
+                    }
+                    None => {
+                        let url = self
+                            .repo_key_url
+                            .clone()
+                            .unwrap_or_else(|| format!("{base}/gpg"));
+                        out.push(Resource::Command(self.fetch_key(&url)));
+                    }
+                }
+                let text = ctx
+                    .templates
+                    .render(
+                        "docker/docker.sources.j2",
+                        json!({"uri": base, "suite": suite, "keyring": KEYRING}),
+                    )
+                    .map_err(|e| RoleError(e.to_string()))?;
+                let mut sources = File::new(SOURCES, text, 0o644);
+                // A new or changed source needs fresh lists now, whatever their age.
+                let mut update = Script::new();
+                update.raw(APT_UPDATE);
+                sources.on_change = Some(update);
+                out.push(Resource::File(sources));
+            }
+            Source::Distro => out.push(Resource::File(File::absent(SOURCES))),
+        }
+        out.push(Resource::Packages(Packages::present(self.packages())));
+        out.push(Resource::File(
+            File::new(DAEMON_JSON, self.daemon.render(), 0o644)
+                .validated(Validate::Temp("if dockerd --help 2>/dev/null | grep -q -- --validate; then dockerd --validate --config-file %s ; fi".into()))
+                .notifies(RESTART)
+                .risk(Risk::Service),
+        ));
+        out.push(Resource::Service(Service::running("docker")));
+        let accounts = f.accounts.as_ref();
+        let group_exists = accounts.is_some_and(|a| a.groups.contains_key("docker"));
+        for u in &self.users {
+            if group_exists {
+                let shell = accounts
+                    .and_then(|a| a.users.get(u))
+                    .map_or_else(|| "/bin/bash".to_owned(), |e| e.shell.clone());
+                out.push(Resource::User(User {
+                    name: u.clone(),
+                    shell,
+                    groups: vec!["docker".into()],
+                    system: false,
+                }));
+            } else {
+                out.push(Resource::Command(self.add_to_new_group(u)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Refuses to mix Docker's packages with the distribution's: they conflict, and apt would
+    /// silently swap one for the other.
+    fn check_conflicts(&self, f: &Facts) -> Result<(), RoleError> {
+        let installed = |names: &[&str]| {
+            names
+                .iter()
+                .filter(|n| f.packages.get(**n).is_some_and(|p| p.installed))
+                .map(|n| (*n).to_owned())
+                .collect::<Vec<_>>()
+        };
+        let (other, fix) = match self.source {
+            Source::Official => (
+                installed(&DISTRO_PACKAGES),
+                "remove it first (`apt-get remove docker.io`), or set `source = \"distro\"`",
+            ),
+            Source::Distro => (
+                installed(&OFFICIAL_PACKAGES),
+                "remove them first (`apt-get remove docker-ce docker-ce-cli containerd.io`), or set `source = \"official\"`",
+            ),
+        };
+        if other.is_empty() {
+            return Ok(());
+        }
+        Err(RoleError(format!(
+            "docker: `source = \"{}\"` but {} installed on the host. Fix: {fix}",
+            match self.source {
+                Source::Official => "official",
+                Source::Distro => "distro",
+            },
+            other.join(", ")
+        )))
+    }
+}
+
+impl Configured for Config {
+    fn facts(&self, req: &mut FactRequest) {
+        for p in OFFICIAL_PACKAGES
+            .iter()
+            .chain(&DISTRO_PACKAGES)
+            .chain(&["ca-certificates", "curl"])
+        {
+            req.packages.insert((*p).to_owned());
+        }
+        for p in [KEYRINGS, KEYRING, SOURCES, DAEMON_JSON] {
+            req.file(p);
+        }
+        req.units.insert("docker".into());
+        req.accounts = true;
+        req.apt = true;
+        let dummy = self.fetch_key("https://example.invalid/gpg");
+        Resource::Command(dummy).facts(req);
+        for u in &self.users {
+            Resource::Command(self.add_to_new_group(u)).facts(req);
+        }
+    }
+
+    fn plan(&self, ctx: &HostContext<'_>) -> Result<RolePlan, RoleError> {
+        self.check_conflicts(ctx.facts)?;
+        let resources = self.resources(ctx)?;
+        let mut restart = Script::new();
+        restart.raw("systemctl restart docker.service || { journalctl -u docker.service -n 30 --no-pager; exit 1; }");
+        Ok(RolePlan {
+            resources,
+            handlers: vec![Handler {
+                name: RESTART.into(),
+                script: restart,
+            }],
+        })
+    }
+
+    fn checks(&self) -> Vec<Check> {
+        let d = &self.daemon;
+        let mut out = vec![
+            Check {
+                id: "docker.service".into(),
+                title: "the Docker daemon is running".into(),
+                command: "systemctl is-active docker.service".into(),
+                expect: Expect::Equals("active".into()),
+            },
+            Check {
+                id: "docker.daemon-json".into(),
+                title: "/etc/docker/daemon.json holds the hardened settings".into(),
+                command: format!("cat {DAEMON_JSON}"),
+                expect: Expect::Equals(d.render()),
+            },
+            Check {
+                id: "docker.logging-driver".into(),
+                title: format!("containers log through {}", d.log_driver),
+                command: "docker info".into(),
+                expect: Expect::Line(format!("Logging Driver: {}", d.log_driver)),
+            },
+        ];
+        if d.live_restore {
+            out.push(Check {
+                id: "docker.live-restore".into(),
+                title: "containers survive a daemon restart (live restore)".into(),
+                command: "docker info".into(),
+                expect: Expect::Line("Live Restore Enabled: true".into()),
+            });
+        }
+        // `docker info` does not show no-new-privileges (nor userland-proxy): the settings
+        // are proven by the file's content above plus this: the running dockerd started after
+        // the file last changed, so it runs with it. (`ps -o etimes` rounds down, so the start
+        // computed here is never earlier than the real one: no false failure.)
+        out.push(Check {
+            id: "docker.config-loaded".into(),
+            title: "the running dockerd has loaded the current daemon.json (no-new-privileges, userland-proxy, ulimits)".into(),
+            command: format!(
+                "pid=$(systemctl show -p MainPID --value docker.service); \
+                 if [ \"${{pid:-0}}\" -gt 0 ] 2>/dev/null; then \
+                 started=$(( $(date +%s) - $(ps -o etimes= -p \"$pid\") )); changed=$(stat -c %Y {DAEMON_JSON}); \
+                 if [ \"$changed\" -le \"$started\" ]; then echo ok; else echo \"FAIL: {DAEMON_JSON} changed after dockerd started: restart docker\"; fi; \
+                 else echo 'FAIL: dockerd is not running'; fi"
+            ),
+            expect: Expect::Line("ok".into()),
+        });
+        for u in &self.users {
+            out.push(Check {
+                id: format!("docker.group.{u}"),
+                title: format!("{u} is in the docker group"),
+                command: format!("id -nG {} | tr ' ' '\\n'", quote(u)),
+                expect: Expect::Line("docker".into()),
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -15,8 +15,10 @@ use std::path::Path;
 
 use rampart_core::Risk;
 use rampart_core::facts::{FactRequest, FileState, sha256_hex};
-use rampart_core::resource::{Directory, Edit, File, Resource, Validate};
-use rampart_core::role::{ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, configure_typed};
+use rampart_core::resource::{Command, Directory, Edit, File, Resource, Validate};
+use rampart_core::role::{
+    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, configure_typed,
+};
 use rampart_core::secret::Secret;
 use rampart_core::shell::{Script, join, quote};
 use rampart_core::verify::{Check, Expect};
@@ -42,7 +44,11 @@ pub const CLIENT_COMMANDS: &str = "-@all +@read +@write +@pubsub +@transaction +
 pub const MONITOR_COMMANDS: &str = "-@all +ping +info +client|list +dbsize +slowlog|get +slowlog|len +latency|latest +memory|stats";
 
 /// Command rules of rampart's maintenance user.
-const MAINTENANCE_COMMANDS: &str = "-@all +ping +acl|dryrun +acl|load";
+/// `ACL USERS` shows user names only (no rules, no hashes).
+const MAINTENANCE_COMMANDS: &str = "-@all +ping +acl|dryrun +acl|load +acl|users";
+
+/// The command that reloads a live ACL that drifted from the file.
+pub const RELOAD_DRIFTED: &str = "reload the live Redis ACL";
 
 /// A client user with key and channel patterns.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,7 +88,10 @@ pub struct MonitorUser {
 
 impl Default for MonitorUser {
     fn default() -> Self {
-        MonitorUser { user: "monitor".into(), commands: MONITOR_COMMANDS.into() }
+        MonitorUser {
+            user: "monitor".into(),
+            commands: MONITOR_COMMANDS.into(),
+        }
     }
 }
 
@@ -182,13 +191,21 @@ impl Role for RoleImpl {
 }
 
 fn err(path: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError { path: path.into(), message: message.into(), unknown_field: None, expected: Vec::new() }
+    ConfigError {
+        path: path.into(),
+        message: message.into(),
+        unknown_field: None,
+        expected: Vec::new(),
+    }
 }
 
 /// Redis user names and asset ids: no glob characters and no `:` (a key separator), so an
 /// id substituted into `fleet:inbox:{asset}` can never widen another asset's pattern.
 fn valid_name(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Characters allowed in key and channel patterns: no whitespace, no shell or ACL syntax
@@ -208,41 +225,67 @@ fn key_prefix(p: &str) -> Option<(&'static str, &str)> {
             return Some((canonical, rest));
         }
     }
-    if p.starts_with('%') { None } else { Some(("~", p)) }
+    if p.starts_with('%') {
+        None
+    } else {
+        Some(("~", p))
+    }
 }
 
 fn check_pattern(path: &str, p: &str, per_asset: bool, channel: bool) -> Result<(), ConfigError> {
-    let glob = if channel { Some(p.strip_prefix('&').unwrap_or(p)) } else { key_prefix(p).map(|(_, g)| g) };
+    let glob = if channel {
+        Some(p.strip_prefix('&').unwrap_or(p))
+    } else {
+        key_prefix(p).map(|(_, g)| g)
+    };
     let Some(glob) = glob else {
-        return Err(err(path, format!("`{p}`: a key permission prefix is `%R~`, `%W~` or `%RW~`")));
+        return Err(err(
+            path,
+            format!("`{p}`: a key permission prefix is `%R~`, `%W~` or `%RW~`"),
+        ));
     };
     if glob.is_empty() || !glob.chars().all(valid_pattern_char) {
         return Err(err(
             path,
-            format!("`{p}`: patterns use letters, digits, `:_.*?/@#=,+-` and `{{asset}}` (no spaces, quotes or `[` classes)"),
+            format!(
+                "`{p}`: patterns use letters, digits, `:_.*?/@#=,+-` and `{{asset}}` (no spaces, quotes or `[` classes)"
+            ),
         ));
     }
-    let braces_ok = glob.replace("{asset}", "").chars().all(|c| c != '{' && c != '}');
+    let braces_ok = glob
+        .replace("{asset}", "")
+        .chars()
+        .all(|c| c != '{' && c != '}');
     if !braces_ok {
-        return Err(err(path, format!("`{p}`: the only placeholder is `{{asset}}`")));
+        return Err(err(
+            path,
+            format!("`{p}`: the only placeholder is `{{asset}}`"),
+        ));
     }
     if per_asset {
         if !glob.contains("{asset}") {
             return Err(err(
                 path,
-                format!("`{p}` has no `{{asset}}`: every asset would share it, which breaks asset isolation"),
+                format!(
+                    "`{p}` has no `{{asset}}`: every asset would share it, which breaks asset isolation"
+                ),
             ));
         }
         for (i, _) in glob.match_indices("{asset}") {
             if matches!(glob[i + "{asset}".len()..].chars().next(), Some('*' | '?')) {
                 return Err(err(
                     path,
-                    format!("`{p}`: a wildcard right after `{{asset}}` lets asset `ex_0` reach `ex_001`'s keys; put a separator first (`{{asset}}:*`)"),
+                    format!(
+                        "`{p}`: a wildcard right after `{{asset}}` lets asset `ex_0` reach `ex_001`'s keys; put a separator first (`{{asset}}:*`)"
+                    ),
                 ));
             }
         }
     } else if glob.contains("{asset}") {
-        return Err(err(path, format!("`{p}`: `{{asset}}` only means something in asset_keys and asset_channels")));
+        return Err(err(
+            path,
+            format!("`{p}`: `{{asset}}` only means something in asset_keys and asset_channels"),
+        ));
     }
     Ok(())
 }
@@ -254,11 +297,15 @@ fn check_commands(path: &str, rules: &str) -> Result<(), ConfigError> {
     for tok in rules.split_whitespace() {
         let ok = (tok.starts_with('+') || tok.starts_with('-'))
             && tok.len() > 1
-            && tok[1..].bytes().all(|b| b.is_ascii_alphanumeric() || b"@|_-".contains(&b));
+            && tok[1..]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"@|_-".contains(&b));
         if !ok {
             return Err(err(
                 path,
-                format!("`{tok}` is not a command rule: use `+command`, `-command`, `+@category` or `+command|subcommand` (passwords, keys and `on`/`off` are managed by the role)"),
+                format!(
+                    "`{tok}` is not a command rule: use `+command`, `-command`, `+@category` or `+command|subcommand` (passwords, keys and `on`/`off` are managed by the role)"
+                ),
             ));
         }
     }
@@ -266,23 +313,44 @@ fn check_commands(path: &str, rules: &str) -> Result<(), ConfigError> {
 }
 
 fn check_abs(path: &str, p: &str) -> Result<(), ConfigError> {
-    let ok = p.starts_with('/') && p.len() > 1 && !p.ends_with('/') && !p.split('/').any(|c| c == "..") && p.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '\'' && c != '\\');
-    if ok { Ok(()) } else { Err(err(path, format!("`{p}` must be an absolute file path without spaces, quotes or `..`"))) }
+    let ok = p.starts_with('/')
+        && p.len() > 1
+        && !p.ends_with('/')
+        && !p.split('/').any(|c| c == "..")
+        && p.chars()
+            .all(|c| c.is_ascii_graphic() && c != '"' && c != '\'' && c != '\\');
+    if ok {
+        Ok(())
+    } else {
+        Err(err(
+            path,
+            format!("`{p}` must be an absolute file path without spaces, quotes or `..`"),
+        ))
+    }
 }
 
 impl Config {
     /// Checks everything serde cannot: names, patterns, rules, paths, collisions.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.assets.is_empty() {
-            return Err(err("assets", "no assets: list the fleet's asset ids, e.g. assets = [\"ex_001\", \"DZ-001\"]"));
+            return Err(err(
+                "assets",
+                "no assets: list the fleet's asset ids, e.g. assets = [\"ex_001\", \"DZ-001\"]",
+            ));
         }
         let mut seen = BTreeSet::new();
         for (i, a) in self.assets.iter().enumerate() {
             if !valid_name(a) {
-                return Err(err(&format!("assets[{i}]"), format!("`{a}`: asset ids are 1-64 letters, digits, `_` or `-`")));
+                return Err(err(
+                    &format!("assets[{i}]"),
+                    format!("`{a}`: asset ids are 1-64 letters, digits, `_` or `-`"),
+                ));
             }
             if !seen.insert(a.as_str()) {
-                return Err(err(&format!("assets[{i}]"), format!("asset `{a}` is listed twice")));
+                return Err(err(
+                    &format!("assets[{i}]"),
+                    format!("asset `{a}` is listed twice"),
+                ));
             }
         }
         let named = [
@@ -293,17 +361,29 @@ impl Config {
         ];
         for (path, name) in named {
             if !valid_name(name) {
-                return Err(err(path, format!("`{name}`: user names are 1-64 letters, digits, `_` or `-`")));
+                return Err(err(
+                    path,
+                    format!("`{name}`: user names are 1-64 letters, digits, `_` or `-`"),
+                ));
             }
             if name == "default" {
-                return Err(err(path, "`default` is Redis's anonymous user; the role always turns it off"));
+                return Err(err(
+                    path,
+                    "`default` is Redis's anonymous user; the role always turns it off",
+                ));
             }
             if !seen.insert(name) {
-                return Err(err(path, format!("`{name}` is already an asset or another user")));
+                return Err(err(
+                    path,
+                    format!("`{name}` is already an asset or another user"),
+                ));
             }
         }
         if self.asset_keys.is_empty() {
-            return Err(err("asset_keys", "assets need at least one key pattern, e.g. \"fleet:inbox:{asset}\""));
+            return Err(err(
+                "asset_keys",
+                "assets need at least one key pattern, e.g. \"fleet:inbox:{asset}\"",
+            ));
         }
         for (i, p) in self.asset_keys.iter().enumerate() {
             check_pattern(&format!("asset_keys[{i}]"), p, true, false)?;
@@ -327,13 +407,32 @@ impl Config {
             return Err(err("maintenance_auth_file", "must not be the ACL file"));
         }
         if !valid_name(&self.acl_owner) {
-            return Err(err("acl_owner", format!("`{}` is not a user name", self.acl_owner)));
+            return Err(err(
+                "acl_owner",
+                format!("`{}` is not a user name", self.acl_owner),
+            ));
         }
-        if self.service.is_empty() || !self.service.bytes().all(|b| b.is_ascii_alphanumeric() || b"@_.-".contains(&b)) {
-            return Err(err("service", format!("`{}` is not a systemd unit name", self.service)));
+        if self.service.is_empty()
+            || !self
+                .service
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"@_.-".contains(&b))
+        {
+            return Err(err(
+                "service",
+                format!("`{}` is not a systemd unit name", self.service),
+            ));
         }
-        if self.host.is_empty() || !self.host.bytes().all(|b| b.is_ascii_alphanumeric() || b".:-".contains(&b)) {
-            return Err(err("host", format!("`{}` is not a host name or address", self.host)));
+        if self.host.is_empty()
+            || !self
+                .host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".:-".contains(&b))
+        {
+            return Err(err(
+                "host",
+                format!("`{}` is not a host name or address", self.host),
+            ));
         }
         if self.port == 0 {
             return Err(err("port", "invalid port 0: ports are 1 to 65535"));
@@ -351,19 +450,31 @@ impl Config {
 
     /// The users that need a password from the secrets, in ACL file order.
     fn secret_users(&self) -> Vec<&str> {
-        let mut v = vec![self.admin_user.as_str(), self.monitor.user.as_str(), self.coordinator.user.as_str()];
+        let mut v = vec![
+            self.admin_user.as_str(),
+            self.monitor.user.as_str(),
+            self.coordinator.user.as_str(),
+        ];
         v.extend(self.assets.iter().map(String::as_str));
         v
     }
 
     /// `redis-cli` with the connection options; never a password.
     fn cli(&self) -> String {
-        join(["redis-cli", "-h", self.host.as_str(), "-p", &self.port.to_string()])
+        join([
+            "redis-cli",
+            "-h",
+            self.host.as_str(),
+            "-p",
+            &self.port.to_string(),
+        ])
     }
 
     /// The parent directory of the maintenance credential.
     fn auth_dir(&self) -> String {
-        Path::new(&self.maintenance_auth_file).parent().map_or_else(|| "/".to_owned(), |p| p.display().to_string())
+        Path::new(&self.maintenance_auth_file)
+            .parent()
+            .map_or_else(|| "/".to_owned(), |p| p.display().to_string())
     }
 
     /// Shell code that feeds `commands` to one authenticated redis-cli session as the
@@ -392,22 +503,34 @@ impl Config {
 
 /// A concrete key matching a pattern, for `ACL DRYRUN` probes.
 fn sample(glob: &str, asset: &str) -> String {
-    glob.replace("{asset}", asset).replace('*', "probe").replace('?', "p")
+    glob.replace("{asset}", asset)
+        .replace('*', "probe")
+        .replace('?', "p")
 }
 
 /// The DRYRUN probe of a key pattern: GET for readable patterns, SET for write-only ones.
 fn key_probe(user: &str, pattern: &str, asset: &str) -> String {
     let (prefix, glob) = key_prefix(pattern).unwrap_or(("~", pattern));
     let key = sample(glob, asset);
-    if prefix == "%W~" { format!("ACL DRYRUN {user} SET {key} x") } else { format!("ACL DRYRUN {user} GET {key}") }
+    if prefix == "%W~" {
+        format!("ACL DRYRUN {user} SET {key} x")
+    } else {
+        format!("ACL DRYRUN {user} GET {key}")
+    }
 }
 
 /// Shell + awk that judges DRYRUN replies: `+` must be `OK`, `-` must not be. Prints `ok` or
 /// each probe that went the wrong way.
 fn dryrun_check(cfg: &Config, probes: &[(String, bool)]) -> String {
     let commands: Vec<String> = probes.iter().map(|(c, _)| c.clone()).collect();
-    let want: String = probes.iter().map(|(_, allow)| if *allow { '+' } else { '-' }).collect();
-    let labels: Vec<&str> = probes.iter().map(|(c, _)| c.trim_start_matches("ACL DRYRUN ")).collect();
+    let want: String = probes
+        .iter()
+        .map(|(_, allow)| if *allow { '+' } else { '-' })
+        .collect();
+    let labels: Vec<&str> = probes
+        .iter()
+        .map(|(c, _)| c.trim_start_matches("ACL DRYRUN "))
+        .collect();
     let awk = r#"BEGIN { n = split(labels, lab, "|") }
 NF == 0 { next }
 { r++ }
@@ -462,13 +585,19 @@ fn channel_rules(patterns: &[String], asset: Option<&str>) -> Vec<String> {
 /// The maintenance password: derived from the admin secret, so it needs no secret of its own
 /// and rotates with it; knowing it reveals nothing of the admin password.
 fn maintenance_password(admin: &Secret) -> Secret {
-    let material = Secret::new(format!("rampart redis-acl maintenance v1\n{}", admin.expose()));
+    let material = Secret::new(format!(
+        "rampart redis-acl maintenance v1\n{}",
+        admin.expose()
+    ));
     Secret::new(sha256_hex(material.expose().as_bytes()))
 }
 
 impl Config {
     /// The passwords of every user, or an error naming every missing or weak secret.
-    fn passwords<'a>(&self, secrets: &'a BTreeMap<String, Secret>) -> Result<BTreeMap<String, &'a Secret>, RoleError> {
+    fn passwords<'a>(
+        &self,
+        secrets: &'a BTreeMap<String, Secret>,
+    ) -> Result<BTreeMap<String, &'a Secret>, RoleError> {
         let mut missing = Vec::new();
         let mut weak = Vec::new();
         let mut out = BTreeMap::new();
@@ -491,9 +620,13 @@ impl Config {
             )));
         }
         if !weak.is_empty() {
+            let (noun, verb) = if weak.len() > 1 {
+                ("secrets", "are")
+            } else {
+                ("secret", "is")
+            };
             return Err(RoleError(format!(
-                "redis-acl: secret{} {} shorter than {MIN_PASSWORD_LEN} characters: set longer passwords with `rampart secrets edit`",
-                if weak.len() > 1 { "s are" } else { " is" },
+                "redis-acl: {noun} {} {verb} shorter than {MIN_PASSWORD_LEN} characters: set longer passwords with `rampart secrets edit`",
                 weak.join(", ")
             )));
         }
@@ -501,9 +634,20 @@ impl Config {
     }
 
     fn acl_users(&self, pw: &BTreeMap<String, &Secret>, maintenance: &Secret) -> Vec<AclUser> {
-        let hash = |user: &str| pw.get(user).map(|s| vec![sha256_hex(s.expose().as_bytes())]).unwrap_or_default();
+        let hash = |user: &str| {
+            pw.get(user)
+                .map(|s| vec![sha256_hex(s.expose().as_bytes())])
+                .unwrap_or_default()
+        };
         let mut users = vec![
-            AclUser { name: "default".into(), state: "off", hashes: vec![], keys: vec![], channels: vec![], commands: "-@all".into() },
+            AclUser {
+                name: "default".into(),
+                state: "off",
+                hashes: vec![],
+                keys: vec![],
+                channels: vec![],
+                commands: "-@all".into(),
+            },
             AclUser {
                 name: self.admin_user.clone(),
                 state: "on",
@@ -564,20 +708,113 @@ kill $p 2>/dev/null; wait $p; grep -o 'ACL errors.*' "$d/log" || tail -n 3 "$d/l
         format!("sh -c {} redis-acl-validate %s", quote(code))
     }
 
+    /// DRYRUN probes proving asset isolation: own key and channel allowed, the next asset's
+    /// denied, `FLUSHALL` and `CONFIG GET` denied.
+    fn isolation_probes(&self) -> Vec<(String, bool)> {
+        let mut isolation = Vec::new();
+        let n = self.assets.len();
+        for (i, a) in self.assets.iter().enumerate() {
+            let other = if n > 1 {
+                self.assets[(i + 1) % n].clone()
+            } else {
+                format!("{a}-rampart-probe")
+            };
+            if let Some(k) = self.asset_keys.first() {
+                isolation.push((key_probe(a, k, a), true));
+                isolation.push((key_probe(a, k, &other), false));
+            }
+            if let Some(c) = self.asset_channels.first() {
+                let glob = c.strip_prefix('&').unwrap_or(c);
+                isolation.push((
+                    format!("ACL DRYRUN {a} SUBSCRIBE {}", sample(glob, a)),
+                    true,
+                ));
+                isolation.push((
+                    format!("ACL DRYRUN {a} PUBLISH {} x", sample(glob, &other)),
+                    false,
+                ));
+            }
+            isolation.push((format!("ACL DRYRUN {a} FLUSHALL"), false));
+            isolation.push((format!("ACL DRYRUN {a} CONFIG GET requirepass"), false));
+        }
+        isolation
+    }
+
+    /// DRYRUN probes proving the monitoring user is read-only.
+    fn monitor_probes(&self) -> Vec<(String, bool)> {
+        let m = &self.monitor.user;
+        let first = self.assets.first().map_or("x", String::as_str);
+        let key = self.asset_keys.first().map_or_else(
+            || "fleet:x".to_owned(),
+            |k| sample(key_prefix(k).map_or(k, |(_, g)| g), first),
+        );
+        vec![
+            (format!("ACL DRYRUN {m} PING"), true),
+            (format!("ACL DRYRUN {m} INFO"), true),
+            (format!("ACL DRYRUN {m} GET {key}"), false),
+            (format!("ACL DRYRUN {m} SET {key} x"), false),
+            (format!("ACL DRYRUN {m} CONFIG GET requirepass"), false),
+            (format!("ACL DRYRUN {m} FLUSHALL"), false),
+        ]
+    }
+
+    /// The user names the running Redis has, sorted, on one line.
+    fn live_users(&self) -> String {
+        format!(
+            "{} | awk -v u={} 'NR == 1 {{ if ($0 != \"OK\") {{ print \"cannot authenticate as \" u \": \" $0; exit }} next }} NF {{ print }}' | sort | tr '\\n' ' ' | sed 's/ $//'",
+            self.session(&["ACL USERS".to_owned()]),
+            quote(&self.maintenance_user)
+        )
+    }
+
+    /// The configured user names, sorted as `sort` does under `LC_ALL=C`.
+    fn expected_users(&self) -> String {
+        let mut names: Vec<&str> = vec![
+            "default",
+            &self.admin_user,
+            &self.maintenance_user,
+            &self.monitor.user,
+            &self.coordinator.user,
+        ];
+        names.extend(self.assets.iter().map(String::as_str));
+        names.sort_unstable();
+        names.join(" ")
+    }
+
+    /// A guarded command that reloads the ACL file when the running Redis disagrees with it
+    /// (someone ran `ACL SETUSER` or `ACL DELUSER` live) although the file itself is right.
+    fn reload_drifted(&self) -> Command {
+        let unless = format!(
+            "[ \"$({})\" = {} ] && [ \"$({})\" = ok ]",
+            self.live_users(),
+            quote(&self.expected_users()),
+            dryrun_check(self, &self.isolation_probes())
+        );
+        let mut c = Command::unless(RELOAD_DRIFTED, self.load_handler().as_str(), &unless);
+        c.risk = Risk::Service;
+        c
+    }
+
     fn load_handler(&self) -> Script {
         let svc = quote(&self.service).into_owned();
         let cli = self.cli();
         let mut s = Script::new();
         s.raw(format!(
             "if ! systemctl is-active --quiet {svc}; then echo {}; exit 0; fi",
-            quote(&format!("{} is not running: it reads {} when it starts", self.service, self.acl_file))
+            quote(&format!(
+                "{} is not running: it reads {} when it starts",
+                self.service, self.acl_file
+            ))
         ));
         // Right after a restart Redis may not listen yet: any reply (NOAUTH included) will do.
         s.raw("i=0");
         s.raw(format!("until out=$({cli} PING 2>&1) && case $out in *NOAUTH*|*PONG*) true ;; *) false ;; esac; do"));
         s.raw(format!("  i=$((i+1)); if [ $i -ge 50 ]; then echo \"redis at {}:{} does not answer: $out\" >&2; exit 1; fi; sleep 0.2", self.host, self.port));
         s.raw("done");
-        s.raw(format!("out=$({} || true)", self.session(&["ACL LOAD".to_owned()])));
+        s.raw(format!(
+            "out=$({} || true)",
+            self.session(&["ACL LOAD".to_owned()])
+        ));
         s.raw("auth=$(printf '%s\\n' \"$out\" | sed -n 1p); load=$(printf '%s\\n' \"$out\" | sed -n 2p)");
         // The maintenance user is unknown to a Redis that has not loaded this file yet (the
         // first run, a rotated admin secret): a restart is then the way to load it.
@@ -588,8 +825,13 @@ kill $p 2>/dev/null; wait $p; grep -o 'ACL errors.*' "$d/log" || tail -n 3 "$d/l
                 self.maintenance_user, "first run or rotated admin secret", self.service, self.acl_file
             ))
         ));
-        s.raw("if [ \"$load\" != OK ]; then echo \"rampart: ACL LOAD failed: $load\" >&2; exit 1; fi");
-        s.raw(format!("echo {}", quote(&format!("ACL reloaded from {}", self.acl_file))));
+        s.raw(
+            "if [ \"$load\" != OK ]; then echo \"rampart: ACL LOAD failed: $load\" >&2; exit 1; fi",
+        );
+        s.raw(format!(
+            "echo {}",
+            quote(&format!("ACL reloaded from {}", self.acl_file))
+        ));
         s
     }
 }
@@ -601,10 +843,15 @@ fn normalize(rules: &str) -> String {
 
 impl Configured for Config {
     fn facts(&self, req: &mut FactRequest) {
-        for p in [&self.redis_conf, &self.acl_file, &self.maintenance_auth_file] {
+        for p in [
+            &self.redis_conf,
+            &self.acl_file,
+            &self.maintenance_auth_file,
+        ] {
             req.file(p.clone());
         }
         req.file(self.auth_dir());
+        Resource::Command(self.reload_drifted()).facts(req);
     }
 
     fn plan(&self, ctx: &HostContext<'_>) -> Result<RolePlan, RoleError> {
@@ -618,7 +865,10 @@ impl Configured for Config {
                 )));
             }
         };
-        if let Some(line) = conf_text.lines().find(|l| l.trim_start().starts_with("user ")) {
+        if let Some(line) = conf_text
+            .lines()
+            .find(|l| l.trim_start().starts_with("user "))
+        {
             let user = line.split_whitespace().nth(1).unwrap_or("?");
             return Err(RoleError(format!(
                 "redis-acl: {} defines user `{user}` with a `user` directive; Redis refuses users in redis.conf together with an ACL file: remove the `user` lines (and list the users in this role's config)",
@@ -626,7 +876,10 @@ impl Configured for Config {
             )));
         }
         let pw = self.passwords(ctx.secrets)?;
-        let admin = pw.get(&self.admin_user).copied().ok_or_else(|| RoleError("redis-acl: no admin password".into()))?;
+        let admin = pw
+            .get(&self.admin_user)
+            .copied()
+            .ok_or_else(|| RoleError("redis-acl: no admin password".into()))?;
         let maintenance = maintenance_password(admin);
         let users = self.acl_users(&pw, &maintenance);
         let acl = ctx
@@ -637,56 +890,60 @@ impl Configured for Config {
         let mut resources = Vec::new();
         let dir = self.auth_dir();
         if matches!(ctx.facts.files.get(&dir), Some(FileState::Absent)) {
-            resources.push(Resource::Directory(Directory::new(dir, 0o700, "root", "root")));
+            resources.push(Resource::Directory(Directory::new(
+                dir, 0o700, "root", "root",
+            )));
         }
         let auth = format!("{}\n", maintenance.expose());
-        resources.push(Resource::File(File::new(&self.maintenance_auth_file, auth, 0o600).sensitive()));
-        let mut acl_file =
-            File::new(&self.acl_file, acl, 0o600).owned_by(&self.acl_owner, &self.acl_owner).sensitive().notifies(LOAD).risk(Risk::Service);
+        resources.push(Resource::File(
+            File::new(&self.maintenance_auth_file, auth, 0o600).sensitive(),
+        ));
+        let mut acl_file = File::new(&self.acl_file, acl, 0o600)
+            .owned_by(&self.acl_owner, &self.acl_owner)
+            .sensitive()
+            .notifies(LOAD)
+            .risk(Risk::Service);
         if self.validate {
             acl_file = acl_file.validated(Validate::Temp(self.validator()));
         }
         resources.push(Resource::File(acl_file));
-        let mut edit = Edit::line(&self.redis_conf, "aclfile", "aclfile ", &format!("aclfile {}", self.acl_file));
+        let mut edit = Edit::line(
+            &self.redis_conf,
+            "aclfile",
+            "aclfile ",
+            &format!("aclfile {}", self.acl_file),
+        );
         edit.notify.push(RESTART.into());
         edit.risk = Risk::Service;
         resources.push(Resource::Edit(edit));
+        // With the files already right no handler will run: a live ACL that drifted from the
+        // file (ACL SETUSER by hand) is only put back by reloading it.
+        let files_right = resources
+            .iter()
+            .all(|r| matches!(r.plan(ctx.facts), Ok(c) if !c.is_apply()));
+        if files_right {
+            resources.push(Resource::Command(self.reload_drifted()));
+        }
 
         let mut restart = Script::new();
         restart.cmd(["systemctl", "restart", self.service.as_str()]);
-        let handlers =
-            vec![Handler { name: RESTART.into(), script: restart }, Handler { name: LOAD.into(), script: self.load_handler() }];
-        Ok(RolePlan { resources, handlers })
+        let handlers = vec![
+            Handler {
+                name: RESTART.into(),
+                script: restart,
+            },
+            Handler {
+                name: LOAD.into(),
+                script: self.load_handler(),
+            },
+        ];
+        Ok(RolePlan {
+            resources,
+            handlers,
+        })
     }
 
     fn checks(&self) -> Vec<Check> {
-        let mut isolation = Vec::new();
-        let n = self.assets.len();
-        for (i, a) in self.assets.iter().enumerate() {
-            let other = if n > 1 { self.assets[(i + 1) % n].clone() } else { format!("{a}-rampart-probe") };
-            if let Some(k) = self.asset_keys.first() {
-                isolation.push((key_probe(a, k, a), true));
-                isolation.push((key_probe(a, k, &other), false));
-            }
-            if let Some(c) = self.asset_channels.first() {
-                let glob = c.strip_prefix('&').unwrap_or(c);
-                isolation.push((format!("ACL DRYRUN {a} SUBSCRIBE {}", sample(glob, a)), true));
-                isolation.push((format!("ACL DRYRUN {a} PUBLISH {} x", sample(glob, &other)), false));
-            }
-            isolation.push((format!("ACL DRYRUN {a} FLUSHALL"), false));
-            isolation.push((format!("ACL DRYRUN {a} CONFIG GET requirepass"), false));
-        }
-        let m = &self.monitor.user;
-        let first = self.assets.first().map_or("x", String::as_str);
-        let key = self.asset_keys.first().map_or_else(|| "fleet:x".to_owned(), |k| sample(key_prefix(k).map_or(k, |(_, g)| g), first));
-        let monitor = vec![
-            (format!("ACL DRYRUN {m} PING"), true),
-            (format!("ACL DRYRUN {m} INFO"), true),
-            (format!("ACL DRYRUN {m} GET {key}"), false),
-            (format!("ACL DRYRUN {m} SET {key} x"), false),
-            (format!("ACL DRYRUN {m} CONFIG GET requirepass"), false),
-            (format!("ACL DRYRUN {m} FLUSHALL"), false),
-        ];
         let acl = quote(&self.acl_file).into_owned();
         vec![
             Check {
@@ -698,14 +955,20 @@ impl Configured for Config {
             Check {
                 id: "redis-acl.asset-isolation".into(),
                 title: "each asset reaches only its own keys and channels (e.g. NOPERM on another asset's inbox), and cannot flush or reconfigure Redis".into(),
-                command: dryrun_check(self, &isolation),
+                command: dryrun_check(self, &self.isolation_probes()),
                 expect: Expect::Equals("ok".into()),
             },
             Check {
                 id: "redis-acl.monitor-read-only".into(),
                 title: "the monitoring user can read health and statistics only".into(),
-                command: dryrun_check(self, &monitor),
+                command: dryrun_check(self, &self.monitor_probes()),
                 expect: Expect::Equals("ok".into()),
+            },
+            Check {
+                id: "redis-acl.live-users".into(),
+                title: "the running Redis has exactly the configured users".into(),
+                command: self.live_users(),
+                expect: Expect::Equals(self.expected_users()),
             },
             Check {
                 id: "redis-acl.acl-file-mode".into(),

@@ -1,13 +1,142 @@
-//! The `service-hardening` role (being written).
+//! The `service-hardening` role: confine one application service (OpenClaw's `clawdbot`,
+//! FleetClaw's agents) the way the seeds' layers 6 and 7 describe, minus their holes.
+//!
+//! - a systemd drop-in with `NoNewPrivileges`, `PrivateTmp`, `ProtectSystem=strict`,
+//!   `ProtectHome=read-only` and the few `ReadWritePaths` the service needs (daemon-reload and
+//!   a restart when it changes, so the running process is the sandboxed one);
+//! - its `.env` files (the application's own secrets) made `0600` and owned by the service
+//!   user, without rampart ever reading them;
+//! - a sudoers file letting the service user manage its own unit, read its own logs and run a
+//!   few `tailscale` commands, validated with `visudo` before it is installed.
 
-use rampart_core::role::{ConfigError, Configured, HostContext, Role, RoleError, RolePlan, configure_typed};
-use rampart_core::facts::FactRequest;
+use std::collections::{BTreeMap, BTreeSet};
+
+use rampart_core::Risk;
+use rampart_core::facts::{FactRequest, FileState};
+use rampart_core::resource::{Command, Directory, File, Resource, Validate};
+use rampart_core::role::{
+    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, configure_typed,
+};
+use rampart_core::shell::{Script, quote};
+use rampart_core::verify::{Check, Expect};
 use serde::{Deserialize, Serialize};
 
+/// The drop-in template.
+pub const DROPIN_TEMPLATE: &str = "service-hardening/hardening.conf.j2";
+/// The sudoers template.
+pub const SUDOERS_TEMPLATE: &str = "service-hardening/sudoers.j2";
+/// The handler that reloads systemd and restarts the service.
+pub const RESTART: &str = "reload systemd and restart the service";
+/// The drop-in's file name.
+pub const DROPIN_NAME: &str = "10-rampart-hardening.conf";
+/// Where sudo's checker lives on Debian and Ubuntu.
+const VISUDO: &str = "/usr/sbin/visudo";
+
+/// `tailscale` subcommands that act as root on the file system or open the host to the
+/// network: granting them is granting root (or a hole in the firewall), whatever the seed's
+/// "tailscale commands" meant.
+const TAILSCALE_REFUSED: &[(&str, &str)] = &[
+    (
+        "file",
+        "`tailscale file get DIR` writes received files as root into any directory",
+    ),
+    (
+        "cert",
+        "`tailscale cert` writes key files as root wherever it is told",
+    ),
+    (
+        "serve",
+        "`tailscale serve` publishes local ports and files to the tailnet",
+    ),
+    (
+        "funnel",
+        "`tailscale funnel` publishes local ports to the internet",
+    ),
+    (
+        "ssh",
+        "`tailscale ssh` and `up --ssh` open a second way into the host",
+    ),
+    (
+        "set",
+        "`tailscale set` changes routing, SSH and exit-node settings",
+    ),
+    ("debug", "`tailscale debug` has root-level subcommands"),
+    ("web", "`tailscale web` serves a management UI"),
+    ("drive", "`tailscale drive` shares directories"),
+    ("update", "`tailscale update` installs packages as root"),
+    (
+        "configure",
+        "`tailscale configure` writes system configuration",
+    ),
+    ("nc", "`tailscale nc` tunnels arbitrary connections"),
+];
+
 /// The role's settings.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Config {}
+pub struct Config {
+    /// The systemd service to confine (`clawdbot` means `clawdbot.service`).
+    pub service: String,
+    /// The account the service runs as: owner of the env files and the user granted the
+    /// scoped sudo rules.
+    pub user: String,
+    /// Group of the env files; the user's name when unset (Debian's user-private groups).
+    pub group: Option<String>,
+    /// The service's env files (its own secrets): made 0600 and owned by `user` when they
+    /// exist; rampart never reads them. Absolute paths.
+    pub env_files: Vec<String>,
+    /// `NoNewPrivileges=`: no setuid or file-capability escalation from inside the service.
+    pub no_new_privileges: bool,
+    /// `PrivateTmp=`: a /tmp and /var/tmp of its own.
+    pub private_tmp: bool,
+    /// `ProtectSystem=`: `strict` makes the whole file system read-only but `read_write_paths`.
+    pub protect_system: String,
+    /// `ProtectHome=`: `read-only`, `true` (hidden), `tmpfs` or `false`.
+    pub protect_home: String,
+    /// `ReadWritePaths=`: the only places the service may write (the seed: `~/.clawdbot`). A
+    /// `-` prefix makes a path optional; a missing path without it stops the service from
+    /// starting.
+    pub read_write_paths: Vec<String>,
+    /// More `[Service]` directives for the drop-in (`ProtectKernelTunables = "true"`).
+    pub extra_directives: BTreeMap<String, String>,
+    /// Restart the service when its sandbox changes (a running process keeps the sandbox it
+    /// started with). Off: only `systemctl daemon-reload`.
+    pub restart: bool,
+    /// Install the scoped sudoers file.
+    pub sudo: bool,
+    /// The sudo rules need no password (service accounts have none).
+    pub sudo_nopasswd: bool,
+    /// `tailscale` argument lists the user may run as root, each exactly as written
+    /// (`"status"`, `"ip -4"`).
+    pub tailscale_commands: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            service: "clawdbot".into(),
+            user: "clawdbot".into(),
+            group: None,
+            env_files: Vec::new(),
+            no_new_privileges: true,
+            private_tmp: true,
+            protect_system: "strict".into(),
+            protect_home: "read-only".into(),
+            read_write_paths: vec!["/home/clawdbot/.clawdbot".into()],
+            extra_directives: BTreeMap::new(),
+            restart: true,
+            sudo: true,
+            sudo_nopasswd: true,
+            tailscale_commands: vec![
+                "status".into(),
+                "ip".into(),
+                "netcheck".into(),
+                "up".into(),
+                "down".into(),
+            ],
+        }
+    }
+}
 
 /// The role.
 #[derive(Debug, Default)]
@@ -23,19 +152,502 @@ impl Role for RoleImpl {
         "service-hardening"
     }
     fn summary(&self) -> &'static str {
-        "(being written)"
+        "systemd sandbox, 0600 env files and scoped sudo for one application service"
     }
     fn configure(&self, config: serde_json::Value) -> Result<Box<dyn Configured>, ConfigError> {
-        Ok(Box::new(configure_typed::<Config>(config)?))
+        let cfg = configure_typed::<Config>(config)?;
+        cfg.validate()?;
+        Ok(Box::new(cfg))
     }
     fn defaults(&self) -> serde_json::Value {
         serde_json::to_value(Config::default()).unwrap_or_default()
     }
 }
 
-impl Configured for Config {
-    fn facts(&self, _req: &mut FactRequest) {}
-    fn plan(&self, _ctx: &HostContext<'_>) -> Result<RolePlan, RoleError> {
-        Ok(RolePlan::default())
+fn err(path: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        path: path.into(),
+        message: message.into(),
+        unknown_field: None,
+        expected: Vec::new(),
     }
 }
+
+/// A canonical absolute path: no `..`, `.`, `//`, trailing slash, spaces or quotes. Env files
+/// are compared with `realpath` on the host, so they must be written canonically.
+fn canonical_path(p: &str) -> bool {
+    p.starts_with('/')
+        && p.len() > 1
+        && !p.ends_with('/')
+        && p[1..]
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+        && p.chars()
+            .all(|c| c.is_ascii_graphic() && !"\"'\\$`".contains(c))
+}
+
+/// Debian's user name rule (`NAME_REGEX`), which also keeps names safe in sudoers.
+fn valid_user(s: &str) -> bool {
+    let mut b = s.bytes();
+    matches!(b.next(), Some(c) if c.is_ascii_lowercase() || c == b'_')
+        && s.len() <= 32
+        && s.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-')
+}
+
+impl Config {
+    /// Checks everything serde cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let svc = self
+            .service
+            .strip_suffix(".service")
+            .unwrap_or(&self.service);
+        if svc.is_empty()
+            || svc.len() > 64
+            || !svc
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_@-".contains(&b))
+        {
+            return Err(err(
+                "service",
+                format!(
+                    "`{}`: service names are letters, digits, `_`, `-` and `@` (sudoers.d ignores file names with a dot)",
+                    self.service
+                ),
+            ));
+        }
+        if !valid_user(&self.user) {
+            return Err(err(
+                "user",
+                format!("`{}` is not a valid user name", self.user),
+            ));
+        }
+        if self.user == "root" {
+            return Err(err(
+                "user",
+                "the service must not run as root: sandboxing and scoped sudo are meaningless for root",
+            ));
+        }
+        if let Some(g) = &self.group
+            && !valid_user(g)
+        {
+            return Err(err("group", format!("`{g}` is not a valid group name")));
+        }
+        let mut seen = BTreeSet::new();
+        for (i, p) in self.env_files.iter().enumerate() {
+            if !canonical_path(p) {
+                return Err(err(
+                    &format!("env_files[{i}]"),
+                    format!(
+                        "`{p}` must be a canonical absolute path (no `..`, `//`, spaces or quotes)"
+                    ),
+                ));
+            }
+            if !seen.insert(p) {
+                return Err(err(
+                    &format!("env_files[{i}]"),
+                    format!("`{p}` is listed twice"),
+                ));
+            }
+        }
+        for (i, p) in self.read_write_paths.iter().enumerate() {
+            let bare = p.strip_prefix('-').unwrap_or(p);
+            if bare == "/" {
+                return Err(err(
+                    &format!("read_write_paths[{i}]"),
+                    "`/` would make the whole file system writable again",
+                ));
+            }
+            if !canonical_path(bare) {
+                return Err(err(
+                    &format!("read_write_paths[{i}]"),
+                    format!(
+                        "`{p}` must be an absolute path (optionally prefixed by `-`) without spaces"
+                    ),
+                ));
+            }
+        }
+        if !["true", "false", "full", "strict"].contains(&self.protect_system.as_str()) {
+            return Err(err(
+                "protect_system",
+                format!(
+                    "`{}`: one of strict, full, true, false",
+                    self.protect_system
+                ),
+            ));
+        }
+        if !["true", "false", "read-only", "tmpfs"].contains(&self.protect_home.as_str()) {
+            return Err(err(
+                "protect_home",
+                format!(
+                    "`{}`: one of read-only, true, tmpfs, false",
+                    self.protect_home
+                ),
+            ));
+        }
+        const MANAGED: &[&str] = &[
+            "NoNewPrivileges",
+            "PrivateTmp",
+            "ProtectSystem",
+            "ProtectHome",
+            "ReadWritePaths",
+        ];
+        for (k, v) in &self.extra_directives {
+            let path = format!("extra_directives.{k}");
+            if MANAGED.contains(&k.as_str()) {
+                return Err(err(
+                    &path,
+                    format!("`{k}` has its own setting in this role"),
+                ));
+            }
+            if !k.starts_with(|c: char| c.is_ascii_uppercase())
+                || !k.bytes().all(|b| b.is_ascii_alphanumeric())
+            {
+                return Err(err(&path, format!("`{k}` is not a systemd directive name")));
+            }
+            if v.chars().any(char::is_control) {
+                return Err(err(&path, "values are one line"));
+            }
+        }
+        for (i, t) in self.tailscale_commands.iter().enumerate() {
+            let path = format!("tailscale_commands[{i}]");
+            let first = t.split_whitespace().next().unwrap_or_default();
+            if let Some((_, why)) = TAILSCALE_REFUSED.iter().find(|(c, _)| *c == first) {
+                return Err(err(
+                    &path,
+                    format!(
+                        "`tailscale {t}` is refused: {why}; that is root, not a scoped permission"
+                    ),
+                ));
+            }
+            if t.trim().is_empty()
+                || !t
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b" ._-".contains(&b))
+            {
+                return Err(err(
+                    &path,
+                    format!(
+                        "`{t}`: arguments are letters, digits, spaces, `.`, `_` and `-` (no wildcards: each entry is matched exactly)"
+                    ),
+                ));
+            }
+            if t.split_whitespace().any(|w| {
+                w == "--ssh" || w.starts_with("--advertise") || w.starts_with("--exit-node")
+            }) {
+                return Err(err(
+                    &path,
+                    format!(
+                        "`tailscale {t}` is refused: it opens SSH, routes or an exit node through the host"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The unit name with its suffix.
+    pub fn unit(&self) -> String {
+        if self.service.ends_with(".service") {
+            self.service.clone()
+        } else {
+            format!("{}.service", self.service)
+        }
+    }
+
+    fn name(&self) -> &str {
+        self.service
+            .strip_suffix(".service")
+            .unwrap_or(&self.service)
+    }
+
+    fn group(&self) -> &str {
+        self.group.as_deref().unwrap_or(&self.user)
+    }
+
+    /// The drop-in directory.
+    pub fn dropin_dir(&self) -> String {
+        format!("/etc/systemd/system/{}.d", self.unit())
+    }
+
+    /// The drop-in file.
+    pub fn dropin(&self) -> String {
+        format!("{}/{DROPIN_NAME}", self.dropin_dir())
+    }
+
+    /// The sudoers file.
+    pub fn sudoers(&self) -> String {
+        format!("/etc/sudoers.d/{}", self.name())
+    }
+
+    fn owner(&self) -> String {
+        format!("{}:{}", self.user, self.group())
+    }
+
+    /// One guarded command per env file: it runs only when the file exists with the wrong
+    /// mode or owner.
+    fn env_commands(&self) -> Vec<Command> {
+        self.env_files.iter().map(|p| self.env_command(p)).collect()
+    }
+
+    fn env_command(&self, path: &str) -> Command {
+        let p = quote(path).into_owned();
+        let og = quote(&self.owner()).into_owned();
+        // Read-only: passes when the file is absent or already right.
+        let unless = format!(
+            "p={p}; if [ ! -e \"$p\" ] && [ ! -L \"$p\" ]; then exit 0; fi; [ ! -L \"$p\" ] && [ -f \"$p\" ] && [ \"$(stat -c '%a %U:%G' \"$p\")\" = {} ]",
+            quote(&format!("600 {}", self.owner()))
+        );
+        // The file usually sits in a directory the service user can write: a symlink or a
+        // hard link swapped in there must not make root chown/chmod something else (the
+        // seed's `chown fleetclaw:fleetclaw .../.env` as root follows such a link).
+        let run = [
+            format!("p={p}"),
+            "if [ ! -e \"$p\" ] && [ ! -L \"$p\" ]; then exit 0; fi".to_owned(),
+            "r=$(realpath -e -- \"$p\" 2>/dev/null) || r=''".to_owned(),
+            "if [ \"$r\" != \"$p\" ]; then echo \"rampart: $p is, or is reached through, a symbolic link (to ${r:-nowhere}): refusing to change owner or mode through it; list the real path in env_files\" >&2; exit 1; fi".to_owned(),
+            "if [ ! -f \"$p\" ]; then echo \"rampart: $p is not a regular file\" >&2; exit 1; fi".to_owned(),
+            "if [ \"$(stat -c %h \"$p\")\" != 1 ]; then echo \"rampart: $p has other hard links: refusing to change owner or mode\" >&2; exit 1; fi".to_owned(),
+            format!("chown -h {og} \"$p\""),
+            "chmod 0600 \"$p\"".to_owned(),
+        ]
+        .join("\n");
+        Command::unless(&format!("secure env file {path}"), &run, &unless)
+    }
+
+    fn directive(b: bool) -> &'static str {
+        if b { "true" } else { "false" }
+    }
+
+    /// What `systemctl show` prints for a configured value.
+    fn shown(v: &str) -> &str {
+        match v {
+            "true" => "yes",
+            "false" => "no",
+            other => other,
+        }
+    }
+
+    fn handler(&self) -> Script {
+        let u = quote(&self.unit()).into_owned();
+        let mut s = Script::new();
+        s.raw("systemctl daemon-reload");
+        if self.restart {
+            s.raw(format!(
+                "if systemctl is-active --quiet {u}; then systemctl restart {u}; else echo {}; fi",
+                quote(&format!(
+                    "{} is not running: its sandbox applies when it starts",
+                    self.unit()
+                ))
+            ));
+        } else {
+            s.raw(format!(
+                "echo {}",
+                quote(&format!(
+                    "restart {} yourself: the running process keeps its old sandbox",
+                    self.unit()
+                ))
+            ));
+        }
+        s
+    }
+
+    fn render(&self, ctx: &HostContext<'_>) -> Result<(String, Option<String>), RoleError> {
+        let extra: Vec<serde_json::Value> = self
+            .extra_directives
+            .iter()
+            .map(|(k, v)| serde_json::json!({ "key": k, "value": v }))
+            .collect();
+        let dropin = ctx
+            .templates
+            .render(
+                DROPIN_TEMPLATE,
+                serde_json::json!({
+                    "unit": self.unit(),
+                    "no_new_privileges": Self::directive(self.no_new_privileges),
+                    "private_tmp": Self::directive(self.private_tmp),
+                    "protect_system": self.protect_system,
+                    "protect_home": self.protect_home,
+                    "read_write_paths": self.read_write_paths,
+                    "extra": extra,
+                }),
+            )
+            .map_err(|e| RoleError(format!("service-hardening: {e}")))?;
+        if !self.sudo {
+            return Ok((dropin, None));
+        }
+        let name = self.name();
+        let alias = format!(
+            "RAMPART_{}",
+            name.to_ascii_uppercase().replace(['-', '@'], "_")
+        );
+        let unit_re = format!("{}(\\.service)?", name);
+        let sudoers = ctx
+            .templates
+            .render(
+                SUDOERS_TEMPLATE,
+                serde_json::json!({
+                    "user": self.user,
+                    "unit": self.unit(),
+                    "unit_re": unit_re,
+                    "alias": alias,
+                    "tag": if self.sudo_nopasswd { "NOPASSWD: " } else { "" },
+                    "tailscale": self.tailscale_commands.iter().map(|t| t.split_whitespace().collect::<Vec<_>>().join(" ")).collect::<Vec<_>>(),
+                }),
+            )
+            .map_err(|e| RoleError(format!("service-hardening: {e}")))?;
+        Ok((dropin, Some(sudoers)))
+    }
+}
+
+impl Configured for Config {
+    fn facts(&self, req: &mut FactRequest) {
+        req.file(self.dropin_dir());
+        req.file(self.dropin());
+        if self.sudo {
+            req.file(self.sudoers());
+            req.stats.insert(VISUDO.into());
+        }
+        for c in self.env_commands() {
+            Resource::Command(c).facts(req);
+        }
+    }
+
+    fn plan(&self, ctx: &HostContext<'_>) -> Result<RolePlan, RoleError> {
+        let (dropin, sudoers) = self.render(ctx)?;
+        let mut resources = vec![
+            Resource::Directory(Directory::new(self.dropin_dir(), 0o755, "root", "root")),
+            Resource::File(
+                File::new(self.dropin(), dropin, 0o644)
+                    .notifies(RESTART)
+                    .risk(Risk::Service),
+            ),
+        ];
+        if let Some(text) = sudoers {
+            if matches!(ctx.facts.files.get(VISUDO), Some(FileState::Absent) | None) {
+                return Err(RoleError(format!(
+                    "service-hardening: sudo is not installed on {} ({VISUDO} is missing): install it or set `sudo = false`",
+                    ctx.host
+                )));
+            }
+            resources.push(Resource::File(
+                File::new(self.sudoers(), text, 0o440)
+                    .validated(Validate::Temp("visudo -cf %s".into()))
+                    .risk(Risk::Access),
+            ));
+        }
+        resources.extend(self.env_commands().into_iter().map(Resource::Command));
+        Ok(RolePlan {
+            resources,
+            handlers: vec![Handler {
+                name: RESTART.into(),
+                script: self.handler(),
+            }],
+        })
+    }
+
+    fn checks(&self) -> Vec<Check> {
+        let unit = quote(&self.unit()).into_owned();
+        let want = [
+            format!(
+                "NoNewPrivileges={}",
+                Self::shown(Self::directive(self.no_new_privileges))
+            ),
+            format!(
+                "PrivateTmp={}",
+                Self::shown(Self::directive(self.private_tmp))
+            ),
+            format!("ProtectSystem={}", Self::shown(&self.protect_system)),
+            format!("ProtectHome={}", Self::shown(&self.protect_home)),
+        ]
+        .join("|");
+        let judge = r#"{ k = $0; sub(/=.*/, "", k); v = $0; sub(/^[^=]*=/, "", v); got[k] = v }
+END { n = split(want, w, "|"); m = split(paths, p, " ")
+  for (i = 1; i <= n; i++) { k = w[i]; sub(/=.*/, "", k); v = w[i]; sub(/^[^=]*=/, "", v)
+    if (got[k] != v) { print k "=" got[k] " (want " v ")"; bad = 1 } }
+  split(got["ReadWritePaths"], have, " "); for (j in have) h[have[j]] = 1
+  for (i = 1; i <= m; i++) if (!(p[i] in h)) { print "ReadWritePaths lacks " p[i]; bad = 1 }
+  if (!bad) print "ok" }"#;
+        let mut checks = vec![Check {
+            id: "service-hardening.sandbox-configured".into(),
+            title: format!(
+                "{} is configured with no-new-privileges, a private /tmp, a read-only system and home",
+                self.unit()
+            ),
+            command: format!(
+                "systemctl show {unit} -p NoNewPrivileges -p PrivateTmp -p ProtectSystem -p ProtectHome -p ReadWritePaths | awk -v want={} -v paths={} {}",
+                quote(&want),
+                quote(&self.read_write_paths.join(" ")),
+                quote(judge)
+            ),
+            expect: Expect::Equals("ok".into()),
+        }];
+        let mut running = vec![];
+        if self.no_new_privileges {
+            running.push("awk '/^NoNewPrivs:/ { print \"NoNewPrivs=\" $2 }' /proc/$pid/status");
+        }
+        if self.protect_system == "strict" {
+            running.push("awk '$5 == \"/\" { split($6, o, \",\"); print \"root=\" o[1] }' /proc/$pid/mountinfo");
+        }
+        if !running.is_empty() {
+            checks.push(Check {
+                id: "service-hardening.sandbox-running".into(),
+                title: format!("the running {} process is sandboxed (no-new-privileges, read-only root), or the service is stopped", self.unit()),
+                command: format!(
+                    "pid=$(systemctl show -p MainPID --value {unit}); if [ \"${{pid:-0}}\" = 0 ]; then echo 'not running'; else {}; fi",
+                    running.join("; ")
+                ),
+                expect: Expect::Lacks(vec!["NoNewPrivs=0".into(), "root=rw".into()]),
+            });
+        }
+        if !self.env_files.is_empty() {
+            let files: Vec<String> = self
+                .env_files
+                .iter()
+                .map(|p| quote(p).into_owned())
+                .collect();
+            checks.push(Check {
+                id: "service-hardening.env-files".into(),
+                title: format!("the service's env files are mode 0600 and owned by {}", self.owner()),
+                command: format!(
+                    "for p in {}; do if [ -L \"$p\" ]; then echo \"BAD $p is a symbolic link\"; elif [ -e \"$p\" ]; then s=$(stat -c '%a %U:%G' \"$p\"); [ \"$s\" = {} ] && echo \"$p $s\" || echo \"BAD $p $s\"; else echo \"$p absent\"; fi; done",
+                    files.join(" "),
+                    quote(&format!("600 {}", self.owner()))
+                ),
+                expect: Expect::Lacks(vec!["BAD ".into()]),
+            });
+        }
+        if self.sudo {
+            let sudoers = quote(&self.sudoers()).into_owned();
+            checks.push(Check {
+                id: "service-hardening.sudoers-valid".into(),
+                title: "the sudoers configuration parses (visudo -c)".into(),
+                command:
+                    "if out=$(visudo -c 2>&1); then echo valid; else printf '%s\\n' \"$out\"; fi"
+                        .into(),
+                expect: Expect::Equals("valid".into()),
+            });
+            checks.push(Check {
+                id: "service-hardening.sudoers-file".into(),
+                title: format!("{} is read-only and owned by root", self.sudoers()),
+                command: format!("stat -c '%a %U:%G' {sudoers} 2>&1"),
+                expect: Expect::Equals("440 root:root".into()),
+            });
+            checks.push(Check {
+                id: "service-hardening.sudo-scoped".into(),
+                title: format!("{} cannot run arbitrary commands as root", self.user),
+                command: format!("sudo -l -U {} 2>&1 | tr -s ' \\n' ' '", quote(&self.user)),
+                expect: Expect::Lacks(vec![
+                    ") ALL".into(),
+                    ", ALL".into(),
+                    ": ALL".into(),
+                    "unknown user".into(),
+                ]),
+            });
+        }
+        checks
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,13 +1,206 @@
-//! The `swap-sysctl` role (being written).
+//! The `swap-sysctl` role: the seed's swap file and kernel parameters (fleetclaw's "OVH
+//! specific notes").
+//!
+//! - A swap file (4 GiB by default): allocated, 0600 root, formatted, enabled, and listed in
+//!   /etc/fstab exactly once. The seed's `echo ... | tee -a /etc/fstab` appends a duplicate
+//!   line on every run; core's `Swapfile::with_fstab` keeps one line and removes duplicates.
+//!   Inside a container the kernel refuses `swapon`: the file and the fstab line are still
+//!   managed and enabling is skipped with a reason (the resource decides from the facts).
+//! - /etc/sysctl.d/99-fleetclaw.conf with the seed's four parameters, also applied live (the
+//!   seed's `sysctl -p` step), each compared and set on its own, so drift of one value is
+//!   reported and repaired without touching the others.
 
-use rampart_core::role::{ConfigError, Configured, HostContext, Role, RoleError, RolePlan, configure_typed};
+use std::collections::BTreeMap;
+use std::fmt;
+
 use rampart_core::facts::FactRequest;
-use serde::{Deserialize, Serialize};
+use rampart_core::resource::{Content, Resource, Swapfile, Sysctl};
+use rampart_core::role::{
+    ConfigError, Configured, HostContext, Role, RoleError, RolePlan, configure_typed,
+};
+use rampart_core::shell::quote;
+use rampart_core::verify::{Check, Expect};
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
 
-/// The role's settings.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// The file systemd-sysctl reads after every `99-*.conf` drop-in named before `99-sysctl.conf`
+/// (Debian and Ubuntu link it as /etc/sysctl.d/99-sysctl.conf).
+const SYSCTL_CONF: &str = "/etc/sysctl.conf";
+/// The comment at the top of the drop-in.
+const HEADER: &str = "Managed by rampart (role swap-sysctl): local changes are overwritten.";
+
+/// A size in MiB, written `"4G"`, `"512M"` or as a number of MiB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Size {
+    mib: u64,
+}
+
+impl Size {
+    /// This many MiB.
+    pub fn mib(mib: u64) -> Self {
+        Size { mib }
+    }
+
+    /// The size in MiB.
+    pub fn get(self) -> u64 {
+        self.mib
+    }
+
+    fn parse(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let bad =
+            || format!("invalid size `{s}`: write a number of MiB or GiB, like \"4G\" or \"512M\"");
+        let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+        let n: u64 = num.parse().map_err(|_| bad())?;
+        let mib = match unit.trim() {
+            "" | "M" | "MiB" | "m" => n,
+            "G" | "GiB" | "g" => n.checked_mul(1024).ok_or_else(bad)?,
+            _ => return Err(bad()),
+        };
+        Size::checked(mib)
+    }
+
+    fn checked(mib: u64) -> Result<Self, String> {
+        // mkswap needs at least 40 KiB; below 16 MiB a swap file is a mistake, above 1 TiB a typo.
+        if (16..=1 << 20).contains(&mib) {
+            Ok(Size { mib })
+        } else {
+            Err(format!(
+                "invalid swap size {mib} MiB: it must be 16M to 1024G"
+            ))
+        }
+    }
+}
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.mib.is_multiple_of(1024) {
+            write!(f, "{}G", self.mib / 1024)
+        } else {
+            write!(f, "{}M", self.mib)
+        }
+    }
+}
+
+impl Serialize for Size {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Size;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a size like \"4G\" or \"512M\", or a number of MiB")
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Size, E> {
+                Size::checked(n).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Size, E> {
+                Size::checked(u64::try_from(n).map_err(|_| E::custom("a size cannot be negative"))?)
+                    .map_err(E::custom)
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Size, E> {
+                Size::parse(s).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A sysctl value: a number or a string (`"4096 131072 6291456"`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SysctlValue(String);
+
+impl SysctlValue {
+    /// The value as written to /proc/sys.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for SysctlValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.parse::<i64>() {
+            Ok(n) if n.to_string() == self.0 => s.serialize_i64(n),
+            _ => s.serialize_str(&self.0),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SysctlValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = SysctlValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number or a string")
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<SysctlValue, E> {
+                Ok(SysctlValue(n.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<SysctlValue, E> {
+                Ok(SysctlValue(n.to_string()))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<SysctlValue, E> {
+                if s.contains(['\n', '\r']) {
+                    return Err(E::custom(format!(
+                        "invalid sysctl value {s:?}: use printable ASCII on one line"
+                    )));
+                }
+                let v = s.split_whitespace().collect::<Vec<_>>().join(" ");
+                if v.is_empty() || !v.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+                    return Err(E::custom(format!(
+                        "invalid sysctl value {s:?}: use printable ASCII on one line"
+                    )));
+                }
+                Ok(SysctlValue(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The role's settings. Defaults are the seed's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Config {}
+pub struct Config {
+    /// Manage a swap file.
+    pub swap: bool,
+    /// Its path.
+    pub swapfile: String,
+    /// Its size (`"4G"`: the seed's "light use, ~20 concurrent agents"; `"8G"` for all 64).
+    pub swap_size: Size,
+    /// The drop-in holding the parameters.
+    pub sysctl_file: String,
+    /// Kernel parameters, written to `sysctl_file` and applied live. Setting this replaces the
+    /// whole default set.
+    pub sysctls: BTreeMap<String, SysctlValue>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let sysctls = [
+            ("vm.swappiness", "10"),
+            ("net.core.somaxconn", "1024"),
+            ("net.ipv4.tcp_max_syn_backlog", "1024"),
+            ("fs.file-max", "100000"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), SysctlValue(v.to_owned())))
+        .collect();
+        Config {
+            swap: true,
+            swapfile: "/swapfile".into(),
+            swap_size: Size::mib(4096),
+            sysctl_file: "/etc/sysctl.d/99-fleetclaw.conf".into(),
+            sysctls,
+        }
+    }
+}
 
 /// The role.
 #[derive(Debug, Default)]
@@ -23,19 +216,211 @@ impl Role for RoleImpl {
         "swap-sysctl"
     }
     fn summary(&self) -> &'static str {
-        "(being written)"
+        "swap file (one fstab line) and the seed's kernel parameters, persisted and live"
     }
     fn configure(&self, config: serde_json::Value) -> Result<Box<dyn Configured>, ConfigError> {
-        Ok(Box::new(configure_typed::<Config>(config)?))
+        let c = configure_typed::<Config>(config)?;
+        c.validate()?;
+        Ok(Box::new(c))
     }
     fn defaults(&self) -> serde_json::Value {
         serde_json::to_value(Config::default()).unwrap_or_default()
     }
 }
 
-impl Configured for Config {
-    fn facts(&self, _req: &mut FactRequest) {}
-    fn plan(&self, _ctx: &HostContext<'_>) -> Result<RolePlan, RoleError> {
-        Ok(RolePlan::default())
+fn config_error(path: &str, message: String) -> ConfigError {
+    ConfigError {
+        path: path.into(),
+        message,
+        unknown_field: None,
+        expected: Vec::new(),
     }
 }
+
+/// A path that is safe in /etc/fstab (no whitespace) and in shell code.
+fn plain_path(p: &str) -> bool {
+    p.starts_with('/')
+        && p.len() > 1
+        && !p.ends_with('/')
+        && !p.contains("//")
+        && !p.split('/').any(|s| s == "..")
+        && p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b))
+}
+
+fn valid_key(k: &str) -> bool {
+    let parts: Vec<&str> = k.split('.').collect();
+    parts.len() >= 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b))
+        })
+}
+
+impl Config {
+    /// Checks paths and keys.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !plain_path(&self.swapfile)
+            || self.swapfile.starts_with("/proc/")
+            || self.swapfile.starts_with("/dev/")
+        {
+            return Err(config_error(
+                "swapfile",
+                format!(
+                    "invalid swap file path `{}`: an absolute file path of letters, digits and /._-",
+                    self.swapfile
+                ),
+            ));
+        }
+        if !plain_path(&self.sysctl_file)
+            || !self.sysctl_file.starts_with("/etc/sysctl.d/")
+            || !self.sysctl_file.ends_with(".conf")
+        {
+            return Err(config_error(
+                "sysctl_file",
+                format!(
+                    "invalid sysctl file `{}`: systemd-sysctl reads /etc/sysctl.d/*.conf",
+                    self.sysctl_file
+                ),
+            ));
+        }
+        for k in self.sysctls.keys() {
+            if !valid_key(k) {
+                return Err(config_error(
+                    &format!("sysctls.{k}"),
+                    format!("invalid kernel parameter `{k}`: dotted names like `vm.swappiness`"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn entries(&self) -> Vec<(String, String)> {
+        self.sysctls
+            .iter()
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect()
+    }
+
+    fn resources(&self) -> Vec<Resource> {
+        let mut out = Vec::new();
+        if self.swap {
+            out.extend(Swapfile::with_fstab(&self.swapfile, self.swap_size.get()));
+        }
+        if !self.sysctls.is_empty() {
+            out.extend(Sysctl::persisted(
+                &self.sysctl_file,
+                HEADER,
+                &self.entries(),
+            ));
+        }
+        out
+    }
+}
+
+/// The last value /etc/sysctl.conf gives a key, if any.
+fn sysctl_conf_value(text: &str, key: &str) -> Option<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#') && !l.starts_with(';'))
+        .filter_map(|l| l.trim_start_matches('-').split_once('='))
+        .filter(|(k, _)| k.trim().replace('/', ".") == key)
+        .map(|(_, v)| v.split_whitespace().collect::<Vec<_>>().join(" "))
+        .next_back()
+}
+
+impl Configured for Config {
+    fn facts(&self, req: &mut FactRequest) {
+        for r in self.resources() {
+            r.facts(req);
+        }
+        if !self.sysctls.is_empty() {
+            req.file(SYSCTL_CONF);
+        }
+    }
+
+    fn plan(&self, ctx: &HostContext<'_>) -> Result<RolePlan, RoleError> {
+        // /etc/sysctl.conf is read at boot after every 99-*.conf sorting before "99-sysctl":
+        // a different value there would silently win at the next boot.
+        if let Some(text) = ctx.facts.files.get(SYSCTL_CONF).and_then(|f| f.text()) {
+            for (k, v) in &self.sysctls {
+                if let Some(other) = sysctl_conf_value(text, k) {
+                    let base = self.sysctl_file.rsplit('/').next().unwrap_or_default();
+                    if base < "99-sysctl.conf" && other != v.0 {
+                        return Err(RoleError(format!(
+                            "swap-sysctl: {SYSCTL_CONF} sets {k} = {other}, and at boot it is read after {} (which sets {}), so \
+                             the setting would not survive a reboot. Fix: remove {k} from {SYSCTL_CONF}, or set the same value",
+                            self.sysctl_file, v.0
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(RolePlan {
+            resources: self.resources(),
+            handlers: Vec::new(),
+        })
+    }
+
+    fn checks(&self) -> Vec<Check> {
+        let mut out = Vec::new();
+        if self.swap {
+            let p = quote(&self.swapfile).into_owned();
+            out.push(Check {
+                id: "swap.file".into(),
+                title: format!(
+                    "{} is a {} swap file, mode 0600, owned by root",
+                    self.swapfile, self.swap_size
+                ),
+                command: format!("stat -c '%a %U %s' {p}"),
+                expect: Expect::Equals(format!("600 root {}", self.swap_size.get() * 1024 * 1024)),
+            });
+            out.push(Check {
+                id: "swap.fstab".into(),
+                title: format!("/etc/fstab lists {} exactly once", self.swapfile),
+                command: format!("awk -v p={p} '$1 == p' /etc/fstab"),
+                expect: Expect::Equals(format!("{} none swap sw 0 0", self.swapfile)),
+            });
+            out.push(Check {
+                id: "swap.active".into(),
+                title: format!("{} is in use as swap", self.swapfile),
+                command: format!(
+                    "if systemd-detect-virt -cq; then echo \"in a container ($(systemd-detect-virt -c)): the kernel refuses swapon; the file and fstab are checked\"; echo ok; \
+                     elif swapon --show=NAME --noheadings | grep -qxF {p}; then echo ok; else echo 'FAIL: not active'; swapon --show; fi"
+                ),
+                expect: Expect::Line("ok".into()),
+            });
+        }
+        for (k, v) in &self.sysctls {
+            out.push(Check {
+                id: format!("sysctl.{k}"),
+                title: format!("kernel parameter {k} is {}", v.0),
+                command: format!("sysctl -n {} | tr '\\t' ' ' | tr -s ' '", quote(k)),
+                expect: Expect::Equals(v.0.clone()),
+            });
+        }
+        let persisted = self.resources().into_iter().find_map(|r| match r {
+            Resource::File(f) if f.path == self.sysctl_file => match f.content {
+                Some(Content::Text(t)) => Some(t),
+                _ => None,
+            },
+            _ => None,
+        });
+        if let Some(text) = persisted {
+            out.push(Check {
+                id: "sysctl.persisted".into(),
+                title: format!(
+                    "{} persists the parameters across reboots",
+                    self.sysctl_file
+                ),
+                command: format!("cat {}", quote(&self.sysctl_file)),
+                expect: Expect::Equals(text),
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;

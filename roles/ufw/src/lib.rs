@@ -19,8 +19,12 @@ use std::net::IpAddr;
 
 use rampart_core::facts::{FactRequest, HostInfo};
 use rampart_core::plan::Risk;
-use rampart_core::resource::{Command, Packages, Resource, Ufw, UfwAction, UfwPolicy, UfwRule};
-use rampart_core::role::{ConfigError, Configured, HostContext, Role, RoleError, RolePlan, configure_typed};
+use rampart_core::resource::{
+    AptUpdate, Command, Packages, Resource, Ufw, UfwAction, UfwPolicy, UfwRule,
+};
+use rampart_core::role::{
+    ConfigError, Configured, HostContext, Role, RoleError, RolePlan, configure_typed,
+};
 use rampart_core::shell::{join, quote};
 use rampart_core::types::{Cidr, Port};
 use rampart_core::verify::{Check, Expect};
@@ -96,7 +100,10 @@ pub struct PortRange {
 impl PortRange {
     /// A single port.
     pub fn single(p: Port) -> Self {
-        PortRange { lo: p.get(), hi: p.get() }
+        PortRange {
+            lo: p.get(),
+            hi: p.get(),
+        }
     }
 
     fn is_range(self) -> bool {
@@ -105,14 +112,26 @@ impl PortRange {
 
     fn parse(s: &str) -> Result<Self, String> {
         match s.split_once(':') {
-            None => s.parse::<Port>().map(PortRange::single).map_err(|e| e.to_string()),
+            None => s
+                .parse::<Port>()
+                .map(PortRange::single)
+                .map_err(|e| e.to_string()),
             Some((a, b)) => {
-                let lo: Port = a.parse().map_err(|e: rampart_core::types::ValueError| e.to_string())?;
-                let hi: Port = b.parse().map_err(|e: rampart_core::types::ValueError| e.to_string())?;
+                let lo: Port = a
+                    .parse()
+                    .map_err(|e: rampart_core::types::ValueError| e.to_string())?;
+                let hi: Port = b
+                    .parse()
+                    .map_err(|e: rampart_core::types::ValueError| e.to_string())?;
                 if lo >= hi {
-                    return Err(format!("invalid port range `{s}`: the first port must be lower than the second"));
+                    return Err(format!(
+                        "invalid port range `{s}`: the first port must be lower than the second"
+                    ));
                 }
-                Ok(PortRange { lo: lo.get(), hi: hi.get() })
+                Ok(PortRange {
+                    lo: lo.get(),
+                    hi: hi.get(),
+                })
             }
         }
     }
@@ -120,13 +139,21 @@ impl PortRange {
 
 impl fmt::Display for PortRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_range() { write!(f, "{}:{}", self.lo, self.hi) } else { write!(f, "{}", self.lo) }
+        if self.is_range() {
+            write!(f, "{}:{}", self.lo, self.hi)
+        } else {
+            write!(f, "{}", self.lo)
+        }
     }
 }
 
 impl Serialize for PortRange {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.is_range() { s.collect_str(self) } else { s.serialize_u16(self.lo) }
+        if self.is_range() {
+            s.collect_str(self)
+        } else {
+            s.serialize_u16(self.lo)
+        }
     }
 }
 
@@ -196,6 +223,9 @@ pub struct Config {
     pub default_routed: UfwPolicy,
     /// The firewall is on.
     pub enabled: bool,
+    /// When ufw must be installed: apt lists younger than this many seconds are not refreshed
+    /// first.
+    pub apt_cache_valid_time: u64,
 }
 
 impl Default for Config {
@@ -211,6 +241,7 @@ impl Default for Config {
             default_outgoing: UfwPolicy::Allow,
             default_routed: UfwPolicy::Deny,
             enabled: true,
+            apt_cache_valid_time: 3600,
         }
     }
 }
@@ -242,13 +273,22 @@ impl Role for RoleImpl {
 }
 
 fn config_error(path: String, message: String) -> ConfigError {
-    ConfigError { path, message, unknown_field: None, expected: Vec::new() }
+    ConfigError {
+        path,
+        message,
+        unknown_field: None,
+        expected: Vec::new(),
+    }
 }
 
 /// The source as ufw writes it in its rules files: single addresses without a prefix.
 fn ufw_source(c: &Cidr) -> String {
     let full = if c.addr().is_ipv4() { 32 } else { 128 };
-    if c.prefix_len() == full { c.addr().to_string() } else { format!("{}/{}", c.addr(), c.prefix_len()) }
+    if c.prefix_len() == full {
+        c.addr().to_string()
+    } else {
+        format!("{}/{}", c.addr(), c.prefix_len())
+    }
 }
 
 /// ufw stores an IPv4 network with its host bits cleared (and warns), so a rule written with
@@ -256,26 +296,44 @@ fn ufw_source(c: &Cidr) -> String {
 fn check_cidr(path: String, c: &Cidr) -> Result<(), ConfigError> {
     let network = match c.addr() {
         IpAddr::V4(a) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(c.prefix_len())).unwrap_or(0);
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(c.prefix_len()))
+                .unwrap_or(0);
             IpAddr::from(std::net::Ipv4Addr::from(u32::from(a) & mask))
         }
         IpAddr::V6(a) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(c.prefix_len())).unwrap_or(0);
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(c.prefix_len()))
+                .unwrap_or(0);
             IpAddr::from(std::net::Ipv6Addr::from(u128::from(a) & mask))
         }
     };
     if network != c.addr() {
-        return Err(config_error(path, format!("`{c}` has host bits set: write the network, `{network}/{}`", c.prefix_len())));
+        return Err(config_error(
+            path,
+            format!(
+                "`{c}` has host bits set: write the network, `{network}/{}`",
+                c.prefix_len()
+            ),
+        ));
     }
     Ok(())
 }
 
 fn check_comment(path: String, comment: &str) -> Result<(), ConfigError> {
-    let ok = !comment.is_empty() && comment.len() <= 64 && comment.chars().all(|ch| ch.is_ascii_graphic() || ch == ' ') && !comment.contains(['\'', '"']);
+    let ok = !comment.is_empty()
+        && comment.len() <= 64
+        && comment.chars().all(|ch| ch.is_ascii_graphic() || ch == ' ')
+        && !comment.contains(['\'', '"']);
     if ok {
         Ok(())
     } else {
-        Err(config_error(path, format!("invalid comment {comment:?}: use 1 to 64 printable ASCII characters without quotes")))
+        Err(config_error(
+            path,
+            format!(
+                "invalid comment {comment:?}: use 1 to 64 printable ASCII characters without quotes"
+            ),
+        ))
     }
 }
 
@@ -286,20 +344,29 @@ impl Config {
         for (i, c) in self.ssh_from.iter().enumerate() {
             check_cidr(format!("ssh_from[{i}]"), c)?;
             if c.addr().is_ipv6() && !self.ipv6 {
-                return Err(config_error(format!("ssh_from[{i}]"), format!("`{c}` is IPv6 but `ipv6 = false`: ufw would not manage it")));
+                return Err(config_error(
+                    format!("ssh_from[{i}]"),
+                    format!("`{c}` is IPv6 but `ipv6 = false`: ufw would not manage it"),
+                ));
             }
         }
         for (i, r) in self.allow.iter().enumerate() {
             if r.port.is_range() && r.proto == Proto::Any {
                 return Err(config_error(
                     format!("allow[{i}].proto"),
-                    format!("the port range `{}` needs `proto = \"tcp\"` or `\"udp\"` (ufw refuses ranges for both)", r.port),
+                    format!(
+                        "the port range `{}` needs `proto = \"tcp\"` or `\"udp\"` (ufw refuses ranges for both)",
+                        r.port
+                    ),
                 ));
             }
             if let Some(c) = &r.from {
                 check_cidr(format!("allow[{i}].from"), c)?;
                 if c.addr().is_ipv6() && !self.ipv6 {
-                    return Err(config_error(format!("allow[{i}].from"), format!("`{c}` is IPv6 but `ipv6 = false`: ufw would not manage it")));
+                    return Err(config_error(
+                        format!("allow[{i}].from"),
+                        format!("`{c}` is IPv6 but `ipv6 = false`: ufw would not manage it"),
+                    ));
                 }
             }
             if let Some(c) = &r.comment {
@@ -330,7 +397,12 @@ impl Config {
         if self.ssh_from.is_empty() || !self.enabled {
             return Ok(());
         }
-        let list = self.ssh_from.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        let list = self
+            .ssh_from
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
         let Some(conn) = &host.ssh_connection else {
             return Err(RoleError(format!(
                 "ufw: `ssh_from` limits SSH to [{list}] but this host did not report the address rampart connects from; \
@@ -368,12 +440,28 @@ impl Config {
             }
         }
         if self.tailscale {
-            push(TAILSCALE_PORT.to_string(), Proto::Udp, None, Some("Tailscale"));
+            push(
+                TAILSCALE_PORT.to_string(),
+                Proto::Udp,
+                None,
+                Some("Tailscale"),
+            );
         }
         for r in &self.allow {
-            push(r.port.to_string(), r.proto, r.from.as_ref().map(ufw_source), r.comment.as_deref());
+            push(
+                r.port.to_string(),
+                r.proto,
+                r.from.as_ref().map(ufw_source),
+                r.comment.as_deref(),
+            );
         }
         out
+    }
+
+    fn apt_update(&self) -> AptUpdate {
+        AptUpdate {
+            valid_secs: self.apt_cache_valid_time,
+        }
     }
 
     fn ufw(&self, rules: Vec<UfwRule>) -> Ufw {
@@ -394,19 +482,33 @@ impl Config {
     /// rules still come before `enable`. Guarded by `creates` on ufw's binary, so it never
     /// runs where ufw was already installed.
     fn bootstrap(&self, rules: &[UfwRule]) -> Command {
-        let mut lines = vec![format!("sed -i 's/^IPV6=.*/IPV6={}/' /etc/default/ufw", if self.ipv6 { "yes" } else { "no" })];
+        let mut lines = vec![format!(
+            "sed -i 's/^IPV6=.*/IPV6={}/' /etc/default/ufw",
+            if self.ipv6 { "yes" } else { "no" }
+        )];
         for r in rules {
             let mut argv = vec!["ufw".to_owned(), "allow".into()];
             if r.proto != "any" {
                 argv.extend(["proto".into(), r.proto.clone()]);
             }
-            argv.extend(["from".into(), r.from.clone().unwrap_or_else(|| "any".into()), "to".into(), "any".into(), "port".into(), r.port.clone()]);
+            argv.extend([
+                "from".into(),
+                r.from.clone().unwrap_or_else(|| "any".into()),
+                "to".into(),
+                "any".into(),
+                "port".into(),
+                r.port.clone(),
+            ]);
             if let Some(c) = &r.comment {
                 argv.extend(["comment".into(), c.clone()]);
             }
             lines.push(join(&argv));
         }
-        for (p, dir) in [(self.default_incoming, "incoming"), (self.default_outgoing, "outgoing"), (self.default_routed, "routed")] {
+        for (p, dir) in [
+            (self.default_incoming, "incoming"),
+            (self.default_outgoing, "outgoing"),
+            (self.default_routed, "routed"),
+        ] {
             lines.push(join(["ufw", "default", policy_word(p), dir]));
         }
         lines.push(join(["ufw", "logging", self.logging.word()]));
@@ -434,7 +536,11 @@ impl Config {
                     out.push(format!("allow {port}/{} from ::/0 in", proto.word()));
                 }
             }
-            Some(c) => out.push(format!("allow {port}/{} from {} in", proto.word(), ufw_source(c))),
+            Some(c) => out.push(format!(
+                "allow {port}/{} from {} in",
+                proto.word(),
+                ufw_source(c)
+            )),
         };
         if self.tailscale {
             add(TAILSCALE_PORT.to_string(), Proto::Udp, None);
@@ -482,6 +588,7 @@ impl Configured for Config {
     fn facts(&self, req: &mut FactRequest) {
         let mut r = FactRequest::new();
         Resource::Packages(Packages::present(&["ufw"])).facts(&mut r);
+        Resource::AptUpdate(self.apt_update()).facts(&mut r);
         Resource::Ufw(self.ufw(Vec::new())).facts(&mut r);
         Resource::Command(self.bootstrap(&[])).facts(&mut r);
         req.merge(&r);
@@ -493,13 +600,23 @@ impl Configured for Config {
         self.check_ssh_from(host)?;
         let rules = self.rules(&ports);
         let installed = ctx.facts.packages.get("ufw").is_some_and(|p| p.installed);
-        let mut resources = vec![Resource::Packages(Packages::present(&["ufw"]))];
-        if installed {
-            resources.push(Resource::Ufw(self.ufw(rules)));
+        let resources = if installed {
+            vec![
+                Resource::Packages(Packages::present(&["ufw"])),
+                Resource::Ufw(self.ufw(rules)),
+            ]
         } else {
-            resources.push(Resource::Command(self.bootstrap(&rules)));
-        }
-        Ok(RolePlan { resources, handlers: Vec::new() })
+            // Fresh images often ship without apt lists: refresh them before installing.
+            vec![
+                Resource::AptUpdate(self.apt_update()),
+                Resource::Packages(Packages::present(&["ufw"])),
+                Resource::Command(self.bootstrap(&rules)),
+            ]
+        };
+        Ok(RolePlan {
+            resources,
+            handlers: Vec::new(),
+        })
     }
 
     fn checks(&self) -> Vec<Check> {
@@ -529,9 +646,15 @@ impl Configured for Config {
             // routed policy is read from its file.
             out.push(Check {
                 id: "ufw.routed-policy".into(),
-                title: format!("ufw's default policy for routed traffic is {}", policy_word(self.default_routed)),
+                title: format!(
+                    "ufw's default policy for routed traffic is {}",
+                    policy_word(self.default_routed)
+                ),
                 command: "grep '^DEFAULT_FORWARD_POLICY=' /etc/default/ufw".into(),
-                expect: Expect::Equals(format!("DEFAULT_FORWARD_POLICY=\"{}\"", policy_iptables(self.default_routed))),
+                expect: Expect::Equals(format!(
+                    "DEFAULT_FORWARD_POLICY=\"{}\"",
+                    policy_iptables(self.default_routed)
+                )),
             });
             out.push(Check {
                 id: "ufw.logging".into(),
@@ -545,7 +668,11 @@ impl Configured for Config {
         }
         out.push(Check {
             id: "ufw.ipv6".into(),
-            title: if self.ipv6 { "ufw filters IPv6 too".into() } else { "ufw leaves IPv6 alone".into() },
+            title: if self.ipv6 {
+                "ufw filters IPv6 too".into()
+            } else {
+                "ufw leaves IPv6 alone".into()
+            },
             command: "grep '^IPV6=' /etc/default/ufw".into(),
             expect: Expect::Equals(format!("IPV6={}", if self.ipv6 { "yes" } else { "no" })),
         });

@@ -28,7 +28,14 @@ fn request(c: &Config) -> FactRequest {
 /// disabled, no rules), the way the lab's Debian root has it.
 fn fresh(c: &Config) -> Facts {
     let mut f = blank_facts(&request(c), lab_host());
-    f.packages.insert("ufw".into(), PackageState { installed: true, version: "0.36.2-1".into(), status: "ii".into() });
+    f.packages.insert(
+        "ufw".into(),
+        PackageState {
+            installed: true,
+            version: "0.36.2-1".into(),
+            status: "ii".into(),
+        },
+    );
     f.files.insert(UFW_BIN.into(), FileState::Other);
     let pristine = Ufw {
         incoming: UfwPolicy::Deny,
@@ -51,7 +58,14 @@ fn try_plan(c: &Config, f: &Facts) -> Result<RolePlan, RoleError> {
     let templates = rampart_core::template::Templates::embedded();
     let vars = serde_json::json!({});
     let secrets = BTreeMap::new();
-    let ctx = HostContext { host: "h7", facts: f, vars: &vars, templates: &templates, secrets: &secrets, connect_user: "root" };
+    let ctx = HostContext {
+        host: "h7",
+        facts: f,
+        vars: &vars,
+        templates: &templates,
+        secrets: &secrets,
+        connect_user: "root",
+    };
     c.plan(&ctx)
 }
 
@@ -73,7 +87,8 @@ fn ufw_script(c: &Config, f: &Facts) -> String {
 /// Edits one of ufw's files in the facts.
 fn edit(f: &mut Facts, path: &str, map: impl Fn(&str) -> String) {
     let text = f.files[path].text().unwrap_or_default().to_owned();
-    f.files.insert(path.into(), text_file(&map(&text), 0o640, "root"));
+    f.files
+        .insert(path.into(), text_file(&map(&text), 0o640, "root"));
 }
 
 #[test]
@@ -82,17 +97,29 @@ fn fresh_host_gets_ssh_and_tailscale_before_enable_and_converges() {
     let f = fresh(&c);
     let p = plan(&c, &f);
     let s = ufw_script(&c, &f);
-    let ssh = s.find("ufw allow proto tcp from any to any port 22 comment SSH").expect(&s);
-    let ts = s.find("ufw allow proto udp from any to any port 41641 comment Tailscale").expect(&s);
+    let ssh = s
+        .find("ufw allow proto tcp from any to any port 22 comment SSH")
+        .expect(&s);
+    let ts = s
+        .find("ufw allow proto udp from any to any port 41641 comment Tailscale")
+        .expect(&s);
     let enable = s.find("ufw --force enable").expect(&s);
     assert!(ssh < enable && ts < enable, "{s}");
     assert!(!s.contains("reset"), "never ufw reset: {s}");
-    let risk = p.items.iter().find(|i| i.resource.id() == "ufw").and_then(|i| match &i.change {
-        Ok(Change::Apply(a)) => Some(a.risk),
-        _ => None,
-    });
+    let risk = p
+        .items
+        .iter()
+        .find(|i| i.resource.id() == "ufw")
+        .and_then(|i| match &i.change {
+            Ok(Change::Apply(a)) => Some(a.risk),
+            _ => None,
+        });
     assert_eq!(risk, Some(Risk::Access));
-    assert_eq!(changes(&p).keys().collect::<Vec<_>>(), ["ufw"], "ufw is installed: only the firewall changes");
+    assert_eq!(
+        changes(&p).keys().collect::<Vec<_>>(),
+        ["ufw"],
+        "ufw is installed: only the firewall changes"
+    );
     assert_converges(&c, f, &BTreeMap::new(), "root");
 }
 
@@ -100,14 +127,24 @@ fn fresh_host_gets_ssh_and_tailscale_before_enable_and_converges() {
 fn the_ssh_port_in_use_is_allowed_not_the_service_name() {
     let c = Config::default();
     let mut f = fresh(&c);
-    f.host.ssh_connection = Some(SshConnection { client_ip: "203.0.113.9".into(), server_ip: "198.51.100.2".into(), server_port: 2222 });
+    f.host.ssh_connection = Some(SshConnection {
+        client_ip: "203.0.113.9".into(),
+        server_ip: "198.51.100.2".into(),
+        server_port: 2222,
+    });
     let s = ufw_script(&c, &f);
     assert!(s.contains("port 2222 comment SSH"), "{s}");
-    assert!(!s.contains("port 22 "), "22 is not in use and not configured: {s}");
+    assert!(
+        !s.contains("port 22 "),
+        "22 is not in use and not configured: {s}"
+    );
     // The configured sshd port is added to the one in use (a port move in progress).
     let c = cfg(serde_json::json!({"ssh_ports": [22]}));
     let s = ufw_script(&c, &f);
-    assert!(s.contains("port 2222 comment SSH") && s.contains("port 22 comment SSH"), "{s}");
+    assert!(
+        s.contains("port 2222 comment SSH") && s.contains("port 22 comment SSH"),
+        "{s}"
+    );
     assert_converges(&c, f, &BTreeMap::new(), "root");
 }
 
@@ -155,35 +192,88 @@ fn every_drift_is_repaired() {
     let converged = assert_converges(&c, fresh(&c), &BTreeMap::new(), "root");
     type Drift = (&'static str, fn(&mut Facts), &'static str);
     let drifts: &[Drift] = &[
-        ("ufw disable (files say so)", |f| edit(f, "/etc/ufw/ufw.conf", |t| t.replace("ENABLED=yes", "ENABLED=no")), "ufw --force enable"),
-        ("chains unloaded (iptables flushed by hand)", |f| f.ufw_live = Some(false), "ufw --force enable"),
+        (
+            "ufw disable (files say so)",
+            |f| {
+                edit(f, "/etc/ufw/ufw.conf", |t| {
+                    t.replace("ENABLED=yes", "ENABLED=no")
+                })
+            },
+            "ufw --force enable",
+        ),
+        (
+            "chains unloaded (iptables flushed by hand)",
+            |f| f.ufw_live = Some(false),
+            "ufw --force enable",
+        ),
         (
             "a stray rule",
-            |f| edit(f, "/etc/ufw/user.rules", |t| format!("{t}### tuple ### allow tcp 8080 0.0.0.0/0 any 0.0.0.0/0 in\n")),
+            |f| {
+                edit(f, "/etc/ufw/user.rules", |t| {
+                    format!("{t}### tuple ### allow tcp 8080 0.0.0.0/0 any 0.0.0.0/0 in\n")
+                })
+            },
             "ufw delete allow proto tcp from any to any port 8080",
         ),
         (
             "a stray IPv6 rule",
-            |f| edit(f, "/etc/ufw/user6.rules", |t| format!("{t}### tuple ### allow tcp 3000 ::/0 any ::/0 in\n")),
+            |f| {
+                edit(f, "/etc/ufw/user6.rules", |t| {
+                    format!("{t}### tuple ### allow tcp 3000 ::/0 any ::/0 in\n")
+                })
+            },
             "ufw delete allow proto tcp from any to any port 3000",
         ),
         (
             "the SSH rule deleted",
-            |f| edit(f, "/etc/ufw/user.rules", |t| t.lines().filter(|l| !l.contains(" 22 ")).map(|l| format!("{l}\n")).collect()),
+            |f| {
+                edit(f, "/etc/ufw/user.rules", |t| {
+                    t.lines()
+                        .filter(|l| !l.contains(" 22 "))
+                        .map(|l| format!("{l}\n"))
+                        .collect()
+                })
+            },
             "ufw allow proto tcp from any to any port 22 comment SSH",
         ),
         (
             "default incoming allow",
-            |f| edit(f, "/etc/default/ufw", |t| t.replace("DEFAULT_INPUT_POLICY=\"DROP\"", "DEFAULT_INPUT_POLICY=\"ACCEPT\"")),
+            |f| {
+                edit(f, "/etc/default/ufw", |t| {
+                    t.replace(
+                        "DEFAULT_INPUT_POLICY=\"DROP\"",
+                        "DEFAULT_INPUT_POLICY=\"ACCEPT\"",
+                    )
+                })
+            },
             "ufw default deny incoming",
         ),
         (
             "default routed allow",
-            |f| edit(f, "/etc/default/ufw", |t| t.replace("DEFAULT_FORWARD_POLICY=\"DROP\"", "DEFAULT_FORWARD_POLICY=\"ACCEPT\"")),
+            |f| {
+                edit(f, "/etc/default/ufw", |t| {
+                    t.replace(
+                        "DEFAULT_FORWARD_POLICY=\"DROP\"",
+                        "DEFAULT_FORWARD_POLICY=\"ACCEPT\"",
+                    )
+                })
+            },
             "ufw default deny routed",
         ),
-        ("logging off", |f| edit(f, "/etc/ufw/ufw.conf", |t| t.replace("LOGLEVEL=low", "LOGLEVEL=off")), "ufw logging low"),
-        ("IPv6 off", |f| edit(f, "/etc/default/ufw", |t| t.replace("IPV6=yes", "IPV6=no")), "IPV6=yes"),
+        (
+            "logging off",
+            |f| {
+                edit(f, "/etc/ufw/ufw.conf", |t| {
+                    t.replace("LOGLEVEL=low", "LOGLEVEL=off")
+                })
+            },
+            "ufw logging low",
+        ),
+        (
+            "IPv6 off",
+            |f| edit(f, "/etc/default/ufw", |t| t.replace("IPV6=yes", "IPV6=no")),
+            "IPV6=yes",
+        ),
     ];
     for (name, inject, want) in drifts {
         let mut f = converged.clone();
@@ -208,16 +298,27 @@ fn ufw_missing_is_installed_then_configured_in_the_same_run() {
     let f = blank_facts(&request(&c), lab_host());
     let ch = changes(&plan(&c, &f));
     assert!(ch["packages:ufw"].contains("install ufw"), "{ch:?}");
+    assert!(
+        ch["apt-update"].contains("apt-get"),
+        "fresh images ship without lists: {ch:?}"
+    );
     let boot = &ch[&format!("command:{BOOTSTRAP}")];
     let ipv6 = boot.find("IPV6=yes").expect(boot);
-    let ssh = boot.find("ufw allow proto tcp from any to any port 22 comment SSH").expect(boot);
+    let ssh = boot
+        .find("ufw allow proto tcp from any to any port 22 comment SSH")
+        .expect(boot);
     let deny = boot.find("ufw default deny incoming").expect(boot);
     let enable = boot.find("ufw --force enable").expect(boot);
     assert!(ipv6 < ssh && ssh < enable && deny < enable, "{boot}");
     assert!(boot.contains("ufw logging low"));
     // Where ufw was there before this run, the bootstrap is not even planned.
     let f = fresh(&c);
-    assert!(!plan(&c, &f).items.iter().any(|i| i.resource.id().starts_with("command:")));
+    assert!(
+        !plan(&c, &f)
+            .items
+            .iter()
+            .any(|i| i.resource.id().starts_with("command:"))
+    );
 }
 
 #[test]
@@ -237,11 +338,18 @@ fn refuses_ssh_from_that_excludes_the_controller() {
     let c = cfg(serde_json::json!({"ssh_from": ["192.0.2.0/24"]}));
     let f = fresh(&c);
     let e = try_plan(&c, &f).unwrap_err();
-    assert!(e.0.contains("10.213.1.1") && e.0.contains("ssh_from"), "{e}");
+    assert!(
+        e.0.contains("10.213.1.1") && e.0.contains("ssh_from"),
+        "{e}"
+    );
     // With the controller's network in the list, SSH is allowed from exactly those sources.
     let c = cfg(serde_json::json!({"ssh_from": ["192.0.2.0/24", "10.213.0.0/16"]}));
     let s = ufw_script(&c, &f);
-    assert!(s.contains("from 192.0.2.0/24 to any port 22 comment SSH") && s.contains("from 10.213.0.0/16 to any port 22 comment SSH"), "{s}");
+    assert!(
+        s.contains("from 192.0.2.0/24 to any port 22 comment SSH")
+            && s.contains("from 10.213.0.0/16 to any port 22 comment SSH"),
+        "{s}"
+    );
     assert!(!s.contains("from any to any port 22"), "{s}");
     assert_converges(&c, f.clone(), &BTreeMap::new(), "root");
     // A disabled firewall cannot lock anyone out.
@@ -253,27 +361,93 @@ fn refuses_ssh_from_that_excludes_the_controller() {
 fn config_errors_name_the_field() {
     let role = RoleImpl;
     let cases: &[(serde_json::Value, &str, &str)] = &[
-        (serde_json::json!({"allow": [{"port": 0}]}), "allow[0].port", "1 to 65535"),
-        (serde_json::json!({"allow": [{"port": 70000}]}), "allow[0].port", "65535"),
-        (serde_json::json!({"allow": [{"port": "http"}]}), "allow[0].port", "invalid port"),
-        (serde_json::json!({"allow": [{"port": "9000:8000", "proto": "tcp"}]}), "allow[0].port", "lower"),
-        (serde_json::json!({"allow": [{"port": "8000:9000", "proto": "any"}]}), "allow[0].proto", "needs"),
-        (serde_json::json!({"allow": [{"port": 80, "from": "10.0.0.0/33"}]}), "allow[0].from", "prefix"),
-        (serde_json::json!({"allow": [{"port": 80, "from": "10.0.0.300"}]}), "allow[0].from", "not an IPv4"),
-        (serde_json::json!({"allow": [{"port": 80, "from": "10.1.2.3/24"}]}), "allow[0].from", "10.1.2.0/24"),
-        (serde_json::json!({"allow": [{"port": 80, "proto": "sctp"}]}), "allow[0].proto", "unknown variant"),
-        (serde_json::json!({"allow": [{"port": 80, "comment": "it's"}]}), "allow[0].comment", "quotes"),
-        (serde_json::json!({"ipv6": false, "allow": [{"port": 80, "from": "2001:db8::/32"}]}), "allow[0].from", "ipv6 = false"),
-        (serde_json::json!({"ssh_ports": [0]}), "ssh_ports[0]", "1 to 65535"),
-        (serde_json::json!({"ssh_from": ["bogus"]}), "ssh_from[0]", "invalid CIDR"),
-        (serde_json::json!({"logging": "loud"}), "logging", "unknown variant"),
-        (serde_json::json!({"default_incoming": "drop"}), "default_incoming", "unknown variant"),
+        (
+            serde_json::json!({"allow": [{"port": 0}]}),
+            "allow[0].port",
+            "1 to 65535",
+        ),
+        (
+            serde_json::json!({"allow": [{"port": 70000}]}),
+            "allow[0].port",
+            "65535",
+        ),
+        (
+            serde_json::json!({"allow": [{"port": "http"}]}),
+            "allow[0].port",
+            "invalid port",
+        ),
+        (
+            serde_json::json!({"allow": [{"port": "9000:8000", "proto": "tcp"}]}),
+            "allow[0].port",
+            "lower",
+        ),
+        (
+            serde_json::json!({"allow": [{"port": "8000:9000", "proto": "any"}]}),
+            "allow[0].proto",
+            "needs",
+        ),
+        (
+            serde_json::json!({"allow": [{"port": 80, "from": "10.0.0.0/33"}]}),
+            "allow[0].from",
+            "prefix",
+        ),
+        (
+            serde_json::json!({"allow": [{"port": 80, "from": "10.0.0.300"}]}),
+            "allow[0].from",
+            "not an IPv4",
+        ),
+        (
+            serde_json::json!({"allow": [{"port": 80, "from": "10.1.2.3/24"}]}),
+            "allow[0].from",
+            "10.1.2.0/24",
+        ),
+        (
+            serde_json::json!({"allow": [{"port": 80, "proto": "sctp"}]}),
+            "allow[0].proto",
+            "unknown variant",
+        ),
+        (
+            serde_json::json!({"allow": [{"port": 80, "comment": "it's"}]}),
+            "allow[0].comment",
+            "quotes",
+        ),
+        (
+            serde_json::json!({"ipv6": false, "allow": [{"port": 80, "from": "2001:db8::/32"}]}),
+            "allow[0].from",
+            "ipv6 = false",
+        ),
+        (
+            serde_json::json!({"ssh_ports": [0]}),
+            "ssh_ports[0]",
+            "1 to 65535",
+        ),
+        (
+            serde_json::json!({"ssh_from": ["bogus"]}),
+            "ssh_from[0]",
+            "invalid CIDR",
+        ),
+        (
+            serde_json::json!({"logging": "loud"}),
+            "logging",
+            "unknown variant",
+        ),
+        (
+            serde_json::json!({"default_incoming": "drop"}),
+            "default_incoming",
+            "unknown variant",
+        ),
     ];
     for (value, path, text) in cases {
         let e = role.configure(value.clone()).unwrap_err();
-        assert_eq!((e.path.as_str(), e.message.contains(text)), (*path, true), "{value}: {e}");
+        assert_eq!(
+            (e.path.as_str(), e.message.contains(text)),
+            (*path, true),
+            "{value}: {e}"
+        );
     }
-    let e = role.configure(serde_json::json!({"tailscal": true})).unwrap_err();
+    let e = role
+        .configure(serde_json::json!({"tailscal": true}))
+        .unwrap_err();
     assert_eq!(e.unknown_field.as_deref(), Some("tailscal"));
     assert!(e.expected.contains(&"tailscale".to_owned()));
 }
@@ -284,28 +458,74 @@ fn defaults_are_the_seeds() {
     assert_eq!(d["tailscale"], true);
     assert_eq!(d["ipv6"], true);
     assert_eq!(d["logging"], "low");
-    assert_eq!((d["default_incoming"].as_str(), d["default_outgoing"].as_str(), d["default_routed"].as_str()), (Some("deny"), Some("allow"), Some("deny")));
+    assert_eq!(
+        (
+            d["default_incoming"].as_str(),
+            d["default_outgoing"].as_str(),
+            d["default_routed"].as_str()
+        ),
+        (Some("deny"), Some("allow"), Some("deny"))
+    );
     assert!(RoleImpl.configure(d).is_ok(), "defaults round-trip");
 }
 
 #[test]
 fn checks_are_named_controls() {
-    let c = cfg(serde_json::json!({"ssh_ports": [2222], "allow": [{"port": 443}, {"port": 9100, "from": "10.0.0.0/8"}]}));
+    let c = cfg(
+        serde_json::json!({"ssh_ports": [2222], "allow": [{"port": 443}, {"port": 9100, "from": "10.0.0.0/8"}]}),
+    );
     let checks = c.checks();
     let ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
-    assert_eq!(ids, ["ufw.active", "ufw.default-policy", "ufw.routed-policy", "ufw.logging", "ufw.ipv6", "ufw.ssh-allowed", "ufw.only-allowed"]);
-    let by = |id: &str| checks.iter().find(|c| c.id == id).cloned().unwrap_or_else(|| panic!("{id}"));
-    assert_eq!(by("ufw.default-policy").expect, Expect::Contains("Default: deny (incoming), allow (outgoing)".into()));
-    assert_eq!(by("ufw.routed-policy").expect, Expect::Equals("DEFAULT_FORWARD_POLICY=\"DROP\"".into()));
-    assert_eq!(by("ufw.logging").expect, Expect::Line("Logging: on (low)".into()));
+    assert_eq!(
+        ids,
+        [
+            "ufw.active",
+            "ufw.default-policy",
+            "ufw.routed-policy",
+            "ufw.logging",
+            "ufw.ipv6",
+            "ufw.ssh-allowed",
+            "ufw.only-allowed"
+        ]
+    );
+    let by = |id: &str| {
+        checks
+            .iter()
+            .find(|c| c.id == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id}"))
+    };
+    assert_eq!(
+        by("ufw.default-policy").expect,
+        Expect::Contains("Default: deny (incoming), allow (outgoing)".into())
+    );
+    assert_eq!(
+        by("ufw.routed-policy").expect,
+        Expect::Equals("DEFAULT_FORWARD_POLICY=\"DROP\"".into())
+    );
+    assert_eq!(
+        by("ufw.logging").expect,
+        Expect::Line("Logging: on (low)".into())
+    );
     let only = by("ufw.only-allowed").command;
-    for want in ["allow 41641/udp from 0.0.0.0/0 in", "allow 41641/udp from ::/0 in", "allow 443/tcp from ::/0 in", "allow 9100/tcp from 10.0.0.0/8 in", "2222", "/etc/ufw/user6.rules"] {
+    for want in [
+        "allow 41641/udp from 0.0.0.0/0 in",
+        "allow 41641/udp from ::/0 in",
+        "allow 443/tcp from ::/0 in",
+        "allow 9100/tcp from 10.0.0.0/8 in",
+        "2222",
+        "/etc/ufw/user6.rules",
+    ] {
         assert!(only.contains(want), "missing {want} in {only}");
     }
     let off = cfg(serde_json::json!({"enabled": false, "logging": "off", "ipv6": false}));
     let ids: Vec<String> = off.checks().into_iter().map(|c| c.id).collect();
     assert!(!ids.contains(&"ufw.active".to_owned()));
-    assert!(!off.checks().iter().any(|c| c.command.contains("user6.rules")));
+    assert!(
+        !off.checks()
+            .iter()
+            .any(|c| c.command.contains("user6.rules"))
+    );
 }
 
 #[test]
@@ -313,7 +533,11 @@ fn only_allowed_check_judges_ufw_tuples() {
     // Run the check's shell against a fake root: the awk/grep pipeline is the part that can
     // silently go wrong, so exercise it for real with sh.
     let c = cfg(serde_json::json!({"allow": [{"port": 443}]}));
-    let check = c.checks().into_iter().find(|c| c.id == "ufw.only-allowed").expect("check");
+    let check = c
+        .checks()
+        .into_iter()
+        .find(|c| c.id == "ufw.only-allowed")
+        .expect("check");
     let dir = std::env::temp_dir().join(format!("rampart-ufw-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("tmp");
     let user = dir.join("user.rules");
@@ -326,18 +550,45 @@ fn only_allowed_check_judges_ufw_tuples() {
     let run = |v4: &str, v6: &str| {
         std::fs::write(&user, v4).expect("write");
         std::fs::write(&user6, v6).expect("write");
-        let out = std::process::Command::new("sh").arg("-c").arg(&cmd).output().expect("sh");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&cmd)
+            .output()
+            .expect("sh");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        (check.judge(Some(&rampart_core::facts::CommandResult { rc: out.status.code().unwrap_or(-1), output: text.clone() })).pass, text)
+        (
+            check
+                .judge(Some(&rampart_core::facts::CommandResult {
+                    rc: out.status.code().unwrap_or(-1),
+                    output: text.clone(),
+                }))
+                .pass,
+            text,
+        )
     };
     let good4 = "### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in comment=535348\n### tuple ### allow udp 41641 0.0.0.0/0 any 0.0.0.0/0 in\n### tuple ### allow tcp 443 0.0.0.0/0 any 0.0.0.0/0 in\n";
     let good6 = "### tuple ### allow tcp 22 ::/0 any ::/0 in\n### tuple ### allow udp 41641 ::/0 any ::/0 in\n### tuple ### allow tcp 443 ::/0 any ::/0 in\n";
     let (pass, out) = run(good4, good6);
     assert!(pass, "{out}");
-    assert!(out.contains("allowed: allow 22/tcp from 0.0.0.0/0 in"), "{out}");
-    let (pass, out) = run(&format!("{good4}### tuple ### allow tcp 8080 0.0.0.0/0 any 0.0.0.0/0 in\n"), good6);
-    assert!(!pass && out.contains("unexpected: allow 8080/tcp from 0.0.0.0/0 in"), "{out}");
-    let (pass, out) = run(good4, &format!("{good6}### tuple ### allow any 53 ::/0 any ::/0 in_eth1\n"));
-    assert!(!pass && out.contains("unexpected: allow 53/any from ::/0 in_eth1"), "{out}");
+    assert!(
+        out.contains("allowed: allow 22/tcp from 0.0.0.0/0 in"),
+        "{out}"
+    );
+    let (pass, out) = run(
+        &format!("{good4}### tuple ### allow tcp 8080 0.0.0.0/0 any 0.0.0.0/0 in\n"),
+        good6,
+    );
+    assert!(
+        !pass && out.contains("unexpected: allow 8080/tcp from 0.0.0.0/0 in"),
+        "{out}"
+    );
+    let (pass, out) = run(
+        good4,
+        &format!("{good6}### tuple ### allow any 53 ::/0 any ::/0 in_eth1\n"),
+    );
+    assert!(
+        !pass && out.contains("unexpected: allow 53/any from ::/0 in_eth1"),
+        "{out}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

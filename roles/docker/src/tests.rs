@@ -1,0 +1,571 @@
+//! Unit tests of the docker role: plans against synthetic facts, no SSH.
+
+use std::collections::BTreeMap;
+
+use pretty_assertions::assert_eq;
+use rampart_core::facts::{FactRequest, Facts, PackageState, UnitState};
+use rampart_core::hostplan::PlannedRole;
+use rampart_core::plan::Change;
+use rampart_core::role::Role as _;
+use rampart_core::testing::{assert_converges, blank_facts, lab_host, plan_checked, text_file};
+
+use super::*;
+
+const KEY: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBFit2ioBEADhWpZ8/wvZ6hUTiXOwQHXMAlaFHcPH9hAtr4F1y2+OYdbtMuth\n=0YYh\n-----END PGP PUBLIC KEY BLOCK-----";
+
+fn cfg(v: serde_json::Value) -> Config {
+    let c: Config = configure_typed(v).expect("valid config");
+    c.validate().expect("valid config");
+    c
+}
+
+fn distro() -> Config {
+    cfg(json!({"source": "distro", "daemon": {"nofile": {"soft": 20000, "hard": 20000}}}))
+}
+
+/// A fresh lab host: no Docker, lists never updated, users root and lab.
+fn fresh(c: &Config) -> Facts {
+    let mut req = FactRequest::new();
+    c.facts(&mut req);
+    blank_facts(&req, lab_host())
+}
+
+/// A real fresh Debian host has no `docker` group until the package creates it.
+fn fresh_without_group(c: &Config) -> Facts {
+    let mut f = fresh(c);
+    if let Some(a) = f.accounts.as_mut() {
+        a.groups.remove("docker");
+    }
+    f
+}
+
+fn plan(c: &Config, f: &Facts) -> PlannedRole {
+    plan_checked(c, f, &BTreeMap::new(), "root")
+}
+
+fn try_plan(c: &Config, f: &Facts) -> Result<RolePlan, RoleError> {
+    let templates = rampart_core::template::Templates::embedded();
+    let vars = json!({});
+    let secrets = BTreeMap::new();
+    let ctx = HostContext {
+        host: "h8",
+        facts: f,
+        vars: &vars,
+        templates: &templates,
+        secrets: &secrets,
+        connect_user: "root",
+    };
+    c.plan(&ctx)
+}
+
+/// (id, script, notified handlers) of each change, in order.
+fn changes(p: &PlannedRole) -> Vec<(String, String, Vec<String>)> {
+    p.items
+        .iter()
+        .filter_map(|i| match &i.change {
+            Ok(Change::Apply(a)) => Some((
+                i.resource.id(),
+                a.script.as_str().to_owned(),
+                a.notify.clone(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ids(p: &PlannedRole) -> Vec<String> {
+    changes(p).into_iter().map(|c| c.0).collect()
+}
+
+fn script<'a>(ch: &'a [(String, String, Vec<String>)], id: &str) -> &'a str {
+    ch.iter()
+        .find(|c| c.0 == id)
+        .map(|c| c.1.as_str())
+        .unwrap_or_else(|| {
+            panic!(
+                "no change {id} in {:?}",
+                ch.iter().map(|c| &c.0).collect::<Vec<_>>()
+            )
+        })
+}
+
+#[test]
+fn daemon_json_is_the_seeds_plus_userland_proxy_and_ip6tables_canonical() {
+    let text = Daemon::default().render();
+    assert_eq!(
+        text,
+        r#"{
+  "default-ulimits": {
+    "nofile": {
+      "Hard": 65536,
+      "Name": "nofile",
+      "Soft": 65536
+    }
+  },
+  "ip6tables": false,
+  "live-restore": true,
+  "log-driver": "json-file",
+  "log-opts": {
+    "max-file": "3",
+    "max-size": "10m"
+  },
+  "no-new-privileges": true,
+  "userland-proxy": false
+}
+"#
+    );
+    // Semantically the seed's file, plus the two additions.
+    let seed: Value = serde_json::from_str(
+        r#"{"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}, "live-restore": true,
+            "default-ulimits": {"nofile": {"Name": "nofile", "Hard": 65536, "Soft": 65536}}, "no-new-privileges": true}"#,
+    )
+    .expect("seed json");
+    let mut ours: Value = serde_json::from_str(&text).expect("valid json");
+    let obj = ours.as_object_mut().expect("object");
+    assert_eq!(obj.remove("userland-proxy"), Some(json!(false)));
+    assert_eq!(obj.remove("ip6tables"), Some(json!(false)));
+    assert_eq!(ours, seed);
+}
+
+#[test]
+fn daemon_variants_render_what_dockerd_accepts() {
+    let d = cfg(json!({"daemon": {"nofile": null, "log_driver": "journald", "extra": {"icc": false, "log-level": "warn", "default-address-pools": [{"size": 24, "base": "172.30.0.0/16"}]}}})).daemon;
+    let v: Value = serde_json::from_str(&d.render()).expect("json");
+    assert!(v.get("default-ulimits").is_none());
+    assert!(
+        v.get("log-opts").is_none(),
+        "max-size is a json-file/local option: journald would refuse it"
+    );
+    assert_eq!(v["icc"], json!(false));
+    // Nested maps from the configuration are sorted too.
+    assert!(
+        d.render()
+            .contains("\"base\": \"172.30.0.0/16\",\n      \"size\": 24"),
+        "{}",
+        d.render()
+    );
+}
+
+#[test]
+fn fresh_lab_host_distro_installs_configures_and_converges() {
+    let c = distro();
+    let f = fresh(&c);
+    let p = plan(&c, &f);
+    assert_eq!(
+        ids(&p),
+        [
+            "apt-update",
+            "packages:docker.io",
+            "file:/etc/docker/daemon.json",
+            "service:docker",
+            "user:fleetclaw"
+        ]
+    );
+    let ch = changes(&p);
+    assert!(script(&ch, "packages:docker.io").contains("install docker.io"));
+    let daemon = ch
+        .iter()
+        .find(|c| c.0 == "file:/etc/docker/daemon.json")
+        .expect("daemon.json");
+    assert_eq!(daemon.2, ["restart docker"]);
+    assert!(daemon.1.contains("if dockerd --help 2>/dev/null | grep -q -- --validate; then dockerd --validate --config-file \"$t\" ; fi"), "{}", daemon.1);
+    assert!(
+        script(&ch, "user:fleetclaw")
+            .contains("useradd --create-home --shell /bin/bash --groups docker -- fleetclaw")
+    );
+    assert_eq!(p.handlers.len(), 1);
+    assert!(
+        p.handlers[0]
+            .script
+            .as_str()
+            .contains("systemctl restart docker.service")
+    );
+    let after = assert_converges(&c, f, &BTreeMap::new(), "root");
+    assert!(
+        changes(&plan(&c, &after)).is_empty(),
+        "converged: nothing notifies the restart"
+    );
+}
+
+#[test]
+fn official_source_with_a_pinned_key() {
+    let c = cfg(json!({"repo_key": KEY}));
+    let f = fresh(&c);
+    let p = plan(&c, &f);
+    assert_eq!(
+        ids(&p),
+        [
+            "apt-update",
+            "packages:ca-certificates",
+            "directory:/etc/apt/keyrings",
+            "file:/etc/apt/keyrings/docker.asc",
+            "file:/etc/apt/sources.list.d/docker.sources",
+            "packages:docker-ce,docker-ce-cli,containerd.io,docker-buildx-plugin,docker-compose-plugin",
+            "file:/etc/docker/daemon.json",
+            "service:docker",
+            "user:fleetclaw",
+        ]
+    );
+    let after = assert_converges(&c, f, &BTreeMap::new(), "root");
+    assert_eq!(
+        after.files[SOURCES].text(),
+        Some(
+            "# Managed by rampart (role docker): Docker's official apt repository, DEB822 format.\nTypes: deb\nURIs: https://download.docker.com/linux/debian\nSuites: bookworm\nComponents: stable\nSigned-By: /etc/apt/keyrings/docker.asc\n"
+        )
+    );
+    assert_eq!(
+        after.files[KEYRING]
+            .text()
+            .map(|t| t.ends_with("-----END PGP PUBLIC KEY BLOCK-----\n")),
+        Some(true)
+    );
+    let ch = changes(&p);
+    assert!(
+        script(&ch, "file:/etc/apt/sources.list.d/docker.sources")
+            .ends_with(&format!("{APT_UPDATE}\n")),
+        "a new source refreshes the lists"
+    );
+}
+
+#[test]
+fn official_source_on_ubuntu_fetches_the_key_on_the_host_once() {
+    let c = Config::default();
+    let mut f = fresh(&c);
+    f.host.os_id = "ubuntu".into();
+    f.host.os_codename = "noble".into();
+    let p = plan(&c, &f);
+    let ch = changes(&p);
+    let fetch = script(&ch, "command:fetch Docker's apt key");
+    assert!(fetch.contains("curl -fsSL --proto '=https,http' --retry 2 https://download.docker.com/linux/ubuntu/gpg -o \"$t\""), "{fetch}");
+    assert!(
+        fetch.contains(DOCKER_KEY_FINGERPRINT)
+            && fetch.contains("mv -f \"$t\" /etc/apt/keyrings/docker.asc"),
+        "{fetch}"
+    );
+    assert!(script(&ch, "packages:ca-certificates,curl").contains("install ca-certificates curl"));
+    let after = assert_converges(&c, f.clone(), &BTreeMap::new(), "root");
+    assert!(after.files[SOURCES].text().is_some_and(|t| {
+        t.contains("URIs: https://download.docker.com/linux/ubuntu\nSuites: noble\n")
+    }));
+    // Once the keyring exists, nothing is fetched again.
+    f.files
+        .insert(KEYRING.into(), text_file(KEY, 0o644, "root"));
+    assert!(!ids(&plan(&c, &f)).iter().any(|i| i.starts_with("command:")));
+    // A mirror and an explicit suite.
+    let m = cfg(
+        json!({"repo_url": "https://mirror.example/docker/", "suite": "bookworm", "repo_key_url": "https://mirror.example/key.asc"}),
+    );
+    let ch = changes(&plan(&m, &f));
+    assert!(script(&ch, "file:/etc/apt/sources.list.d/docker.sources").contains("base64"));
+    let after = assert_converges(&m, fresh(&m), &BTreeMap::new(), "root");
+    assert!(
+        after.files[SOURCES]
+            .text()
+            .is_some_and(|t| t.contains("URIs: https://mirror.example/docker\nSuites: bookworm\n"))
+    );
+}
+
+#[test]
+fn a_docker_group_created_by_this_run_gets_its_users() {
+    let c = distro();
+    let f = fresh_without_group(&c);
+    let p = plan(&c, &f);
+    let names = ids(&p);
+    let pkg = names
+        .iter()
+        .position(|i| i == "packages:docker.io")
+        .expect("install");
+    let add = names
+        .iter()
+        .position(|i| i == "command:add fleetclaw to the docker group")
+        .expect("group command");
+    assert!(pkg < add, "the package creates the group first: {names:?}");
+    let ch = changes(&p);
+    let s = script(&ch, "command:add fleetclaw to the docker group");
+    assert!(
+        s.contains("useradd --create-home --shell /bin/bash -- fleetclaw")
+            && s.contains("usermod --append --groups docker -- fleetclaw"),
+        "{s}"
+    );
+    assert_converges(&c, f, &BTreeMap::new(), "root");
+}
+
+#[test]
+fn an_existing_user_only_gets_the_group() {
+    let c = cfg(json!({"source": "distro", "users": ["lab"]}));
+    let mut f = fresh(&c);
+    if let Some(u) = f.accounts.as_mut().and_then(|a| a.users.get_mut("lab")) {
+        u.shell = "/bin/zsh".into();
+    }
+    let ch = changes(&plan(&c, &f));
+    assert_eq!(
+        script(&ch, "user:lab"),
+        "usermod --append --groups docker -- lab\n",
+        "the shell is left as the host has it"
+    );
+    assert_converges(&c, f, &BTreeMap::new(), "root");
+}
+
+#[test]
+fn every_drift_is_repaired_and_only_daemon_json_restarts_docker() {
+    let c = distro();
+    let converged = assert_converges(&c, fresh(&c), &BTreeMap::new(), "root");
+    type Drift = (&'static str, fn(&mut Facts), &'static str, bool);
+    let drifts: &[Drift] = &[
+        (
+            "daemon.json edited",
+            |f| {
+                drop(f.files.insert(
+                    DAEMON_JSON.into(),
+                    text_file("{\"live-restore\": false}\n", 0o644, "root"),
+                ))
+            },
+            "file:/etc/docker/daemon.json",
+            true,
+        ),
+        (
+            "daemon.json removed",
+            |f| {
+                drop(
+                    f.files
+                        .insert(DAEMON_JSON.into(), rampart_core::facts::FileState::Absent),
+                )
+            },
+            "file:/etc/docker/daemon.json",
+            true,
+        ),
+        (
+            "docker stopped",
+            |f| {
+                drop(f.units.insert(
+                    "docker".into(),
+                    UnitState {
+                        load_state: "loaded".into(),
+                        active_state: "inactive".into(),
+                        unit_file_state: "enabled".into(),
+                        ..UnitState::default()
+                    },
+                ))
+            },
+            "service:docker",
+            false,
+        ),
+        (
+            "docker.io removed",
+            |f| {
+                drop(
+                    f.packages
+                        .insert("docker.io".into(), PackageState::absent()),
+                )
+            },
+            "packages:docker.io",
+            false,
+        ),
+        (
+            "user taken out of the group",
+            |f| {
+                if let Some(g) = f.accounts.as_mut().and_then(|a| a.groups.get_mut("docker")) {
+                    g.members.clear();
+                }
+            },
+            "user:fleetclaw",
+            false,
+        ),
+    ];
+    for (name, inject, id, restarts) in drifts {
+        let mut f = converged.clone();
+        inject(&mut f);
+        let ch = changes(&plan(&c, &f));
+        assert_eq!(
+            ch.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(),
+            [*id],
+            "{name}"
+        );
+        assert_eq!(!ch[0].2.is_empty(), *restarts, "{name}: restart notified?");
+        assert_converges(&c, f, &BTreeMap::new(), "root");
+    }
+}
+
+#[test]
+fn mixing_distro_and_official_packages_is_refused() {
+    let c = cfg(json!({"repo_key": KEY}));
+    let mut f = fresh(&c);
+    f.packages.insert(
+        "docker.io".into(),
+        PackageState {
+            installed: true,
+            version: "20.10.24".into(),
+            status: "ii".into(),
+        },
+    );
+    let e = try_plan(&c, &f).unwrap_err();
+    assert!(
+        e.0.contains("docker.io installed") && e.0.contains("apt-get remove docker.io"),
+        "{e}"
+    );
+    let d = distro();
+    let mut f = fresh(&d);
+    f.packages.insert(
+        "docker-ce".into(),
+        PackageState {
+            installed: true,
+            version: "5:27.0".into(),
+            status: "ii".into(),
+        },
+    );
+    let e = try_plan(&d, &f).unwrap_err();
+    assert!(
+        e.0.contains("docker-ce installed") && e.0.contains("source = \"official\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_distributions_need_a_repo_url_or_distro() {
+    let c = Config::default();
+    let mut f = fresh(&c);
+    f.host.os_id = "fedora".into();
+    assert!(try_plan(&c, &f).unwrap_err().0.contains("repo_url"));
+    f.host.os_id = "debian".into();
+    f.host.os_codename = String::new();
+    assert!(try_plan(&c, &f).unwrap_err().0.contains("suite"));
+    let mut f = fresh(&distro());
+    f.host.os_id = "fedora".into();
+    assert!(
+        try_plan(&distro(), &f).is_ok(),
+        "distro needs no repository"
+    );
+}
+
+#[test]
+fn config_errors_name_the_field() {
+    let role = RoleImpl;
+    let cases: &[(Value, &str, &str)] = &[
+        (
+            json!({"daemon": {"extra": {"live-restor": true}}}),
+            "daemon.extra.live-restor",
+            "did you mean `live-restore`? set it with daemon.live_restore",
+        ),
+        (
+            json!({"daemon": {"extra": {"icc2": true}}}),
+            "daemon.extra.icc2",
+            "unknown daemon.json key",
+        ),
+        (
+            json!({"daemon": {"extra": {"live-restore": false}}}),
+            "daemon.extra.live-restore",
+            "daemon.live_restore",
+        ),
+        (
+            json!({"daemon": {"extra": {"hosts": ["tcp://0.0.0.0:2375"]}}}),
+            "daemon.extra.hosts",
+            "-H fd://",
+        ),
+        (
+            json!({"daemon": {"log_max_size": "10 MB"}}),
+            "daemon.log_max_size",
+            "invalid size",
+        ),
+        (
+            json!({"daemon": {"log_max_file": 0}}),
+            "daemon.log_max_file",
+            "at least 1",
+        ),
+        (
+            json!({"daemon": {"nofile": {"soft": 70000, "hard": 65536}}}),
+            "daemon.nofile",
+            "soft",
+        ),
+        (
+            json!({"daemon": {"nofile": {"soft": 1}}}),
+            "daemon.nofile",
+            "missing field `hard`",
+        ),
+        (
+            json!({"daemon": {"live_restor": true}}),
+            "daemon.live_restor",
+            "unknown field `live_restor`",
+        ),
+        (json!({"users": ["Bad User"]}), "users[0]", "invalid user"),
+        (json!({"repo_key": "AAAA"}), "repo_key", "ASCII-armored"),
+        (json!({"repo_url": "ftp://x"}), "repo_url", "invalid URL"),
+        (
+            json!({"repo_key_url": "https://x/a b"}),
+            "repo_key_url",
+            "invalid URL",
+        ),
+        (
+            json!({"repo_key_fingerprint": "1234"}),
+            "repo_key_fingerprint",
+            "40-digit",
+        ),
+        (json!({"source": "snap"}), "source", "unknown variant"),
+        (json!({"suite": "book worm"}), "suite", "invalid suite"),
+    ];
+    for (value, path, text) in cases {
+        let e = role.configure(value.clone()).unwrap_err();
+        assert_eq!(
+            (e.path.as_str(), e.message.contains(text)),
+            (*path, true),
+            "{value}: {e}"
+        );
+    }
+}
+
+#[test]
+fn defaults_are_the_seeds() {
+    let d = RoleImpl.defaults();
+    assert_eq!(d["source"], "official");
+    assert_eq!(d["users"], json!(["fleetclaw"]));
+    assert_eq!(d["daemon"]["nofile"], json!({"soft": 65536, "hard": 65536}));
+    assert!(RoleImpl.configure(d).is_ok());
+}
+
+#[test]
+fn checks_are_named_controls() {
+    let c = distro();
+    let checks = c.checks();
+    let ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "docker.service",
+            "docker.daemon-json",
+            "docker.logging-driver",
+            "docker.live-restore",
+            "docker.config-loaded",
+            "docker.group.fleetclaw"
+        ]
+    );
+    assert_eq!(checks[1].expect, Expect::Equals(c.daemon.render()));
+    assert_eq!(
+        checks[2].expect,
+        Expect::Line("Logging Driver: json-file".into())
+    );
+    assert_eq!(
+        checks[3].expect,
+        Expect::Line("Live Restore Enabled: true".into())
+    );
+    // The config-loaded check, run with fake tools: dockerd started 100 s ago.
+    let loaded = &checks[4];
+    let run = |mtime: u64| {
+        let fakes = format!(
+            "systemctl() {{ echo 4242; }}\nps() {{ echo 100; }}\ndate() {{ echo 1000000; }}\nstat() {{ echo {mtime}; }}\n"
+        );
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{fakes}{}", loaded.command))
+            .output()
+            .expect("sh");
+        let output = String::from_utf8_lossy(&out.stdout).into_owned();
+        loaded
+            .judge(Some(&rampart_core::facts::CommandResult { rc: 0, output }))
+            .pass
+    };
+    assert!(run(999_000), "file older than the daemon");
+    assert!(run(999_900), "file written in the daemon's first second");
+    assert!(!run(999_950), "file changed after the daemon started");
+    let off =
+        cfg(json!({"daemon": {"live_restore": false, "no_new_privileges": false}, "users": []}));
+    assert_eq!(off.checks().len(), 4);
+}

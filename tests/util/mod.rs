@@ -21,7 +21,9 @@ pub struct Lab {
 impl Lab {
     /// The running lab. Panics with what to do when there is none.
     pub fn get() -> Lab {
-        let dir = std::env::var_os("RAMPART_LAB").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/tmp/rampart-lab"));
+        let dir = std::env::var_os("RAMPART_LAB")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/var/tmp/rampart-lab"));
         assert!(
             dir.join("hosts.txt").exists(),
             "no lab at {}: run `sudo tests/run` (or `sudo tests/lab/up.sh 16` and set RAMPART_LAB)",
@@ -35,7 +37,10 @@ impl Lab {
 
     /// The address of host `hN`.
     pub fn address(&self, host: &str) -> String {
-        let n: u32 = host.trim_start_matches('h').parse().expect("hosts are named hN");
+        let n: u32 = host
+            .trim_start_matches('h')
+            .parse()
+            .expect("hosts are named hN");
         format!("10.213.{n}.2")
     }
 
@@ -49,9 +54,19 @@ impl Lab {
             user != "root"
         );
         for h in hosts {
-            t.push_str(&format!("[hosts.{h}]\naddress = \"{}\"\n\n", self.address(h)));
+            t.push_str(&format!(
+                "[hosts.{h}]\naddress = \"{}\"\n\n",
+                self.address(h)
+            ));
         }
-        t.push_str(&format!("[groups.lab]\nhosts = [{}]\n", hosts.iter().map(|h| format!("\"{h}\"")).collect::<Vec<_>>().join(", ")));
+        t.push_str(&format!(
+            "[groups.lab]\nhosts = [{}]\n",
+            hosts
+                .iter()
+                .map(|h| format!("\"{h}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
         let path = dir.join("inventory.toml");
         std::fs::write(&path, t).expect("write inventory");
         path
@@ -63,7 +78,10 @@ impl Lab {
             .args([host, "sh", "-c", script])
             .output()
             .expect("run tests/lab/exec.sh");
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     }
 
     /// Like [`Lab::exec`] but the command must succeed; returns stdout.
@@ -75,21 +93,42 @@ impl Lab {
 
     /// Puts hosts back to fresh (same address and host key).
     pub fn reset(&self, hosts: &[&str]) {
-        let st = Command::new(self.scripts.join("reset.sh")).args(hosts).output().expect("run reset.sh");
-        assert!(st.status.success(), "reset.sh {hosts:?} failed: {}", String::from_utf8_lossy(&st.stderr));
+        let st = Command::new(self.scripts.join("reset.sh"))
+            .args(hosts)
+            .output()
+            .expect("run reset.sh");
+        assert!(
+            st.status.success(),
+            "reset.sh {hosts:?} failed: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
         // Boot must have settled: units still starting write /etc and would make a "nothing
         // changed" hash comparison flaky.
         for h in hosts {
-            let _ = self.exec(h, "systemctl is-system-running --wait >/dev/null 2>&1; true");
+            let _ = self.exec(
+                h,
+                "systemctl is-system-running --wait >/dev/null 2>&1; true",
+            );
         }
     }
 
     /// Puts hosts back to fresh, able to run Docker (LAB_DOCKER=1).
     pub fn reset_docker(&self, hosts: &[&str]) {
-        let st = Command::new(self.scripts.join("reset.sh")).args(hosts).env("LAB_DOCKER", "1").output().expect("run reset.sh");
-        assert!(st.status.success(), "LAB_DOCKER=1 reset.sh {hosts:?} failed: {}", String::from_utf8_lossy(&st.stderr));
+        let st = Command::new(self.scripts.join("reset.sh"))
+            .args(hosts)
+            .env("LAB_DOCKER", "1")
+            .output()
+            .expect("run reset.sh");
+        assert!(
+            st.status.success(),
+            "LAB_DOCKER=1 reset.sh {hosts:?} failed: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
         for h in hosts {
-            let _ = self.exec(h, "systemctl is-system-running --wait >/dev/null 2>&1; true");
+            let _ = self.exec(
+                h,
+                "systemctl is-system-running --wait >/dev/null 2>&1; true",
+            );
         }
     }
 
@@ -112,7 +151,11 @@ pub fn rampart_bin() -> PathBuf {
 
 /// Runs rampart with arguments, NO_COLOR and no ~/.ssh/config.
 pub fn rampart(args: &[&str]) -> Output {
-    Command::new(rampart_bin()).args(args).env("NO_COLOR", "1").output().expect("run rampart")
+    Command::new(rampart_bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run rampart")
 }
 
 /// Runs rampart with `--json` appended and parses stdout. Returns (exit code, document).
@@ -133,7 +176,10 @@ pub fn rampart_json(args: &[&str]) -> (i32, serde_json::Value) {
 
 /// The `hosts` entry of a JSON report for one host.
 pub fn host<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    doc["hosts"].as_array().and_then(|h| h.iter().find(|h| h["host"] == name)).unwrap_or_else(|| panic!("no host {name} in {doc}"))
+    doc["hosts"]
+        .as_array()
+        .and_then(|h| h.iter().find(|h| h["host"] == name))
+        .unwrap_or_else(|| panic!("no host {name} in {doc}"))
 }
 
 /// The number of changed resources on a host in a JSON report.
@@ -148,7 +194,13 @@ pub fn brief(doc: &serde_json::Value) -> String {
         .map(|hs| {
             hs.iter()
                 .map(|h| {
-                    let failed: Vec<String> = h["verify"].as_array().into_iter().flatten().filter(|v| v["pass"] == false).map(|v| v["id"].to_string()).collect();
+                    let failed: Vec<String> = h["verify"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|v| v["pass"] == false)
+                        .map(|v| v["id"].to_string())
+                        .collect();
                     format!(
                         "{} changed={} failed={} unreachable={} error={} failed_checks={:?}",
                         h["host"], h["changed"], h["failed"], h["unreachable"], h["error"], failed

@@ -235,7 +235,10 @@ pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliEr
         }
     }
     let mode = if apply { Mode::Apply } else { Mode::Check };
-    let secrets_file = a.secrets.clone().or_else(|| prepared.site.secrets.as_ref().map(|p| p.value.clone()));
+    let secrets_file = a
+        .secrets
+        .clone()
+        .or_else(|| prepared.site.secrets.as_ref().map(|p| p.value.clone()));
     let secrets = match &secrets_file {
         Some(path) => crate::secrets::load(path, a.identity.as_deref())?,
         None => BTreeMap::new(),
@@ -444,7 +447,9 @@ pub fn roles(a: RolesArgs) -> Result<Exit, CliError> {
             // Wrapped in `roles.NAME` so nested tables print as `[roles.NAME.sub]`, ready to paste.
             let wrapped = serde_json::json!({ "roles": { r.name(): defaults } });
             let text = match json_to_toml(&wrapped) {
-                Some(toml::Value::Table(t)) => toml::to_string(&t).unwrap_or_else(|_| defaults.to_string()),
+                Some(toml::Value::Table(t)) => {
+                    toml::to_string(&t).unwrap_or_else(|_| defaults.to_string())
+                }
                 _ => defaults.to_string(),
             };
             let _ = write!(out, "{text}");
@@ -459,10 +464,17 @@ fn json_to_toml(v: &serde_json::Value) -> Option<toml::Value> {
     Some(match v {
         J::Null => return None,
         J::Bool(b) => toml::Value::Boolean(*b),
-        J::Number(n) => n.as_i64().map(toml::Value::Integer).or_else(|| n.as_f64().map(toml::Value::Float))?,
+        J::Number(n) => n
+            .as_i64()
+            .map(toml::Value::Integer)
+            .or_else(|| n.as_f64().map(toml::Value::Float))?,
         J::String(s) => toml::Value::String(s.clone()),
         J::Array(a) => toml::Value::Array(a.iter().filter_map(json_to_toml).collect()),
-        J::Object(o) => toml::Value::Table(o.iter().filter_map(|(k, v)| json_to_toml(v).map(|t| (k.clone(), t))).collect()),
+        J::Object(o) => toml::Value::Table(
+            o.iter()
+                .filter_map(|(k, v)| json_to_toml(v).map(|t| (k.clone(), t)))
+                .collect(),
+        ),
     })
 }
 

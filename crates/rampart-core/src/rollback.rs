@@ -114,6 +114,39 @@ pub fn status_script(id: &str, marker: &str) -> String {
     )
 }
 
+/// Where the host lock lives: under /run, so a reboot clears it.
+pub const LOCK_DIR: &str = "/run/rampart.lock";
+
+/// Seconds after which a lock whose holder stopped touching it is considered abandoned.
+pub const LOCK_STALE_SECS: u64 = 900;
+
+/// Shell code that takes the host lock for run `owner` (or refreshes it if already ours), or
+/// fails with exit 73 after printing who holds it. Two rampart runs never change one host at
+/// the same time; a check never takes the lock (it writes nothing).
+pub fn lock_script(owner: &str) -> String {
+    let o = quote(owner);
+    format!(
+        r#"rampart_lock() {{
+  if mkdir {LOCK_DIR} 2>/dev/null; then printf '%s\n' {o} > {LOCK_DIR}/owner; return 0; fi
+  if [ "$(cat {LOCK_DIR}/owner 2>/dev/null)" = {o} ]; then touch {LOCK_DIR}/owner; return 0; fi
+  age=$(( $(date +%s) - $(stat -c %Y {LOCK_DIR}/owner 2>/dev/null || echo 0) ))
+  if [ "$age" -gt {LOCK_STALE_SECS} ]; then rm -rf {LOCK_DIR}; mkdir {LOCK_DIR} && printf '%s\n' {o} > {LOCK_DIR}/owner && return 0; fi
+  echo "rampart: this host is locked by another rampart run ($(cat {LOCK_DIR}/owner 2>/dev/null), last active ${{age}} s ago); wait for it to finish, or if it is gone remove {LOCK_DIR} on the host (it expires after {LOCK_STALE_SECS} s)" >&2
+  return 1
+}}
+rampart_lock || exit 73
+"#
+    )
+}
+
+/// Shell code that releases the host lock if `owner` holds it.
+pub fn unlock_script(owner: &str) -> String {
+    format!(
+        "if [ \"$(cat {LOCK_DIR}/owner 2>/dev/null)\" = {} ]; then rm -rf {LOCK_DIR}; fi\n",
+        quote(owner)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,37 +181,4 @@ mod tests {
         assert!(s.contains("systemctl stop rampart-rollback-abc.timer"));
         assert!(s.contains("rm -rf /var/lib/rampart/rollback/abc"));
     }
-}
-
-/// Where the host lock lives: under /run, so a reboot clears it.
-pub const LOCK_DIR: &str = "/run/rampart.lock";
-
-/// Seconds after which a lock whose holder stopped touching it is considered abandoned.
-pub const LOCK_STALE_SECS: u64 = 900;
-
-/// Shell code that takes the host lock for run `owner` (or refreshes it if already ours), or
-/// fails with exit 73 after printing who holds it. Two rampart runs never change one host at
-/// the same time; a check never takes the lock (it writes nothing).
-pub fn lock_script(owner: &str) -> String {
-    let o = quote(owner);
-    format!(
-        r#"rampart_lock() {{
-  if mkdir {LOCK_DIR} 2>/dev/null; then printf '%s\n' {o} > {LOCK_DIR}/owner; return 0; fi
-  if [ "$(cat {LOCK_DIR}/owner 2>/dev/null)" = {o} ]; then touch {LOCK_DIR}/owner; return 0; fi
-  age=$(( $(date +%s) - $(stat -c %Y {LOCK_DIR}/owner 2>/dev/null || echo 0) ))
-  if [ "$age" -gt {LOCK_STALE_SECS} ]; then rm -rf {LOCK_DIR}; mkdir {LOCK_DIR} && printf '%s\n' {o} > {LOCK_DIR}/owner && return 0; fi
-  echo "rampart: this host is locked by another rampart run ($(cat {LOCK_DIR}/owner 2>/dev/null), last active ${{age}} s ago); wait for it to finish, or if it is gone remove {LOCK_DIR} on the host (it expires after {LOCK_STALE_SECS} s)" >&2
-  return 1
-}}
-rampart_lock || exit 73
-"#
-    )
-}
-
-/// Shell code that releases the host lock if `owner` holds it.
-pub fn unlock_script(owner: &str) -> String {
-    format!(
-        "if [ \"$(cat {LOCK_DIR}/owner 2>/dev/null)\" = {} ]; then rm -rf {LOCK_DIR}; fi\n",
-        quote(owner)
-    )
 }

@@ -720,7 +720,15 @@ async fn confirm(
         let session = loop {
             match connector.connect(&st.job.target).await {
                 Ok(s) => break s,
-                Err(e) if tries < 5 && matches!(e.kind(), rampart_ssh::ErrorKind::Refused | rampart_ssh::ErrorKind::Disconnected | rampart_ssh::ErrorKind::Penalised) => {
+                Err(e)
+                    if tries < 5
+                        && matches!(
+                            e.kind(),
+                            rampart_ssh::ErrorKind::Refused
+                                | rampart_ssh::ErrorKind::Disconnected
+                                | rampart_ssh::ErrorKind::Penalised
+                        ) =>
+                {
                     tries += 1;
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }

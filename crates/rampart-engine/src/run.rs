@@ -132,7 +132,7 @@ pub async fn run_rollout(
             });
         }
     }
-    if let Some(j) = journal.as_deref_mut() {
+    if let Some(j) = &mut journal {
         j.finish(stopped.as_deref());
     }
     connector.close().await;

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use rampart_core::report::{HostReport, Mode, Phase, RunReport, Status};
 
-use super::{Cell, Extras, Matrix, host_state};
+use super::{Cell, Extras, Matrix, host_state, state_ok};
 
 const CSS: &str = include_str!("assets/report.css");
 const JS: &str = include_str!("assets/report.js");
@@ -68,7 +68,7 @@ pub fn render(run: &RunReport, extras: &Extras<'_>) -> String {
     let bad_hosts = run
         .hosts
         .iter()
-        .filter(|h| host_state(h) != "passing")
+        .filter(|h| !state_ok(host_state(h, run.mode)))
         .count();
     let (ok, changed, failed, skipped, _) = run.totals();
     let _ = write!(
@@ -318,9 +318,9 @@ fn matrix(s: &mut String, m: &Matrix<'_>) {
             esc(&h.host)
         );
         if h.unreachable || (h.error.is_some() && h.verify.is_empty()) {
-            let _ = write!(
+            let _ = writeln!(
                 s,
-                "<td class=\"unreach\" colspan=\"{}\">{}: {}</td><td class=\"tally\"></td></tr>\n",
+                "<td class=\"unreach\" colspan=\"{}\">{}: {}</td><td class=\"tally\"></td></tr>",
                 m.columns.len().max(1),
                 if h.unreachable {
                     "unreachable"
@@ -364,12 +364,26 @@ fn matrix(s: &mut String, m: &Matrix<'_>) {
                 }
             }
         }
-        let _ = writeln!(
-            s,
-            "<td class=\"tally\">{}/{}</td></tr>",
-            r.ran() - r.failing(),
-            r.ran()
-        );
+        match &h.error {
+            // The SSH side failed but the port probe ran: its cell shows, the error says why
+            // the others are empty.
+            Some(e) => {
+                let _ = writeln!(
+                    s,
+                    "<td class=\"tally\" title=\"{}\">error: {}</td></tr>",
+                    esc(e),
+                    esc(h.error_kind.as_deref().unwrap_or("see details"))
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "<td class=\"tally\">{}/{}</td></tr>",
+                    r.ran() - r.failing(),
+                    r.ran()
+                );
+            }
+        }
     }
     s.push_str(
         "</tbody></table></div>\n<p class=\"legend\"><i class=\"p\">✓</i> pass \
@@ -499,6 +513,10 @@ fn timeline(s: &mut String, run: &RunReport) {
         .flat_map(|h| h.timeline.iter().map(|p| p.start + p.seconds))
         .fold(run.seconds, f64::max)
         .max(0.001);
+    let probed = run
+        .hosts
+        .iter()
+        .any(|h| h.timeline.iter().any(|p| phase_class(p) == "probe"));
     s.push_str("<section id=\"timeline\">\n<h2>Timeline</h2>\n<div class=\"timeline\">\n");
     for (hi, h) in run.hosts.iter().enumerate() {
         let two = h.timeline.iter().any(|p| phase_class(p) == "probe");
@@ -541,6 +559,9 @@ fn timeline(s: &mut String, run: &RunReport) {
         ("verify", "verify"),
         ("probe", "port probe from the controller"),
     ] {
+        if class == "probe" && !probed {
+            continue;
+        }
         let _ = write!(s, "<i class=\"{class}\"></i>{label}");
     }
     s.push_str("</p>\n</section>\n");
@@ -571,15 +592,16 @@ fn diff_html(diff: &str) -> String {
 }
 
 fn hosts(s: &mut String, run: &RunReport, m: &Matrix<'_>) {
+    let mode = run.mode;
     s.push_str("<section id=\"hosts\">\n<h2>Hosts <a href=\"#\" id=\"expand-all\" style=\"font-size:12px;font-weight:400\">expand all</a></h2>\n");
     for (hi, h) in run.hosts.iter().enumerate() {
-        host(s, hi, h, m);
+        host(s, hi, h, m, mode);
     }
     s.push_str("</section>\n");
 }
 
-fn host(s: &mut String, hi: usize, h: &HostReport, m: &Matrix<'_>) {
-    let state = host_state(h);
+fn host(s: &mut String, hi: usize, h: &HostReport, m: &Matrix<'_>, mode: Mode) {
+    let state = host_state(h, mode);
     let _ = write!(
         s,
         "<details class=\"host\" id=\"h{hi}\" data-host=\"{}\"{}><summary>{} <span class=\"badge {state}\">{state}</span>\
@@ -723,6 +745,24 @@ mod tests {
         assert!(html.contains("Changes an apply would make"));
         assert!(
             html.contains("<td class=\"chg changed\" title=\"changed ufw: enable ufw\">+1</td>"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn a_host_whose_ssh_side_failed_still_shows_its_probe_cell() {
+        let mut run = fleet();
+        run.hosts[0].error = Some("authentication as root failed".into());
+        run.hosts[0].error_kind = Some("auth".into());
+        run.hosts[0].verify.truncate(0);
+        run.hosts[0].verify.push(crate::report::testdata::verdict(
+            "ports.only-ssh",
+            true,
+            "open: 22",
+        ));
+        let html = render(&run, &Extras::default());
+        assert!(
+            html.contains("title=\"authentication as root failed\">error: auth</td>"),
             "{html}"
         );
     }

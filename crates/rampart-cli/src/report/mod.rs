@@ -14,7 +14,7 @@ pub mod matrix;
 
 use std::path::Path;
 
-use rampart_core::report::{HostReport, RunReport, Status};
+use rampart_core::report::{HostReport, Mode, RunReport, Status};
 use serde_json::json;
 
 use crate::error::CliError;
@@ -112,7 +112,11 @@ impl<'a> Matrix<'a> {
                 }
             }
         }
-        let columns: Vec<Column> = by_group.into_iter().flatten().collect();
+        // The external probe's column comes last whatever order hosts reported in: it is the
+        // outside view, after everything read on the hosts.
+        let mut grouped: Vec<(String, Vec<Column>)> = groups.into_iter().zip(by_group).collect();
+        grouped.sort_by_key(|(g, _)| g == "ports");
+        let columns: Vec<Column> = grouped.into_iter().flat_map(|(_, c)| c).collect();
         let rows = run
             .hosts
             .iter()
@@ -154,17 +158,27 @@ impl<'a> Matrix<'a> {
     }
 }
 
-/// How a host ended, in one word, for the reports.
-pub fn host_state(h: &HostReport) -> &'static str {
+/// How a host ended, in one word, for the reports. In a check, a host with changes to make has
+/// drifted (exit code 5); in an apply, changed is a success; in an audit only controls count.
+pub fn host_state(h: &HostReport, mode: Mode) -> &'static str {
     if h.unreachable {
         "unreachable"
     } else if h.error.is_some() {
         "error"
     } else if h.failed > 0 || h.verify.iter().any(|v| !v.pass) {
         "failing"
+    } else if mode == Mode::Check && h.changed > 0 {
+        "drift"
+    } else if mode == Mode::Apply && h.changed > 0 {
+        "changed"
     } else {
         "passing"
     }
+}
+
+/// Whether a host's state counts as good.
+pub fn state_ok(state: &str) -> bool {
+    matches!(state, "passing" | "changed")
 }
 
 /// The audit's JSON document: per host its controls (`id`, `title`, `pass`, `evidence`), what
@@ -199,7 +213,7 @@ pub fn audit_json(run: &RunReport, extras: &Extras<'_>) -> serde_json::Value {
             json!({
                 "host": h.host,
                 "address": h.address,
-                "state": host_state(h),
+                "state": host_state(h, run.mode),
                 "pass": !h.unreachable && h.error.is_none() && r.failing() == 0,
                 "unreachable": h.unreachable,
                 "error": h.error,
@@ -259,20 +273,23 @@ pub fn write_files(
 }
 
 fn write_atomic(path: &Path, text: &str) -> Result<(), CliError> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
     let err =
         |e: std::io::Error| CliError::internal(format!("cannot write {}: {e}", path.display()));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".rampart-report")
-        .tempfile_in(dir)
-        .map_err(err)?;
-    tmp.write_all(text.as_bytes()).map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    let name = path
+        .file_name()
+        .ok_or_else(|| CliError::internal(format!("{} names no file", path.display())))?;
+    // A plain create (not a private temporary file), so the report gets the mode the umask
+    // gives any new file: it is meant to be read, by CI and by people.
+    let tmp = path.with_file_name(format!(
+        ".{}.rampart-{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(err)
 }
 
 /// A Unix time as `YYYY-MM-DD HH:MM:SS UTC` (no time-zone database needed).
@@ -425,6 +442,30 @@ mod tests {
         assert!(c["title"].is_string() && c["evidence"].is_string());
         assert_eq!(h["drift"][0]["summary"], "enable ufw");
         assert_eq!(doc["controls"][3]["failing_hosts"][0], "web<2>");
+    }
+
+    #[test]
+    fn writes_both_files_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (h, j) = (dir.path().join("r.html"), dir.path().join("r.xml"));
+        write_files(&testdata::fleet(), Some(&h), Some(&j), &Extras::default()).expect("write");
+        assert!(
+            std::fs::read_to_string(&h)
+                .expect("html")
+                .starts_with("<!DOCTYPE html>")
+        );
+        assert!(
+            std::fs::read_to_string(&j)
+                .expect("xml")
+                .starts_with("<?xml")
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        let missing = dir.path().join("no/such/dir/r.html");
+        assert!(write_files(&testdata::fleet(), Some(&missing), None, &Extras::default()).is_err());
     }
 
     #[test]

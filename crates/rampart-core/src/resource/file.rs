@@ -853,7 +853,10 @@ mod tests {
     fn only_a_whole_word_percent_s_is_the_temp_file() {
         assert_eq!(substitute_temp("visudo -cf %s"), "visudo -cf \"$t\"");
         assert_eq!(substitute_temp("%s"), "\"$t\"");
-        assert_eq!(substitute_temp("sh -c 'printf \"dir %s\\n\" x' v %s"), "sh -c 'printf \"dir %s\\n\" x' v \"$t\"");
+        assert_eq!(
+            substitute_temp("sh -c 'printf \"dir %s\\n\" x' v %s"),
+            "sh -c 'printf \"dir %s\\n\" x' v \"$t\""
+        );
     }
 
     #[test]

@@ -11,7 +11,13 @@ use std::path::Path;
 use util::{Lab, brief, changed, host, rampart, rampart_json};
 
 fn token() -> String {
-    format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0))
+    format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    )
 }
 
 /// A site of a few simple resources per host: a file, a directory, a sysctl, a unit file and
@@ -57,11 +63,24 @@ fn check_writes_nothing_apply_converges_16_hosts_and_repairs_drift() {
     // check: every host would change, and nothing on any host changed.
     let before: Vec<String> = hosts.iter().map(|h| lab.state_hash(h)).collect();
     let (code, doc) = rampart_json(&["check", "-i", i, &s, "--diff"]);
-    assert_eq!(code, 5, "check exits 5 when changes are pending: {}", brief(&doc));
+    assert_eq!(
+        code,
+        5,
+        "check exits 5 when changes are pending: {}",
+        brief(&doc)
+    );
     for h in &hosts {
         assert!(changed(&doc, h) >= 3, "{h}: {}", brief(&doc));
-        let diffs: Vec<&str> = host(&doc, h)["resources"].as_array().expect("resources").iter().filter_map(|r| r["diff"].as_str()).collect();
-        assert!(diffs.iter().any(|d| d.contains("+token = ")), "check --diff shows unified diffs: {diffs:?}");
+        let diffs: Vec<&str> = host(&doc, h)["resources"]
+            .as_array()
+            .expect("resources")
+            .iter()
+            .filter_map(|r| r["diff"].as_str())
+            .collect();
+        assert!(
+            diffs.iter().any(|d| d.contains("+token = ")),
+            "check --diff shows unified diffs: {diffs:?}"
+        );
     }
     let after: Vec<String> = hosts.iter().map(|h| lab.state_hash(h)).collect();
     assert_eq!(before, after, "check must write nothing on any host");
@@ -71,10 +90,17 @@ fn check_writes_nothing_apply_converges_16_hosts_and_repairs_drift() {
     assert_eq!(code, 0, "{}", brief(&doc));
     for h in &hosts {
         let r = host(&doc, h);
-        assert!(r["changed"].as_u64().unwrap_or(0) >= 3 && r["failed"] == 0, "{h}: {}", brief(&doc));
+        assert!(
+            r["changed"].as_u64().unwrap_or(0) >= 3 && r["failed"] == 0,
+            "{h}: {}",
+            brief(&doc)
+        );
         assert_eq!(r["connections"], 1, "{h}: one connection for the whole run");
     }
-    assert_eq!(lab.sh("h7", "tail -1 /opt/engine-test/app.conf"), "mode = strict\n");
+    assert_eq!(
+        lab.sh("h7", "tail -1 /opt/engine-test/app.conf"),
+        "mode = strict\n"
+    );
     assert_eq!(lab.sh("h7", "systemctl is-active engine-test"), "active\n");
     assert_eq!(lab.sh("h7", "cat /proc/sys/net/core/somaxconn"), "1024\n");
 
@@ -89,17 +115,40 @@ fn check_writes_nothing_apply_converges_16_hosts_and_repairs_drift() {
     }
 
     // drift on one host: reported by check on that host only, repaired by apply.
-    lab.sh("h5", "echo 'mode = lax' >> /opt/engine-test/app.conf; chmod 0666 /opt/engine-test/app.conf");
+    lab.sh(
+        "h5",
+        "echo 'mode = lax' >> /opt/engine-test/app.conf; chmod 0666 /opt/engine-test/app.conf",
+    );
     let (code, doc) = rampart_json(&["check", "-i", i, &s, "--diff"]);
     assert_eq!(code, 5, "{}", brief(&doc));
     for h in &hosts {
-        assert_eq!(changed(&doc, h), u64::from(*h == "h5"), "{h}: {}", brief(&doc));
+        assert_eq!(
+            changed(&doc, h),
+            u64::from(*h == "h5"),
+            "{h}: {}",
+            brief(&doc)
+        );
     }
-    let drift = host(&doc, "h5")["resources"].as_array().expect("resources").iter().find(|r| r["status"] == "changed").cloned().unwrap_or_default();
-    assert!(drift["diff"].as_str().unwrap_or_default().contains("-mode = lax"), "{drift}");
+    let drift = host(&doc, "h5")["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .find(|r| r["status"] == "changed")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        drift["diff"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("-mode = lax"),
+        "{drift}"
+    );
     let (code, doc) = rampart_json(&["apply", "-i", i, &s, "--limit", "h5"]);
     assert_eq!(code, 0, "{}", brief(&doc));
-    assert_eq!(lab.sh("h5", "stat -c %a /opt/engine-test/app.conf"), "640\n");
+    assert_eq!(
+        lab.sh("h5", "stat -c %a /opt/engine-test/app.conf"),
+        "640\n"
+    );
     let (code, _) = rampart_json(&["check", "-i", i, &s]);
     assert_eq!(code, 0, "after the repair nothing is pending");
 }
@@ -133,10 +182,17 @@ fn an_ansible_yaml_inventory_with_group_vars_drives_the_same_run() {
     .expect("write yaml");
     std::fs::write(
         ans.join("group_vars/all.yml"),
-        format!("ansible_user: root\nansible_ssh_private_key_file: {}\n", key.display()),
+        format!(
+            "ansible_user: root\nansible_ssh_private_key_file: {}\n",
+            key.display()
+        ),
     )
     .expect("write all.yml");
-    std::fs::write(ans.join("group_vars/web.yml"), "custom:\n  sysctls:\n    net.core.somaxconn: 2048\n").expect("write web.yml");
+    std::fs::write(
+        ans.join("group_vars/web.yml"),
+        "custom:\n  sysctls:\n    net.core.somaxconn: 2048\n",
+    )
+    .expect("write web.yml");
     std::fs::create_dir_all(ans.join("host_vars")).expect("mkdir");
     std::fs::write(ans.join("host_vars/h3.yml"), "ansible_host: 10.213.3.2\n").expect("write h3");
     std::fs::write(ans.join("host_vars/h4.yml"), "ansible_host: 10.213.4.2\n").expect("write h4");
@@ -150,9 +206,17 @@ fn an_ansible_yaml_inventory_with_group_vars_drives_the_same_run() {
             .expect("hosts")
             .iter()
             .flat_map(|h| {
-                h["resources"].as_array().into_iter().flatten().map(move |r| {
-                    (h["host"].as_str().unwrap_or_default().to_owned(), r["id"].as_str().unwrap_or_default().to_owned(), r["diff"].as_str().unwrap_or_default().to_owned())
-                })
+                h["resources"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(move |r| {
+                        (
+                            h["host"].as_str().unwrap_or_default().to_owned(),
+                            r["id"].as_str().unwrap_or_default().to_owned(),
+                            r["diff"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
             })
             .collect()
     };
@@ -160,21 +224,48 @@ fn an_ansible_yaml_inventory_with_group_vars_drives_the_same_run() {
     for h in ["h3", "h4"] {
         lab.sh(h, "echo 100 > /proc/sys/net/core/somaxconn");
     }
-    let (c1, from_toml) = rampart_json(&["check", "-i", toml.to_str().expect("utf-8"), s, "--accept-new"]);
+    let (c1, from_toml) = rampart_json(&[
+        "check",
+        "-i",
+        toml.to_str().expect("utf-8"),
+        s,
+        "--accept-new",
+    ]);
     let hosts_yml = ans.join("hosts.yml");
-    let (c2, from_yaml) = rampart_json(&["check", "-i", hosts_yml.to_str().expect("utf-8"), s, "--accept-new"]);
+    let (c2, from_yaml) = rampart_json(&[
+        "check",
+        "-i",
+        hosts_yml.to_str().expect("utf-8"),
+        s,
+        "--accept-new",
+    ]);
     assert_eq!(c1, 5, "{}", brief(&from_toml));
     assert_eq!(c2, 5, "{}", brief(&from_yaml));
     assert_eq!(summary(&from_toml), summary(&from_yaml));
-    let h3 = summary(&from_toml).into_iter().find(|(h, id, _)| h == "h3" && id.contains("somaxconn")).expect("h3 somaxconn");
-    assert!(h3.2.contains("2048"), "the group var wins over the site for h3: {h3:?}");
-    let h4 = summary(&from_toml).into_iter().find(|(h, id, _)| h == "h4" && id.contains("somaxconn")).expect("h4 somaxconn");
+    let h3 = summary(&from_toml)
+        .into_iter()
+        .find(|(h, id, _)| h == "h3" && id.contains("somaxconn"))
+        .expect("h3 somaxconn");
+    assert!(
+        h3.2.contains("2048"),
+        "the group var wins over the site for h3: {h3:?}"
+    );
+    let h4 = summary(&from_toml)
+        .into_iter()
+        .find(|(h, id, _)| h == "h4" && id.contains("somaxconn"))
+        .expect("h4 somaxconn");
     assert!(h4.2.contains("1024"), "h4 keeps the site's value: {h4:?}");
 }
 
 /// sshd's count of accepted logins on a host, to prove bad input never connected.
 fn logins(lab: &Lab, h: &str) -> usize {
-    lab.sh(h, "journalctl -u ssh --no-pager -q 2>/dev/null | grep -c 'Accepted publickey' || true").trim().parse().unwrap_or(0)
+    lab.sh(
+        h,
+        "journalctl -u ssh --no-pager -q 2>/dev/null | grep -c 'Accepted publickey' || true",
+    )
+    .trim()
+    .parse()
+    .unwrap_or(0)
 }
 
 #[test]
@@ -185,7 +276,11 @@ fn bad_input_is_refused_with_file_line_col_and_touches_no_host() {
     let dir = tempfile::tempdir().expect("tempdir");
     let good_inv = lab.inventory(dir.path(), &["h4"], "root");
     let good_site = dir.path().join("good.toml");
-    std::fs::write(&good_site, "[[play]]\nhosts = \"lab\"\nroles = [\"custom\"]\n").expect("write");
+    std::fs::write(
+        &good_site,
+        "[[play]]\nhosts = \"lab\"\nroles = [\"custom\"]\n",
+    )
+    .expect("write");
     let w = |name: &str, text: &str| {
         let p = dir.path().join(name);
         std::fs::write(&p, text).expect("write");
@@ -194,12 +289,66 @@ fn bad_input_is_refused_with_file_line_col_and_touches_no_host() {
     let gi = good_inv.to_str().expect("utf-8").to_owned();
     let gs = good_site.to_str().expect("utf-8").to_owned();
     let cases: Vec<(Vec<String>, String, &str)> = vec![
-        (vec![w("syntax.toml", "[hosts.h4\naddress = \"10.213.4.2\"\n"), gs.clone()], "syntax.toml:1:".into(), "invalid TOML"),
-        (vec![w("key.toml", "[hosts.h4]\nadress = \"10.213.4.2\"\n"), gs.clone()], "key.toml:2:1".into(), "address"),
-        (vec![w("port.ini", "[lab]\nh4 ansible_host=10.213.4.2 ansible_port=70000\n"), gs.clone()], "port.ini:2:".into(), "port"),
-        (vec![gi.clone(), w("role.toml", "[[play]]\nhosts = \"lab\"\nroles = [\"custom\"]\n[roles.custom]\nfiels = []\n")], "role.toml:5:".into(), "files"),
-        (vec![gi.clone(), w("unknown-role.toml", "[[play]]\nhosts = \"lab\"\nroles = [\"sshh\"]\n")], "unknown-role.toml:3:".into(), "sshd"),
-        (vec![gi.clone(), w("group.toml", "[[play]]\nhosts = \"labb\"\nroles = [\"custom\"]\n")], "group.toml:2:".into(), "lab"),
+        (
+            vec![
+                w("syntax.toml", "[hosts.h4\naddress = \"10.213.4.2\"\n"),
+                gs.clone(),
+            ],
+            "syntax.toml:1:".into(),
+            "invalid TOML",
+        ),
+        (
+            vec![
+                w("key.toml", "[hosts.h4]\nadress = \"10.213.4.2\"\n"),
+                gs.clone(),
+            ],
+            "key.toml:2:1".into(),
+            "address",
+        ),
+        (
+            vec![
+                w(
+                    "port.ini",
+                    "[lab]\nh4 ansible_host=10.213.4.2 ansible_port=70000\n",
+                ),
+                gs.clone(),
+            ],
+            "port.ini:2:".into(),
+            "port",
+        ),
+        (
+            vec![
+                gi.clone(),
+                w(
+                    "role.toml",
+                    "[[play]]\nhosts = \"lab\"\nroles = [\"custom\"]\n[roles.custom]\nfiels = []\n",
+                ),
+            ],
+            "role.toml:5:".into(),
+            "files",
+        ),
+        (
+            vec![
+                gi.clone(),
+                w(
+                    "unknown-role.toml",
+                    "[[play]]\nhosts = \"lab\"\nroles = [\"sshh\"]\n",
+                ),
+            ],
+            "unknown-role.toml:3:".into(),
+            "sshd",
+        ),
+        (
+            vec![
+                gi.clone(),
+                w(
+                    "group.toml",
+                    "[[play]]\nhosts = \"labb\"\nroles = [\"custom\"]\n",
+                ),
+            ],
+            "group.toml:2:".into(),
+            "lab",
+        ),
     ];
     let before = logins(&lab, "h4");
     for (args, located, hint) in cases {
@@ -214,8 +363,15 @@ fn bad_input_is_refused_with_file_line_col_and_touches_no_host() {
     }
     let out = rampart(&["check", "-i", &gi, &gs, "--limit", "hh4"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("h4"), "--limit suggests the closest host");
-    assert_eq!(logins(&lab, "h4"), before, "bad input must not reach any host");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("h4"),
+        "--limit suggests the closest host"
+    );
+    assert_eq!(
+        logins(&lab, "h4"),
+        before,
+        "bad input must not reach any host"
+    );
 }
 
 #[test]
@@ -225,18 +381,34 @@ fn init_scaffolds_a_project_that_works_and_extra_vars_win() {
     let dir = tempfile::tempdir().expect("tempdir");
     let proj = dir.path().join("fleet");
     let out = rampart(&["init", proj.to_str().expect("utf-8")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let inv = proj.join("inventory/hosts.toml");
     let out = rampart(&["inventory", "-i", inv.to_str().expect("utf-8"), "graph"]);
     assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("web1"));
     // Point the scaffold at a lab host (it ships a documentation address) and run it.
     let text = std::fs::read_to_string(&inv).expect("read");
-    let text = text
-        .replace("203.0.113.10", "10.213.4.2")
-        .replace("user = \"fleetclaw\"", &format!("user = \"lab\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"", lab.dir.join("id_lab").display(), lab.dir.join("known_hosts").display()));
+    let text = text.replace("203.0.113.10", "10.213.4.2").replace(
+        "user = \"fleetclaw\"",
+        &format!(
+            "user = \"lab\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"",
+            lab.dir.join("id_lab").display(),
+            lab.dir.join("known_hosts").display()
+        ),
+    );
     std::fs::write(&inv, text).expect("write");
     let site = proj.join("site.toml");
-    let (code, doc) = rampart_json(&["check", "-i", inv.to_str().expect("utf-8"), site.to_str().expect("utf-8"), "-e", "sshd.allow_users=[\"lab\",\"fleetclaw\"]"]);
+    let (code, doc) = rampart_json(&[
+        "check",
+        "-i",
+        inv.to_str().expect("utf-8"),
+        site.to_str().expect("utf-8"),
+        "-e",
+        "sshd.allow_users=[\"lab\",\"fleetclaw\"]",
+    ]);
     assert!(code == 0 || code == 5, "the scaffold runs: {}", brief(&doc));
     assert!(host(&doc, "web1")["error"].is_null(), "{}", brief(&doc));
 }

@@ -32,19 +32,43 @@ fn rolling_stops_at_the_failing_wave_and_resume_completes_it() {
         let r = host(&doc, h);
         assert!(r["error"].is_null(), "{r}");
         assert!(r["changed"].as_u64().unwrap_or(0) > 0, "{r}");
-        assert!(r["verify"].as_array().is_some_and(|v| v.iter().all(|c| c["pass"] == true)), "{r}");
+        assert!(
+            r["verify"]
+                .as_array()
+                .is_some_and(|v| v.iter().all(|c| c["pass"] == true)),
+            "{r}"
+        );
     }
     let bad = host(&doc, "h19");
-    assert!(bad["error"].as_str().unwrap_or_default().contains("health gate failed after wave 2"), "{bad}");
+    assert!(
+        bad["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("health gate failed after wave 2"),
+        "{bad}"
+    );
     for h in later {
         let r = host(&doc, h);
-        assert!(r["error"].as_str().unwrap_or_default().starts_with("not run: the rollout stopped after wave 2"), "{r}");
-        assert_eq!(r["connections"], 0, "a later host must not even be connected to: {r}");
+        assert!(
+            r["error"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("not run: the rollout stopped after wave 2"),
+            "{r}"
+        );
+        assert_eq!(
+            r["connections"], 0,
+            "a later host must not even be connected to: {r}"
+        );
     }
     let after: Vec<String> = later.iter().map(|h| lab.state_hash(h)).collect();
-    assert_eq!(before, after, "hosts after the failed wave must be untouched");
+    assert_eq!(
+        before, after,
+        "hosts after the failed wave must be untouched"
+    );
     let journal = dir.path().join(".rampart/journal-site.json");
-    let j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&journal).expect("journal")).expect("json");
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&journal).expect("journal")).expect("json");
     assert_eq!(j["status"], "stopped");
     assert_eq!(j["hosts"]["h17"]["outcome"], "ok");
     assert_eq!(j["hosts"]["h19"]["outcome"], "failed");
@@ -54,9 +78,22 @@ fn rolling_stops_at_the_failing_wave_and_resume_completes_it() {
     lab.sh("h19", "rm /etc/rampart-unhealthy");
     let (code, doc) = rampart_json(&["apply", "-i", i, s, "--resume"]);
     assert_eq!(code, 0, "{}", util::brief(&doc));
-    let ran: Vec<&str> = doc["hosts"].as_array().expect("hosts").iter().filter_map(|h| h["host"].as_str()).collect();
+    let ran: Vec<&str> = doc["hosts"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .filter_map(|h| h["host"].as_str())
+        .collect();
     assert_eq!(ran, ["h19", "h20", "h21", "h22", "h23", "h24"]);
-    let j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&journal).expect("journal")).expect("json");
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&journal).expect("journal")).expect("json");
     assert_eq!(j["status"], "complete");
-    assert!(j["hosts"].as_object().expect("hosts").values().all(|e| e["outcome"] == "ok"), "{j}");
+    assert!(
+        j["hosts"]
+            .as_object()
+            .expect("hosts")
+            .values()
+            .all(|e| e["outcome"] == "ok"),
+        "{j}"
+    );
 }

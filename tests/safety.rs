@@ -46,11 +46,17 @@ fn preflight_refuses_allow_users_without_the_connecting_user_and_changes_nothing
         let r = host(&doc, h);
         let err = r["error"].as_str().unwrap_or_default();
         assert!(err.contains("preflight refused"), "{err}");
-        assert!(err.contains("AllowUsers") && err.contains("`lab`"), "the cut must name the setting and the user: {err}");
+        assert!(
+            err.contains("AllowUsers") && err.contains("`lab`"),
+            "the cut must name the setting and the user: {err}"
+        );
         assert_eq!(r["changed"], 0);
     }
     let after: Vec<String> = hosts.iter().map(|h| lab.state_hash(h)).collect();
-    assert_eq!(before, after, "no host may change when the preflight refuses");
+    assert_eq!(
+        before, after,
+        "no host may change when the preflight refuses"
+    );
 }
 
 #[test]
@@ -64,17 +70,42 @@ fn the_dead_man_switch_rolls_back_a_lockout() {
     let site = site(dir.path(), LOCKOUT_SITE);
     let root_mode = lab.sh("h19", "stat -c %a /");
     let t = std::time::Instant::now();
-    let (code, doc) = rampart_json(&["apply", "-i", i, &site, "--skip-preflight", "--confirm-timeout", "10"]);
+    let (code, doc) = rampart_json(&[
+        "apply",
+        "-i",
+        i,
+        &site,
+        "--skip-preflight",
+        "--confirm-timeout",
+        "10",
+    ]);
     let took = t.elapsed();
     assert_eq!(code, 3, "{}", util::brief(&doc));
     let r = host(&doc, "h19");
     assert_eq!(r["rolled_back"], true, "{r}");
-    assert!(r["error"].as_str().unwrap_or_default().starts_with("rolled back"), "{r}");
-    assert!(took < Duration::from_secs(60), "the rollback must come within the configured delay: {took:?}");
+    assert!(
+        r["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("rolled back"),
+        "{r}"
+    );
+    assert!(
+        took < Duration::from_secs(60),
+        "the rollback must come within the configured delay: {took:?}"
+    );
     // The host restored itself: the drop-in is gone, sshd allows lab again, a fresh login works.
-    assert_eq!(lab.exec("h19", "test -e /etc/ssh/sshd_config.d/00-rampart.conf").0, 1);
+    assert_eq!(
+        lab.exec("h19", "test -e /etc/ssh/sshd_config.d/00-rampart.conf")
+            .0,
+        1
+    );
     assert!(!lab.sh("h19", "sshd -T").contains("allowusers"));
-    assert_eq!(lab.sh("h19", "stat -c %a /"), root_mode, "restoring must not touch parent directories");
+    assert_eq!(
+        lab.sh("h19", "stat -c %a /"),
+        root_mode,
+        "restoring must not touch parent directories"
+    );
     let (code, doc) = rampart_json(&["ping", "-i", i]);
     assert_eq!(code, 0, "a fresh login works after the rollback: {doc}");
 }
@@ -88,27 +119,42 @@ fn a_host_whose_link_is_cut_mid_run_is_unreachable_and_the_others_finish() {
     let dir = tempfile::tempdir().expect("tempdir");
     let inv = lab.inventory(dir.path(), &hosts, "root");
     // Make h22 slow, so the cut lands while rampart is working on it.
-    let site = site(
-        dir.path(),
-        "[[play]]\nhosts = \"lab\"\nroles = [\"ufw\"]\n",
-    );
+    let site = site(dir.path(), "[[play]]\nhosts = \"lab\"\nroles = [\"ufw\"]\n");
     lab.sh("h22", "mkdir -p /etc/ufw && cp /usr/sbin/ufw /usr/local/sbin/ufw.real 2>/dev/null; printf '#!/bin/sh\\nsleep 4\\nexec /usr/sbin/ufw \"$@\"\\n' > /usr/local/sbin/ufw && chmod 755 /usr/local/sbin/ufw");
     let child = Command::new(rampart_bin())
-        .args(["apply", "-i", inv.to_str().expect("utf-8"), &site, "--connect-timeout", "3", "--json"])
+        .args([
+            "apply",
+            "-i",
+            inv.to_str().expect("utf-8"),
+            &site,
+            "--connect-timeout",
+            "3",
+            "--json",
+        ])
         .env("NO_COLOR", "1")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn rampart");
     std::thread::sleep(Duration::from_millis(1500));
-    let down = Command::new("ip").args(["link", "set", "rp-h22", "down"]).status().expect("ip");
+    let down = Command::new("ip")
+        .args(["link", "set", "rp-h22", "down"])
+        .status()
+        .expect("ip");
     assert!(down.success());
     let out = child.wait_with_output().expect("wait rampart");
-    let up = Command::new("ip").args(["link", "set", "rp-h22", "up"]).status().expect("ip");
+    let up = Command::new("ip")
+        .args(["link", "set", "rp-h22", "up"])
+        .status()
+        .expect("ip");
     assert!(up.success());
     lab.sh("h22", "rm -f /usr/local/sbin/ufw /usr/local/sbin/ufw.real");
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(out.status.code(), Some(4), "exit 4: a host was unreachable, none failed: {doc}");
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "exit 4: a host was unreachable, none failed: {doc}"
+    );
     let cut = host(&doc, "h22");
     assert_eq!(cut["unreachable"], true, "{cut}");
     for h in ["h20", "h21"] {
@@ -116,7 +162,10 @@ fn a_host_whose_link_is_cut_mid_run_is_unreachable_and_the_others_finish() {
         assert_eq!(r["unreachable"], false, "{r}");
         assert!(r["error"].is_null(), "{r}");
         assert!(r["changed"].as_u64().unwrap_or(0) > 0, "{r}");
-        assert!(r["seconds"].as_f64().unwrap_or(99.0) < 20.0, "{h} must not wait for the dead host: {r}");
+        assert!(
+            r["seconds"].as_f64().unwrap_or(99.0) < 20.0,
+            "{h} must not wait for the dead host: {r}"
+        );
     }
 }
 
@@ -129,18 +178,32 @@ fn two_runs_at_once_the_second_refuses_the_host_lock() {
     let inv = lab.inventory(dir.path(), &["h23"], "root");
     let site = site(dir.path(), "[[play]]\nhosts = \"lab\"\nroles = [\"ufw\"]\n");
     // Hold the lock as another run would, then try to apply: refused, nothing changed.
-    lab.sh("h23", "mkdir /run/rampart.lock && echo 'other@laptop pid 1 run x' > /run/rampart.lock/owner");
+    lab.sh(
+        "h23",
+        "mkdir /run/rampart.lock && echo 'other@laptop pid 1 run x' > /run/rampart.lock/owner",
+    );
     let before = lab.state_hash("h23");
     let (code, doc) = rampart_json(&["apply", "-i", inv.to_str().expect("utf-8"), &site]);
     assert_eq!(code, 3, "{}", util::brief(&doc));
     let r = host(&doc, "h23");
     let err = r["error"].as_str().unwrap_or_default();
-    assert!(err.contains("locked by another rampart run") && err.contains("other@laptop"), "{err}");
+    assert!(
+        err.contains("locked by another rampart run") && err.contains("other@laptop"),
+        "{err}"
+    );
     assert_eq!(r["error_kind"], "locked");
-    assert_eq!(lab.state_hash("h23"), before, "a refused run changes nothing");
+    assert_eq!(
+        lab.state_hash("h23"),
+        before,
+        "a refused run changes nothing"
+    );
     // Released: the next run takes the lock, converges, and gives it back.
     lab.sh("h23", "rm -rf /run/rampart.lock");
     let (code, doc) = rampart_json(&["apply", "-i", inv.to_str().expect("utf-8"), &site]);
     assert_eq!(code, 0, "{}", util::brief(&doc));
-    assert_eq!(lab.exec("h23", "test -e /run/rampart.lock").0, 1, "the lock is released at the end of the run");
+    assert_eq!(
+        lab.exec("h23", "test -e /run/rampart.lock").0,
+        1,
+        "the lock is released at the end of the run"
+    );
 }

@@ -20,14 +20,26 @@ fn setup(lab: &Lab, dir: &Path) -> (String, String, Vec<String>) {
         lab.dir.join("known_hosts").display()
     );
     for h in HOSTS {
-        inv.push_str(&format!("[hosts.{h}]\naddress = \"{}\"\n\n", lab.address(h)));
+        inv.push_str(&format!(
+            "[hosts.{h}]\naddress = \"{}\"\n\n",
+            lab.address(h)
+        ));
     }
     inv.push_str("[groups.fleet]\nhosts = [\"h13\", \"h14\", \"h15\", \"h16\"]\n");
-    inv.push_str(&std::fs::read_to_string(root.join("examples/fleetclaw/lab-vars.toml")).expect("lab-vars"));
+    inv.push_str(
+        &std::fs::read_to_string(root.join("examples/fleetclaw/lab-vars.toml")).expect("lab-vars"),
+    );
     let inv_path = dir.join("inventory.toml");
     std::fs::write(&inv_path, inv).expect("write inventory");
     let key = dir.join("age.key");
-    assert!(Command::new(rampart_bin()).args(["secrets", "keygen", "-o", key.to_str().expect("utf-8")]).output().expect("keygen").status.success());
+    assert!(
+        Command::new(rampart_bin())
+            .args(["secrets", "keygen", "-o", key.to_str().expect("utf-8")])
+            .output()
+            .expect("keygen")
+            .status
+            .success()
+    );
     let plain = dir.join("s.toml");
     let mut text = String::from("[redis]\n");
     for u in ["admin", "monitor", "coordinator", "ex_001", "DZ-001"] {
@@ -36,13 +48,34 @@ fn setup(lab: &Lab, dir: &Path) -> (String, String, Vec<String>) {
     std::fs::write(&plain, text).expect("write");
     let secrets = dir.join("secrets.age");
     let out = Command::new(rampart_bin())
-        .args(["secrets", "encrypt", plain.to_str().expect("utf-8"), "-o", secrets.to_str().expect("utf-8"), "--identity", key.to_str().expect("utf-8")])
+        .args([
+            "secrets",
+            "encrypt",
+            plain.to_str().expect("utf-8"),
+            "-o",
+            secrets.to_str().expect("utf-8"),
+            "--identity",
+            key.to_str().expect("utf-8"),
+        ])
         .output()
         .expect("encrypt");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let site = root.join("examples/fleetclaw/site.toml");
-    let extra = vec!["--secrets".to_owned(), secrets.display().to_string(), "--identity".to_owned(), key.display().to_string()];
-    (inv_path.display().to_string(), site.display().to_string(), extra)
+    let extra = vec![
+        "--secrets".to_owned(),
+        secrets.display().to_string(),
+        "--identity".to_owned(),
+        key.display().to_string(),
+    ];
+    (
+        inv_path.display().to_string(),
+        site.display().to_string(),
+        extra,
+    )
 }
 
 /// Writes the saved global sysctls back when the test ends, pass or fail.
@@ -58,7 +91,13 @@ impl Drop for Restore {
     }
 }
 
-fn run(cmd: &str, inv: &str, site: &str, extra: &[String], more: &[&str]) -> (i32, serde_json::Value) {
+fn run(
+    cmd: &str,
+    inv: &str,
+    site: &str,
+    extra: &[String],
+    more: &[&str],
+) -> (i32, serde_json::Value) {
     let mut a: Vec<&str> = vec![cmd, "-i", inv, site];
     a.extend(extra.iter().map(String::as_str));
     a.extend_from_slice(more);
@@ -70,7 +109,8 @@ fn run(cmd: &str, inv: &str, site: &str, extra: &[String], more: &[&str]) -> (i3
 fn the_fleetclaw_site_converges_stays_converged_and_repairs_drift() {
     let lab = Lab::get();
     // vm.* and fs.* are one kernel's, shared by every lab host and the machine: give them back.
-    let global = ["/proc/sys/vm/swappiness", "/proc/sys/fs/file-max"].map(|p| (p, std::fs::read_to_string(p).unwrap_or_default()));
+    let global = ["/proc/sys/vm/swappiness", "/proc/sys/fs/file-max"]
+        .map(|p| (p, std::fs::read_to_string(p).unwrap_or_default()));
     let _restore = Restore(global.to_vec());
     lab.reset_docker(&HOSTS);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -80,30 +120,67 @@ fn the_fleetclaw_site_converges_stays_converged_and_repairs_drift() {
     assert_eq!(code, 0, "first apply: {}", brief(&doc));
     for h in HOSTS {
         let r = host(&doc, h);
-        assert!(r["changed"].as_u64().unwrap_or(0) > 20, "{h}: {}", brief(&doc));
+        assert!(
+            r["changed"].as_u64().unwrap_or(0) > 20,
+            "{h}: {}",
+            brief(&doc)
+        );
         let verify = r["verify"].as_array().expect("verify");
-        assert!(verify.len() > 30 && verify.iter().all(|v| v["pass"] == true), "{h}: the seeds' checklist holds: {}", brief(&doc));
+        assert!(
+            verify.len() > 30 && verify.iter().all(|v| v["pass"] == true),
+            "{h}: the seeds' checklist holds: {}",
+            brief(&doc)
+        );
     }
     let (code, doc) = run("apply", &inv, &site, &extra, &[]);
     assert_eq!(code, 0, "second apply: {}", brief(&doc));
     for h in HOSTS {
-        assert_eq!(changed(&doc, h), 0, "{h}: the second apply changes nothing: {}", brief(&doc));
-        assert_eq!(host(&doc, h)["round_trips"], 2, "{h}: probe + the rolling gate");
+        assert_eq!(
+            changed(&doc, h),
+            0,
+            "{h}: the second apply changes nothing: {}",
+            brief(&doc)
+        );
+        assert_eq!(
+            host(&doc, h)["round_trips"],
+            2,
+            "{h}: probe + the rolling gate"
+        );
     }
     let (code, doc) = run("check", &inv, &site, &extra, &[]);
     assert_eq!(code, 0, "no drift after apply: {}", brief(&doc));
 
     // One drift per role, by hand.
     let drifts: [(&str, &str, &str); 9] = [
-        ("h13", "sshd", "echo 'PermitRootLogin yes' >> /etc/ssh/sshd_config.d/00-rampart.conf"),
+        (
+            "h13",
+            "sshd",
+            "echo 'PermitRootLogin yes' >> /etc/ssh/sshd_config.d/00-rampart.conf",
+        ),
         ("h13", "swap-sysctl", "sysctl -qw net.core.somaxconn=128"),
         ("h14", "ufw", "ufw disable"),
-        ("h14", "docker", "sed -i 's/\"live-restore\": true/\"live-restore\": false/' /etc/docker/daemon.json"),
-        ("h14", "unattended-upgrades", "sed -i 's/\"1\"/\"0\"/' /etc/apt/apt.conf.d/20auto-upgrades"),
-        ("h15", "docker-user", "iptables -D DOCKER-USER -i eth0 -j DROP"),
+        (
+            "h14",
+            "docker",
+            "sed -i 's/\"live-restore\": true/\"live-restore\": false/' /etc/docker/daemon.json",
+        ),
+        (
+            "h14",
+            "unattended-upgrades",
+            "sed -i 's/\"1\"/\"0\"/' /etc/apt/apt.conf.d/20auto-upgrades",
+        ),
+        (
+            "h15",
+            "docker-user",
+            "iptables -D DOCKER-USER -i eth0 -j DROP",
+        ),
         ("h15", "base", "echo '127.0.1.1 h15' >> /etc/hosts"),
         ("h16", "fail2ban", "systemctl stop fail2ban"),
-        ("h16", "redis-acl", "echo 'user intruder on nopass ~* +@all' >> /etc/redis/users.acl"),
+        (
+            "h16",
+            "redis-acl",
+            "echo 'user intruder on nopass ~* +@all' >> /etc/redis/users.acl",
+        ),
     ];
     for (h, _, cmd) in drifts {
         lab.sh(h, cmd);
@@ -111,19 +188,37 @@ fn the_fleetclaw_site_converges_stays_converged_and_repairs_drift() {
     let (code, doc) = run("check", &inv, &site, &extra, &[]);
     assert_eq!(code, 5, "check reports the drift: {}", brief(&doc));
     for (h, role, _) in drifts {
-        let hit = host(&doc, h)["resources"].as_array().expect("resources").iter().any(|r| r["role"] == role && r["status"] == "changed");
+        let hit = host(&doc, h)["resources"]
+            .as_array()
+            .expect("resources")
+            .iter()
+            .any(|r| r["role"] == role && r["status"] == "changed");
         assert!(hit, "{h}: the {role} drift is reported: {}", brief(&doc));
     }
     let (code, doc) = run("apply", &inv, &site, &extra, &["--verify"]);
     assert_eq!(code, 0, "apply repairs the drift: {}", brief(&doc));
     let (code, doc) = run("check", &inv, &site, &extra, &[]);
     assert_eq!(code, 0, "nothing left after the repair: {}", brief(&doc));
-    assert_eq!(lab.sh("h15", "grep -c '^127.0.1.1' /etc/hosts").trim(), "1", "exactly one hosts entry");
-    assert!(lab.sh("h15", "iptables -S DOCKER-USER").trim_end().ends_with("-A DOCKER-USER -i eth0 -j DROP"));
-    assert_eq!(lab.sh("h14", "ufw status | head -1").trim(), "Status: active");
+    assert_eq!(
+        lab.sh("h15", "grep -c '^127.0.1.1' /etc/hosts").trim(),
+        "1",
+        "exactly one hosts entry"
+    );
+    assert!(
+        lab.sh("h15", "iptables -S DOCKER-USER")
+            .trim_end()
+            .ends_with("-A DOCKER-USER -i eth0 -j DROP")
+    );
+    assert_eq!(
+        lab.sh("h14", "ufw status | head -1").trim(),
+        "Status: active"
+    );
     // Leave no container running: live-restore keeps containers past dockerd, and shutdown
     // would wait for them.
     for h in HOSTS {
-        let _ = lab.exec(h, "docker ps -q | xargs -r docker stop >/dev/null 2>&1; true");
+        let _ = lab.exec(
+            h,
+            "docker ps -q | xargs -r docker stop >/dev/null 2>&1; true",
+        );
     }
 }

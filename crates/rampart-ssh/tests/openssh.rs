@@ -476,31 +476,31 @@ async fn parallel_commands_share_one_session() {
         .connect(&sshd.target("par", &key, &kh))
         .await
         .expect("connect");
-    // Baseline: one command alone. On a loaded 2-core box sshd's per-session setup is slow and
-    // serial, so "parallel" is judged against the baseline: one after another, 8 commands take
-    // 8 baselines; in parallel about one sleep plus 8 session setups.
+    // Eight commands on eight channels at once. Concurrency is proven by the commands
+    // themselves, not by wall time (which depends on the machine's load): each one waits
+    // until all eight have started (a marker file each), so none can finish unless all ran
+    // at the same time on the one connection.
     session.exec(Exec::new("true")).await.expect("warm up");
-    let start = Instant::now();
-    session
-        .exec(Exec::new("sleep 1; echo 0"))
-        .await
-        .expect("baseline");
-    let one = start.elapsed();
-    let start = Instant::now();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().display().to_string();
     let runs = (0..8).map(|i| {
         let s = session.clone();
-        tokio::spawn(async move { s.exec(Exec::new(format!("sleep 1; echo {i}"))).await })
+        let d = d.clone();
+        tokio::spawn(async move {
+            let cmd = format!(
+                "touch {d}/started.{i}; n=0; while [ $(ls {d} | grep -c '^started') -lt 8 ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done; [ $n -lt 600 ] && echo {i}"
+            );
+            s.exec(Exec::new(cmd)).await
+        })
     });
     let outs = futures_join(runs).await;
-    let eight = start.elapsed();
     for (i, out) in outs.into_iter().enumerate() {
-        assert_eq!(out.stdout_str().trim(), i.to_string());
+        assert_eq!(
+            out.stdout_str().trim(),
+            i.to_string(),
+            "command {i} never saw all 8 running at once"
+        );
     }
-    eprintln!("one sleep 1: {one:?}, 8 in parallel: {eight:?}");
-    assert!(
-        eight < one * 4,
-        "8 commands did not run in parallel: {eight:?} vs {one:?} for one"
-    );
 
     // More commands than channels (and than sshd's MaxSessions 10) still all complete.
     let runs = (0..20).map(|i| {
@@ -508,7 +508,7 @@ async fn parallel_commands_share_one_session() {
         tokio::spawn(async move { s.exec(Exec::new(format!("sleep 0.05; echo {i}"))).await })
     });
     assert_eq!(futures_join(runs).await.len(), 20);
-    assert_eq!(session.stats().round_trips, 30);
+    assert_eq!(session.stats().round_trips, 29);
     assert_eq!(session.stats().connections, 1);
 }
 
@@ -600,7 +600,8 @@ async fn command_timeout_keeps_the_session_usable() {
     assert!(
         matches!(&err, SshError::CommandTimedOut { command_summary, after } if command_summary == "sleep 30" && *after == Duration::from_secs(1))
     );
-    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    // Far below the 30 s the command would take: the timeout, not the command, ended it.
+    assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
     assert!(!err.is_retryable());
     assert_eq!(echo(&session, "ok").await, "ok");
     let out = session.exec(Exec::new("exit 3")).await.expect("exit 3");

@@ -224,20 +224,19 @@ fn an_ansible_yaml_inventory_with_group_vars_drives_the_same_run() {
     for h in ["h3", "h4"] {
         lab.sh(h, "echo 100 > /proc/sys/net/core/somaxconn");
     }
-    let (c1, from_toml) = rampart_json(&[
-        "check",
-        "-i",
-        toml.to_str().expect("utf-8"),
-        s,
-        "--accept-new",
-    ]);
+    // Host keys come from the lab's ssh_config (UserKnownHostsFile), as an Ansible user's
+    // would: never from the operator's own ~/.ssh/known_hosts.
+    let ssh_config = lab.dir.join("ssh_config");
+    let f = ssh_config.to_str().expect("utf-8");
+    let (c1, from_toml) = rampart_json(&["check", "-i", toml.to_str().expect("utf-8"), s, "-F", f]);
     let hosts_yml = ans.join("hosts.yml");
     let (c2, from_yaml) = rampart_json(&[
         "check",
         "-i",
         hosts_yml.to_str().expect("utf-8"),
         s,
-        "--accept-new",
+        "-F",
+        f,
     ]);
     assert_eq!(c1, 5, "{}", brief(&from_toml));
     assert_eq!(c2, 5, "{}", brief(&from_yaml));

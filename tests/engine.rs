@@ -2,7 +2,7 @@
 //! apply converges 16 hosts in parallel, a second apply changes nothing in one round trip, a
 //! file changed by hand is reported and repaired, an Ansible YAML inventory with group_vars
 //! drives the same run as the TOML one, and bad input is refused with file:line:col before any
-//! host is contacted. Hosts h5 - h20 (the parallel run), h3 - h4 (the others).
+//! host is contacted. Hosts h5 - h20 (the parallel run), h3 and h4 (Ansible inventory), h21 (bad input), h22 (init).
 
 mod util;
 
@@ -271,9 +271,9 @@ fn logins(lab: &Lab, h: &str) -> usize {
 #[ignore = "needs the lab (sudo tests/run)"]
 fn bad_input_is_refused_with_file_line_col_and_touches_no_host() {
     let lab = Lab::get();
-    lab.reset(&["h4"]);
+    lab.reset(&["h21"]);
     let dir = tempfile::tempdir().expect("tempdir");
-    let good_inv = lab.inventory(dir.path(), &["h4"], "root");
+    let good_inv = lab.inventory(dir.path(), &["h21"], "root");
     let good_site = dir.path().join("good.toml");
     std::fs::write(
         &good_site,
@@ -290,7 +290,7 @@ fn bad_input_is_refused_with_file_line_col_and_touches_no_host() {
     let cases: Vec<(Vec<String>, String, &str)> = vec![
         (
             vec![
-                w("syntax.toml", "[hosts.h4\naddress = \"10.213.4.2\"\n"),
+                w("syntax.toml", "[hosts.h21\naddress = \"10.213.21.2\"\n"),
                 gs.clone(),
             ],
             "syntax.toml:1:".into(),
@@ -298,7 +298,7 @@ fn bad_input_is_refused_with_file_line_col_and_touches_no_host() {
         ),
         (
             vec![
-                w("key.toml", "[hosts.h4]\nadress = \"10.213.4.2\"\n"),
+                w("key.toml", "[hosts.h21]\nadress = \"10.213.21.2\"\n"),
                 gs.clone(),
             ],
             "key.toml:2:1".into(),
@@ -308,7 +308,7 @@ fn bad_input_is_refused_with_file_line_col_and_touches_no_host() {
             vec![
                 w(
                     "port.ini",
-                    "[lab]\nh4 ansible_host=10.213.4.2 ansible_port=70000\n",
+                    "[lab]\nh21 ansible_host=10.213.21.2 ansible_port=70000\n",
                 ),
                 gs.clone(),
             ],
@@ -349,7 +349,7 @@ fn bad_input_is_refused_with_file_line_col_and_touches_no_host() {
             "lab",
         ),
     ];
-    let before = logins(&lab, "h4");
+    let before = logins(&lab, "h21");
     for (args, located, hint) in cases {
         let mut a = vec!["check".to_owned(), "-i".to_owned()];
         a.extend(args.iter().cloned());
@@ -360,14 +360,14 @@ fn bad_input_is_refused_with_file_line_col_and_touches_no_host() {
         assert!(err.contains(&located), "{a:?} must name {located}: {err}");
         assert!(err.contains(hint), "{a:?} must hint at `{hint}`: {err}");
     }
-    let out = rampart(&["check", "-i", &gi, &gs, "--limit", "hh4"]);
+    let out = rampart(&["check", "-i", &gi, &gs, "--limit", "hh21"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("h4"),
+        String::from_utf8_lossy(&out.stderr).contains("h21"),
         "--limit suggests the closest host"
     );
     assert_eq!(
-        logins(&lab, "h4"),
+        logins(&lab, "h21"),
         before,
         "bad input must not reach any host"
     );
@@ -390,7 +390,7 @@ fn init_scaffolds_a_project_that_works_and_extra_vars_win() {
     assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("web1"));
     // Point the scaffold at a lab host (it ships a documentation address) and run it.
     let text = std::fs::read_to_string(&inv).expect("read");
-    let text = text.replace("203.0.113.10", "10.213.4.2").replace(
+    let text = text.replace("203.0.113.10", "10.213.22.2").replace(
         "user = \"fleetclaw\"",
         &format!(
             "user = \"lab\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"",

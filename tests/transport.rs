@@ -36,6 +36,18 @@ fn connector() -> Connector {
 #[ignore = "needs the lab (sudo tests/run)"]
 fn ping_reaches_every_lab_host_with_strict_host_keys() {
     let lab = Lab::get();
+    // Earlier test binaries harden hosts (root logins off): start every host this binary does
+    // not otherwise use from fresh. h1 and h2 belong to the other tests here and stay as they are.
+    let others: Vec<String> = std::fs::read_to_string(lab.dir.join("hosts.txt"))
+        .expect("hosts.txt")
+        .lines()
+        .enumerate()
+        .map(|(i, _)| format!("h{}", i + 1))
+        .filter(|h| h != "h1" && h != "h2")
+        .collect();
+    if !others.is_empty() {
+        lab.reset(&others.iter().map(String::as_str).collect::<Vec<_>>());
+    }
     let n = std::fs::read_to_string(lab.dir.join("hosts.txt"))
         .expect("hosts.txt")
         .lines()

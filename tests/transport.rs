@@ -309,7 +309,8 @@ fn an_unreachable_host_does_not_delay_the_others() {
     let h1 = host(&doc, "h1");
     assert_eq!(h1["reachable"], true);
     assert!(
-        h1["seconds"].as_f64().unwrap_or(99.0) < gone["seconds"].as_f64().unwrap_or(0.0),
+        // Waiting for the dead host would cost its whole 3 s connect timeout.
+        h1["seconds"].as_f64().unwrap_or(99.0) < 3.0,
         "h1 must not wait for the dead host: {h1} vs {gone}"
     );
     let _ = LAB;

@@ -174,7 +174,11 @@ fn the_fleetclaw_site_converges_stays_converged_and_repairs_drift() {
             "docker-user",
             "iptables -D DOCKER-USER -i eth0 -j DROP",
         ),
-        ("h15", "base", "ln -sf /usr/share/zoneinfo/Europe/Paris /etc/localtime"),
+        (
+            "h15",
+            "base",
+            "ln -sf /usr/share/zoneinfo/Europe/Paris /etc/localtime",
+        ),
         ("h16", "fail2ban", "systemctl stop fail2ban"),
         (
             "h16",
@@ -199,7 +203,10 @@ fn the_fleetclaw_site_converges_stays_converged_and_repairs_drift() {
     assert_eq!(code, 0, "apply repairs the drift: {}", brief(&doc));
     let (code, doc) = run("check", &inv, &site, &extra, &[]);
     assert_eq!(code, 0, "nothing left after the repair: {}", brief(&doc));
-    assert_eq!(lab.sh("h15", "readlink /etc/localtime").trim(), "/usr/share/zoneinfo/UTC");
+    assert_eq!(
+        lab.sh("h15", "readlink /etc/localtime").trim(),
+        "/usr/share/zoneinfo/UTC"
+    );
     assert!(
         lab.sh("h15", "iptables -S DOCKER-USER")
             .trim_end()

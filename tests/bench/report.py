@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""Medians and the Markdown tables of BENCHMARKS.md, from tests/bench results (TSV).
+
+    report.py RESULTS.tsv [--meta META.txt]            tables on stdout
+    report.py RESULTS.tsv --update BENCHMARKS.md [...]  replace the text between
+                                                        <!-- bench:begin --> and <!-- bench:end -->
+
+Every figure is the median over runs (the range follows in the detail tables). Ratios are of
+medians. Standard library only.
+"""
+import argparse
+import csv
+import statistics
+import sys
+from collections import defaultdict
+
+PHASES = [
+    ("check-fresh", "check (fresh hosts)"),
+    ("apply", "first run"),
+    ("rerun", "rerun (no change)"),
+    ("check", "check (converged)"),
+]
+TOOLS = [
+    ("rampart", "small", "rampart, small job"),
+    ("rampart", "full", "rampart, full role set"),
+    ("pyinfra", "small", "pyinfra 3, small job"),
+    ("ansible", "small", "Ansible, small job"),
+]
+TARGETS_32 = {"floor": 1.27, ("pyinfra", "rerun"): 18.0, ("pyinfra", "check"): 5.0,
+              ("ansible", "rerun"): 165.9, ("ansible", "check"): 175.7}
+
+
+def num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def load(path):
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    groups = defaultdict(list)
+    for r in rows:
+        groups[(r["suite"], int(r["size"]), r["tool"], r["job"], r["phase"])].append(r)
+    return groups
+
+
+class Cell:
+    """The runs of one (suite, size, tool, job, phase)."""
+
+    def __init__(self, rows):
+        self.rows = rows
+        self.n = len(rows)
+
+    def med(self, col):
+        v = [num(r[col]) for r in self.rows if num(r[col]) is not None]
+        return statistics.median(v) if v else None
+
+    def span(self, col):
+        v = [num(r[col]) for r in self.rows if num(r[col]) is not None]
+        return (min(v), max(v)) if v else None
+
+    def joined(self, col):
+        v = sorted({r[col] for r in self.rows if r[col] not in ("", "-")})
+        return ",".join(v) if v else "-"
+
+    def failed(self):
+        return sum(int(num(r["failed"]) or 0) for r in self.rows)
+
+    def bad_rc(self, ok=("0",)):
+        return sorted({r["rc"] for r in self.rows if r["rc"] not in ok})
+
+
+def fmt_s(v):
+    if v is None:
+        return "-"
+    return f"{v:.2f}" if v < 10 else f"{v:.1f}"
+
+
+def fmt_mib(kib):
+    return "-" if kib is None else f"{kib / 1024:.1f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "-"
+    r = a / b
+    return f"{r:.2f}x" if r < 10 else f"{r:.0f}x"
+
+
+def lab_tables(groups, size, out, suite="lab"):
+    floor = Cell(groups.get((suite, size, "floor", "-", "floor"), []))
+    fw = floor.med("wall_s")
+    if suite == "lab":
+        out.append(f"### Lab, {size} hosts\n")
+    else:
+        out.append("### One private host (tests/bench/onehost)\n")
+    if floor.n:
+        lo, hi = floor.span("wall_s")
+        who = f"all {size} hosts" if size > 1 else "the host"
+        out.append(f"The floor (parallel OpenSSH `ssh -o BatchMode=yes -o KexAlgorithms=curve25519-sha256 "
+                   f"HOST true` to {who}): **{fmt_s(fw)} s** (median of {floor.n}, "
+                   f"{fmt_s(lo)}–{fmt_s(hi)} s); {fmt_mib(floor.med('rss_kb'))} MiB per ssh process, "
+                   f"{fmt_mib(floor.med('tree_kb'))} MiB charged to the run's cgroup; "
+                   f"host CPU {fmt_s(floor.med('host_cpu_s'))} s.\n")
+    hdr = ("| tool, job | phase | wall (s) | × floor | runs, range (s) | peak RSS (MiB) | cgroup peak (MiB) "
+           "| controller CPU (s) | host CPU (s) | conns/host | exec RTs/host | changed | failed hosts | exit |")
+    out.append(hdr)
+    out.append("|" + "---|" * (hdr.count("|") - 1))
+    for tool, job, label in TOOLS:
+        for phase, plabel in PHASES:
+            c = Cell(groups.get((suite, size, tool, job, phase), []))
+            if not c.n:
+                continue
+            w = c.med("wall_s")
+            lo, hi = c.span("wall_s")
+            cpu = None
+            if c.med("user_s") is not None and c.med("sys_s") is not None:
+                cpu = c.med("user_s") + c.med("sys_s")
+            rcs = sorted({r["rc"] for r in c.rows})
+            out.append(
+                f"| {label} | {plabel} | **{fmt_s(w)}** | {ratio(w, fw)} | {c.n}, {fmt_s(lo)}–{fmt_s(hi)} "
+                f"| {fmt_mib(c.med('rss_kb'))} | {fmt_mib(c.med('tree_kb'))} | {fmt_s(cpu)} "
+                f"| {fmt_s(c.med('host_cpu_s'))} | {c.joined('conns')} | {c.joined('rts')} "
+                f"| {c.joined('changed')} | {c.failed()} | {','.join(rcs)} |")
+    out.append("")
+    # rampart against the peers, phase by phase (ratios of medians; > 1 means rampart is faster)
+    rows = []
+    for phase, plabel in PHASES[1:]:
+        cells = {(t, j): Cell(groups.get((suite, size, t, j, phase), [])) for t, j, _ in TOOLS}
+        med = {k: (c.med("wall_s") if c.n else None) for k, c in cells.items()}
+        if med[("rampart", "small")] is None and med[("rampart", "full")] is None:
+            continue
+        for job in ("small", "full"):
+            rw = med[("rampart", job)]
+            if rw is None:
+                continue
+            rows.append(
+                f"| {plabel} | rampart {job} | {fmt_s(rw)} | {ratio(rw, fw)} "
+                f"| {fmt_s(med[('pyinfra', 'small')])} | {ratio(med[('pyinfra', 'small')], rw)} "
+                f"| {fmt_s(med[('ansible', 'small')])} | {ratio(med[('ansible', 'small')], rw)} |")
+    if rows:
+        out.append(f"rampart against the floor and the peers' small job ({size} host{'s' if size > 1 else ''}; "
+                   f"\"pyinfra ÷ rampart\" > 1 means rampart is that many times faster):\n")
+        out.append("| phase | rampart job | rampart (s) | × floor | pyinfra (s) | pyinfra ÷ rampart "
+                   "| Ansible (s) | Ansible ÷ rampart |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        out.extend(rows)
+        out.append("")
+
+
+def targets_table(groups, out):
+    sizes = sorted({k[1] for k in groups if k[0] == "lab"})
+    size = 32 if 32 in sizes else (max(sizes) if sizes else None)
+    scale = sorted({k[1] for k in groups if k[0] == "scale"})
+    lines = []
+
+    def cell(*k):
+        return Cell(groups.get(k, []))
+
+    if size:
+        fw = cell("lab", size, "floor", "-", "floor").med("wall_s")
+        for job in ("full", "small"):
+            for phase in ("rerun", "check"):
+                c = cell("lab", size, "rampart", job, phase)
+                if c.n and fw:
+                    r = c.med("wall_s") / fw
+                    lines.append(f"| rampart {phase} of the {job} job, {size} hosts | <= 2.0x the floor "
+                                 f"| {fmt_s(c.med('wall_s'))} s = {r:.2f}x of {fmt_s(fw)} s "
+                                 f"| {'yes' if r <= 2.0 else '**no**'} |")
+        for job in ("full", "small"):
+            c = cell("lab", size, "rampart", job, "rerun")
+            if c.n:
+                ok = c.joined("conns") == "1" and all(int(x) <= 2 for r in c.rows for x in r["rts"].split("-") if x.isdigit())
+                lines.append(f"| no-change run ({job} job): connections / exec round trips per host "
+                             f"| 1 / <= 2 | {c.joined('conns')} / {c.joined('rts')} | {'yes' if ok else '**no**'} |")
+        rss = [cell("lab", size, "rampart", j, p).med("rss_kb") for j in ("small", "full")
+               for p in ("check-fresh", "apply", "rerun", "check")]
+        rss = [x for x in rss if x is not None]
+        if rss:
+            m = max(rss)
+            lines.append(f"| controller peak RSS, {size} hosts (largest median of any phase) | < 16 MiB "
+                         f"| {fmt_mib(m)} MiB | {'yes' if m < 16 * 1024 else '**no**'} |")
+    for n in scale:
+        for forks in ("all", "100"):
+            f = cell("scale", n, "floor", "-", f"forks-{forks}")
+            r = cell("scale", n, "rampart", "light", f"forks-{forks}")
+            if f.n and r.n:
+                q = r.med("wall_s") / f.med("wall_s")
+                fails = r.failed()
+                lines.append(f"| {n} loopback hosts checked, forks {forks}: within 1.5x the floor, zero failures "
+                             f"| <= 1.5x, 0 | {fmt_s(r.med('wall_s'))} s = {q:.2f}x of {fmt_s(f.med('wall_s'))} s, "
+                             f"{fails} failed | {'yes' if q <= 1.5 and fails == 0 else '**no**'} |")
+                m = r.med("rss_kb")
+                lines.append(f"| {n} loopback hosts, forks {forks}: peak RSS | < 150 MB "
+                             f"| {m * 1024 / 1e6:.0f} MB | {'yes' if m * 1024 < 150e6 else '**no**'} |")
+    if lines:
+        out.append("### Targets (issue 7)\n")
+        out.append("| target | wanted | measured (medians) | met |")
+        out.append("|---|---|---|---|")
+        out.extend(lines)
+        out.append("")
+
+
+def scale_table(groups, out):
+    for n in sorted({k[1] for k in groups if k[0] == "scale"}):
+        out.append(f"### Scale: {n} hosts on loopback sshd endpoints\n")
+        out.append("| forks | floor (s) | rampart check (s) | ÷ floor | runs | rampart peak RSS (MiB) "
+                   "| floor: ssh RSS / all (MiB) | rampart CPU (s) | conns/host | exec RTs/host | changed | failed | exit |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for forks in ("all", "100"):
+            f = Cell(groups.get(("scale", n, "floor", "-", f"forks-{forks}"), []))
+            r = Cell(groups.get(("scale", n, "rampart", "light", f"forks-{forks}"), []))
+            if not (f.n or r.n):
+                continue
+            cpu = None
+            if r.med("user_s") is not None:
+                cpu = r.med("user_s") + (r.med("sys_s") or 0)
+            out.append(
+                f"| {forks} | {fmt_s(f.med('wall_s'))} | **{fmt_s(r.med('wall_s'))}** | {ratio(r.med('wall_s'), f.med('wall_s'))} "
+                f"| {r.n} | {fmt_mib(r.med('rss_kb'))} | {fmt_mib(f.med('rss_kb'))} / {fmt_mib(f.med('tree_kb'))} "
+                f"| {fmt_s(cpu)} | {r.joined('conns')} | {r.joined('rts')} | {r.joined('changed')} | {r.failed()} "
+                f"| {','.join(sorted({x['rc'] for x in r.rows}))} |")
+        out.append("")
+
+
+def render(path, meta):
+    groups = load(path)
+    out = []
+    if meta:
+        out.append("Machine and run:\n")
+        out.append("```")
+        out.extend(open(meta).read().rstrip().splitlines())
+        out.append("```\n")
+    targets_table(groups, out)
+    for size in sorted({k[1] for k in groups if k[0] == "lab"}):
+        lab_tables(groups, size, out)
+    for size in sorted({k[1] for k in groups if k[0] == "onehost"}):
+        lab_tables(groups, size, out, suite="onehost")
+    scale_table(groups, out)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("results", nargs="+")
+    ap.add_argument("--meta")
+    ap.add_argument("--update")
+    a = ap.parse_args()
+    if len(a.results) > 1:
+        # several result files (a lab run and a scale run): concatenate, one header
+        merged = a.results[0] + ".merged"
+        with open(merged, "w") as out:
+            for i, p in enumerate(a.results):
+                lines = open(p).read().splitlines()
+                out.write("\n".join(lines if i == 0 else lines[1:]) + "\n")
+        path = merged
+    else:
+        path = a.results[0]
+    text = render(path, a.meta)
+    if not a.update:
+        sys.stdout.write(text)
+        return
+    doc = open(a.update).read()
+    b, e = "<!-- bench:begin -->", "<!-- bench:end -->"
+    if b not in doc or e not in doc:
+        sys.exit(f"{a.update}: no {b} ... {e} markers")
+    head, rest = doc.split(b, 1)
+    _, tail = rest.split(e, 1)
+    open(a.update, "w").write(head + b + "\n" + text + e + tail)
+
+
+if __name__ == "__main__":
+    main()

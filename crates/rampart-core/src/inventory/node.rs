@@ -14,7 +14,7 @@ use serde_json::Value;
 use toml::Spanned as TomlSpanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::error::{InputError, Location, did_you_mean};
+use crate::error::{InputError, LineIndex, Location, did_you_mean};
 
 /// A value with the place it was written.
 #[derive(Clone, Debug, PartialEq)]
@@ -138,21 +138,45 @@ pub(crate) fn unknown_key(entry: &Entry, context: &str, allowed: &[&str]) -> Inp
 // ---------------------------------------------------------------------------------------------
 // TOML
 
+/// A TOML document being converted: its path, text and line index (built once, so locating
+/// every key stays linear in the size of the inventory).
+struct TomlSrc<'a> {
+    path: &'a Path,
+    text: &'a str,
+    lines: LineIndex,
+}
+
+impl<'a> TomlSrc<'a> {
+    fn new(path: &'a Path, text: &'a str) -> Self {
+        TomlSrc {
+            path,
+            text,
+            lines: LineIndex::new(text),
+        }
+    }
+
+    fn at(&self, offset: usize) -> Location {
+        let (line, col) = self.lines.line_col(self.text, offset);
+        Location::at(self.path, line, col)
+    }
+}
+
 /// Parses a TOML document. Keys come out in document order.
 pub(crate) fn parse_toml(path: &Path, text: &str) -> Result<Node, InputError> {
     let table = DeTable::parse(text).map_err(|e| toml_error(path, text, &e))?;
+    let src = TomlSrc::new(path, text);
     let span = table.span();
-    let kind = toml_table(path, text, table.get_ref())?;
+    let kind = toml_table(&src, table.get_ref())?;
     Ok(Node {
         kind,
-        at: Location::from_offset(path, text, span.start),
+        at: src.at(span.start),
     })
 }
 
 /// Parses one TOML value (for `-e key=value`), `None` when the text is not a TOML value.
 pub(crate) fn parse_toml_value(path: &Path, text: &str) -> Option<Node> {
     let value = DeValue::parse(text).ok()?;
-    toml_node(path, text, &value).ok()
+    toml_node(&TomlSrc::new(path, text), &value).ok()
 }
 
 fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> InputError {
@@ -168,8 +192,8 @@ fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> InputError {
     err
 }
 
-fn toml_node(path: &Path, text: &str, v: &TomlSpanned<DeValue<'_>>) -> Result<Node, InputError> {
-    let at = Location::from_offset(path, text, v.span().start);
+fn toml_node(src: &TomlSrc<'_>, v: &TomlSpanned<DeValue<'_>>) -> Result<Node, InputError> {
+    let at = src.at(v.span().start);
     let kind = match v.get_ref() {
         DeValue::String(s) => Kind::Str(s.to_string()),
         DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
@@ -191,15 +215,15 @@ fn toml_node(path: &Path, text: &str, v: &TomlSpanned<DeValue<'_>>) -> Result<No
         DeValue::Array(items) => Kind::Seq(
             items
                 .iter()
-                .map(|item| toml_node(path, text, item))
+                .map(|item| toml_node(src, item))
                 .collect::<Result<_, _>>()?,
         ),
-        DeValue::Table(t) => toml_table(path, text, t)?,
+        DeValue::Table(t) => toml_table(src, t)?,
     };
     Ok(Node { kind, at })
 }
 
-fn toml_table(path: &Path, text: &str, t: &DeTable<'_>) -> Result<Kind, InputError> {
+fn toml_table(src: &TomlSrc<'_>, t: &DeTable<'_>) -> Result<Kind, InputError> {
     let mut entries: Vec<(usize, Entry)> = Vec::with_capacity(t.len());
     for (k, v) in t.iter() {
         let start = k.span().start;
@@ -207,8 +231,8 @@ fn toml_table(path: &Path, text: &str, t: &DeTable<'_>) -> Result<Kind, InputErr
             start,
             Entry {
                 key: k.get_ref().to_string(),
-                key_at: Location::from_offset(path, text, start),
-                value: toml_node(path, text, v)?,
+                key_at: src.at(start),
+                value: toml_node(src, v)?,
             },
         ));
     }

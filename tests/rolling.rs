@@ -1,6 +1,6 @@
 //! A rolling apply over 8 real hosts: a health command fails on the 3rd host, the rollout stops
 //! after that host's wave, the later hosts are untouched; after the fix, `--resume` completes
-//! the rollout. Hosts h17 - h24 (tests/util/HOSTS.md).
+//! the rollout, and a converged fleet is one round trip per host with no gate. Hosts h17 - h24 (tests/util/HOSTS.md).
 
 mod util;
 
@@ -56,9 +56,11 @@ fn rolling_stops_at_the_failing_wave_and_resume_completes_it() {
                 .starts_with("not run: the rollout stopped after wave 2"),
             "{r}"
         );
-        assert_eq!(
-            r["connections"], 0,
-            "a later host must not even be connected to: {r}"
+        // Later hosts were staged with the fleet (read-only, for the preflight barrier) and
+        // never applied to: one connection, one round trip (the probe).
+        assert!(
+            r["connections"].as_u64() <= Some(1) && r["round_trips"].as_u64() <= Some(1),
+            "a later host must only have been read: {r}"
         );
     }
     let after: Vec<String> = later.iter().map(|h| lab.state_hash(h)).collect();
@@ -96,4 +98,22 @@ fn rolling_stops_at_the_failing_wave_and_resume_completes_it() {
             .all(|e| e["outcome"] == "ok"),
         "{j}"
     );
+
+    // A converged fleet: every host is done in the fleet-wide staging pass. No waves and no
+    // gate: one connection and one round trip per host, exactly as without [rolling].
+    let (code, doc) = rampart_json(&["apply", "-i", i, s]);
+    assert_eq!(code, 0, "{}", util::brief(&doc));
+    for h in hosts {
+        let r = host(&doc, h);
+        assert_eq!(r["changed"], 0, "{r}");
+        assert_eq!(
+            (r["connections"].as_u64(), r["round_trips"].as_u64()),
+            (Some(1), Some(1)),
+            "{r}"
+        );
+        assert!(
+            r["verify"].as_array().is_none_or(Vec::is_empty),
+            "no gate on a no-change host: {r}"
+        );
+    }
 }

@@ -201,9 +201,22 @@ pub fn brief(doc: &serde_json::Value) -> String {
                         .filter(|v| v["pass"] == false)
                         .map(|v| v["id"].to_string())
                         .collect();
+                    let broken: Vec<String> = h["resources"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|r| r["status"] == "failed")
+                        .map(|r| format!("{}: {}", r["id"], r["summary"]))
+                        .collect();
                     format!(
-                        "{} changed={} failed={} unreachable={} error={} failed_checks={:?}",
-                        h["host"], h["changed"], h["failed"], h["unreachable"], h["error"], failed
+                        "{} changed={} failed={} unreachable={} error={} failed_checks={:?} failed_resources={:?}",
+                        h["host"],
+                        h["changed"],
+                        h["failed"],
+                        h["unreachable"],
+                        h["error"],
+                        failed,
+                        broken
                     )
                 })
                 .collect::<Vec<_>>()

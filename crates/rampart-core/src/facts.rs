@@ -137,15 +137,14 @@ impl FactRequest {
             s.push_str(&format!("rampart_file {}{stat_only}\n", quote(path)));
         }
         if !self.sysctls.is_empty() {
-            for key in &self.sysctls {
-                sec(&mut s, "sysctl", key);
-                let proc_path = format!("/proc/sys/{}", key.replace('.', "/"));
-                // `read` is a shell builtin: no process per key.
-                s.push_str(&format!(
-                    "if IFS= read -r rampart_v 2>/dev/null <{}; then printf '%s\\n' \"$rampart_v\"; else echo '@absent'; fi\n",
-                    quote(&proc_path)
-                ));
-            }
+            // One grep for all keys: `path:value` lines. Not the shell's `read`: dash reads a
+            // byte at a time, and integer sysctls return nothing at a non-zero offset.
+            sec(&mut s, "sysctls", "-");
+            let paths = self.sysctls.iter().map(|k| sysctl_path(k));
+            s.push_str(&format!(
+                "grep -s -H '' {} || true\n",
+                join(paths.collect::<Vec<_>>())
+            ));
         }
         if !self.packages.is_empty() {
             sec(&mut s, "packages", "-");
@@ -225,6 +224,11 @@ impl FactRequest {
 /// take it for an expression) and one line (so its output can be framed by lines).
 fn batchable(path: &str) -> bool {
     path.starts_with('/') && !path.contains('\n')
+}
+
+/// Where a sysctl key lives under /proc/sys.
+fn sysctl_path(key: &str) -> String {
+    format!("/proc/sys/{}", key.replace('.', "/"))
 }
 
 /// A check command's output is cut to this many bytes.
@@ -637,6 +641,17 @@ impl Facts {
                         .ok_or_else(|| ParseError(format!("bad file section {arg:?}")))?;
                     let state = parse_file(&path, lines)?;
                     facts.files.insert(path, state);
+                }
+                "sysctls" => {
+                    for key in &req.sysctls {
+                        let prefix = format!("{}:", sysctl_path(key));
+                        let v: Vec<&str> = lines
+                            .iter()
+                            .filter_map(|l| l.strip_prefix(&prefix))
+                            .collect();
+                        let v = (!v.is_empty()).then(|| normalize_sysctl(&v.join(" ")));
+                        facts.sysctls.insert(key.clone(), v);
+                    }
                 }
                 "stats" => stats = Some(lines),
                 "contents" => contents = Some(lines),
@@ -1274,7 +1289,7 @@ mod tests {
             s.contains("find -P '/etc/evil $(reboot)' -maxdepth 0"),
             "{s}"
         );
-        assert!(s.contains("</proc/sys/vm/swappiness;"), "{s}");
+        assert!(s.contains("grep -s -H '' /proc/sys/vm/swappiness"), "{s}");
         assert!(s.trim_end().ends_with("echo '@@abc end -'\n} </dev/null"));
     }
 
@@ -1326,6 +1341,10 @@ mod tests {
             req.file(p(name));
         }
         req.stats.insert(p("statonly"));
+        req.sysctls.insert("kernel.ostype".into());
+        req.sysctls.insert("kernel.pid_max".into());
+        req.sysctls.insert("net.ipv4.tcp_rmem".into());
+        req.sysctls.insert("vm.no_such_key".into());
         req.stats.insert("relative/path".into());
         let script = req.probe_script("nonce1");
         let out = std::process::Command::new("sh")
@@ -1382,6 +1401,16 @@ mod tests {
         assert_eq!(f.files[&p("missing")], FileState::Absent);
         assert_eq!(f.files["relative/path"], FileState::Absent);
         assert_eq!(f.files.len(), 14);
+        let read = |k: &str| {
+            std::fs::read_to_string(sysctl_path(k))
+                .ok()
+                .map(|v| normalize_sysctl(v.trim_end()))
+        };
+        for k in ["kernel.ostype", "kernel.pid_max", "net.ipv4.tcp_rmem"] {
+            assert_eq!(f.sysctls[k], read(k), "{k}");
+            assert!(f.sysctls[k].is_some(), "{k}");
+        }
+        assert_eq!(f.sysctls["vm.no_such_key"], None);
         let uname = std::process::Command::new("uname")
             .arg("-r")
             .output()

@@ -224,6 +224,21 @@ impl Staged {
         &self.job.name
     }
 
+    /// The host's address (for reports).
+    pub fn address(&self) -> &str {
+        &self.job.target.host
+    }
+
+    /// The job this host was staged from.
+    pub fn job(&self) -> &HostJob {
+        &self.job
+    }
+
+    /// True when staging failed (unreachable, probe error): there is nothing to apply.
+    pub fn is_failed(&self) -> bool {
+        self.rep.error.is_some()
+    }
+
     /// True when the host has changes to apply.
     pub fn has_changes(&self) -> bool {
         self.planned.iter().any(PlannedRole::has_changes)

@@ -1,9 +1,15 @@
-//! The fleet: hosts in waves (one wave of every host unless rolling), each wave staged on all
-//! its hosts, preflighted as a whole, applied, and (when rolling) gated on health before the
-//! next wave may start.
+//! The fleet. A plain run stages every host (connect, probe, plan, preflight), refuses the
+//! whole run if the preflight cuts any host (apply only), then finishes every host.
 //!
-//! **Invariants:** a preflight cut on any host of a wave means no host of that wave changes; a
-//! failed gate stops the rollout and no later host is even connected to.
+//! A rolling apply stages the whole fleet the same way first, read-only, so the preflight
+//! barrier covers the fleet before the canary is touched. Hosts with nothing to change are done
+//! there and then (no wave, no gate: one connection and one round trip, as in a plain run).
+//! Only hosts with changes (or that failed to stage) go into waves, in inventory order; each
+//! wave is applied on its already-open connections and then gated on health, all of the wave's
+//! hosts at once.
+//!
+//! **Invariants:** a preflight cut on any host means no host changes; a failed gate stops the
+//! rollout and no later host is changed (later hosts were only read).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -37,7 +43,7 @@ pub async fn run_fleet(
     run_rollout(jobs, shared, connector, forks, reporter, None, None).await
 }
 
-/// Runs the jobs in waves. Without a rollout: one wave, no health gate.
+/// Runs the jobs: in waves when `rollout` is given (apply only), else as one wave.
 pub async fn run_rollout(
     jobs: Vec<HostJob>,
     shared: Arc<Shared>,
@@ -49,89 +55,32 @@ pub async fn run_rollout(
 ) -> RunReport {
     let run_start = Instant::now();
     let connector = Arc::new(connector);
-    let sizes = rollout
-        .as_ref()
-        .map_or_else(|| vec![jobs.len()], |r| r.waves.clone());
-    let mut pending: std::collections::VecDeque<HostJob> = jobs.into();
-    let mut hosts = Vec::new();
+    let ctx = Ctx {
+        shared: &shared,
+        connector: &connector,
+        sem: Arc::new(Semaphore::new(forks.max(1))),
+        reporter: &reporter,
+        run_start,
+    };
     let mut stopped: Option<String> = None;
-    for (w, size) in sizes.iter().enumerate() {
-        if pending.is_empty() {
-            break;
+    let hosts = match rollout {
+        Some(r) if shared.options.mode == Mode::Apply => {
+            rolling(jobs, &ctx, &r, journal.as_deref_mut(), &mut stopped).await
         }
-        if shared.is_cancelled() {
-            stopped = Some("interrupted (Ctrl-C) before this host's wave".into());
-            break;
-        }
-        let wave: Vec<HostJob> = pending.drain(..(*size).min(pending.len())).collect();
-        let names: Vec<String> = wave.iter().map(|j| j.name.clone()).collect();
-        if let Some(j) = journal.as_deref_mut() {
-            j.start_wave(w, &names);
-        }
-        let gate_jobs: Vec<HostJob> = if rollout.is_some() {
-            wave.clone()
-        } else {
-            Vec::new()
-        };
-        let mut reports = run_wave(wave, &shared, &connector, forks, &reporter, run_start).await;
-        if rollout.is_some() && shared.options.mode == Mode::Apply {
-            for (rep, job) in reports.iter_mut().zip(&gate_jobs) {
-                if rep.is_failure() {
-                    continue;
-                }
-                let verdicts = health_gate(job, &shared, &connector).await;
-                rep.round_trips += 1;
-                rep.connections += 1;
-                let failed: Vec<String> = verdicts
-                    .iter()
-                    .filter(|v| !v.pass)
-                    .map(|v| {
-                        format!(
-                            "{} ({})",
-                            v.id,
-                            v.evidence.lines().next().unwrap_or_default()
-                        )
-                    })
-                    .collect();
-                rep.verify = verdicts;
-                if !failed.is_empty() {
-                    rep.error = Some(format!(
-                        "health gate failed after wave {}: {}",
-                        w + 1,
-                        failed.join("; ")
-                    ));
-                    rep.error_kind = Some("health-gate".into());
-                }
+        _ => {
+            let names: Vec<String> = jobs.iter().map(|j| j.name.clone()).collect();
+            if let Some(j) = journal.as_deref_mut() {
+                j.start_wave(0, &names);
             }
-        }
-        let failures = reports.iter().filter(|r| r.is_failure()).count();
-        if let Some(j) = journal.as_deref_mut() {
-            j.record(w, &reports);
-        }
-        hosts.extend(reports);
-        if let Some(r) = &rollout {
-            let allowed = r.max_fail.of(*size);
-            if failures > allowed && !pending.is_empty() {
-                stopped = Some(format!(
-                    "the rollout stopped after wave {} of {}: {failures} host(s) failed or were unreachable, max_fail allows {allowed}",
-                    w + 1,
-                    sizes.len()
-                ));
-                break;
+            let staged = stage_all(jobs, &ctx).await;
+            let reports = finish_all(preflight(staged, &shared), &ctx).await;
+            let reports = complete(reports);
+            if let Some(j) = journal.as_deref_mut() {
+                j.record(0, &reports);
             }
+            reports
         }
-    }
-    if let Some(why) = &stopped {
-        for job in pending {
-            hosts.push(HostReport {
-                host: job.name.clone(),
-                address: job.target.host.clone(),
-                error: Some(format!("not run: {why}")),
-                error_kind: Some("not-run".into()),
-                ..HostReport::default()
-            });
-        }
-    }
+    };
     if let Some(j) = &mut journal {
         j.finish(stopped.as_deref());
     }
@@ -144,100 +93,141 @@ pub async fn run_rollout(
     }
 }
 
-/// One wave: stage every host, refuse the whole wave if the preflight cuts any host (apply
-/// only), then finish every host. Reports come back in the jobs' order.
-async fn run_wave(
-    jobs: Vec<HostJob>,
-    shared: &Arc<Shared>,
-    connector: &Arc<Connector>,
-    forks: usize,
-    reporter: &Arc<dyn Reporter>,
+/// What every phase of a run shares.
+struct Ctx<'a> {
+    shared: &'a Arc<Shared>,
+    connector: &'a Arc<Connector>,
+    sem: Arc<Semaphore>,
+    reporter: &'a Arc<dyn Reporter>,
     run_start: Instant,
-) -> Vec<HostReport> {
-    let n = jobs.len();
-    let sem = Arc::new(Semaphore::new(forks.max(1)));
-    let names: Vec<(String, String)> = jobs
+}
+
+/// A host after staging: still to be finished (apply), or already reported (check, audit).
+enum Slot {
+    Staged(Box<Staged>, Option<String>),
+    Done(HostReport),
+    /// The host's task ended abnormally; the name and address are kept for the report.
+    Lost(String, String),
+}
+
+/// Stages every job, at most `forks` at a time. Without an apply there is nothing to wait
+/// for: each host is finished at once, so a large check never holds every connection open.
+async fn stage_all(jobs: Vec<HostJob>, ctx: &Ctx<'_>) -> Vec<Slot> {
+    let apply = ctx.shared.options.mode == Mode::Apply;
+    let mut slots: Vec<Slot> = jobs
         .iter()
-        .map(|j| (j.name.clone(), j.target.host.clone()))
+        .map(|j| Slot::Lost(j.name.clone(), j.target.host.clone()))
         .collect();
-    let apply = shared.options.mode == Mode::Apply;
-    let mut staged: Vec<Option<Staged>> = (0..n).map(|_| None).collect();
-    let mut reports: Vec<Option<HostReport>> = vec![None; n];
-    {
-        let mut set = JoinSet::new();
-        for (i, job) in jobs.into_iter().enumerate() {
-            let (sem, shared, connector, reporter) = (
-                sem.clone(),
-                shared.clone(),
-                connector.clone(),
-                reporter.clone(),
-            );
-            set.spawn(async move {
-                let _permit = sem.acquire_owned().await;
-                let st = stage(job, &shared, &connector, reporter, run_start).await;
-                // Without an apply there is nothing to wait for: finish at once, so a large
-                // check never holds every connection open at the same time.
-                if apply {
-                    (i, Err(st))
-                } else {
-                    (i, Ok(finish(st, &shared, &connector, None).await))
-                }
-            });
-        }
-        while let Some(joined) = set.join_next().await {
-            match joined {
-                Ok((i, Ok(rep))) => reports[i] = Some(rep),
-                Ok((i, Err(st))) => staged[i] = Some(st),
-                Err(e) => tracing::error!("a host task ended abnormally: {e}"),
+    let mut set = JoinSet::new();
+    for (i, job) in jobs.into_iter().enumerate() {
+        let (sem, shared, connector, reporter) = (
+            ctx.sem.clone(),
+            ctx.shared.clone(),
+            ctx.connector.clone(),
+            ctx.reporter.clone(),
+        );
+        let run_start = ctx.run_start;
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            let st = stage(job, &shared, &connector, reporter, run_start).await;
+            if apply {
+                (i, Slot::Staged(Box::new(st), None))
+            } else {
+                (i, Slot::Done(finish(st, &shared, &connector, None).await))
             }
+        });
+    }
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((i, slot)) => slots[i] = slot,
+            Err(e) => tracing::error!("a host task ended abnormally: {e}"),
         }
     }
-    if apply {
-        let cut: Vec<(String, String)> = staged
-            .iter()
-            .flatten()
-            .filter(|s| !s.cuts.is_empty())
-            .map(|s| {
-                (
-                    s.host().to_owned(),
-                    s.cuts
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                )
-            })
-            .collect();
-        let refuse = !cut.is_empty() && !shared.options.skip_preflight;
-        let mut set = JoinSet::new();
-        for (i, st) in staged.into_iter().enumerate() {
-            let Some(st) = st else { continue };
-            let refused = refuse.then(|| match cut.iter().find(|(h, _)| h == st.host()) {
-                Some((_, why)) => format!("preflight refused the plan: it would cut rampart off this host.\n{why}\n  (nothing was changed on any host; --skip-preflight overrides, and the dead-man switch still guards the change)"),
+    slots
+}
+
+/// The fleet preflight barrier: when any staged host's plan would cut rampart off it (and
+/// `--skip-preflight` is not given), every staged host is marked refused.
+fn preflight(mut slots: Vec<Slot>, shared: &Shared) -> Vec<Slot> {
+    let cut: Vec<(String, String)> = slots
+        .iter()
+        .filter_map(|s| match s {
+            Slot::Staged(st, _) if !st.cuts.is_empty() => Some((
+                st.host().to_owned(),
+                st.cuts
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )),
+            _ => None,
+        })
+        .collect();
+    if cut.is_empty() || shared.options.skip_preflight {
+        return slots;
+    }
+    for slot in &mut slots {
+        if let Slot::Staged(st, refused) = slot {
+            *refused = Some(match cut.iter().find(|(h, _)| h == st.host()) {
+                Some((_, why)) => format!(
+                    "preflight refused the plan: it would cut rampart off this host.\n{why}\n  (nothing was changed on any host; --skip-preflight overrides, and the dead-man switch still guards the change)"
+                ),
                 None => format!(
                     "not applied: the preflight refused this run because of {} ({}); nothing was changed on any host",
-                    cut.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>().join(", "),
-                    cut.first().map(|(_, w)| w.lines().next().unwrap_or_default()).unwrap_or_default()
+                    cut.iter()
+                        .map(|(h, _)| h.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    cut.first()
+                        .map(|(_, w)| w.lines().next().unwrap_or_default())
+                        .unwrap_or_default()
                 ),
             });
-            let (sem, shared, connector) = (sem.clone(), shared.clone(), connector.clone());
-            set.spawn(async move {
-                let _permit = sem.acquire_owned().await;
-                (i, finish(st, &shared, &connector, refused).await)
-            });
-        }
-        while let Some(joined) = set.join_next().await {
-            match joined {
-                Ok((i, rep)) => reports[i] = Some(rep),
-                Err(e) => tracing::error!("a host task ended abnormally: {e}"),
-            }
         }
     }
-    reports
+    slots
+}
+
+/// Finishes every staged host (at most `forks` at a time); reports come back in slot order.
+async fn finish_all(slots: Vec<Slot>, ctx: &Ctx<'_>) -> Vec<Slot> {
+    let mut out: Vec<Slot> = Vec::with_capacity(slots.len());
+    let mut set = JoinSet::new();
+    for (i, slot) in slots.into_iter().enumerate() {
+        match slot {
+            Slot::Staged(st, refused) => {
+                out.push(Slot::Lost(st.host().to_owned(), st.address().to_owned()));
+                let (sem, shared, connector) =
+                    (ctx.sem.clone(), ctx.shared.clone(), ctx.connector.clone());
+                set.spawn(async move {
+                    let _permit = sem.acquire_owned().await;
+                    (i, finish(*st, &shared, &connector, refused).await)
+                });
+            }
+            other => out.push(other),
+        }
+    }
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((i, rep)) => out[i] = Slot::Done(rep),
+            Err(e) => tracing::error!("a host task ended abnormally: {e}"),
+        }
+    }
+    out
+}
+
+/// The reports of finished slots; a lost task becomes a failed host, never a missing one.
+fn complete(slots: Vec<Slot>) -> Vec<HostReport> {
+    slots
         .into_iter()
-        .zip(names)
-        .map(|(r, (host, address))| {
-            r.unwrap_or_else(|| HostReport {
+        .map(|slot| match slot {
+            Slot::Done(rep) => rep,
+            Slot::Staged(st, _) => HostReport {
+                host: st.host().to_owned(),
+                address: st.address().to_owned(),
+                error: Some("rampart left this host unfinished (a bug: please report it)".into()),
+                ..HostReport::default()
+            },
+            Slot::Lost(host, address) => HostReport {
                 host,
                 address,
                 error: Some(
@@ -245,7 +235,161 @@ async fn run_wave(
                         .into(),
                 ),
                 ..HostReport::default()
-            })
+            },
         })
         .collect()
+}
+
+/// A rolling apply: stage the fleet, finish the hosts with nothing to do, then apply the rest
+/// in waves with a health gate after each.
+async fn rolling(
+    jobs: Vec<HostJob>,
+    ctx: &Ctx<'_>,
+    rollout: &Rollout,
+    mut journal: Option<&mut Journal>,
+    stopped: &mut Option<String>,
+) -> Vec<HostReport> {
+    let order: Vec<String> = jobs.iter().map(|j| j.name.clone()).collect();
+    let slots = preflight(stage_all(jobs, ctx).await, ctx.shared);
+    let refused = slots.iter().any(|s| matches!(s, Slot::Staged(_, Some(_))));
+    // Hosts with nothing to change are finished now; the rest (changes, or a failure to
+    // stage, which must count against its wave's max_fail) wait for their wave.
+    let (mut now, mut todo): (Vec<Slot>, Vec<Slot>) = (Vec::new(), Vec::new());
+    for slot in slots {
+        match &slot {
+            Slot::Staged(st, None) if st.is_failed() || st.has_changes() => todo.push(slot),
+            _ => now.push(slot),
+        }
+    }
+    if refused {
+        // The barrier refused the run: nothing is applied anywhere, so no waves either.
+        now.append(&mut todo);
+    }
+    let mut hosts: Vec<HostReport> = Vec::new();
+    if !now.is_empty() {
+        let reports = complete(finish_all(now, ctx).await);
+        if let Some(j) = journal.as_deref_mut() {
+            j.start_wave(
+                0,
+                &reports.iter().map(|r| r.host.clone()).collect::<Vec<_>>(),
+            );
+            j.record(0, &reports);
+        }
+        hosts.extend(reports);
+    }
+    let mut pending: std::collections::VecDeque<Slot> = todo.into();
+    let waves = rollout.waves.len();
+    for (w, size) in rollout.waves.iter().enumerate() {
+        if pending.is_empty() {
+            break;
+        }
+        if ctx.shared.is_cancelled() {
+            *stopped = Some("interrupted (Ctrl-C) before this host's wave".into());
+            break;
+        }
+        let wave: Vec<Slot> = pending.drain(..(*size).min(pending.len())).collect();
+        let jobs: Vec<Option<HostJob>> = wave
+            .iter()
+            .map(|s| match s {
+                Slot::Staged(st, _) => Some(st.job().clone()),
+                _ => None,
+            })
+            .collect();
+        if let Some(j) = journal.as_deref_mut() {
+            j.start_wave(w + 1, &wave_names(&wave));
+        }
+        let mut reports = complete(finish_all(wave, ctx).await);
+        gate(&mut reports, &jobs, w, ctx).await;
+        if let Some(j) = journal.as_deref_mut() {
+            j.record(w + 1, &reports);
+        }
+        let failures = reports.iter().filter(|r| r.is_failure()).count();
+        hosts.extend(reports);
+        let allowed = rollout.max_fail.of(*size);
+        if failures > allowed && !pending.is_empty() {
+            *stopped = Some(format!(
+                "the rollout stopped after wave {} of {waves}: {failures} host(s) failed or were unreachable, max_fail allows {allowed}",
+                w + 1,
+            ));
+            break;
+        }
+    }
+    if !pending.is_empty() {
+        // Stopped (or out of waves): the rest were only read; close their connections.
+        let why = stopped
+            .clone()
+            .unwrap_or_else(|| "the rollout's waves did not cover this host".into());
+        let rest: Vec<Slot> = pending
+            .into_iter()
+            .map(|s| match s {
+                Slot::Staged(st, _) => Slot::Staged(st, Some(format!("not run: {why}"))),
+                other => other,
+            })
+            .collect();
+        for mut rep in complete(finish_all(rest, ctx).await) {
+            rep.error_kind = Some("not-run".into());
+            hosts.push(rep);
+        }
+    }
+    // The report lists hosts in inventory order, whatever wave they ran in.
+    let rank: std::collections::HashMap<&str, usize> = order
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    hosts.sort_by_key(|r| rank.get(r.host.as_str()).copied());
+    hosts
+}
+
+fn wave_names(wave: &[Slot]) -> Vec<String> {
+    wave.iter()
+        .map(|s| match s {
+            Slot::Staged(st, _) => st.host().to_owned(),
+            Slot::Done(r) => r.host.clone(),
+            Slot::Lost(h, _) => h.clone(),
+        })
+        .collect()
+}
+
+/// The health gate after a wave, on every host of it that changed, all at once: a fresh
+/// login, the roles' checks and the site's health command.
+async fn gate(reports: &mut [HostReport], jobs: &[Option<HostJob>], w: usize, ctx: &Ctx<'_>) {
+    let mut set = JoinSet::new();
+    for (i, (rep, job)) in reports.iter().zip(jobs).enumerate() {
+        let Some(job) = job.clone() else { continue };
+        if rep.is_failure() || rep.changed == 0 {
+            continue;
+        }
+        let (sem, shared, connector) = (ctx.sem.clone(), ctx.shared.clone(), ctx.connector.clone());
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            (i, health_gate(&job, &shared, &connector).await)
+        });
+    }
+    while let Some(joined) = set.join_next().await {
+        let Ok((i, verdicts)) = joined else { continue };
+        let rep = &mut reports[i];
+        rep.round_trips += 1;
+        rep.connections += 1;
+        let failed: Vec<String> = verdicts
+            .iter()
+            .filter(|v| !v.pass)
+            .map(|v| {
+                format!(
+                    "{} ({})",
+                    v.id,
+                    v.evidence.lines().next().unwrap_or_default()
+                )
+            })
+            .collect();
+        rep.verify = verdicts;
+        if !failed.is_empty() {
+            rep.error = Some(format!(
+                "health gate failed after wave {}: {}",
+                w + 1,
+                failed.join("; ")
+            ));
+            rep.error_kind = Some("health-gate".into());
+        }
+    }
 }

@@ -141,10 +141,16 @@ fn the_fleetclaw_site_converges_stays_converged_and_repairs_drift() {
             "{h}: the second apply changes nothing: {}",
             brief(&doc)
         );
+        // A converged host finishes in the rollout's fleet-wide staging pass: the probe
+        // only, no wave and no gate.
         assert_eq!(
-            host(&doc, h)["round_trips"],
-            2,
-            "{h}: probe + the rolling gate"
+            (
+                host(&doc, h)["connections"].as_u64(),
+                host(&doc, h)["round_trips"].as_u64()
+            ),
+            (Some(1), Some(1)),
+            "{h}: one connection, one round trip: {}",
+            host(&doc, h)
         );
     }
     let (code, doc) = run("check", &inv, &site, &extra, &[]);

@@ -91,6 +91,32 @@ impl Lab {
         out
     }
 
+    /// Runs one of the lab's scripts on hosts; it must succeed.
+    pub fn script(&self, name: &str, hosts: &[&str]) {
+        let st = Command::new(self.scripts.join(name))
+            .args(hosts)
+            .output()
+            .unwrap_or_else(|e| panic!("run {name}: {e}"));
+        assert!(
+            st.status.success(),
+            "{name} {hosts:?} failed: {}{}",
+            String::from_utf8_lossy(&st.stdout),
+            String::from_utf8_lossy(&st.stderr)
+        );
+    }
+
+    /// Waits until `script` succeeds on `host` (polling every 50 ms), at most `secs` seconds.
+    pub fn wait_for(&self, host: &str, script: &str, secs: u64) {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while self.exec(host, script).0 != 0 {
+            assert!(
+                std::time::Instant::now() < until,
+                "on {host}: `{script}` did not succeed within {secs}s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// Puts hosts back to fresh (same address and host key).
     pub fn reset(&self, hosts: &[&str]) {
         let st = Command::new(self.scripts.join("reset.sh"))

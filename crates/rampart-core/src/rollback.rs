@@ -117,20 +117,44 @@ pub fn status_script(id: &str, marker: &str) -> String {
 /// Where the host lock lives: under /run, so a reboot clears it.
 pub const LOCK_DIR: &str = "/run/rampart.lock";
 
-/// Seconds after which a lock whose holder stopped touching it is considered abandoned.
+/// Seconds after which a lock whose holder stopped touching it is considered abandoned (when
+/// its holder cannot be told: a lock written by something other than a rampart run).
 pub const LOCK_STALE_SECS: u64 = 900;
 
 /// Shell code that takes the host lock for run `owner` (or refreshes it if already ours), or
 /// fails with exit 73 after printing who holds it. Two rampart runs never change one host at
 /// the same time; a check never takes the lock (it writes nothing).
+///
+/// The lock records its holders: the sshd process serving the run's connection and the shell
+/// of every script of the run that took it (pid and start time each). When none of them is
+/// alive any more, the run is gone (aborted, its link cut, its controller dead) and nothing of
+/// it still runs on the host, so the next run takes the lock over at once instead of waiting
+/// out [`LOCK_STALE_SECS`]. A script of an aborted run that is still running keeps the lock.
 pub fn lock_script(owner: &str) -> String {
     let o = quote(owner);
     format!(
-        r#"rampart_lock() {{
-  if mkdir {LOCK_DIR} 2>/dev/null; then printf '%s\n' {o} > {LOCK_DIR}/owner; return 0; fi
-  if [ "$(cat {LOCK_DIR}/owner 2>/dev/null)" = {o} ]; then touch {LOCK_DIR}/owner; return 0; fi
+        r#"rampart_holders() {{
+  awk -v p=$$ 'BEGIN {{ while (p > 1) {{ f = "/proc/" p "/stat"; if ((getline l < f) <= 0) exit; close(f)
+    s = l; sub(/^.*\) /, "", s); split(s, a, " ")
+    if (l ~ /^[0-9]+ \(sshd/) {{ print p, a[20]; exit }}
+    p = a[2] }} }}' 2>/dev/null
+  printf '%s %s\n' $$ "$(awk '{{ sub(/^.*\) /, ""); print $20 }}' /proc/$$/stat 2>/dev/null)"
+}}
+rampart_alive() {{
+  [ -s {LOCK_DIR}/holders ] || return 0
+  while read -r hp hs; do
+    [ "$(awk '{{ sub(/^.*\) /, ""); print $20 }}' /proc/"$hp"/stat 2>/dev/null)" = "$hs" ] && return 0
+  done <{LOCK_DIR}/holders
+  return 1
+}}
+rampart_lock() {{
+  if mkdir {LOCK_DIR} 2>/dev/null; then printf '%s\n' {o} > {LOCK_DIR}/owner; rampart_holders >> {LOCK_DIR}/holders; return 0; fi
+  if [ "$(cat {LOCK_DIR}/owner 2>/dev/null)" = {o} ]; then touch {LOCK_DIR}/owner; rampart_holders >> {LOCK_DIR}/holders; return 0; fi
   age=$(( $(date +%s) - $(stat -c %Y {LOCK_DIR}/owner 2>/dev/null || echo 0) ))
-  if [ "$age" -gt {LOCK_STALE_SECS} ]; then rm -rf {LOCK_DIR}; mkdir {LOCK_DIR} && printf '%s\n' {o} > {LOCK_DIR}/owner && return 0; fi
+  if [ "$age" -gt {LOCK_STALE_SECS} ] || ! rampart_alive; then
+    echo "rampart: took over the host lock of an interrupted run ($(cat {LOCK_DIR}/owner 2>/dev/null))" >&2
+    rm -rf {LOCK_DIR}; mkdir {LOCK_DIR} && printf '%s\n' {o} > {LOCK_DIR}/owner && rampart_holders >> {LOCK_DIR}/holders && return 0
+  fi
   echo "rampart: this host is locked by another rampart run ($(cat {LOCK_DIR}/owner 2>/dev/null), last active ${{age}} s ago); wait for it to finish, or if it is gone remove {LOCK_DIR} on the host (it expires after {LOCK_STALE_SECS} s)" >&2
   return 1
 }}

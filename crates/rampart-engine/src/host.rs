@@ -543,6 +543,7 @@ async fn apply_all(
     let mut changed_roles: Vec<String> = Vec::new();
     let mut stopped = false;
     let mut locked = false;
+    let mut cut_short = false;
     let roles = st.job.roles.clone();
     let result = async {
     for (i, rj) in roles.iter().enumerate() {
@@ -556,6 +557,7 @@ async fn apply_all(
                 st.rep.resources.push(o);
             }
             stopped |= interrupted;
+            cut_short |= interrupted;
             continue;
         }
         if !changed_roles.is_empty() {
@@ -692,6 +694,12 @@ async fn apply_all(
             .await;
     }
     result?;
+    if cut_short {
+        // Not done: the journal must not record this host as converged, so --resume runs it.
+        return Err(HostError::Remote(
+            "interrupted (Ctrl-C): the steps in flight finished, the rest of this host's changes were not applied; run again (or --resume) to finish".into(),
+        ));
+    }
     let verify: Vec<(String, Check)> = match opts.verify {
         VerifyPolicy::Never => Vec::new(),
         VerifyPolicy::Always => st.checks.clone(),

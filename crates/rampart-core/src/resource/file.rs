@@ -379,6 +379,13 @@ fn write_script(
         stale(path)
     ));
     s.raw(format!("mkdir -p {}", quote(&dir)));
+    // Temporary files of an earlier run that was cut off (power loss, a dropped link) before
+    // its rename or its trap: the target itself was never touched, so they are only litter.
+    s.raw(format!(
+        "rm -f {}?????? {}??????",
+        quote(&format!("{dir}/.{base}.rampart.")),
+        quote(&format!("{dir}/.{base}.rampart-old."))
+    ));
     s.raw(format!(
         "t=$(mktemp {})",
         quote(&format!("{dir}/.{base}.rampart.XXXXXX"))

@@ -7,7 +7,8 @@
 //! - sshd restarted under a run does not disturb it; sshd killed under a run fails that host
 //!   only, clearly, and the host lock it held does not block the next run;
 //! - Ctrl-C finishes the step in flight, starts nothing new, prints the recap and writes the
-//!   journal; a second Ctrl-C aborts at once.
+//!   journal, and `--only-failed` then runs just the interrupted host; a second Ctrl-C aborts
+//!   at once.
 //!
 //! Hosts h9 - h14, h20, h21 (tests/util/HOSTS.md); every test resets its own hosts first.
 
@@ -402,8 +403,9 @@ fn ctrl_c_finishes_the_step_in_flight_and_writes_the_recap_and_journal() {
     assert_eq!(j["hosts"][first]["outcome"], "ok", "{j}");
     assert_ne!(j["hosts"][second]["outcome"], "ok", "{j}");
 
-    // --resume runs only what is left.
-    let (code, doc) = rampart_json(&["apply", "-i", &i, &s, "--resume"]);
+    // The interrupted host counts as failed: --only-failed runs it and nothing else.
+    assert_eq!(j["hosts"][second]["outcome"], "failed", "{j}");
+    let (code, doc) = rampart_json(&["apply", "-i", &i, &s, "--only-failed"]);
     assert_eq!(code, 0, "{}", brief(&doc));
     let ran: Vec<&str> = doc["hosts"]
         .as_array()

@@ -98,31 +98,37 @@ impl FactRequest {
         // content, and one `sha256sum` hashes the few big ones: a constant number of processes
         // instead of three per file (which was half of a full site's probe). Paths the batch
         // cannot frame (relative, or with a newline) go one by one.
-        let (batch, odd): (Vec<&String>, Vec<&String>) = self
-            .files
+        let read = self.read_set();
+        let (batch, odd): (Vec<&String>, Vec<&String>) = read
             .iter()
-            .chain(self.stats.iter().filter(|p| !self.files.contains(*p)))
+            .copied()
+            .chain(self.stats.iter().filter(|p| !read.contains(p)))
             .partition(|p| batchable(p));
         if !batch.is_empty() {
             let all = join(batch.iter().map(|p| p.as_str()));
-            let read: Vec<&str> = batch
+            let small: Vec<&str> = batch
                 .iter()
-                .filter(|p| self.files.contains(**p))
+                .filter(|p| read.contains(**p))
                 .map(|p| p.as_str())
                 .collect();
             sec(&mut s, "stats", "-");
             s.push_str(&format!(
-                "find -P {all} -maxdepth 0 \\( -type l -printf 'l|0|%u|%g|0|%p\\n%l\\n' \\) -o -printf '%y|%m|%u|%g|%s|%p\\n' 2>/dev/null\n"
+                "rampart_st=$(find -P {all} -maxdepth 0 \\( -type l -printf 'l|0|%u|%g|0|%p\\n%l\\n' \\) -o -printf '%y|%m|%u|%g|%s|%p\\n' 2>/dev/null)\nprintf '%s\\n' \"$rampart_st\"\n"
             ));
-            if !read.is_empty() {
-                let read = join(read);
+            if !small.is_empty() {
+                let small = join(small);
                 sec(&mut s, "contents", "-");
                 s.push_str(&format!(
-                    "find -P {read} -maxdepth 0 -type f -size -1025k -print0 2>/dev/null | tar -cPf - -b 1 --no-recursion --hard-dereference --null -T - 2>/dev/null | base64 -w0; echo\n"
+                    "find -P {small} -maxdepth 0 -type f -size -1025k -print0 2>/dev/null | tar -cPf - -b 1 --no-recursion --hard-dereference --null -T - 2>/dev/null | base64 -w0; echo\n"
                 ));
+                // Big files are hashed on the host, by one more process only when there are
+                // any (seven digits of size or more).
                 sec(&mut s, "sums", "-");
+                s.push_str(
+                    "rampart_big=\nwhile IFS='|' read -r k m u g z p; do if [ \"$k\" = f ] && [ ${#z} -ge 7 ]; then rampart_big=1; fi; done <<RAMPART_EOF\n$rampart_st\nRAMPART_EOF\n",
+                );
                 s.push_str(&format!(
-                    "find -P {read} -maxdepth 0 -type f -size +1024k -size -65537k -exec sha256sum {{}} + 2>/dev/null\n"
+                    "if [ -n \"$rampart_big\" ]; then find -P {small} -maxdepth 0 -type f -size +1024k -size -65537k -exec sha256sum {{}} + 2>/dev/null; fi\n"
                 ));
             }
         }
@@ -165,15 +171,10 @@ impl FactRequest {
             argv.extend(self.units.iter().cloned());
             s.push_str(&format!("{} 2>/dev/null || true\n", join(&argv)));
         }
-        if self.accounts {
-            sec(&mut s, "passwd", "-");
-            s.push_str("cat /etc/passwd\n");
-            sec(&mut s, "group", "-");
-            s.push_str("cat /etc/group\n");
-        }
+        // Accounts come with the files: /etc/passwd and /etc/group ride in the same tar.
         if self.swaps {
             sec(&mut s, "swaps", "-");
-            s.push_str("cat /proc/swaps 2>/dev/null || true\n");
+            s.push_str("while IFS= read -r rampart_v; do printf '%s\\n' \"$rampart_v\"; done </proc/swaps 2>/dev/null\n");
         }
         for (v6, table) in &self.iptables {
             let tool = if *v6 {
@@ -191,7 +192,8 @@ impl FactRequest {
                 join([tool, "-t", table.as_str()])
             ));
         }
-        if self.ufw_live {
+        if self.ufw_live && !self.iptables.contains(&(false, "filter".to_owned())) {
+            // Without the filter table's dump (which answers it), ask for the chain alone.
             sec(&mut s, "ufw_live", "-");
             s.push_str("if iptables -w -S ufw-user-input >/dev/null 2>&1; then echo yes; else echo no; fi\n");
         }
@@ -201,17 +203,18 @@ impl FactRequest {
         }
         if self.apt {
             sec(&mut s, "apt", "-");
-            s.push_str("stat -c 'lists %Y' /var/lib/apt/lists 2>/dev/null || echo 'lists 0'\n");
-            s.push_str("stat -c 'update_stamp %Y' /var/lib/apt/periodic/update-success-stamp 2>/dev/null || echo 'update_stamp 0'\n");
+            s.push_str(&format!(
+                "stat -c '%n %Y' {APT_LISTS} {APT_STAMP} 2>/dev/null\n"
+            ));
             s.push_str("if [ -e /var/run/reboot-required ]; then echo 'reboot_required 1'; else echo 'reboot_required 0'; fi\n");
-            s.push_str("echo \"now $(date +%s)\"\n");
+            s.push_str("date +'now %s'\n");
         }
         for (id, cmd) in &self.commands {
             sec(&mut s, "cmd", id);
             // The status is the check's own: `$?` after a pipeline into `head` would be head's.
             // The output is cut to MAX_CHECK_OUTPUT when parsed, not with a `head` per check.
             s.push_str(&format!(
-                "rampart_out=$( ( {cmd} ) </dev/null 2>&1 ); rampart_rc=$?\nprintf '%s\\n' \"$rampart_out\"; echo \"@rc $rampart_rc\"\n"
+                "rampart_out=$( {{ {cmd}\n}} </dev/null 2>&1 ); rampart_rc=$?\nprintf '%s\\n' \"$rampart_out\"; echo \"@rc $rampart_rc\"\n"
             ));
         }
         sec(&mut s, "end", "-");
@@ -225,6 +228,26 @@ impl FactRequest {
 fn batchable(path: &str) -> bool {
     path.starts_with('/') && !path.contains('\n')
 }
+
+const APT_LISTS: &str = "/var/lib/apt/lists";
+const APT_STAMP: &str = "/var/lib/apt/periodic/update-success-stamp";
+const PASSWD: &str = "/etc/passwd";
+const GROUP: &str = "/etc/group";
+
+impl FactRequest {
+    /// The paths whose content the probe reads: the files asked for, and the account
+    /// databases when accounts are asked for.
+    fn read_set(&self) -> BTreeSet<&String> {
+        let mut read: BTreeSet<&String> = self.files.iter().collect();
+        if self.accounts {
+            read.extend(ACCOUNT_FILES.iter());
+        }
+        read
+    }
+}
+
+static ACCOUNT_FILES: std::sync::LazyLock<[String; 2]> =
+    std::sync::LazyLock::new(|| [PASSWD.to_owned(), GROUP.to_owned()]);
 
 /// Where a sysctl key lives under /proc/sys.
 fn sysctl_path(key: &str) -> String {
@@ -254,7 +277,7 @@ echo "os_codename=${VERSION_CODENAME:-${UBUNTU_CODENAME:-}}"
 echo "os_pretty=${PRETTY_NAME:-}"
 read -r rampart_v </proc/sys/kernel/hostname; echo "hostname=$rampart_v"
 read -r rampart_v </proc/sys/kernel/osrelease; echo "kernel=$rampart_v"
-echo "arch=$(uname -m)"
+read -r rampart_v 2>/dev/null </proc/sys/kernel/arch || rampart_v=$(uname -m); echo "arch=$rampart_v"
 if [ -d /run/systemd/system ]; then
   echo systemd=1
   if [ -r /run/systemd/container ]; then read -r rampart_v </run/systemd/container; else rampart_v=none; fi
@@ -740,22 +763,50 @@ impl Facts {
             }
         }
         if let Some(stats) = stats {
-            let batch = req
-                .files
+            let read = req.read_set();
+            let batch = read
                 .iter()
-                .chain(req.stats.iter())
+                .copied()
+                .chain(req.stats.iter().filter(|p| !read.contains(p)))
                 .filter(|p| batchable(p));
             let files = parse_batch(
                 batch,
-                &req.files,
+                &read,
                 stats,
                 contents.unwrap_or_default(),
                 sums.unwrap_or_default(),
             )?;
             facts.files.extend(files);
         }
+        if req.accounts && passwd.is_none() {
+            // From the batch: read, then dropped unless they were asked for as files.
+            let text = |f: &mut Facts, path: &str| {
+                let t = f
+                    .files
+                    .get(path)
+                    .and_then(FileState::text)
+                    .map(str::to_owned);
+                if !req.files.contains(path) {
+                    f.files.remove(path);
+                }
+                t.unwrap_or_default()
+            };
+            let (p, g) = (text(&mut facts, PASSWD), text(&mut facts, GROUP));
+            let p: Vec<&str> = p.lines().collect();
+            let g: Vec<&str> = g.lines().collect();
+            facts.accounts = Some(parse_accounts(&p, &g));
+        }
         if let (Some(p), Some(g)) = (passwd, group) {
             facts.accounts = Some(parse_accounts(&p, &g));
+        }
+        if req.ufw_live && facts.ufw_live.is_none() {
+            facts.ufw_live = Some(
+                facts
+                    .iptables
+                    .get("v4/filter")
+                    .and_then(Option::as_deref)
+                    .is_some_and(|t| t.lines().any(|l| l.starts_with(":ufw-user-input "))),
+            );
         }
         // Anything requested but missing from the output would make planning guess: fill the
         // package and unit maps with "absent" so the plan sees a definite answer.
@@ -862,7 +913,7 @@ fn parse_file(path: &str, lines: &[&str]) -> Result<FileState, ParseError> {
 /// ones. A path `find` did not print does not exist.
 fn parse_batch<'a>(
     paths: impl Iterator<Item = &'a String>,
-    read: &BTreeSet<String>,
+    read: &BTreeSet<&String>,
     stats: &[&str],
     contents: &[&str],
     sums: &[&str],
@@ -1077,7 +1128,12 @@ fn parse_sshd(lines: &[&str]) -> SshdEffective {
 fn parse_apt(lines: &[&str]) -> AptState {
     let mut kv = BTreeMap::new();
     for line in lines {
-        if let Some((k, v)) = line.split_once(' ') {
+        if let Some((k, v)) = line.rsplit_once(' ') {
+            let k = match k {
+                APT_LISTS => "lists",
+                APT_STAMP => "update_stamp",
+                k => k,
+            };
             kv.insert(k, v.trim().parse::<u64>().unwrap_or(0));
         }
     }
@@ -1273,7 +1329,7 @@ mod tests {
         req.commands.insert("x".into(), "false".into());
         let s = req.probe_script("n");
         assert!(
-            s.contains("rampart_out=$( ( false ) </dev/null 2>&1 ); rampart_rc=$?"),
+            s.contains("rampart_out=$( { false\n} </dev/null 2>&1 ); rampart_rc=$?"),
             "{s}"
         );
         assert!(s.contains("echo \"@rc $rampart_rc\""));
@@ -1345,6 +1401,9 @@ mod tests {
         req.sysctls.insert("kernel.pid_max".into());
         req.sysctls.insert("net.ipv4.tcp_rmem".into());
         req.sysctls.insert("vm.no_such_key".into());
+        req.accounts = true;
+        req.apt = true;
+        req.swaps = true;
         req.stats.insert("relative/path".into());
         let script = req.probe_script("nonce1");
         let out = std::process::Command::new("sh")
@@ -1400,7 +1459,7 @@ mod tests {
         assert_eq!(f.files[&p("fifo")], FileState::Other);
         assert_eq!(f.files[&p("missing")], FileState::Absent);
         assert_eq!(f.files["relative/path"], FileState::Absent);
-        assert_eq!(f.files.len(), 14);
+        assert_eq!(f.files.len(), 14, "{:?}", f.files.keys());
         let read = |k: &str| {
             std::fs::read_to_string(sysctl_path(k))
                 .ok()
@@ -1411,10 +1470,20 @@ mod tests {
             assert!(f.sysctls[k].is_some(), "{k}");
         }
         assert_eq!(f.sysctls["vm.no_such_key"], None);
-        let uname = std::process::Command::new("uname")
-            .arg("-r")
-            .output()
-            .unwrap();
-        assert_eq!(f.host.kernel, String::from_utf8_lossy(&uname.stdout).trim());
+        let accounts = f.accounts.as_ref().expect("accounts");
+        assert_eq!(accounts.users["root"].uid, 0);
+        assert!(accounts.groups.contains_key("root"));
+        assert!(!f.files.contains_key(PASSWD), "not asked for as a file");
+        assert!(f.swaps.is_some());
+        let apt = f.apt.as_ref().expect("apt");
+        if std::path::Path::new(APT_LISTS).exists() {
+            assert!(apt.lists_age_secs < u64::MAX, "{apt:?}");
+        }
+        let uname = |a: &str| {
+            let o = std::process::Command::new("uname").arg(a).output().unwrap();
+            String::from_utf8_lossy(&o.stdout).trim().to_owned()
+        };
+        assert_eq!(f.host.kernel, uname("-r"));
+        assert_eq!(f.host.arch, uname("-m"));
     }
 }

@@ -43,7 +43,7 @@ bench_lab_cgroups() { # bench_lab_cgroups N
   local i f
   BENCH_CPUACCT_DIRS=()
   for i in $(seq 1 "$1"); do
-    f=$(find /sys/fs/cgroup/cpuacct /sys/fs/cgroup/cpu,cpuacct -maxdepth 6 -type d -name "rampart-h$i" 2>/dev/null | head -n1)
+    f=$(find /sys/fs/cgroup/cpuacct /sys/fs/cgroup/cpu,cpuacct -maxdepth 6 -type d -name "rampart-h$i" 2>/dev/null | head -n1 || true)
     if [ -n "$f" ]; then BENCH_CPUACCT_DIRS+=("$f"); else bench_log "h$i: no cpuacct cgroup found: host CPU leaves it out"; fi
   done
 }

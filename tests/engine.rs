@@ -349,6 +349,107 @@ fn bad_input_is_refused_with_file_line_col_and_touches_no_host() {
             "lab",
         ),
     ];
+    // A template that reads a variable nothing defines.
+    std::fs::create_dir(dir.path().join("tpl")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("tpl/motd.j2"),
+        "Welcome to {{ inventory_hostname }}\n{{ banner }}\n",
+    )
+    .expect("write template");
+    // A secrets file encrypted for another identity than the one given.
+    let key = |name: &str| {
+        let p = dir.path().join(name);
+        let out = rampart(&["secrets", "keygen", "-o", p.to_str().expect("utf-8")]);
+        assert!(out.status.success());
+        p.to_str().expect("utf-8").to_owned()
+    };
+    let (mine, theirs) = (key("mine.key"), key("theirs.key"));
+    let plain = w("plain.toml", "[app]\ntoken = \"a-long-enough-token\"\n");
+    let sealed = dir.path().join("secrets.age");
+    let out = rampart(&[
+        "secrets",
+        "--identity",
+        &theirs,
+        "encrypt",
+        &plain,
+        "-o",
+        sealed.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut cases = cases;
+    cases.extend([
+        (
+            vec![
+                w(
+                    "broken.yml",
+                    "all:\n  hosts:\n    h21: {ansible_host: 10.213.21.2\n",
+                ),
+                gs.clone(),
+            ],
+            "broken.yml:".into(),
+            "YAML",
+        ),
+        (
+            vec![
+                w(
+                    "dup.toml",
+                    "[hosts.h21]\naddress = \"10.213.21.2\"\n\n[hosts.h21]\naddress = \"10.213.21.3\"\n",
+                ),
+                gs.clone(),
+            ],
+            "dup.toml:4:".into(),
+            "duplicate",
+        ),
+        (
+            vec![
+                w(
+                    "nokey.toml",
+                    "[defaults]\nuser = \"root\"\nidentity_file = \"/nonexistent/id_ed25519\"\n\n[hosts.h21]\naddress = \"10.213.21.2\"\n\n[groups.lab]\nhosts = [\"h21\"]\n",
+                ),
+                gs.clone(),
+            ],
+            "nokey.toml:3:".into(),
+            "identity_file",
+        ),
+        (
+            vec![
+                gi.clone(),
+                w(
+                    "cidr.toml",
+                    "[[play]]\nhosts = \"lab\"\nroles = [\"ufw\"]\n\n[roles.ufw]\nssh_from = [\"10.0.0.0/33\"]\n",
+                ),
+            ],
+            "cidr.toml:6:".into(),
+            "10.0.0.0/33",
+        ),
+        (
+            vec![
+                gi.clone(),
+                w(
+                    "tpl.toml",
+                    "templates = \"tpl\"\n\n[[play]]\nhosts = \"lab\"\nroles = [\"custom\"]\n\n[roles.custom]\nfiles = [{ path = \"/etc/motd\", template = \"motd.j2\" }]\n",
+                ),
+            ],
+            "motd.j2:2".into(),
+            "banner",
+        ),
+        (
+            vec![
+                gi.clone(),
+                gs.clone(),
+                "--secrets".into(),
+                sealed.to_str().expect("utf-8").to_owned(),
+                "--identity".into(),
+                mine.clone(),
+            ],
+            "secrets.age".into(),
+            "identity",
+        ),
+    ]);
     let before = logins(&lab, "h21");
     for (args, located, hint) in cases {
         let mut a = vec!["check".to_owned(), "-i".to_owned()];

@@ -5,81 +5,8 @@
 
 mod util;
 
-use std::path::PathBuf;
+use util::{Lab, Site, changed, changed_ids, failed_checks, rampart_json, verified};
 
-use serde_json::Value;
-use util::{Lab, changed, host, rampart_json};
-
-/// A site in a temporary directory, with an inventory of some lab hosts.
-struct Site {
-    _dir: tempfile::TempDir,
-    inv: PathBuf,
-    site: PathBuf,
-}
-
-impl Site {
-    fn new(lab: &Lab, hosts: &[&str], user: &str, roles_toml: &str, roles: &[&str]) -> Site {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let inv = lab.inventory(dir.path(), hosts, user);
-        let site = dir.path().join("site.toml");
-        let list = roles
-            .iter()
-            .map(|r| format!("\"{r}\""))
-            .collect::<Vec<_>>()
-            .join(", ");
-        std::fs::write(
-            &site,
-            format!("[[play]]\nhosts = \"lab\"\nroles = [{list}]\n\n{roles_toml}"),
-        )
-        .expect("write site");
-        Site {
-            _dir: dir,
-            inv,
-            site,
-        }
-    }
-
-    fn run(&self, cmd: &str, extra: &[&str]) -> (i32, Value) {
-        let mut args = vec![
-            cmd,
-            "-i",
-            self.inv.to_str().expect("utf-8"),
-            self.site.to_str().expect("utf-8"),
-        ];
-        args.extend_from_slice(extra);
-        rampart_json(&args)
-    }
-}
-
-/// Ids of the resources a report says changed (or would change) on a host.
-fn changed_ids(doc: &Value, h: &str) -> Vec<String> {
-    host(doc, h)["resources"]
-        .as_array()
-        .map(|rs| {
-            rs.iter()
-                .filter(|r| r["status"] == "changed")
-                .filter_map(|r| r["id"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Verify checks that failed on a host, with their evidence.
-fn failed_checks(doc: &Value, h: &str) -> Vec<String> {
-    host(doc, h)["verify"]
-        .as_array()
-        .map(|vs| {
-            vs.iter()
-                .filter(|v| v["pass"] != true)
-                .map(|v| format!("{}: {}", v["id"], v["evidence"]))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn verified(doc: &Value, h: &str) -> usize {
-    host(doc, h)["verify"].as_array().map_or(0, Vec::len)
-}
 #[test]
 #[ignore = "needs the lab (sudo tests/run)"]
 fn base_converges_and_repairs_on_h5() {

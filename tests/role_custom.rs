@@ -8,10 +8,7 @@
 
 mod util;
 
-use std::path::PathBuf;
-
-use serde_json::Value;
-use util::{Lab, changed, host, rampart_json};
+use util::{Lab, Site, changed, changed_ids, failed_checks, host};
 
 const H: &str = "h9";
 
@@ -33,65 +30,23 @@ services = [{ name = "fleet", enabled = true, state = "started" }]
 commands = [{ name = "init fleet db", run = "touch /opt/fleet/db", creates = "/opt/fleet/db" }]
 "#;
 
-struct Site {
-    _dir: tempfile::TempDir,
-    inv: PathBuf,
-    site: PathBuf,
-}
-
-impl Site {
-    fn new(lab: &Lab, roles_toml: &str) -> Site {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let inv = lab.inventory(dir.path(), &[H], "lab");
-        std::fs::create_dir(dir.path().join("templates")).expect("mkdir");
-        std::fs::write(
-            dir.path().join("templates/motd.j2"),
-            "{{ banner }} on {{ inventory_hostname }} ({{ host.os_codename }})\n",
-        )
-        .expect("write template");
-        let site = dir.path().join("site.toml");
-        std::fs::write(&site, format!("templates = \"templates\"\n\n[[play]]\nhosts = \"lab\"\nroles = [\"custom\"]\n\n{roles_toml}")).expect("write site");
-        Site {
-            _dir: dir,
-            inv,
-            site,
-        }
-    }
-
-    fn run(&self, cmd: &str, extra: &[&str]) -> (i32, Value) {
-        let mut args = vec![
-            cmd,
-            "-i",
-            self.inv.to_str().expect("utf-8"),
-            self.site.to_str().expect("utf-8"),
-        ];
-        args.extend_from_slice(extra);
-        rampart_json(&args)
-    }
-}
-
-fn changed_ids(doc: &Value, h: &str) -> Vec<String> {
-    host(doc, h)["resources"]
-        .as_array()
-        .map(|rs| {
-            rs.iter()
-                .filter(|r| r["status"] == "changed")
-                .filter_map(|r| r["id"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn failed_checks(doc: &Value, h: &str) -> Vec<String> {
-    host(doc, h)["verify"]
-        .as_array()
-        .map(|vs| {
-            vs.iter()
-                .filter(|v| v["pass"] != true)
-                .map(|v| format!("{}: {}", v["id"], v["evidence"]))
-                .collect()
-        })
-        .unwrap_or_default()
+/// A custom-role site on H as `lab`, with a site templates directory holding motd.j2.
+fn custom_site(lab: &Lab, roles_toml: &str) -> Site {
+    let s = Site::with_text(
+        lab,
+        &[H],
+        "lab",
+        &format!(
+            "templates = \"templates\"\n\n[[play]]\nhosts = \"lab\"\nroles = [\"custom\"]\n\n{roles_toml}"
+        ),
+    );
+    std::fs::create_dir(s.dir().join("templates")).expect("mkdir");
+    std::fs::write(
+        s.dir().join("templates/motd.j2"),
+        "{{ banner }} on {{ inventory_hostname }} ({{ host.os_codename }})\n",
+    )
+    .expect("write template");
+    s
 }
 
 #[test]
@@ -99,7 +54,7 @@ fn failed_checks(doc: &Value, h: &str) -> Vec<String> {
 fn custom_converges_every_kind_of_entry_on_h9() {
     let lab = Lab::get();
     lab.reset(&[H]);
-    let s = Site::new(&lab, ROLE);
+    let s = custom_site(&lab, ROLE);
 
     let (code, doc) = s.run("apply", &[]);
     assert_eq!(code, 0, "{doc}");
@@ -202,7 +157,7 @@ fn custom_converges_every_kind_of_entry_on_h9() {
     assert_eq!(changed_ids(&doc, H), ["service:fleet"], "{doc}");
 
     // A sudoers file visudo rejects is never installed; the old one stays.
-    let bad = Site::new(
+    let bad = custom_site(
         &lab,
         &ROLE.replace("NOPASSWD: /usr/bin/true", "NOPASSWD /usr/bin/true"),
     );

@@ -13,75 +13,10 @@
 
 mod util;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
-use util::{Lab, changed, host, rampart_json};
-
-struct Site {
-    _dir: tempfile::TempDir,
-    inv: PathBuf,
-    site: PathBuf,
-}
-
-impl Site {
-    fn new(lab: &Lab, h: &str, roles_toml: &str, roles: &[&str]) -> Site {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let inv = lab.inventory(dir.path(), &[h], "root");
-        let site = dir.path().join("site.toml");
-        let list = roles
-            .iter()
-            .map(|r| format!("\"{r}\""))
-            .collect::<Vec<_>>()
-            .join(", ");
-        std::fs::write(
-            &site,
-            format!("[[play]]\nhosts = \"lab\"\nroles = [{list}]\n\n{roles_toml}"),
-        )
-        .expect("write site");
-        Site {
-            _dir: dir,
-            inv,
-            site,
-        }
-    }
-
-    fn run(&self, cmd: &str, extra: &[&str]) -> (i32, Value) {
-        let mut args = vec![
-            cmd,
-            "-i",
-            self.inv.to_str().expect("utf-8"),
-            self.site.to_str().expect("utf-8"),
-        ];
-        args.extend_from_slice(extra);
-        rampart_json(&args)
-    }
-}
-
-fn changed_ids(doc: &Value, h: &str) -> Vec<String> {
-    host(doc, h)["resources"]
-        .as_array()
-        .map(|rs| {
-            rs.iter()
-                .filter(|r| r["status"] == "changed")
-                .filter_map(|r| r["id"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn failed_checks(doc: &Value, h: &str) -> Vec<String> {
-    host(doc, h)["verify"]
-        .as_array()
-        .map(|vs| {
-            vs.iter()
-                .filter(|v| v["pass"] != true)
-                .map(|v| format!("{}: {}", v["id"], v["evidence"]))
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use util::{Lab, Site, changed, changed_ids, failed_checks, host};
 
 fn handlers(doc: &Value, h: &str) -> Value {
     host(doc, h)["handlers"].clone()
@@ -122,7 +57,7 @@ const DAEMON_JSON: &str = r#"{
 fn docker_installs_hardens_and_with_docker_user_keeps_ports_local_on_h8() {
     let lab = Lab::get();
     lab.reset_docker(&["h8"]);
-    let s = Site::new(&lab, "h8", SITE, &["docker"]);
+    let s = Site::new(&lab, &["h8"], "root", SITE, &["docker"]);
 
     // check: everything would change, nothing is written.
     let before = lab.state_hash("h8");
@@ -238,7 +173,7 @@ fn docker_installs_hardens_and_with_docker_user_keeps_ports_local_on_h8() {
         reachable(outside),
         "Docker publishes the port to the world before docker-user"
     );
-    let both = Site::new(&lab, "h8", SITE, &["docker", "docker-user"]);
+    let both = Site::new(&lab, &["h8"], "root", SITE, &["docker", "docker-user"]);
     let (code, doc) = both.run("apply", &[]);
     assert_eq!(code, 0, "{doc}");
     assert_eq!(failed_checks(&doc, "h8"), Vec::<String>::new());

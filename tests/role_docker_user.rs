@@ -10,75 +10,9 @@
 
 mod util;
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use serde_json::Value;
-use util::{Lab, changed, host, rampart_json};
-
-struct Site {
-    _dir: tempfile::TempDir,
-    inv: PathBuf,
-    site: PathBuf,
-}
-
-impl Site {
-    fn new(lab: &Lab, h: &str, roles_toml: &str, roles: &[&str]) -> Site {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let inv = lab.inventory(dir.path(), &[h], "root");
-        let site = dir.path().join("site.toml");
-        let list = roles
-            .iter()
-            .map(|r| format!("\"{r}\""))
-            .collect::<Vec<_>>()
-            .join(", ");
-        std::fs::write(
-            &site,
-            format!("[[play]]\nhosts = \"lab\"\nroles = [{list}]\n\n{roles_toml}"),
-        )
-        .expect("write site");
-        Site {
-            _dir: dir,
-            inv,
-            site,
-        }
-    }
-
-    fn run(&self, cmd: &str, extra: &[&str]) -> (i32, Value) {
-        let mut args = vec![
-            cmd,
-            "-i",
-            self.inv.to_str().expect("utf-8"),
-            self.site.to_str().expect("utf-8"),
-        ];
-        args.extend_from_slice(extra);
-        rampart_json(&args)
-    }
-}
-
-fn changed_ids(doc: &Value, h: &str) -> Vec<String> {
-    host(doc, h)["resources"]
-        .as_array()
-        .map(|rs| {
-            rs.iter()
-                .filter(|r| r["status"] == "changed")
-                .filter_map(|r| r["id"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn failed_checks(doc: &Value, h: &str) -> Vec<String> {
-    host(doc, h)["verify"]
-        .as_array()
-        .map(|vs| {
-            vs.iter()
-                .filter(|v| v["pass"] != true)
-                .map(|v| format!("{}: {}", v["id"], v["evidence"]))
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use util::{Lab, Site, changed, changed_ids, failed_checks, host};
 
 /// Whether an HTTP GET from the machine (outside every lab host) gets an answer.
 fn reachable(url: &str) -> bool {
@@ -132,7 +66,7 @@ fn a_published_port_is_reachable_from_the_host_only_on_h7() {
     );
 
     // check: everything would change, nothing is written.
-    let s = Site::new(&lab, "h7", "", &["docker-user"]);
+    let s = Site::new(&lab, &["h7"], "root", "", &["docker-user"]);
     let before = lab.state_hash("h7");
     let (code, doc) = s.run("check", &[]);
     assert_eq!(code, 5, "{doc}");

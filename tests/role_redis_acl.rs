@@ -11,7 +11,7 @@ mod util;
 use std::path::PathBuf;
 
 use serde_json::Value;
-use util::{Lab, changed, host, rampart, rampart_json};
+use util::{Lab, changed, changed_ids, failed_checks, host, rampart, rampart_json};
 
 const H: &str = "h9";
 const ACL: &str = "/etc/redis/users.acl";
@@ -99,30 +99,6 @@ impl Site {
         args.extend_from_slice(extra);
         rampart_json(&args)
     }
-}
-
-fn changed_ids(doc: &Value, h: &str) -> Vec<String> {
-    host(doc, h)["resources"]
-        .as_array()
-        .map(|rs| {
-            rs.iter()
-                .filter(|r| r["status"] == "changed")
-                .filter_map(|r| r["id"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn failed_checks(doc: &Value, h: &str) -> Vec<String> {
-    host(doc, h)["verify"]
-        .as_array()
-        .map(|vs| {
-            vs.iter()
-                .filter(|v| v["pass"] != true)
-                .map(|v| format!("{}: {}", v["id"], v["evidence"]))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Runs redis commands on the host as a user, the password through stdin.

@@ -7,73 +7,11 @@
 
 mod util;
 
-use std::path::PathBuf;
-
-use serde_json::Value;
-use util::{Lab, changed, host, rampart_json};
+use util::{Lab, Site, changed, changed_ids, failed_checks, host};
 
 const H: &str = "h10";
 const ENV: &str = "/home/clawdbot/.clawdbot/.env";
 const DROPIN: &str = "/etc/systemd/system/clawdbot.service.d/10-rampart-hardening.conf";
-
-struct Site {
-    _dir: tempfile::TempDir,
-    inv: PathBuf,
-    site: PathBuf,
-}
-
-impl Site {
-    fn new(lab: &Lab, roles_toml: &str) -> Site {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let inv = lab.inventory(dir.path(), &[H], "root");
-        let site = dir.path().join("site.toml");
-        std::fs::write(
-            &site,
-            format!("[[play]]\nhosts = \"lab\"\nroles = [\"service-hardening\"]\n\n{roles_toml}"),
-        )
-        .expect("write site");
-        Site {
-            _dir: dir,
-            inv,
-            site,
-        }
-    }
-
-    fn run(&self, cmd: &str, extra: &[&str]) -> (i32, Value) {
-        let mut args = vec![
-            cmd,
-            "-i",
-            self.inv.to_str().expect("utf-8"),
-            self.site.to_str().expect("utf-8"),
-        ];
-        args.extend_from_slice(extra);
-        rampart_json(&args)
-    }
-}
-
-fn changed_ids(doc: &Value, h: &str) -> Vec<String> {
-    host(doc, h)["resources"]
-        .as_array()
-        .map(|rs| {
-            rs.iter()
-                .filter(|r| r["status"] == "changed")
-                .filter_map(|r| r["id"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn failed_checks(doc: &Value, h: &str) -> Vec<String> {
-    host(doc, h)["verify"]
-        .as_array()
-        .map(|vs| {
-            vs.iter()
-                .filter(|v| v["pass"] != true)
-                .map(|v| format!("{}: {}", v["id"], v["evidence"]))
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 /// A stand-in for the seed's clawdbot: a user, its state directory, a root-owned world-readable
 /// `.env` (as a deploy with `sudo tee` leaves it), and a running unit.
@@ -102,7 +40,7 @@ fn service_hardening_sandboxes_scopes_sudo_and_locks_env_on_h10() {
     let lab = Lab::get();
     lab.reset(&[H]);
     lab.sh(H, SETUP);
-    let s = Site::new(&lab, ROLE);
+    let s = Site::new(&lab, &[H], "root", ROLE, &["service-hardening"]);
     let pid_before = lab.sh(H, "systemctl show -p MainPID --value clawdbot");
 
     let (code, doc) = s.run("apply", &[]);

@@ -10,74 +10,7 @@
 
 mod util;
 
-use std::path::PathBuf;
-
-use serde_json::Value;
-use util::{Lab, changed, host, rampart_json};
-
-struct Site {
-    _dir: tempfile::TempDir,
-    inv: PathBuf,
-    site: PathBuf,
-}
-
-impl Site {
-    fn new(lab: &Lab, h: &str, roles_toml: &str, roles: &[&str]) -> Site {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let inv = lab.inventory(dir.path(), &[h], "root");
-        let site = dir.path().join("site.toml");
-        let list = roles
-            .iter()
-            .map(|r| format!("\"{r}\""))
-            .collect::<Vec<_>>()
-            .join(", ");
-        std::fs::write(
-            &site,
-            format!("[[play]]\nhosts = \"lab\"\nroles = [{list}]\n\n{roles_toml}"),
-        )
-        .expect("write site");
-        Site {
-            _dir: dir,
-            inv,
-            site,
-        }
-    }
-
-    fn run(&self, cmd: &str, extra: &[&str]) -> (i32, Value) {
-        let mut args = vec![
-            cmd,
-            "-i",
-            self.inv.to_str().expect("utf-8"),
-            self.site.to_str().expect("utf-8"),
-        ];
-        args.extend_from_slice(extra);
-        rampart_json(&args)
-    }
-}
-
-fn changed_ids(doc: &Value, h: &str) -> Vec<String> {
-    host(doc, h)["resources"]
-        .as_array()
-        .map(|rs| {
-            rs.iter()
-                .filter(|r| r["status"] == "changed")
-                .filter_map(|r| r["id"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn failed_checks(doc: &Value, h: &str) -> Vec<String> {
-    host(doc, h)["verify"]
-        .as_array()
-        .map(|vs| {
-            vs.iter()
-                .filter(|v| v["pass"] != true)
-                .map(|v| format!("{}: {}", v["id"], v["evidence"]))
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use util::{Lab, Site, changed, changed_ids, failed_checks, host};
 
 /// Puts the machine-wide kernel parameters back when dropped (also on a failed assertion).
 struct RestoreGlobals {
@@ -120,7 +53,7 @@ fn swap_file_and_sysctls_converge_and_repair_on_h7() {
     let lab = Lab::get();
     lab.reset(&["h7"]);
     let _restore = RestoreGlobals::save(&lab, &["vm.swappiness", "fs.file-max"]);
-    let s = Site::new(&lab, "h7", SITE, &["swap-sysctl"]);
+    let s = Site::new(&lab, &["h7"], "root", SITE, &["swap-sysctl"]);
     let fstab = "awk '$1 == \"/swapfile\"' /etc/fstab";
 
     // check: would change, writes nothing.

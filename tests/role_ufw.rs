@@ -8,79 +8,9 @@
 
 mod util;
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use serde_json::Value;
-use util::{Lab, changed, host, rampart_json};
-
-struct Site {
-    _dir: tempfile::TempDir,
-    inv: PathBuf,
-    site: PathBuf,
-}
-
-impl Site {
-    fn new(lab: &Lab, h: &str, roles_toml: &str, roles: &[&str]) -> Site {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let inv = lab.inventory(dir.path(), &[h], "root");
-        let site = dir.path().join("site.toml");
-        let list = roles
-            .iter()
-            .map(|r| format!("\"{r}\""))
-            .collect::<Vec<_>>()
-            .join(", ");
-        std::fs::write(
-            &site,
-            format!("[[play]]\nhosts = \"lab\"\nroles = [{list}]\n\n{roles_toml}"),
-        )
-        .expect("write site");
-        Site {
-            _dir: dir,
-            inv,
-            site,
-        }
-    }
-
-    fn run(&self, cmd: &str, extra: &[&str]) -> (i32, Value) {
-        let mut args = vec![
-            cmd,
-            "-i",
-            self.inv.to_str().expect("utf-8"),
-            self.site.to_str().expect("utf-8"),
-        ];
-        args.extend_from_slice(extra);
-        rampart_json(&args)
-    }
-}
-
-fn changed_ids(doc: &Value, h: &str) -> Vec<String> {
-    host(doc, h)["resources"]
-        .as_array()
-        .map(|rs| {
-            rs.iter()
-                .filter(|r| r["status"] == "changed")
-                .filter_map(|r| r["id"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn failed_checks(doc: &Value, h: &str) -> Vec<String> {
-    host(doc, h)["verify"]
-        .as_array()
-        .map(|vs| {
-            vs.iter()
-                .filter(|v| v["pass"] != true)
-                .map(|v| format!("{}: {}", v["id"], v["evidence"]))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn verified(doc: &Value, h: &str) -> usize {
-    host(doc, h)["verify"].as_array().map_or(0, Vec::len)
-}
+use util::{Lab, Site, changed, changed_ids, failed_checks, host, verified};
 
 /// Whether an HTTP GET from the machine (outside every lab host) gets an answer.
 fn reachable(url: &str) -> bool {
@@ -97,7 +27,7 @@ const SITE: &str = "[roles.ufw]\nallow = [{ port = 8443, from = \"10.0.0.0/8\", 
 fn ufw_converges_keeps_ssh_drops_the_rest_and_repairs_drift_on_h7() {
     let lab = Lab::get();
     lab.reset(&["h7"]);
-    let s = Site::new(&lab, "h7", SITE, &["ufw"]);
+    let s = Site::new(&lab, &["h7"], "root", SITE, &["ufw"]);
     // A web server nobody allowed: reachable while the firewall is off.
     lab.sh(
         "h7",
@@ -214,7 +144,8 @@ fn ufw_converges_keeps_ssh_drops_the_rest_and_repairs_drift_on_h7() {
     // fix; nothing is written.
     let locked = Site::new(
         &lab,
-        "h7",
+        &["h7"],
+        "root",
         "[roles.ufw]\nssh_from = [\"192.0.2.0/24\"]\n",
         &["ufw"],
     );

@@ -250,3 +250,87 @@ pub fn brief(doc: &serde_json::Value) -> String {
         })
         .unwrap_or_else(|| doc.to_string())
 }
+
+/// A site in a temporary directory, with an inventory of some lab hosts (group `lab`).
+pub struct Site {
+    dir: tempfile::TempDir,
+    /// The inventory file.
+    pub inv: PathBuf,
+    /// The site file.
+    pub site: PathBuf,
+}
+
+impl Site {
+    /// One play of `roles` on the `lab` group of `hosts`, logging in as `user`, with
+    /// `roles_toml` (the roles' settings) after it.
+    pub fn new(lab: &Lab, hosts: &[&str], user: &str, roles_toml: &str, roles: &[&str]) -> Site {
+        let list = roles
+            .iter()
+            .map(|r| format!("\"{r}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Site::with_text(
+            lab,
+            hosts,
+            user,
+            &format!("[[play]]\nhosts = \"lab\"\nroles = [{list}]\n\n{roles_toml}"),
+        )
+    }
+
+    /// A site file of exactly `text`.
+    pub fn with_text(lab: &Lab, hosts: &[&str], user: &str, text: &str) -> Site {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let inv = lab.inventory(dir.path(), hosts, user);
+        let site = dir.path().join("site.toml");
+        std::fs::write(&site, text).expect("write site");
+        Site { dir, inv, site }
+    }
+
+    /// The directory the inventory and the site are in.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `rampart CMD -i INV SITE EXTRA... --json`: (exit code, report).
+    pub fn run(&self, cmd: &str, extra: &[&str]) -> (i32, serde_json::Value) {
+        let mut args = vec![
+            cmd,
+            "-i",
+            self.inv.to_str().expect("utf-8"),
+            self.site.to_str().expect("utf-8"),
+        ];
+        args.extend_from_slice(extra);
+        rampart_json(&args)
+    }
+}
+
+/// Ids of the resources a report says changed (or would change) on a host.
+pub fn changed_ids(doc: &serde_json::Value, h: &str) -> Vec<String> {
+    host(doc, h)["resources"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .filter(|r| r["status"] == "changed")
+                .filter_map(|r| r["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The verify checks of a host that did not pass, with their evidence.
+pub fn failed_checks(doc: &serde_json::Value, h: &str) -> Vec<String> {
+    host(doc, h)["verify"]
+        .as_array()
+        .map(|vs| {
+            vs.iter()
+                .filter(|v| v["pass"] != true)
+                .map(|v| format!("{}: {}", v["id"], v["evidence"]))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// How many verify checks ran on a host.
+pub fn verified(doc: &serde_json::Value, h: &str) -> usize {
+    host(doc, h)["verify"].as_array().map_or(0, Vec::len)
+}

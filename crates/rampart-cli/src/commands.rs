@@ -219,21 +219,7 @@ pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliEr
     } else {
         None
     };
-    let mut templates = Templates::embedded();
-    if let Some(dir) = &prepared.templates_dir {
-        for (name, src, file) in jobs::user_templates(dir)? {
-            templates.add_user(&name, src, &file).map_err(|e| {
-                CliError::Input(vec![rampart_core::InputError::new(
-                    rampart_core::Location {
-                        file: file.clone().into(),
-                        line: e.line,
-                        col: None,
-                    },
-                    e.message,
-                )])
-            })?;
-        }
-    }
+    let templates = jobs::load_templates(&prepared)?;
     let mode = if apply { Mode::Apply } else { Mode::Check };
     let secrets_file = a
         .secrets

@@ -13,6 +13,7 @@ use rampart_core::inventory::pattern::HostPattern;
 use rampart_core::inventory::{Host, Inventory};
 use rampart_core::role::{Configured, Role};
 use rampart_core::site::Site;
+use rampart_core::template::Templates;
 use rampart_core::vars::{self, Layer};
 use rampart_engine::{HostJob, RoleJob};
 use rampart_ssh::{ResolveOptions, Resolver, Target, TargetOverrides};
@@ -60,11 +61,28 @@ pub fn targets(sel: &Selection, conn: &ConnArgs) -> Result<Vec<(String, Target, 
         ..ResolveOptions::default()
     });
     let mut out = Vec::with_capacity(sel.hosts.len());
+    let mut keys_seen: HashMap<PathBuf, ()> = HashMap::new();
+    let mut errors = Vec::new();
     for name in &sel.hosts {
         let host = sel
             .inventory
             .host(name)
             .ok_or_else(|| CliError::internal(format!("selected host {name} vanished")))?;
+        // A key file the inventory names must be readable now, not fail at every host's login.
+        for key in &host.conn.identity_files {
+            if keys_seen.insert(key.value.clone(), ()).is_some() {
+                continue;
+            }
+            if let Err(e) = std::fs::File::open(&key.value) {
+                errors.push(
+                    InputError::new(
+                        key.location.clone(),
+                        format!("cannot read identity_file {}: {e}", key.value.display()),
+                    )
+                    .with_hint("fix the path (it is relative to the inventory file), or remove identity_file to use ssh-agent and ~/.ssh/config"),
+                );
+            }
+        }
         let overrides = overrides(host, &sel.inventory);
         let target = resolver.resolve(&host.name, &overrides).map_err(|e| {
             CliError::Input(vec![InputError::new(
@@ -73,6 +91,9 @@ pub fn targets(sel: &Selection, conn: &ConnArgs) -> Result<Vec<(String, Target, 
             )])
         })?;
         out.push((host.name.clone(), target, host.conn.become_root()));
+    }
+    if !errors.is_empty() {
+        return Err(CliError::Input(errors));
     }
     Ok(out)
 }
@@ -218,6 +239,67 @@ pub fn prepare(run: &RunArgs, registry: &[Box<dyn Role>]) -> Result<Prepared, Cl
         idle,
         templates_dir,
     })
+}
+
+/// The run's templates: the embedded ones and the site's own. Every template a role will
+/// render is checked against every host it renders for: a variable that neither the role nor
+/// the host's inventory variables define is refused here, before any connection.
+pub fn load_templates(prepared: &Prepared) -> Result<Templates, CliError> {
+    let mut templates = Templates::embedded();
+    if let Some(dir) = &prepared.templates_dir {
+        for (name, src, file) in user_templates(dir)? {
+            templates.add_user(&name, src, &file).map_err(|e| {
+                CliError::Input(vec![InputError::new(
+                    Location {
+                        file: file.clone().into(),
+                        line: e.line,
+                        col: None,
+                    },
+                    e.message,
+                )])
+            })?;
+        }
+    }
+    let mut errors: Vec<InputError> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for job in &prepared.jobs {
+        let host_vars: std::collections::BTreeSet<String> = job
+            .vars
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        for role in &job.roles {
+            for u in role.configured.templates() {
+                let mut provided = u.provided.clone();
+                provided.extend(host_vars.iter().cloned());
+                for (var, line) in templates.missing_variables(&u.template, &provided) {
+                    if !seen.insert((u.template.clone(), var.clone())) {
+                        continue;
+                    }
+                    errors.push(
+                        InputError::new(
+                            Location {
+                                file: templates.shown(&u.template).into(),
+                                line,
+                                col: None,
+                            },
+                            format!(
+                                "template `{}` ({}) uses `{var}`, which is not defined for host {}",
+                                u.template, u.at, job.name
+                            ),
+                        )
+                        .with_hint(format!(
+                            "define `{var}` in the inventory (host or group vars) or in the file's `vars`, or guard it: {{% if {var} is defined %}}"
+                        )),
+                    );
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(CliError::Input(errors));
+    }
+    Ok(templates)
 }
 
 /// Reads every file of a user template directory (relative names are template names).

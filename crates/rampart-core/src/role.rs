@@ -47,6 +47,23 @@ pub trait Configured: Send + Sync + Debug {
     fn checks(&self) -> Vec<Check> {
         Vec::new()
     }
+
+    /// The templates this role renders and the variables it puts in their context over the
+    /// host's own, so a variable nothing defines is refused before any host is contacted.
+    fn templates(&self) -> Vec<TemplateUse> {
+        Vec::new()
+    }
+}
+
+/// A template a role renders for every host it plans.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TemplateUse {
+    /// Where the operator asked for it ("custom.files[2]").
+    pub at: String,
+    /// The template's name.
+    pub template: String,
+    /// Top-level variables the role provides, besides the host's variables.
+    pub provided: std::collections::BTreeSet<String>,
 }
 
 /// Everything a role may look at when it plans one host.

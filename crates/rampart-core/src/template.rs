@@ -162,6 +162,49 @@ impl Templates {
             })
     }
 
+    /// The variables template `name` reads from its context that nothing provides, with the
+    /// line of their first use: the top-level names it reads but does not set itself, less
+    /// the environment's globals (`range`, `namespace`, ...), less `provided`, less names it
+    /// only reads behind a guard (`x is defined`, `x | default(...)`). Lets a missing variable
+    /// be refused before any host is contacted. Best effort: what an `include`d template reads
+    /// is not followed; rendering stays strict.
+    pub fn missing_variables(
+        &self,
+        name: &str,
+        provided: &std::collections::BTreeSet<String>,
+    ) -> Vec<(String, Option<usize>)> {
+        let Ok(tmpl) = self.env.get_template(name) else {
+            return Vec::new();
+        };
+        let source = tmpl.source();
+        let globals: std::collections::BTreeSet<&str> =
+            self.env.globals().map(|(k, _)| k).collect();
+        let mut out: Vec<(String, Option<usize>)> = tmpl
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|v| !provided.contains(v) && !globals.contains(v.as_str()))
+            .filter(|v| {
+                !["loop", "self", "super", "caller", "varargs", "kwargs"].contains(&v.as_str())
+            })
+            .filter(|v| !guarded(source, v))
+            .map(|v| {
+                let line = first_use(source, &v);
+                (v, line)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// How a template is named in messages: its file for a user template, else
+    /// `templates/NAME`.
+    pub fn shown(&self, name: &str) -> String {
+        match self.origins.get(name) {
+            Some(Origin::User(f)) => f.clone(),
+            _ => format!("templates/{name}"),
+        }
+    }
+
     /// Renders a template given as a string (for tests and one-off values).
     pub fn render_str<S: Serialize>(&self, source: &str, ctx: S) -> Result<String, TemplateError> {
         self.env
@@ -177,9 +220,69 @@ impl Templates {
     }
 }
 
+/// Whether `var` appears as a whole word at `i` of `text`.
+fn word_at(text: &str, i: usize, var: &str) -> bool {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    let before = text[..i].chars().next_back();
+    let after = text[i + var.len()..].chars().next();
+    !before.is_some_and(ident) && !after.is_some_and(|c| ident(c) || c == '\'' || c == '"')
+}
+
+/// The 1-based line of the first whole-word use of `var` in `source`.
+fn first_use(source: &str, var: &str) -> Option<usize> {
+    source
+        .match_indices(var)
+        .find(|(i, _)| word_at(source, *i, var))
+        .map(|(i, _)| source[..i].matches('\n').count() + 1)
+}
+
+/// Whether the template tests `var` before relying on it: `var is [not] defined`,
+/// `var is undefined`, `var | default`, `var | d`.
+fn guarded(source: &str, var: &str) -> bool {
+    source
+        .match_indices(var)
+        .filter(|(i, _)| word_at(source, *i, var))
+        .any(|(i, _)| {
+            let rest: String = source[i + var.len()..]
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ");
+            rest.starts_with("is defined")
+                || rest.starts_with("is not defined")
+                || rest.starts_with("is undefined")
+                || rest.starts_with("|default")
+                || rest.starts_with("| default")
+                || rest.starts_with("|d(")
+                || rest.starts_with("| d(")
+                || rest.starts_with("|d ")
+                || rest.starts_with("| d ")
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_variables_are_found_before_rendering() {
+        let mut t = Templates::embedded();
+        let src = "# {{ title }}\n{% for u in users %}{{ u }} {{ loop.index }}{% endfor %}\n{% set x = 1 %}{{ x }} {{ range(2) }}\n{% if motd is defined %}{{ motd }}{% endif %}\n{{ footer | default('') }}\n{{ host.os_codename }} {{ banner }}\n";
+        t.add_user("m.j2", src.into(), "site/templates/m.j2")
+            .unwrap();
+        let provided = ["host".to_owned(), "users".to_owned()]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            t.missing_variables("m.j2", &provided),
+            vec![
+                ("banner".to_owned(), Some(6)),
+                ("title".to_owned(), Some(1))
+            ]
+        );
+        assert_eq!(t.shown("m.j2"), "site/templates/m.j2");
+        assert_eq!(t.shown("sshd/x.j2"), "templates/sshd/x.j2");
+    }
 
     #[test]
     fn strict_undefined_names_the_line() {

@@ -20,7 +20,8 @@ use rampart_core::resource::{
     Validate,
 };
 use rampart_core::role::{
-    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, configure_typed,
+    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, TemplateUse,
+    configure_typed,
 };
 use rampart_core::shell::{Script, quote};
 use rampart_core::verify::{Check, Expect};
@@ -650,6 +651,27 @@ impl Configured for Config {
             resources,
             handlers: self.handlers(),
         })
+    }
+
+    fn templates(&self) -> Vec<TemplateUse> {
+        self.files
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| {
+                let template = f.template.clone()?;
+                let mut provided: std::collections::BTreeSet<String> =
+                    f.vars.keys().cloned().collect();
+                provided.extend(["inventory_hostname".to_owned(), "host".to_owned()]);
+                if f.sensitive {
+                    provided.insert("secrets".into());
+                }
+                Some(TemplateUse {
+                    at: format!("custom.files[{i}]"),
+                    template,
+                    provided,
+                })
+            })
+            .collect()
     }
 
     fn checks(&self) -> Vec<Check> {

@@ -263,20 +263,7 @@ fn plan_jobs(a: &AuditArgs, filter: &Arc<ControlFilter>) -> Result<Planned, CliE
         };
         let registry = registry::roles();
         let prepared = jobs::prepare(&run, &registry)?;
-        if let Some(dir) = &prepared.templates_dir {
-            for (name, src, file) in jobs::user_templates(dir)? {
-                templates.add_user(&name, src, &file).map_err(|e| {
-                    CliError::Input(vec![rampart_core::InputError::new(
-                        rampart_core::Location {
-                            file: file.clone().into(),
-                            line: e.line,
-                            col: None,
-                        },
-                        e.message,
-                    )])
-                })?;
-            }
-        }
+        templates = jobs::load_templates(&prepared)?;
         let file = a
             .secrets
             .clone()

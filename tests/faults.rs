@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use util::{Lab, brief, host, rampart_bin, rampart_json};
+use util::{Lab, Site, brief, host, rampart_bin, rampart_json};
 
 #[test]
 #[ignore = "needs the lab (sudo tests/run)"]
@@ -26,13 +26,16 @@ fn a_full_disk_leaves_no_half_written_file_and_the_next_apply_converges() {
     let lab = Lab::get();
     lab.reset(&["h20"]);
     lab.sh("h20", "mkdir -p /srv/small && mount -t tmpfs -o size=256k tmpfs /srv/small && echo old > /srv/small/data.conf");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let inv = lab.inventory(dir.path(), &["h20"], "root");
     let big = "x".repeat(100) + "\n";
     let content = big.repeat(4000); // 400 KB: more than the 256 KiB disk
-    let site = dir.path().join("site.toml");
-    std::fs::write(&site, format!("[[play]]\nhosts = \"lab\"\nroles = [\"custom\"]\n\n[roles.custom]\nfiles = [{{ path = \"/srv/small/data.conf\", content = \"\"\"\n{content}\"\"\" }}]\n")).expect("write site");
-    let (i, s) = (inv.to_str().expect("utf-8"), site.to_str().expect("utf-8"));
+    let (_site, i, s) = project(
+        &lab,
+        &["h20"],
+        &format!(
+            "files = [{{ path = \"/srv/small/data.conf\", content = \"\"\"\n{content}\"\"\" }}]\n"
+        ),
+    );
+    let (i, s) = (i.as_str(), s.as_str());
     let (code, doc) = rampart_json(&["apply", "-i", i, s]);
     assert_eq!(code, 3, "{}", brief(&doc));
     let r = host(&doc, "h20");
@@ -184,24 +187,21 @@ fn a_slow_lossy_link_still_converges() {
     drop(rt);
 }
 
-/// Writes an inventory and a site (custom role, `custom_toml` under `[roles.custom]`).
-fn project(
-    lab: &Lab,
-    dir: &std::path::Path,
-    hosts: &[&str],
-    custom_toml: &str,
-) -> (String, String) {
-    let inv = lab.inventory(dir, hosts, "root");
-    let site = dir.join("site.toml");
-    std::fs::write(
-        &site,
-        format!("[[play]]\nhosts = \"lab\"\nroles = [\"custom\"]\n\n[roles.custom]\n{custom_toml}"),
-    )
-    .expect("write site");
-    (
-        inv.to_str().expect("utf-8").to_owned(),
-        site.to_str().expect("utf-8").to_owned(),
-    )
+/// A custom-role site (`custom_toml` under `[roles.custom]`) on `hosts` as root, with its
+/// inventory and site paths as strings.
+fn project(lab: &Lab, hosts: &[&str], custom_toml: &str) -> (Site, String, String) {
+    let site = Site::new(
+        lab,
+        hosts,
+        "root",
+        &format!("[roles.custom]\n{custom_toml}"),
+        &["custom"],
+    );
+    let (i, s) = (
+        site.inv.to_str().expect("utf-8").to_owned(),
+        site.site.to_str().expect("utf-8").to_owned(),
+    );
+    (site, i, s)
 }
 
 /// Starts `rampart apply` with `--json` in the background.
@@ -254,11 +254,9 @@ fn a_host_killed_mid_apply_keeps_its_old_file_and_the_other_host_finishes() {
     for h in hosts {
         lab.sh(h, "echo old > /etc/killed.conf");
     }
-    let dir = tempfile::tempdir().expect("tempdir");
     // The new content is validated for 3 s before the rename: the power goes out on h9 then.
-    let (i, s) = project(
+    let (_site, i, s) = project(
         &lab,
-        dir.path(),
         &hosts,
         &format!(
             "files = [{{ path = \"/etc/killed.conf\", content = \"{}\\n\", validate = \"sleep 3 && test -s %s\" }}]\n",
@@ -311,9 +309,8 @@ fn sshd_restarted_under_a_run_is_harmless_and_sshd_killed_fails_that_host_only()
     let lab = Lab::get();
     let h = "h11";
     lab.reset(&[h]);
-    let dir = tempfile::tempdir().expect("tempdir");
     let step = "commands = [{ name = \"slow step\", run = \"touch /run/started; sleep 3; touch /var/tmp/done\", creates = \"/var/tmp/done\" }]\nfiles = [{ path = \"/etc/sshd-fault.conf\", content = \"x\\n\" }]\n";
-    let (i, s) = project(&lab, dir.path(), &[h], step);
+    let (_site, i, s) = project(&lab, &[h], step);
 
     // A restart: sessions belong to their own sshd processes and survive it.
     let child = spawn_apply(&i, &s, &[]);
@@ -363,10 +360,8 @@ fn ctrl_c_finishes_the_step_in_flight_and_writes_the_recap_and_journal() {
     let lab = Lab::get();
     let hosts = ["h12", "h13"];
     lab.reset(&hosts);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (i, s) = project(
+    let (site, i, s) = project(
         &lab,
-        dir.path(),
         &hosts,
         "commands = [{ name = \"slow step\", run = \"touch /run/started; sleep 3; touch /var/tmp/done\", creates = \"/var/tmp/done\" }]\n",
     );
@@ -397,7 +392,7 @@ fn ctrl_c_finishes_the_step_in_flight_and_writes_the_recap_and_journal() {
     assert_eq!(host(&doc, first)["changed"], 1, "{}", brief(&doc));
     assert_eq!(lab.exec(second, "test -e /run/started").0, 1);
     assert_eq!(host(&doc, second)["changed"], 0, "{}", brief(&doc));
-    let journal = dir.path().join(".rampart/journal-site.json");
+    let journal = site.dir().join(".rampart/journal-site.json");
     let j: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&journal).expect("journal")).expect("json");
     assert_eq!(j["hosts"][first]["outcome"], "ok", "{j}");
@@ -423,10 +418,8 @@ fn a_second_ctrl_c_aborts_at_once_and_the_lock_holds_until_the_abandoned_step_en
     let lab = Lab::get();
     let h = "h14";
     lab.reset(&[h]);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (i, s) = project(
+    let (_site, i, s) = project(
         &lab,
-        dir.path(),
         &[h],
         "files = [{ path = \"/etc/abort.conf\", content = \"x\\n\" }]\ncommands = [{ name = \"slow once\", run = \"touch /run/started; if [ ! -e /var/tmp/once ]; then touch /var/tmp/once; sleep 8; fi; touch /var/tmp/done\", creates = \"/var/tmp/done\" }]\n",
     );

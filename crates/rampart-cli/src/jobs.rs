@@ -61,7 +61,7 @@ pub fn targets(sel: &Selection, conn: &ConnArgs) -> Result<Vec<(String, Target, 
         ..ResolveOptions::default()
     });
     let mut out = Vec::with_capacity(sel.hosts.len());
-    let mut keys_seen: HashMap<PathBuf, ()> = HashMap::new();
+    let mut keys_seen: std::collections::HashSet<&Path> = std::collections::HashSet::new();
     let mut errors = Vec::new();
     for name in &sel.hosts {
         let host = sel
@@ -70,7 +70,7 @@ pub fn targets(sel: &Selection, conn: &ConnArgs) -> Result<Vec<(String, Target, 
             .ok_or_else(|| CliError::internal(format!("selected host {name} vanished")))?;
         // A key file the inventory names must be readable now, not fail at every host's login.
         for key in &host.conn.identity_files {
-            if keys_seen.insert(key.value.clone(), ()).is_some() {
+            if !keys_seen.insert(&key.value) {
                 continue;
             }
             if let Err(e) = std::fs::File::open(&key.value) {

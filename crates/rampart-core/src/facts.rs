@@ -646,17 +646,12 @@ impl Facts {
             ));
         }
         let mut facts = Facts::default();
-        let mut passwd = None;
-        let mut group = None;
         let mut stats: Option<&[&str]> = None;
         let mut contents: Option<&[&str]> = None;
         let mut sums: Option<&[&str]> = None;
         for (kind, arg, lines) in &sections {
             match kind.as_str() {
                 "host" => facts.host = parse_host(lines),
-                "file" | "stat" => {
-                    facts.files.insert(arg.clone(), parse_file(arg, lines)?);
-                }
                 "oddfile" => {
                     let path = hex::decode(arg)
                         .ok()
@@ -679,15 +674,6 @@ impl Facts {
                 "stats" => stats = Some(lines),
                 "contents" => contents = Some(lines),
                 "sums" => sums = Some(lines),
-                "sysctl" => {
-                    let v = lines.join(" ");
-                    let v = if v.trim() == "@absent" {
-                        None
-                    } else {
-                        Some(normalize_sysctl(&v))
-                    };
-                    facts.sysctls.insert(arg.clone(), v);
-                }
                 "packages" => {
                     for line in lines {
                         let f: Vec<&str> = line.split('\t').collect();
@@ -716,8 +702,6 @@ impl Facts {
                         facts.units.insert(key, unit.1);
                     }
                 }
-                "passwd" => passwd = Some(lines.clone()),
-                "group" => group = Some(lines.clone()),
                 "swaps" => {
                     let areas = lines
                         .iter()
@@ -778,7 +762,7 @@ impl Facts {
             )?;
             facts.files.extend(files);
         }
-        if req.accounts && passwd.is_none() {
+        if req.accounts {
             // From the batch: read, then dropped unless they were asked for as files.
             let text = |f: &mut Facts, path: &str| {
                 let t = f
@@ -794,9 +778,6 @@ impl Facts {
             let (p, g) = (text(&mut facts, PASSWD), text(&mut facts, GROUP));
             let p: Vec<&str> = p.lines().collect();
             let g: Vec<&str> = g.lines().collect();
-            facts.accounts = Some(parse_accounts(&p, &g));
-        }
-        if let (Some(p), Some(g)) = (passwd, group) {
             facts.accounts = Some(parse_accounts(&p, &g));
         }
         if req.ufw_live && facts.ufw_live.is_none() {
@@ -1189,14 +1170,16 @@ mod tests {
 
     #[test]
     fn parses_files_of_every_kind() {
+        let odd = |path: &str| format!("oddfile {}", hex::encode(path));
+        let heads = ["/a", "/b", "/c", "/d", "/e"].map(odd);
         let o = out(
             "n",
             &[
-                ("file /a", "absent"),
-                ("file /b", "file|644|root|root|3\nYWJj"),
-                ("file /c", "dir|700|lab|lab"),
-                ("file /d", "link|/x|y"),
-                ("file /e", "file|600|root|root|0\n"),
+                (&heads[0], "absent"),
+                (&heads[1], "file|644|root|root|3\nYWJj"),
+                (&heads[2], "dir|700|lab|lab"),
+                (&heads[3], "link|/x|y"),
+                (&heads[4], "file|600|root|root|0\n"),
             ],
         );
         let f = Facts::parse(&FactRequest::new(), "n", &o).unwrap();
@@ -1261,22 +1244,35 @@ mod tests {
     fn parses_sysctls_sshd_accounts_swaps_apt() {
         let mut req = FactRequest::new();
         req.accounts = true;
+        req.sysctls
+            .extend(["net.ipv4.tcp_rmem".to_owned(), "vm.nope".to_owned()]);
+        let passwd = "root:x:0:0:root:/root:/bin/bash\nlab:x:1000:1000::/home/lab:/bin/bash\n";
+        let group = "root:x:0:\nlab:x:1000:\nsudo:x:27:lab\ndocker:x:998:\n";
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut stats = String::new();
+        for (path, body) in [(PASSWD, passwd), (GROUP, group)] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(body.len() as u64);
+            h.set_mode(0o644);
+            // GNU tar -P keeps the leading slash, which the tar crate's set_path refuses.
+            h.as_gnu_mut().unwrap().name[..path.len()].copy_from_slice(path.as_bytes());
+            h.set_cksum();
+            tar.append(&h, body.as_bytes()).unwrap();
+            stats.push_str(&format!("f|644|root|root|{}|{path}\n", body.len()));
+        }
+        let contents = base64::engine::general_purpose::STANDARD.encode(tar.into_inner().unwrap());
         let o = out(
             "n",
             &[
-                ("sysctl net.ipv4.tcp_rmem", "4096\t131072\t6291456"),
-                ("sysctl vm.nope", "@absent"),
+                (
+                    "sysctls -",
+                    "/proc/sys/net/ipv4/tcp_rmem:4096\t131072\t6291456",
+                ),
+                ("stats -", &stats),
+                ("contents -", &contents),
                 (
                     "sshd -",
                     "port 22\nport 2222\npermitrootlogin no\nallowusers a\nallowusers b\n@rc 0",
-                ),
-                (
-                    "passwd -",
-                    "root:x:0:0:root:/root:/bin/bash\nlab:x:1000:1000::/home/lab:/bin/bash",
-                ),
-                (
-                    "group -",
-                    "root:x:0:\nlab:x:1000:\nsudo:x:27:lab\ndocker:x:998:",
                 ),
                 (
                     "swaps -",
@@ -1284,7 +1280,7 @@ mod tests {
                 ),
                 (
                     "apt -",
-                    "lists 100\nupdate_stamp 0\nreboot_required 1\nnow 160",
+                    "/var/lib/apt/lists 100\nreboot_required 1\nnow 160",
                 ),
             ],
         );
@@ -1297,6 +1293,10 @@ mod tests {
         let sshd = f.sshd.unwrap();
         assert_eq!(sshd.all("port"), ["22", "2222"]);
         assert_eq!(sshd.all("allowusers"), ["a", "b"]);
+        assert!(
+            f.files.is_empty(),
+            "the account files were not asked for as files"
+        );
         let acc = f.accounts.unwrap();
         assert_eq!(
             acc.groups_of("lab").into_iter().collect::<Vec<_>>(),

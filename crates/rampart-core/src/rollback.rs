@@ -138,12 +138,15 @@ pub fn lock_script(owner: &str) -> String {
     s = l; sub(/^.*\) /, "", s); split(s, a, " ")
     if (l ~ /^[0-9]+ \(sshd/) {{ print p, a[20]; exit }}
     p = a[2] }} }}' 2>/dev/null
-  printf '%s %s\n' $$ "$(awk '{{ sub(/^.*\) /, ""); print $20 }}' /proc/$$/stat 2>/dev/null)"
+  printf '%s %s\n' $$ "$(rampart_started $$)"
+}}
+rampart_started() {{
+  awk '{{ sub(/^.*\) /, ""); print $20 }}' /proc/"$1"/stat 2>/dev/null
 }}
 rampart_alive() {{
   [ -s {LOCK_DIR}/holders ] || return 0
   while read -r hp hs; do
-    [ "$(awk '{{ sub(/^.*\) /, ""); print $20 }}' /proc/"$hp"/stat 2>/dev/null)" = "$hs" ] && return 0
+    [ "$(rampart_started "$hp")" = "$hs" ] && return 0
   done <{LOCK_DIR}/holders
   return 1
 }}

@@ -156,6 +156,7 @@ impl Config {
             // A dry run (read-only, no lock) that finds something to install or upgrade.
             unless: Some("! apt-get -s -o Debug::NoLocking=1 full-upgrade 2>/dev/null | grep -q '^Inst '".into()),
             creates: None,
+            satisfied: None,
             notify: Vec::new(),
             risk: Risk::Service,
         }

@@ -538,6 +538,7 @@ impl Config {
             run: c.run.clone(),
             creates: c.creates.clone(),
             unless: c.unless.clone(),
+            satisfied: None,
             notify: Vec::new(),
             risk: rampart_core::Risk::Low,
         }

@@ -164,6 +164,18 @@ pub fn chain(trusted: &[String], external: &str) -> Vec<Rule> {
     out
 }
 
+/// The `-A DOCKER-USER` rules of a rules file as the probe read it; `None` when it is not a
+/// readable regular file.
+fn file_chain(f: &Facts, path: &str) -> Option<Vec<String>> {
+    let text = f.files.get(path)?.text()?;
+    Some(
+        text.lines()
+            .filter(|l| l.starts_with("-A DOCKER-USER "))
+            .map(|l| l.trim_end().to_owned())
+            .collect(),
+    )
+}
+
 /// The rules of the live DOCKER-USER chain in `iptables-save` output; `None` when the chain
 /// does not exist.
 pub fn live_chain(save: &str) -> Option<Vec<String>> {
@@ -264,8 +276,21 @@ impl Config {
         Ok((v4, v6))
     }
 
-    /// The read-only test that the live chain holds exactly the rules of the file(s) on the
-    /// host. Built from the configuration only: it runs in the fact probe.
+    /// Whether the live chain(s) hold exactly the rules of the file(s) on the host, from the
+    /// facts: the files' content and the `iptables-save` dump the probe already has.
+    fn loaded(&self, f: &Facts) -> bool {
+        let one = |key: &str, path: &str| {
+            let Some(file) = file_chain(f, path) else {
+                return false;
+            };
+            let live = f.iptables.get(key).cloned().flatten();
+            file == live.and_then(|s| live_chain(&s)).unwrap_or_default()
+        };
+        one("v4/filter", RULES4) && (!self.ipv6 || one("v6/filter", RULES6))
+    }
+
+    /// The same test as [`Config::loaded`], in shell, for the verify check and the audit: they
+    /// must see the host as it is after the run, not the facts from before it.
     fn loaded_test(&self) -> String {
         let one = |tool: &str, file: &str| {
             format!(
@@ -279,11 +304,15 @@ impl Config {
         t
     }
 
-    fn reapply(&self) -> Command {
-        let mut c = Command::unless(
+    /// Loads the chain again when it drifted from the file(s), unless the live chain is what
+    /// the file on the host says (then the file changes in this run and its handler reloads).
+    fn reapply(&self, f: &Facts) -> Command {
+        let mut c = Command::decided(
             REAPPLY,
             &format!("systemctl restart {UNIT}"),
-            &self.loaded_test(),
+            self.loaded(f).then(|| {
+                "the live chain is the rules file's; the file's change reloads it".to_owned()
+            }),
         );
         c.risk = Risk::Service;
         c
@@ -319,7 +348,6 @@ impl Config {
         vec![
             Resource::Packages(Packages::present(&["iptables"])),
             Resource::Service(Service::running(UNIT)),
-            Resource::Command(self.reapply()),
         ]
     }
 }
@@ -384,7 +412,7 @@ impl Configured for Config {
         ));
         resources.push(Resource::Service(Service::running(UNIT)));
         if drift {
-            resources.push(Resource::Command(self.reapply()));
+            resources.push(Resource::Command(self.reapply(f)));
         }
         let mut reload = Script::new();
         reload.raw("systemctl daemon-reload");

@@ -161,16 +161,20 @@ impl Config {
         )
     }
 
-    /// Starts fail2ban when it is not running, and waits until it answers.
-    fn start_command(&self) -> Command {
-        Command {
-            name: "start fail2ban".into(),
-            run: format!("systemctl start fail2ban.service\n{}", self.wait_ready()),
-            creates: None,
-            unless: Some("systemctl is-active --quiet fail2ban.service".into()),
-            notify: Vec::new(),
-            risk: Risk::Service,
-        }
+    /// Starts fail2ban when the facts show it not running, and waits until it answers. Decided
+    /// from the unit state the probe already has: no `systemctl is-active` of its own.
+    fn start_command(&self, facts: &Facts) -> Command {
+        let running = facts
+            .units
+            .get("fail2ban")
+            .is_some_and(|u| u.active_state == "active");
+        let mut c = Command::decided(
+            "start fail2ban",
+            &format!("systemctl start fail2ban.service\n{}", self.wait_ready()),
+            running.then(|| "fail2ban is running".to_owned()),
+        );
+        c.risk = Risk::Service;
+        c
     }
 
     /// The backend for this host.
@@ -245,7 +249,6 @@ impl Configured for Config {
         req.apt = true;
         req.file(JAIL_LOCAL);
         req.units.insert("fail2ban".into());
-        Resource::Command(self.start_command()).facts(req);
     }
 
     fn plan(&self, ctx: &HostContext<'_>) -> Result<RolePlan, RoleError> {
@@ -313,7 +316,7 @@ impl Configured for Config {
             masked: None,
             risk: Risk::Service,
         }));
-        resources.push(Resource::Command(self.start_command()));
+        resources.push(Resource::Command(self.start_command(facts)));
         let was_running = facts.units.get("fail2ban").is_some_and(|u| u.is_active());
         let mut script = Script::new();
         if was_running {

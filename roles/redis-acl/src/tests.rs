@@ -718,7 +718,8 @@ fn live_drift_is_reloaded_only_when_the_files_are_right() {
     let guard = &req.commands[&live_guard()];
     assert!(
         guard.contains("'ACL USERS'")
-            && guard.contains("= 'DZ-001 admin coordinator default ex_001 monitor rampart' ]"),
+            && guard.contains("-v users='DZ-001 admin coordinator default ex_001 monitor rampart'")
+            && guard.matches("redis-cli").count() == 1,
         "{guard}"
     );
     assert!(

@@ -520,6 +520,7 @@ impl Config {
             run: lines.join("\n"),
             creates: Some(UFW_BIN.into()),
             unless: None,
+            satisfied: None,
             notify: Vec::new(),
             risk: Risk::Access,
         }

@@ -19,6 +19,9 @@ pub struct Command {
     pub creates: Option<String>,
     /// Skip when this read-only check exits 0. It runs in the fact probe.
     pub unless: Option<String>,
+    /// Skip, for this reason: the role already saw in the host's facts that the work is done.
+    /// Cheaper than `unless` (no process in the probe), for roles that can tell from facts.
+    pub satisfied: Option<String>,
     /// Handlers to notify when it ran.
     pub notify: Vec<String>,
     /// How risky running it is.
@@ -33,6 +36,21 @@ impl Command {
             run: run.into(),
             creates: None,
             unless: Some(unless.into()),
+            satisfied: None,
+            notify: Vec::new(),
+            risk: Risk::Low,
+        }
+    }
+
+    /// A command whose need the role decides from the facts: it runs unless `satisfied` holds
+    /// a reason why the work is already done.
+    pub fn decided(name: &str, run: &str, satisfied: Option<String>) -> Self {
+        Command {
+            name: name.into(),
+            run: run.into(),
+            creates: None,
+            unless: None,
+            satisfied,
             notify: Vec::new(),
             risk: Risk::Low,
         }
@@ -40,6 +58,16 @@ impl Command {
 
     fn check_id(&self) -> String {
         format!("unless:{}", self.name)
+    }
+
+    /// The fact a simulated run leaves behind for a command without a host-side guard, so a
+    /// re-plan of the simulated state sees the work done. Never probed.
+    fn done_id(&self) -> String {
+        format!("done:{}", self.name)
+    }
+
+    fn unguarded(&self) -> bool {
+        self.creates.is_none() && self.unless.is_none()
     }
 
     pub(super) fn facts(&self, req: &mut FactRequest) {
@@ -52,6 +80,12 @@ impl Command {
     }
 
     pub(super) fn plan(&self, facts: &Facts) -> Result<Change, PlanError> {
+        if let Some(why) = &self.satisfied {
+            return Ok(Change::noop(why.clone()));
+        }
+        if self.unguarded() && facts.commands.contains_key(&self.done_id()) {
+            return Ok(Change::noop("done in this run"));
+        }
         if let Some(p) = &self.creates {
             let st = facts
                 .files
@@ -83,6 +117,15 @@ impl Command {
     }
 
     pub(super) fn simulate(&self, facts: &mut Facts) {
+        if self.satisfied.is_none() && self.unguarded() {
+            facts.commands.insert(
+                self.done_id(),
+                CommandResult {
+                    rc: 0,
+                    output: String::new(),
+                },
+            );
+        }
         if let Some(p) = &self.creates {
             facts.files.insert(p.clone(), FileState::Other);
         }
@@ -103,6 +146,23 @@ mod tests {
     use super::super::Resource;
     use super::super::testkit::assert_idempotent;
     use super::*;
+
+    #[test]
+    fn a_decided_command_runs_unless_the_role_saw_it_done_and_probes_nothing() {
+        let todo = Command::decided("start x", "systemctl start x", None);
+        let done = Command::decided("start x", "systemctl start x", Some("x is running".into()));
+        let mut req = FactRequest::new();
+        todo.facts(&mut req);
+        done.facts(&mut req);
+        assert_eq!(
+            req,
+            FactRequest::new(),
+            "no probe section for a decided command"
+        );
+        assert!(todo.plan(&Facts::default()).unwrap().is_apply());
+        assert!(!done.plan(&Facts::default()).unwrap().is_apply());
+        assert_idempotent(&Resource::Command(todo), Facts::default());
+    }
 
     #[test]
     fn runs_only_while_its_guard_fails() {

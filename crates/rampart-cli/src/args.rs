@@ -26,7 +26,8 @@ Environment:
   RAMPART_KEY_PASSPHRASE    passphrase of an encrypted SSH key (else asked on the terminal)
   RAMPART_LOG               log filter, e.g. `rampart_ssh=debug` (same as -v levels)
   RAMPART_AGE_IDENTITY      age identity file that decrypts the site's secrets
-  RAMPART_AGE_KEY           the age identity itself (for CI)";
+  RAMPART_AGE_KEY           the age identity itself (for CI)
+  RAMPART_CACHE_DIR         where probe answers are remembered (default ~/.cache/rampart; empty: off)";
 
 /// rampart: harden a fleet of Debian and Ubuntu hosts over SSH, fast and without lockouts.
 ///
@@ -210,6 +211,12 @@ pub struct RunArgs {
     /// Also write JUnit XML (a test case per host and resource or check) to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+
+    /// Ask every host afresh for `sshd -T` and its package states, instead of reusing the
+    /// answers of the last run while the files they depend on are unchanged (kept in
+    /// ~/.cache/rampart/facts, or $RAMPART_CACHE_DIR/facts; RAMPART_CACHE_DIR= turns it off).
+    #[arg(long)]
+    pub no_fact_cache: bool,
 }
 
 /// `rampart apply`.

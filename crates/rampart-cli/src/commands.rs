@@ -261,6 +261,11 @@ pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliEr
                 .health
                 .as_ref()
                 .map(|h| h.value.clone()),
+            fact_cache: if a.no_fact_cache {
+                None
+            } else {
+                rampart_engine::factcache::default_dir()
+            },
             ..RunOptions::default()
         },
     ));

@@ -19,6 +19,9 @@ use crate::shell::{join, quote};
 /// Files larger than this are hashed on the host, not fetched.
 pub const MAX_FETCHED_FILE: u64 = 1 << 20;
 
+/// Fetched contents over this many bytes in all travel gzipped.
+pub const GZIP_ABOVE: u64 = 64 << 10;
+
 /// Everything one host's roles will read. Built by resources, merged, then probed once.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FactRequest {
@@ -46,6 +49,44 @@ pub struct FactRequest {
     pub apt: bool,
     /// Read-only checks by id: the command's exit status and stdout are the fact.
     pub commands: BTreeMap<String, String>,
+    /// What the controller remembers of the costly sections (`sshd`, `packages`) of this
+    /// host's last probe: the probe answers `@cached` instead of running `sshd -T` or
+    /// `dpkg-query` when the stat fingerprint of everything their answer depends on is the
+    /// same. Set by the engine, never by roles.
+    pub cached: BTreeMap<String, Cached>,
+}
+
+/// A probe section as the controller remembers it (see [`FactRequest::cached`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Cached {
+    /// The fingerprint the host printed: find's stat records (type, mode, owner, group, size,
+    /// mtime, ctime, inode, path) of every file the answer depends on.
+    pub fp: String,
+    /// What the section's command was asked (dpkg-query's package list), so a cached answer is
+    /// only used for the same question.
+    pub args: String,
+    /// The section's output.
+    pub output: String,
+}
+
+/// The files `sshd -T` reads (binary, config, drop-ins, host keys): any change to any of them
+/// changes their stat records. Unquoted: the shell expands the globs.
+const SSHD_INPUTS: &str = "/usr/sbin/sshd /etc/ssh/sshd_config /etc/ssh/sshd_config.d /etc/ssh/sshd_config.d/* /etc/ssh/ssh_host_*";
+/// dpkg's database: rewritten (a new inode) by every package operation.
+const DPKG_STATUS: &str = "/var/lib/dpkg/status";
+
+impl FactRequest {
+    /// The package list as dpkg-query is asked it (the cache key of the `packages` section).
+    pub fn packages_args(&self) -> String {
+        self.packages.iter().cloned().collect::<Vec<_>>().join(" ")
+    }
+
+    /// The section's remembered answer when it may be used for this request.
+    fn cache_hit(&self, kind: &str) -> Option<&Cached> {
+        let c = self.cached.get(kind)?;
+        let args_match = kind != "packages" || c.args == self.packages_args();
+        (args_match && !c.fp.is_empty()).then_some(c)
+    }
 }
 
 impl FactRequest {
@@ -96,41 +137,66 @@ impl FactRequest {
         s.push_str(HOST_PROBE);
         // Files: one `find` stats them all, one `tar | base64` carries every small file's
         // content, and one `sha256sum` hashes the few big ones: a constant number of processes
-        // instead of three per file (which was half of a full site's probe). Paths the batch
-        // cannot frame (relative, or with a newline) go one by one.
+        // instead of three per file (which was half of a full site's probe). Which files go
+        // into the tar is decided from find's output by the shell's builtins, and apt's
+        // timestamps (and the host's clock: the mtime of the shell's fresh /proc/PID) come
+        // from the same find, not from `stat` and `date`: every process costs the host ~2 ms.
+        // Paths the batch cannot frame (relative, or with a newline) go one by one.
         let read = self.read_set();
         let (batch, odd): (Vec<&String>, Vec<&String>) = read
             .iter()
             .copied()
             .chain(self.stats.iter().filter(|p| !read.contains(p)))
             .partition(|p| batchable(p));
-        if !batch.is_empty() {
-            let all = join(batch.iter().map(|p| p.as_str()));
-            let small: Vec<&str> = batch
-                .iter()
-                .filter(|p| read.contains(**p))
-                .map(|p| p.as_str())
-                .collect();
+        let fingerprints = self.sshd_effective || !self.packages.is_empty();
+        if !batch.is_empty() || self.apt || fingerprints {
+            let mut all = join(batch.iter().map(|p| p.as_str()));
+            if self.apt {
+                all = format!("{all} {APT_LISTS} {APT_STAMP} /proc/$$");
+            }
+            if self.sshd_effective {
+                all = format!("{all} {SSHD_INPUTS}");
+            }
+            if !self.packages.is_empty() {
+                all = format!("{all} {DPKG_STATUS}");
+            }
             sec(&mut s, "stats", "-");
             s.push_str(&format!(
-                "rampart_st=$(find -P {all} -maxdepth 0 \\( -type l -printf 'l|0|%u|%g|0|%p\\n%l\\n' \\) -o -printf '%y|%m|%u|%g|%s|%p\\n' 2>/dev/null)\nprintf '%s\\n' \"$rampart_st\"\n"
+                "rampart_st=$(find -P {all} -maxdepth 0 \\( -type l -printf 'l|0|%u|%g|0|0|%C@|%i|%p\\n%l\\n' \\) -o -printf '%y|%m|%u|%g|%s|%T@|%C@|%i|%p\\n' 2>/dev/null)\nprintf '%s\\n' \"$rampart_st\"\n"
             ));
-            if !small.is_empty() {
-                let small = join(small);
-                sec(&mut s, "contents", "-");
-                s.push_str(&format!(
-                    "find -P {small} -maxdepth 0 -type f -size -1025k -print0 2>/dev/null | tar -cPf - -b 1 --no-recursion --hard-dereference --null -T - 2>/dev/null | base64 -w0; echo\n"
-                ));
-                // Big files are hashed on the host, by one more process only when there are
-                // any (seven digits of size or more).
-                sec(&mut s, "sums", "-");
-                s.push_str(
-                    "rampart_big=\nwhile IFS='|' read -r k m u g z p; do if [ \"$k\" = f ] && [ ${#z} -ge 7 ]; then rampart_big=1; fi; done <<RAMPART_EOF\n$rampart_st\nRAMPART_EOF\n",
-                );
-                s.push_str(&format!(
-                    "if [ -n \"$rampart_big\" ]; then find -P {small} -maxdepth 0 -type f -size +1024k -size -65537k -exec sha256sum {{}} + 2>/dev/null; fi\n"
-                ));
-            }
+        }
+        let to_read: Vec<&str> = batch
+            .iter()
+            .filter(|p| read.contains(**p))
+            .map(|p| p.as_str())
+            .collect();
+        if !to_read.is_empty() {
+            let small = join(to_read.iter().copied());
+            // Only the paths asked to be read: find also stats paths only to be stat'ed (a
+            // swap file) and the fingerprint inputs.
+            let pats: Vec<String> = to_read.iter().map(|p| quote(p).into_owned()).collect();
+            let only = format!("  case $p in {}) ;; *) continue ;; esac\n", pats.join("|"));
+            // Over GZIP_ABOVE bytes of content the tar is gzipped (-1): one more process on
+            // the host, but a third of the bytes on the wire and in the controller's memory
+            // while 32 or 1,000 probes are in flight (a stock redis.conf alone is 105 KiB).
+            s.push_str(&format!(
+                "rampart_small= rampart_big= rampart_sum=0\nwhile IFS='|' read -r k m u g z t c i p; do\n  if [ \"$k\" = l ]; then read -r k || break; continue; fi\n  [ \"$k\" = f ] || continue\n{only}  if [ \"$z\" -le {MAX_FETCHED_FILE} ]; then rampart_small=\"$rampart_small$p\n\"; rampart_sum=$((rampart_sum + z)); else rampart_big=1; fi\ndone <<RAMPART_EOF\n$rampart_st\nRAMPART_EOF\n"
+            ));
+            let tar = "printf '%s' \"$rampart_small\" | tar -cPf - -b 1 --no-recursion --hard-dereference --no-unquote --verbatim-files-from -T - 2>/dev/null";
+            s.push_str(&format!(
+                "if [ \"$rampart_sum\" -gt {GZIP_ABOVE} ]; then echo {}; {tar} | gzip -1 | base64 -w0\nelse echo {}; if [ -n \"$rampart_small\" ]; then {tar} | base64 -w0; fi; fi; echo\n",
+                quote(&format!("{m} contents gz")),
+                quote(&format!("{m} contents -")),
+            ));
+            // Big files are hashed on the host, by one more process only when there are any.
+            sec(&mut s, "sums", "-");
+            s.push_str(&format!(
+                "if [ -n \"$rampart_big\" ]; then find -P {small} -maxdepth 0 -type f -size +1024k -size -65537k -exec sha256sum {{}} + 2>/dev/null; fi\n"
+            ));
+        }
+        if fingerprints {
+            // The fingerprints of the cacheable sections, from find's records (builtins only).
+            s.push_str("rampart_fp_sshd= rampart_fp_packages=\nwhile IFS='|' read -r k m u g z t c i p; do\n  r=\"$k|$m|$u|$g|$z|$t|$c|$i|$p\"\n  if [ \"$k\" = l ]; then read -r rampart_v || break; r=\"$r>$rampart_v\"; fi\n  case $p in /usr/sbin/sshd|/etc/ssh/*) rampart_fp_sshd=\"$rampart_fp_sshd$r;\" ;; /var/lib/dpkg/status) rampart_fp_packages=\"$rampart_fp_packages$r;\" ;; esac\ndone <<RAMPART_EOF\n$rampart_st\nRAMPART_EOF\n");
         }
         for path in odd {
             // The path goes hex-encoded into the marker line: it may hold a newline.
@@ -160,7 +226,11 @@ impl FactRequest {
                 "-f=${Package}\\t${db:Status-Abbrev}\\t${Version}\\n".into(),
             ];
             argv.extend(self.packages.iter().cloned());
-            s.push_str(&format!("{} 2>/dev/null || true\n", join(&argv)));
+            let run = format!(
+                "echo \"@fp $rampart_fp_packages\"; {} 2>/dev/null || true",
+                join(&argv)
+            );
+            s.push_str(&cacheable(self.cache_hit("packages"), "packages", &run));
         }
         if !self.units.is_empty() {
             sec(&mut s, "units", "-");
@@ -199,15 +269,18 @@ impl FactRequest {
         }
         if self.sshd_effective {
             sec(&mut s, "sshd", "-");
-            s.push_str("if [ -d /run/sshd ]; then sshd -T 2>&1; echo \"@rc $?\"; else echo '@rc 255'; echo 'Missing privilege separation directory: /run/sshd'; fi\n");
+            let run = "echo \"@fp $rampart_fp_sshd\"; sshd -T 2>&1; echo \"@rc $?\"";
+            s.push_str(&format!(
+                "if [ -d /run/sshd ]; then\n{}else echo '@rc 255'; echo 'Missing privilege separation directory: /run/sshd'; fi\n",
+                cacheable(self.cache_hit("sshd"), "sshd", run)
+            ));
         }
         if self.apt {
             sec(&mut s, "apt", "-");
             s.push_str(&format!(
-                "stat -c '%n %Y' {APT_LISTS} {APT_STAMP} 2>/dev/null\n"
+                "while IFS='|' read -r k m u g z t c i p; do\n  if [ \"$k\" = l ]; then read -r k || break; continue; fi\n  case $p in {APT_LISTS}|{APT_STAMP}) echo \"$p ${{t%%.*}}\" ;; /proc/$$) echo \"now ${{t%%.*}}\" ;; esac\ndone <<RAMPART_EOF\n$rampart_st\nRAMPART_EOF\n"
             ));
             s.push_str("if [ -e /var/run/reboot-required ]; then echo 'reboot_required 1'; else echo 'reboot_required 0'; fi\n");
-            s.push_str("date +'now %s'\n");
         }
         for (id, cmd) in &self.commands {
             sec(&mut s, "cmd", id);
@@ -220,6 +293,18 @@ impl FactRequest {
         sec(&mut s, "end", "-");
         s.push_str("} </dev/null\n");
         s
+    }
+}
+
+/// Shell code that prints `@cached` when the host's fingerprint of `kind` is the remembered
+/// one, and otherwise runs `run` (which prints `@fp <fingerprint>` first).
+fn cacheable(hit: Option<&Cached>, kind: &str, run: &str) -> String {
+    match hit {
+        Some(c) => format!(
+            "if [ \"$rampart_fp_{kind}\" = {} ]; then echo @cached; else {run}; fi\n",
+            quote(&c.fp)
+        ),
+        None => format!("{run}\n"),
     }
 }
 
@@ -329,6 +414,10 @@ pub struct Facts {
     pub apt: Option<AptState>,
     /// Read-only checks by id.
     pub commands: BTreeMap<String, CommandResult>,
+    /// Fresh answers of cacheable sections, for the engine to remember (see
+    /// [`FactRequest::cached`]).
+    #[serde(skip)]
+    pub cache_updates: BTreeMap<String, Cached>,
 }
 
 /// Host basics, always gathered.
@@ -647,8 +736,13 @@ impl Facts {
         }
         let mut facts = Facts::default();
         let mut stats: Option<&[&str]> = None;
-        let mut contents: Option<&[&str]> = None;
+        let mut contents: Option<(bool, &[&str])> = None;
         let mut sums: Option<&[&str]> = None;
+        for (kind, _, lines) in &mut sections {
+            if kind == "sshd" || kind == "packages" {
+                *lines = remembered(req, kind, lines, &mut facts)?;
+            }
+        }
         for (kind, arg, lines) in &sections {
             match kind.as_str() {
                 "host" => facts.host = parse_host(lines),
@@ -672,7 +766,7 @@ impl Facts {
                     }
                 }
                 "stats" => stats = Some(lines),
-                "contents" => contents = Some(lines),
+                "contents" => contents = Some((arg == "gz", lines)),
                 "sums" => sums = Some(lines),
                 "packages" => {
                     for line in lines {
@@ -753,11 +847,15 @@ impl Facts {
                 .copied()
                 .chain(req.stats.iter().filter(|p| !read.contains(p)))
                 .filter(|p| batchable(p));
+            let (gz, contents) = contents.unwrap_or_default();
             let files = parse_batch(
                 batch,
                 &read,
                 stats,
-                contents.unwrap_or_default(),
+                Contents {
+                    gz,
+                    lines: contents,
+                },
                 sums.unwrap_or_default(),
             )?;
             facts.files.extend(files);
@@ -804,6 +902,48 @@ impl Facts {
             });
         }
         Ok(facts)
+    }
+}
+
+/// A cacheable section's lines: the remembered output when the host answered `@cached`;
+/// otherwise its own, after the `@fp` line, which (with a clean answer) becomes the update
+/// the engine remembers for the next run.
+fn remembered<'a>(
+    req: &'a FactRequest,
+    kind: &str,
+    lines: &[&'a str],
+    facts: &mut Facts,
+) -> Result<Vec<&'a str>, ParseError> {
+    match lines.first() {
+        Some(&"@cached") => {
+            let c = req.cache_hit(kind).ok_or_else(|| {
+                ParseError(format!(
+                    "the host says its {kind} answer is cached, but none was sent"
+                ))
+            })?;
+            Ok(c.output.lines().collect())
+        }
+        Some(first) if first.starts_with("@fp ") => {
+            let body = &lines[1..];
+            let clean = kind != "sshd" || body.last() == Some(&"@rc 0");
+            let fp = first["@fp ".len()..].to_owned();
+            if clean && !fp.is_empty() {
+                facts.cache_updates.insert(
+                    kind.to_owned(),
+                    Cached {
+                        fp,
+                        args: if kind == "packages" {
+                            req.packages_args()
+                        } else {
+                            String::new()
+                        },
+                        output: body.join("\n"),
+                    },
+                );
+            }
+            Ok(body.to_vec())
+        }
+        _ => Ok(lines.to_vec()),
     }
 }
 
@@ -889,22 +1029,23 @@ fn parse_file(path: &str, lines: &[&str]) -> Result<FileState, ParseError> {
     }
 }
 
-/// The batched file facts: `find -printf` lines (a link's target on the line after it), a
+/// The batched file facts: `find -printf` lines (`type|mode|owner|group|size|mtime|ctime|inode|path`, a
+/// link's target on the line after it), a
 /// base64 tar of the small files that were asked to be read, and `sha256sum` lines of the big
 /// ones. A path `find` did not print does not exist.
 fn parse_batch<'a>(
     paths: impl Iterator<Item = &'a String>,
     read: &BTreeSet<&String>,
     stats: &[&str],
-    contents: &[&str],
+    contents: Contents<'_>,
     sums: &[&str],
 ) -> Result<BTreeMap<String, FileState>, ParseError> {
     let bad = |line: &str| ParseError(format!("unexpected find output: {line:?}"));
     let mut found: BTreeMap<&str, FileState> = BTreeMap::new();
     let mut lines = stats.iter();
     while let Some(line) = lines.next() {
-        let f: Vec<&str> = line.splitn(6, '|').collect();
-        let [kind, mode, owner, group, size, path] = f.as_slice() else {
+        let f: Vec<&str> = line.splitn(9, '|').collect();
+        let [kind, mode, owner, group, size, _mtime, _ctime, _inode, path] = f.as_slice() else {
             return Err(bad(line));
         };
         let state = match *kind {
@@ -929,12 +1070,21 @@ fn parse_batch<'a>(
         found.insert(path, state);
     }
     let mut bodies: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let b64: String = contents.iter().map(|l| l.trim()).collect();
+    // One line (`base64 -w0`): decoded in place, not copied first.
+    let b64: std::borrow::Cow<'_, str> = match contents.lines {
+        [one] => one.trim().into(),
+        more => more.iter().map(|l| l.trim()).collect::<String>().into(),
+    };
     if !b64.is_empty() {
-        let tarball = base64::engine::general_purpose::STANDARD
-            .decode(&b64)
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64.as_bytes())
             .map_err(|e| ParseError(format!("bad file contents: {e}")))?;
-        bodies = untar(&tarball)?;
+        drop(b64);
+        bodies = if contents.gz {
+            untar(flate2::read::GzDecoder::new(bytes.as_slice()))?
+        } else {
+            untar(bytes.as_slice())?
+        };
     }
     let mut hashes: BTreeMap<&str, &str> = BTreeMap::new();
     for line in sums {
@@ -973,12 +1123,19 @@ fn parse_batch<'a>(
     Ok(out)
 }
 
+/// The `contents` section: base64 of a tar, gzipped when `gz`.
+#[derive(Clone, Copy, Default)]
+struct Contents<'a> {
+    gz: bool,
+    lines: &'a [&'a str],
+}
+
 /// The regular files of a tar stream by name.
-fn untar(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, ParseError> {
+fn untar(stream: impl std::io::Read) -> Result<BTreeMap<String, Vec<u8>>, ParseError> {
     use std::io::Read as _;
     let bad = |e: std::io::Error| ParseError(format!("bad file contents archive: {e}"));
     let mut out = BTreeMap::new();
-    let mut archive = tar::Archive::new(bytes);
+    let mut archive = tar::Archive::new(stream);
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
         if !entry.header().entry_type().is_file() {
@@ -1258,7 +1415,10 @@ mod tests {
             h.as_gnu_mut().unwrap().name[..path.len()].copy_from_slice(path.as_bytes());
             h.set_cksum();
             tar.append(&h, body.as_bytes()).unwrap();
-            stats.push_str(&format!("f|644|root|root|{}|{path}\n", body.len()));
+            stats.push_str(&format!(
+                "f|644|root|root|{}|1700000000.5|1700000000.5|42|{path}\n",
+                body.len()
+            ));
         }
         let contents = base64::engine::general_purpose::STANDARD.encode(tar.into_inner().unwrap());
         let o = out(

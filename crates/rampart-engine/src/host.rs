@@ -25,6 +25,7 @@ use rampart_core::verify::{Check, Verdict};
 use rampart_core::{Change, Risk};
 use rampart_ssh::{Connector, SshError, Target};
 
+use crate::factcache;
 use crate::remote::{Remote, SshRemote};
 
 /// A role configured for one host.
@@ -82,6 +83,9 @@ pub struct RunOptions {
     pub confirm_timeout: Duration,
     /// A command that must succeed on a host after it converged (rolling health gate).
     pub health: Option<String>,
+    /// Where the controller remembers costly probe answers ([`crate::factcache`]); `None`:
+    /// every probe asks afresh (audit).
+    pub fact_cache: Option<std::path::PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -95,6 +99,7 @@ impl Default for RunOptions {
             skip_preflight: false,
             confirm_timeout: Duration::from_secs(120),
             health: None,
+            fact_cache: None,
         }
     }
 }
@@ -400,7 +405,14 @@ async fn probe_and_plan(st: &mut Staged, shared: &Shared) -> Result<(), HostErro
         );
     }
     st.tl.enter("facts");
+    let (host, port) = (&st.job.target.host, st.job.target.port);
+    if let Some(dir) = &opts.fact_cache {
+        req.cached = factcache::load(dir, host, port);
+    }
     let facts = gather(&remote, &req, opts.probe_timeout).await?;
+    if let Some(dir) = &opts.fact_cache {
+        factcache::store(dir, host, port, &req.cached, &facts.cache_updates);
+    }
     st.tl.enter("plan");
     let ctx = HostContext {
         host: &st.job.name,
@@ -467,8 +479,12 @@ async fn gather<R: Remote>(
     timeout: Duration,
 ) -> Result<Facts, HostError> {
     let n = nonce();
+    let script = req.probe_script(&n);
+    // The probe holds no secret (checks read credentials on the host): safe to show at trace
+    // level, e.g. `RAMPART_LOG=rampart_engine::probe=trace`, to time its parts by hand.
+    tracing::trace!(target: "rampart_engine::probe", "fact probe:\n{script}");
     let out = remote
-        .run_script(req.probe_script(&n), "\"$SSH_CONNECTION\"", Some(timeout))
+        .run_script(script, "\"$SSH_CONNECTION\"", Some(timeout))
         .await?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.success() && !stdout.contains(&format!("@@{n} end")) {

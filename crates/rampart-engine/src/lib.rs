@@ -5,6 +5,7 @@
 //! *what* to change is decided by `rampart-core`, and *how bytes reach a host* by
 //! `rampart-ssh`.
 
+pub mod factcache;
 pub mod host;
 pub mod journal;
 pub mod load;

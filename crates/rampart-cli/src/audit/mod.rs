@@ -260,6 +260,7 @@ fn plan_jobs(a: &AuditArgs, filter: &Arc<ControlFilter>) -> Result<Planned, CliE
             secrets: a.secrets.clone(),
             html: None,
             junit: None,
+            no_fact_cache: true,
         };
         let registry = registry::roles();
         let prepared = jobs::prepare(&run, &registry)?;

@@ -1,0 +1,172 @@
+//! The fact probe's shell code, run for real by this machine's `/bin/sh` (dash on Debian, as on
+//! the hosts) with GNU find and tar, against files in a temporary directory: awkward names,
+//! links, stat-only paths, absent ones, and apt's timestamps with the host clock.
+//! The lab tests run the same probe on real hosts; this one needs no root and no lab.
+#![cfg(target_os = "linux")]
+
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::process::Command;
+
+use rampart_core::facts::{FactRequest, Facts, FileState};
+
+fn run(req: &FactRequest) -> Facts {
+    let script = req.probe_script("t3st");
+    let out = Command::new("sh")
+        .args(["-c", &script, "sh", "10.0.0.1 5000 10.0.0.2 22"])
+        .output()
+        .expect("sh runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    Facts::parse(req, "t3st", &stdout).unwrap_or_else(|e| panic!("{e}\n{stdout}"))
+}
+
+#[test]
+fn the_batched_probe_reads_stats_and_contents_as_the_shell_prints_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_owned();
+    let plain = format!("{d}/plain.conf");
+    let odd = format!("{d}/we ird|na\\me 'q'.conf");
+    let big = format!("{d}/big.bin");
+    let stat_only = format!("{d}/swapfile");
+    let link = format!("{d}/link");
+    let absent = format!("{d}/absent");
+    let sub = format!("{d}/sub");
+    std::fs::write(&plain, "a = 1\n").unwrap();
+    std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::fs::write(&odd, "odd\nname\n").unwrap();
+    std::fs::write(&big, vec![b'x'; (1 << 20) + 10]).unwrap();
+    std::fs::write(&stat_only, "not to be read").unwrap();
+    symlink("plain.conf", &link).unwrap();
+    std::fs::create_dir(&sub).unwrap();
+
+    let mut req = FactRequest::new();
+    for p in [&plain, &odd, &big, &link, &absent, &sub] {
+        req.file(p.clone());
+    }
+    req.stats.insert(stat_only.clone());
+    req.apt = true;
+    let f = run(&req);
+
+    assert_eq!(f.files[&plain].text(), Some("a = 1\n"));
+    assert!(matches!(
+        f.files[&plain],
+        FileState::File { mode: 0o640, .. }
+    ));
+    assert_eq!(f.files[&odd].text(), Some("odd\nname\n"));
+    // Over 1 MiB: hashed on the host, not fetched.
+    let FileState::File {
+        content, sha256, ..
+    } = &f.files[&big]
+    else {
+        panic!("{:?}", f.files[&big])
+    };
+    assert!(content.is_none());
+    assert_eq!(
+        sha256,
+        &rampart_core::facts::sha256_hex(&vec![b'x'; (1 << 20) + 10])
+    );
+    // Stat only: its size, never its content.
+    let FileState::File { size, content, .. } = &f.files[&stat_only] else {
+        panic!("{:?}", f.files[&stat_only])
+    };
+    assert_eq!((*size, content.is_none()), (14, true));
+    assert_eq!(
+        f.files[&link],
+        FileState::Link {
+            target: "plain.conf".into()
+        }
+    );
+    assert_eq!(f.files[&absent], FileState::Absent);
+    assert!(matches!(f.files[&sub], FileState::Dir { .. }));
+    // The host's clock came from find, not `date`: the lists' age is sane (or "never").
+    let apt = f.apt.expect("apt facts");
+    let lists = std::path::Path::new("/var/lib/apt/lists");
+    if lists.exists() {
+        let mtime = std::fs::metadata(lists).unwrap().modified().unwrap();
+        let age = std::time::SystemTime::now()
+            .duration_since(mtime)
+            .unwrap_or_default()
+            .as_secs();
+        assert!(apt.lists_age_secs.abs_diff(age) <= 2, "{apt:?} vs {age}");
+    } else {
+        assert_eq!(apt.lists_age_secs, u64::MAX);
+    }
+    assert_eq!(
+        f.host.ssh_connection.map(|c| c.server_port),
+        Some(22),
+        "the probe's argument reaches it"
+    );
+}
+
+#[test]
+fn contents_over_the_threshold_travel_gzipped_and_read_back_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_owned();
+    let large = format!("{d}/redis.conf");
+    let small = format!("{d}/small.conf");
+    let text: String = (0..4000)
+        .map(|i| format!("# line {i} of a stock config\n"))
+        .collect();
+    assert!(text.len() as u64 > rampart_core::facts::GZIP_ABOVE);
+    std::fs::write(&large, &text).unwrap();
+    std::fs::write(&small, "x\n").unwrap();
+    let mut req = FactRequest::new();
+    req.file(large.clone());
+    req.file(small.clone());
+    let script = req.probe_script("t3st");
+    let out = Command::new("sh")
+        .args(["-c", &script, "sh"])
+        .output()
+        .expect("sh runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("@@t3st contents gz\n"), "{stdout}");
+    assert!(
+        stdout.len() < text.len() / 4,
+        "gzip shrinks the probe's output: {} bytes",
+        stdout.len()
+    );
+    let f = Facts::parse(&req, "t3st", &stdout).unwrap();
+    assert_eq!(f.files[&large].text(), Some(text.as_str()));
+    assert_eq!(f.files[&small].text(), Some("x\n"));
+}
+
+#[test]
+fn a_remembered_section_is_not_run_again_while_its_inputs_are_unchanged() {
+    if !std::path::Path::new("/var/lib/dpkg/status").exists() {
+        eprintln!("skipped: no dpkg on this machine");
+        return;
+    }
+    let mut req = FactRequest::new();
+    req.packages.insert("dpkg".into());
+    req.packages.insert("no-such-package-rampart".into());
+    let first = run(&req);
+    assert!(first.packages["dpkg"].installed);
+    let update = first.cache_updates["packages"].clone();
+    assert!(update.fp.contains("/var/lib/dpkg/status"), "{update:?}");
+    assert_eq!(update.args, req.packages_args());
+
+    // Remembered: the host answers `@cached`, and the facts are the same.
+    req.cached.insert("packages".into(), update.clone());
+    let script = req.probe_script("t3st");
+    let out = Command::new("sh")
+        .args(["-c", &script, "sh"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("@@t3st packages -\n@cached\n"), "{stdout}");
+    let second = Facts::parse(&req, "t3st", &stdout).unwrap();
+    assert_eq!(second.packages, first.packages);
+    assert!(second.cache_updates.is_empty());
+
+    // Another fingerprint (dpkg ran since) or another question: asked afresh.
+    let mut stale = update.clone();
+    stale.fp = stale
+        .fp
+        .replace("/var/lib/dpkg/status", "/var/lib/dpkg/status-old");
+    req.cached.insert("packages".into(), stale);
+    assert!(run(&req).cache_updates.contains_key("packages"));
+    req.cached.insert("packages".into(), update);
+    req.packages.insert("tar".into());
+    let third = run(&req);
+    assert!(third.packages["tar"].installed);
+    assert!(third.cache_updates.contains_key("packages"));
+}

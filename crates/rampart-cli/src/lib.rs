@@ -25,7 +25,11 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     output::init_colors(cli.no_color);
     init_logging(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread drives every connection: the controller's own work is small (0.16 s of CPU
+    // for a 32-host run, 1.3 s for 1,000 hosts) and the hosts' work decides the wall time;
+    // worker threads only added their malloc arenas (1 MiB of peak RSS at 32 hosts) and no
+    // speed. Blocking work (key passphrases, DNS) goes to tokio's blocking pool.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -15,8 +15,8 @@ fn run(req: &FactRequest) -> Facts {
         .args(["-c", &script, "sh", "10.0.0.1 5000 10.0.0.2 22"])
         .output()
         .expect("sh runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    Facts::parse(req, "t3st", &stdout).unwrap_or_else(|e| panic!("{e}\n{stdout}"))
+    Facts::parse_output(req, "t3st", &out.stdout)
+        .unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&out.stdout)))
 }
 
 #[test]
@@ -120,11 +120,11 @@ fn contents_over_the_threshold_travel_gzipped_and_read_back_the_same() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("@@t3st contents gz\n"), "{stdout}");
     assert!(
-        stdout.len() < text.len() / 4,
+        out.stdout.len() < text.len() / 4,
         "gzip shrinks the probe's output: {} bytes",
-        stdout.len()
+        out.stdout.len()
     );
-    let f = Facts::parse(&req, "t3st", &stdout).unwrap();
+    let f = Facts::parse_output(&req, "t3st", &out.stdout).unwrap();
     assert_eq!(f.files[&large].text(), Some(text.as_str()));
     assert_eq!(f.files[&small].text(), Some("x\n"));
 }
@@ -153,7 +153,7 @@ fn a_remembered_section_is_not_run_again_while_its_inputs_are_unchanged() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("@@t3st packages -\n@cached\n"), "{stdout}");
-    let second = Facts::parse(&req, "t3st", &stdout).unwrap();
+    let second = Facts::parse_output(&req, "t3st", &out.stdout).unwrap();
     assert_eq!(second.packages, first.packages);
     assert!(second.cache_updates.is_empty());
 

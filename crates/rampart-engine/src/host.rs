@@ -209,9 +209,11 @@ pub struct Staged {
     t0: Instant,
     remote: Option<SshRemote>,
     planned: Vec<PlannedRole>,
-    checks: Vec<(String, Check)>,
     /// Ways this host's plan would cut the operator off.
     pub cuts: Vec<Cut>,
+    /// The cacheable sections this host's probe asked for: after a change, the verify probe
+    /// asks them again, so the next run finds the answers the change left remembered.
+    remember: FactRequest,
 }
 
 impl std::fmt::Debug for Staged {
@@ -224,6 +226,21 @@ impl std::fmt::Debug for Staged {
 }
 
 impl Staged {
+    /// The roles' checks, built when a run needs them (verify, audit): a host keeps none while
+    /// the fleet is staged (they are long shell texts: 15 KiB a host for FleetClaw).
+    fn checks(&self) -> Vec<(String, Check)> {
+        self.job
+            .roles
+            .iter()
+            .flat_map(|r| {
+                r.configured
+                    .checks()
+                    .into_iter()
+                    .map(|c| (r.name.clone(), c))
+            })
+            .collect()
+    }
+
     /// The host's inventory name.
     pub fn host(&self) -> &str {
         &self.job.name
@@ -321,16 +338,6 @@ pub async fn stage(
         host: job.name.clone(),
         reporter,
     };
-    let checks: Vec<(String, Check)> = job
-        .roles
-        .iter()
-        .flat_map(|r| {
-            r.configured
-                .checks()
-                .into_iter()
-                .map(|c| (r.name.clone(), c))
-        })
-        .collect();
     let mut st = Staged {
         job,
         rep,
@@ -338,8 +345,8 @@ pub async fn stage(
         t0: Instant::now(),
         remote: None,
         planned: Vec::new(),
-        checks,
         cuts: Vec::new(),
+        remember: FactRequest::new(),
     };
     st.tl.enter("connect");
     match connect(connector, &st.job.target, shared.options.connect_attempts).await {
@@ -398,10 +405,11 @@ async fn probe_and_plan(st: &mut Staged, shared: &Shared) -> Result<(), HostErro
     req.accounts = true; // the preflight needs the login user's groups and home
     let audit_like = opts.mode == Mode::Audit
         || (opts.mode == Mode::Check && opts.verify == VerifyPolicy::Always);
+    let checks = if audit_like { st.checks() } else { Vec::new() };
     if audit_like {
         hostplan::add_checks(
             &mut req,
-            &st.checks.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>(),
+            &checks.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>(),
         );
     }
     st.tl.enter("facts");
@@ -412,6 +420,8 @@ async fn probe_and_plan(st: &mut Staged, shared: &Shared) -> Result<(), HostErro
     let facts = gather(&remote, &req, opts.probe_timeout).await?;
     if let Some(dir) = &opts.fact_cache {
         factcache::store(dir, host, port, &req.cached, &facts.cache_updates);
+        st.remember.sshd_effective = req.sshd_effective;
+        st.remember.packages.clone_from(&req.packages);
     }
     st.tl.enter("plan");
     let ctx = HostContext {
@@ -455,8 +465,7 @@ async fn probe_and_plan(st: &mut Staged, shared: &Shared) -> Result<(), HostErro
             st.rep.resources.extend(p.outcomes(&shared.redactor));
         }
         if audit_like {
-            st.rep.verify = st
-                .checks
+            st.rep.verify = checks
                 .iter()
                 .map(|(_, c)| judge(c, &facts, &shared.redactor))
                 .collect();
@@ -486,8 +495,8 @@ async fn gather<R: Remote>(
     let out = remote
         .run_script(script, "\"$SSH_CONNECTION\"", Some(timeout))
         .await?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.success() && !stdout.contains(&format!("@@{n} end")) {
+    let ended = rampart_core::facts::split_at_end(&out.stdout, &n).is_some();
+    if !out.success() && !ended {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let mut msg = format!(
             "the fact probe failed (exit {}): {}",
@@ -501,7 +510,7 @@ async fn gather<R: Remote>(
         }
         return Err(HostError::Remote(msg));
     }
-    Facts::parse(req, &n, &stdout).map_err(|e| HostError::Remote(e.to_string()))
+    Facts::parse_output(req, &n, &out.stdout).map_err(|e| HostError::Remote(e.to_string()))
 }
 
 /// Stage 2: apply (when the mode and `refused` allow), verify, close, report.
@@ -718,12 +727,11 @@ async fn apply_all(
     }
     let verify: Vec<(String, Check)> = match opts.verify {
         VerifyPolicy::Never => Vec::new(),
-        VerifyPolicy::Always => st.checks.clone(),
+        VerifyPolicy::Always => st.checks(),
         VerifyPolicy::Changed => st
-            .checks
-            .iter()
+            .checks()
+            .into_iter()
             .filter(|(r, _)| changed_roles.contains(r))
-            .cloned()
             .collect(),
     };
     if !verify.is_empty() && !stopped {
@@ -733,7 +741,18 @@ async fn apply_all(
             &mut vreq,
             &verify.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>(),
         );
+        if opts.fact_cache.is_some() {
+            // Fresh answers (`vreq.cached` is empty) of the host as the change left it, so the
+            // next run finds them remembered.
+            vreq.sshd_effective = st.remember.sshd_effective;
+            vreq.packages.clone_from(&st.remember.packages);
+        }
         let vf = gather(remote, &vreq, opts.probe_timeout).await?;
+        if let Some(dir) = &opts.fact_cache {
+            let (host, port) = (&st.job.target.host, st.job.target.port);
+            let old = factcache::load(dir, host, port);
+            factcache::store(dir, host, port, &old, &vf.cache_updates);
+        }
         st.rep.verify = verify
             .iter()
             .map(|(_, c)| judge(c, &vf, &shared.redactor))

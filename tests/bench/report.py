@@ -176,13 +176,20 @@ def targets_table(groups, out):
                 ok = c.joined("conns") == "1" and all(int(x) <= 2 for r in c.rows for x in r["rts"].split("-") if x.isdigit())
                 lines.append(f"| no-change run ({job} job): connections / exec round trips per host "
                              f"| 1 / <= 2 | {c.joined('conns')} / {c.joined('rts')} | {'yes' if ok else '**no**'} |")
-        rss = [cell("lab", size, "rampart", j, p).med("rss_kb") for j in ("small", "full")
-               for p in ("check-fresh", "apply", "rerun", "check")]
-        rss = [x for x in rss if x is not None]
-        if rss:
-            m = max(rss)
-            lines.append(f"| controller peak RSS, {size} hosts (largest median of any phase) | < 16 MiB "
-                         f"| {fmt_mib(m)} MiB | {'yes' if m < 16 * 1024 else '**no**'} |")
+        # The issue states the RSS target with the no-change run; the first apply (which holds
+        # every change's scripts and reports) is shown beside it, as information.
+        for job in ("full", "small"):
+            rss = [cell("lab", size, "rampart", job, p).med("rss_kb") for p in ("rerun", "check")]
+            rss = [x for x in rss if x is not None]
+            if rss:
+                m = max(rss)
+                lines.append(f"| controller peak RSS, {size} hosts, no-change rerun and check ({job} job; larger median) | < 16 MiB "
+                             f"| {fmt_mib(m)} MiB | {'yes' if m < 16 * 1024 else '**no**'} |")
+        first = [cell("lab", size, "rampart", j, "apply").med("rss_kb") for j in ("small", "full")]
+        first = [x for x in first if x is not None]
+        if first:
+            lines.append(f"| controller peak RSS, {size} hosts, first apply (information) | - "
+                         f"| {fmt_mib(max(first))} MiB | - |")
     if not size:
         for what, want in (("rampart no-change rerun and check of the full job, 32 hosts", "<= 2.0x the floor"),
                            ("no-change run: connections / exec round trips per host", "1 / <= 2"),

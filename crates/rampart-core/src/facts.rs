@@ -155,6 +155,11 @@ impl FactRequest {
             if self.apt {
                 all = format!("{all} {APT_LISTS} {APT_STAMP} /proc/$$");
             }
+            if fingerprints {
+                // `/.` marks where the fingerprint inputs start: the fingerprint must not
+                // depend on which files this probe also reads (the verify probe reads none).
+                all = format!("{all} /.");
+            }
             if self.sshd_effective {
                 all = format!("{all} {SSHD_INPUTS}");
             }
@@ -183,7 +188,7 @@ impl FactRequest {
                 "rampart_rec() {\n  if [ $# -eq 9 ]; then p=$9; else p=${r#*|*|*|*|*|*|*|*|}; fi\n",
             );
             if fingerprints {
-                rec.push_str("  case $p in /usr/sbin/sshd|/etc/ssh/*) rampart_fp_sshd=\"$rampart_fp_sshd$r;\" ;; /var/lib/dpkg/status) rampart_fp_packages=\"$rampart_fp_packages$r;\" ;; esac\n");
+                rec.push_str("  if [ -n \"$rampart_fpon\" ]; then\n    case $p in /usr/sbin/sshd|/etc/ssh/*) rampart_fp_sshd=\"$rampart_fp_sshd$r;\" ;; /var/lib/dpkg/status) rampart_fp_packages=\"$rampart_fp_packages$r;\" ;; esac\n    return\n  fi\n  if [ \"$p\" = /. ]; then rampart_fpon=1; return; fi\n");
             }
             if self.apt {
                 rec.push_str(&format!("  case $p in {APT_LISTS}) rampart_lists=${{6%%.*}} ;; {APT_STAMP}) rampart_stamp=${{6%%.*}} ;; /proc/$$) rampart_now=${{6%%.*}} ;; esac\n"));
@@ -196,7 +201,7 @@ impl FactRequest {
                 ));
             }
             rec.push_str("}\n");
-            s.push_str("rampart_small= rampart_big= rampart_sum=0 rampart_fp_sshd= rampart_fp_packages= rampart_lists= rampart_stamp= rampart_now= rampart_skip=\n");
+            s.push_str("rampart_small= rampart_big= rampart_sum=0 rampart_fp_sshd= rampart_fp_packages= rampart_lists= rampart_stamp= rampart_now= rampart_skip= rampart_fpon=\n");
             s.push_str(&rec);
             s.push_str("rampart_ifs=$IFS\nIFS='\n'\nset -f\nfor r in $rampart_st; do\n  if [ -n \"$rampart_skip\" ]; then rampart_skip=; continue; fi\n  case $r in l\\|*) rampart_skip=1 ;; esac\n  IFS='|'; rampart_rec $r; IFS='\n'\ndone\nIFS=$rampart_ifs\nset +f\n");
         }

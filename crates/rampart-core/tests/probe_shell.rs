@@ -144,6 +144,13 @@ fn a_remembered_section_is_not_run_again_while_its_inputs_are_unchanged() {
     assert!(update.fp.contains("/var/lib/dpkg/status"), "{update:?}");
     assert_eq!(update.args, req.packages_args());
 
+    // The fingerprint does not depend on what else the probe reads (a verify probe reads no
+    // file; the main probe may read some of the inputs).
+    let mut reading = req.clone();
+    reading.file("/var/lib/dpkg/status");
+    reading.file("/etc/hostname");
+    assert_eq!(run(&reading).cache_updates["packages"].fp, update.fp);
+
     // Remembered: the host answers `@cached`, and the facts are the same.
     req.cached.insert("packages".into(), update.clone());
     let script = req.probe_script("t3st");

@@ -69,6 +69,10 @@ class Cell:
     def failed(self):
         return sum(int(num(r["failed"]) or 0) for r in self.rows)
 
+    def ok_only(self):
+        """The runs that succeeded (a floor whose logins failed measures nothing)."""
+        return Cell([r for r in self.rows if r["rc"] == "0"])
+
     def bad_rc(self, ok=("0",)):
         return sorted({r["rc"] for r in self.rows if r["rc"] not in ok})
 
@@ -106,7 +110,11 @@ def lab_tables(groups, size, out, suite="lab"):
                    f"{fmt_mib(floor.med('tree_kb'))} MiB charged to the run's cgroup; "
                    f"host CPU {fmt_s(floor.med('host_cpu_s'))} s.\n")
     for job in ("small", "full"):
-        fc = Cell(groups.get((suite, size, "floor", job, "converged"), []))
+        every = Cell(groups.get((suite, size, "floor", job, "converged"), []))
+        fc = every.ok_only()
+        if every.n and not fc.n:
+            out.append(f"The floor again on the hosts the {job} job's apply converged: every run failed "
+                       f"(exit {','.join(every.bad_rc())}): not used.\n")
         if fc.n:
             lo, hi = fc.span("wall_s")
             out.append(f"The floor again on the hosts the {job} job's apply converged (their services "
@@ -172,7 +180,7 @@ def targets_table(groups, out):
         for job in ("full", "small"):
             # The floor on the hosts this job converged (their services running), measured
             # right before the no-change runs, when the run has it; else the fresh hosts' floor.
-            fc = cell("lab", size, "floor", job, "converged").med("wall_s")
+            fc = cell("lab", size, "floor", job, "converged").ok_only().med("wall_s")
             for phase in ("rerun", "check"):
                 c = cell("lab", size, "rampart", job, phase)
                 if c.n and fw:

@@ -135,9 +135,9 @@ impl FactRequest {
         );
         sec(&mut s, "host", "-");
         s.push_str(HOST_PROBE);
-        // Files: one `find` stats them all, one `tar | base64` carries every small file's
-        // content, and one `sha256sum` hashes the few big ones: a constant number of processes
-        // instead of three per file (which was half of a full site's probe). Which files go
+        // Files: one `find` stats them all, one `tar` (after the `end` marker) carries every
+        // small file's content, and one `sha256sum` hashes the few big ones: a constant number
+        // of processes instead of three per file (half of a full site's probe). Which files go
         // into the tar is decided from find's output by the shell's builtins, and apt's
         // timestamps (and the host's clock: the mtime of the shell's fresh /proc/PID) come
         // from the same find, not from `stat` and `date`: every process costs the host ~2 ms.
@@ -148,9 +148,13 @@ impl FactRequest {
             .copied()
             .chain(self.stats.iter().filter(|p| !read.contains(p)))
             .partition(|p| batchable(p));
+        let to_read: Vec<&str> = batch
+            .iter()
+            .filter(|p| read.contains(**p))
+            .map(|p| p.as_str())
+            .collect();
         let fingerprints = self.sshd_effective || !self.packages.is_empty();
-        let stats = !batch.is_empty() || self.apt || fingerprints;
-        if stats {
+        if !batch.is_empty() || self.apt || fingerprints {
             let mut all = join(batch.iter().map(|p| p.as_str()));
             if self.apt {
                 all = format!("{all} {APT_LISTS} {APT_STAMP} /proc/$$");
@@ -170,13 +174,6 @@ impl FactRequest {
             s.push_str(&format!(
                 "rampart_st=$(find -P {all} -maxdepth 0 \\( -type l -printf 'l|0|%u|%g|0|0|%C@|%i|%p\\n%l\\n' \\) -o -printf '%y|%m|%u|%g|%s|%T@|%C@|%i|%p\\n' 2>/dev/null)\nprintf '%s\\n' \"$rampart_st\"\n"
             ));
-        }
-        let to_read: Vec<&str> = batch
-            .iter()
-            .filter(|p| read.contains(**p))
-            .map(|p| p.as_str())
-            .collect();
-        if stats {
             // One pass over find's records, in the shell's memory: a `while read` loop over a
             // here-document costs dash a forked writer (over 4 KiB) and a read(2) per byte.
             // Each record picks, by its path: the files the tar carries (only those asked to
@@ -318,7 +315,7 @@ impl FactRequest {
             ));
         }
         sec(&mut s, "end", "-");
-        if self.read_set().iter().any(|p| batchable(p)) {
+        if !to_read.is_empty() {
             let tar = "printf '%s' \"$rampart_small\" | tar -cPf - -b 1 --no-recursion --hard-dereference --no-unquote --verbatim-files-from -T - 2>/dev/null";
             s.push_str(&format!(
                 "if [ -n \"$rampart_small\" ]; then if [ \"$rampart_sum\" -gt {GZIP_ABOVE} ]; then {tar} | gzip -1; else {tar}; fi; fi\n"
@@ -789,7 +786,7 @@ impl Facts {
         }
         let mut facts = Facts::default();
         let mut stats: Option<&[&str]> = None;
-        let mut contents: Option<(bool, &[&str])> = None;
+        let mut contents_gz = false;
         let mut sums: Option<&[&str]> = None;
         for (kind, _, lines) in &mut sections {
             if kind == "sshd" || kind == "packages" {
@@ -819,7 +816,7 @@ impl Facts {
                     }
                 }
                 "stats" => stats = Some(lines),
-                "contents" => contents = Some((arg == "gz", lines)),
+                "contents" => contents_gz = arg == "gz",
                 "sums" => sums = Some(lines),
                 "packages" => {
                     for line in lines {
@@ -905,7 +902,7 @@ impl Facts {
                 &read,
                 stats,
                 Contents {
-                    gz: contents.is_some_and(|(gz, _)| gz),
+                    gz: contents_gz,
                     tail,
                 },
                 sums.unwrap_or_default(),
@@ -1081,10 +1078,10 @@ fn parse_file(path: &str, lines: &[&str]) -> Result<FileState, ParseError> {
     }
 }
 
-/// The batched file facts: `find -printf` lines (`type|mode|owner|group|size|mtime|ctime|inode|path`, a
-/// link's target on the line after it), a
-/// base64 tar of the small files that were asked to be read, and `sha256sum` lines of the big
-/// ones. A path `find` did not print does not exist.
+/// The batched file facts: `find -printf` lines (`type|mode|owner|group|size|mtime|ctime|inode|path`,
+/// a link's target on the line after it), the tar (maybe gzipped) of the small files that
+/// were asked to be read, and `sha256sum` lines of the big ones. A path `find` did not print
+/// does not exist.
 fn parse_batch<'a>(
     paths: impl Iterator<Item = &'a String>,
     read: &BTreeSet<&String>,

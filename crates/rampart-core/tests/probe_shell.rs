@@ -9,14 +9,20 @@ use std::process::Command;
 
 use rampart_core::facts::{FactRequest, Facts, FileState};
 
-fn run(req: &FactRequest) -> Facts {
+/// The probe's raw stdout, run by `sh` with an SSH_CONNECTION as its argument.
+fn output(req: &FactRequest) -> Vec<u8> {
     let script = req.probe_script("t3st");
-    let out = Command::new("sh")
+    Command::new("sh")
         .args(["-c", &script, "sh", "10.0.0.1 5000 10.0.0.2 22"])
         .output()
-        .expect("sh runs");
-    Facts::parse_output(req, "t3st", &out.stdout)
-        .unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&out.stdout)))
+        .expect("sh runs")
+        .stdout
+}
+
+fn run(req: &FactRequest) -> Facts {
+    let out = output(req);
+    Facts::parse_output(req, "t3st", &out)
+        .unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&out)))
 }
 
 #[test]
@@ -112,19 +118,15 @@ fn contents_over_the_threshold_travel_gzipped_and_read_back_the_same() {
     let mut req = FactRequest::new();
     req.file(large.clone());
     req.file(small.clone());
-    let script = req.probe_script("t3st");
-    let out = Command::new("sh")
-        .args(["-c", &script, "sh"])
-        .output()
-        .expect("sh runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let out = output(&req);
+    let stdout = String::from_utf8_lossy(&out);
     assert!(stdout.contains("@@t3st contents gz\n"), "{stdout}");
     assert!(
-        out.stdout.len() < text.len() / 4,
+        out.len() < text.len() / 4,
         "gzip shrinks the probe's output: {} bytes",
-        out.stdout.len()
+        out.len()
     );
-    let f = Facts::parse_output(&req, "t3st", &out.stdout).unwrap();
+    let f = Facts::parse_output(&req, "t3st", &out).unwrap();
     assert_eq!(f.files[&large].text(), Some(text.as_str()));
     assert_eq!(f.files[&small].text(), Some("x\n"));
 }
@@ -153,14 +155,10 @@ fn a_remembered_section_is_not_run_again_while_its_inputs_are_unchanged() {
 
     // Remembered: the host answers `@cached`, and the facts are the same.
     req.cached.insert("packages".into(), update.clone());
-    let script = req.probe_script("t3st");
-    let out = Command::new("sh")
-        .args(["-c", &script, "sh"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let out = output(&req);
+    let stdout = String::from_utf8_lossy(&out);
     assert!(stdout.contains("@@t3st packages -\n@cached\n"), "{stdout}");
-    let second = Facts::parse_output(&req, "t3st", &out.stdout).unwrap();
+    let second = Facts::parse_output(&req, "t3st", &out).unwrap();
     assert_eq!(second.packages, first.packages);
     assert!(second.cache_updates.is_empty());
 

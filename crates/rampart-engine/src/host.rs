@@ -211,9 +211,17 @@ pub struct Staged {
     planned: Vec<PlannedRole>,
     /// Ways this host's plan would cut the operator off.
     pub cuts: Vec<Cut>,
-    /// The cacheable sections this host's probe asked for: after a change, the verify probe
-    /// asks them again, so the next run finds the answers the change left remembered.
-    remember: FactRequest,
+}
+
+/// A job's roles with their configurations, as planning takes them.
+fn role_instances(job: &HostJob) -> Vec<hostplan::RoleInstance<'_>> {
+    job.roles
+        .iter()
+        .map(|r| hostplan::RoleInstance {
+            name: &r.name,
+            configured: r.configured.as_ref(),
+        })
+        .collect()
 }
 
 impl std::fmt::Debug for Staged {
@@ -346,7 +354,6 @@ pub async fn stage(
         remote: None,
         planned: Vec::new(),
         cuts: Vec::new(),
-        remember: FactRequest::new(),
     };
     st.tl.enter("connect");
     match connect(connector, &st.job.target, shared.options.connect_attempts).await {
@@ -392,15 +399,7 @@ async fn probe_and_plan(st: &mut Staged, shared: &Shared) -> Result<(), HostErro
         });
         return Ok(());
     }
-    let instances: Vec<hostplan::RoleInstance<'_>> = st
-        .job
-        .roles
-        .iter()
-        .map(|r| hostplan::RoleInstance {
-            name: &r.name,
-            configured: r.configured.as_ref(),
-        })
-        .collect();
+    let instances = role_instances(&st.job);
     let mut req = hostplan::fact_request(&instances);
     req.accounts = true; // the preflight needs the login user's groups and home
     let audit_like = opts.mode == Mode::Audit
@@ -420,8 +419,6 @@ async fn probe_and_plan(st: &mut Staged, shared: &Shared) -> Result<(), HostErro
     let facts = gather(&remote, &req, opts.probe_timeout).await?;
     if let Some(dir) = &opts.fact_cache {
         factcache::store(dir, host, port, &req.cached, &facts.cache_updates);
-        st.remember.sshd_effective = req.sshd_effective;
-        st.remember.packages.clone_from(&req.packages);
     }
     st.tl.enter("plan");
     let ctx = HostContext {
@@ -495,8 +492,7 @@ async fn gather<R: Remote>(
     let out = remote
         .run_script(script, "\"$SSH_CONNECTION\"", Some(timeout))
         .await?;
-    let ended = rampart_core::facts::split_at_end(&out.stdout, &n).is_some();
-    if !out.success() && !ended {
+    if !out.success() && rampart_core::facts::split_at_end(&out.stdout, &n).is_none() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let mut msg = format!(
             "the fact probe failed (exit {}): {}",
@@ -744,8 +740,9 @@ async fn apply_all(
         if opts.fact_cache.is_some() {
             // Fresh answers (`vreq.cached` is empty) of the host as the change left it, so the
             // next run finds them remembered.
-            vreq.sshd_effective = st.remember.sshd_effective;
-            vreq.packages.clone_from(&st.remember.packages);
+            let probed = hostplan::fact_request(&role_instances(&st.job));
+            vreq.sshd_effective = probed.sshd_effective;
+            vreq.packages = probed.packages;
         }
         let vf = gather(remote, &vreq, opts.probe_timeout).await?;
         if let Some(dir) = &opts.fact_cache {

@@ -522,15 +522,7 @@ fn key_probe(user: &str, pattern: &str, asset: &str) -> String {
 /// Shell + awk that judges DRYRUN replies: `+` must be `OK`, `-` must not be. Prints `ok` or
 /// each probe that went the wrong way.
 fn dryrun_check(cfg: &Config, probes: &[(String, bool)]) -> String {
-    let commands: Vec<String> = probes.iter().map(|(c, _)| c.clone()).collect();
-    let want: String = probes
-        .iter()
-        .map(|(_, allow)| if *allow { '+' } else { '-' })
-        .collect();
-    let labels: Vec<&str> = probes
-        .iter()
-        .map(|(c, _)| c.trim_start_matches("ACL DRYRUN "))
-        .collect();
+    let (commands, want, labels) = dryrun_parts(probes);
     let awk = r#"BEGIN { n = split(labels, lab, "|") }
 NF == 0 { next }
 { r++ }
@@ -543,10 +535,25 @@ END { if (!bad) { if (r - 1 == n) print "ok"; else print "got " (r > 1 ? r - 1 :
         "{} | awk -v want={} -v labels={} -v user={} {}",
         cfg.session(&commands),
         quote(&want),
-        quote(&labels.join("|")),
+        quote(&labels),
         quote(&cfg.maintenance_user),
         quote(awk)
     )
+}
+
+/// What the awk judges of DRYRUN probes get: the commands, `+`/`-` per probe (must be
+/// allowed / denied), and the probes' labels joined by `|`.
+fn dryrun_parts(probes: &[(String, bool)]) -> (Vec<String>, String, String) {
+    let commands = probes.iter().map(|(c, _)| c.clone()).collect();
+    let want = probes
+        .iter()
+        .map(|(_, allow)| if *allow { '+' } else { '-' })
+        .collect();
+    let labels: Vec<&str> = probes
+        .iter()
+        .map(|(c, _)| c.trim_start_matches("ACL DRYRUN "))
+        .collect();
+    (commands, want, labels.join("|"))
 }
 
 /// One user line's parts, as the template renders them.
@@ -771,17 +778,8 @@ kill $p 2>/dev/null; wait $p; grep -o 'ACL errors.*' "$d/log" || tail -n 3 "$d/l
     /// isolation DRYRUN probes, then `ACL USERS` against the configured names as a set. It runs
     /// in every fact probe, so it costs two processes, not the seven of the separate checks.
     fn live_acl_check(&self) -> String {
-        let probes = self.isolation_probes();
-        let mut commands: Vec<String> = probes.iter().map(|(c, _)| c.clone()).collect();
+        let (mut commands, want, labels) = dryrun_parts(&self.isolation_probes());
         commands.push("ACL USERS".to_owned());
-        let want: String = probes
-            .iter()
-            .map(|(_, allow)| if *allow { '+' } else { '-' })
-            .collect();
-        let labels: Vec<&str> = probes
-            .iter()
-            .map(|(c, _)| c.trim_start_matches("ACL DRYRUN "))
-            .collect();
         let awk = r#"BEGIN { n = split(labels, lab, "|"); m = split(users, name, " "); for (j = 1; j <= m; j++) known[name[j]] = 1 }
 NF == 0 { next }
 { r++ }
@@ -799,7 +797,7 @@ END { if (bad) exit
             "{} | awk -v want={} -v labels={} -v user={} -v users={} {}",
             self.session(&commands),
             quote(&want),
-            quote(&labels.join("|")),
+            quote(&labels),
             quote(&self.maintenance_user),
             quote(&self.expected_users()),
             quote(awk)

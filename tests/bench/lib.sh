@@ -141,4 +141,21 @@ bench_settle() {
   return 0
 }
 
+# Wait until the machine's CPUs were at least 90% idle over one second (bounded by $1 seconds):
+# hosts a reset booted, or an apply just changed (docker starting, fail2ban reading its logs,
+# redis restarting), keep the cores busy for a while, and the load average is too slow a gauge
+# for that (it still shows the first apply's minutes long after the hosts went quiet).
+bench_quiet() {
+  local limit=${1:-60} i a b
+  for i in $(seq 1 "$limit"); do
+    a=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+    sleep 1
+    b=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+    # shellcheck disable=SC2086  # two numbers each
+    set -- $a $b
+    awk -v i0="$1" -v t0="$2" -v i1="$3" -v t1="$4" 'BEGIN { exit !(t1 > t0 && (i1 - i0) / (t1 - t0) >= 0.9) }' && return 0
+  done
+  return 0
+}
+
 bench_load() { cut -d' ' -f1-3 /proc/loadavg; }

@@ -1,5 +1,7 @@
-//! The fleet. A plain run stages every host (connect, probe, plan, preflight), refuses the
-//! whole run if the preflight cuts any host (apply only), then finishes every host.
+//! The fleet. A plain run stages every host (connect, probe, plan, preflight). A host with
+//! nothing to change is finished as soon as it is staged (it is reported converged even when the
+//! run is refused: it had nothing to apply); the others wait at the barrier, which refuses the
+//! whole run if the preflight cuts any host (apply only), and are then finished.
 //!
 //! A rolling apply stages the whole fleet the same way first, read-only, so the preflight
 //! barrier covers the fleet before the canary is touched. Hosts with nothing to change are done
@@ -110,8 +112,9 @@ enum Slot {
     Lost(String, String),
 }
 
-/// Stages every job, at most `forks` at a time. Without an apply there is nothing to wait
-/// for: each host is finished at once, so a large check never holds every connection open.
+/// Stages every job, at most `forks` at a time. A host with nothing to apply (every host of a
+/// check or audit, and a converged host of an apply) is finished at once, so a large run never
+/// holds every connection open; only hosts with changes (or that failed) wait at the barrier.
 async fn stage_all(jobs: Vec<HostJob>, ctx: &Ctx<'_>) -> Vec<Slot> {
     let apply = ctx.shared.options.mode == Mode::Apply;
     let mut slots: Vec<Slot> = jobs
@@ -130,9 +133,13 @@ async fn stage_all(jobs: Vec<HostJob>, ctx: &Ctx<'_>) -> Vec<Slot> {
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
             let st = stage(job, &shared, &connector, reporter, run_start).await;
-            if apply {
+            if apply && (st.is_failed() || st.has_changes() || !st.cuts.is_empty()) {
                 (i, Slot::Staged(Box::new(st), None))
             } else {
+                // Nothing to wait for: check and audit end here, and so does an apply's host
+                // that is already converged, whatever the barrier decides for the others. Its
+                // connection and plan are let go now instead of being held until the slowest
+                // host has been probed.
                 (i, Slot::Done(finish(st, &shared, &connector, None).await))
             }
         });

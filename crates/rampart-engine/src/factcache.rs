@@ -13,7 +13,6 @@
 //! re-probes after a change never use it.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use rampart_core::facts::Cached;
@@ -56,17 +55,11 @@ fn write(dir: &Path, path: &Path, all: &BTreeMap<String, Cached>) -> std::io::Re
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(&tmp)?;
-    f.write_all(&serde_json::to_vec(all).map_err(std::io::Error::other)?)?;
-    drop(f);
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    crate::localfs::write_atomic(
+        path,
+        &serde_json::to_vec(all).map_err(std::io::Error::other)?,
+        crate::localfs::Access::Private,
+    )
 }
 
 /// Where the controller keeps it: `$RAMPART_CACHE_DIR/facts` (an empty value turns it off),

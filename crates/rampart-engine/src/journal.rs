@@ -189,12 +189,11 @@ impl Journal {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let tmp = self.path.with_extension("json.tmp");
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
-        )?;
-        std::fs::rename(&tmp, &self.path)
+        crate::localfs::write_atomic(
+            &self.path,
+            &serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
+            crate::localfs::Access::Shared,
+        )
     }
 
     fn save_quietly(&self) {

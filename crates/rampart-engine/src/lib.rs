@@ -9,6 +9,7 @@ pub mod factcache;
 pub mod host;
 pub mod journal;
 pub mod load;
+pub mod localfs;
 pub mod portprobe;
 pub mod remote;
 pub mod run;

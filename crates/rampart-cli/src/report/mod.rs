@@ -273,23 +273,13 @@ pub fn write_files(
 }
 
 fn write_atomic(path: &Path, text: &str) -> Result<(), CliError> {
-    let err =
-        |e: std::io::Error| CliError::internal(format!("cannot write {}: {e}", path.display()));
-    let name = path
-        .file_name()
-        .ok_or_else(|| CliError::internal(format!("{} names no file", path.display())))?;
-    // A plain create (not a private temporary file), so the report gets the mode the umask
-    // gives any new file: it is meant to be read, by CI and by people.
-    let tmp = path.with_file_name(format!(
-        ".{}.rampart-{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(err)
+    // Shared, not private: a report is meant to be read, by CI and by people.
+    rampart_engine::localfs::write_atomic(
+        path,
+        text.as_bytes(),
+        rampart_engine::localfs::Access::Shared,
+    )
+    .map_err(|e| CliError::internal(format!("cannot write {}: {e}", path.display())))
 }
 
 /// A Unix time as `YYYY-MM-DD HH:MM:SS UTC` (no time-zone database needed).

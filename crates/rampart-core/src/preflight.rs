@@ -15,6 +15,7 @@ use crate::facts::Facts;
 use crate::hostplan::PlannedRole;
 use crate::plan::Change;
 use crate::resource::{Content, Resource};
+use crate::types::Cidr;
 
 /// How rampart reaches this host right now.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -215,11 +216,12 @@ fn check_sshd(changes: &[&Resource], facts: &Facts, path: &AccessPath, cuts: &mu
             fix: "keep PubkeyAuthentication yes".into(),
         });
     }
+    let client: Option<IpAddr> = path.client_ip.as_deref().and_then(|c| c.parse().ok());
     let allow = values("allowusers");
     if !allow.is_empty()
         && !allow
             .iter()
-            .any(|p| user_pattern_matches(p, user, path.client_ip.as_deref()))
+            .any(|p| user_entry_matches(p, user, client) == Some(true))
     {
         cuts.push(Cut {
             setting: "sshd AllowUsers".into(),
@@ -231,7 +233,7 @@ fn check_sshd(changes: &[&Resource], facts: &Facts, path: &AccessPath, cuts: &mu
     if !allow_groups.is_empty()
         && !allow_groups
             .iter()
-            .any(|p| groups.iter().any(|g| glob(p, g)))
+            .any(|p| groups.iter().any(|g| wildcard(p, g)))
     {
         cuts.push(Cut {
             setting: "sshd AllowGroups".into(),
@@ -245,7 +247,7 @@ fn check_sshd(changes: &[&Resource], facts: &Facts, path: &AccessPath, cuts: &mu
     }
     if let Some(p) = values("denyusers")
         .iter()
-        .find(|p| user_pattern_matches(p, user, path.client_ip.as_deref()))
+        .find(|p| user_entry_matches(p, user, client) != Some(false))
     {
         cuts.push(Cut {
             setting: "sshd DenyUsers".into(),
@@ -336,55 +338,46 @@ fn check_keys(changes: &[&Resource], facts: &Facts, path: &AccessPath, cuts: &mu
     }
 }
 
-/// sshd's `AllowUsers`/`DenyUsers` pattern: `user` or `user@host`, with `*` and `?`.
-fn user_pattern_matches(pattern: &str, user: &str, client_ip: Option<&str>) -> bool {
-    match pattern.split_once('@') {
-        None => glob(pattern, user),
-        Some((u, host)) => {
-            glob(u, user)
-                && client_ip.is_some_and(|ip| {
-                    glob(host, ip) || ip.parse().is_ok_and(|a| cidr_contains(host, a))
-                })
+/// sshd's `*` / `?` wildcard match (`match_pattern` in OpenSSH), case-sensitive. The sshd
+/// role's own lockout refusals use it too, so the role and the preflight judge alike.
+pub fn wildcard(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('*', rest)) => (0..=t.len()).any(|i| go(rest, &t[i..])),
+            Some(('?', rest)) => !t.is_empty() && go(rest, &t[1..]),
+            Some((c, rest)) => t.first() == Some(c) && go(rest, &t[1..]),
         }
     }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    go(&p, &t)
 }
 
-/// Shell-style `*` and `?` matching, as sshd patterns use it.
-fn glob(pattern: &str, text: &str) -> bool {
-    fn rec(p: &[u8], t: &[u8]) -> bool {
-        match (p.first(), t.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => rec(&p[1..], t) || (!t.is_empty() && rec(p, &t[1..])),
-            (Some(b'?'), Some(_)) => rec(&p[1..], &t[1..]),
-            (Some(a), Some(b)) if a == b => rec(&p[1..], &t[1..]),
-            _ => false,
-        }
+/// Does an `AllowUsers`/`DenyUsers` entry (`user` or `user@host`, the host a wildcard, an
+/// address or a CIDR) match this login? `None` when it depends on what rampart cannot see: a
+/// host name pattern (sshd matches it against the client's reverse DNS), or an unknown client
+/// address. Callers treat `None` as the unsafe answer (no match for Allow, a match for Deny).
+pub fn user_entry_matches(entry: &str, user: &str, client: Option<IpAddr>) -> Option<bool> {
+    let Some((u, h)) = entry.split_once('@') else {
+        return Some(wildcard(entry, user));
+    };
+    if !wildcard(u, user) {
+        return Some(false);
     }
-    rec(pattern.as_bytes(), text.as_bytes())
+    let ip = client?;
+    if let Ok(net) = h.parse::<Cidr>() {
+        return Some(net.contains(ip));
+    }
+    if wildcard(h, &ip.to_string()) {
+        return Some(true);
+    }
+    None
 }
 
-/// Whether `cidr` (an address or address/prefix) contains `ip`.
+/// Whether `cidr` (an address or address/prefix) contains `ip`; false when it is not one.
 pub fn cidr_contains(cidr: &str, ip: IpAddr) -> bool {
-    let (addr, prefix) = match cidr.split_once('/') {
-        Some((a, p)) => (a, p.parse::<u32>().ok()),
-        None => (cidr, None),
-    };
-    let Ok(net) = addr.parse::<IpAddr>() else {
-        return false;
-    };
-    match (net, ip) {
-        (IpAddr::V4(n), IpAddr::V4(i)) => {
-            let p = prefix.unwrap_or(32).min(32);
-            let mask = if p == 0 { 0 } else { u32::MAX << (32 - p) };
-            u32::from(n) & mask == u32::from(i) & mask
-        }
-        (IpAddr::V6(n), IpAddr::V6(i)) => {
-            let p = prefix.unwrap_or(128).min(128);
-            let mask = if p == 0 { 0 } else { u128::MAX << (128 - p) };
-            u128::from(n) & mask == u128::from(i) & mask
-        }
-        _ => false,
-    }
+    cidr.parse::<Cidr>().is_ok_and(|c| c.contains(ip))
 }
 
 #[cfg(test)]
@@ -536,6 +529,22 @@ mod tests {
         assert!(cidr_contains("10.213.4.1", ip));
         assert!(!cidr_contains("10.214.0.0/16", ip));
         assert!(cidr_contains("0.0.0.0/0", ip));
-        assert!(glob("fleet*", "fleetclaw") && glob("?ab", "lab") && !glob("lab", "labs"));
+        assert!(
+            wildcard("fleet*", "fleetclaw") && wildcard("?ab", "lab") && !wildcard("lab", "labs")
+        );
+        let ip: Option<IpAddr> = "10.213.4.1".parse().ok();
+        assert_eq!(user_entry_matches("lab", "lab", None), Some(true));
+        assert_eq!(
+            user_entry_matches("lab@10.213.0.0/16", "lab", ip),
+            Some(true)
+        );
+        assert_eq!(user_entry_matches("lab@10.213.*", "lab", ip), Some(true));
+        assert_eq!(
+            user_entry_matches("lab@10.214.0.0/16", "lab", ip),
+            Some(false)
+        );
+        assert_eq!(user_entry_matches("lab@bastion.example", "lab", ip), None);
+        assert_eq!(user_entry_matches("ops@10.213.*", "lab", ip), Some(false));
+        assert_eq!(user_entry_matches("lab@10.213.*", "lab", None), None);
     }
 }

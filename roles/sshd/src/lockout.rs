@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 
 use rampart_core::facts::Facts;
-use rampart_core::types::Cidr;
+use rampart_core::preflight::{user_entry_matches, wildcard};
 
 use crate::Config;
 use crate::settings::Setting;
@@ -21,41 +21,6 @@ pub struct Connection<'a> {
     pub user: &'a str,
     /// The host's facts (accounts, the SSH connection).
     pub facts: &'a Facts,
-}
-
-/// sshd's `*` / `?` wildcard match (match_pattern in OpenSSH), case-sensitive.
-pub fn wildcard(pattern: &str, text: &str) -> bool {
-    fn go(p: &[char], t: &[char]) -> bool {
-        match p.split_first() {
-            None => t.is_empty(),
-            Some(('*', rest)) => (0..=t.len()).any(|i| go(rest, &t[i..])),
-            Some(('?', rest)) => !t.is_empty() && go(rest, &t[1..]),
-            Some((c, rest)) => t.first() == Some(c) && go(rest, &t[1..]),
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    go(&p, &t)
-}
-
-/// Does an `AllowUsers`/`DenyUsers` entry (`user` or `user@host`) match this connection?
-/// `None` when it depends on something rampart cannot see (a host name pattern).
-fn user_entry_matches(entry: &str, user: &str, client: Option<IpAddr>) -> Option<bool> {
-    let Some((u, h)) = entry.split_once('@') else {
-        return Some(wildcard(entry, user));
-    };
-    if !wildcard(u, user) {
-        return Some(false);
-    }
-    let ip = client?;
-    if let Ok(net) = h.parse::<Cidr>() {
-        return Some(net.contains(ip));
-    }
-    if wildcard(h, &ip.to_string()) {
-        return Some(true);
-    }
-    // A host name pattern: sshd would match it against the reverse DNS of the address.
-    None
 }
 
 fn values(settings: &[Setting], lkey: &str) -> Option<Vec<String>> {

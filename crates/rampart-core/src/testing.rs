@@ -10,8 +10,8 @@ use crate::facts::{
     SshConnection, SshdEffective, UnitState, UserEntry, sha256_hex,
 };
 use crate::hostplan::{self, PlannedRole};
-use crate::plan::Change;
-use crate::role::{Configured, HostContext};
+use crate::plan::{Apply, Change};
+use crate::role::{Configured, HostContext, RoleError, RolePlan};
 use crate::secret::Secret;
 use crate::template::Templates;
 
@@ -146,6 +146,46 @@ pub fn blank_facts(req: &FactRequest, host: HostInfo) -> Facts {
         );
     }
     f
+}
+
+/// The facts a role declares, answered as a fresh lab host would ([`blank_facts`] of
+/// [`lab_host`] for the role's own request). Tests add what their host has on top.
+pub fn fresh_lab_facts(configured: &dyn Configured) -> Facts {
+    let mut req = FactRequest::new();
+    configured.facts(&mut req);
+    blank_facts(&req, lab_host())
+}
+
+/// The role's own plan, refusals included and no invariant checked: for the tests that expect
+/// a role to refuse (see [`plan_checked`] for the others).
+pub fn try_plan(
+    configured: &dyn Configured,
+    facts: &Facts,
+    user: &str,
+) -> Result<RolePlan, RoleError> {
+    let templates = Templates::embedded();
+    let vars = serde_json::json!({});
+    let secrets = BTreeMap::new();
+    let ctx = HostContext {
+        host: "h1",
+        facts,
+        vars: &vars,
+        templates: &templates,
+        secrets: &secrets,
+        connect_user: user,
+    };
+    configured.plan(&ctx)
+}
+
+/// Every change a planned role would make, in order: the resource's id and the change.
+pub fn applies(p: &PlannedRole) -> Vec<(String, &Apply)> {
+    p.items
+        .iter()
+        .filter_map(|i| match &i.change {
+            Ok(Change::Apply(a)) => Some((i.resource.id(), a)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A regular file's state with this text.

@@ -8,7 +8,7 @@ use rampart_core::facts::{AptState, CommandResult, FileState, PackageState, User
 use rampart_core::hostplan::PlannedRole;
 use rampart_core::role::Role;
 use rampart_core::template::Templates;
-use rampart_core::testing::{assert_converges, blank_facts, lab_host, plan_checked, text_file};
+use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
 use serde_json::json;
 
 use super::*;
@@ -32,9 +32,7 @@ fn site_config() -> Config {
 
 /// A fresh lab host: nothing installed or configured, tz data on disk.
 fn fresh(c: &Config) -> Facts {
-    let mut req = FactRequest::new();
-    c.facts(&mut req);
-    let mut f = blank_facts(&req, lab_host());
+    let mut f = fresh_lab_facts(c);
     f.files
         .insert("/etc/hosts".into(), text_file(HOSTS, 0o644, "root"));
     f.files.insert(
@@ -52,13 +50,7 @@ fn secrets() -> BTreeMap<String, rampart_core::Secret> {
 }
 
 fn changes(p: &PlannedRole) -> Vec<String> {
-    p.items
-        .iter()
-        .filter_map(|i| match &i.change {
-            Ok(Change::Apply(_)) => Some(i.resource.id()),
-            _ => None,
-        })
-        .collect()
+    applies(p).into_iter().map(|(id, _)| id).collect()
 }
 
 fn plan_err(c: &Config, facts: &Facts, user: &str) -> String {

@@ -9,7 +9,9 @@ use rampart_core::plan::{Change, Diff};
 use rampart_core::role::{Configured, HostContext, Role};
 use rampart_core::secret::{Redactor, Secret};
 use rampart_core::template::Templates;
-use rampart_core::testing::{assert_converges, blank_facts, lab_host, plan_checked, text_file};
+use rampart_core::testing::{
+    applies, assert_converges, blank_facts, fresh_lab_facts, lab_host, plan_checked, text_file,
+};
 use serde_json::json;
 
 use super::*;
@@ -46,9 +48,7 @@ fn everything() -> serde_json::Value {
 }
 
 fn fresh(c: &dyn Configured) -> Facts {
-    let mut req = FactRequest::new();
-    c.facts(&mut req);
-    let mut f = blank_facts(&req, lab_host());
+    let mut f = fresh_lab_facts(c);
     f.files.insert(
         "/etc/hosts".into(),
         text_file("127.0.0.1 localhost\n127.0.1.1 h1\n", 0o644, "root"),
@@ -65,12 +65,9 @@ fn fresh(c: &dyn Configured) -> Facts {
 }
 
 fn changes(p: &PlannedRole) -> Vec<(String, Vec<String>)> {
-    p.items
-        .iter()
-        .filter_map(|i| match &i.change {
-            Ok(Change::Apply(a)) => Some((i.resource.id(), a.notify.clone())),
-            _ => None,
-        })
+    applies(p)
+        .into_iter()
+        .map(|(id, a)| (id, a.notify.clone()))
         .collect()
 }
 

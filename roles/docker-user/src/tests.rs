@@ -5,9 +5,8 @@ use std::collections::BTreeMap;
 use pretty_assertions::assert_eq;
 use rampart_core::facts::{CommandResult, FactRequest, Facts, UnitState};
 use rampart_core::hostplan::PlannedRole;
-use rampart_core::plan::Change;
 use rampart_core::role::Role as _;
-use rampart_core::testing::{assert_converges, blank_facts, lab_host, plan_checked, text_file};
+use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
 
 use super::*;
 
@@ -18,9 +17,7 @@ fn cfg(v: serde_json::Value) -> Config {
 }
 
 fn fresh(c: &Config) -> Facts {
-    let mut req = FactRequest::new();
-    c.facts(&mut req);
-    blank_facts(&req, lab_host())
+    fresh_lab_facts(c)
 }
 
 fn plan(c: &Config, f: &Facts) -> PlannedRole {
@@ -28,31 +25,13 @@ fn plan(c: &Config, f: &Facts) -> PlannedRole {
 }
 
 fn try_plan(c: &Config, f: &Facts) -> Result<RolePlan, RoleError> {
-    let templates = rampart_core::template::Templates::embedded();
-    let vars = json!({});
-    let secrets = BTreeMap::new();
-    let ctx = HostContext {
-        host: "h7",
-        facts: f,
-        vars: &vars,
-        templates: &templates,
-        secrets: &secrets,
-        connect_user: "root",
-    };
-    c.plan(&ctx)
+    rampart_core::testing::try_plan(c, f, "root")
 }
 
 fn changes(p: &PlannedRole) -> Vec<(String, String, Vec<String>)> {
-    p.items
-        .iter()
-        .filter_map(|i| match &i.change {
-            Ok(Change::Apply(a)) => Some((
-                i.resource.id(),
-                a.script.as_str().to_owned(),
-                a.notify.clone(),
-            )),
-            _ => None,
-        })
+    applies(p)
+        .into_iter()
+        .map(|(id, a)| (id, a.script.as_str().to_owned(), a.notify.clone()))
         .collect()
 }
 

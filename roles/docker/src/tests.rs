@@ -3,11 +3,10 @@
 use std::collections::BTreeMap;
 
 use pretty_assertions::assert_eq;
-use rampart_core::facts::{FactRequest, Facts, PackageState, UnitState};
+use rampart_core::facts::{Facts, PackageState, UnitState};
 use rampart_core::hostplan::PlannedRole;
-use rampart_core::plan::Change;
 use rampart_core::role::Role as _;
-use rampart_core::testing::{assert_converges, blank_facts, lab_host, plan_checked, text_file};
+use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
 
 use super::*;
 
@@ -25,9 +24,7 @@ fn distro() -> Config {
 
 /// A fresh lab host: no Docker, lists never updated, users root and lab.
 fn fresh(c: &Config) -> Facts {
-    let mut req = FactRequest::new();
-    c.facts(&mut req);
-    blank_facts(&req, lab_host())
+    fresh_lab_facts(c)
 }
 
 /// A real fresh Debian host has no `docker` group until the package creates it.
@@ -44,32 +41,14 @@ fn plan(c: &Config, f: &Facts) -> PlannedRole {
 }
 
 fn try_plan(c: &Config, f: &Facts) -> Result<RolePlan, RoleError> {
-    let templates = rampart_core::template::Templates::embedded();
-    let vars = json!({});
-    let secrets = BTreeMap::new();
-    let ctx = HostContext {
-        host: "h8",
-        facts: f,
-        vars: &vars,
-        templates: &templates,
-        secrets: &secrets,
-        connect_user: "root",
-    };
-    c.plan(&ctx)
+    rampart_core::testing::try_plan(c, f, "root")
 }
 
 /// (id, script, notified handlers) of each change, in order.
 fn changes(p: &PlannedRole) -> Vec<(String, String, Vec<String>)> {
-    p.items
-        .iter()
-        .filter_map(|i| match &i.change {
-            Ok(Change::Apply(a)) => Some((
-                i.resource.id(),
-                a.script.as_str().to_owned(),
-                a.notify.clone(),
-            )),
-            _ => None,
-        })
+    applies(p)
+        .into_iter()
+        .map(|(id, a)| (id, a.script.as_str().to_owned(), a.notify.clone()))
         .collect()
 }
 

@@ -7,7 +7,7 @@ use rampart_core::Change;
 use rampart_core::facts::{CommandResult, FileState, PackageState, SshConnection, UnitState};
 use rampart_core::hostplan::PlannedRole;
 use rampart_core::role::Role;
-use rampart_core::testing::{assert_converges, blank_facts, lab_host, plan_checked, text_file};
+use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
 use serde_json::json;
 
 use super::*;
@@ -29,9 +29,7 @@ fn installed() -> PackageState {
 /// A fresh lab host: fail2ban installed (it is in the lab image) and failed at boot, because
 /// the packaged jail wants /var/log/auth.log, which does not exist.
 fn fresh(c: &Config) -> Facts {
-    let mut req = FactRequest::new();
-    c.facts(&mut req);
-    let mut f = blank_facts(&req, lab_host());
+    let mut f = fresh_lab_facts(c);
     f.packages.insert("fail2ban".into(), installed());
     f.packages.insert("python3-systemd".into(), installed());
     f.units.insert(
@@ -51,13 +49,7 @@ fn secrets() -> BTreeMap<String, rampart_core::Secret> {
 }
 
 fn changes(p: &PlannedRole) -> Vec<String> {
-    p.items
-        .iter()
-        .filter_map(|i| match &i.change {
-            Ok(Change::Apply(_)) => Some(i.resource.id()),
-            _ => None,
-        })
-        .collect()
+    applies(p).into_iter().map(|(id, _)| id).collect()
 }
 
 fn jail(f: &Facts) -> String {

@@ -9,7 +9,7 @@ use rampart_core::plan::{Change, Diff};
 use rampart_core::role::{Configured, HostContext, Role};
 use rampart_core::secret::{Redactor, Secret};
 use rampart_core::template::Templates;
-use rampart_core::testing::{assert_converges, blank_facts, lab_host, plan_checked, text_file};
+use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
 use serde_json::json;
 
 use super::*;
@@ -50,9 +50,7 @@ fn all_secrets() -> BTreeMap<String, Secret> {
 /// A lab host as the probe sees it: redis-server installed (its stock redis.conf), nothing
 /// of this role yet.
 fn fresh(c: &dyn Configured) -> Facts {
-    let mut req = FactRequest::new();
-    c.facts(&mut req);
-    let mut f = blank_facts(&req, lab_host());
+    let mut f = fresh_lab_facts(c);
     f.files
         .insert(REDIS_CONF.into(), text_file(CONF, 0o640, "redis"));
     f
@@ -85,12 +83,9 @@ fn plan_error(c: &dyn Configured, facts: &Facts, secrets: &BTreeMap<String, Secr
 
 /// (resource id, handlers notified) of every change.
 fn changes(p: &PlannedRole) -> Vec<(String, Vec<String>)> {
-    p.items
-        .iter()
-        .filter_map(|i| match &i.change {
-            Ok(Change::Apply(a)) => Some((i.resource.id(), a.notify.clone())),
-            _ => None,
-        })
+    applies(p)
+        .into_iter()
+        .map(|(id, a)| (id, a.notify.clone()))
         .collect()
 }
 

@@ -9,7 +9,7 @@ use rampart_core::plan::Change;
 use rampart_core::role::{Configured, HostContext, Role};
 use rampart_core::secret::Secret;
 use rampart_core::template::Templates;
-use rampart_core::testing::{assert_converges, blank_facts, lab_host, plan_checked, text_file};
+use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
 use serde_json::json;
 
 use super::*;
@@ -36,9 +36,7 @@ fn no_secrets() -> BTreeMap<String, Secret> {
 /// A lab host: sudo installed, nothing of this role, the env file exists with the wrong mode
 /// (the probe's `unless` check fails).
 fn fresh(c: &dyn Configured) -> Facts {
-    let mut req = FactRequest::new();
-    c.facts(&mut req);
-    let mut f = blank_facts(&req, lab_host());
+    let mut f = fresh_lab_facts(c);
     f.files.insert(
         VISUDO.into(),
         FileState::File {
@@ -54,12 +52,9 @@ fn fresh(c: &dyn Configured) -> Facts {
 }
 
 fn changes(p: &PlannedRole) -> Vec<(String, Vec<String>, Risk)> {
-    p.items
-        .iter()
-        .filter_map(|i| match &i.change {
-            Ok(Change::Apply(a)) => Some((i.resource.id(), a.notify.clone(), a.risk)),
-            _ => None,
-        })
+    applies(p)
+        .into_iter()
+        .map(|(id, a)| (id, a.notify.clone(), a.risk))
         .collect()
 }
 

@@ -8,7 +8,7 @@ use rampart_core::facts::{Accounts, FileState, GroupEntry, UnitState, UserEntry}
 use rampart_core::hostplan::PlannedRole;
 use rampart_core::role::{HostContext, Role};
 use rampart_core::template::Templates;
-use rampart_core::testing::{assert_converges, blank_facts, lab_host, plan_checked, text_file};
+use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
 use serde_json::json;
 
 use super::*;
@@ -41,9 +41,7 @@ fn unit(active: bool) -> UnitState {
 
 /// A fresh lab host (Debian 12): the packaged sshd_config, no drop-in, ssh.service running.
 fn fresh(c: &Config) -> Facts {
-    let mut req = FactRequest::new();
-    c.facts(&mut req);
-    let mut f = blank_facts(&req, lab_host());
+    let mut f = fresh_lab_facts(c);
     f.files
         .insert(MAIN.into(), text_file(DEBIAN_MAIN, 0o644, "root"));
     f.units.insert("ssh".into(), unit(true));
@@ -56,12 +54,9 @@ fn no_secrets() -> BTreeMap<String, rampart_core::Secret> {
 }
 
 fn changes(p: &PlannedRole) -> Vec<String> {
-    p.items
-        .iter()
-        .filter_map(|i| match &i.change {
-            Ok(Change::Apply(a)) => Some(format!("{}: {}", i.resource.id(), a.summary)),
-            _ => None,
-        })
+    applies(p)
+        .into_iter()
+        .map(|(id, a)| format!("{id}: {}", a.summary))
         .collect()
 }
 

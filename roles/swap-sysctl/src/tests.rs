@@ -5,9 +5,8 @@ use std::collections::BTreeMap;
 use pretty_assertions::assert_eq;
 use rampart_core::facts::{FactRequest, Facts, FileState, SwapArea};
 use rampart_core::hostplan::PlannedRole;
-use rampart_core::plan::Change;
 use rampart_core::role::Role as _;
-use rampart_core::testing::{assert_converges, blank_facts, lab_host, plan_checked, text_file};
+use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
 
 use super::*;
 
@@ -20,9 +19,7 @@ fn cfg(v: serde_json::Value) -> Config {
 /// A fresh lab host (a container): no swap file, Debian's fstab and sysctl.conf, kernel
 /// defaults for the four parameters.
 fn fresh(c: &Config) -> Facts {
-    let mut req = FactRequest::new();
-    c.facts(&mut req);
-    let mut f = blank_facts(&req, lab_host());
+    let mut f = fresh_lab_facts(c);
     f.files.insert(
         "/etc/fstab".into(),
         text_file("# UNCONFIGURED FSTAB FOR BASE SYSTEM\n", 0o644, "root"),
@@ -60,28 +57,14 @@ fn plan(c: &Config, f: &Facts) -> PlannedRole {
 }
 
 fn changes(p: &PlannedRole) -> BTreeMap<String, String> {
-    p.items
-        .iter()
-        .filter_map(|i| match &i.change {
-            Ok(Change::Apply(a)) => Some((i.resource.id(), a.script.as_str().to_owned())),
-            _ => None,
-        })
+    applies(p)
+        .into_iter()
+        .map(|(id, a)| (id, a.script.as_str().to_owned()))
         .collect()
 }
 
 fn try_plan(c: &Config, f: &Facts) -> Result<RolePlan, RoleError> {
-    let templates = rampart_core::template::Templates::embedded();
-    let vars = serde_json::json!({});
-    let secrets = BTreeMap::new();
-    let ctx = HostContext {
-        host: "h7",
-        facts: f,
-        vars: &vars,
-        templates: &templates,
-        secrets: &secrets,
-        connect_user: "root",
-    };
-    c.plan(&ctx)
+    rampart_core::testing::try_plan(c, f, "root")
 }
 
 #[test]

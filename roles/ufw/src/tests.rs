@@ -8,7 +8,9 @@ use rampart_core::hostplan::PlannedRole;
 use rampart_core::plan::{Change, Risk};
 use rampart_core::resource::{Resource, Ufw, UfwPolicy};
 use rampart_core::role::Role as _;
-use rampart_core::testing::{assert_converges, blank_facts, lab_host, plan_checked, text_file};
+use rampart_core::testing::{
+    applies, assert_converges, blank_facts, lab_host, plan_checked, text_file,
+};
 
 use super::*;
 
@@ -55,28 +57,14 @@ fn plan(c: &Config, f: &Facts) -> PlannedRole {
 }
 
 fn try_plan(c: &Config, f: &Facts) -> Result<RolePlan, RoleError> {
-    let templates = rampart_core::template::Templates::embedded();
-    let vars = serde_json::json!({});
-    let secrets = BTreeMap::new();
-    let ctx = HostContext {
-        host: "h7",
-        facts: f,
-        vars: &vars,
-        templates: &templates,
-        secrets: &secrets,
-        connect_user: "root",
-    };
-    c.plan(&ctx)
+    rampart_core::testing::try_plan(c, f, "root")
 }
 
 /// The scripts of the changes, by resource id.
 fn changes(p: &PlannedRole) -> BTreeMap<String, String> {
-    p.items
-        .iter()
-        .filter_map(|i| match &i.change {
-            Ok(Change::Apply(a)) => Some((i.resource.id(), a.script.as_str().to_owned())),
-            _ => None,
-        })
+    applies(p)
+        .into_iter()
+        .map(|(id, a)| (id, a.script.as_str().to_owned()))
         .collect()
 }
 

@@ -8,7 +8,7 @@ use rampart_core::facts::{CommandResult, FileState, PackageState, UnitState};
 use rampart_core::hostplan::PlannedRole;
 use rampart_core::role::Role;
 use rampart_core::template::Templates;
-use rampart_core::testing::{assert_converges, blank_facts, lab_host, plan_checked, text_file};
+use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
 use serde_json::json;
 
 use super::*;
@@ -31,9 +31,7 @@ fn unit(state: &str, file: &str) -> UnitState {
 /// A fresh lab host: the package installed with Debian's files, the service running, and
 /// the apt timers masked (the lab masks them to keep hosts quiet).
 fn fresh(c: &Config) -> Facts {
-    let mut req = FactRequest::new();
-    c.facts(&mut req);
-    let mut f = blank_facts(&req, lab_host());
+    let mut f = fresh_lab_facts(c);
     f.packages.insert(
         "unattended-upgrades".into(),
         PackageState {
@@ -76,13 +74,7 @@ fn secrets() -> BTreeMap<String, rampart_core::Secret> {
 }
 
 fn changes(p: &PlannedRole) -> Vec<String> {
-    p.items
-        .iter()
-        .filter_map(|i| match &i.change {
-            Ok(Change::Apply(_)) => Some(i.resource.id()),
-            _ => None,
-        })
-        .collect()
+    applies(p).into_iter().map(|(id, _)| id).collect()
 }
 
 fn text(f: &Facts, path: &str) -> String {

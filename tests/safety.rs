@@ -1,7 +1,7 @@
 //! Lockout-proof apply against real hosts: the preflight refuses a plan that would shut rampart
 //! out (and nothing changes anywhere), the dead-man switch rolls back a lockout the preflight
 //! was told to ignore, and a host whose link dies mid-run is unreachable while the others
-//! finish. Hosts h17 - h22 (tests/util/HOSTS.md).
+//! finish. Hosts h17 - h24 (tests/util/HOSTS.md).
 
 mod util;
 
@@ -35,12 +35,23 @@ allow_lockout = true
 fn preflight_refuses_allow_users_without_the_connecting_user_and_changes_nothing() {
     let lab = Lab::get();
     let hosts = ["h17", "h18"];
-    lab.reset(&hosts);
+    // A bystander with nothing to change: its AllowUsers keeps `lab`, and it converged first.
+    let bystander = "h24";
+    let all = ["h17", "h18", bystander];
+    lab.reset(&all);
     let dir = tempfile::tempdir().expect("tempdir");
-    let inv = lab.inventory(dir.path(), &hosts, "lab");
+    let inv = lab.inventory(dir.path(), &all, "lab");
+    let mut text = std::fs::read_to_string(&inv).expect("read inventory");
+    text.push_str(&format!(
+        "\n[hosts.{bystander}.vars.sshd]\nallow_users = [\"fleetclaw\", \"ubuntu\", \"lab\"]\n"
+    ));
+    std::fs::write(&inv, text).expect("write inventory");
+    let i = inv.to_str().expect("utf-8");
     let site = site(dir.path(), LOCKOUT_SITE);
-    let before: Vec<String> = hosts.iter().map(|h| lab.state_hash(h)).collect();
-    let (code, doc) = rampart_json(&["apply", "-i", inv.to_str().expect("utf-8"), &site]);
+    let (code, doc) = rampart_json(&["apply", "-i", i, &site, "--limit", bystander]);
+    assert_eq!(code, 0, "{}", util::brief(&doc));
+    let before: Vec<String> = all.iter().map(|h| lab.state_hash(h)).collect();
+    let (code, doc) = rampart_json(&["apply", "-i", i, &site]);
     assert_eq!(code, 3, "{}", util::brief(&doc));
     for h in hosts {
         let r = host(&doc, h);
@@ -52,7 +63,17 @@ fn preflight_refuses_allow_users_without_the_connecting_user_and_changes_nothing
         );
         assert_eq!(r["changed"], 0);
     }
-    let after: Vec<String> = hosts.iter().map(|h| lab.state_hash(h)).collect();
+    // The converged host had nothing to apply: it was finished as soon as it was staged (one
+    // connection, one round trip) and is reported converged, whatever the others' cuts decide.
+    let r = host(&doc, bystander);
+    assert!(r["error"].is_null(), "{r}");
+    assert_eq!(r["changed"], 0, "{r}");
+    assert_eq!(
+        (r["connections"].as_u64(), r["round_trips"].as_u64()),
+        (Some(1), Some(1)),
+        "{r}"
+    );
+    let after: Vec<String> = all.iter().map(|h| lab.state_hash(h)).collect();
     assert_eq!(
         before, after,
         "no host may change when the preflight refuses"

@@ -156,25 +156,35 @@ pub fn fresh_lab_facts(configured: &dyn Configured) -> Facts {
     blank_facts(&req, lab_host())
 }
 
-/// The role's own plan, refusals included and no invariant checked: for the tests that expect
-/// a role to refuse (see [`plan_checked`] for the others).
-pub fn try_plan(
-    configured: &dyn Configured,
+/// Runs `f` with the context every role test plans in: host `h1`, no variables, the embedded
+/// templates, these secrets and this connecting user.
+fn in_lab_context<R>(
     facts: &Facts,
+    secrets: &BTreeMap<String, Secret>,
     user: &str,
-) -> Result<RolePlan, RoleError> {
+    f: impl FnOnce(&HostContext<'_>) -> R,
+) -> R {
     let templates = Templates::embedded();
     let vars = serde_json::json!({});
-    let secrets = BTreeMap::new();
-    let ctx = HostContext {
+    f(&HostContext {
         host: "h1",
         facts,
         vars: &vars,
         templates: &templates,
-        secrets: &secrets,
+        secrets,
         connect_user: user,
-    };
-    configured.plan(&ctx)
+    })
+}
+
+/// The role's own plan on host `h1`, refusals included and no invariant checked: for the tests
+/// that expect a role to refuse (see [`plan_checked`] for the others).
+pub fn try_plan(
+    configured: &dyn Configured,
+    facts: &Facts,
+    secrets: &BTreeMap<String, Secret>,
+    user: &str,
+) -> Result<RolePlan, RoleError> {
+    in_lab_context(facts, secrets, user, |ctx| configured.plan(ctx))
 }
 
 /// Every change a planned role would make, in order: the resource's id and the change.
@@ -208,17 +218,9 @@ pub fn plan_checked(
     secrets: &BTreeMap<String, Secret>,
     user: &str,
 ) -> PlannedRole {
-    let templates = Templates::embedded();
-    let vars = serde_json::json!({});
-    let ctx = HostContext {
-        host: "h1",
-        facts,
-        vars: &vars,
-        templates: &templates,
-        secrets,
-        connect_user: user,
-    };
-    let planned = hostplan::plan_role("role", configured, &ctx);
+    let planned = in_lab_context(facts, secrets, user, |ctx| {
+        hostplan::plan_role("role", configured, ctx)
+    });
     let mut req = FactRequest::new();
     configured.facts(&mut req);
     let missing = hostplan::undeclared_facts(&planned, &req);

@@ -41,7 +41,7 @@ fn plan(c: &Config, f: &Facts) -> PlannedRole {
 }
 
 fn try_plan(c: &Config, f: &Facts) -> Result<RolePlan, RoleError> {
-    rampart_core::testing::try_plan(c, f, "root")
+    rampart_core::testing::try_plan(c, f, &BTreeMap::new(), "root")
 }
 
 /// (id, script, notified handlers) of each change, in order.

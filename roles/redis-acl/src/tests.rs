@@ -6,10 +6,12 @@ use pretty_assertions::assert_eq;
 use rampart_core::facts::{CommandResult, FactRequest, Facts, FileState};
 use rampart_core::hostplan::{self, PlannedRole};
 use rampart_core::plan::{Change, Diff};
-use rampart_core::role::{Configured, HostContext, Role};
+use rampart_core::role::{Configured, Role};
 use rampart_core::secret::{Redactor, Secret};
 use rampart_core::template::Templates;
-use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
+use rampart_core::testing::{
+    applies, assert_converges, fresh_lab_facts, plan_checked, text_file, try_plan,
+};
 use serde_json::json;
 
 use super::*;
@@ -56,26 +58,8 @@ fn fresh(c: &dyn Configured) -> Facts {
     f
 }
 
-fn plan_result(
-    c: &dyn Configured,
-    facts: &Facts,
-    secrets: &BTreeMap<String, Secret>,
-) -> Result<RolePlan, RoleError> {
-    let templates = Templates::embedded();
-    let vars = json!({});
-    let ctx = HostContext {
-        host: "h1",
-        facts,
-        vars: &vars,
-        templates: &templates,
-        secrets,
-        connect_user: "root",
-    };
-    c.plan(&ctx)
-}
-
 fn plan_error(c: &dyn Configured, facts: &Facts, secrets: &BTreeMap<String, Secret>) -> String {
-    match plan_result(c, facts, secrets) {
+    match try_plan(c, facts, secrets, "root") {
         Ok(_) => panic!("expected the role to refuse"),
         Err(e) => e.0,
     }

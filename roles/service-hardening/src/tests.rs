@@ -6,10 +6,11 @@ use pretty_assertions::assert_eq;
 use rampart_core::facts::{CommandResult, FactRequest, Facts, FileState};
 use rampart_core::hostplan::PlannedRole;
 use rampart_core::plan::Change;
-use rampart_core::role::{Configured, HostContext, Role};
+use rampart_core::role::{Configured, Role};
 use rampart_core::secret::Secret;
-use rampart_core::template::Templates;
-use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
+use rampart_core::testing::{
+    applies, assert_converges, fresh_lab_facts, plan_checked, text_file, try_plan,
+};
 use serde_json::json;
 
 use super::*;
@@ -71,18 +72,7 @@ fn converged(c: &dyn Configured) -> Facts {
 }
 
 fn plan_error(c: &dyn Configured, facts: &Facts) -> String {
-    let templates = Templates::embedded();
-    let vars = json!({});
-    let secrets = no_secrets();
-    let ctx = HostContext {
-        host: "h1",
-        facts,
-        vars: &vars,
-        templates: &templates,
-        secrets: &secrets,
-        connect_user: "root",
-    };
-    match c.plan(&ctx) {
+    match try_plan(c, facts, &no_secrets(), "root") {
         Ok(_) => panic!("expected the role to refuse"),
         Err(e) => e.0,
     }

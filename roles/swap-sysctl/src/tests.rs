@@ -64,7 +64,7 @@ fn changes(p: &PlannedRole) -> BTreeMap<String, String> {
 }
 
 fn try_plan(c: &Config, f: &Facts) -> Result<RolePlan, RoleError> {
-    rampart_core::testing::try_plan(c, f, "root")
+    rampart_core::testing::try_plan(c, f, &BTreeMap::new(), "root")
 }
 
 #[test]

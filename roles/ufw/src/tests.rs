@@ -57,7 +57,7 @@ fn plan(c: &Config, f: &Facts) -> PlannedRole {
 }
 
 fn try_plan(c: &Config, f: &Facts) -> Result<RolePlan, RoleError> {
-    rampart_core::testing::try_plan(c, f, "root")
+    rampart_core::testing::try_plan(c, f, &BTreeMap::new(), "root")
 }
 
 /// The scripts of the changes, by resource id.

@@ -213,6 +213,19 @@ pub struct Staged {
     pub cuts: Vec<Cut>,
 }
 
+/// Every check of a job's roles, with the role it belongs to.
+fn role_checks(job: &HostJob) -> Vec<(String, Check)> {
+    job.roles
+        .iter()
+        .flat_map(|r| {
+            r.configured
+                .checks()
+                .into_iter()
+                .map(|c| (r.name.clone(), c))
+        })
+        .collect()
+}
+
 /// A job's roles with their configurations, as planning takes them.
 fn role_instances(job: &HostJob) -> Vec<hostplan::RoleInstance<'_>> {
     job.roles
@@ -237,16 +250,7 @@ impl Staged {
     /// The roles' checks, built when a run needs them (verify, audit): a host keeps none while
     /// the fleet is staged (they are long shell texts: 15 KiB a host for FleetClaw).
     fn checks(&self) -> Vec<(String, Check)> {
-        self.job
-            .roles
-            .iter()
-            .flat_map(|r| {
-                r.configured
-                    .checks()
-                    .into_iter()
-                    .map(|c| (r.name.clone(), c))
-            })
-            .collect()
+        role_checks(&self.job)
     }
 
     /// The host's inventory name.
@@ -879,11 +883,7 @@ async fn confirm(
 /// The health gate of a rolling wave: a brand-new connection, the roles' verify checks and the
 /// user's health command, in one round trip. Returns the verdicts (a failed login is one).
 pub async fn health_gate(job: &HostJob, shared: &Shared, connector: &Connector) -> Vec<Verdict> {
-    let mut checks: Vec<Check> = job
-        .roles
-        .iter()
-        .flat_map(|r| r.configured.checks())
-        .collect();
+    let mut checks: Vec<Check> = role_checks(job).into_iter().map(|(_, c)| c).collect();
     if let Some(h) = &shared.options.health {
         checks.push(Check::success(
             "health.command",

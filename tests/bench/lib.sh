@@ -147,10 +147,12 @@ bench_settle() {
 # for that (it still shows the first apply's minutes long after the hosts went quiet).
 bench_quiet() {
   local limit=${1:-60} i a b
+  # idle (idle + iowait) and total jiffies of all CPUs
+  cpu_jiffies() { awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
   for i in $(seq 1 "$limit"); do
-    a=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+    a=$(cpu_jiffies)
     sleep 1
-    b=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+    b=$(cpu_jiffies)
     # shellcheck disable=SC2086  # two numbers each
     set -- $a $b
     awk -v i0="$1" -v t0="$2" -v i1="$3" -v t1="$4" 'BEGIN { exit !(t1 > t0 && (i1 - i0) / (t1 - t0) >= 0.9) }' && return 0

@@ -16,8 +16,29 @@
 
 LAB=${RAMPART_LAB:-/var/tmp/rampart-lab}
 LAB_CACHE=${RAMPART_LAB_CACHE:-/var/cache/rampart-lab}
-LAB_ROOTFS=${RAMPART_LAB_ROOTFS:-$LAB_CACHE/rootfs-v1}
-LAB_REPO_DIR=$LAB_CACHE/repo
+# Host kinds (docs/lab.md, "Host kinds"): bookworm = Debian 12, trixie = Debian 13, ubuntu = an
+# Ubuntu 24.04-like host on trixie's userland. Each suite has its own cached root and offline
+# repository; a host's kind is chosen when it starts (LAB_OS, `up.sh N --os KIND`) and kept
+# across reset.sh like LAB_DOCKER.
+LAB_KINDS='bookworm trixie ubuntu'
+lab_check_suite() {
+  case ${1:-} in bookworm|trixie) ;; *) lab_die "unknown suite '${1:-}': bookworm or trixie" ;; esac
+}
+lab_check_os() {
+  case ${1:-} in
+    bookworm|trixie|ubuntu) ;;
+    *) lab_die "unknown host kind '${1:-}': one of $LAB_KINDS (docs/lab.md)" ;;
+  esac
+}
+lab_suite() { if [ "$1" = ubuntu ]; then echo trixie; else echo "$1"; fi; }
+# RAMPART_LAB_ROOTFS overrides the bookworm root only (the benchmark's one-host runs use it).
+lab_rootfs() {
+  if [ "$1" = bookworm ] && [ -n "${RAMPART_LAB_ROOTFS:-}" ]; then echo "$RAMPART_LAB_ROOTFS"
+  else echo "$LAB_CACHE/rootfs-$1-v2"; fi
+}
+lab_repo_dir() { echo "$LAB_CACHE/repo-$1"; }
+LAB_ROOTFS=$(lab_rootfs bookworm)
+LAB_REPO_DIR=$(lab_repo_dir bookworm)
 LAB_HOSTS=$LAB/hosts
 LAB_NET=10.213
 LAB_MAX=250
@@ -339,11 +360,92 @@ lab_client_key() {
 # Options of host $1: LAB_DOCKER / LAB_REPO from the environment when set, else what the host
 # was last started with (so reset.sh keeps a docker host a docker host), else the defaults.
 lab_host_options() {
-  local f docker=0 repo=1
+  local f docker=0 repo=1 os=bookworm
   f=$(lab_dir "$1")/options
   # shellcheck disable=SC1090
   [ -s "$f" ] && . "$f"
-  echo "docker=${LAB_DOCKER:-$docker} repo=${LAB_REPO:-$repo}"
+  os=${LAB_OS:-$os}
+  lab_check_os "$os"
+  echo "docker=${LAB_DOCKER:-$docker} repo=${LAB_REPO:-$repo} os=$os"
+}
+
+# The machine's own Debian mirror, from its apt sources (deb822 first, then one-line), so no
+# host name is written in the lab's code.
+lab_mirror() {
+  local m
+  m=$(grep -hE '^URIs:.*/debian/?$' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1 | awk '{print $2}')
+  [ -n "$m" ] || m=$(grep -hE '^deb .*/debian/? ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -1 | awk '{print $2}')
+  [ -n "$m" ] || lab_die "no Debian mirror found in /etc/apt/sources*"
+  echo "$m"
+}
+
+# The Ubuntu 24.04-like profile, written into a trixie host's upper layer ($1 = its merged root).
+# What an OVH Ubuntu 24.04 image gives the roles, as far as trixie's userland can show it
+# (docs/lab.md, "The Ubuntu 24.04-like host" says what is real and what is emulated):
+# - /etc/os-release and /etc/lsb-release of Ubuntu 24.04, so the roles take their Ubuntu branches;
+# - socket-activated sshd: ssh.socket enabled, ssh.service disabled and started by the socket
+#   (trixie's ssh.socket is Ubuntu's: Accept=no, and its sshd takes the socket from systemd);
+# - a generator that writes the socket's ListenStream from sshd_config's Port/ListenAddress at
+#   every daemon-reload, as Ubuntu's sshd-socket-generator does;
+# - cloud-init's 50-cloud-init.conf drop-in turning PasswordAuthentication back on;
+# - an `ubuntu` admin user with passwordless sudo and the lab's key, as the image's cloud-init
+#   makes it.
+lab_ubuntu_profile() {
+  local m=$1
+  rm -f "$m/etc/os-release"
+  cat >"$m/etc/os-release" <<'EOR'
+PRETTY_NAME="Ubuntu 24.04.1 LTS"
+NAME="Ubuntu"
+VERSION_ID="24.04"
+VERSION="24.04.1 LTS (Noble Numbat)"
+VERSION_CODENAME=noble
+ID=ubuntu
+ID_LIKE=debian
+HOME_URL="https://www.ubuntu.com/"
+SUPPORT_URL="https://help.ubuntu.com/"
+BUG_REPORT_URL="https://bugs.launchpad.net/ubuntu/"
+PRIVACY_POLICY_URL="https://www.ubuntu.com/legal/terms-and-policies/privacy-policy"
+UBUNTU_CODENAME=noble
+LOGO=ubuntu-logo
+EOR
+  rm -f "$m/usr/lib/os-release"; cp "$m/etc/os-release" "$m/usr/lib/os-release"
+  printf 'DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE=24.04\nDISTRIB_CODENAME=noble\nDISTRIB_DESCRIPTION="Ubuntu 24.04.1 LTS"\n' >"$m/etc/lsb-release"
+  # socket activation, as 24.04 ships it
+  rm -f "$m/etc/systemd/system/multi-user.target.wants/ssh.service" "$m/etc/systemd/system/sshd.service"
+  mkdir -p "$m/etc/systemd/system/sockets.target.wants"
+  ln -sf /usr/lib/systemd/system/ssh.socket "$m/etc/systemd/system/sockets.target.wants/ssh.socket"
+  mkdir -p "$m/usr/lib/systemd/system-generators"
+  cat >"$m/usr/lib/systemd/system-generators/sshd-socket-generator" <<'EOG'
+#!/bin/sh
+# rampart lab: Ubuntu 24.04's sshd-socket-generator, emulated. At boot and at every
+# `systemctl daemon-reload`, ssh.socket is given the ListenStream that sshd_config's Port and
+# ListenAddress say; nothing when sshd listens on the default port 22 only. Reloading or
+# restarting ssh.service alone does not change where the socket listens.
+out=${1:-/run/systemd/generator}
+cfg=$(/usr/sbin/sshd -G 2>/dev/null) || exit 0
+ports=$(printf '%s\n' "$cfg" | awk '$1 == "port" { print $2 }')
+explicit=$(cat /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf 2>/dev/null | grep -iE '^[[:space:]]*ListenAddress[[:space:]]')
+[ "$ports" = 22 ] && [ -z "$explicit" ] && exit 0
+mkdir -p "$out/ssh.socket.d"
+{
+  echo '[Socket]'
+  echo 'ListenStream='
+  if [ -n "$explicit" ]; then
+    echo 'BindIPv6Only=ipv6-only'
+    printf '%s\n' "$cfg" | awk '$1 == "listenaddress" { print "ListenStream=" $2 }'
+  else
+    for p in $ports; do echo "ListenStream=$p"; done
+  fi
+} >"$out/ssh.socket.d/addresses.conf"
+EOG
+  chmod 755 "$m/usr/lib/systemd/system-generators/sshd-socket-generator"
+  printf 'PasswordAuthentication yes\n' >"$m/etc/ssh/sshd_config.d/50-cloud-init.conf"
+  # the image's admin user
+  chroot "$m" useradd -m -s /bin/bash -G sudo ubuntu
+  printf 'ubuntu ALL=(ALL) NOPASSWD:ALL\n' >"$m/etc/sudoers.d/90-cloud-init-users"
+  chmod 440 "$m/etc/sudoers.d/90-cloud-init-users"
+  install -d -m 700 -o "$(chroot "$m" id -u ubuntu)" -g "$(chroot "$m" id -g ubuntu)" "$m/home/ubuntu/.ssh"
+  install -m 600 -o "$(chroot "$m" id -u ubuntu)" -g "$(chroot "$m" id -g ubuntu)" "$LAB/id_lab.pub" "$m/home/ubuntu/.ssh/authorized_keys"
 }
 
 # Prepare host $1 (not running, already cleared) from a fresh upper dir (or, with "keep" as $2,
@@ -351,18 +453,20 @@ lab_host_options() {
 # netns and veth. Every file written into merged/ lands in the host's upper layer only; the
 # shared root is never written.
 lab_prepare() {
-  local i=$1 keep=${2:-} d m ns veth docker repo uid
+  local i=$1 keep=${2:-} d m ns veth docker repo os rootfs uid
   d=$(lab_dir "$i"); m=$d/merged; ns=$(lab_ns "$i"); veth=$(lab_veth "$i")
   eval "$(lab_host_options "$i")"
+  rootfs=$(lab_rootfs "$(lab_suite "$os")")
+  [ -e "$rootfs/.lab-customised" ] || lab_die "h$i: no $(lab_suite "$os") root at $rootfs (tests/lab/build-rootfs.sh $(lab_suite "$os"))"
   [ "$keep" = keep ] || rm -rf "$d/upper" "$d/work" "$d/docker"
   rm -f "$d/console.log"
   mkdir -p "$d/upper" "$d/work" "$m" "$d/hostkey"
-  printf 'docker=%s\nrepo=%s\n' "$docker" "$repo" >"$d/options"
+  printf 'docker=%s\nrepo=%s\nos=%s\n' "$docker" "$repo" "$os" >"$d/options"
   if [ ! -s "$d/hostkey/ssh_host_ed25519_key" ] || [ ! -s "$d/hostkey/ssh_host_ed25519_key.pub" ]; then
     rm -f "$d/hostkey/ssh_host_ed25519_key"*
     ssh-keygen -q -t ed25519 -N '' -C "root@h$i" -f "$d/hostkey/ssh_host_ed25519_key"
   fi
-  mount -t overlay overlay -o "lowerdir=$LAB_ROOTFS,upperdir=$d/upper,workdir=$d/work" "$m"
+  mount -t overlay overlay -o "lowerdir=$rootfs,upperdir=$d/upper,workdir=$d/work" "$m"
   # A reboot keeps the disk exactly as the host left it: what rampart changed there (hosts,
   # authorized_keys, ...) is what a boot-persistence test looks at.
   if [ "$keep" != keep ]; then
@@ -378,7 +482,7 @@ lab_prepare() {
     # the host key we generated, so known_hosts is known before the host boots
     install -m 600 "$d/hostkey/ssh_host_ed25519_key" "$m/etc/ssh/ssh_host_ed25519_key"
     install -m 644 "$d/hostkey/ssh_host_ed25519_key.pub" "$m/etc/ssh/ssh_host_ed25519_key.pub"
-    uid=$(awk -F: '$1 == "lab" { print $3 ":" $4 }' "$LAB_ROOTFS/etc/passwd")
+    uid=$(awk -F: '$1 == "lab" { print $3 ":" $4 }' "$rootfs/etc/passwd")
     [ -n "$uid" ] || lab_die "the lab root has no user 'lab': rebuild it (tests/lab/build-rootfs.sh)"
     install -d -m 700 "$m/root/.ssh"
     install -m 600 "$LAB/id_lab.pub" "$m/root/.ssh/authorized_keys"
@@ -388,6 +492,7 @@ lab_prepare() {
       # the lab's offline repository (tests/lab/repo.sh), bind-mounted read-only by lab_boot
       echo 'deb [trusted=yes] file:/srv/lab-repo ./' >"$m/etc/apt/sources.list.d/rampart-lab.list"
     fi
+    [ "$os" = ubuntu ] && lab_ubuntu_profile "$m"
     if [ "$docker" = 1 ]; then
       # nspawn mounts the v1 controller hierarchies read-only: runc could not mkdir
       # /sys/fs/cgroup/<ctrl>/docker. Remount them rw (a bind remount changes only this mount's
@@ -426,10 +531,10 @@ EOU
 
 # Boot host $1 (prepared) in the background and record nspawn's PID.
 lab_boot() {
-  local i=$1 d docker repo fd args=()
+  local i=$1 d docker repo os fd args=()
   d=$(lab_dir "$i")
   eval "$(lab_host_options "$i")"
-  [ "$repo" = 1 ] && args+=(--bind-ro="$LAB_REPO_DIR:/srv/lab-repo")
+  [ "$repo" = 1 ] && args+=(--bind-ro="$(lab_repo_dir "$(lab_suite "$os")"):/srv/lab-repo")
   # runc needs keyctl (nspawn's default filter refuses it)
   [ "$docker" = 1 ] && args+=(--system-call-filter=@keyring --bind="$d/docker:/var/lib/docker")
   read -ra extra <<<"${LAB_NSPAWN_ARGS:-}"

@@ -1,46 +1,59 @@
 #!/bin/bash
-# repo.sh — build (once, cached) the lab's flat offline apt repository in
-# $RAMPART_LAB_CACHE/repo (default /var/cache/rampart-lab/repo): packages the hosts lack
-# (docker.io, busybox-static, plus $LAB_REPO_PKGS), with every dependency the lab root does not
-# already have. up.sh bind-mounts it read-only at /srv/lab-repo in each host and adds
+# repo.sh [SUITE] — build (once, cached) the lab's flat offline apt repository of a suite
+# (bookworm, the default, or trixie) in $RAMPART_LAB_CACHE/repo-SUITE (default
+# /var/cache/rampart-lab): packages the hosts lack (docker.io, busybox-static, plus
+# $LAB_REPO_PKGS), with every dependency the suite's lab root does not already have. Hosts
+# bind-mount their suite's repository read-only at /srv/lab-repo and get
 # `deb [trusted=yes] file:/srv/lab-repo ./`; the hosts have no network, so this is how they
 # install anything.
 #
-# How: apt on this machine resolves against the lab root's dpkg status instead of its own, and
-# downloads into the repository directory; dpkg-scanpackages (dpkg-dev) writes the index.
-# The cache is keyed by the package list: change it and the repository is rebuilt.
+# How: a private apt (its own sources for the suite, from this machine's configured Debian mirror,
+# its own lists) resolves against the lab root's dpkg status instead of this machine's, and
+# downloads into the repository directory; dpkg-scanpackages (dpkg-dev) writes the index. Nothing
+# of this machine's apt state is read or written. The cache is keyed by the package list.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$HERE/lib.sh"
 
-[ "${1:-}" = -h ] || [ "${1:-}" = --help ] && { echo "usage: ${0##*/}   (env LAB_REPO_PKGS='extra packages')"; exit 0; }
+[ "${1:-}" = -h ] || [ "${1:-}" = --help ] && { echo "usage: ${0##*/} [bookworm|trixie]   (env LAB_REPO_PKGS='extra packages')"; exit 0; }
+SUITE=${1:-bookworm}
+lab_check_suite "$SUITE"
+ROOTFS=$(lab_rootfs "$SUITE")
+LAB_REPO_DIR=$(lab_repo_dir "$SUITE")
 read -ra pkgs <<<"docker.io busybox-static ${LAB_REPO_PKGS:-}"
+# From Debian 13 the docker client is its own package (docker.io only recommends it).
+[ "$SUITE" = bookworm ] || pkgs+=(docker-cli)
 list=$(printf '%s\n' "${pkgs[@]}" | sort -u | tr '\n' ' ')
 stamp=$LAB_REPO_DIR/.rampart-repo
 ready() { [ -s "$LAB_REPO_DIR/Packages" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$list" ]; }
-if ready; then echo "repo ready at $LAB_REPO_DIR ($(find "$LAB_REPO_DIR" -name '*.deb' | wc -l) packages, cached)"; exit 0; fi
+if ready; then echo "repo $SUITE ready at $LAB_REPO_DIR ($(find "$LAB_REPO_DIR" -name '*.deb' | wc -l) packages, cached)"; exit 0; fi
 
 [ "$(id -u)" = 0 ] || lab_die "must run as root (apt-get)"
 command -v dpkg-scanpackages >/dev/null || lab_die "dpkg-scanpackages missing: apt-get install dpkg-dev"
-[ -e "$LAB_ROOTFS/.lab-customised" ] || "$HERE/build-rootfs.sh" "$LAB_ROOTFS"
-lab_lock "$LAB_CACHE/locks/repo" -x
-ready && { echo "repo ready at $LAB_REPO_DIR (built meanwhile)"; exit 0; }
+[ -e "$ROOTFS/.lab-customised" ] || "$HERE/build-rootfs.sh" "$SUITE"
+lab_lock "$LAB_CACHE/locks/repo-$SUITE" -x
+ready && { echo "repo $SUITE ready at $LAB_REPO_DIR (built meanwhile)"; exit 0; }
 
 t0=$(lab_now)
 tmp=$LAB_REPO_DIR.partial
-rm -rf "$tmp"; mkdir -p "$tmp/partial"
-fetch() {
-  apt-get -q -y -o Dir::State::status="$LAB_ROOTFS/var/lib/dpkg/status" \
-    -o Dir::Cache::archives="$tmp" -o Debug::NoLocking=1 \
-    install --download-only --no-install-recommends "${pkgs[@]}"
+apt=$LAB_CACHE/apt-$SUITE
+rm -rf "$tmp"; mkdir -p "$tmp/partial" "$apt/lists/partial" "$apt/parts"
+echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(lab_mirror) $SUITE main" >"$apt/sources.list"
+papt() {
+  apt-get -q -y -o Dir::Etc::SourceList="$apt/sources.list" -o Dir::Etc::SourceParts="$apt/parts" \
+    -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts="$apt/parts" \
+    -o Dir::State::Lists="$apt/lists" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
+    -o Dir::State::status="$ROOTFS/var/lib/dpkg/status" -o Dir::State::extended_states="$apt/extended_states" \
+    -o Dir::Cache::archives="$tmp" -o Debug::NoLocking=1 "$@"
 }
-# No package lists yet (a fresh machine), or lists too old to name files the mirror still has:
-# update once and try again.
-if ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then apt-get -q update; fi
+fetch() { papt install --download-only --no-install-recommends "${pkgs[@]}"; }
+# Lists of this suite first (a fresh machine has none); lists too old to name files the mirror
+# still has: update again and retry once.
+papt update
 if ! fetch; then
   lab_warn "download failed; apt-get update and one retry"
-  apt-get -q update
+  papt update
   fetch
 fi
 rm -rf "$tmp/partial" "$tmp/lock"
@@ -54,4 +67,4 @@ if [ -d "$LAB_REPO_DIR" ]; then
 fi
 mv "$tmp" "$LAB_REPO_DIR"
 pgrep -x systemd-nspawn >/dev/null || rm -rf "$LAB_REPO_DIR.old"
-echo "repo built at $LAB_REPO_DIR: $(find "$LAB_REPO_DIR" -name '*.deb' | wc -l) packages, $(du -sh "$LAB_REPO_DIR" | cut -f1) in $(lab_since "$t0")"
+echo "repo $SUITE built at $LAB_REPO_DIR: $(find "$LAB_REPO_DIR" -name '*.deb' | wc -l) packages, $(du -sh "$LAB_REPO_DIR" | cut -f1) in $(lab_since "$t0")"

@@ -4,7 +4,8 @@
 # boots again with the SAME address and host key, so known_hosts and the inventories stay valid.
 # Returns once sshd answers and systemd has settled (as up.sh). Different hosts may be reset by
 # concurrent callers (e.g. parallel tests); one host is reset by one caller at a time.
-# Env: LAB_DOCKER=0|1 / LAB_REPO=0|1 override what the host was started with.
+# Env: LAB_DOCKER=0|1 / LAB_REPO=0|1 / LAB_OS=bookworm|trixie|ubuntu override what the host was
+#      started with (and are kept for its later resets).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -25,7 +26,12 @@ for i in "${hosts[@]}"; do
   [ -s "$(lab_dir "$i")/hostkey/ssh_host_ed25519_key.pub" ] || lab_die "h$i has no recorded host key: tests/lab/up.sh N first"
 done
 lab_check_subnets "${hosts[@]}"
-[ "${LAB_REPO:-1}" = 1 ] && [ ! -s "$LAB_REPO_DIR/Packages" ] && "$HERE/repo.sh"
+for i in "${hosts[@]}"; do
+  eval "$(lab_host_options "$i")"
+  # shellcheck disable=SC2154  # os and repo come from lab_host_options
+  "$HERE/build-rootfs.sh" "$(lab_suite "$os")" >/dev/null
+  if [ "$repo" = 1 ] && [ ! -s "$(lab_repo_dir "$(lab_suite "$os")")/Packages" ]; then "$HERE/repo.sh" "$(lab_suite "$os")"; fi
+done
 
 lab_stop kill "${hosts[@]}"
 for i in "${hosts[@]}"; do lab_clear "$i" || lab_die "h$i: could not clear its state (see above)"; done

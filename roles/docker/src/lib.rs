@@ -47,6 +47,10 @@ const OFFICIAL_PACKAGES: [&str; 5] = [
     "docker-compose-plugin",
 ];
 const DISTRO_PACKAGES: [&str; 1] = ["docker.io"];
+/// Debian 13's separate docker client package (see [`Config::distro_cli`]).
+const DISTRO_CLI: &str = "docker-cli";
+/// Where the docker client lives, whichever package brought it.
+const DOCKER_BIN: &str = "/usr/bin/docker";
 const APT_UPDATE: &str =
     "DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=120 update";
 
@@ -541,6 +545,24 @@ impl Config {
         }
     }
 
+    /// The docker client of a distribution's Docker: part of `docker.io` up to Debian 12 and on
+    /// Ubuntu 24.04, its own package `docker-cli` from Debian 13 on (docker.io only recommends
+    /// it). Guarded by the client's path, so it runs once, and installs only where the client
+    /// did not come with docker.io.
+    fn distro_cli() -> Command {
+        Command {
+            name: "the docker client".into(),
+            run: format!(
+                "command -v docker >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=120 install -y --no-install-recommends {DISTRO_CLI}"
+            ),
+            creates: Some(DOCKER_BIN.into()),
+            unless: None,
+            satisfied: None,
+            notify: Vec::new(),
+            risk: Risk::Low,
+        }
+    }
+
     /// The commands that put users in a `docker` group created by this very run's install
     /// (the `User` resource needs the group to exist when the facts are gathered). Planned only
     /// when the probe found no `docker` group, so nobody can be in it yet: no guard to probe.
@@ -611,6 +633,9 @@ impl Config {
             Source::Distro => out.push(Resource::File(File::absent(SOURCES))),
         }
         out.push(Resource::Packages(Packages::present(self.packages())));
+        if self.source == Source::Distro {
+            out.push(Resource::Command(Self::distro_cli()));
+        }
         out.push(Resource::File(
             File::new(DAEMON_JSON, self.daemon.render(), 0o644)
                 .validated(Validate::Temp("if dockerd --help 2>/dev/null | grep -q -- --validate; then dockerd --validate --config-file %s ; fi".into()))
@@ -689,6 +714,7 @@ impl Configured for Config {
         req.apt = true;
         let dummy = self.fetch_key("https://example.invalid/gpg");
         Resource::Command(dummy).facts(req);
+        Resource::Command(Self::distro_cli()).facts(req);
     }
 
     fn plan(&self, ctx: &HostContext<'_>) -> Result<RolePlan, RoleError> {

@@ -135,6 +135,7 @@ fn fresh_lab_host_distro_installs_configures_and_converges() {
         [
             "apt-update",
             "packages:docker.io",
+            "command:the docker client",
             "file:/etc/docker/daemon.json",
             "service:docker",
             "user:fleetclaw"
@@ -142,6 +143,12 @@ fn fresh_lab_host_distro_installs_configures_and_converges() {
     );
     let ch = changes(&p);
     assert!(script(&ch, "packages:docker.io").contains("install docker.io"));
+    // Debian 13's client is its own package; where docker.io brought it, nothing is installed.
+    let cli = script(&ch, "command:the docker client");
+    assert!(
+        cli.contains("command -v docker >/dev/null 2>&1 || ") && cli.contains("docker-cli"),
+        "{cli}"
+    );
     let daemon = ch
         .iter()
         .find(|c| c.0 == "file:/etc/docker/daemon.json")

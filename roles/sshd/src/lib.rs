@@ -13,8 +13,9 @@
 //!   sshd reads earlier (or adds up, like `AllowUsers` and `Port`) overrides the drop-in, and the
 //!   evidence lists every line of sshd_config and its drop-ins that sets the keyword.
 //! - One handler applies the change: `systemctl try-reload-or-restart ssh` (or `sshd`), or on
-//!   hosts where `ssh.socket` is active (Ubuntu 24.04), `systemctl daemon-reload` and a restart
-//!   of `ssh.socket`, which regenerates the listening socket from `Port`.
+//!   hosts where `ssh.socket` is active (Ubuntu 24.04), `systemctl daemon-reload` (which
+//!   regenerates the socket's addresses from `Port`) and sshd stopped, the socket restarted and
+//!   sshd started on it.
 
 pub mod lockout;
 pub mod main_config;
@@ -174,8 +175,8 @@ fn service_unit(facts: &Facts, host: &str) -> Result<&'static str, RoleError> {
 }
 
 /// The handler: socket activation needs the socket regenerated from sshd_config (`Port`) and
-/// restarted, which restarts ssh.service through its dependency; otherwise a reload (sshd
-/// re-executes itself and re-binds its ports). Sessions survive both: systemd only stops the
+/// restarted with sshd stopped around it; otherwise a reload (sshd re-executes itself and
+/// re-binds its ports). Sessions survive both: systemd only stops the
 /// listener (KillMode=process).
 ///
 /// `systemctl reload` returns as soon as sshd got its SIGHUP, while sshd is still closing its
@@ -185,8 +186,18 @@ fn service_unit(facts: &Facts, host: &str) -> Result<&'static str, RoleError> {
 fn handler(facts: &Facts, unit: &str) -> Handler {
     let mut script = Script::new();
     if facts.units.get("ssh.socket").is_some_and(|u| u.is_active()) {
+        let svc = quote(&format!("{unit}.service")).into_owned();
+        // The generator writes the socket's ListenStream from Port/ListenAddress at a reload.
         script.raw("systemctl daemon-reload");
+        // systemd refuses to start a socket while its service runs ("Socket service
+        // ssh.service already active, refusing"), and a running sshd keeps listening on the
+        // socket it was handed: stop the listener first (KillMode=process: sessions, this
+        // one included, survive), then the socket on its new addresses, then sshd on it, so
+        // the next login is served at once. A SIGHUP reload is no use here: sshd re-executes
+        // without the socket and, on Debian 13's sshd, exits ("Cannot bind any address").
+        script.raw(format!("systemctl stop {svc}"));
         script.raw("systemctl restart ssh.socket");
+        script.raw(format!("systemctl start {svc}"));
         return Handler {
             name: HANDLER.into(),
             script,

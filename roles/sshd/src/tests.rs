@@ -316,7 +316,7 @@ fn socket_activated_ubuntu_regenerates_and_restarts_the_socket() {
     let p = plan_checked(&c, &f, &no_secrets(), "root");
     assert_eq!(
         p.handlers[0].script.as_str(),
-        "systemctl daemon-reload\nsystemctl restart ssh.socket\n"
+        "systemctl daemon-reload\nsystemctl stop ssh.service\nsystemctl restart ssh.socket\nsystemctl start ssh.service\n"
     );
 }
 

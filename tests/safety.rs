@@ -1,7 +1,8 @@
 //! Lockout-proof apply against real hosts: the preflight refuses a plan that would shut rampart
 //! out (and nothing changes anywhere), the dead-man switch rolls back a lockout the preflight
 //! was told to ignore, and a host whose link dies mid-run is unreachable while the others
-//! finish. Hosts h17 - h24 (tests/util/HOSTS.md).
+//! finish. Hosts h17 - h24 (Debian 12), h26, h27 (Debian 13), h29, h30 (Ubuntu 24.04-like):
+//! tests/util/HOSTS.md.
 
 mod util;
 
@@ -34,10 +35,11 @@ allow_lockout = true
 #[ignore = "needs the lab (sudo tests/run)"]
 fn preflight_refuses_allow_users_without_the_connecting_user_and_changes_nothing() {
     let lab = Lab::get();
-    let hosts = ["h17", "h18"];
+    // Every host kind: Debian 12 (h17, h18), Debian 13 (h26), Ubuntu 24.04-like (h29).
+    let hosts = ["h17", "h18", "h26", "h29"];
     // A bystander with nothing to change: its AllowUsers keeps `lab`, and it converged first.
     let bystander = "h24";
-    let all = ["h17", "h18", bystander];
+    let all = ["h17", "h18", "h26", "h29", bystander];
     lab.reset(&all);
     let dir = tempfile::tempdir().expect("tempdir");
     let inv = lab.inventory(dir.path(), &all, "lab");
@@ -80,16 +82,16 @@ fn preflight_refuses_allow_users_without_the_connecting_user_and_changes_nothing
     );
 }
 
-#[test]
-#[ignore = "needs the lab (sudo tests/run)"]
-fn the_dead_man_switch_rolls_back_a_lockout() {
+/// The dead-man switch on host `h`: a lockout the preflight was told to ignore is rolled back
+/// by the host itself, and a fresh login works again.
+fn dead_man_rolls_back_a_lockout(h: &str) {
     let lab = Lab::get();
-    lab.reset(&["h19"]);
+    lab.reset(&[h]);
     let dir = tempfile::tempdir().expect("tempdir");
-    let inv = lab.inventory(dir.path(), &["h19"], "lab");
+    let inv = lab.inventory(dir.path(), &[h], "lab");
     let i = inv.to_str().expect("utf-8");
     let site = site(dir.path(), LOCKOUT_SITE);
-    let root_mode = lab.sh("h19", "stat -c %a /");
+    let root_mode = lab.sh(h, "stat -c %a /");
     let t = std::time::Instant::now();
     let (code, doc) = rampart_json(&[
         "apply",
@@ -102,7 +104,7 @@ fn the_dead_man_switch_rolls_back_a_lockout() {
     ]);
     let took = t.elapsed();
     assert_eq!(code, 3, "{}", util::brief(&doc));
-    let r = host(&doc, "h19");
+    let r = host(&doc, h);
     assert_eq!(r["rolled_back"], true, "{r}");
     assert!(
         r["error"]
@@ -117,18 +119,36 @@ fn the_dead_man_switch_rolls_back_a_lockout() {
     );
     // The host restored itself: the drop-in is gone, sshd allows lab again, a fresh login works.
     assert_eq!(
-        lab.exec("h19", "test -e /etc/ssh/sshd_config.d/00-rampart.conf")
+        lab.exec(h, "test -e /etc/ssh/sshd_config.d/00-rampart.conf")
             .0,
         1
     );
-    assert!(!lab.sh("h19", "sshd -T").contains("allowusers"));
+    assert!(!lab.sh(h, "sshd -T").contains("allowusers"));
     assert_eq!(
-        lab.sh("h19", "stat -c %a /"),
+        lab.sh(h, "stat -c %a /"),
         root_mode,
         "restoring must not touch parent directories"
     );
     let (code, doc) = rampart_json(&["ping", "-i", i]);
     assert_eq!(code, 0, "a fresh login works after the rollback: {doc}");
+}
+
+#[test]
+#[ignore = "needs the lab (sudo tests/run)"]
+fn the_dead_man_switch_rolls_back_a_lockout() {
+    dead_man_rolls_back_a_lockout("h19");
+}
+
+#[test]
+#[ignore = "needs the lab (sudo tests/run)"]
+fn the_dead_man_switch_rolls_back_a_lockout_on_debian_13() {
+    dead_man_rolls_back_a_lockout("h27");
+}
+
+#[test]
+#[ignore = "needs the lab (sudo tests/run)"]
+fn the_dead_man_switch_rolls_back_a_lockout_on_the_socket_activated_ubuntu_host() {
+    dead_man_rolls_back_a_lockout("h30");
 }
 
 #[test]

@@ -1,7 +1,9 @@
-//! The whole FleetClaw harden (examples/fleetclaw, every role of the seeds) on 4 fresh lab
-//! hosts: the first apply (rolling, with verify) succeeds, the second changes nothing, check
-//! finds no drift, and a drift injected by hand for each role is reported by check and
-//! repaired by apply. Hosts h13 - h16 (tests/util/HOSTS.md), reset able to run Docker.
+//! The whole FleetClaw harden (examples/fleetclaw, every role of the seeds) on a fresh fleet of
+//! the mission's three host kinds: Debian 12 (h13 - h16), Debian 13 (h25) and the Ubuntu
+//! 24.04-like host (h28, socket-activated sshd, cloud-init's drop-in). The first apply (rolling,
+//! with verify) succeeds, the second changes nothing, check finds no drift, and a drift injected
+//! by hand for each role is reported by check and repaired by apply (tests/util/HOSTS.md; the
+//! hosts are reset able to run Docker).
 
 mod util;
 
@@ -10,7 +12,7 @@ use std::process::Command;
 
 use util::{Lab, brief, changed, host, rampart_bin, rampart_json};
 
-const HOSTS: [&str; 4] = ["h13", "h14", "h15", "h16"];
+const HOSTS: [&str; 6] = ["h13", "h14", "h15", "h16", "h25", "h28"];
 
 fn setup(lab: &Lab, dir: &Path) -> (String, String, Vec<String>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -25,7 +27,8 @@ fn setup(lab: &Lab, dir: &Path) -> (String, String, Vec<String>) {
             lab.address(h)
         ));
     }
-    inv.push_str("[groups.fleet]\nhosts = [\"h13\", \"h14\", \"h15\", \"h16\"]\n");
+    let names: Vec<String> = HOSTS.iter().map(|h| format!("\"{h}\"")).collect();
+    inv.push_str(&format!("[groups.fleet]\nhosts = [{}]\n", names.join(", ")));
     inv.push_str(
         &std::fs::read_to_string(root.join("examples/fleetclaw/lab-vars.toml")).expect("lab-vars"),
     );
@@ -157,7 +160,13 @@ fn the_fleetclaw_site_converges_stays_converged_and_repairs_drift() {
     assert_eq!(code, 0, "no drift after apply: {}", brief(&doc));
 
     // One drift per role, by hand.
-    let drifts: [(&str, &str, &str); 9] = [
+    let drifts: [(&str, &str, &str); 11] = [
+        (
+            "h28",
+            "sshd",
+            "echo 'PasswordAuthentication yes' > /etc/ssh/sshd_config.d/00-rampart.conf",
+        ),
+        ("h25", "ufw", "ufw disable"),
         (
             "h13",
             "sshd",
@@ -218,9 +227,17 @@ fn the_fleetclaw_site_converges_stays_converged_and_repairs_drift() {
             .trim_end()
             .ends_with("-A DOCKER-USER -i eth0 -j DROP")
     );
+    for h in ["h14", "h25"] {
+        assert_eq!(lab.sh(h, "ufw status | head -1").trim(), "Status: active");
+    }
+    // The Ubuntu-like host keeps sshd socket-activated, and the drop-in wins over cloud-init's.
     assert_eq!(
-        lab.sh("h14", "ufw status | head -1").trim(),
-        "Status: active"
+        lab.sh(
+            "h28",
+            "systemctl is-active ssh.socket; sshd -T | grep ^passwordauthentication"
+        )
+        .trim(),
+        "active\npasswordauthentication no"
     );
     // Leave no container running: live-restore keeps containers past dockerd, and shutdown
     // would wait for them.

@@ -43,6 +43,9 @@ ensure_cargo() {
 BUILD_PKGS=(gcc libc6-dev openssh-server openssh-client)
 # shellcheck disable=SC2034
 LAB_PKGS=(debootstrap systemd-container iproute2 dpkg-dev util-linux procps kmod)
+# lint: tests/run runs shellcheck on every shell script of the tree
+# shellcheck disable=SC2034
+LINT_PKGS=(shellcheck)
 # chromium: the audit's HTML report is loaded in headless Chromium (file:// only) by tests/audit.rs
 # shellcheck disable=SC2034
 BROWSER_PKGS=(chromium)

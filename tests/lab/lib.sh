@@ -37,7 +37,9 @@ lab_rootfs() {
   else echo "$LAB_CACHE/rootfs-$1-v2"; fi
 }
 lab_repo_dir() { echo "$LAB_CACHE/repo-$1"; }
+# shellcheck disable=SC2034  # the scripts that source this file read them
 LAB_ROOTFS=$(lab_rootfs bookworm)
+# shellcheck disable=SC2034
 LAB_REPO_DIR=$(lab_repo_dir bookworm)
 LAB_HOSTS=$LAB/hosts
 LAB_NET=10.213

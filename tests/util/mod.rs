@@ -334,3 +334,13 @@ pub fn failed_checks(doc: &serde_json::Value, h: &str) -> Vec<String> {
 pub fn verified(doc: &serde_json::Value, h: &str) -> usize {
     host(doc, h)["verify"].as_array().map_or(0, Vec::len)
 }
+
+/// The PRETTY_NAME fragment of a lab host's kind, as `tests/run` boots them (HOSTS.md): h25 -
+/// h27 are Debian 13, h28 - h30 the Ubuntu 24.04-like host, every other host Debian 12.
+pub fn os_of(host: &str) -> &'static str {
+    match host.trim_start_matches('h').parse::<u32>() {
+        Ok(25..=27) => "Debian GNU/Linux 13",
+        Ok(28..=30) => "Ubuntu 24.04",
+        _ => "Debian GNU/Linux 12",
+    }
+}

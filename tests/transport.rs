@@ -22,6 +22,7 @@ fn lab_target(lab: &Lab, h: &str, user: &str) -> Target {
         known_hosts: vec![lab.dir.join("known_hosts")],
         jump: vec![],
         connect_timeout: Duration::from_secs(10),
+        host_key_port: None,
     }
 }
 

@@ -311,6 +311,11 @@ pub fn print_recap(report: &RunReport) {
             h.error.as_deref().unwrap_or_default()
         );
     }
+    for h in &report.hosts {
+        for n in &h.notes {
+            let _ = writeln!(out, "{} {}: {n}", style("note:").yellow().bold(), h.host);
+        }
+    }
 }
 
 /// Prints a document as pretty JSON on stdout.

@@ -48,17 +48,110 @@ impl std::fmt::Display for Cut {
 /// Checks a host's whole plan against the operator's access path.
 pub fn check(planned: &[PlannedRole], facts: &Facts, path: &AccessPath) -> Vec<Cut> {
     let mut cuts = Vec::new();
-    let changes: Vec<&Resource> = planned
+    let changes = changes_of(planned);
+    check_ufw(&changes, path, &mut cuts);
+    check_sshd(&changes, facts, path, &mut cuts);
+    if let Some(to) = moved_port(&changes, facts, path) {
+        check_port_move(planned, facts, to, &mut cuts);
+    }
+    check_fail2ban(&changes, path, &mut cuts);
+    check_keys(&changes, facts, path, &mut cuts);
+    cuts
+}
+
+fn changes_of(planned: &[PlannedRole]) -> Vec<&Resource> {
+    planned
         .iter()
         .flat_map(|r| r.items.iter())
         .filter(|p| matches!(p.change, Ok(Change::Apply(_))))
         .map(|p| &p.resource)
+        .collect()
+}
+
+/// A move of sshd to another port in one run: the plan's sshd no longer listens on the port
+/// rampart is connected on. `to` is where the engine confirms the change over a fresh login
+/// (the dead-man switch restores the old port when that login fails).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortMove {
+    /// The port rampart is connected on now.
+    pub from: u16,
+    /// The port sshd listens on after the change (the first of its new ports).
+    pub to: u16,
+}
+
+/// The port move this plan makes, if any: sshd's planned ports leave out the port in use.
+pub fn port_move(planned: &[PlannedRole], facts: &Facts, path: &AccessPath) -> Option<PortMove> {
+    moved_port(&changes_of(planned), facts, path).map(|to| PortMove {
+        from: path.port,
+        to,
+    })
+}
+
+fn moved_port(changes: &[&Resource], facts: &Facts, path: &AccessPath) -> Option<u16> {
+    let view = sshd_view(changes, facts)?;
+    let ports: Vec<u16> = view
+        .iter()
+        .filter(|(k, _)| k == "port")
+        .filter_map(|(_, v)| v.parse().ok())
         .collect();
-    check_ufw(&changes, path, &mut cuts);
-    check_sshd(&changes, facts, path, &mut cuts);
-    check_fail2ban(&changes, path, &mut cuts);
-    check_keys(&changes, facts, path, &mut cuts);
-    cuts
+    if ports.is_empty() || ports.contains(&path.port) {
+        return None;
+    }
+    ports.first().copied()
+}
+
+/// A port move is safe when the new port is reachable when sshd moves (the firewall as it is,
+/// or as a role before sshd leaves it) and stays reachable (every firewall the plan enables
+/// allows it).
+fn check_port_move(planned: &[PlannedRole], facts: &Facts, to: u16, cuts: &mut Vec<Cut>) {
+    let fix = format!(
+        "allow {to}/tcp in the ufw role (`ssh_ports = [{to}]`) and put ufw before sshd in the play, so the firewall lets the new port in before sshd moves"
+    );
+    let ufw_of = |r: &PlannedRole| -> Vec<crate::resource::Ufw> {
+        r.items
+            .iter()
+            .filter(|p| matches!(p.change, Ok(Change::Apply(_))))
+            .filter_map(|p| match &p.resource {
+                Resource::Ufw(u) => Some(u.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let blocks = |u: &crate::resource::Ufw| u.enabled && !u.allows_tcp(to);
+    for r in planned {
+        if ufw_of(r).iter().any(blocks) {
+            cuts.push(Cut {
+                setting: "sshd Port".into(),
+                what: format!("sshd moves to port {to}, but the firewall the plan enables does not allow {to}/tcp"),
+                fix: fix.clone(),
+            });
+            return;
+        }
+    }
+    // What the firewall is when sshd moves: the last ufw a role before sshd leaves, else the
+    // host's own. A host whose firewall rampart does not read is left to the dead-man switch.
+    let sshd_at = planned
+        .iter()
+        .position(|r| {
+            r.items.iter().any(|p| {
+                matches!(p.change, Ok(Change::Apply(_)))
+                    && matches!(&p.resource, Resource::File(f) if f.path.starts_with("/etc/ssh/sshd_config"))
+            })
+        })
+        .unwrap_or(planned.len());
+    let before = planned[..sshd_at].iter().flat_map(ufw_of).last();
+    let blocked = match before {
+        Some(u) => blocks(&u),
+        None => crate::resource::UfwState::from_facts(facts)
+            .is_ok_and(|live| live.enabled() && !live.allows_tcp(to)),
+    };
+    if blocked {
+        cuts.push(Cut {
+            setting: "sshd Port".into(),
+            what: format!("sshd moves to port {to}, but the firewall is on and does not allow {to}/tcp when sshd moves"),
+            fix,
+        });
+    }
 }
 
 fn text_of(content: &Option<Content>) -> Option<&str> {
@@ -257,14 +350,7 @@ fn check_sshd(changes: &[&Resource], facts: &Facts, path: &AccessPath, cuts: &mu
             fix: "remove the pattern".into(),
         });
     }
-    let ports = values("port");
-    if !ports.is_empty() && !ports.contains(&path.port.to_string().as_str()) {
-        cuts.push(Cut {
-            setting: "sshd Port".into(),
-            what: format!("sshd would stop listening on port {} (the port rampart is connected on) and listen on {}", path.port, ports.join(", ")),
-            fix: format!("move ports in two runs: first listen on both {} and the new port (and allow both in ufw), then drop the old one", path.port),
-        });
-    }
+    // A Port that leaves out the port in use is a move, not a cut: `check_port_move`.
 }
 
 fn check_fail2ban(changes: &[&Resource], path: &AccessPath, cuts: &mut Vec<Cut>) {
@@ -470,13 +556,57 @@ mod tests {
         assert!(check(&plan, &f, &path("root")).is_empty());
     }
 
+    fn ufw(ports: &[&str]) -> Resource {
+        Resource::Ufw(Ufw {
+            incoming: UfwPolicy::Deny,
+            outgoing: UfwPolicy::Allow,
+            routed: UfwPolicy::Deny,
+            rules: ports
+                .iter()
+                .map(|p| UfwRule::new(UfwAction::Allow, *p, "tcp", None))
+                .collect(),
+            ipv6: true,
+            logging: "low".into(),
+            enabled: true,
+        })
+    }
+
     #[test]
-    fn port_moves_are_cuts() {
+    fn a_port_move_is_a_move_when_the_new_port_is_let_in_first() {
         let f = facts();
+        // No firewall rampart reads: the move is made, and the dead-man switch is the net.
         let plan = [role(vec![sshd("Port 2222\n")], &f)];
-        assert_eq!(check(&plan, &f, &path("lab"))[0].setting, "sshd Port");
+        assert!(check(&plan, &f, &path("lab")).is_empty());
+        assert_eq!(
+            port_move(&plan, &f, &path("lab")),
+            Some(PortMove { from: 22, to: 2222 })
+        );
+        // Listening on both is no move.
         let plan = [role(vec![sshd("Port 22\nPort 2222\n")], &f)];
         assert!(check(&plan, &f, &path("lab")).is_empty());
+        assert_eq!(port_move(&plan, &f, &path("lab")), None);
+        // ufw before sshd, letting the new port in: a move.
+        let plan = [
+            role(vec![ufw(&["22", "2222"])], &f),
+            role(vec![sshd("Port 2222\n")], &f),
+        ];
+        assert!(check(&plan, &f, &path("lab")).is_empty());
+        // A firewall that would shut the new port: a cut, whatever the order.
+        for plan in [
+            [
+                role(vec![ufw(&["22"])], &f),
+                role(vec![sshd("Port 2222\n")], &f),
+            ],
+            [
+                role(vec![sshd("Port 2222\n")], &f),
+                role(vec![ufw(&["22"])], &f),
+            ],
+        ] {
+            let cuts = check(&plan, &f, &path("lab"));
+            assert_eq!(cuts.len(), 1, "{cuts:?}");
+            assert_eq!(cuts[0].setting, "sshd Port");
+            assert!(cuts[0].fix.contains("ssh_ports = [2222]"), "{}", cuts[0]);
+        }
     }
 
     #[test]

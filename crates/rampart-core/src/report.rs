@@ -81,6 +81,10 @@ pub struct HostReport {
     pub handlers: Vec<String>,
     /// Timeline of the host's phases: (phase, seconds from the run's start, duration).
     pub timeline: Vec<Phase>,
+    /// What the operator must do or know after this run (e.g. sshd moved to another port:
+    /// update the inventory).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// A timed phase of one host's run.

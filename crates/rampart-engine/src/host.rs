@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use rampart_core::facts::{FactRequest, Facts};
 use rampart_core::hostplan::{self, PlannedRole};
-use rampart_core::preflight::{self, AccessPath, Cut};
+use rampart_core::preflight::{self, AccessPath, Cut, PortMove};
 use rampart_core::report::{HostReport, Mode, Phase, ResourceOutcome, Status};
 use rampart_core::role::{Configured, HostContext};
 use rampart_core::rollback;
@@ -211,6 +211,11 @@ pub struct Staged {
     planned: Vec<PlannedRole>,
     /// Ways this host's plan would cut the operator off.
     pub cuts: Vec<Cut>,
+    /// sshd moves to another port in this run: risky changes made after sshd's are confirmed
+    /// on the new port.
+    port_move: Option<PortMove>,
+    /// sshd's change of port has been applied: fresh logins go to the new port.
+    port_moved: bool,
 }
 
 /// Every check of a job's roles, with the role it belongs to.
@@ -358,6 +363,8 @@ pub async fn stage(
         remote: None,
         planned: Vec::new(),
         cuts: Vec::new(),
+        port_move: None,
+        port_moved: false,
     };
     st.tl.enter("connect");
     match connect(connector, &st.job.target, shared.options.connect_attempts).await {
@@ -461,6 +468,7 @@ async fn probe_and_plan(st: &mut Staged, shared: &Shared) -> Result<(), HostErro
             .map_or(st.job.target.port, |c| c.server_port),
     };
     st.cuts = preflight::check(&planned, &facts, &path);
+    st.port_move = preflight::port_move(&planned, &facts, &path);
     if opts.mode != Mode::Apply {
         for p in &planned {
             st.rep.resources.extend(p.outcomes(&shared.redactor));
@@ -691,6 +699,14 @@ async fn apply_all(
             }
         }
         if guarded {
+            if st.port_move.is_some()
+                && role
+                    .touches()
+                    .iter()
+                    .any(|p| p.starts_with("/etc/ssh/sshd_config"))
+            {
+                st.port_moved = true;
+            }
             st.tl.enter(&format!("confirm {}", rj.name));
             confirm(st, shared, connector, &rollback_id).await?;
         }
@@ -772,12 +788,21 @@ async fn confirm(
     id: &str,
 ) -> Result<(), HostError> {
     let marker = nonce();
+    // After sshd moved, the fresh login that confirms goes to the new port: the proof that the
+    // operator can still get in is a login where sshd now listens.
+    let mut target = st.job.target.clone();
+    let moved = st.port_move.filter(|_| st.port_moved);
+    if let Some(m) = moved {
+        target.port = m.to;
+        // The same host on its new port: it must present the key it has on the old one.
+        target.host_key_port = Some(st.job.target.host_key_port.unwrap_or(m.from));
+    }
     let attempt = async {
         // `systemctl reload ssh` returns while sshd may still be re-binding: a refused or reset
         // connection in the first seconds is not a lockout yet.
         let mut tries = 0;
         let session = loop {
-            match connector.connect(&st.job.target).await {
+            match connector.connect(&target).await {
                 Ok(s) => break s,
                 Err(e)
                     if tries < 5
@@ -815,6 +840,36 @@ async fn confirm(
             st.rep.round_trips += r;
             let text = String::from_utf8_lossy(&out.stdout);
             if text.contains(&format!("@@{marker} disarmed")) {
+                if let Some(m) = moved
+                    && st.job.target.port != m.to
+                {
+                    // Later logins of this run go to the new port, checked against the same key;
+                    // known_hosts learns that key for the new port, so the next run, with the
+                    // inventory's port updated, verifies it strictly.
+                    let key_note = match rampart_ssh::known_hosts::record_port_move(
+                        &st.job.target.known_hosts,
+                        &st.job.target.host,
+                        st.job.target.host_key_port.unwrap_or(m.from),
+                        m.to,
+                    ) {
+                        Ok(0) => String::new(),
+                        Ok(_) => format!(
+                            "; its host key is now also recorded for {} in {}",
+                            rampart_ssh::known_hosts::host_key_name(&st.job.target.host, m.to),
+                            st.job.target.known_hosts[0].display()
+                        ),
+                        Err(e) => format!(
+                            "; recording its host key for port {} failed ({e}): add it to known_hosts before the next run",
+                            m.to
+                        ),
+                    };
+                    st.job.target.host_key_port = Some(target.host_key_port.unwrap_or(m.from));
+                    st.job.target.port = m.to;
+                    st.rep.notes.push(format!(
+                        "sshd moved from port {} to {} (confirmed by a fresh login on {}): set `port = {}` for {} in the inventory; the next run lets the firewall drop port {}{key_note}",
+                        m.from, m.to, m.to, m.to, st.job.name, m.from
+                    ));
+                }
                 return Ok(());
             }
             if text.contains(&format!("@@{marker} too-late")) {

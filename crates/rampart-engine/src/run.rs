@@ -107,7 +107,7 @@ struct Ctx<'a> {
 /// A host after staging: still to be finished (apply), or already reported (check, audit).
 enum Slot {
     Staged(Box<Staged>, Option<String>),
-    Done(HostReport),
+    Done(Box<HostReport>),
     /// The host's task ended abnormally; the name and address are kept for the report.
     Lost(String, String),
 }
@@ -140,7 +140,10 @@ async fn stage_all(jobs: Vec<HostJob>, ctx: &Ctx<'_>) -> Vec<Slot> {
                 // that is already converged, whatever the barrier decides for the others. Its
                 // connection and plan are let go now instead of being held until the slowest
                 // host has been probed.
-                (i, Slot::Done(finish(st, &shared, &connector, None).await))
+                (
+                    i,
+                    Slot::Done(Box::new(finish(st, &shared, &connector, None).await)),
+                )
             }
         });
     }
@@ -215,7 +218,7 @@ async fn finish_all(slots: Vec<Slot>, ctx: &Ctx<'_>) -> Vec<Slot> {
     }
     while let Some(joined) = set.join_next().await {
         match joined {
-            Ok((i, rep)) => out[i] = Slot::Done(rep),
+            Ok((i, rep)) => out[i] = Slot::Done(Box::new(rep)),
             Err(e) => tracing::error!("a host task ended abnormally: {e}"),
         }
     }
@@ -227,7 +230,7 @@ fn complete(slots: Vec<Slot>) -> Vec<HostReport> {
     slots
         .into_iter()
         .map(|slot| match slot {
-            Slot::Done(rep) => rep,
+            Slot::Done(rep) => *rep,
             Slot::Staged(st, _) => HostReport {
                 host: st.host().to_owned(),
                 address: st.address().to_owned(),

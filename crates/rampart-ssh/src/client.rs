@@ -319,7 +319,7 @@ impl Connector {
         let config = self.client_config(t);
         let handler = ClientHandler {
             host: t.host.clone(),
-            port: t.port,
+            port: t.host_key_port.unwrap_or(t.port),
             known_hosts: t.known_hosts.clone(),
             policy: self.inner.opts.host_key_policy,
             store: self.inner.known_hosts.clone(),

@@ -308,6 +308,48 @@ pub fn line_for(name: &str, key: &PublicKey) -> io::Result<String> {
     ))
 }
 
+/// After sshd moved from port `from` to `to`: records the keys `host` has on `from` (plain
+/// entries of every file in `files`) for `[host]:to` as well, in the first file, unless a file
+/// already has them there. The caller has just verified, over a login on `to` checked against
+/// the `from` keys, that the host presents one of them. Returns how many lines it appended.
+pub fn record_port_move(files: &[PathBuf], host: &str, from: u16, to: u16) -> io::Result<usize> {
+    let (old, new) = (host_key_name(host, from), host_key_name(host, to));
+    let mut have: Vec<Entry> = Vec::new();
+    let mut keys: Vec<Entry> = Vec::new();
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(f) else {
+            continue;
+        };
+        for e in parse(&text) {
+            if e.marker != Marker::None {
+                continue;
+            }
+            if e.matches(&new) {
+                have.push(e.clone());
+            }
+            if e.matches(&old) {
+                keys.push(e);
+            }
+        }
+    }
+    let Some(first) = files.first() else {
+        return Ok(0);
+    };
+    let mut added = 0;
+    for k in keys {
+        if have
+            .iter()
+            .any(|h| h.key_type == k.key_type && h.key_base64 == k.key_base64)
+        {
+            continue;
+        }
+        append(first, &format!("{new} {} {}\n", k.key_type, k.key_base64))?;
+        have.push(k);
+        added += 1;
+    }
+    Ok(added)
+}
+
 /// Appends one line to `path`, creating the file (0600) and its directory (0700) when missing.
 /// Adds a newline first when the file does not end with one. Never truncates or rewrites.
 pub fn append(path: &Path, line: &str) -> io::Result<()> {
@@ -670,6 +712,38 @@ mod tests {
             check_text(&format!("{other}h ssh-ed25519 {ED_A}\n"), "h", &k),
             Verdict::Known { .. }
         ));
+    }
+
+    #[test]
+    fn a_port_move_records_the_old_ports_keys_for_the_new_port_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let user = dir.path().join("known_hosts");
+        let other = dir.path().join("other");
+        std::fs::write(
+            &user,
+            "10.0.0.5 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey1\n@revoked 10.0.0.5 ssh-rsa AAAArevoked\n10.0.0.6 ssh-ed25519 AAAAother\n",
+        )
+        .expect("write");
+        let files = vec![user.clone(), other];
+        assert_eq!(
+            record_port_move(&files, "10.0.0.5", 22, 2222).expect("record"),
+            1
+        );
+        let text = std::fs::read_to_string(&user).expect("read");
+        assert!(
+            text.ends_with("[10.0.0.5]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey1\n"),
+            "{text}"
+        );
+        // Idempotent, and back to 22 finds the key already there.
+        assert_eq!(
+            record_port_move(&files, "10.0.0.5", 22, 2222).expect("again"),
+            0
+        );
+        assert_eq!(
+            record_port_move(&files, "10.0.0.5", 2222, 22).expect("back"),
+            0
+        );
+        assert!(!text.contains("AAAArevoked\n[") && !text.contains("2222 ssh-rsa"));
     }
 
     #[test]

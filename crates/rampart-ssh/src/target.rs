@@ -43,6 +43,9 @@ pub struct Target {
     pub jump: Vec<Target>,
     /// Bounds TCP connect + SSH handshake + authentication, per hop.
     pub connect_timeout: Duration,
+    /// Look the host key up as the host's key on this port instead of `port`: after rampart
+    /// moved sshd to another port, the host must still present the key it has on its old one.
+    pub host_key_port: Option<u16>,
 }
 
 impl Default for Target {
@@ -56,6 +59,7 @@ impl Default for Target {
             known_hosts: Vec::new(),
             jump: Vec::new(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            host_key_port: None,
         }
     }
 }
@@ -304,6 +308,7 @@ impl Resolver {
             known_hosts,
             jump,
             connect_timeout,
+            host_key_port: None,
         })
     }
 

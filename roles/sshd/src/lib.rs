@@ -75,12 +75,15 @@ pub struct Config {
     /// `AllowGroups`; empty means no restriction (default). The user rampart connects as must
     /// be in one of them.
     pub allow_groups: Vec<String>,
-    /// `Port` (default 22). Moving it away from the port rampart is connected on is refused
-    /// unless `allow_lockout`; move in two runs with `extra_ports` instead.
+    /// `Port` (default 22). A move away from the port rampart is connected on is made in one
+    /// run: the preflight wants the new port let in by the firewall first (the ufw role's
+    /// `ssh_ports`, before sshd in the play), and the engine confirms the change with a fresh
+    /// login on the new port, else the host rolls back. Then set the host's `port` in the
+    /// inventory (the run says so); the next run, connected on the new port, lets ufw drop
+    /// the old one.
     pub port: Option<Port>,
-    /// More ports sshd listens on (default none): to move sshd, first `port = 2222` with
-    /// `extra_ports = [22]` (and both open in the firewall), then drop 22 once the inventory
-    /// says 2222.
+    /// More ports sshd listens on (default none), e.g. to keep the old port during a move
+    /// made by hand in two runs.
     pub extra_ports: Vec<Port>,
     /// The strict profile: ClientAliveInterval 300, ClientAliveCountMax 2, AllowTcpForwarding
     /// no, AllowAgentForwarding no, AllowStreamLocalForwarding no, GatewayPorts no,

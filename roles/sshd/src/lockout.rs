@@ -118,20 +118,9 @@ pub fn problems(settings: &[Setting], conn: &Connection<'_>) -> Vec<String> {
     {
         out.push(format!("DenyGroups {hit} would lock rampart out: `{user}`, the user it connects to {host} as, is in that group"));
     }
-    if let Some(conn_port) = conn
-        .facts
-        .host
-        .ssh_connection
-        .as_ref()
-        .map(|c| c.server_port)
-        && let Some(ports) = values(settings, "port")
-        && !ports.iter().any(|p| *p == conn_port.to_string())
-    {
-        out.push(format!(
-            "Port {} moves sshd off port {conn_port}, the port rampart reaches {host} through: move in two runs, first with sshd.extra_ports = [{conn_port}] (and both ports open in the firewall), then, with the host's `port` changed in the inventory, without it",
-            ports.join(" ")
-        ));
-    }
+    // A Port that leaves out the port in use is a move, made in one run: the engine's
+    // preflight checks the firewall lets the new port in (`preflight::port_move`), and the
+    // change is confirmed by a fresh login on the new port or rolled back.
     out
 }
 

@@ -419,6 +419,17 @@ fn allow_groups_must_admit_the_connecting_user() {
 }
 
 #[test]
+fn a_port_move_in_one_run_is_planned_for_the_engine_to_confirm() {
+    let c = configure(json!({"allow_users": [], "port": 2222}));
+    let p = plan_checked(&c, &fresh(&c), &no_secrets(), "lab");
+    let text = dropin_text(&p);
+    assert!(
+        text.contains("Port 2222\n") && !text.contains("Port 22\n"),
+        "{text}"
+    );
+}
+
+#[test]
 fn other_lockouts_are_refused_and_allow_lockout_overrides() {
     let cases = [
         (
@@ -432,10 +443,6 @@ fn other_lockouts_are_refused_and_allow_lockout_overrides() {
         (
             json!({"allow_users": [], "extra": {"DenyUsers": "lab"}}),
             "DenyUsers lab",
-        ),
-        (
-            json!({"allow_users": [], "port": 2222}),
-            "Port 2222 moves sshd off port 22",
         ),
         (
             json!({"allow_users": [], "permit_root_login": "forced-commands-only"}),

@@ -689,7 +689,10 @@ impl Configured for Config {
             expect: Expect::Lacks(vec!["FAIL".into()]),
         });
         // Nothing is allowed beyond what the configuration says: the seeds' "only SSH and
-        // Tailscale should be open", read from ufw's own rules files.
+        // Tailscale should be open", read from ufw's own rules files. The port rampart is
+        // connected on (the probe's $1 is SSH_CONNECTION) counts as SSH: the plan keeps it
+        // open, and right after sshd moved to another port it is the old one until the next
+        // run, connected on the new port, drops it.
         let mut files = "/etc/ufw/user.rules".to_owned();
         if self.ipv6 {
             files.push_str(" /etc/ufw/user6.rules");
@@ -701,7 +704,7 @@ impl Configured for Config {
             command: format!(
                 "[ -f /etc/ufw/user.rules ] || {{ echo 'unexpected: /etc/ufw/user.rules is missing'; exit 0; }}; \
                  allowed={}; \
-                 for p in $( {{ {SSHD_PORTS}; printf '%s\\n' {}; }} | sort -u); do for s in {}; do \
+                 for p in $( {{ {SSHD_PORTS}; printf '%s\\n' {} ${{1:+\"${{1##* }}\"}}; }} | sort -u); do for s in {}; do \
                  allowed=\"$allowed\nallow $p/tcp from $s in\"; done; done; \
                  grep -h '^### tuple ### ' {files} 2>/dev/null | awk '{{print $4\" \"$6\"/\"$5\" from \"$9\" \"$10}}' | sort -u | \
                  while read -r r; do if printf '%b\\n' \"$allowed\" | grep -qxF -- \"$r\"; then echo \"allowed: $r\"; else echo \"unexpected: $r\"; fi; done",

@@ -190,6 +190,7 @@ impl Sshd {
             known_hosts: vec![known_hosts.to_owned()],
             jump: Vec::new(),
             connect_timeout: Duration::from_secs(10),
+            host_key_port: None,
         }
     }
 }

@@ -7,12 +7,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Examples:
-  rampart ping  -i inventory/prod.toml                 who answers, with what OS
-  rampart check -i inventory/prod.toml site.toml --diff what would change, with diffs
+  rampart ping  -i inventory/prod.toml                  # who answers, with what OS
+  rampart check -i inventory/prod.toml site.toml --diff # what would change, with diffs
   rampart apply -i inventory/prod.toml --limit 'web:!web3'
-  rampart apply -i hosts.ini --rolling                  canary first, then waves
+  rampart apply -i hosts.ini --rolling                  # canary first, then waves
   rampart audit -i inventory/prod.toml --html audit.html
-  rampart inventory graph -i hosts.ini                  the group tree of an Ansible inventory
+  rampart inventory graph -i hosts.ini                  # the group tree of an Ansible inventory
 
 Global options go before or after the command: `rampart -i hosts.ini inventory graph`,
 `rampart inventory -i hosts.ini graph` and `rampart inventory graph -i hosts.ini` are the same.

@@ -38,7 +38,7 @@ Environment:
 /// rampart connects to every host in parallel over one SSH connection each, gathers all the
 /// facts it needs in one round trip, plans the changes purely, and applies them atomically.
 #[derive(Debug, Parser)]
-#[command(name = "rampart", version, about, long_about, after_help = AFTER_HELP, propagate_version = true)]
+#[command(name = "rampart", version, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -595,6 +595,9 @@ mod tests {
                 })
                 .count()
         };
+        // The short help says what rampart is (not the library crate's description).
+        let short = help("rampart -h");
+        assert!(short.starts_with("rampart: harden a fleet"), "{short}");
         let top = help("rampart --help");
         let (options, examples) = top.split_once("Examples:").expect("examples");
         assert!(

@@ -7,11 +7,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Examples:
-  rampart ping  -i inventory/prod.toml                 who answers, with what OS
-  rampart check -i inventory/prod.toml site.toml --diff what would change, with diffs
+  rampart ping  -i inventory/prod.toml                  # who answers, with what OS
+  rampart check -i inventory/prod.toml site.toml --diff # what would change, with diffs
   rampart apply -i inventory/prod.toml --limit 'web:!web3'
-  rampart apply -i hosts.ini --rolling                  canary first, then waves
+  rampart apply -i hosts.ini --rolling                  # canary first, then waves
   rampart audit -i inventory/prod.toml --html audit.html
+  rampart inventory graph -i hosts.ini                  # the group tree of an Ansible inventory
+
+Global options go before or after the command: `rampart -i hosts.ini inventory graph`,
+`rampart inventory -i hosts.ini graph` and `rampart inventory graph -i hosts.ini` are the same.
 
 Exit codes:
   0  success (check: nothing would change; audit: every control passes)
@@ -34,11 +38,46 @@ Environment:
 /// rampart connects to every host in parallel over one SSH connection each, gathers all the
 /// facts it needs in one round trip, plans the changes purely, and applies them atomically.
 #[derive(Debug, Parser)]
-#[command(name = "rampart", version, about, long_about, after_help = AFTER_HELP, propagate_version = true)]
+#[command(name = "rampart", version, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+
+    /// Options accepted before or after the command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// Options an operator types anywhere on the line: before the command, after it, or after a
+/// nested one (`rampart -i hosts.ini inventory graph`, `rampart inventory graph -i hosts.ini`).
+/// A command reads the ones it uses with `#[arg(from_global)]`; [`command`] hides the others
+/// from its help and [`check_globals`] refuses them on its command line.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options (before or after the command)")]
+pub struct GlobalArgs {
+    /// Inventory: rampart TOML, Ansible INI or YAML (with group_vars/ and host_vars/ beside it).
+    /// Required by ping, check, apply, audit and inventory.
+    #[arg(
+        short,
+        long,
+        global = true,
+        value_name = "INVENTORY",
+        env = "RAMPART_INVENTORY"
+    )]
+    pub inventory: Option<PathBuf>,
+
+    /// Only these hosts: names, groups, globs, `a:b` union, `a:&b` intersection, `!x` exclusion.
+    #[arg(short, long, global = true, value_name = "PATTERN")]
+    pub limit: Option<String>,
+
+    /// At most N hosts at once (default: all).
+    #[arg(short, long, global = true, value_name = "N")]
+    pub forks: Option<usize>,
+
+    /// One JSON document on stdout instead of the recap.
+    #[arg(long, global = true)]
+    pub json: bool,
 
     /// More output on stderr (-v: info, -vv: debug, -vvv: trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -47,6 +86,85 @@ pub struct Cli {
     /// Never use colour (also: the NO_COLOR environment variable).
     #[arg(long, global = true)]
     pub no_color: bool,
+}
+
+/// The global options of the fleet commands, and the commands that take each one (every other
+/// command hides it from its help and refuses it on its command line).
+const FLEET_GLOBALS: [(&str, &[&str]); 4] = [
+    (
+        "inventory",
+        &["ping", "check", "apply", "audit", "inventory"],
+    ),
+    ("limit", &["ping", "check", "apply", "audit"]),
+    ("forks", &["ping", "check", "apply", "audit"]),
+    ("json", &["ping", "check", "apply", "audit"]),
+];
+
+/// The commands that refuse to run without an inventory.
+const NEEDS_INVENTORY: [&str; 5] = ["ping", "check", "apply", "audit", "inventory"];
+
+/// rampart's command line, built: the global options that a command does not take are hidden
+/// from its help (and from the help of its own subcommands), so `rampart roles --help` does not
+/// offer `--limit`.
+pub fn command() -> clap::Command {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    // Global options are copied into every subcommand when the command is built; hiding them
+    // must come after that.
+    cmd.build();
+    cmd.mut_subcommands(|sub| {
+        let name = sub.get_name().to_owned();
+        let hidden: Vec<&str> = FLEET_GLOBALS
+            .iter()
+            .filter(|(_, takers)| !takers.contains(&name.as_str()))
+            .map(|(id, _)| *id)
+            .collect();
+        hide_args(sub, &hidden)
+    })
+}
+
+fn hide_args(cmd: clap::Command, ids: &[&str]) -> clap::Command {
+    cmd.mut_args(|a| {
+        if ids.contains(&a.get_id().as_str()) {
+            a.hide(true)
+        } else {
+            a
+        }
+    })
+    .mut_subcommands(|sub| hide_args(sub, ids))
+}
+
+/// What clap alone cannot say about global options: the commands that need an inventory get
+/// one (from `-i` anywhere on the line or RAMPART_INVENTORY), and a command refuses the fleet
+/// options it does not use instead of ignoring them.
+pub fn check_globals(cmd: &mut clap::Command, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+    use clap::error::ErrorKind;
+    // The error shows the command's own usage line (`Usage: rampart roles [OPTIONS] [NAME]`).
+    let Some((name, cmd)) = m
+        .subcommand()
+        .and_then(|(name, _)| Some((name, cmd.find_subcommand_mut(name)?)))
+    else {
+        return Ok(());
+    };
+    for (id, takers) in FLEET_GLOBALS {
+        if !takers.contains(&name)
+            && m.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+        {
+            return Err(cmd.error(
+                ErrorKind::ArgumentConflict,
+                format!("`--{id}` does not apply to `rampart {name}`"),
+            ));
+        }
+    }
+    if NEEDS_INVENTORY.contains(&name) && m.get_one::<PathBuf>("inventory").is_none() {
+        return Err(cmd.error(
+            ErrorKind::MissingRequiredArgument,
+            format!(
+                "`rampart {name}` needs an inventory: `-i FILE` (before or after the command) \
+                 or RAMPART_INVENTORY"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Subcommands.
@@ -121,16 +239,16 @@ pub enum SecretsAction {
 /// How to reach the hosts: shared by every command that connects.
 #[derive(Debug, Args, Clone)]
 pub struct ConnArgs {
-    /// Inventory: rampart TOML, Ansible INI or YAML (with group_vars/ and host_vars/ beside it).
-    #[arg(short, long, value_name = "INVENTORY", env = "RAMPART_INVENTORY")]
+    /// The inventory (global `-i`; the parser makes sure there is one).
+    #[arg(from_global)]
     pub inventory: PathBuf,
 
-    /// Only these hosts: names, groups, globs, `a:b` union, `a:&b` intersection, `!x` exclusion.
-    #[arg(short, long, value_name = "PATTERN")]
+    /// Only these hosts (global `--limit`).
+    #[arg(from_global)]
     pub limit: Option<String>,
 
-    /// At most N hosts at once (default: all).
-    #[arg(short, long, value_name = "N")]
+    /// At most N hosts at once (global `--forks`).
+    #[arg(from_global)]
     pub forks: Option<usize>,
 
     /// Learn the host keys of hosts never seen before (like OpenSSH's
@@ -150,8 +268,8 @@ pub struct ConnArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub connect_timeout: u64,
 
-    /// One JSON document on stdout instead of the recap.
-    #[arg(long)]
+    /// One JSON document on stdout instead of the recap (global `--json`).
+    #[arg(from_global)]
     pub json: bool,
 }
 
@@ -266,8 +384,8 @@ pub struct RolloutArgs {
 /// `rampart inventory`.
 #[derive(Debug, Args)]
 pub struct InventoryArgs {
-    /// The inventory file or directory.
-    #[arg(short, long, value_name = "INVENTORY", env = "RAMPART_INVENTORY")]
+    /// The inventory file or directory (global `-i`; the parser makes sure there is one).
+    #[arg(from_global)]
     pub inventory: PathBuf,
 
     /// What to show.
@@ -313,4 +431,212 @@ pub struct InitArgs {
 pub enum Format {
     /// JSON.
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use clap::error::ErrorKind;
+
+    use super::*;
+
+    fn parse(line: &str) -> Result<Cli, clap::Error> {
+        crate::try_parse_from(line.split_whitespace()).map(|p| p.0)
+    }
+
+    fn ok(line: &str) -> Cli {
+        parse(line).unwrap_or_else(|e| panic!("`{line}` refused:\n{e}"))
+    }
+
+    fn refused(line: &str) -> ErrorKind {
+        match parse(line) {
+            Ok(cli) => panic!("`{line}` accepted: {cli:?}"),
+            Err(e) => e.kind(),
+        }
+    }
+
+    fn help(line: &str) -> String {
+        match parse(line) {
+            Err(e) if e.kind() == ErrorKind::DisplayHelp => e.render().to_string(),
+            other => panic!("`{line}` did not print help: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_command_is_well_formed() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn the_inventory_goes_before_or_after_nested_commands() {
+        for line in [
+            "rampart inventory graph -i hosts.ini",
+            "rampart inventory -i hosts.ini graph",
+            "rampart -i hosts.ini inventory graph",
+            "rampart --inventory=hosts.ini inventory graph",
+        ] {
+            match ok(line).command {
+                Command::Inventory(InventoryArgs {
+                    inventory,
+                    view: InventoryView::Graph,
+                }) => assert_eq!(inventory, Path::new("hosts.ini"), "{line}"),
+                other => panic!("`{line}`: {other:?}"),
+            }
+        }
+        match ok("rampart -i a.ini inventory host web1 -v").command {
+            Command::Inventory(InventoryArgs {
+                inventory,
+                view: InventoryView::Host { name },
+            }) => {
+                assert_eq!(inventory, Path::new("a.ini"));
+                assert_eq!(name, "web1");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Every fleet command sees the global options wherever they stand on the line.
+    #[test]
+    fn fleet_options_go_before_or_after_the_command() {
+        let conn_of = |cli: Cli| match cli.command {
+            Command::Ping(a) => a.conn,
+            Command::Check(a) => a.conn,
+            Command::Apply(a) => a.run.conn,
+            Command::Audit(a) => a.conn,
+            other => panic!("{other:?}"),
+        };
+        for cmd in ["ping", "check", "apply", "audit"] {
+            for line in [
+                format!("rampart -i inv.toml --limit web:!web3 -f 3 --json {cmd}"),
+                format!("rampart {cmd} -i inv.toml --limit web:!web3 -f 3 --json"),
+                format!("rampart --json -f 3 {cmd} --limit=web:!web3 --inventory inv.toml"),
+                format!("rampart -i inv.toml {cmd} -l web:!web3 --forks=3 --json"),
+            ] {
+                let conn = conn_of(ok(&line));
+                assert_eq!(conn.inventory, Path::new("inv.toml"), "{line}");
+                assert_eq!(conn.limit.as_deref(), Some("web:!web3"), "{line}");
+                assert_eq!(conn.forks, Some(3), "{line}");
+                assert!(conn.json, "{line}");
+            }
+        }
+        let conn = conn_of(ok("rampart check -i inv.toml"));
+        assert_eq!((conn.limit, conn.forks, conn.json), (None, None, false));
+    }
+
+    #[test]
+    fn verbose_and_no_color_go_anywhere() {
+        for line in [
+            "rampart -vv --no-color secrets keygen",
+            "rampart secrets -vv --no-color keygen",
+            "rampart secrets keygen -v -v --no-color",
+        ] {
+            let cli = ok(line);
+            assert_eq!(cli.global.verbose, 2, "{line}");
+            assert!(cli.global.no_color, "{line}");
+        }
+        let cli = ok("rampart roles sshd");
+        assert_eq!((cli.global.verbose, cli.global.no_color), (0, false));
+    }
+
+    #[test]
+    fn run_flags_mix_with_global_options() {
+        match ok("rampart apply site.toml --limit web --tags sshd,ufw -i inv.toml --diff -v")
+            .command
+        {
+            Command::Apply(a) => {
+                assert_eq!(a.run.site, Path::new("site.toml"));
+                assert_eq!(a.run.tags, ["sshd", "ufw"]);
+                assert!(a.run.diff);
+                assert_eq!(a.run.conn.limit.as_deref(), Some("web"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_command_refuses_the_fleet_options_it_does_not_use() {
+        for line in [
+            "rampart roles --limit web",
+            "rampart --json roles",
+            "rampart init -i hosts.ini",
+            "rampart -f 3 secrets keygen",
+            "rampart inventory graph -i x --limit web",
+            "rampart inventory list -i x --json",
+        ] {
+            assert_eq!(refused(line), ErrorKind::ArgumentConflict, "{line}");
+        }
+    }
+
+    #[test]
+    fn fleet_commands_need_an_inventory() {
+        if std::env::var_os("RAMPART_INVENTORY").is_some() {
+            return; // the environment gives one
+        }
+        for line in [
+            "rampart ping",
+            "rampart check site.toml",
+            "rampart inventory graph",
+        ] {
+            assert_eq!(refused(line), ErrorKind::MissingRequiredArgument, "{line}");
+        }
+        assert_eq!(refused("rampart nope"), ErrorKind::InvalidSubcommand);
+    }
+
+    /// Help lists each global option once, under its own heading, and only where it applies.
+    #[test]
+    fn help_shows_each_global_option_once_where_it_applies() {
+        // Lines that define an option (`  -l, --limit <PATTERN>` or `      --json`), not prose.
+        let count = |h: &str, flag: &str| {
+            h.lines()
+                .map(str::trim_start)
+                .filter(|l| {
+                    l.starts_with(flag) || l.starts_with('-') && l.contains(&format!(", {flag}"))
+                })
+                .count()
+        };
+        // The short help says what rampart is (not the library crate's description).
+        let short = help("rampart -h");
+        assert!(short.starts_with("rampart: harden a fleet"), "{short}");
+        let top = help("rampart --help");
+        let (options, examples) = top.split_once("Examples:").expect("examples");
+        assert!(
+            examples.contains("Global options go before or after the command"),
+            "{top}"
+        );
+        for flag in [
+            "--inventory",
+            "--limit",
+            "--forks",
+            "--json",
+            "--verbose",
+            "--no-color",
+        ] {
+            assert_eq!(count(options, flag), 1, "{flag} in:\n{top}");
+        }
+        for cmd in ["ping", "check", "apply", "audit"] {
+            let h = help(&format!("rampart {cmd} --help"));
+            assert_eq!(h.matches("Global options").count(), 1, "{h}");
+            for flag in ["--inventory", "--limit", "--forks", "--json", "--verbose"] {
+                assert_eq!(count(&h, flag), 1, "{flag} in `{cmd} --help`:\n{h}");
+            }
+        }
+        for line in ["rampart inventory --help", "rampart inventory graph --help"] {
+            let h = help(line);
+            assert_eq!(count(&h, "--inventory"), 1, "{h}");
+            assert_eq!(count(&h, "--limit") + count(&h, "--json"), 0, "{h}");
+        }
+        for line in [
+            "rampart roles --help",
+            "rampart init --help",
+            "rampart secrets keygen --help",
+            "rampart help roles",
+        ] {
+            let h = help(line);
+            assert_eq!(count(&h, "--verbose"), 1, "{h}");
+            for flag in ["--inventory", "--limit", "--forks", "--json"] {
+                assert_eq!(count(&h, flag), 0, "{flag} in `{line}`:\n{h}");
+            }
+        }
+    }
 }

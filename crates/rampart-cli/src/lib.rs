@@ -15,16 +15,61 @@ mod secrets;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 use crate::args::{Cli, Command};
 use crate::error::{CliError, Exit};
 
+/// A command line that rampart's parser accepted (see [`try_parse_from`]).
+#[derive(Debug)]
+pub struct Parsed(Cli);
+
+impl Parsed {
+    /// The command's name, as typed: `ping`, `check`, `apply`, `inventory`, `roles`, `init`,
+    /// `secrets` or `audit`.
+    pub fn command(&self) -> &'static str {
+        match self.0.command {
+            Command::Ping(_) => "ping",
+            Command::Check(_) => "check",
+            Command::Apply(_) => "apply",
+            Command::Inventory(_) => "inventory",
+            Command::Roles(_) => "roles",
+            Command::Init(_) => "init",
+            Command::Secrets(_) => "secrets",
+            Command::Audit(_) => "audit",
+        }
+    }
+
+    /// Whether the command connects to hosts (ping, check, apply, audit): it needs a fleet.
+    pub fn connects(&self) -> bool {
+        matches!(self.command(), "ping" | "check" | "apply" | "audit")
+    }
+}
+
+/// Parses a command line exactly as the `rampart` binary does (the program name first),
+/// without running it: the tests of the README's and docs' command lines call it. `--help` and
+/// `--version` come back as errors of kind `DisplayHelp`/`DisplayVersion`, as with clap.
+pub fn try_parse_from<I, T>(args: I) -> Result<Parsed, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let mut cmd = args::command();
+    let m = cmd.try_get_matches_from_mut(args)?;
+    args::check_globals(&mut cmd, &m)?;
+    Cli::from_arg_matches(&m)
+        .map(Parsed)
+        .map_err(|e| e.format(&mut cmd))
+}
+
 /// Entry point called by the thin `rampart` binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    output::init_colors(cli.no_color);
-    init_logging(cli.verbose);
+    let cli = match try_parse_from(std::env::args_os()) {
+        Ok(Parsed(cli)) => cli,
+        Err(e) => e.exit(),
+    };
+    output::init_colors(cli.global.no_color);
+    init_logging(cli.global.verbose);
     // One thread drives every connection: the controller's own work is small (0.16 s of CPU
     // for a 32-host run, 1.3 s for 1,000 hosts) and the hosts' work decides the wall time;
     // worker threads only added their malloc arenas (1 MiB of peak RSS at 32 hosts) and no

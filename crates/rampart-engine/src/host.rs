@@ -416,13 +416,13 @@ async fn probe_and_plan(st: &mut Staged, shared: &Shared) -> Result<(), HostErro
         );
     }
     st.tl.enter("facts");
-    let (host, port) = (&st.job.target.host, st.job.target.port);
+    let who = factcache::Identity::of(&st.job.name, &remote.session);
     if let Some(dir) = &opts.fact_cache {
-        req.cached = factcache::load(dir, host, port);
+        req.cached = factcache::load(dir, &who);
     }
     let facts = gather(&remote, &req, opts.probe_timeout).await?;
     if let Some(dir) = &opts.fact_cache {
-        factcache::store(dir, host, port, &req.cached, &facts.cache_updates);
+        factcache::store(dir, &who, &req.cached, &facts.cache_updates);
     }
     st.tl.enter("plan");
     let ctx = HostContext {
@@ -750,9 +750,9 @@ async fn apply_all(
         }
         let vf = gather(remote, &vreq, opts.probe_timeout).await?;
         if let Some(dir) = &opts.fact_cache {
-            let (host, port) = (&st.job.target.host, st.job.target.port);
-            let old = factcache::load(dir, host, port);
-            factcache::store(dir, host, port, &old, &vf.cache_updates);
+            let who = factcache::Identity::of(&st.job.name, &remote.session);
+            let old = factcache::load(dir, &who);
+            factcache::store(dir, &who, &old, &vf.cache_updates);
         }
         st.rep.verify = verify
             .iter()

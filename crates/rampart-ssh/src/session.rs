@@ -193,6 +193,18 @@ impl Session {
         &self.inner.alias
     }
 
+    /// The SHA256 fingerprint (`SHA256:...`) of the host key this session's handshake checked
+    /// against known_hosts and accepted: the identity of the host at the other end.
+    pub fn host_key_fingerprint(&self) -> &str {
+        &self.inner.conn.host_key
+    }
+
+    /// How this session reaches its host, first hop first: each hop's `user@host:port` and the
+    /// fingerprint of the host key verified on it (the last hop is the target itself).
+    pub fn route(&self) -> Vec<(String, String)> {
+        self.inner.conn.route()
+    }
+
     /// Connections opened and commands run so far.
     pub fn stats(&self) -> SessionStats {
         SessionStats {

@@ -10,7 +10,9 @@ use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_che
 
 use super::*;
 
-const KEY: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBFit2ioBEADhWpZ8/wvZ6hUTiXOwQHXMAlaFHcPH9hAtr4F1y2+OYdbtMuth\n=0YYh\n-----END PGP PUBLIC KEY BLOCK-----";
+/// A key made for these tests (rsa2048, `gpg --quick-gen-key`), and its fingerprint.
+const KEY: &str = include_str!("../testdata/rsa2048.asc");
+const KEY_FPR: &str = "900EBB8E9583D51587287703E832B19B3349C818";
 
 fn cfg(v: serde_json::Value) -> Config {
     let c: Config = configure_typed(v).expect("valid config");
@@ -168,7 +170,7 @@ fn fresh_lab_host_distro_installs_configures_and_converges() {
 
 #[test]
 fn official_source_with_a_pinned_key() {
-    let c = cfg(json!({"repo_key": KEY}));
+    let c = cfg(json!({"repo_key": KEY, "repo_key_fingerprint": KEY_FPR}));
     let f = fresh(&c);
     let p = plan(&c, &f);
     assert_eq!(
@@ -215,7 +217,11 @@ fn official_source_on_ubuntu_fetches_the_key_on_the_host_once() {
     let p = plan(&c, &f);
     let ch = changes(&p);
     let fetch = script(&ch, "command:fetch Docker's apt key");
-    assert!(fetch.contains("curl -fsSL --proto '=https,http' --retry 2 https://download.docker.com/linux/ubuntu/gpg -o \"$t\""), "{fetch}");
+    assert!(fetch.contains("curl -fsSL --proto '=https' --proto-redir '=https' --retry 2 https://download.docker.com/linux/ubuntu/gpg -o \"$t\""), "{fetch}");
+    assert!(
+        fetch.contains(crate::openpgp::fingerprint_script()) && !fetch.contains("gpg --"),
+        "the fingerprint is computed without gpg: {fetch}"
+    );
     assert!(
         fetch.contains(DOCKER_KEY_FINGERPRINT)
             && fetch.contains("mv -f \"$t\" /etc/apt/keyrings/docker.asc"),
@@ -367,7 +373,7 @@ fn every_drift_is_repaired_and_only_daemon_json_restarts_docker() {
 
 #[test]
 fn mixing_distro_and_official_packages_is_refused() {
-    let c = cfg(json!({"repo_key": KEY}));
+    let c = cfg(json!({"repo_key": KEY, "repo_key_fingerprint": KEY_FPR}));
     let mut f = fresh(&c);
     f.packages.insert(
         "docker.io".into(),
@@ -468,6 +474,26 @@ fn config_errors_name_the_field() {
         (json!({"users": ["Bad User"]}), "users[0]", "invalid user"),
         (json!({"repo_key": "AAAA"}), "repo_key", "ASCII-armored"),
         (json!({"repo_url": "ftp://x"}), "repo_url", "invalid URL"),
+        (
+            json!({"repo_url": "http://mirror.example/docker"}),
+            "repo_url",
+            "plain http",
+        ),
+        (
+            json!({"repo_key_url": "HTTP://mirror.example/gpg"}),
+            "repo_key_url",
+            "use its https:// address",
+        ),
+        (
+            json!({"repo_key": KEY}),
+            "repo_key",
+            "the key's fingerprint is 900EBB8E9583D51587287703E832B19B3349C818, but repo_key_fingerprint is 9DC858229FC7DD38854AE2D88D81803C0EBFCD88",
+        ),
+        (
+            json!({"repo_key": KEY.replace("mQENBGsQ", "mQENBGsR"), "repo_key_fingerprint": KEY_FPR}),
+            "repo_key",
+            "checksum",
+        ),
         (
             json!({"repo_key_url": "https://x/a b"}),
             "repo_key_url",

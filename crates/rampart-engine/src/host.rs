@@ -78,6 +78,9 @@ pub struct RunOptions {
     pub connect_attempts: u32,
     /// Apply even when the preflight finds the plan would cut the operator off.
     pub skip_preflight: bool,
+    /// When the preflight cuts some hosts, refuse only those (reported failed with the reason)
+    /// and apply the others, instead of refusing the whole run.
+    pub exclude_refused: bool,
     /// How long a risky change waits for confirmation over a fresh connection before the host
     /// rolls itself back.
     pub confirm_timeout: Duration,
@@ -97,6 +100,7 @@ impl Default for RunOptions {
             probe_timeout: Duration::from_secs(120),
             connect_attempts: 3,
             skip_preflight: false,
+            exclude_refused: false,
             confirm_timeout: Duration::from_secs(120),
             health: None,
             fact_cache: None,
@@ -515,8 +519,8 @@ async fn gather<R: Remote>(
 
 /// Stage 2: apply (when the mode and `refused` allow), verify, close, report.
 ///
-/// `refused` is set when the fleet's preflight refused the run: nothing is applied and the
-/// reason is the host's error.
+/// `refused` is set when the fleet's preflight refused the run or this host (`--exclude-refused`):
+/// nothing is applied and the reason is the host's error.
 pub async fn finish(
     mut st: Staged,
     shared: &Shared,

@@ -39,8 +39,8 @@ const DAEMON_JSON: &str = "/etc/docker/daemon.json";
 const RESTART: &str = "restart docker";
 /// Docker's release signing key, as published at https://download.docker.com/linux/debian/gpg
 /// (and .../ubuntu/gpg): the default `repo_key_fingerprint`, which a key given in the
-/// configuration (checked on the controller) or fetched by the host (checked there with sh
-/// and coreutils) must have. Neither check needs gpg.
+/// configuration (checked on the controller) or fetched by the host (checked there with sh,
+/// awk and coreutils) must have. Neither check needs gpg.
 pub const DOCKER_KEY_FINGERPRINT: &str = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88";
 const OFFICIAL_PACKAGES: [&str; 5] = [
     "docker-ce",
@@ -545,8 +545,8 @@ impl Config {
     }
 
     /// The on-host, once-only download of the key: the seed's curl (https only, redirects
-    /// included), into a temp file in the keyring directory, its fingerprint computed with sh
-    /// and coreutils ([`openpgp::fingerprint_script`]: no gpg needed) and compared with
+    /// included), into a temp file in the keyring directory, its fingerprint computed with sh,
+    /// awk and coreutils ([`openpgp::fingerprint_script`]: no gpg needed) and compared with
     /// `repo_key_fingerprint`, then renamed.
     fn fetch_key(&self, url: &str) -> Command {
         let fpr = self.fingerprint();

@@ -1,7 +1,7 @@
 //! Just enough OpenPGP (RFC 9580, version 4 keys) to tell the fingerprint of an ASCII-armored
 //! public key, so the Docker repository's key is checked without gpg: here on the controller
 //! for a key given in the configuration (`repo_key`), and by [`fingerprint_script`] (the same
-//! computation in POSIX shell and coreutils) on the host for a key it downloads.
+//! computation in POSIX shell, awk and coreutils) on the host for a key it downloads.
 //!
 //! A v4 fingerprint is the SHA-1 of `0x99`, the two-byte length of the primary key packet's
 //! body, and that body. Only the first packet counts: a keyring that starts with anything but

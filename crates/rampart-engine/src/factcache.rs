@@ -45,14 +45,10 @@ impl Identity {
         }
     }
 
-    /// The text that is hashed into the file name and kept inside the file: one line per part,
-    /// so no two identities share it (names and hops hold no newline; fingerprints are base64).
+    /// The text that is hashed into the file name and kept inside the file: JSON, so no two
+    /// identities share it whatever their names hold.
     fn text(&self) -> String {
-        let mut t = format!("name {}\n", self.name.replace('\n', " "));
-        for (hop, key) in &self.route {
-            t.push_str(&format!("hop {} {}\n", hop.replace('\n', " "), key));
-        }
-        t
+        serde_json::json!({"name": self.name, "route": self.route}).to_string()
     }
 
     /// Usable only with a verified host key for every hop.

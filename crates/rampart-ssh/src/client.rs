@@ -134,7 +134,7 @@ impl fmt::Debug for Inner {
 pub(crate) struct Conn {
     pub(crate) handle: Handle<ClientHandler>,
     pub(crate) label: String,
-    /// SHA256 fingerprint of the host key this connection's handshake verified.
+    /// Type and SHA256 fingerprint of the host key this connection's handshake verified.
     pub(crate) host_key: String,
     pub(crate) via: Option<Arc<Conn>>,
 }

@@ -193,8 +193,9 @@ impl Session {
         &self.inner.alias
     }
 
-    /// The SHA256 fingerprint (`SHA256:...`) of the host key this session's handshake checked
-    /// against known_hosts and accepted: the identity of the host at the other end.
+    /// The host key this session's handshake checked against known_hosts and accepted, as its
+    /// type and SHA256 fingerprint (`ssh-ed25519 SHA256:...`): the identity of the host at the
+    /// other end.
     pub fn host_key_fingerprint(&self) -> &str {
         &self.inner.conn.host_key
     }

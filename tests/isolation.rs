@@ -284,6 +284,29 @@ fn one_cut_host_refuses_the_run_unless_excluded() {
         lab.state_hash(healthy),
         "the healthy host was hardened"
     );
+
+    // The same in a rolling apply: the cut host is refused, the healthy one goes in a wave.
+    lab.reset(&[healthy]);
+    let (code, doc) = run(
+        &cache,
+        &[
+            "apply",
+            "-i",
+            i,
+            s,
+            "--rolling",
+            "--exclude-refused",
+            "--confirm-timeout",
+            "30",
+        ],
+    );
+    assert_eq!(code, 3, "{}", util::brief(&doc));
+    assert_eq!(host(&doc, cut)["error_kind"], "preflight");
+    assert_eq!(host(&doc, cut)["changed"], 0);
+    assert_eq!(before[0], lab.state_hash(cut), "the cut host is untouched");
+    let r = host(&doc, healthy);
+    assert!(r["error"].is_null(), "{r}");
+    assert!(r["changed"].as_u64().unwrap_or(0) > 0, "{r}");
 }
 
 /// The Docker role's host-side key check (finding 11) on a real host, with nothing but the

@@ -45,10 +45,10 @@ impl Identity {
         }
     }
 
-    /// The text that is hashed into the file name and kept inside the file: JSON, so no two
-    /// identities share it whatever their names hold.
-    fn text(&self) -> String {
-        serde_json::json!({"name": self.name, "route": self.route}).to_string()
+    /// The identity as JSON: hashed into the file name and kept inside the file, unambiguous
+    /// whatever a name holds.
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({"name": self.name, "route": self.route})
     }
 
     /// Usable only with a verified host key for every hop.
@@ -60,12 +60,12 @@ impl Identity {
 /// One cache file: the identity it belongs to, checked on every load, and the answers.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Entry {
-    identity: String,
+    identity: serde_json::Value,
     answers: BTreeMap<String, Cached>,
 }
 
 fn file(dir: &Path, id: &Identity) -> PathBuf {
-    let digest = Sha256::digest(id.text().as_bytes());
+    let digest = Sha256::digest(id.json().to_string().as_bytes());
     dir.join(format!("{}.json", &hex::encode(digest)[..32]))
 }
 
@@ -78,7 +78,7 @@ pub fn load(dir: &Path, id: &Identity) -> BTreeMap<String, Cached> {
     std::fs::read(file(dir, id))
         .ok()
         .and_then(|b| serde_json::from_slice::<Entry>(&b).ok())
-        .filter(|e| e.identity == id.text())
+        .filter(|e| e.identity == id.json())
         .map(|e| e.answers)
         .unwrap_or_default()
 }
@@ -96,7 +96,7 @@ pub fn store(
     let mut all = old.clone();
     all.extend(updates.iter().map(|(k, v)| (k.clone(), v.clone())));
     let entry = Entry {
-        identity: id.text(),
+        identity: id.json(),
         answers: all,
     };
     if let Err(e) = write(dir, &file(dir, id), &entry) {

@@ -233,6 +233,25 @@ mod tests {
         assert!(armored_fingerprint("hello").is_err());
     }
 
+    #[test]
+    fn never_panics_on_cut_or_mangled_keys() {
+        let good = dearmor(RSA).unwrap();
+        for n in 0..good.len() {
+            let _ = fingerprint(&good[..n]);
+        }
+        for i in 0..8 {
+            for v in 0..=255u8 {
+                let mut b = good.clone();
+                b[i] = v;
+                let _ = fingerprint(&b);
+                let _ = armored_fingerprint(&armor(&b));
+            }
+        }
+        for n in 0..RSA.len() {
+            let _ = armored_fingerprint(&RSA[..n]);
+        }
+    }
+
     /// The shell version computes the same as the Rust one, with only sh and coreutils.
     #[cfg(unix)]
     #[test]

@@ -574,3 +574,68 @@ fn checks_are_named_controls() {
         cfg(json!({"daemon": {"live_restore": false, "no_new_privileges": false}, "users": []}));
     assert_eq!(off.checks().len(), 4);
 }
+
+/// The host's whole download step, run here with a stand-in for curl: a key with the expected
+/// fingerprint lands in the keyring; any other download fails naming both fingerprints and
+/// leaves neither a keyring nor a temp file.
+#[cfg(unix)]
+#[test]
+fn the_fetched_key_is_installed_only_with_the_expected_fingerprint() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let curl = bin.join("curl");
+    std::fs::write(
+        &curl,
+        "#!/bin/sh\nwhile [ $# -gt 0 ]; do [ \"$1\" = -o ] && out=$2; shift; done\ncat \"$SERVED\" >\"$out\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&curl, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let keyrings = dir.path().join("keyrings");
+    let other = include_str!("../testdata/ed25519.asc");
+    for (served, ok) in [(KEY, true), (other, false), ("<html>moved</html>\n", false)] {
+        let _ = std::fs::remove_dir_all(&keyrings);
+        std::fs::create_dir(&keyrings).unwrap();
+        let page = dir.path().join("served");
+        std::fs::write(&page, served).unwrap();
+        let c = cfg(json!({"repo_key_fingerprint": KEY_FPR}));
+        let run = c
+            .fetch_key("https://mirror.example/gpg")
+            .run
+            .replace(KEYRINGS, keyrings.to_str().unwrap());
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&run)
+            .env("SERVED", &page)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let installed: Vec<String> = std::fs::read_dir(&keyrings)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        if ok {
+            assert!(out.status.success(), "{stderr}");
+            assert_eq!(installed, ["docker.asc"]);
+            assert_eq!(
+                std::fs::read_to_string(keyrings.join("docker.asc")).unwrap(),
+                KEY
+            );
+        } else {
+            assert!(!out.status.success());
+            assert!(installed.is_empty(), "{installed:?}");
+            assert!(stderr.contains("https://mirror.example/gpg"), "{stderr}");
+            if served == other {
+                assert!(
+                    stderr.contains("has fingerprint 50A69C1162CA85F1706E39BC17A4D598D78D1A0E")
+                        && stderr.contains(&format!("expected {KEY_FPR}")),
+                    "{stderr}"
+                );
+            } else {
+                assert!(stderr.contains("did not return"), "{stderr}");
+            }
+        }
+    }
+}

@@ -374,6 +374,12 @@ pub struct RolloutArgs {
     #[arg(long)]
     pub skip_preflight: bool,
 
+    /// When the preflight finds that the plan would cut rampart off some hosts, leave only
+    /// those hosts unchanged (reported failed with the reason, exit 3) and apply the others,
+    /// instead of refusing the whole run.
+    #[arg(long, conflicts_with = "skip_preflight")]
+    pub exclude_refused: bool,
+
     /// Seconds a risky change (sshd, firewall, iptables, sudoers) waits for confirmation over
     /// a fresh connection before the host restores its previous configuration by itself
     /// (default: the site's `[rolling] confirm_timeout`, else 120).

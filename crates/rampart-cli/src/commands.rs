@@ -245,6 +245,7 @@ pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliEr
                 VerifyPolicy::Changed
             },
             skip_preflight: ro.skip_preflight,
+            exclude_refused: ro.exclude_refused,
             confirm_timeout: std::time::Duration::from_secs(
                 ro.confirm_timeout
                     .or(prepared

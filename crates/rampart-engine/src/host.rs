@@ -78,6 +78,9 @@ pub struct RunOptions {
     pub connect_attempts: u32,
     /// Apply even when the preflight finds the plan would cut the operator off.
     pub skip_preflight: bool,
+    /// When the preflight cuts some hosts, refuse only those (reported failed with the reason)
+    /// and apply the others, instead of refusing the whole run.
+    pub exclude_refused: bool,
     /// How long a risky change waits for confirmation over a fresh connection before the host
     /// rolls itself back.
     pub confirm_timeout: Duration,
@@ -97,6 +100,7 @@ impl Default for RunOptions {
             probe_timeout: Duration::from_secs(120),
             connect_attempts: 3,
             skip_preflight: false,
+            exclude_refused: false,
             confirm_timeout: Duration::from_secs(120),
             health: None,
             fact_cache: None,
@@ -423,13 +427,13 @@ async fn probe_and_plan(st: &mut Staged, shared: &Shared) -> Result<(), HostErro
         );
     }
     st.tl.enter("facts");
-    let (host, port) = (&st.job.target.host, st.job.target.port);
+    let who = factcache::Identity::of(&st.job.name, &remote.session);
     if let Some(dir) = &opts.fact_cache {
-        req.cached = factcache::load(dir, host, port);
+        req.cached = factcache::load(dir, &who);
     }
     let facts = gather(&remote, &req, opts.probe_timeout).await?;
     if let Some(dir) = &opts.fact_cache {
-        factcache::store(dir, host, port, &req.cached, &facts.cache_updates);
+        factcache::store(dir, &who, &req.cached, &facts.cache_updates);
     }
     st.tl.enter("plan");
     let ctx = HostContext {
@@ -523,8 +527,8 @@ async fn gather<R: Remote>(
 
 /// Stage 2: apply (when the mode and `refused` allow), verify, close, report.
 ///
-/// `refused` is set when the fleet's preflight refused the run: nothing is applied and the
-/// reason is the host's error.
+/// `refused` is set when the fleet's preflight refused the run or this host (`--exclude-refused`):
+/// nothing is applied and the reason is the host's error.
 pub async fn finish(
     mut st: Staged,
     shared: &Shared,
@@ -766,9 +770,9 @@ async fn apply_all(
         }
         let vf = gather(remote, &vreq, opts.probe_timeout).await?;
         if let Some(dir) = &opts.fact_cache {
-            let (host, port) = (&st.job.target.host, st.job.target.port);
-            let old = factcache::load(dir, host, port);
-            factcache::store(dir, host, port, &old, &vf.cache_updates);
+            let who = factcache::Identity::of(&st.job.name, &remote.session);
+            let old = factcache::load(dir, &who);
+            factcache::store(dir, &who, &old, &vf.cache_updates);
         }
         st.rep.verify = verify
             .iter()

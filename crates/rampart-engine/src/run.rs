@@ -1,7 +1,8 @@
 //! The fleet. A plain run stages every host (connect, probe, plan, preflight). A host with
 //! nothing to change is finished as soon as it is staged (it is reported converged even when the
 //! run is refused: it had nothing to apply); the others wait at the barrier, which refuses the
-//! whole run if the preflight cuts any host (apply only), and are then finished.
+//! whole run if the preflight cuts any host (apply only; with `--exclude-refused` it refuses
+//! only the cut hosts), and are then finished.
 //!
 //! A rolling apply stages the whole fleet the same way first, read-only, so the preflight
 //! barrier covers the fleet before the canary is touched. Hosts with nothing to change are done
@@ -10,7 +11,8 @@
 //! wave is applied on its already-open connections and then gated on health, all of the wave's
 //! hosts at once.
 //!
-//! **Invariants:** a preflight cut on any host means no host changes; a failed gate stops the
+//! **Invariants:** a preflight cut on any host means no host changes (with `--exclude-refused`:
+//! no cut host changes, and no host changes before every host was preflighted); a failed gate stops the
 //! rollout and no later host is changed (later hosts were only read).
 
 use std::sync::Arc;
@@ -75,7 +77,7 @@ pub async fn run_rollout(
                 j.start_wave(0, &names);
             }
             let staged = stage_all(jobs, &ctx).await;
-            let reports = finish_all(preflight(staged, &shared), &ctx).await;
+            let reports = finish_all(preflight(staged, &shared).0, &ctx).await;
             let reports = complete(reports);
             if let Some(j) = journal.as_deref_mut() {
                 j.record(0, &reports);
@@ -157,8 +159,11 @@ async fn stage_all(jobs: Vec<HostJob>, ctx: &Ctx<'_>) -> Vec<Slot> {
 }
 
 /// The fleet preflight barrier: when any staged host's plan would cut rampart off it (and
-/// `--skip-preflight` is not given), every staged host is marked refused.
-fn preflight(mut slots: Vec<Slot>, shared: &Shared) -> Vec<Slot> {
+/// `--skip-preflight` is not given), every staged host is marked refused, each with one line
+/// that names every cut host and why. With `--exclude-refused` only the cut hosts are refused
+/// (reported failed with their reason) and the others go on. Returns whether the whole run was
+/// refused.
+fn preflight(mut slots: Vec<Slot>, shared: &Shared) -> (Vec<Slot>, bool) {
     let cut: Vec<(String, String)> = slots
         .iter()
         .filter_map(|s| match s {
@@ -174,28 +179,32 @@ fn preflight(mut slots: Vec<Slot>, shared: &Shared) -> Vec<Slot> {
         })
         .collect();
     if cut.is_empty() || shared.options.skip_preflight {
-        return slots;
+        return (slots, false);
     }
+    let exclude = shared.options.exclude_refused;
+    // One line: every cut host with the first line (setting: what) of its first cut.
+    let summary = cut
+        .iter()
+        .map(|(h, why)| format!("{h} ({})", why.lines().next().unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join("; ");
     for slot in &mut slots {
         if let Slot::Staged(st, refused) = slot {
-            *refused = Some(match cut.iter().find(|(h, _)| h == st.host()) {
-                Some((_, why)) => format!(
-                    "preflight refused the plan: it would cut rampart off this host.\n{why}\n  (nothing was changed on any host; --skip-preflight overrides, and the dead-man switch still guards the change)"
-                ),
-                None => format!(
-                    "not applied: the preflight refused this run because of {} ({}); nothing was changed on any host",
-                    cut.iter()
-                        .map(|(h, _)| h.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    cut.first()
-                        .map(|(_, w)| w.lines().next().unwrap_or_default())
-                        .unwrap_or_default()
-                ),
-            });
+            *refused = match cut.iter().find(|(h, _)| h == st.host()) {
+                Some((_, why)) if exclude => Some(format!(
+                    "preflight refused the plan, it would cut rampart off this host: {why}\n  (excluded by --exclude-refused: nothing was changed on this host, the other hosts were applied)"
+                )),
+                Some((_, why)) => Some(format!(
+                    "preflight refused the plan, it would cut rampart off this host: {why}\n  (nothing was changed on any host; fix the site, or --exclude-refused applies the other hosts; --skip-preflight overrides, and the dead-man switch still guards the change)"
+                )),
+                None if exclude => None,
+                None => Some(format!(
+                    "not applied: the preflight would cut rampart off {summary}; nothing was changed on any host (fix the site, or --exclude-refused to apply the other hosts)"
+                )),
+            };
         }
     }
-    slots
+    (slots, !exclude)
 }
 
 /// Finishes every staged host (at most `forks` at a time); reports come back in slot order.
@@ -260,8 +269,7 @@ async fn rolling(
     stopped: &mut Option<String>,
 ) -> Vec<HostReport> {
     let order: Vec<String> = jobs.iter().map(|j| j.name.clone()).collect();
-    let slots = preflight(stage_all(jobs, ctx).await, ctx.shared);
-    let refused = slots.iter().any(|s| matches!(s, Slot::Staged(_, Some(_))));
+    let (slots, refused) = preflight(stage_all(jobs, ctx).await, ctx.shared);
     // Hosts with nothing to change are finished now; the rest (changes, or a failure to
     // stage, which must count against its wave's max_fail) wait for their wave.
     let (mut now, mut todo): (Vec<Slot>, Vec<Slot>) = (Vec::new(), Vec::new());

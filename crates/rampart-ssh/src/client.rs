@@ -134,7 +134,19 @@ impl fmt::Debug for Inner {
 pub(crate) struct Conn {
     pub(crate) handle: Handle<ClientHandler>,
     pub(crate) label: String,
-    _via: Option<Arc<Conn>>,
+    /// Type and SHA256 fingerprint of the host key this connection's handshake verified.
+    pub(crate) host_key: String,
+    pub(crate) via: Option<Arc<Conn>>,
+}
+
+impl Conn {
+    /// Every hop of this connection, first hop first: `user@host:port` and the fingerprint of
+    /// the host key verified on it.
+    pub(crate) fn route(&self) -> Vec<(String, String)> {
+        let mut hops = self.via.as_ref().map(|v| v.route()).unwrap_or_default();
+        hops.push((self.label.clone(), self.host_key.clone()));
+        hops
+    }
 }
 
 impl fmt::Debug for Conn {
@@ -317,12 +329,14 @@ impl Connector {
         stage: &mut &'static str,
     ) -> Result<Conn, SshError> {
         let config = self.client_config(t);
+        let verified = Arc::new(std::sync::OnceLock::new());
         let handler = ClientHandler {
             host: t.host.clone(),
             port: t.host_key_port.unwrap_or(t.port),
             known_hosts: t.known_hosts.clone(),
             policy: self.inner.opts.host_key_policy,
             store: self.inner.known_hosts.clone(),
+            verified: verified.clone(),
         };
         let seen = Arc::new(AtomicBool::new(false));
         let handshake = match &via {
@@ -362,10 +376,17 @@ impl Connector {
         };
         auth::authenticate(&mut handle, &cx).await?;
         tracing::debug!(target = %t.alias, endpoint = %hop_label(t), via = via.as_ref().map(|v| v.label.as_str()), "connected");
+        // check_server_key ran during the handshake, which succeeded: it accepted a key.
+        let host_key = verified.get().cloned().ok_or_else(|| SshError::Protocol {
+            target: t.alias.clone(),
+            detail: "the handshake ended without a verified host key".into(),
+            hint: None,
+        })?;
         Ok(Conn {
             handle,
             label: hop_label(t),
-            _via: via,
+            host_key,
+            via,
         })
     }
 
@@ -612,6 +633,8 @@ pub(crate) struct ClientHandler {
     known_hosts: Vec<PathBuf>,
     policy: HostKeyPolicy,
     store: Arc<known_hosts::Store>,
+    /// The fingerprint of the first key this handler accepted (the connection's host key).
+    verified: Arc<std::sync::OnceLock<String>>,
 }
 
 impl Handler for ClientHandler {
@@ -626,6 +649,7 @@ impl Handler for ClientHandler {
                 self.store
                     .verify(&self.known_hosts, &self.host, self.port, key, self.policy)
                     .map_err(|e| HandlerError::Ssh(Box::new(e)))?;
+                let _ = self.verified.set(known_hosts::fingerprint(key));
                 Ok(true)
             }
             // We never advertise certificate host key algorithms, so this is unexpected.

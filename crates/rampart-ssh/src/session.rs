@@ -193,6 +193,19 @@ impl Session {
         &self.inner.alias
     }
 
+    /// The host key this session's handshake checked against known_hosts and accepted, as its
+    /// type and SHA256 fingerprint (`ssh-ed25519 SHA256:...`): the identity of the host at the
+    /// other end.
+    pub fn host_key_fingerprint(&self) -> &str {
+        &self.inner.conn.host_key
+    }
+
+    /// How this session reaches its host, first hop first: each hop's `user@host:port` and the
+    /// fingerprint of the host key verified on it (the last hop is the target itself).
+    pub fn route(&self) -> Vec<(String, String)> {
+        self.inner.conn.route()
+    }
+
     /// Connections opened and commands run so far.
     pub fn stats(&self) -> SessionStats {
         SessionStats {

@@ -454,6 +454,33 @@ async fn proxy_jump_two_hop_chain() {
     let session = connector.connect(&target).await.expect("h1 -> h2 -> h3");
     assert_eq!(echo(&session, "deep").await, "deep");
     assert_eq!(session.stats().connections, 3);
+    // The route names every hop with the host key verified on it (what the fact cache keys on).
+    let fingerprint = |s: &Sshd| {
+        let f = dir.path().join(format!("hk{}.pub", s.port));
+        std::fs::write(&f, format!("{}\n", s.host_key)).unwrap();
+        let out = std::process::Command::new("ssh-keygen")
+            .args(["-E", "sha256", "-lf"])
+            .arg(&f)
+            .output()
+            .expect("ssh-keygen -l");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        format!(
+            "ssh-ed25519 {}",
+            text.split_whitespace().nth(1).unwrap_or_default()
+        )
+    };
+    let route = session.route();
+    let want: Vec<(String, String)> = [&h1, &h2, &h3]
+        .iter()
+        .map(|s| (format!("{}@127.0.0.1:{}", whoami(), s.port), fingerprint(s)))
+        .collect();
+    assert_eq!(route, want);
+    assert!(
+        want.iter()
+            .all(|(_, k)| k.starts_with("ssh-ed25519 SHA256:")),
+        "{want:?}"
+    );
+    assert_eq!(session.host_key_fingerprint(), want[2].1);
 
     // A bastion that refuses: the error names the hop and keeps the hop's kind.
     let mut broken = target.clone();

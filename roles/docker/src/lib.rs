@@ -15,6 +15,8 @@
 //!   validate, the new file is validated before it replaces the old one. Docker is restarted
 //!   by a handler, only when the file changed.
 
+pub mod openpgp;
+
 use std::collections::BTreeMap;
 
 use rampart_core::facts::{FactRequest, Facts};
@@ -36,8 +38,9 @@ const SOURCES: &str = "/etc/apt/sources.list.d/docker.sources";
 const DAEMON_JSON: &str = "/etc/docker/daemon.json";
 const RESTART: &str = "restart docker";
 /// Docker's release signing key, as published at https://download.docker.com/linux/debian/gpg
-/// (and .../ubuntu/gpg): for the operator to compare, and for the on-host check when gpg is
-/// there.
+/// (and .../ubuntu/gpg): the default `repo_key_fingerprint`, which a key given in the
+/// configuration (checked on the controller) or fetched by the host (checked there with sh,
+/// awk and coreutils) must have. Neither check needs gpg.
 pub const DOCKER_KEY_FINGERPRINT: &str = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88";
 const OFFICIAL_PACKAGES: [&str; 5] = [
     "docker-ce",
@@ -138,7 +141,8 @@ pub struct Config {
     /// Where the host fetches the key with curl when `repo_key` is not given, once (only while
     /// the keyring is missing); default `<repo_url>/gpg`.
     pub repo_key_url: Option<String>,
-    /// The fingerprint a fetched key must have; checked on the host when gpg is installed.
+    /// The fingerprint the key must have (Docker's by default): `repo_key` is checked on the
+    /// controller, a fetched key on the host before it is installed; neither needs gpg.
     pub repo_key_fingerprint: String,
     /// Users added to the `docker` group (root-equivalent: the seed's choice). Created if
     /// missing (`useradd --create-home`), otherwise only the group is appended.
@@ -326,7 +330,7 @@ fn valid_user(u: &str) -> bool {
 }
 
 fn valid_url(u: &str) -> bool {
-    (u.starts_with("https://") || u.starts_with("http://"))
+    u.starts_with("https://")
         && u.len() > 8
         && !u
             .bytes()
@@ -460,10 +464,27 @@ impl Config {
             ("repo_url", &self.repo_url),
             ("repo_key_url", &self.repo_key_url),
         ] {
-            if let Some(u) = url
-                && !valid_url(u)
-            {
-                return Err(config_error(path, format!("invalid URL `{u}`")));
+            if let Some(u) = url {
+                if u.get(..7)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("http://"))
+                {
+                    return Err(config_error(
+                        path,
+                        format!(
+                            "`{u}` is plain http: anyone on the path could swap the repository's key or answers. \
+                             Fix: use its https:// address (Docker's is https://download.docker.com/linux/<debian|ubuntu>; \
+                             a mirror must serve https), or set `source = \"distro\"`"
+                        ),
+                    ));
+                }
+                if !valid_url(u) {
+                    return Err(config_error(
+                        path,
+                        format!(
+                            "invalid URL `{u}`: an https:// URL without quotes, spaces or control characters"
+                        ),
+                    ));
+                }
             }
         }
         if let Some(s) = &self.suite
@@ -474,14 +495,37 @@ impl Config {
         {
             return Err(config_error("suite", format!("invalid suite `{s}`")));
         }
-        let fpr = self.repo_key_fingerprint.replace(' ', "");
+        let fpr = self.fingerprint();
         if fpr.len() != 40 || !fpr.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(config_error(
                 "repo_key_fingerprint",
                 "a 40-digit hexadecimal fingerprint",
             ));
         }
+        if let Some(k) = &self.repo_key {
+            // Checked here, on the controller, so no host needs gpg for it.
+            let got = openpgp::armored_fingerprint(k).map_err(|e| {
+                config_error("repo_key", format!("not a usable OpenPGP public key: {e}"))
+            })?;
+            if got != fpr {
+                return Err(config_error(
+                    "repo_key",
+                    format!(
+                        "the key's fingerprint is {got}, but repo_key_fingerprint is {fpr}. Fix: paste the key \
+                         whose fingerprint you checked out of band, or, for another repository's key, set \
+                         repo_key_fingerprint to its fingerprint"
+                    ),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The expected key fingerprint: 40 uppercase hex digits.
+    fn fingerprint(&self) -> String {
+        self.repo_key_fingerprint
+            .replace(' ', "")
+            .to_ascii_uppercase()
     }
 
     fn packages(&self) -> &'static [&'static str] {
@@ -504,34 +548,31 @@ impl Config {
         }
     }
 
-    /// The on-host, once-only download of the key: the seed's curl, into a temp file in the
-    /// keyring directory, checked to be an armored key (and its fingerprint when gpg exists),
-    /// then renamed.
+    /// The on-host, once-only download of the key: the seed's curl (https only, redirects
+    /// included), into a temp file in the keyring directory, its fingerprint computed with sh,
+    /// awk and coreutils ([`openpgp::fingerprint_script`]: no gpg needed) and compared with
+    /// `repo_key_fingerprint`, then renamed.
     fn fetch_key(&self, url: &str) -> Command {
-        let fpr = self
-            .repo_key_fingerprint
-            .replace(' ', "")
-            .to_ascii_uppercase();
+        let fpr = self.fingerprint();
+        let shown = url.replace(['"', '$', '`', '\\'], "");
         let run = [
             format!("t=$(mktemp {KEYRINGS}/.docker.asc.XXXXXX)"),
-            "trap 'rm -f \"$t\"' EXIT".into(),
+            "b=$(mktemp)".into(),
+            "trap 'rm -f \"$t\" \"$b\"' EXIT".into(),
             format!(
-                "curl -fsSL --proto '=https,http' --retry 2 {} -o \"$t\"",
+                "curl -fsSL --proto '=https' --proto-redir '=https' --retry 2 {} -o \"$t\"",
                 quote(url)
             ),
+            openpgp::fingerprint_script().into(),
             format!(
-                "grep -q -- '-----BEGIN PGP PUBLIC KEY BLOCK-----' \"$t\" || {{ echo {} >&2; exit 1; }}",
-                quote(&format!(
-                    "rampart: {url} did not return an ASCII-armored key"
-                ))
+                "[ -n \"$f\" ] || {{ echo \"rampart: {shown} did not return an ASCII-armored OpenPGP (v4) public key\" >&2; exit 1; }}"
             ),
             format!(
-                "if command -v gpg >/dev/null 2>&1; then f=$(gpg --show-keys --with-colons \"$t\" 2>/dev/null | awk -F: '$1==\"fpr\"{{print $10; exit}}'); \
-                 [ \"$f\" = {fpr} ] || {{ echo \"rampart: the key from {} has fingerprint $f, expected {fpr}\" >&2; exit 1; }}; fi",
-                url.replace(['"', '$', '`', '\\'], "")
+                "[ \"$f\" = {fpr} ] || {{ echo \"rampart: the key from {shown} has fingerprint $f, expected {fpr} (repo_key_fingerprint)\" >&2; exit 1; }}"
             ),
             "chmod 0644 \"$t\"".into(),
             format!("mv -f \"$t\" {KEYRING}"),
+            "rm -f \"$b\"".into(),
             "trap - EXIT".into(),
         ];
         Command {

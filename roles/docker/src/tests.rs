@@ -10,7 +10,9 @@ use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_che
 
 use super::*;
 
-const KEY: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBFit2ioBEADhWpZ8/wvZ6hUTiXOwQHXMAlaFHcPH9hAtr4F1y2+OYdbtMuth\n=0YYh\n-----END PGP PUBLIC KEY BLOCK-----";
+/// A key made for these tests (rsa2048, `gpg --quick-gen-key`), and its fingerprint.
+const KEY: &str = include_str!("../testdata/rsa2048.asc");
+const KEY_FPR: &str = "900EBB8E9583D51587287703E832B19B3349C818";
 
 fn cfg(v: serde_json::Value) -> Config {
     let c: Config = configure_typed(v).expect("valid config");
@@ -175,7 +177,7 @@ fn fresh_lab_host_distro_installs_configures_and_converges() {
 
 #[test]
 fn official_source_with_a_pinned_key() {
-    let c = cfg(json!({"repo_key": KEY}));
+    let c = cfg(json!({"repo_key": KEY, "repo_key_fingerprint": KEY_FPR}));
     let f = fresh(&c);
     let p = plan(&c, &f);
     assert_eq!(
@@ -222,7 +224,11 @@ fn official_source_on_ubuntu_fetches_the_key_on_the_host_once() {
     let p = plan(&c, &f);
     let ch = changes(&p);
     let fetch = script(&ch, "command:fetch Docker's apt key");
-    assert!(fetch.contains("curl -fsSL --proto '=https,http' --retry 2 https://download.docker.com/linux/ubuntu/gpg -o \"$t\""), "{fetch}");
+    assert!(fetch.contains("curl -fsSL --proto '=https' --proto-redir '=https' --retry 2 https://download.docker.com/linux/ubuntu/gpg -o \"$t\""), "{fetch}");
+    assert!(
+        fetch.contains(crate::openpgp::fingerprint_script()) && !fetch.contains("gpg --"),
+        "the fingerprint is computed without gpg: {fetch}"
+    );
     assert!(
         fetch.contains(DOCKER_KEY_FINGERPRINT)
             && fetch.contains("mv -f \"$t\" /etc/apt/keyrings/docker.asc"),
@@ -374,7 +380,7 @@ fn every_drift_is_repaired_and_only_daemon_json_restarts_docker() {
 
 #[test]
 fn mixing_distro_and_official_packages_is_refused() {
-    let c = cfg(json!({"repo_key": KEY}));
+    let c = cfg(json!({"repo_key": KEY, "repo_key_fingerprint": KEY_FPR}));
     let mut f = fresh(&c);
     f.packages.insert(
         "docker.io".into(),
@@ -476,6 +482,26 @@ fn config_errors_name_the_field() {
         (json!({"repo_key": "AAAA"}), "repo_key", "ASCII-armored"),
         (json!({"repo_url": "ftp://x"}), "repo_url", "invalid URL"),
         (
+            json!({"repo_url": "http://mirror.example/docker"}),
+            "repo_url",
+            "plain http",
+        ),
+        (
+            json!({"repo_key_url": "HTTP://mirror.example/gpg"}),
+            "repo_key_url",
+            "use its https:// address",
+        ),
+        (
+            json!({"repo_key": KEY}),
+            "repo_key",
+            "the key's fingerprint is 900EBB8E9583D51587287703E832B19B3349C818, but repo_key_fingerprint is 9DC858229FC7DD38854AE2D88D81803C0EBFCD88",
+        ),
+        (
+            json!({"repo_key": KEY.replace("mQENBGsQ", "mQENBGsR"), "repo_key_fingerprint": KEY_FPR}),
+            "repo_key",
+            "checksum",
+        ),
+        (
             json!({"repo_key_url": "https://x/a b"}),
             "repo_key_url",
             "invalid URL",
@@ -554,4 +580,69 @@ fn checks_are_named_controls() {
     let off =
         cfg(json!({"daemon": {"live_restore": false, "no_new_privileges": false}, "users": []}));
     assert_eq!(off.checks().len(), 4);
+}
+
+/// The host's whole download step, run here with a stand-in for curl: a key with the expected
+/// fingerprint lands in the keyring; any other download fails naming both fingerprints and
+/// leaves neither a keyring nor a temp file.
+#[cfg(unix)]
+#[test]
+fn the_fetched_key_is_installed_only_with_the_expected_fingerprint() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let curl = bin.join("curl");
+    std::fs::write(
+        &curl,
+        "#!/bin/sh\nwhile [ $# -gt 0 ]; do [ \"$1\" = -o ] && out=$2; shift; done\ncat \"$SERVED\" >\"$out\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&curl, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let keyrings = dir.path().join("keyrings");
+    let other = include_str!("../testdata/ed25519.asc");
+    for (served, ok) in [(KEY, true), (other, false), ("<html>moved</html>\n", false)] {
+        let _ = std::fs::remove_dir_all(&keyrings);
+        std::fs::create_dir(&keyrings).unwrap();
+        let page = dir.path().join("served");
+        std::fs::write(&page, served).unwrap();
+        let c = cfg(json!({"repo_key_fingerprint": KEY_FPR}));
+        let run = c
+            .fetch_key("https://mirror.example/gpg")
+            .run
+            .replace(KEYRINGS, keyrings.to_str().unwrap());
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&run)
+            .env("SERVED", &page)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let installed: Vec<String> = std::fs::read_dir(&keyrings)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        if ok {
+            assert!(out.status.success(), "{stderr}");
+            assert_eq!(installed, ["docker.asc"]);
+            assert_eq!(
+                std::fs::read_to_string(keyrings.join("docker.asc")).unwrap(),
+                KEY
+            );
+        } else {
+            assert!(!out.status.success());
+            assert!(installed.is_empty(), "{installed:?}");
+            assert!(stderr.contains("https://mirror.example/gpg"), "{stderr}");
+            if served == other {
+                assert!(
+                    stderr.contains("has fingerprint 50A69C1162CA85F1706E39BC17A4D598D78D1A0E")
+                        && stderr.contains(&format!("expected {KEY_FPR}")),
+                    "{stderr}"
+                );
+            } else {
+                assert!(stderr.contains("did not return"), "{stderr}");
+            }
+        }
+    }
 }

@@ -154,10 +154,38 @@ impl FactRequest {
             .map(|p| p.as_str())
             .collect();
         let fingerprints = self.sshd_effective || !self.packages.is_empty();
+        // apt's sources ride in the same find and tar: the shell's glob names them (only the
+        // names apt reads, which cannot break find's one-line records), minus any a role asked
+        // for itself.
+        let carries = !to_read.is_empty() || self.apt;
+        if self.apt {
+            let asked: Vec<String> = batch
+                .iter()
+                .filter(|p| is_apt_source(p))
+                .map(|p| quote(p).into_owned())
+                .collect();
+            let add = "rampart_src=\"$rampart_src $rampart_v\"";
+            let add = if asked.is_empty() {
+                add.to_owned()
+            } else {
+                format!(
+                    "case $rampart_v in {}) ;; *) {add} ;; esac",
+                    asked.join("|")
+                )
+            };
+            let list = if batch.iter().any(|p| p.as_str() == APT_SOURCE_LIST) {
+                ""
+            } else {
+                APT_SOURCE_LIST
+            };
+            s.push_str(&format!(
+                "rampart_src={list}\nfor rampart_v in {APT_SOURCE_DIR}*.list {APT_SOURCE_DIR}*.sources; do\n  case ${{rampart_v##*/}} in *[!A-Za-z0-9_.-]*) ;; *) {add} ;; esac\ndone\n"
+            ));
+        }
         if !batch.is_empty() || self.apt || fingerprints {
             let mut all = join(batch.iter().map(|p| p.as_str()));
             if self.apt {
-                all = format!("{all} {APT_LISTS} {APT_STAMP} /proc/$$");
+                all = format!("{all} {APT_LISTS} {APT_STAMP} /proc/$$ $rampart_src");
             }
             if fingerprints {
                 // `/.` marks where the fingerprint inputs start: the fingerprint must not
@@ -190,11 +218,18 @@ impl FactRequest {
             if self.apt {
                 rec.push_str(&format!("  case $p in {APT_LISTS}) rampart_lists=${{6%%.*}} ;; {APT_STAMP}) rampart_stamp=${{6%%.*}} ;; /proc/$$) rampart_now=${{6%%.*}} ;; esac\n"));
             }
-            if !to_read.is_empty() {
+            if carries {
                 let pats: Vec<String> = to_read.iter().map(|p| quote(p).into_owned()).collect();
+                let mut arms = String::new();
+                if !pats.is_empty() {
+                    arms.push_str(&format!("{}) if [ \"$5\" -le {MAX_FETCHED_FILE} ]; then rampart_small=\"$rampart_small$p\n\"; rampart_sum=$((rampart_sum + $5)); else rampart_big=1; fi ;; ", pats.join("|")));
+                }
+                if self.apt {
+                    // A source file too big to carry is one apt's freshness cannot judge.
+                    arms.push_str(&format!("{APT_SOURCE_LIST}|{APT_SOURCE_DIR}*.list|{APT_SOURCE_DIR}*.sources) if [ \"$5\" -le {MAX_FETCHED_FILE} ]; then rampart_small=\"$rampart_small$p\n\"; rampart_sum=$((rampart_sum + $5)); fi ;; "));
+                }
                 rec.push_str(&format!(
-                    "  if [ \"$1\" = f ]; then case $p in {}) if [ \"$5\" -le {MAX_FETCHED_FILE} ]; then rampart_small=\"$rampart_small$p\n\"; rampart_sum=$((rampart_sum + $5)); else rampart_big=1; fi ;; esac; fi\n",
-                    pats.join("|")
+                    "  if [ \"$1\" = f ]; then case $p in {arms}esac; fi\n"
                 ));
             }
             rec.push_str("}\n");
@@ -202,8 +237,7 @@ impl FactRequest {
             s.push_str(&rec);
             s.push_str("rampart_ifs=$IFS\nIFS='\n'\nset -f\nfor r in $rampart_st; do\n  if [ -n \"$rampart_skip\" ]; then rampart_skip=; continue; fi\n  case $r in l\\|*) rampart_skip=1 ;; esac\n  IFS='|'; rampart_rec $r; IFS='\n'\ndone\nIFS=$rampart_ifs\nset +f\n");
         }
-        if !to_read.is_empty() {
-            let small = join(to_read.iter().copied());
+        if carries {
             // The archive itself follows the `end` marker, raw: no `base64` process and a
             // third fewer bytes. Over GZIP_ABOVE bytes of content it is gzipped (-1): one more
             // process on the host, but a third of the bytes on the wire and in the
@@ -214,6 +248,9 @@ impl FactRequest {
                 quote(&format!("{m} contents gz")),
                 quote(&format!("{m} contents -")),
             ));
+        }
+        if !to_read.is_empty() {
+            let small = join(to_read.iter().copied());
             // Big files are hashed on the host, by one more process only when there are any.
             sec(&mut s, "sums", "-");
             s.push_str(&format!(
@@ -305,6 +342,11 @@ impl FactRequest {
             // The clock came from find (/proc/PID); `date` only if that failed.
             s.push_str("echo \"now ${rampart_now:-$(date +%s)}\"\n");
             s.push_str("if [ -e /var/run/reboot-required ]; then echo 'reboot_required 1'; else echo 'reboot_required 0'; fi\n");
+            // Which repositories have lists: their names, by the shell's glob (a builtin, no
+            // process). Releases, and Packages/Sources for flat repositories and components.
+            s.push_str(&format!(
+                "printf 'list %s\\n' {APT_LISTS}/*Release {APT_LISTS}/*_Packages* {APT_LISTS}/*_Sources*\n"
+            ));
         }
         for (id, cmd) in &self.commands {
             sec(&mut s, "cmd", id);
@@ -315,7 +357,7 @@ impl FactRequest {
             ));
         }
         sec(&mut s, "end", "-");
-        if !to_read.is_empty() {
+        if carries {
             let tar = "printf '%s' \"$rampart_small\" | tar -cPf - -b 1 --no-recursion --hard-dereference --no-unquote --verbatim-files-from -T - 2>/dev/null";
             s.push_str(&format!(
                 "if [ -n \"$rampart_small\" ]; then if [ \"$rampart_sum\" -gt {GZIP_ABOVE} ]; then {tar} | gzip -1; else {tar}; fi; fi\n"
@@ -346,6 +388,16 @@ fn batchable(path: &str) -> bool {
 
 const APT_LISTS: &str = "/var/lib/apt/lists";
 const APT_STAMP: &str = "/var/lib/apt/periodic/update-success-stamp";
+const APT_SOURCE_LIST: &str = "/etc/apt/sources.list";
+const APT_SOURCE_DIR: &str = "/etc/apt/sources.list.d/";
+
+/// A file apt reads its sources from.
+fn is_apt_source(path: &str) -> bool {
+    path == APT_SOURCE_LIST
+        || path
+            .strip_prefix(APT_SOURCE_DIR)
+            .is_some_and(crate::aptsources::read_by_apt)
+}
 const PASSWD: &str = "/etc/passwd";
 const GROUP: &str = "/etc/group";
 
@@ -725,10 +777,38 @@ impl SshdEffective {
 /// apt's state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct AptState {
-    /// Seconds since the package lists were last refreshed (u64::MAX when never).
+    /// Seconds since the package lists were last refreshed (u64::MAX when never): the newer of
+    /// the lists directory's and apt's update-success stamp's mtimes.
     pub lists_age_secs: u64,
     /// /var/run/reboot-required exists.
     pub reboot_required: bool,
+    /// The repositories the sources name that have no lists in /var/lib/apt/lists (never
+    /// indexed: apt cannot find their packages), as `deb URI SUITE`.
+    pub unindexed: Vec<String>,
+    /// The source files modified after the lists were last refreshed (an mtime in the host's
+    /// future is not counted: no refresh could ever catch up with it).
+    pub changed_sources: Vec<String>,
+}
+
+impl AptState {
+    /// Why the lists must be refreshed whatever their age, if they must.
+    pub fn stale_sources(&self) -> Option<String> {
+        if let Some(first) = self.unindexed.first() {
+            let more = self.unindexed.len() - 1;
+            return Some(if more == 0 {
+                format!("no lists for {first}")
+            } else {
+                format!("no lists for {first} (and {more} more)")
+            });
+        }
+        let first = self.changed_sources.first()?;
+        let more = self.changed_sources.len() - 1;
+        Some(if more == 0 {
+            format!("{first} changed since")
+        } else {
+            format!("{first} (and {more} more) changed since")
+        })
+    }
 }
 
 /// The result of a read-only check command.
@@ -788,6 +868,7 @@ impl Facts {
         let mut stats: Option<&[&str]> = None;
         let mut contents_gz = false;
         let mut sums: Option<&[&str]> = None;
+        let mut apt: Option<&[&str]> = None;
         for (kind, _, lines) in &mut sections {
             if kind == "sshd" || kind == "packages" {
                 *lines = remembered(req, kind, lines, &mut facts)?;
@@ -873,7 +954,7 @@ impl Facts {
                     facts.ufw_live = Some(lines.first().is_some_and(|l| l.trim() == "yes"))
                 }
                 "sshd" => facts.sshd = Some(parse_sshd(lines)),
-                "apt" => facts.apt = Some(parse_apt(lines)),
+                "apt" => apt = Some(lines),
                 "cmd" => {
                     let (rc, mut body) = split_rc(lines);
                     if body.len() > MAX_CHECK_OUTPUT {
@@ -890,6 +971,17 @@ impl Facts {
                 _ => {}
             }
         }
+        let mut bodies: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        if !tail.is_empty() {
+            bodies = if contents_gz {
+                untar(flate2::read::GzDecoder::new(tail))?
+            } else {
+                untar(tail)?
+            };
+        }
+        if let Some(lines) = apt {
+            facts.apt = Some(parse_apt(lines, stats.unwrap_or_default(), &bodies));
+        }
         if let Some(stats) = stats {
             let read = req.read_set();
             let batch = read
@@ -897,16 +989,7 @@ impl Facts {
                 .copied()
                 .chain(req.stats.iter().filter(|p| !read.contains(p)))
                 .filter(|p| batchable(p));
-            let files = parse_batch(
-                batch,
-                &read,
-                stats,
-                Contents {
-                    gz: contents_gz,
-                    tail,
-                },
-                sums.unwrap_or_default(),
-            )?;
+            let files = parse_batch(batch, &read, stats, bodies, sums.unwrap_or_default())?;
             facts.files.extend(files);
         }
         if req.accounts {
@@ -1079,14 +1162,14 @@ fn parse_file(path: &str, lines: &[&str]) -> Result<FileState, ParseError> {
 }
 
 /// The batched file facts: `find -printf` lines (`type|mode|owner|group|size|mtime|ctime|inode|path`,
-/// a link's target on the line after it), the tar (maybe gzipped) of the small files that
-/// were asked to be read, and `sha256sum` lines of the big ones. A path `find` did not print
+/// a link's target on the line after it), the contents of the small files that were asked to
+/// be read (from the tar), and `sha256sum` lines of the big ones. A path `find` did not print
 /// does not exist.
 fn parse_batch<'a>(
     paths: impl Iterator<Item = &'a String>,
     read: &BTreeSet<&String>,
     stats: &[&str],
-    contents: Contents<'_>,
+    mut bodies: BTreeMap<String, Vec<u8>>,
     sums: &[&str],
 ) -> Result<BTreeMap<String, FileState>, ParseError> {
     let bad = |line: &str| ParseError(format!("unexpected find output: {line:?}"));
@@ -1117,14 +1200,6 @@ fn parse_batch<'a>(
             _ => FileState::Other,
         };
         found.insert(path, state);
-    }
-    let mut bodies: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    if !contents.tail.is_empty() {
-        bodies = if contents.gz {
-            untar(flate2::read::GzDecoder::new(contents.tail))?
-        } else {
-            untar(contents.tail)?
-        };
     }
     let mut hashes: BTreeMap<&str, &str> = BTreeMap::new();
     for line in sums {
@@ -1161,13 +1236,6 @@ fn parse_batch<'a>(
         out.insert(path.clone(), state);
     }
     Ok(out)
-}
-
-/// The files' contents: the tar after the `end` marker, gzipped when `gz`.
-#[derive(Clone, Copy, Default)]
-struct Contents<'a> {
-    gz: bool,
-    tail: &'a [u8],
 }
 
 /// The probe's text (through the `end` marker line) and the raw bytes after it; `None` when
@@ -1320,10 +1388,22 @@ fn parse_sshd(lines: &[&str]) -> SshdEffective {
     e
 }
 
-fn parse_apt(lines: &[&str]) -> AptState {
+/// apt's section (the lists' and stamp's mtimes, the clock, the lists' names), with the source
+/// files' find records and contents.
+fn parse_apt(lines: &[&str], stats: &[&str], bodies: &BTreeMap<String, Vec<u8>>) -> AptState {
     let mut kv = BTreeMap::new();
+    let mut lists = BTreeSet::new();
     for line in lines {
-        if let Some((k, v)) = line.rsplit_once(' ') {
+        if let Some(path) = line.strip_prefix("list ") {
+            // An unmatched glob prints itself.
+            if let Some(name) = path
+                .strip_prefix(APT_LISTS)
+                .and_then(|p| p.strip_prefix('/'))
+                && !name.contains('*')
+            {
+                lists.insert(name.to_owned());
+            }
+        } else if let Some((k, v)) = line.rsplit_once(' ') {
             let k = match k {
                 APT_LISTS => "lists",
                 APT_STAMP => "update_stamp",
@@ -1338,6 +1418,39 @@ fn parse_apt(lines: &[&str]) -> AptState {
         .copied()
         .unwrap_or(0)
         .max(kv.get("update_stamp").copied().unwrap_or(0));
+    let mut unindexed = BTreeSet::new();
+    let mut changed_sources = Vec::new();
+    let mut records = stats.iter();
+    while let Some(line) = records.next() {
+        let f: Vec<&str> = line.splitn(9, '|').collect();
+        let [kind, _, _, _, _, mtime, _, _, path] = f.as_slice() else {
+            continue;
+        };
+        if *kind == "l" {
+            records.next();
+            continue;
+        }
+        if *kind != "f" || !is_apt_source(path) || changed_sources.contains(&(*path).to_owned()) {
+            continue;
+        }
+        let mtime: u64 = mtime
+            .split('.')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        // Changed after the last refresh, and not in the host's future.
+        if last != 0 && mtime > last && mtime <= now {
+            changed_sources.push((*path).to_owned());
+        }
+        let Some(text) = bodies.get(*path).map(|b| String::from_utf8_lossy(b)) else {
+            continue;
+        };
+        for repo in crate::aptsources::parse(path, &text) {
+            if !repo.indexed(&lists) {
+                unindexed.insert(repo.label());
+            }
+        }
+    }
     AptState {
         lists_age_secs: if last == 0 {
             u64::MAX
@@ -1345,6 +1458,8 @@ fn parse_apt(lines: &[&str]) -> AptState {
             now.saturating_sub(last)
         },
         reboot_required: kv.get("reboot_required").copied() == Some(1),
+        unindexed: unindexed.into_iter().collect(),
+        changed_sources,
     }
 }
 
@@ -1525,6 +1640,96 @@ mod tests {
         let apt = f.apt.unwrap();
         assert_eq!(apt.lists_age_secs, 60);
         assert!(apt.reboot_required);
+    }
+
+    /// A tar of (path, content) as the probe's GNU `tar -P` writes it.
+    fn tar_of(files: &[(&str, &str)]) -> Vec<u8> {
+        let mut tar = tar::Builder::new(Vec::new());
+        for (path, body) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(body.len() as u64);
+            h.set_mode(0o644);
+            h.as_gnu_mut().unwrap().name[..path.len()].copy_from_slice(path.as_bytes());
+            h.set_cksum();
+            tar.append(&h, body.as_bytes()).unwrap();
+        }
+        tar.into_inner().unwrap()
+    }
+
+    #[test]
+    fn apt_sources_without_lists_or_changed_since_are_found() {
+        let mut req = FactRequest::new();
+        req.apt = true;
+        let lab = "deb [trusted=yes] file:/srv/lab-repo ./\n";
+        let debian = "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n";
+        let future = "deb http://future.example/ x main\n";
+        let files = [
+            ("/etc/apt/sources.list.d/rampart-lab.list", lab),
+            ("/etc/apt/sources.list.d/debian.sources", debian),
+            ("/etc/apt/sources.list.d/future.list", future),
+        ];
+        // The lists were refreshed at 1000; the lab's source is older, the Debian one newer,
+        // the third one is dated after the host's clock (2000).
+        let mtimes = [900, 1500, 3000];
+        let mut stats = String::from("d|755|root|root|4096|1000.5|1000.5|7|/var/lib/apt/lists\n");
+        for ((path, body), mtime) in files.iter().zip(mtimes) {
+            stats.push_str(&format!(
+                "f|644|root|root|{}|{mtime}.25|{mtime}.25|9|{path}\n",
+                body.len()
+            ));
+        }
+        // A link in sources.list.d is not read (its record has the target on the next line).
+        stats.push_str("l|0|root|root|0|0|5.0|3|/etc/apt/sources.list.d/link.list\n/elsewhere\n");
+        let o = out(
+            "n",
+            &[
+                ("stats -", &stats),
+                ("contents -", ""),
+                (
+                    "apt -",
+                    "/var/lib/apt/lists 1000\nnow 2000\nreboot_required 0\n\
+                     list /var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease\n\
+                     list /var/lib/apt/lists/*_Packages*\n\
+                     list /var/lib/apt/lists/*_Sources*",
+                ),
+            ],
+        );
+        let mut bytes = o.into_bytes();
+        bytes.extend_from_slice(&tar_of(&files));
+        let f = Facts::parse_output(&req, "n", &bytes).unwrap();
+        let apt = f.apt.unwrap();
+        assert_eq!(apt.lists_age_secs, 1000);
+        assert_eq!(
+            apt.unindexed,
+            [
+                "deb file:/srv/lab-repo/ ./",
+                "deb http://deb.debian.org/debian/ bookworm-updates",
+                "deb http://future.example/ x",
+            ]
+        );
+        assert_eq!(
+            apt.changed_sources,
+            ["/etc/apt/sources.list.d/debian.sources"]
+        );
+        assert!(f.files.is_empty(), "sources were not asked for as files");
+    }
+
+    #[test]
+    fn the_probe_names_apts_sources_once_even_when_a_role_reads_one() {
+        let mut req = FactRequest::new();
+        req.apt = true;
+        req.file("/etc/apt/sources.list.d/docker.sources");
+        let s = req.probe_script("n");
+        assert!(
+            s.contains("case $rampart_v in '/etc/apt/sources.list.d/docker.sources') ;;")
+                || s.contains("case $rampart_v in /etc/apt/sources.list.d/docker.sources) ;;"),
+            "{s}"
+        );
+        assert!(s.contains("$rampart_src"), "{s}");
+        assert!(
+            s.contains("printf 'list %s\\n' /var/lib/apt/lists/*Release"),
+            "{s}"
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ use rampart_core::facts::{FactRequest, Facts};
 use rampart_core::plan::Risk;
 use rampart_core::resource::{
     AptUpdate, Command, Directory, File, Packages, Resource, Service, User, Validate,
+    apt_refresh_script,
 };
 use rampart_core::role::{
     ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, configure_typed,
@@ -47,8 +48,6 @@ const OFFICIAL_PACKAGES: [&str; 5] = [
     "docker-compose-plugin",
 ];
 const DISTRO_PACKAGES: [&str; 1] = ["docker.io"];
-const APT_UPDATE: &str =
-    "DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=120 update";
 
 /// Where Docker comes from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -602,10 +601,11 @@ impl Config {
                     )
                     .map_err(|e| RoleError(e.to_string()))?;
                 let mut sources = File::new(SOURCES, text, 0o644);
-                // A new or changed source needs fresh lists now, whatever their age.
-                let mut update = Script::new();
-                update.raw(APT_UPDATE);
-                sources.on_change = Some(update);
+                // A new or changed source needs fresh lists now, whatever their age: the
+                // install below comes from it in the same run, and the run's probe could not
+                // see the source yet (the next run's would: a source without lists, or newer
+                // than them, is refreshed by AptUpdate).
+                sources.on_change = Some(apt_refresh_script());
                 out.push(Resource::File(sources));
             }
             Source::Distro => out.push(Resource::File(File::absent(SOURCES))),

@@ -201,7 +201,7 @@ fn official_source_with_a_pinned_key() {
     let ch = changes(&p);
     assert!(
         script(&ch, "file:/etc/apt/sources.list.d/docker.sources")
-            .ends_with(&format!("{APT_UPDATE}\n")),
+            .ends_with(apt_refresh_script().as_str()),
         "a new source refreshes the lists"
     );
 }

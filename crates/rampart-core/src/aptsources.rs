@@ -142,6 +142,17 @@ fn quote_name(s: &str) -> String {
     out
 }
 
+/// apt's one-line sources file.
+pub const SOURCE_LIST: &str = "/etc/apt/sources.list";
+/// apt's directory of sources files (with its trailing `/`).
+pub const SOURCE_DIR: &str = "/etc/apt/sources.list.d/";
+
+/// Whether apt reads its sources from this path: sources.list, or a file of sources.list.d
+/// named as [`read_by_apt`] says.
+pub fn is_source_path(path: &str) -> bool {
+    path == SOURCE_LIST || path.strip_prefix(SOURCE_DIR).is_some_and(read_by_apt)
+}
+
 /// Whether apt reads a file of sources.list.d by this name: `*.list` or `*.sources`, made only
 /// of letters, digits, `_`, `-` and `.` (apt silently skips every other name).
 pub fn read_by_apt(name: &str) -> bool {

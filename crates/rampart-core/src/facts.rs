@@ -388,16 +388,9 @@ fn batchable(path: &str) -> bool {
 
 const APT_LISTS: &str = "/var/lib/apt/lists";
 const APT_STAMP: &str = "/var/lib/apt/periodic/update-success-stamp";
-const APT_SOURCE_LIST: &str = "/etc/apt/sources.list";
-const APT_SOURCE_DIR: &str = "/etc/apt/sources.list.d/";
-
-/// A file apt reads its sources from.
-fn is_apt_source(path: &str) -> bool {
-    path == APT_SOURCE_LIST
-        || path
-            .strip_prefix(APT_SOURCE_DIR)
-            .is_some_and(crate::aptsources::read_by_apt)
-}
+use crate::aptsources::{
+    SOURCE_DIR as APT_SOURCE_DIR, SOURCE_LIST as APT_SOURCE_LIST, is_source_path as is_apt_source,
+};
 const PASSWD: &str = "/etc/passwd";
 const GROUP: &str = "/etc/group";
 

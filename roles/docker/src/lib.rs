@@ -21,7 +21,6 @@ use rampart_core::facts::{FactRequest, Facts};
 use rampart_core::plan::Risk;
 use rampart_core::resource::{
     AptUpdate, Command, Directory, File, Packages, Resource, Service, User, Validate,
-    apt_refresh_script,
 };
 use rampart_core::role::{
     ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, configure_typed,
@@ -600,13 +599,10 @@ impl Config {
                         json!({"uri": base, "suite": suite, "keyring": KEYRING}),
                     )
                     .map_err(|e| RoleError(e.to_string()))?;
-                let mut sources = File::new(SOURCES, text, 0o644);
-                // A new or changed source needs fresh lists now, whatever their age: the
-                // install below comes from it in the same run, and the run's probe could not
-                // see the source yet (the next run's would: a source without lists, or newer
-                // than them, is refreshed by AptUpdate).
-                sources.on_change = Some(apt_refresh_script());
-                out.push(Resource::File(sources));
+                // A new or changed source refreshes the lists right after it is written
+                // (`File` does that for every apt source): the install below comes from it in
+                // the same run, and this run's probe could not see the source yet.
+                out.push(Resource::File(File::new(SOURCES, text, 0o644)));
             }
             Source::Distro => out.push(Resource::File(File::absent(SOURCES))),
         }

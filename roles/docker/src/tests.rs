@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use pretty_assertions::assert_eq;
 use rampart_core::facts::{Facts, PackageState, UnitState};
 use rampart_core::hostplan::PlannedRole;
+use rampart_core::resource::apt_refresh_script;
 use rampart_core::role::Role as _;
 use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
 

@@ -3,7 +3,8 @@
 //! fresh machine of issue 14: `Unable to locate package`), nor when a source file changed after
 //! the last refresh; a source the run itself writes is indexed before the install that needs
 //! it; a converged host refreshes nothing (apt-get update does not run: the lists' and the
-//! stamp's mtimes stay the same). Hosts: h35, h36 — tests/util/HOSTS.md.
+//! stamp's mtimes stay the same), even with a repository apt cannot reach. Hosts: h35, h36 —
+//! tests/util/HOSTS.md.
 
 mod util;
 
@@ -69,11 +70,11 @@ fn young_lists_missing_a_source_are_refreshed_once_on_h35() {
         "apt-get update ran again"
     );
 
-    // A source edited after the refresh (lists still young, every repository indexed).
+    // A source edited after the refresh (lists seconds old, every repository indexed): a
+    // second later, so its ctime is newer than the stamp in whole seconds.
     lab.sh(
         "h35",
-        "touch -d '1 minute ago' /var/lib/apt/lists /var/lib/apt/periodic/update-success-stamp
-         echo '# edited' >>/etc/apt/sources.list.d/rampart-lab.list",
+        "sleep 1; echo '# edited' >>/etc/apt/sources.list.d/rampart-lab.list",
     );
     let (code, doc) = s.run("apply", &[]);
     assert_eq!(code, 0, "{doc}");
@@ -81,6 +82,29 @@ fn young_lists_missing_a_source_are_refreshed_once_on_h35() {
     assert_eq!(
         apt_summary(&doc, "h35"),
         "refresh apt package lists: /etc/apt/sources.list.d/rampart-lab.list changed since",
+        "{doc}"
+    );
+    let before = lab.sh("h35", LISTS_MTIMES);
+    let (code, doc) = s.run("apply", &[]);
+    assert_eq!((code, changed(&doc, "h35")), (0, 0), "{doc}");
+    assert_eq!(
+        lab.sh("h35", LISTS_MTIMES),
+        before,
+        "apt-get update ran again"
+    );
+
+    // A repository that cannot be reached (apt-get update only warns, and leaves it without
+    // lists): refreshed once, then left to the age window, not refreshed on every run.
+    lab.sh(
+        "h35",
+        "sleep 1; echo 'deb http://10.213.35.1:9/dead x main' >/etc/apt/sources.list.d/dead.list",
+    );
+    let (code, doc) = s.run("apply", &[]);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(changed_ids(&doc, "h35"), ["apt-update"], "{doc}");
+    assert_eq!(
+        apt_summary(&doc, "h35"),
+        "refresh apt package lists: no lists for deb http://10.213.35.1:9/dead/ x",
         "{doc}"
     );
     let before = lab.sh("h35", LISTS_MTIMES);

@@ -179,7 +179,7 @@ impl FactRequest {
                 APT_SOURCE_LIST
             };
             s.push_str(&format!(
-                "rampart_src={list}\nfor rampart_v in {APT_SOURCE_DIR}*.list {APT_SOURCE_DIR}*.sources; do\n  case ${{rampart_v##*/}} in *[!A-Za-z0-9_.-]*) ;; *) {add} ;; esac\ndone\n"
+                "rampart_src={list}\nfor rampart_v in {APT_SOURCE_DIR}*; do\n  case ${{rampart_v##*/}} in *[!A-Za-z0-9_.-]*) ;; *.list|*.sources) {add} ;; esac\ndone\n"
             ));
         }
         if !batch.is_empty() || self.apt || fingerprints {
@@ -776,10 +776,12 @@ pub struct AptState {
     /// /var/run/reboot-required exists.
     pub reboot_required: bool,
     /// The repositories the sources name that have no lists in /var/lib/apt/lists (never
-    /// indexed: apt cannot find their packages), as `deb URI SUITE`.
+    /// indexed: apt cannot find their packages), as `deb URI SUITE`; empty when a refresh
+    /// already tried them since the sources and the lists last changed (an unreachable
+    /// repository then waits for the age window instead of refreshing on every run).
     pub unindexed: Vec<String>,
-    /// The source files modified after the lists were last refreshed (an mtime in the host's
-    /// future is not counted: no refresh could ever catch up with it).
+    /// The source files changed (ctime, or a newer mtime, not in the host's future) after the
+    /// lists were last refreshed.
     pub changed_sources: Vec<String>,
 }
 
@@ -1406,33 +1408,42 @@ fn parse_apt(lines: &[&str], stats: &[&str], bodies: &BTreeMap<String, Vec<u8>>)
         }
     }
     let now = kv.get("now").copied().unwrap_or(0);
-    let last = kv
-        .get("lists")
-        .copied()
-        .unwrap_or(0)
-        .max(kv.get("update_stamp").copied().unwrap_or(0));
-    let mut unindexed = BTreeSet::new();
+    let lists_dir = kv.get("lists").copied().unwrap_or(0);
+    let stamp = kv.get("update_stamp").copied().unwrap_or(0);
+    let last = lists_dir.max(stamp);
+    let secs = |t: &str| -> u64 {
+        t.split('.')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    };
+    let mut seen = BTreeSet::new();
     let mut changed_sources = Vec::new();
+    let mut newest_source = 0;
+    let mut without_lists = BTreeSet::new();
     let mut records = stats.iter();
     while let Some(line) = records.next() {
         let f: Vec<&str> = line.splitn(9, '|').collect();
-        let [kind, _, _, _, _, mtime, _, _, path] = f.as_slice() else {
+        let [kind, _, _, _, _, mtime, ctime, _, path] = f.as_slice() else {
             continue;
         };
         if *kind == "l" {
             records.next();
             continue;
         }
-        if *kind != "f" || !is_apt_source(path) || changed_sources.contains(&(*path).to_owned()) {
+        if *kind != "f" || !is_apt_source(path) || !seen.insert(*path) {
             continue;
         }
-        let mtime: u64 = mtime
-            .split('.')
-            .next()
-            .and_then(|s| s.parse().ok())
+        // When the file last changed on this host: its ctime (a package or `cp -p` may give
+        // it an old mtime, never an old ctime), or a newer mtime; nothing in the host's future,
+        // which no refresh could ever catch up with.
+        let changed = [secs(mtime), secs(ctime)]
+            .into_iter()
+            .filter(|t| *t <= now)
+            .max()
             .unwrap_or(0);
-        // Changed after the last refresh, and not in the host's future.
-        if last != 0 && mtime > last && mtime <= now {
+        newest_source = newest_source.max(changed);
+        if last != 0 && changed > last {
             changed_sources.push((*path).to_owned());
         }
         let Some(text) = bodies.get(*path).map(|b| String::from_utf8_lossy(b)) else {
@@ -1440,10 +1451,14 @@ fn parse_apt(lines: &[&str], stats: &[&str], bodies: &BTreeMap<String, Vec<u8>>)
         };
         for repo in crate::aptsources::parse(path, &text) {
             if !repo.indexed(&lists) {
-                unindexed.insert(repo.label());
+                without_lists.insert(repo.label());
             }
         }
     }
+    // A refresh (which touches the stamp) after the sources and the lists last changed already
+    // asked for every repository: one still without lists is unreachable or empty, and asking
+    // again on every run would never converge. The age window retries it.
+    let tried = stamp != 0 && stamp >= lists_dir && stamp >= newest_source;
     AptState {
         lists_age_secs: if last == 0 {
             u64::MAX
@@ -1451,7 +1466,11 @@ fn parse_apt(lines: &[&str], stats: &[&str], bodies: &BTreeMap<String, Vec<u8>>)
             now.saturating_sub(last)
         },
         reboot_required: kv.get("reboot_required").copied() == Some(1),
-        unindexed: unindexed.into_iter().collect(),
+        unindexed: if tried {
+            Vec::new()
+        } else {
+            without_lists.into_iter().collect()
+        },
         changed_sources,
     }
 }
@@ -1649,48 +1668,70 @@ mod tests {
         tar.into_inner().unwrap()
     }
 
-    #[test]
-    fn apt_sources_without_lists_or_changed_since_are_found() {
+    /// apt facts from a probe's output: the lists directory's and the stamp's mtimes, the
+    /// clock (2000), the lists' names, and source files as (path, mtime, ctime, content).
+    fn apt_facts(
+        lists_dir: u64,
+        stamp: Option<u64>,
+        names: &[&str],
+        files: &[(&str, u64, u64, &str)],
+    ) -> AptState {
         let mut req = FactRequest::new();
         req.apt = true;
-        let lab = "deb [trusted=yes] file:/srv/lab-repo ./\n";
-        let debian = "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n";
-        let future = "deb http://future.example/ x main\n";
-        let files = [
-            ("/etc/apt/sources.list.d/rampart-lab.list", lab),
-            ("/etc/apt/sources.list.d/debian.sources", debian),
-            ("/etc/apt/sources.list.d/future.list", future),
-        ];
-        // The lists were refreshed at 1000; the lab's source is older, the Debian one newer,
-        // the third one is dated after the host's clock (2000).
-        let mtimes = [900, 1500, 3000];
-        let mut stats = String::from("d|755|root|root|4096|1000.5|1000.5|7|/var/lib/apt/lists\n");
-        for ((path, body), mtime) in files.iter().zip(mtimes) {
+        let mut stats = format!("d|755|root|root|4096|{lists_dir}.5|{lists_dir}.5|7|{APT_LISTS}\n");
+        for (path, mtime, ctime, body) in files {
             stats.push_str(&format!(
-                "f|644|root|root|{}|{mtime}.25|{mtime}.25|9|{path}\n",
+                "f|644|root|root|{}|{mtime}.25|{ctime}.25|9|{path}\n",
                 body.len()
             ));
         }
         // A link in sources.list.d is not read (its record has the target on the next line).
         stats.push_str("l|0|root|root|0|0|5.0|3|/etc/apt/sources.list.d/link.list\n/elsewhere\n");
+        let mut apt = format!("{APT_LISTS} {lists_dir}\n");
+        if let Some(t) = stamp {
+            apt.push_str(&format!("{APT_STAMP} {t}\n"));
+        }
+        apt.push_str("now 2000\nreboot_required 0\n");
+        for n in names {
+            apt.push_str(&format!("list {APT_LISTS}/{n}\n"));
+        }
+        // Unmatched globs print themselves.
+        apt.push_str(&format!(
+            "list {APT_LISTS}/*_Packages*\nlist {APT_LISTS}/*_Sources*\n"
+        ));
         let o = out(
             "n",
-            &[
-                ("stats -", &stats),
-                ("contents -", ""),
-                (
-                    "apt -",
-                    "/var/lib/apt/lists 1000\nnow 2000\nreboot_required 0\n\
-                     list /var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease\n\
-                     list /var/lib/apt/lists/*_Packages*\n\
-                     list /var/lib/apt/lists/*_Sources*",
-                ),
-            ],
+            &[("stats -", &stats), ("contents -", ""), ("apt -", &apt)],
         );
         let mut bytes = o.into_bytes();
-        bytes.extend_from_slice(&tar_of(&files));
+        let bodies: Vec<(&str, &str)> = files.iter().map(|(p, _, _, b)| (*p, *b)).collect();
+        bytes.extend_from_slice(&tar_of(&bodies));
         let f = Facts::parse_output(&req, "n", &bytes).unwrap();
-        let apt = f.apt.unwrap();
+        assert!(f.files.is_empty(), "sources were not asked for as files");
+        f.apt.unwrap()
+    }
+
+    const LAB: &str = "/etc/apt/sources.list.d/rampart-lab.list";
+    const DEBIAN: &str = "/etc/apt/sources.list.d/debian.sources";
+    const FUTURE: &str = "/etc/apt/sources.list.d/future.list";
+    const LAB_LINE: &str = "deb [trusted=yes] file:/srv/lab-repo ./\n";
+    const DEBIAN_822: &str = "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n";
+    const INRELEASE: &str = "deb.debian.org_debian_dists_bookworm_InRelease";
+
+    #[test]
+    fn apt_sources_without_lists_or_changed_since_are_found() {
+        // Lists refreshed at 1000 (no stamp); the lab's source is older, the Debian one
+        // newer, the third one is dated after the host's clock (2000).
+        let apt = apt_facts(
+            1000,
+            None,
+            &[INRELEASE],
+            &[
+                (LAB, 900, 900, LAB_LINE),
+                (DEBIAN, 1500, 1500, DEBIAN_822),
+                (FUTURE, 3000, 3000, "deb http://future.example/ x main\n"),
+            ],
+        );
         assert_eq!(apt.lists_age_secs, 1000);
         assert_eq!(
             apt.unindexed,
@@ -1700,11 +1741,41 @@ mod tests {
                 "deb http://future.example/ x",
             ]
         );
-        assert_eq!(
-            apt.changed_sources,
-            ["/etc/apt/sources.list.d/debian.sources"]
+        assert_eq!(apt.changed_sources, [DEBIAN]);
+    }
+
+    #[test]
+    fn a_source_installed_with_an_old_mtime_counts_by_its_ctime() {
+        let apt = apt_facts(
+            1000,
+            Some(1000),
+            &["_srv_lab-repo_._Packages"],
+            &[(LAB, 500, 1200, LAB_LINE)],
         );
-        assert!(f.files.is_empty(), "sources were not asked for as files");
+        assert_eq!(apt.changed_sources, [LAB]);
+        assert!(apt.unindexed.is_empty());
+    }
+
+    #[test]
+    fn a_repository_a_refresh_already_tried_waits_for_the_window() {
+        // The stamp (touched after every refresh) is newer than the lists and every source:
+        // the lab repository stayed without lists (unreachable): do not refresh every run.
+        let tried = apt_facts(1000, Some(1100), &[INRELEASE], &[(LAB, 900, 900, LAB_LINE)]);
+        assert_eq!((tried.unindexed.len(), tried.changed_sources.len()), (0, 0));
+        assert_eq!(tried.lists_age_secs, 900);
+        // The lists were emptied after it (`rm -rf /var/lib/apt/lists/*`): refresh.
+        let emptied = apt_facts(1200, Some(1100), &[], &[(LAB, 900, 900, LAB_LINE)]);
+        assert_eq!(emptied.unindexed, ["deb file:/srv/lab-repo/ ./"]);
+        assert!(emptied.changed_sources.is_empty());
+        // A source changed after it: refresh.
+        let changed = apt_facts(
+            1000,
+            Some(1100),
+            &[INRELEASE],
+            &[(LAB, 1150, 1150, LAB_LINE)],
+        );
+        assert_eq!(changed.unindexed, ["deb file:/srv/lab-repo/ ./"]);
+        assert_eq!(changed.changed_sources, [LAB]);
     }
 
     #[test]

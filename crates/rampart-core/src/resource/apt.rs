@@ -107,9 +107,9 @@ impl Packages {
     }
 }
 
-/// Refreshes the package lists as apt itself would need them: whatever their age when a
-/// configured source has no lists (a repository never indexed) or a source file changed since
-/// the last refresh; otherwise when they are older than `valid_secs` (Ansible's
+/// Refreshes the package lists as apt itself would need them: whatever their age when a source
+/// file changed since the last refresh or names a repository without lists that no refresh has
+/// tried since (see [`AptState`]); otherwise when they are older than `valid_secs` (Ansible's
 /// `cache_valid_time`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AptUpdate {

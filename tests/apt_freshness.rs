@@ -24,6 +24,16 @@ fn apt_summary(doc: &serde_json::Value, h: &str) -> String {
         .to_owned()
 }
 
+/// A converged host costs what it did before apt's sources were read: one connection, one exec.
+fn one_round_trip(doc: &serde_json::Value, h: &str) {
+    let r = host(doc, h);
+    assert_eq!(
+        (r["connections"].as_u64(), r["round_trips"].as_u64()),
+        (Some(1), Some(1)),
+        "{doc}"
+    );
+}
+
 #[test]
 #[ignore = "needs the lab (sudo tests/run)"]
 fn young_lists_missing_a_source_are_refreshed_once_on_h35() {
@@ -64,6 +74,7 @@ fn young_lists_missing_a_source_are_refreshed_once_on_h35() {
     let before = lab.sh("h35", LISTS_MTIMES);
     let (code, doc) = s.run("apply", &[]);
     assert_eq!((code, changed(&doc, "h35")), (0, 0), "{doc}");
+    one_round_trip(&doc, "h35");
     assert_eq!(
         lab.sh("h35", LISTS_MTIMES),
         before,
@@ -87,6 +98,7 @@ fn young_lists_missing_a_source_are_refreshed_once_on_h35() {
     let before = lab.sh("h35", LISTS_MTIMES);
     let (code, doc) = s.run("apply", &[]);
     assert_eq!((code, changed(&doc, "h35")), (0, 0), "{doc}");
+    one_round_trip(&doc, "h35");
     assert_eq!(
         lab.sh("h35", LISTS_MTIMES),
         before,
@@ -110,6 +122,7 @@ fn young_lists_missing_a_source_are_refreshed_once_on_h35() {
     let before = lab.sh("h35", LISTS_MTIMES);
     let (code, doc) = s.run("apply", &[]);
     assert_eq!((code, changed(&doc, "h35")), (0, 0), "{doc}");
+    one_round_trip(&doc, "h35");
     assert_eq!(
         lab.sh("h35", LISTS_MTIMES),
         before,
@@ -147,6 +160,7 @@ fn a_repository_the_run_adds_is_installed_from_in_the_same_run_on_h36() {
     let before = lab.sh("h36", LISTS_MTIMES);
     let (code, doc) = s.run("apply", &[]);
     assert_eq!((code, changed(&doc, "h36")), (0, 0), "{doc}");
+    one_round_trip(&doc, "h36");
     assert_eq!(
         lab.sh("h36", LISTS_MTIMES),
         before,

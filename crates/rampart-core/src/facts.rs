@@ -154,10 +154,38 @@ impl FactRequest {
             .map(|p| p.as_str())
             .collect();
         let fingerprints = self.sshd_effective || !self.packages.is_empty();
+        // apt's sources ride in the same find and tar: the shell's glob names them (only the
+        // names apt reads, which cannot break find's one-line records), minus any a role asked
+        // for itself.
+        let carries = !to_read.is_empty() || self.apt;
+        if self.apt {
+            let asked: Vec<String> = batch
+                .iter()
+                .filter(|p| is_apt_source(p))
+                .map(|p| quote(p).into_owned())
+                .collect();
+            let add = "rampart_src=\"$rampart_src $rampart_v\"";
+            let add = if asked.is_empty() {
+                add.to_owned()
+            } else {
+                format!(
+                    "case $rampart_v in {}) ;; *) {add} ;; esac",
+                    asked.join("|")
+                )
+            };
+            let list = if batch.iter().any(|p| p.as_str() == APT_SOURCE_LIST) {
+                ""
+            } else {
+                APT_SOURCE_LIST
+            };
+            s.push_str(&format!(
+                "rampart_src={list}\nfor rampart_v in {APT_SOURCE_DIR}*; do\n  case ${{rampart_v##*/}} in *[!A-Za-z0-9_.-]*) ;; *.list|*.sources) {add} ;; esac\ndone\n"
+            ));
+        }
         if !batch.is_empty() || self.apt || fingerprints {
             let mut all = join(batch.iter().map(|p| p.as_str()));
             if self.apt {
-                all = format!("{all} {APT_LISTS} {APT_STAMP} /proc/$$");
+                all = format!("{all} {APT_LISTS} {APT_STAMP} /proc/$$ $rampart_src");
             }
             if fingerprints {
                 // `/.` marks where the fingerprint inputs start: the fingerprint must not
@@ -190,11 +218,18 @@ impl FactRequest {
             if self.apt {
                 rec.push_str(&format!("  case $p in {APT_LISTS}) rampart_lists=${{6%%.*}} ;; {APT_STAMP}) rampart_stamp=${{6%%.*}} ;; /proc/$$) rampart_now=${{6%%.*}} ;; esac\n"));
             }
-            if !to_read.is_empty() {
+            if carries {
                 let pats: Vec<String> = to_read.iter().map(|p| quote(p).into_owned()).collect();
+                let mut arms = String::new();
+                if !pats.is_empty() {
+                    arms.push_str(&format!("{}) if [ \"$5\" -le {MAX_FETCHED_FILE} ]; then rampart_small=\"$rampart_small$p\n\"; rampart_sum=$((rampart_sum + $5)); else rampart_big=1; fi ;; ", pats.join("|")));
+                }
+                if self.apt {
+                    // A source file too big to carry is one apt's freshness cannot judge.
+                    arms.push_str(&format!("{APT_SOURCE_LIST}|{APT_SOURCE_DIR}*.list|{APT_SOURCE_DIR}*.sources) if [ \"$5\" -le {MAX_FETCHED_FILE} ]; then rampart_small=\"$rampart_small$p\n\"; rampart_sum=$((rampart_sum + $5)); fi ;; "));
+                }
                 rec.push_str(&format!(
-                    "  if [ \"$1\" = f ]; then case $p in {}) if [ \"$5\" -le {MAX_FETCHED_FILE} ]; then rampart_small=\"$rampart_small$p\n\"; rampart_sum=$((rampart_sum + $5)); else rampart_big=1; fi ;; esac; fi\n",
-                    pats.join("|")
+                    "  if [ \"$1\" = f ]; then case $p in {arms}esac; fi\n"
                 ));
             }
             rec.push_str("}\n");
@@ -202,8 +237,7 @@ impl FactRequest {
             s.push_str(&rec);
             s.push_str("rampart_ifs=$IFS\nIFS='\n'\nset -f\nfor r in $rampart_st; do\n  if [ -n \"$rampart_skip\" ]; then rampart_skip=; continue; fi\n  case $r in l\\|*) rampart_skip=1 ;; esac\n  IFS='|'; rampart_rec $r; IFS='\n'\ndone\nIFS=$rampart_ifs\nset +f\n");
         }
-        if !to_read.is_empty() {
-            let small = join(to_read.iter().copied());
+        if carries {
             // The archive itself follows the `end` marker, raw: no `base64` process and a
             // third fewer bytes. Over GZIP_ABOVE bytes of content it is gzipped (-1): one more
             // process on the host, but a third of the bytes on the wire and in the
@@ -214,6 +248,9 @@ impl FactRequest {
                 quote(&format!("{m} contents gz")),
                 quote(&format!("{m} contents -")),
             ));
+        }
+        if !to_read.is_empty() {
+            let small = join(to_read.iter().copied());
             // Big files are hashed on the host, by one more process only when there are any.
             sec(&mut s, "sums", "-");
             s.push_str(&format!(
@@ -305,6 +342,11 @@ impl FactRequest {
             // The clock came from find (/proc/PID); `date` only if that failed.
             s.push_str("echo \"now ${rampart_now:-$(date +%s)}\"\n");
             s.push_str("if [ -e /var/run/reboot-required ]; then echo 'reboot_required 1'; else echo 'reboot_required 0'; fi\n");
+            // Which repositories have lists: their names, by the shell's glob (a builtin, no
+            // process). Releases, and Packages/Sources for flat repositories and components.
+            s.push_str(&format!(
+                "printf 'list %s\\n' {APT_LISTS}/*Release {APT_LISTS}/*_Packages* {APT_LISTS}/*_Sources*\n"
+            ));
         }
         for (id, cmd) in &self.commands {
             sec(&mut s, "cmd", id);
@@ -315,7 +357,7 @@ impl FactRequest {
             ));
         }
         sec(&mut s, "end", "-");
-        if !to_read.is_empty() {
+        if carries {
             let tar = "printf '%s' \"$rampart_small\" | tar -cPf - -b 1 --no-recursion --hard-dereference --no-unquote --verbatim-files-from -T - 2>/dev/null";
             s.push_str(&format!(
                 "if [ -n \"$rampart_small\" ]; then if [ \"$rampart_sum\" -gt {GZIP_ABOVE} ]; then {tar} | gzip -1; else {tar}; fi; fi\n"
@@ -346,6 +388,9 @@ fn batchable(path: &str) -> bool {
 
 const APT_LISTS: &str = "/var/lib/apt/lists";
 const APT_STAMP: &str = "/var/lib/apt/periodic/update-success-stamp";
+use crate::aptsources::{
+    SOURCE_DIR as APT_SOURCE_DIR, SOURCE_LIST as APT_SOURCE_LIST, is_source_path as is_apt_source,
+};
 const PASSWD: &str = "/etc/passwd";
 const GROUP: &str = "/etc/group";
 
@@ -725,10 +770,40 @@ impl SshdEffective {
 /// apt's state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct AptState {
-    /// Seconds since the package lists were last refreshed (u64::MAX when never).
+    /// Seconds since the package lists were last refreshed (u64::MAX when never): the newer of
+    /// the lists directory's and apt's update-success stamp's mtimes.
     pub lists_age_secs: u64,
     /// /var/run/reboot-required exists.
     pub reboot_required: bool,
+    /// The repositories the sources name that have no lists in /var/lib/apt/lists (never
+    /// indexed: apt cannot find their packages), as `deb URI SUITE`; empty when a refresh
+    /// already tried them since the sources and the lists last changed (an unreachable
+    /// repository then waits for the age window instead of refreshing on every run).
+    pub unindexed: Vec<String>,
+    /// The source files changed (ctime, or a newer mtime, not in the host's future) after the
+    /// lists were last refreshed.
+    pub changed_sources: Vec<String>,
+}
+
+impl AptState {
+    /// Why the lists must be refreshed whatever their age, if they must.
+    pub fn stale_sources(&self) -> Option<String> {
+        if let Some(first) = self.unindexed.first() {
+            let more = self.unindexed.len() - 1;
+            return Some(if more == 0 {
+                format!("no lists for {first}")
+            } else {
+                format!("no lists for {first} (and {more} more)")
+            });
+        }
+        let first = self.changed_sources.first()?;
+        let more = self.changed_sources.len() - 1;
+        Some(if more == 0 {
+            format!("{first} changed since")
+        } else {
+            format!("{first} (and {more} more) changed since")
+        })
+    }
 }
 
 /// The result of a read-only check command.
@@ -788,6 +863,7 @@ impl Facts {
         let mut stats: Option<&[&str]> = None;
         let mut contents_gz = false;
         let mut sums: Option<&[&str]> = None;
+        let mut apt: Option<&[&str]> = None;
         for (kind, _, lines) in &mut sections {
             if kind == "sshd" || kind == "packages" {
                 *lines = remembered(req, kind, lines, &mut facts)?;
@@ -873,7 +949,7 @@ impl Facts {
                     facts.ufw_live = Some(lines.first().is_some_and(|l| l.trim() == "yes"))
                 }
                 "sshd" => facts.sshd = Some(parse_sshd(lines)),
-                "apt" => facts.apt = Some(parse_apt(lines)),
+                "apt" => apt = Some(lines),
                 "cmd" => {
                     let (rc, mut body) = split_rc(lines);
                     if body.len() > MAX_CHECK_OUTPUT {
@@ -890,6 +966,17 @@ impl Facts {
                 _ => {}
             }
         }
+        let mut bodies: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        if !tail.is_empty() {
+            bodies = if contents_gz {
+                untar(flate2::read::GzDecoder::new(tail))?
+            } else {
+                untar(tail)?
+            };
+        }
+        if let Some(lines) = apt {
+            facts.apt = Some(parse_apt(lines, stats.unwrap_or_default(), &bodies));
+        }
         if let Some(stats) = stats {
             let read = req.read_set();
             let batch = read
@@ -897,16 +984,7 @@ impl Facts {
                 .copied()
                 .chain(req.stats.iter().filter(|p| !read.contains(p)))
                 .filter(|p| batchable(p));
-            let files = parse_batch(
-                batch,
-                &read,
-                stats,
-                Contents {
-                    gz: contents_gz,
-                    tail,
-                },
-                sums.unwrap_or_default(),
-            )?;
+            let files = parse_batch(batch, &read, stats, bodies, sums.unwrap_or_default())?;
             facts.files.extend(files);
         }
         if req.accounts {
@@ -1079,14 +1157,14 @@ fn parse_file(path: &str, lines: &[&str]) -> Result<FileState, ParseError> {
 }
 
 /// The batched file facts: `find -printf` lines (`type|mode|owner|group|size|mtime|ctime|inode|path`,
-/// a link's target on the line after it), the tar (maybe gzipped) of the small files that
-/// were asked to be read, and `sha256sum` lines of the big ones. A path `find` did not print
+/// a link's target on the line after it), the contents of the small files that were asked to
+/// be read (from the tar), and `sha256sum` lines of the big ones. A path `find` did not print
 /// does not exist.
 fn parse_batch<'a>(
     paths: impl Iterator<Item = &'a String>,
     read: &BTreeSet<&String>,
     stats: &[&str],
-    contents: Contents<'_>,
+    mut bodies: BTreeMap<String, Vec<u8>>,
     sums: &[&str],
 ) -> Result<BTreeMap<String, FileState>, ParseError> {
     let bad = |line: &str| ParseError(format!("unexpected find output: {line:?}"));
@@ -1117,14 +1195,6 @@ fn parse_batch<'a>(
             _ => FileState::Other,
         };
         found.insert(path, state);
-    }
-    let mut bodies: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    if !contents.tail.is_empty() {
-        bodies = if contents.gz {
-            untar(flate2::read::GzDecoder::new(contents.tail))?
-        } else {
-            untar(contents.tail)?
-        };
     }
     let mut hashes: BTreeMap<&str, &str> = BTreeMap::new();
     for line in sums {
@@ -1161,13 +1231,6 @@ fn parse_batch<'a>(
         out.insert(path.clone(), state);
     }
     Ok(out)
-}
-
-/// The files' contents: the tar after the `end` marker, gzipped when `gz`.
-#[derive(Clone, Copy, Default)]
-struct Contents<'a> {
-    gz: bool,
-    tail: &'a [u8],
 }
 
 /// The probe's text (through the `end` marker line) and the raw bytes after it; `None` when
@@ -1320,10 +1383,22 @@ fn parse_sshd(lines: &[&str]) -> SshdEffective {
     e
 }
 
-fn parse_apt(lines: &[&str]) -> AptState {
+/// apt's section (the lists' and stamp's mtimes, the clock, the lists' names), with the source
+/// files' find records and contents.
+fn parse_apt(lines: &[&str], stats: &[&str], bodies: &BTreeMap<String, Vec<u8>>) -> AptState {
     let mut kv = BTreeMap::new();
+    let mut lists = BTreeSet::new();
     for line in lines {
-        if let Some((k, v)) = line.rsplit_once(' ') {
+        if let Some(path) = line.strip_prefix("list ") {
+            // An unmatched glob prints itself.
+            if let Some(name) = path
+                .strip_prefix(APT_LISTS)
+                .and_then(|p| p.strip_prefix('/'))
+                && !name.contains('*')
+            {
+                lists.insert(name.to_owned());
+            }
+        } else if let Some((k, v)) = line.rsplit_once(' ') {
             let k = match k {
                 APT_LISTS => "lists",
                 APT_STAMP => "update_stamp",
@@ -1333,11 +1408,57 @@ fn parse_apt(lines: &[&str]) -> AptState {
         }
     }
     let now = kv.get("now").copied().unwrap_or(0);
-    let last = kv
-        .get("lists")
-        .copied()
-        .unwrap_or(0)
-        .max(kv.get("update_stamp").copied().unwrap_or(0));
+    let lists_dir = kv.get("lists").copied().unwrap_or(0);
+    let stamp = kv.get("update_stamp").copied().unwrap_or(0);
+    let last = lists_dir.max(stamp);
+    let secs = |t: &str| -> u64 {
+        t.split('.')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    };
+    let mut seen = BTreeSet::new();
+    let mut changed_sources = Vec::new();
+    let mut newest_source = 0;
+    let mut without_lists = BTreeSet::new();
+    let mut records = stats.iter();
+    while let Some(line) = records.next() {
+        let f: Vec<&str> = line.splitn(9, '|').collect();
+        let [kind, _, _, _, _, mtime, ctime, _, path] = f.as_slice() else {
+            continue;
+        };
+        if *kind == "l" {
+            records.next();
+            continue;
+        }
+        if *kind != "f" || !is_apt_source(path) || !seen.insert(*path) {
+            continue;
+        }
+        // When the file last changed on this host: its ctime (a package or `cp -p` may give
+        // it an old mtime, never an old ctime), or a newer mtime; nothing in the host's future,
+        // which no refresh could ever catch up with.
+        let changed = [secs(mtime), secs(ctime)]
+            .into_iter()
+            .filter(|t| *t <= now)
+            .max()
+            .unwrap_or(0);
+        newest_source = newest_source.max(changed);
+        if last != 0 && changed > last {
+            changed_sources.push((*path).to_owned());
+        }
+        let Some(text) = bodies.get(*path).map(|b| String::from_utf8_lossy(b)) else {
+            continue;
+        };
+        for repo in crate::aptsources::parse(path, &text) {
+            if !repo.indexed(&lists) {
+                without_lists.insert(repo.label());
+            }
+        }
+    }
+    // A refresh (which touches the stamp) after the sources and the lists last changed already
+    // asked for every repository: one still without lists is unreachable or empty, and asking
+    // again on every run would never converge. The age window retries it.
+    let tried = stamp != 0 && stamp >= lists_dir && stamp >= newest_source;
     AptState {
         lists_age_secs: if last == 0 {
             u64::MAX
@@ -1345,6 +1466,12 @@ fn parse_apt(lines: &[&str]) -> AptState {
             now.saturating_sub(last)
         },
         reboot_required: kv.get("reboot_required").copied() == Some(1),
+        unindexed: if tried {
+            Vec::new()
+        } else {
+            without_lists.into_iter().collect()
+        },
+        changed_sources,
     }
 }
 
@@ -1525,6 +1652,148 @@ mod tests {
         let apt = f.apt.unwrap();
         assert_eq!(apt.lists_age_secs, 60);
         assert!(apt.reboot_required);
+    }
+
+    /// A tar of (path, content) as the probe's GNU `tar -P` writes it.
+    fn tar_of(files: &[(&str, &str)]) -> Vec<u8> {
+        let mut tar = tar::Builder::new(Vec::new());
+        for (path, body) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(body.len() as u64);
+            h.set_mode(0o644);
+            h.as_gnu_mut().unwrap().name[..path.len()].copy_from_slice(path.as_bytes());
+            h.set_cksum();
+            tar.append(&h, body.as_bytes()).unwrap();
+        }
+        tar.into_inner().unwrap()
+    }
+
+    /// apt facts from a probe's output: the lists directory's and the stamp's mtimes, the
+    /// clock (2000), the lists' names, and source files as (path, mtime, ctime, content).
+    fn apt_facts(
+        lists_dir: u64,
+        stamp: Option<u64>,
+        names: &[&str],
+        files: &[(&str, u64, u64, &str)],
+    ) -> AptState {
+        let mut req = FactRequest::new();
+        req.apt = true;
+        let mut stats = format!("d|755|root|root|4096|{lists_dir}.5|{lists_dir}.5|7|{APT_LISTS}\n");
+        for (path, mtime, ctime, body) in files {
+            stats.push_str(&format!(
+                "f|644|root|root|{}|{mtime}.25|{ctime}.25|9|{path}\n",
+                body.len()
+            ));
+        }
+        // A link in sources.list.d is not read (its record has the target on the next line).
+        stats.push_str("l|0|root|root|0|0|5.0|3|/etc/apt/sources.list.d/link.list\n/elsewhere\n");
+        let mut apt = format!("{APT_LISTS} {lists_dir}\n");
+        if let Some(t) = stamp {
+            apt.push_str(&format!("{APT_STAMP} {t}\n"));
+        }
+        apt.push_str("now 2000\nreboot_required 0\n");
+        for n in names {
+            apt.push_str(&format!("list {APT_LISTS}/{n}\n"));
+        }
+        // Unmatched globs print themselves.
+        apt.push_str(&format!(
+            "list {APT_LISTS}/*_Packages*\nlist {APT_LISTS}/*_Sources*\n"
+        ));
+        let o = out(
+            "n",
+            &[("stats -", &stats), ("contents -", ""), ("apt -", &apt)],
+        );
+        let mut bytes = o.into_bytes();
+        let bodies: Vec<(&str, &str)> = files.iter().map(|(p, _, _, b)| (*p, *b)).collect();
+        bytes.extend_from_slice(&tar_of(&bodies));
+        let f = Facts::parse_output(&req, "n", &bytes).unwrap();
+        assert!(f.files.is_empty(), "sources were not asked for as files");
+        f.apt.unwrap()
+    }
+
+    const LAB: &str = "/etc/apt/sources.list.d/rampart-lab.list";
+    const DEBIAN: &str = "/etc/apt/sources.list.d/debian.sources";
+    const FUTURE: &str = "/etc/apt/sources.list.d/future.list";
+    const LAB_LINE: &str = "deb [trusted=yes] file:/srv/lab-repo ./\n";
+    const DEBIAN_822: &str = "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n";
+    const INRELEASE: &str = "deb.debian.org_debian_dists_bookworm_InRelease";
+
+    #[test]
+    fn apt_sources_without_lists_or_changed_since_are_found() {
+        // Lists refreshed at 1000 (no stamp); the lab's source is older, the Debian one
+        // newer, the third one is dated after the host's clock (2000).
+        let apt = apt_facts(
+            1000,
+            None,
+            &[INRELEASE],
+            &[
+                (LAB, 900, 900, LAB_LINE),
+                (DEBIAN, 1500, 1500, DEBIAN_822),
+                (FUTURE, 3000, 3000, "deb http://future.example/ x main\n"),
+            ],
+        );
+        assert_eq!(apt.lists_age_secs, 1000);
+        assert_eq!(
+            apt.unindexed,
+            [
+                "deb file:/srv/lab-repo/ ./",
+                "deb http://deb.debian.org/debian/ bookworm-updates",
+                "deb http://future.example/ x",
+            ]
+        );
+        assert_eq!(apt.changed_sources, [DEBIAN]);
+    }
+
+    #[test]
+    fn a_source_installed_with_an_old_mtime_counts_by_its_ctime() {
+        let apt = apt_facts(
+            1000,
+            Some(1000),
+            &["_srv_lab-repo_._Packages"],
+            &[(LAB, 500, 1200, LAB_LINE)],
+        );
+        assert_eq!(apt.changed_sources, [LAB]);
+        assert!(apt.unindexed.is_empty());
+    }
+
+    #[test]
+    fn a_repository_a_refresh_already_tried_waits_for_the_window() {
+        // The stamp (touched after every refresh) is newer than the lists and every source:
+        // the lab repository stayed without lists (unreachable): do not refresh every run.
+        let tried = apt_facts(1000, Some(1100), &[INRELEASE], &[(LAB, 900, 900, LAB_LINE)]);
+        assert_eq!((tried.unindexed.len(), tried.changed_sources.len()), (0, 0));
+        assert_eq!(tried.lists_age_secs, 900);
+        // The lists were emptied after it (`rm -rf /var/lib/apt/lists/*`): refresh.
+        let emptied = apt_facts(1200, Some(1100), &[], &[(LAB, 900, 900, LAB_LINE)]);
+        assert_eq!(emptied.unindexed, ["deb file:/srv/lab-repo/ ./"]);
+        assert!(emptied.changed_sources.is_empty());
+        // A source changed after it: refresh.
+        let changed = apt_facts(
+            1000,
+            Some(1100),
+            &[INRELEASE],
+            &[(LAB, 1150, 1150, LAB_LINE)],
+        );
+        assert_eq!(changed.unindexed, ["deb file:/srv/lab-repo/ ./"]);
+        assert_eq!(changed.changed_sources, [LAB]);
+    }
+
+    #[test]
+    fn the_probe_names_apts_sources_once_even_when_a_role_reads_one() {
+        let mut req = FactRequest::new();
+        req.apt = true;
+        req.file("/etc/apt/sources.list.d/docker.sources");
+        let s = req.probe_script("n");
+        assert!(
+            s.contains("case $rampart_v in '/etc/apt/sources.list.d/docker.sources') ;;")
+                || s.contains("case $rampart_v in /etc/apt/sources.list.d/docker.sources) ;;"),
+            "{s}"
+        );
+        assert!(s.contains("$rampart_src"), "{s}");
+        assert!(
+            s.contains("printf 'list %s\\n' /var/lib/apt/lists/*Release"),
+            "{s}"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! **Architecture invariant:** this crate does no IO: no files, no network, no processes, no
 //! clock. Everything here is a function of its inputs, so planning is unit-tested without SSH.
 
+pub mod aptsources;
 pub mod error;
 pub mod facts;
 pub mod hostplan;

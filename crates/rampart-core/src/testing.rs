@@ -133,7 +133,7 @@ pub fn blank_facts(req: &FactRequest, host: HostInfo) -> Facts {
     if req.apt {
         f.apt = Some(AptState {
             lists_age_secs: u64::MAX,
-            reboot_required: false,
+            ..AptState::default()
         });
     }
     for id in req.commands.keys() {

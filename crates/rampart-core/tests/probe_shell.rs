@@ -84,7 +84,7 @@ fn the_batched_probe_reads_stats_and_contents_as_the_shell_prints_them() {
     assert_eq!(f.files[&absent], FileState::Absent);
     assert!(matches!(f.files[&sub], FileState::Dir { .. }));
     // The host's clock came from find, not `date`: the lists' age is sane (or "never").
-    let apt = f.apt.expect("apt facts");
+    let apt = f.apt.clone().expect("apt facts");
     let lists = std::path::Path::new("/var/lib/apt/lists");
     if lists.exists() {
         let mtime = std::fs::metadata(lists).unwrap().modified().unwrap();
@@ -95,6 +95,32 @@ fn the_batched_probe_reads_stats_and_contents_as_the_shell_prints_them() {
         assert!(apt.lists_age_secs.abs_diff(age) <= 2, "{apt:?} vs {age}");
     } else {
         assert_eq!(apt.lists_age_secs, u64::MAX);
+    }
+    // The repositories without lists are the ones apt itself lists targets for only when
+    // told to ignore the release files it has (none for a repository never indexed).
+    let targets = |extra: &[&str]| -> Option<std::collections::BTreeSet<String>> {
+        let o = Command::new("apt-get")
+            .arg("indextargets")
+            .args(extra)
+            .args(["--format", "$(REPO_URI) $(RELEASE)"])
+            .output()
+            .ok()?;
+        o.status.success().then(|| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+    };
+    if let (Some(all), Some(indexed)) = (targets(&["--no-release-info"]), targets(&[])) {
+        let want: Vec<&String> = all.difference(&indexed).collect();
+        let got: Vec<&str> = apt
+            .unindexed
+            .iter()
+            .map(|l| l.split_once(' ').map_or(l.as_str(), |(_, rest)| rest))
+            .collect();
+        assert_eq!(got, want, "{apt:?}");
     }
     assert_eq!(
         f.host.ssh_connection.map(|c| c.server_port),

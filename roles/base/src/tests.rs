@@ -324,7 +324,7 @@ fn drifts_are_repaired() {
             Box::new(|f| {
                 f.apt = Some(AptState {
                     lists_age_secs: 7200,
-                    reboot_required: false,
+                    ..AptState::default()
                 });
             }),
             "apt-update",

@@ -5,8 +5,9 @@
 //! is loaded (absolute paths, modes, names, one of `content` / `template`), so a typo fails
 //! before anything is sent to a host.
 //!
-//! Resources converge in this order: apt lists, packages, removed packages, directories,
-//! files, lines, sysctls, commands, services; then the handlers (`systemctl daemon-reload`
+//! Resources converge in this order: directories and files under /etc/apt (a source written
+//! there refreshes the apt lists at once), apt lists, packages, removed packages, the other
+//! directories and files, lines, sysctls, commands, services; then the handlers (`systemctl daemon-reload`
 //! when a unit file changed, then `systemctl try-restart` of each unit named in `restart`).
 
 mod mode;
@@ -827,38 +828,52 @@ impl Config {
         mut content: impl FnMut(usize, &FileEntry) -> Result<String, RoleError>,
     ) -> Result<Vec<Resource>, RoleError> {
         let mut out = Vec::new();
-        if !self.packages.is_empty() {
-            out.push(Resource::AptUpdate(AptUpdate {
-                valid_secs: self.apt_cache_valid_secs,
-            }));
-            out.push(Resource::Packages(Packages::present(&self.packages)));
-        }
-        if !self.absent_packages.is_empty() {
-            out.push(Resource::Packages(Packages::absent(&self.absent_packages)));
-        }
-        for d in &self.directories {
-            out.push(Resource::Directory(Directory::new(
-                &d.path,
-                d.mode.get(),
-                &d.owner,
-                &d.group,
-            )));
-        }
-        for (i, f) in self.files.iter().enumerate() {
-            let mut file = match f.state {
-                FileState::Absent => File::absent(&f.path),
-                FileState::Present => {
-                    File::new(&f.path, content(i, f)?, f.mode.get()).owned_by(&f.owner, &f.group)
+        // apt's own configuration (a source, its key, pinning) first: the packages below may
+        // come from a repository this very run adds, and a new source refreshes the lists as
+        // soon as it is written.
+        let apt_conf = |path: &str| path.starts_with("/etc/apt/");
+        for first in [true, false] {
+            if !first {
+                if !self.packages.is_empty() {
+                    out.push(Resource::AptUpdate(AptUpdate {
+                        valid_secs: self.apt_cache_valid_secs,
+                    }));
+                    out.push(Resource::Packages(Packages::present(&self.packages)));
                 }
-            };
-            if f.sensitive {
-                file = file.sensitive();
+                if !self.absent_packages.is_empty() {
+                    out.push(Resource::Packages(Packages::absent(&self.absent_packages)));
+                }
             }
-            if let Some(v) = &f.validate {
-                file = file.validated(Validate::Temp(v.clone()));
+            for d in self
+                .directories
+                .iter()
+                .filter(|d| apt_conf(&d.path) == first)
+            {
+                out.push(Resource::Directory(Directory::new(
+                    &d.path,
+                    d.mode.get(),
+                    &d.owner,
+                    &d.group,
+                )));
             }
-            file.notify = Self::notifies(&f.path, &f.restart);
-            out.push(Resource::File(file));
+            for (i, f) in self.files.iter().enumerate() {
+                if apt_conf(&f.path) != first {
+                    continue;
+                }
+                let mut file = match f.state {
+                    FileState::Absent => File::absent(&f.path),
+                    FileState::Present => File::new(&f.path, content(i, f)?, f.mode.get())
+                        .owned_by(&f.owner, &f.group),
+                };
+                if f.sensitive {
+                    file = file.sensitive();
+                }
+                if let Some(v) = &f.validate {
+                    file = file.validated(Validate::Temp(v.clone()));
+                }
+                file.notify = Self::notifies(&f.path, &f.restart);
+                out.push(Resource::File(file));
+            }
         }
         for l in &self.lines {
             let mut e = Edit::line(&l.path, &l.matches, &l.matches, &l.line);

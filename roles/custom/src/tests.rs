@@ -90,6 +90,38 @@ fn ctx_plan(
 }
 
 #[test]
+fn a_repository_added_by_the_role_is_indexed_before_its_packages_install() {
+    let c = configure(json!({
+        "packages": ["busybox-static"],
+        "directories": [{"path": "/opt/x", "mode": "0755"}],
+        "files": [
+            {"path": "/opt/x/y.conf", "content": "y\n"},
+            {"path": "/etc/apt/sources.list.d/lab.list", "content": "deb [trusted=yes] file:/srv/lab-repo ./\n"},
+        ],
+    }));
+    let p = plan_checked(c.as_ref(), &fresh(c.as_ref()), &no_secrets(), "root");
+    let ids: Vec<String> = applies(&p).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(
+        ids,
+        [
+            "file:/etc/apt/sources.list.d/lab.list",
+            "apt-update",
+            "packages:busybox-static",
+            "directory:/opt/x",
+            "file:/opt/x/y.conf",
+        ]
+    );
+    let (_, source) = applies(&p).into_iter().next().unwrap();
+    assert!(
+        source
+            .script
+            .as_str()
+            .ends_with(rampart_core::resource::apt_refresh_script().as_str())
+    );
+    assert_converges(c.as_ref(), fresh(c.as_ref()), &no_secrets(), "root");
+}
+
+#[test]
 fn fresh_host_converges_everything_in_order() {
     let c = configure(everything());
     let p = plan_checked(c.as_ref(), &fresh(c.as_ref()), &no_secrets(), "root");

@@ -54,8 +54,6 @@ const DISTRO_PACKAGES: [&str; 1] = ["docker.io"];
 const DISTRO_CLI: &str = "docker-cli";
 /// Where the docker client lives, whichever package brought it.
 const DOCKER_BIN: &str = "/usr/bin/docker";
-const APT_UPDATE: &str =
-    "DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=120 update";
 
 /// Where Docker comes from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -664,12 +662,10 @@ impl Config {
                         json!({"uri": base, "suite": suite, "keyring": KEYRING}),
                     )
                     .map_err(|e| RoleError(e.to_string()))?;
-                let mut sources = File::new(SOURCES, text, 0o644);
-                // A new or changed source needs fresh lists now, whatever their age.
-                let mut update = Script::new();
-                update.raw(APT_UPDATE);
-                sources.on_change = Some(update);
-                out.push(Resource::File(sources));
+                // A new or changed source refreshes the lists right after it is written
+                // (`File` does that for every apt source): the install below comes from it in
+                // the same run, and this run's probe could not see the source yet.
+                out.push(Resource::File(File::new(SOURCES, text, 0o644)));
             }
             Source::Distro => out.push(Resource::File(File::absent(SOURCES))),
         }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use pretty_assertions::assert_eq;
 use rampart_core::facts::{Facts, PackageState, UnitState};
 use rampart_core::hostplan::PlannedRole;
+use rampart_core::resource::apt_refresh_script;
 use rampart_core::role::Role as _;
 use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
 
@@ -210,7 +211,7 @@ fn official_source_with_a_pinned_key() {
     let ch = changes(&p);
     assert!(
         script(&ch, "file:/etc/apt/sources.list.d/docker.sources")
-            .ends_with(&format!("{APT_UPDATE}\n")),
+            .ends_with(apt_refresh_script().as_str()),
         "a new source refreshes the lists"
     );
 }

@@ -107,12 +107,26 @@ impl Packages {
     }
 }
 
-/// Refreshes the package lists when they are older than `valid_secs` (Ansible's
+/// Refreshes the package lists as apt itself would need them: whatever their age when a source
+/// file changed since the last refresh or names a repository without lists that no refresh has
+/// tried since (see [`AptState`]); otherwise when they are older than `valid_secs` (Ansible's
 /// `cache_valid_time`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AptUpdate {
     /// How old the lists may be before they are refreshed.
     pub valid_secs: u64,
+}
+
+/// `apt-get update`, then the stamp that dates the refresh: Ubuntu's update-notifier touches
+/// it after every update; Debian has no such hook, so the window would otherwise never close
+/// on a host whose lists did not change, and a source file would stay "newer than the lists".
+/// Also what a role runs right after writing a source it installs from in the same run.
+pub fn refresh_script() -> Script {
+    let mut script = Script::new();
+    script.raw(format!("{APT} -o DPkg::Lock::Timeout=120 update"));
+    script
+        .raw("mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/update-success-stamp");
+    script
 }
 
 impl AptUpdate {
@@ -125,28 +139,40 @@ impl AptUpdate {
             .apt
             .as_ref()
             .ok_or_else(|| PlanError::MissingFact("apt".into()))?;
-        if apt.lists_age_secs <= self.valid_secs {
+        let sources = apt.stale_sources();
+        if apt.lists_age_secs <= self.valid_secs && sources.is_none() {
             return Ok(Change::noop(format!(
-                "lists are {} s old (window {} s)",
+                "lists are {} s old (window {} s) and cover every source",
                 apt.lists_age_secs, self.valid_secs
             )));
         }
-        let mut script = Script::new();
-        script.raw(format!("{APT} -o DPkg::Lock::Timeout=120 update"));
-        // Ubuntu's update-notifier touches this stamp after every update; Debian has no such
-        // hook, so the window would otherwise never close on a host whose lists did not change.
-        script.raw(
-            "mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/update-success-stamp",
-        );
         let age = if apt.lists_age_secs == u64::MAX {
             "never".to_owned()
         } else {
             format!("{} s ago", apt.lists_age_secs)
         };
+        let mut diff = vec![AttrChange::new("lists updated", age, "now")];
+        if !apt.unindexed.is_empty() {
+            diff.push(AttrChange::new(
+                "sources without lists",
+                apt.unindexed.join(", "),
+                "none",
+            ));
+        }
+        if !apt.changed_sources.is_empty() {
+            diff.push(AttrChange::new(
+                "sources changed since",
+                apt.changed_sources.join(", "),
+                "none",
+            ));
+        }
         Ok(Change::Apply(Apply {
-            summary: "refresh apt package lists".into(),
-            diff: Diff::Attrs(vec![AttrChange::new("lists updated", age, "now")]),
-            script,
+            summary: match sources {
+                Some(why) => format!("refresh apt package lists: {why}"),
+                None => "refresh apt package lists".into(),
+            },
+            diff: Diff::Attrs(diff),
+            script: refresh_script(),
             notify: Vec::new(),
             risk: Risk::Low,
             touches: Vec::new(),
@@ -158,6 +184,8 @@ impl AptUpdate {
         facts.apt = Some(AptState {
             lists_age_secs: 0,
             reboot_required,
+            unindexed: Vec::new(),
+            changed_sources: Vec::new(),
         });
     }
 }
@@ -206,7 +234,7 @@ mod tests {
         let mut facts = Facts {
             apt: Some(AptState {
                 lists_age_secs: 100,
-                reboot_required: false,
+                ..AptState::default()
             }),
             ..Facts::default()
         };
@@ -218,8 +246,59 @@ mod tests {
         );
         facts.apt = Some(AptState {
             lists_age_secs: u64::MAX,
-            reboot_required: false,
+            ..AptState::default()
         });
         assert_idempotent(&Resource::AptUpdate(AptUpdate { valid_secs: 3600 }), facts);
+    }
+
+    #[test]
+    fn young_lists_are_refreshed_when_a_source_has_none_or_changed_since() {
+        let update = Resource::AptUpdate(AptUpdate { valid_secs: 3600 });
+        let young = |unindexed: &[&str], changed: &[&str]| Facts {
+            apt: Some(AptState {
+                lists_age_secs: 60,
+                reboot_required: true,
+                unindexed: unindexed.iter().map(|s| (*s).to_owned()).collect(),
+                changed_sources: changed.iter().map(|s| (*s).to_owned()).collect(),
+            }),
+            ..Facts::default()
+        };
+        let Change::Apply(a) = update
+            .plan(&young(&["deb file:/srv/lab-repo/ ./"], &[]))
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            a.summary,
+            "refresh apt package lists: no lists for deb file:/srv/lab-repo/ ./"
+        );
+        assert!(
+            a.script.as_str().contains(" update\n"),
+            "{}",
+            a.script.as_str()
+        );
+        assert!(a.diff.render().contains("sources without lists"));
+        let Change::Apply(a) = update
+            .plan(&young(
+                &[],
+                &["/etc/apt/sources.list.d/x.list", "/etc/apt/sources.list"],
+            ))
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            a.summary,
+            "refresh apt package lists: /etc/apt/sources.list.d/x.list (and 1 more) changed since"
+        );
+        assert_idempotent(
+            &update,
+            young(&["deb http://a/ b", "deb http://c/ d"], &["/x.list"]),
+        );
+        let mut after = young(&["deb http://a/ b"], &[]);
+        update.simulate(&mut after);
+        assert!(after.apt.as_ref().unwrap().reboot_required, "kept");
+        assert!(!update.plan(&young(&[], &[])).unwrap().is_apply());
     }
 }

@@ -85,7 +85,10 @@ pub struct File {
     pub validate: Option<Validate>,
     /// Handlers to notify on change.
     pub notify: Vec<String>,
-    /// Shell code run right after the content changed (`apt-get update` after a source).
+    /// Shell code run right after the file changed. An apt source (sources.list,
+    /// sources.list.d/*.list or *.sources) gets `apt-get update` when this is `None`: the run's
+    /// probe could not see the new source, and an install after it in the same run needs its
+    /// lists.
     #[serde(skip)]
     pub on_change: Option<Script>,
     /// How risky a change is.
@@ -205,6 +208,8 @@ impl File {
                 a.risk = self.risk;
                 if let Some(extra) = &self.on_change {
                     a.script.extend(extra);
+                } else if self.content.is_some() && crate::aptsources::is_source_path(&self.path) {
+                    a.script.extend(&super::apt::refresh_script());
                 }
                 Change::Apply(a)
             }
@@ -823,6 +828,40 @@ mod tests {
         assert!(s.contains("mktemp /etc/.x.conf.rampart.XXXXXX"), "{s}");
         assert!(s.contains("mv -f \"$t\" /etc/x.conf"));
         assert!(a.diff.render().contains("+a=1"));
+    }
+
+    #[test]
+    fn a_new_apt_source_refreshes_the_lists_right_after_it_is_written() {
+        let refresh = super::super::apt::refresh_script();
+        let script = |f: &File| {
+            let facts = facts_with_file(&f.path, FileState::Absent);
+            let Change::Apply(a) = f.plan(&facts).unwrap() else {
+                panic!("expected a change")
+            };
+            a.script.as_str().to_owned()
+        };
+        for path in [
+            "/etc/apt/sources.list",
+            "/etc/apt/sources.list.d/lab.list",
+            "/etc/apt/sources.list.d/docker.sources",
+        ] {
+            let s = script(&File::new(path, "deb file:/srv/r ./\n", 0o644));
+            assert!(s.ends_with(refresh.as_str()), "{path}: {s}");
+        }
+        // Names apt does not read, and other files, refresh nothing.
+        for path in [
+            "/etc/apt/sources.list.d/lab.list.save",
+            "/etc/apt/apt.conf.d/x",
+        ] {
+            let s = script(&File::new(path, "x\n", 0o644));
+            assert!(!s.contains(" update\n"), "{path}: {s}");
+        }
+        // A role's own on_change replaces it.
+        let mut own = File::new("/etc/apt/sources.list.d/x.list", "deb file:/r ./\n", 0o644);
+        let mut other = Script::new();
+        other.raw("true");
+        own.on_change = Some(other);
+        assert!(!script(&own).contains(" update\n"));
     }
 
     #[test]

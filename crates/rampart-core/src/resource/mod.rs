@@ -21,7 +21,7 @@ mod ufw;
 use serde::Serialize;
 
 pub use account::{Group, User};
-pub use apt::{AptUpdate, PackageState as Pkg, Packages};
+pub use apt::{AptUpdate, PackageState as Pkg, Packages, refresh_script as apt_refresh_script};
 pub use command::Command;
 pub use file::{Content, Directory, Edit, EditKind, File, Symlink, Validate};
 pub use service::{Service, ServiceState};

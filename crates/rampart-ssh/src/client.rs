@@ -68,6 +68,9 @@ pub struct ClientOptions {
     /// know is never "new" to `--accept-new`. Default: OpenSSH's,
     /// `/etc/ssh/ssh_known_hosts` and `/etc/ssh/ssh_known_hosts2`; missing files are empty.
     pub global_known_hosts: Vec<PathBuf>,
+    /// Caps on what one command and one session's commands may print (see
+    /// [`crate::session::MAX_COMMAND_OUTPUT`]).
+    pub output_limits: crate::session::Limits,
 }
 
 /// OpenSSH's default GlobalKnownHostsFile.
@@ -85,6 +88,7 @@ impl Default for ClientOptions {
             passphrase_env: Some("RAMPART_KEY_PASSPHRASE".to_owned()),
             allow_tty_prompt: false,
             global_known_hosts: GLOBAL_KNOWN_HOSTS.iter().map(PathBuf::from).collect(),
+            output_limits: crate::session::Limits::default(),
         }
     }
 }
@@ -217,6 +221,7 @@ impl Connector {
             target,
             opened,
             self.inner.opts.max_channels,
+            self.inner.opts.output_limits,
         ))
     }
 

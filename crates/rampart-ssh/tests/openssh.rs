@@ -677,6 +677,64 @@ fn pseudo_random(len: usize) -> Vec<u8> {
     out
 }
 
+/// A host that floods its output (`yes`, on stdout and stderr) cannot make the controller
+/// hold more than the per-command cap: the channel is closed, the command fails with
+/// `OutputTooLarge`, and the session's total cap stops a host that floods many commands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flooding_output_is_capped_per_command_and_per_host() {
+    if skip() {
+        return;
+    }
+    let (sshd, key, _dir, kh) = setup("ed25519");
+    let session = Connector::new(opts())
+        .connect(&sshd.target("flood", &key, &kh))
+        .await
+        .expect("connect");
+    for command in ["yes", "yes >&2"] {
+        let start = Instant::now();
+        let err = session
+            .exec(Exec::new(command))
+            .await
+            .expect_err("capped");
+        assert_eq!(err.kind(), ErrorKind::OutputTooLarge, "{err}");
+        assert!(
+            matches!(&err, SshError::OutputTooLarge { limit, .. } if *limit == rampart_ssh::MAX_COMMAND_OUTPUT),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("16 MiB"), "{err}");
+        assert!(start.elapsed() < Duration::from_secs(60), "{:?}", start.elapsed());
+    }
+
+    let small = Connector::new(ClientOptions {
+        output_limits: rampart_ssh::OutputLimits {
+            command: 1 << 20,
+            host: 2 << 20,
+        },
+        ..opts()
+    });
+    let session = small
+        .connect(&sshd.target("flood", &key, &kh))
+        .await
+        .expect("connect");
+    let out = session
+        .exec(Exec::new("head -c 1000000 /dev/zero"))
+        .await
+        .expect("under the command cap");
+    assert_eq!(out.stdout.len(), 1_000_000);
+    session
+        .exec(Exec::new("head -c 1000000 /dev/zero"))
+        .await
+        .expect("under the host cap");
+    let err = session
+        .exec(Exec::new("head -c 1000000 /dev/zero"))
+        .await
+        .expect_err("past the host's total");
+    assert!(
+        matches!(&err, SshError::OutputTooLarge { limit, .. } if *limit == 2 << 20),
+        "{err:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn command_timeout_keeps_the_session_usable() {
     if skip() {

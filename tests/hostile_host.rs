@@ -209,3 +209,83 @@ fn a_hostile_host_fails_itself_and_the_run_completes() {
     );
     drop(good);
 }
+
+/// A host's text reaches the terminal with its control characters escaped: an OSC title
+/// change, a CR and CSI sequences in PRETTY_NAME (forging a "reachable" line), and in the
+/// current content of a file that a check diffs.
+#[test]
+fn host_text_cannot_drive_the_terminal() {
+    if skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let key = keygen(d, "id", "ed25519", "");
+    let wrapper = d.join("pretty.sh");
+    std::fs::write(
+        &wrapper,
+        "#!/bin/sh\nevil=$(printf 'Debian\\033]0;pwned\\007\\r\\033[2K\\033[32mforged reachable\\033[0m')\n\
+         case \"$SSH_ORIGINAL_COMMAND\" in\n  uname*) uname -sr; printf '%s\\n' \"$evil\" ;;\n           *) sh -c \"$SSH_ORIGINAL_COMMAND\" | sed \"s/^os_pretty=.*/os_pretty=$evil/\" ;;\nesac\n",
+    )
+    .expect("wrapper");
+    make_executable(&wrapper);
+    let sshd = Sshd::start_with(&format!("ForceCommand {}", wrapper.display()));
+    sshd.authorize(&key);
+    std::fs::write(d.join("known_hosts"), sshd.known_hosts_line()).expect("known_hosts");
+    std::fs::write(
+        d.join("inventory.toml"),
+        format!(
+            "[defaults]\nuser = \"{}\"\naddress = \"127.0.0.1\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n\n[hosts.evil]\nport = {}\n",
+            whoami(),
+            key.private.display(),
+            d.join("known_hosts").display(),
+            sshd.port
+        ),
+    )
+    .expect("inventory");
+    let file = d.join("motd");
+    std::fs::write(&file, "hello\x1b]0;pwned\x07\x1b[2J\x1b[1A\rforged\n").expect("write");
+    std::fs::write(
+        d.join("site.toml"),
+        format!(
+            "[[play]]\nhosts = \"all\"\nroles = [\"custom\"]\n\n[roles.custom]\nfiles = [{{ path = \"{}\", content = \"hello\\n\" }}]\n",
+            file.display()
+        ),
+    )
+    .expect("site");
+    for args in [
+        &["ping", "-i", "inventory.toml", "--no-ssh-config"][..],
+        &[
+            "check",
+            "-i",
+            "inventory.toml",
+            "site.toml",
+            "--no-ssh-config",
+            "-D",
+        ][..],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .current_dir(d)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("RAMPART_CACHE_DIR", "")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run rampart");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // 0 for ping, 5 (changes pending) for check.
+        assert!(
+            matches!(out.status.code(), Some(0 | 5)),
+            "{args:?}: {text}"
+        );
+        assert!(
+            !text.contains(['\x1b', '\x07', '\r']),
+            "{args:?} printed raw control characters: {text:?}"
+        );
+        assert!(text.contains("\\x1b]0;pwned\\x07"), "{args:?}: {text}");
+    }
+}

@@ -140,6 +140,7 @@ fn ping_json(h: &HostReport) -> serde_json::Value {
 
 fn print_ping(report: &RunReport) {
     use comfy_table::{Cell, Table, presets};
+    let report = &report.for_terminal();
     let mut t = Table::new();
     t.load_style(presets::UTF8_BORDERS_ONLY);
     t.set_header(vec![

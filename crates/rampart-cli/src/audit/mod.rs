@@ -175,6 +175,7 @@ impl Reporter for AuditProgress {
         if self.quiet {
             return;
         }
+        let r = &r.for_terminal();
         let line = if r.unreachable {
             format!(
                 "{:<16} UNREACHABLE {}",

@@ -230,10 +230,7 @@ pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliEr
         Some(path) => crate::secrets::load(path, a.identity.as_deref())?,
         None => BTreeMap::new(),
     };
-    let mut redactor = Redactor::new();
-    for s in secrets.values() {
-        redactor.add(s);
-    }
+    let redactor = jobs::redactor(&secrets, &prepared.jobs);
     let shared = Arc::new(Shared::new(
         templates,
         secrets,

@@ -418,6 +418,21 @@ enum ChannelEnd {
     },
 }
 
+/// A buffer zeroed when dropped: the owner behind the stdin bytes handed to russh.
+struct ZeroOnDrop(Vec<u8>);
+
+impl AsRef<[u8]> for ZeroOnDrop {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for ZeroOnDrop {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
 /// What one channel may still keep.
 struct Budget {
     received: Arc<AtomicU64>,
@@ -468,8 +483,10 @@ async fn drive_channel(
     // otherwise deadlock on full windows. data_bytes chunks by window and packet size without
     // copying the buffer.
     let writer = async {
+        // The script may carry secrets (a credential file's content): its only buffer is
+        // handed over without a copy and zeroed when russh has sent it.
         if !stdin.is_empty()
-            && let Err(e) = tx.data_bytes(stdin).await
+            && let Err(e) = tx.data_bytes(bytes::Bytes::from_owner(ZeroOnDrop(stdin))).await
         {
             // The command may exit without reading all of stdin; that is its business.
             tracing::debug!(error = %e, "stdin not fully sent");

@@ -175,6 +175,36 @@ async fn auth_failure_lists_what_was_tried() {
     );
 }
 
+/// Like ssh(1), a private key file that group or others may read is not used, and the
+/// error says why and what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_key_readable_by_others_is_refused() {
+    if skip() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let (sshd, key, _dir, kh) = setup("ed25519");
+    for mode in [0o640, 0o604] {
+        std::fs::set_permissions(&key.private, std::fs::Permissions::from_mode(mode)).unwrap();
+        let err = Connector::new(opts())
+            .connect(&sshd.target("web1", &key, &kh))
+            .await
+            .expect_err("an unprotected key is not used");
+        assert_eq!(err.kind(), ErrorKind::AuthFailed);
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("permissions {mode:04o} are too open")) && msg.contains("chmod 600"),
+            "{msg}"
+        );
+    }
+    std::fs::set_permissions(&key.private, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let session = Connector::new(opts())
+        .connect(&sshd.target("web1", &key, &kh))
+        .await
+        .expect("0600 is fine");
+    assert_eq!(echo(&session, "ok").await, "ok");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_auth_with_explicit_socket() {
     if skip() {

@@ -6,7 +6,6 @@
 //! controller's peak RSS stays bounded.
 
 #[path = "../crates/rampart-ssh/tests/harness/mod.rs"]
-#[allow(dead_code)]
 mod harness;
 
 use std::io::Write as _;
@@ -88,17 +87,11 @@ fn a_hostile_host_fails_itself_and_the_run_completes() {
         ("flood-stderr", Sshd::start_with("ForceCommand yes >&2")),
         (
             "tar-size",
-            Sshd::start_with(&format!(
-                "ForceCommand {}",
-                forger(d, "tar", "-", &huge)
-            )),
+            Sshd::start_with(&format!("ForceCommand {}", forger(d, "tar", "-", &huge))),
         ),
         (
             "gzip-bomb",
-            Sshd::start_with(&format!(
-                "ForceCommand {}",
-                forger(d, "gz", "gz", &bomb)
-            )),
+            Sshd::start_with(&format!("ForceCommand {}", forger(d, "gz", "gz", &bomb))),
         ),
     ];
     let mut kh = good.known_hosts_line();
@@ -278,10 +271,7 @@ fn host_text_cannot_drive_the_terminal() {
             String::from_utf8_lossy(&out.stderr)
         );
         // 0 for ping, 5 (changes pending) for check.
-        assert!(
-            matches!(out.status.code(), Some(0 | 5)),
-            "{args:?}: {text}"
-        );
+        assert!(matches!(out.status.code(), Some(0 | 5)), "{args:?}: {text}");
         assert!(
             !text.contains(['\x1b', '\x07', '\r']),
             "{args:?} printed raw control characters: {text:?}"

@@ -103,7 +103,10 @@ fn a_canary_secret_never_leaks() {
         .iter()
         .zip(&passwords)
     {
-        text.push_str(&format!("{u} = {}\n", serde_json::to_string(pw).expect("toml string")));
+        text.push_str(&format!(
+            "{u} = {}\n",
+            serde_json::to_string(pw).expect("toml string")
+        ));
     }
     let needles: Vec<String> = passwords.iter().flat_map(|p| forms(p)).collect();
     std::fs::write(&plain, text).expect("write");
@@ -224,7 +227,10 @@ fn a_canary_secret_never_leaks() {
             "`rampart {what}` printed the canary"
         );
         for n in &needles {
-            assert!(!text.contains(n.as_str()), "`rampart {what}` printed a form of a secret: {n}");
+            assert!(
+                !text.contains(n.as_str()),
+                "`rampart {what}` printed a form of a secret: {n}"
+            );
         }
     }
     let written = files_under(d);
@@ -236,7 +242,10 @@ fn a_canary_secret_never_leaks() {
     assert!(written.iter().any(|(p, _)| p.ends_with("report1.html")));
     for (path, text) in &written {
         for n in &needles {
-            assert!(!text.contains(n.as_str()), "{path} holds a form of a secret: {n}");
+            assert!(
+                !text.contains(n.as_str()),
+                "{path} holds a form of a secret: {n}"
+            );
         }
     }
     let ps = lab.sh("h24", "cat /root/ps-samples.log");
@@ -252,7 +261,10 @@ fn a_canary_secret_never_leaks() {
         "the canary reached a log on the host"
     );
     for n in &needles {
-        assert!(!logs.contains(n.as_str()), "a form of a secret reached a log on the host: {n}");
+        assert!(
+            !logs.contains(n.as_str()),
+            "a form of a secret reached a log on the host: {n}"
+        );
     }
     let files = lab
         .exec(

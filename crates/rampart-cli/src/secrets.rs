@@ -30,7 +30,9 @@ fn refuse_open_permissions(p: &Path) -> Result<(), CliError> {
         if mode & 0o077 != 0 {
             return Err(InputError::in_file(
                 p,
-                format!("the age identity is readable by others (mode {mode:04o}); refusing to use it"),
+                format!(
+                    "the age identity is readable by others (mode {mode:04o}); refusing to use it"
+                ),
             )
             .with_hint(format!("chmod 600 {}", p.display()))
             .into());

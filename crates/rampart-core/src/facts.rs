@@ -1246,7 +1246,9 @@ impl<R: std::io::Read> std::io::Read for Capped<R> {
                 ))),
             };
         }
-        let want = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..want])?;
         self.left -= n as u64;
         Ok(n)
@@ -1417,7 +1419,9 @@ mod tests {
         let e = untar(bytes.as_slice()).unwrap_err();
         assert!(e.0.contains("/etc/x") && e.0.contains("1024 KiB"), "{e}");
         // Just over the per-file cap is refused too.
-        let mut bytes = raw_header("/etc/y", MAX_FETCHED_FILE + 1).as_bytes().to_vec();
+        let mut bytes = raw_header("/etc/y", MAX_FETCHED_FILE + 1)
+            .as_bytes()
+            .to_vec();
         bytes.extend(std::iter::repeat_n(0u8, 2 << 20));
         assert!(untar(bytes.as_slice()).is_err());
     }

@@ -157,7 +157,13 @@ fn mask_credential(line: &str) -> std::borrow::Cow<'_, str> {
         let masked = format!(">{}", crate::secret::REDACTED);
         let words: Vec<&str> = body
             .split_whitespace()
-            .map(|w| if w.starts_with('>') { masked.as_str() } else { w })
+            .map(|w| {
+                if w.starts_with('>') {
+                    masked.as_str()
+                } else {
+                    w
+                }
+            })
             .collect();
         return Cow::Owned(format!("{indent}{}{nl}", words.join(" ")));
     }
@@ -171,7 +177,11 @@ fn mask_credential(line: &str) -> std::borrow::Cow<'_, str> {
         return Cow::Borrowed(line);
     }
     let sep = &rest[..rest.len() - value.len()];
-    Cow::Owned(format!("{indent}{}{sep}{}{nl}", &body[..end], crate::secret::REDACTED))
+    Cow::Owned(format!(
+        "{indent}{}{sep}{}{nl}",
+        &body[..end],
+        crate::secret::REDACTED
+    ))
 }
 
 /// One attribute that changes.
@@ -228,7 +238,12 @@ mod tests {
         assert!(d.contains(" masterauth=<redacted>\n"), "{d}");
         assert!(d.contains(" user app on ><redacted> ~* +@all\n"), "{d}");
         assert!(d.contains("-port 6379\n+port 6380\n"), "{d}");
-        for plain in ["PasswordAuthentication no", "passwords_dir /x", "token", "# password: see vault"] {
+        for plain in [
+            "PasswordAuthentication no",
+            "passwords_dir /x",
+            "token",
+            "# password: see vault",
+        ] {
             assert_eq!(mask_credential(plain), plain);
         }
     }

@@ -240,7 +240,8 @@ mod tests {
 
     #[test]
     fn terminal_text_shows_control_characters_escaped() {
-        let pretty = "Debian\x1b]0;pwned\x07\r\x1b[2K\x1b[32mh2 reachable\x1b[0m \u{9b}31m \u{202e}txt";
+        let pretty =
+            "Debian\x1b]0;pwned\x07\r\x1b[2K\x1b[32mh2 reachable\x1b[0m \u{9b}31m \u{202e}txt";
         let shown = terminal_safe(pretty);
         assert_eq!(
             shown,

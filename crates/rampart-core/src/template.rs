@@ -343,7 +343,10 @@ mod tests {
         assert!(e.line.is_some(), "{e}");
         assert!(e.message.contains("fuel"), "{e}");
         let shown = e.to_string();
-        assert!(shown.starts_with("template site/templates/loop.j2:"), "{shown}");
+        assert!(
+            shown.starts_with("template site/templates/loop.j2:"),
+            "{shown}"
+        );
 
         // Unbounded recursion: a macro calling itself stops at the recursion limit.
         t.add_user(

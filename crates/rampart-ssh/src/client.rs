@@ -74,8 +74,7 @@ pub struct ClientOptions {
 }
 
 /// OpenSSH's default GlobalKnownHostsFile.
-pub const GLOBAL_KNOWN_HOSTS: [&str; 2] =
-    ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"];
+pub const GLOBAL_KNOWN_HOSTS: [&str; 2] = ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"];
 
 impl Default for ClientOptions {
     fn default() -> Self {

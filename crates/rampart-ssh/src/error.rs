@@ -437,9 +437,9 @@ pub(crate) fn fmt_duration(d: Duration) -> String {
 
 /// `64 MiB`, `1 KiB`, `12 bytes`.
 pub(crate) fn fmt_bytes(n: u64) -> String {
-    if n >= 1 << 20 && n % (1 << 20) == 0 {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
         format!("{} MiB", n >> 20)
-    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
         format!("{} KiB", n >> 10)
     } else {
         format!("{n} bytes")

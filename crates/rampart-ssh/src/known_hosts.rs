@@ -549,7 +549,7 @@ mod tests {
         // The port matters: the same address on 22 is not known.
         assert!(matches!(
             check_text(&text, &host_key_name("127.0.0.1", 22), &k),
-            Verdict::Unknown { .. }
+            Verdict::Unknown
         ));
     }
 
@@ -572,7 +572,7 @@ mod tests {
         ));
         assert!(matches!(
             check_text(&text, "[127.0.0.1]:2223", &key(ED_A)),
-            Verdict::Unknown { .. }
+            Verdict::Unknown
         ));
         // Garbage after |1| never matches and never panics.
         assert!(!parse(&format!("|1|###|### ssh-ed25519 {ED_A}"))[0].matches(&name));
@@ -591,7 +591,7 @@ mod tests {
         ));
         assert!(matches!(
             check_text(&text, "bad.example.com", &k),
-            Verdict::Unknown { .. }
+            Verdict::Unknown
         ));
         assert!(matches!(
             check_text(&text, "10.0.0.7", &k),
@@ -599,7 +599,7 @@ mod tests {
         ));
         assert!(matches!(
             check_text(&text, "10.0.0.17", &k),
-            Verdict::Unknown { .. }
+            Verdict::Unknown
         ));
         assert!(glob_match("a*b*c", "axxbyyc"));
         assert!(!glob_match("a*b*c", "axxbyy"));
@@ -673,7 +673,7 @@ mod tests {
         let k = key(ED_A);
         // A CA line neither trusts nor distrusts the key.
         let ca = format!("@cert-authority * ssh-ed25519 {ED_A}\n");
-        assert!(matches!(check_text(&ca, "h", &k), Verdict::Unknown { .. }));
+        assert!(matches!(check_text(&ca, "h", &k), Verdict::Unknown));
         // A revoked key is refused even when another line trusts it.
         let revoked = format!("h ssh-ed25519 {ED_A}\n@revoked * ssh-ed25519 {ED_A}\n");
         assert_eq!(

@@ -486,7 +486,9 @@ async fn drive_channel(
         // The script may carry secrets (a credential file's content): its only buffer is
         // handed over without a copy and zeroed when russh has sent it.
         if !stdin.is_empty()
-            && let Err(e) = tx.data_bytes(bytes::Bytes::from_owner(ZeroOnDrop(stdin))).await
+            && let Err(e) = tx
+                .data_bytes(bytes::Bytes::from_owner(ZeroOnDrop(stdin)))
+                .await
         {
             // The command may exit without reading all of stdin; that is its business.
             tracing::debug!(error = %e, "stdin not fully sent");

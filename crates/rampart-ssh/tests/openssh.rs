@@ -193,7 +193,8 @@ async fn a_private_key_readable_by_others_is_refused() {
         assert_eq!(err.kind(), ErrorKind::AuthFailed);
         let msg = err.to_string();
         assert!(
-            msg.contains(&format!("permissions {mode:04o} are too open")) && msg.contains("chmod 600"),
+            msg.contains(&format!("permissions {mode:04o} are too open"))
+                && msg.contains("chmod 600"),
             "{msg}"
         );
     }
@@ -428,7 +429,11 @@ async fn the_global_known_hosts_file_is_read_and_never_bypassed_by_accept_new() 
         .take(2)
         .collect::<Vec<_>>()
         .join(" ");
-    std::fs::write(&global, format!("[127.0.0.1]:{} {impostor_key}\n", sshd.port)).unwrap();
+    std::fs::write(
+        &global,
+        format!("[127.0.0.1]:{} {impostor_key}\n", sshd.port),
+    )
+    .unwrap();
     let err = with_global(HostKeyPolicy::AcceptNew)
         .connect(&sshd.target("global", &key, &user))
         .await
@@ -440,7 +445,11 @@ async fn the_global_known_hosts_file_is_read_and_never_bypassed_by_accept_new() 
         }
         other => panic!("expected HostKeyChanged, got {other:?}"),
     }
-    assert_eq!(std::fs::read_to_string(&user).unwrap(), "", "nothing learned");
+    assert_eq!(
+        std::fs::read_to_string(&user).unwrap(),
+        "",
+        "nothing learned"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -722,17 +731,18 @@ async fn flooding_output_is_capped_per_command_and_per_host() {
         .expect("connect");
     for command in ["yes", "yes >&2"] {
         let start = Instant::now();
-        let err = session
-            .exec(Exec::new(command))
-            .await
-            .expect_err("capped");
+        let err = session.exec(Exec::new(command)).await.expect_err("capped");
         assert_eq!(err.kind(), ErrorKind::OutputTooLarge, "{err}");
         assert!(
             matches!(&err, SshError::OutputTooLarge { limit, .. } if *limit == rampart_ssh::MAX_COMMAND_OUTPUT),
             "{err:?}"
         );
         assert!(err.to_string().contains("16 MiB"), "{err}");
-        assert!(start.elapsed() < Duration::from_secs(60), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     let small = Connector::new(ClientOptions {

@@ -56,9 +56,9 @@ pub struct TemplateError {
     pub message: String,
 }
 
-/// Instructions one render may execute. The largest shipped template renders in a few
-/// thousand; a site's template that loops a billion times (three nested `range(100000)`)
-/// stops here with an error naming its file and line instead of keeping `check` busy forever.
+/// Instructions one render may execute: far beyond what a configuration file needs, while a
+/// site's template that loops a billion times (three nested `range(100000)`) stops here with
+/// an error naming its file and line instead of keeping `check` busy forever.
 pub const TEMPLATE_FUEL: u64 = 5_000_000;
 
 /// Nesting depth (loops, ifs, includes and macro calls) one render may reach.

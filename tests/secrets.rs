@@ -1,6 +1,9 @@
 //! The secrets canary: check, apply and audit a site whose Redis passwords carry a canary
 //! value, with the most verbose logging and `--json`, while the host's process list is sampled.
-//! The canary must appear in no output, no report, no process listing and no log on the host.
+//! The canary must appear in no output, no report, no process listing and no log on the host
+//! (sudo's I/O log included, when the host keeps one), in clear nor as JSON-escaped, hex or
+//! base64 text, and in no file the controller writes (journal, fact cache, HTML and JUnit
+//! reports).
 //! Host: h24 (tests/util/HOSTS.md).
 
 mod util;
@@ -9,11 +12,56 @@ use std::process::{Command, Stdio};
 
 use util::{Lab, rampart_bin};
 
-fn run(args: &[&str]) -> (i32, String) {
+/// The forms a secret takes in text: clear, JSON-escaped, hex (both cases) and base64
+/// (both alphabets, at each alignment inside a longer base64 text).
+fn forms(secret: &str) -> Vec<String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let json = serde_json::to_string(secret).expect("json");
+    let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+    let mut out = vec![
+        secret.to_owned(),
+        json[1..json.len() - 1].to_owned(),
+        hex.to_uppercase(),
+        hex,
+    ];
+    for engine in [STANDARD_NO_PAD, URL_SAFE_NO_PAD] {
+        for k in 0..3usize {
+            let mut buf = vec![0u8; k];
+            buf.extend_from_slice(secret.as_bytes());
+            let enc = engine.encode(&buf);
+            out.push(enc[(8 * k).div_ceil(6)..(8 * (k + secret.len())) / 6].to_owned());
+        }
+    }
+    out
+}
+
+/// Every file under `dir`, as (path, lossy text).
+fn files_under(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                out.push((
+                    p.display().to_string(),
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn run(args: &[&str], cache: &std::path::Path) -> (i32, String) {
     let out = Command::new(rampart_bin())
         .args(args)
         .env("NO_COLOR", "1")
         .env("RAMPART_LOG", "trace")
+        .env("RAMPART_CACHE_DIR", cache)
         .output()
         .expect("run rampart");
     let text = format!(
@@ -46,9 +94,21 @@ fn a_canary_secret_never_leaks() {
     assert!(out.status.success());
     let plain = d.join("secrets.toml");
     let mut text = String::from("[redis]\n");
-    for u in ["admin", "monitor", "coordinator", "ex_001", "DZ-001"] {
-        text.push_str(&format!("{u} = \"{canary}-{u}-pw\"\n"));
+    // A quote and a backslash, so the JSON-escaped form differs from the clear one.
+    let passwords: Vec<String> = ["admin", "monitor", "coordinator", "ex_001", "DZ-001"]
+        .iter()
+        .map(|u| format!("{canary}-{u}-p\"w\\"))
+        .collect();
+    for (u, pw) in ["admin", "monitor", "coordinator", "ex_001", "DZ-001"]
+        .iter()
+        .zip(&passwords)
+    {
+        text.push_str(&format!(
+            "{u} = {}\n",
+            serde_json::to_string(pw).expect("toml string")
+        ));
     }
+    let needles: Vec<String> = passwords.iter().flat_map(|p| forms(p)).collect();
     std::fs::write(&plain, text).expect("write");
     let out = Command::new(rampart_bin())
         .args([
@@ -76,6 +136,19 @@ fn a_canary_secret_never_leaks() {
         site.to_str().expect("utf-8"),
         key.to_str().expect("utf-8"),
     );
+    // Every file the controller writes lands under `d`: the journal beside the site, the fact
+    // cache, and the reports.
+    let cache = d.join("cache");
+    let reports: Vec<String> = (0..4)
+        .flat_map(|n| {
+            [
+                "--html".to_owned(),
+                d.join(format!("report{n}.html")).display().to_string(),
+                "--junit".to_owned(),
+                d.join(format!("junit{n}.xml")).display().to_string(),
+            ]
+        })
+        .collect();
 
     // Sample every process's argv on the host while rampart works.
     let sampler = Command::new(lab.scripts.join("exec.sh"))
@@ -89,7 +162,7 @@ fn a_canary_secret_never_leaks() {
         .spawn()
         .expect("start sampler");
     let mut outputs = Vec::new();
-    for args in [
+    for (n, args) in [
         vec![
             "check",
             "-vvv",
@@ -125,8 +198,13 @@ fn a_canary_secret_never_leaks() {
             "--probe-ports",
             "22",
         ],
-    ] {
-        let (code, text) = run(&args);
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut args = args;
+        args.extend(reports[n * 4..n * 4 + 4].iter().map(String::as_str));
+        let (code, text) = run(&args, &cache);
         outputs.push((args.join(" "), code, text));
     }
     let _ = sampler.wait_with_output();
@@ -148,6 +226,27 @@ fn a_canary_secret_never_leaks() {
             !text.contains(&canary),
             "`rampart {what}` printed the canary"
         );
+        for n in &needles {
+            assert!(
+                !text.contains(n.as_str()),
+                "`rampart {what}` printed a form of a secret: {n}"
+            );
+        }
+    }
+    let written = files_under(d);
+    assert!(
+        written.iter().any(|(p, _)| p.contains(".rampart/journal-")),
+        "the journal was written under {}",
+        d.display()
+    );
+    assert!(written.iter().any(|(p, _)| p.ends_with("report1.html")));
+    for (path, text) in &written {
+        for n in &needles {
+            assert!(
+                !text.contains(n.as_str()),
+                "{path} holds a form of a secret: {n}"
+            );
+        }
     }
     let ps = lab.sh("h24", "cat /root/ps-samples.log");
     assert!(ps.lines().count() > 100, "the sampler ran");
@@ -155,11 +254,18 @@ fn a_canary_secret_never_leaks() {
         !ps.contains(&canary),
         "a process on the host had the canary in its argv"
     );
-    let logs = lab.sh("h24", "journalctl --no-pager -q 2>/dev/null; cat /var/log/auth.log /var/log/syslog /var/log/redis/*.log 2>/dev/null; true");
+    // sudo's I/O log (log_input/log_output) is read through sudoreplay when the host keeps one.
+    let logs = lab.sh("h24", "journalctl --no-pager -q 2>/dev/null; cat /var/log/auth.log /var/log/syslog /var/log/redis/*.log 2>/dev/null; if [ -d /var/log/sudo-io ]; then for s in $(sudoreplay -l 2>/dev/null | sed -n 's/.*TSID=\\([^ ;]*\\).*/\\1/p'); do sudoreplay -R \"$s\" 2>/dev/null; done; zcat -f $(find /var/log/sudo-io -type f) 2>/dev/null; fi; true");
     assert!(
         !logs.contains(&canary),
         "the canary reached a log on the host"
     );
+    for n in &needles {
+        assert!(
+            !logs.contains(n.as_str()),
+            "a form of a secret reached a log on the host: {n}"
+        );
+    }
     let files = lab
         .exec(
             "h24",

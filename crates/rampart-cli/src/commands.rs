@@ -140,6 +140,7 @@ fn ping_json(h: &HostReport) -> serde_json::Value {
 
 fn print_ping(report: &RunReport) {
     use comfy_table::{Cell, Table, presets};
+    let report = &report.for_terminal();
     let mut t = Table::new();
     t.load_style(presets::UTF8_BORDERS_ONLY);
     t.set_header(vec![
@@ -229,10 +230,7 @@ pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliEr
         Some(path) => crate::secrets::load(path, a.identity.as_deref())?,
         None => BTreeMap::new(),
     };
-    let mut redactor = Redactor::new();
-    for s in secrets.values() {
-        redactor.add(s);
-    }
+    let redactor = jobs::redactor(&secrets, &prepared.jobs);
     let shared = Arc::new(Shared::new(
         templates,
         secrets,

@@ -327,3 +327,21 @@ pub fn user_templates(dir: &Path) -> Result<Vec<(String, String, String)>, CliEr
     }
     Ok(out)
 }
+
+/// The run's redactor: every secret of the site and every secret a selected host's roles
+/// derive from them (the redis-acl maintenance password), in all their encoded forms.
+pub fn redactor(
+    secrets: &std::collections::BTreeMap<String, rampart_core::secret::Secret>,
+    jobs: &[HostJob],
+) -> rampart_core::secret::Redactor {
+    let mut redactor = rampart_core::secret::Redactor::new();
+    for s in secrets.values() {
+        redactor.add(s);
+    }
+    for role in jobs.iter().flat_map(|j| &j.roles) {
+        for s in role.configured.derived_secrets(secrets) {
+            redactor.add(&s);
+        }
+    }
+    redactor
+}

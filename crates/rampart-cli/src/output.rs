@@ -113,6 +113,8 @@ impl Reporter for Progress {
 
 /// One line per finished host: `h1  ok=12 changed=3  0.41s`.
 fn host_line(r: &HostReport, mode: Mode) -> String {
+    // Host text (errors, the OS name) is shown with its control characters escaped.
+    let r = &r.for_terminal();
     let name = format!("{:<16}", r.host);
     if r.unreachable {
         return format!(
@@ -168,6 +170,7 @@ fn host_line(r: &HostReport, mode: Mode) -> String {
 
 /// Prints what changed (or would change) per host, with diffs when asked.
 pub fn print_changes(report: &RunReport, diff: bool, verbose: bool) {
+    let report = &report.for_terminal();
     let mut out = std::io::stdout().lock();
     for h in &report.hosts {
         let interesting: Vec<_> = h
@@ -242,6 +245,7 @@ pub fn print_changes(report: &RunReport, diff: bool, verbose: bool) {
 
 /// The recap table on stdout.
 pub fn print_recap(report: &RunReport) {
+    let report = &report.for_terminal();
     let mut t = Table::new();
     t.load_style(presets::UTF8_BORDERS_ONLY)
         .set_content_arrangement(ContentArrangement::Dynamic);

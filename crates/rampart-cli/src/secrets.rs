@@ -20,9 +20,32 @@ use zeroize::Zeroizing;
 
 use crate::error::CliError;
 
+/// Refuses an identity file that others may read, as ssh refuses such a private key: the
+/// identity decrypts every secret of the site.
+fn refuse_open_permissions(p: &Path) -> Result<(), CliError> {
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(p) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(InputError::in_file(
+                p,
+                format!(
+                    "the age identity is readable by others (mode {mode:04o}); refusing to use it"
+                ),
+            )
+            .with_hint(format!("chmod 600 {}", p.display()))
+            .into());
+        }
+    }
+    let _ = p;
+    Ok(())
+}
+
 /// Where the identity comes from, for messages.
 fn identity_source(flag: Option<&Path>) -> Result<(String, Zeroizing<String>), CliError> {
     let read = |p: &Path, label: String| -> Result<(String, Zeroizing<String>), CliError> {
+        refuse_open_permissions(p)?;
         let text = std::fs::read_to_string(p).map_err(|e| {
             InputError::in_file(p, format!("cannot read the age identity: {e}"))
                 .with_hint("create one with `rampart secrets keygen -o FILE`, or point --identity / RAMPART_AGE_IDENTITY at it")
@@ -405,6 +428,18 @@ mod tests {
         let id = age::x25519::Identity::generate();
         let idf = dir.path().join("id");
         std::fs::write(&idf, id.to_string().expose_secret()).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&idf, std::fs::Permissions::from_mode(0o640)).unwrap();
+            let out = dir.path().join("x.age");
+            let recs = recipients_of(&[id.to_public().to_string()], &[], None).unwrap();
+            encrypt_to(&out, b"a = \"canary-admin\"\n", &recs).unwrap();
+            let err = load(&out, Some(&idf)).unwrap_err().to_string();
+            assert!(err.contains("readable by others (mode 0640)"), "{err}");
+            assert!(err.contains("chmod 600"), "{err}");
+            std::fs::set_permissions(&idf, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         let out = dir.path().join("s.age");
         let recs = recipients_of(&[id.to_public().to_string()], &[], None).unwrap();
         encrypt_to(&out, b"[redis]\nadmin = \"canary-admin\"\n", &recs).unwrap();
@@ -421,6 +456,11 @@ mod tests {
                 .expose_secret(),
         )
         .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         let err = load(&out, Some(&other)).unwrap_err().to_string();
         assert!(err.contains("cannot decrypt with the identity"), "{err}");
     }

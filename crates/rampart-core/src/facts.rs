@@ -22,6 +22,10 @@ pub const MAX_FETCHED_FILE: u64 = 1 << 20;
 /// Fetched contents over this many bytes in all travel gzipped.
 pub const GZIP_ABOVE: u64 = 64 << 10;
 
+/// The most file contents one probe may unpack (the tar, after gunzip, headers included). A
+/// gzip bomb or a forged tar stops here: the host fails, the controller holds no more.
+pub const MAX_FETCHED_TOTAL: u64 = 32 << 20;
+
 /// Everything one host's roles will read. Built by resources, merged, then probed once.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FactRequest {
@@ -1250,23 +1254,68 @@ pub fn split_at_end<'a>(stdout: &'a [u8], nonce: &str) -> Option<(&'a [u8], &'a 
     None
 }
 
-/// The regular files of a tar stream by name.
+/// The regular files of a tar stream by name. The stream is the host's word: a header may
+/// claim any size (2^62) and a gzip stream may unpack to any length, so every entry is held to
+/// [`MAX_FETCHED_FILE`] before anything is allocated, the whole stream to
+/// [`MAX_FETCHED_TOTAL`], and allocation is fallible.
 fn untar(stream: impl std::io::Read) -> Result<BTreeMap<String, Vec<u8>>, ParseError> {
     use std::io::Read as _;
     let bad = |e: std::io::Error| ParseError(format!("bad file contents archive: {e}"));
     let mut out = BTreeMap::new();
-    let mut archive = tar::Archive::new(stream);
+    let mut archive = tar::Archive::new(Capped {
+        inner: stream,
+        left: MAX_FETCHED_TOTAL,
+    });
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
         if !entry.header().entry_type().is_file() {
             continue;
         }
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let mut body = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
-        entry.read_to_end(&mut body).map_err(bad)?;
+        let size = entry.size();
+        if size > MAX_FETCHED_FILE {
+            return Err(ParseError(format!(
+                "the host sent {name} as {size} bytes, over the {} KiB a fetched file may have",
+                MAX_FETCHED_FILE >> 10
+            )));
+        }
+        let mut body = Vec::new();
+        body.try_reserve_exact(usize::try_from(size).unwrap_or(usize::MAX))
+            .map_err(|e| ParseError(format!("no memory for {name}: {e}")))?;
+        (&mut entry)
+            .take(MAX_FETCHED_FILE)
+            .read_to_end(&mut body)
+            .map_err(bad)?;
         out.insert(name, body);
     }
     Ok(out)
+}
+
+/// A reader that fails once more than `left` bytes came through.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            let mut one = [0u8; 1];
+            return match self.inner.read(&mut one)? {
+                0 => Ok(0),
+                _ => Err(std::io::Error::other(format!(
+                    "the host sent more than {} MiB of file contents",
+                    MAX_FETCHED_TOTAL >> 20
+                ))),
+            };
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 fn parse_mode(s: &str) -> Option<u32> {
@@ -1478,6 +1527,49 @@ fn parse_apt(lines: &[&str], stats: &[&str], bodies: &BTreeMap<String, Vec<u8>>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A tar entry header for `path` claiming `size` bytes (whatever follows).
+    fn raw_header(path: &str, size: u64) -> tar::Header {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(size);
+        h.set_mode(0o644);
+        h.as_gnu_mut().unwrap().name[..path.len()].copy_from_slice(path.as_bytes());
+        h.set_cksum();
+        h
+    }
+
+    #[test]
+    fn a_forged_tar_size_fails_the_probe_instead_of_aborting() {
+        // 2^62 bytes: Vec::with_capacity of that aborted the whole controller.
+        let mut bytes = raw_header("/etc/x", 1 << 62).as_bytes().to_vec();
+        bytes.extend_from_slice(&[b'a'; 512]);
+        let e = untar(bytes.as_slice()).unwrap_err();
+        assert!(e.0.contains("/etc/x") && e.0.contains("1024 KiB"), "{e}");
+        // Just over the per-file cap is refused too.
+        let mut bytes = raw_header("/etc/y", MAX_FETCHED_FILE + 1)
+            .as_bytes()
+            .to_vec();
+        bytes.extend(std::iter::repeat_n(0u8, 2 << 20));
+        assert!(untar(bytes.as_slice()).is_err());
+    }
+
+    #[test]
+    fn a_gzip_bomb_stops_at_the_total_cap() {
+        use std::io::Write as _;
+        // 48 files of 1 MiB of zeros: 48 MiB unpacked from about 50 KiB on the wire.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; MAX_FETCHED_FILE as usize];
+        for i in 0..48 {
+            gz.write_all(raw_header(&format!("/etc/f{i}"), MAX_FETCHED_FILE).as_bytes())
+                .unwrap();
+            gz.write_all(&zeros).unwrap();
+        }
+        gz.write_all(&[0u8; 1024]).unwrap();
+        let wire = gz.finish().unwrap();
+        assert!(wire.len() < 200 << 10, "{}", wire.len());
+        let e = untar(flate2::read::GzDecoder::new(wire.as_slice())).unwrap_err();
+        assert!(e.0.contains("more than 32 MiB"), "{e}");
+    }
 
     fn out(nonce: &str, sections: &[(&str, &str)]) -> String {
         let mut s = String::new();

@@ -95,10 +95,12 @@ impl Diff {
                 } else {
                     "/dev/null".to_owned()
                 };
-                diff.unified_diff()
+                let text = diff
+                    .unified_diff()
                     .context_radius(3)
                     .header(&from, &format!("{path} (rampart)"))
-                    .to_string()
+                    .to_string();
+                mask_credential_lines(&text)
             }
             Diff::Attrs(attrs) => attrs
                 .iter()
@@ -106,6 +108,80 @@ impl Diff {
                 .collect(),
         }
     }
+}
+
+/// Keys whose value is a credential in the config files rampart diffs (redis.conf, INI and
+/// env files): such a line shows its key and `<redacted>`. The host's side of a diff holds
+/// values the run's redactor cannot know (an old `requirepass`), so they are masked by form.
+const CREDENTIAL_KEYS: &[&str] = &[
+    "requirepass",
+    "masterauth",
+    "password",
+    "passwd",
+    "pass",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "client_secret",
+    "auth_pass",
+    "private_key",
+];
+
+/// Masks credential values in the lines of a unified diff (context, removed and added lines
+/// alike): `requirepass X`, `password = X`, `TOKEN: X`, and the `>password` / `#hash` of a
+/// Redis ACL `user` line.
+pub fn mask_credential_lines(diff: &str) -> String {
+    let mut out = String::with_capacity(diff.len());
+    for line in diff.split_inclusive('\n') {
+        let header = line.starts_with("---") || line.starts_with("+++") || line.starts_with("@@");
+        match line.chars().next() {
+            Some(mark @ (' ' | '-' | '+')) if !header => {
+                out.push(mark);
+                out.push_str(&mask_credential(&line[1..]));
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
+}
+
+fn mask_credential(line: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    let body = line.trim_start();
+    let indent = &line[..line.len() - body.len()];
+    let nl = if body.ends_with('\n') { "\n" } else { "" };
+    let body = body.trim_end_matches('\n');
+    // A Redis ACL user: `user NAME on >plaintext #sha256 ~keys +@cmds`.
+    if body.starts_with("user ") && body.split_whitespace().any(|w| w.starts_with('>')) {
+        let masked = format!(">{}", crate::secret::REDACTED);
+        let words: Vec<&str> = body
+            .split_whitespace()
+            .map(|w| {
+                if w.starts_with('>') {
+                    masked.as_str()
+                } else {
+                    w
+                }
+            })
+            .collect();
+        return Cow::Owned(format!("{indent}{}{nl}", words.join(" ")));
+    }
+    let end = body
+        .find(|c: char| c.is_whitespace() || c == '=' || c == ':')
+        .unwrap_or(body.len());
+    let key = body[..end].trim_matches(|c| c == '"' || c == '\'');
+    let rest = &body[end..];
+    let value = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '=' || c == ':');
+    if value.is_empty() || !CREDENTIAL_KEYS.contains(&key.to_ascii_lowercase().as_str()) {
+        return Cow::Borrowed(line);
+    }
+    let sep = &rest[..rest.len() - value.len()];
+    Cow::Owned(format!(
+        "{indent}{}{sep}{}{nl}",
+        &body[..end],
+        crate::secret::REDACTED
+    ))
 }
 
 /// One attribute that changes.
@@ -146,6 +222,31 @@ pub enum Risk {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_side_credentials_in_diff_context_are_masked() {
+        let before = "port 6379\nrequirepass HOSTSIDE-old-pw\nmasterauth=HOSTSIDE-m\nuser app on >HOSTSIDE-acl ~* +@all\nPasswordAuthentication no\nbind 127.0.0.1\n";
+        let after = "port 6380\nrequirepass HOSTSIDE-old-pw\nmasterauth=HOSTSIDE-m\nuser app on >HOSTSIDE-acl ~* +@all\nPasswordAuthentication no\nbind 127.0.0.1\n";
+        let d = Diff::Text {
+            path: "/etc/redis/redis.conf".into(),
+            before: Some(before.into()),
+            after: after.into(),
+        }
+        .render();
+        assert!(!d.contains("HOSTSIDE"), "{d}");
+        assert!(d.contains(" requirepass <redacted>\n"), "{d}");
+        assert!(d.contains(" masterauth=<redacted>\n"), "{d}");
+        assert!(d.contains(" user app on ><redacted> ~* +@all\n"), "{d}");
+        assert!(d.contains("-port 6379\n+port 6380\n"), "{d}");
+        for plain in [
+            "PasswordAuthentication no",
+            "passwords_dir /x",
+            "token",
+            "# password: see vault",
+        ] {
+            assert_eq!(mask_credential(plain), plain);
+        }
+    }
 
     #[test]
     fn text_diff_is_unified() {

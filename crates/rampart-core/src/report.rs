@@ -3,6 +3,8 @@
 //! The same [`RunReport`] feeds the terminal recap, `--json`, JUnit and HTML. Diffs in it are
 //! rendered text that has already been through the run's secret redactor.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use crate::plan::Risk;
@@ -162,9 +164,112 @@ impl RunReport {
     }
 }
 
+/// The one sanitiser for text that reaches a terminal: every control character but newline
+/// and tab (C0, DEL, C1: ESC starts CSI/OSC sequences, CR rewrites a line) and the bidi
+/// overrides that reorder what is shown are written escaped (`\x1b`, `\u{202e}`). Hosts
+/// choose much of what rampart prints (OS names, errors, diffs, evidence), and a host must not
+/// be able to forge a line, retitle the window or hide text.
+pub fn terminal_safe(s: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(unsafe_char) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if !unsafe_char(c) {
+            out.push(c);
+        } else if (c as u32) < 0x100 {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn safe(s: &mut String) {
+    if let Cow::Owned(o) = terminal_safe(s) {
+        *s = o;
+    }
+}
+
+impl HostReport {
+    /// A copy with every text passed through [`terminal_safe`]: what the terminal printers
+    /// use (JSON and HTML escape on their own and keep the exact text).
+    pub fn for_terminal(&self) -> HostReport {
+        let mut h = self.clone();
+        safe(&mut h.host);
+        safe(&mut h.address);
+        for t in [&mut h.error, &mut h.error_kind].into_iter().flatten() {
+            safe(t);
+        }
+        for r in &mut h.resources {
+            safe(&mut r.role);
+            safe(&mut r.id);
+            safe(&mut r.summary);
+            safe(&mut r.diff);
+            if let Some(e) = &mut r.error {
+                safe(e);
+            }
+        }
+        for v in &mut h.verify {
+            safe(&mut v.id);
+            safe(&mut v.title);
+            safe(&mut v.evidence);
+        }
+        h.handlers.iter_mut().for_each(safe);
+        for p in &mut h.timeline {
+            safe(&mut p.name);
+        }
+        h
+    }
+}
+
+impl RunReport {
+    /// A copy with every host's text made safe for a terminal ([`HostReport::for_terminal`]).
+    pub fn for_terminal(&self) -> RunReport {
+        RunReport {
+            hosts: self.hosts.iter().map(HostReport::for_terminal).collect(),
+            ..self.clone()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terminal_text_shows_control_characters_escaped() {
+        let pretty =
+            "Debian\x1b]0;pwned\x07\r\x1b[2K\x1b[32mh2 reachable\x1b[0m \u{9b}31m \u{202e}txt";
+        let shown = terminal_safe(pretty);
+        assert_eq!(
+            shown,
+            "Debian\\x1b]0;pwned\\x07\\x0d\\x1b[2K\\x1b[32mh2 reachable\\x1b[0m \\x9b31m \\u{202e}txt"
+        );
+        assert!(!shown.chars().any(|c| c.is_control()));
+        assert!(matches!(terminal_safe("plain\ttext\n"), Cow::Borrowed(_)));
+        let h = HostReport {
+            error: Some("bad\x1b[2J".into()),
+            resources: vec![ResourceOutcome {
+                role: "r".into(),
+                id: "x".into(),
+                status: Status::Changed,
+                summary: "s\x1b".into(),
+                diff: "+a\x1b]8;;http://x\x07\n".into(),
+                risk: None,
+                error: None,
+            }],
+            ..HostReport::default()
+        }
+        .for_terminal();
+        assert_eq!(h.error.as_deref(), Some("bad\\x1b[2J"));
+        assert_eq!(h.resources[0].diff, "+a\\x1b]8;;http://x\\x07\n");
+    }
 
     #[test]
     fn tally_counts_statuses() {

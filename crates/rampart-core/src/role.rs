@@ -53,6 +53,13 @@ pub trait Configured: Send + Sync + Debug {
     fn templates(&self) -> Vec<TemplateUse> {
         Vec::new()
     }
+
+    /// Secrets this role derives from the site's secrets (a password computed from another),
+    /// so the run's redactor scrubs them too. Default: none.
+    fn derived_secrets(&self, secrets: &BTreeMap<String, Secret>) -> Vec<Secret> {
+        let _ = secrets;
+        Vec::new()
+    }
 }
 
 /// A template a role renders for every host it plans.

@@ -56,9 +56,19 @@ pub struct TemplateError {
     pub message: String,
 }
 
+/// Instructions one render may execute: far beyond what a configuration file needs, while a
+/// site's template that loops a billion times (three nested `range(100000)`) stops here with
+/// an error naming its file and line instead of keeping `check` busy forever.
+pub const TEMPLATE_FUEL: u64 = 5_000_000;
+
+/// Nesting depth (loops, ifs, includes and macro calls) one render may reach.
+pub const TEMPLATE_RECURSION: usize = 200;
+
 fn new_env() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(TEMPLATE_FUEL));
+    env.set_recursion_limit(TEMPLATE_RECURSION);
     if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
         .trim_blocks(true)
         .keep_trailing_newline(true)
@@ -153,6 +163,12 @@ impl Templates {
                 let mut message = e.kind().to_string();
                 if let Some(d) = e.detail() {
                     message = format!("{message}: {d}");
+                }
+                if e.kind() == minijinja::ErrorKind::OutOfFuel {
+                    message = format!(
+                        "{message}: rendering took more than {TEMPLATE_FUEL} steps (a runaway \
+                         loop?); make the loops smaller"
+                    );
                 }
                 TemplateError {
                     name: shown,
@@ -308,6 +324,41 @@ mod tests {
             out,
             "a ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb\n"
         );
+    }
+
+    #[test]
+    fn a_runaway_template_runs_out_of_fuel_and_names_its_line() {
+        let mut t = Templates::embedded();
+        let src = "header\n{% for a in range(100000) %}{% for b in range(100000) %}\n{% for c in range(100000) %}{{ c }}{% endfor %}{% endfor %}{% endfor %}\n";
+        t.add_user("loop.j2", src.into(), "site/templates/loop.j2")
+            .unwrap();
+        let started = std::time::Instant::now();
+        let e = t.render("loop.j2", serde_json::json!({})).unwrap_err();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "stopped in {:?}",
+            started.elapsed()
+        );
+        assert_eq!(e.name, "site/templates/loop.j2");
+        assert!(e.line.is_some(), "{e}");
+        assert!(e.message.contains("fuel"), "{e}");
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with("template site/templates/loop.j2:"),
+            "{shown}"
+        );
+
+        // Unbounded recursion: a macro calling itself stops at the recursion limit.
+        t.add_user(
+            "rec.j2",
+            "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}\n{{ f(0) }}\n".into(),
+            "site/templates/rec.j2",
+        )
+        .unwrap();
+        let e = t.render("rec.j2", serde_json::json!({})).unwrap_err();
+        assert_eq!(e.name, "site/templates/rec.j2");
+        assert!(e.message.contains("recursion"), "{e}");
+        assert!(e.line.is_some(), "{e}");
     }
 
     #[test]

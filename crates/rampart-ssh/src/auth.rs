@@ -62,6 +62,20 @@ impl KeyStore {
     }
 
     async fn load_uncached(&self, path: &Path) -> Loaded {
+        // Like ssh(1): a private key that others can read is not used ("UNPROTECTED PRIVATE
+        // KEY FILE").
+        #[cfg(unix)]
+        if let Ok(meta) = tokio::fs::metadata(path).await {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Loaded::Unusable(format!(
+                    "permissions {mode:04o} are too open: others may read this private key \
+                     (chmod 600 {})",
+                    path.display()
+                ));
+            }
+        }
         let text = match tokio::fs::read_to_string(path).await {
             Ok(t) => Zeroizing::new(t),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

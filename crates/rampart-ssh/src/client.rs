@@ -63,7 +63,18 @@ pub struct ClientOptions {
     pub passphrase_env: Option<String>,
     /// Ask on `/dev/tty` (no echo) for a passphrase when the variable is not set.
     pub allow_tty_prompt: bool,
+    /// The system-wide known_hosts files (OpenSSH's GlobalKnownHostsFile), read beside every
+    /// target's own files and never written: a key they record is trusted, and a host they
+    /// know is never "new" to `--accept-new`. Default: OpenSSH's,
+    /// `/etc/ssh/ssh_known_hosts` and `/etc/ssh/ssh_known_hosts2`; missing files are empty.
+    pub global_known_hosts: Vec<PathBuf>,
+    /// Caps on what one command and one session's commands may print (see
+    /// [`crate::session::MAX_COMMAND_OUTPUT`]).
+    pub output_limits: crate::session::Limits,
 }
+
+/// OpenSSH's default GlobalKnownHostsFile.
+pub const GLOBAL_KNOWN_HOSTS: [&str; 2] = ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"];
 
 impl Default for ClientOptions {
     fn default() -> Self {
@@ -75,6 +86,8 @@ impl Default for ClientOptions {
             max_channels: 8,
             passphrase_env: Some("RAMPART_KEY_PASSPHRASE".to_owned()),
             allow_tty_prompt: false,
+            global_known_hosts: GLOBAL_KNOWN_HOSTS.iter().map(PathBuf::from).collect(),
+            output_limits: crate::session::Limits::default(),
         }
     }
 }
@@ -219,6 +232,7 @@ impl Connector {
             target,
             opened,
             self.inner.opts.max_channels,
+            self.inner.opts.output_limits,
         ))
     }
 
@@ -334,6 +348,7 @@ impl Connector {
             host: t.host.clone(),
             port: t.host_key_port.unwrap_or(t.port),
             known_hosts: t.known_hosts.clone(),
+            global_known_hosts: self.inner.opts.global_known_hosts.clone(),
             policy: self.inner.opts.host_key_policy,
             store: self.inner.known_hosts.clone(),
             verified: verified.clone(),
@@ -394,7 +409,9 @@ impl Connector {
         // Ask first for host key types that known_hosts records for this host, as OpenSSH does:
         // otherwise a host known by its ECDSA key would present ed25519 and look unknown.
         let name = host_key_name(&t.host, t.port);
-        let files = self.inner.known_hosts.load(&t.known_hosts);
+        let mut paths = t.known_hosts.clone();
+        paths.extend(self.inner.opts.global_known_hosts.iter().cloned());
+        let files = self.inner.known_hosts.load(&paths);
         let recorded = known_hosts::recorded_types(
             files.iter().map(|(p, e)| (p.as_path(), e.as_slice())),
             &name,
@@ -631,6 +648,7 @@ pub(crate) struct ClientHandler {
     host: String,
     port: u16,
     known_hosts: Vec<PathBuf>,
+    global_known_hosts: Vec<PathBuf>,
     policy: HostKeyPolicy,
     store: Arc<known_hosts::Store>,
     /// The fingerprint of the first key this handler accepted (the connection's host key).
@@ -647,7 +665,14 @@ impl Handler for ClientHandler {
         match key {
             PublicKeyOrCertificate::PublicKey { key, .. } => {
                 self.store
-                    .verify(&self.known_hosts, &self.host, self.port, key, self.policy)
+                    .verify(
+                        &self.known_hosts,
+                        &self.global_known_hosts,
+                        &self.host,
+                        self.port,
+                        key,
+                        self.policy,
+                    )
                     .map_err(|e| HandlerError::Ssh(Box::new(e)))?;
                 let _ = self.verified.set(known_hosts::fingerprint(key));
                 Ok(true)

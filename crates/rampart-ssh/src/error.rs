@@ -43,6 +43,8 @@ pub enum ErrorKind {
     Io,
     /// The peer spoke SSH in a way we could not agree with.
     Protocol,
+    /// A command printed more than rampart holds for one command or one host.
+    OutputTooLarge,
     /// Anything else.
     Other,
 }
@@ -66,6 +68,7 @@ impl ErrorKind {
             ErrorKind::Config => "config",
             ErrorKind::Io => "io",
             ErrorKind::Protocol => "protocol",
+            ErrorKind::OutputTooLarge => "output-too-large",
             ErrorKind::Other => "other",
         }
     }
@@ -300,6 +303,24 @@ pub enum SshError {
         hint: Option<String>,
     },
 
+    /// A command's output passed a cap: the channel was closed and nothing more is kept.
+    #[error(
+        "{target}: `{command_summary}` printed more than {limit}, so rampart stopped reading it \
+         and gave up on this host\n  hint: {what}; a host that floods its output is broken or \
+         hostile: look at it by hand",
+        limit = fmt_bytes(*limit)
+    )]
+    OutputTooLarge {
+        /// Inventory alias.
+        target: String,
+        /// The first line of the command, shortened.
+        command_summary: String,
+        /// The cap that was reached, in bytes.
+        limit: u64,
+        /// Which cap: one command's output, or everything this host sent.
+        what: String,
+    },
+
     /// Anything else.
     #[error("{target}: {detail}")]
     Other {
@@ -331,6 +352,7 @@ impl SshError {
             SshError::Config { .. } => ErrorKind::Config,
             SshError::Io { .. } => ErrorKind::Io,
             SshError::Protocol { .. } => ErrorKind::Protocol,
+            SshError::OutputTooLarge { .. } => ErrorKind::OutputTooLarge,
             SshError::Other { .. } => ErrorKind::Other,
         }
     }
@@ -410,6 +432,17 @@ pub(crate) fn fmt_duration(d: Duration) -> String {
         format!("{}s", d.as_secs())
     } else {
         format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+/// `64 MiB`, `1 KiB`, `12 bytes`.
+pub(crate) fn fmt_bytes(n: u64) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
     }
 }
 

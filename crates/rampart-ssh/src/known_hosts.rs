@@ -199,9 +199,11 @@ pub enum Verdict {
         /// 1-based line.
         line: usize,
     },
-    /// Lines record other keys of the same type for this host, none this key.
+    /// Lines record other keys for this host, none this key. A key of another type counts
+    /// too (the host is known; a new type is not "new host"): the line is one of the same
+    /// type when there is one, else the first line for the host.
     Changed {
-        /// The file of the first such line.
+        /// The file of that line.
         file: PathBuf,
         /// Its 1-based line.
         line: usize,
@@ -215,15 +217,14 @@ pub enum Verdict {
         /// 1-based line.
         line: usize,
     },
-    /// Nothing recorded for this key type; `other_types` lists types that are recorded.
-    Unknown {
-        /// Key types recorded for this host (e.g. only `ecdsa-sha2-nistp256`).
-        other_types: Vec<String>,
-    },
+    /// No line of any type records a key for this host: only then may accept-new learn one.
+    Unknown,
 }
 
 /// Checks `key` for `name` against parsed files, in order. Revocation wins over everything;
-/// a matching line anywhere wins over a changed one (OpenSSH accepts if any line matches).
+/// a matching line anywhere wins over a changed one (OpenSSH accepts if any line matches); a
+/// host with any recorded key, of any type, is known: a key that no line records is a
+/// changed key, never an unknown one.
 pub fn check<'a>(
     files: impl IntoIterator<Item = (&'a Path, &'a [Entry])>,
     name: &str,
@@ -231,7 +232,7 @@ pub fn check<'a>(
 ) -> Verdict {
     let mut known = None;
     let mut changed = None;
-    let mut other_types: Vec<String> = Vec::new();
+    let mut other_type = None;
     for (path, entries) in files {
         for e in entries.iter().filter(|e| e.matches(name)) {
             match e.marker {
@@ -256,16 +257,18 @@ pub fn check<'a>(
                             line: e.line,
                             key_type: e.key_type.clone(),
                         });
-                    } else if !other_types.contains(&e.key_type) {
-                        other_types.push(e.key_type.clone());
+                    } else {
+                        other_type.get_or_insert_with(|| Verdict::Changed {
+                            file: path.to_owned(),
+                            line: e.line,
+                            key_type: e.key_type.clone(),
+                        });
                     }
                 }
             }
         }
     }
-    known
-        .or(changed)
-        .unwrap_or(Verdict::Unknown { other_types })
+    known.or(changed).or(other_type).unwrap_or(Verdict::Unknown)
 }
 
 /// Key types recorded (unmarked lines) for `name`, in file order, without duplicates. Used to
@@ -409,11 +412,14 @@ impl Store {
             .collect()
     }
 
-    /// Checks the key a host presented against `paths` and applies `policy`. Under accept-new
-    /// an unknown key is appended to the first file, with the lock held from check to append.
+    /// Checks the key a host presented against the user files `paths` and the global files
+    /// `global` (OpenSSH's GlobalKnownHostsFile, read-only) and applies `policy`. Under
+    /// accept-new a key of a host that no line of any file records is appended to the first
+    /// user file, with the lock held from check to append.
     pub(crate) fn verify(
         &self,
         paths: &[PathBuf],
+        global: &[PathBuf],
         host: &str,
         port: u16,
         key: &PublicKey,
@@ -423,6 +429,7 @@ impl Store {
         let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
         let loaded: Vec<(&Path, Arc<Vec<Entry>>)> = paths
             .iter()
+            .chain(global)
             .map(|p| (p.as_path(), load_one(&mut files, p)))
             .collect();
         let verdict = check(loaded.iter().map(|(p, e)| (*p, e.as_slice())), &name, key);
@@ -449,7 +456,7 @@ impl Store {
                 file,
                 line,
             }),
-            Verdict::Unknown { other_types } => {
+            Verdict::Unknown => {
                 let Some(first) = first else {
                     // UserKnownHostsFile /dev/null: nothing can be known and nothing recorded.
                     // Accepting anyway would be an accept-all mode, which rampart does not have.
@@ -465,22 +472,15 @@ impl Store {
                 };
                 match policy {
                     HostKeyPolicy::Strict => {
-                        let mut hint = String::new();
-                        if !other_types.is_empty() {
-                            hint.push_str(&format!(
-                                "known_hosts records only {} keys for this host; ",
-                                other_types.join(", ")
-                            ));
-                        }
-                        hint.push_str(
-                            "check the fingerprint out of band, then run again with --accept-new \
-                             to record it (or add it with ssh-keyscan)",
-                        );
+                        // Only reached for a host no file knows at all, so --accept-new is
+                        // the right advice here and nowhere else.
                         Err(SshError::HostKeyUnknown {
                             host: name,
                             fingerprint: fingerprint(key),
                             known_hosts: first.clone(),
-                            hint,
+                            hint: "check the fingerprint out of band, then run again with \
+                                   --accept-new to record it (or add it with ssh-keyscan)"
+                                .into(),
                         })
                     }
                     HostKeyPolicy::AcceptNew => {
@@ -591,7 +591,7 @@ mod tests {
         // The port matters: the same address on 22 is not known.
         assert!(matches!(
             check_text(&text, &host_key_name("127.0.0.1", 22), &k),
-            Verdict::Unknown { .. }
+            Verdict::Unknown
         ));
     }
 
@@ -614,7 +614,7 @@ mod tests {
         ));
         assert!(matches!(
             check_text(&text, "[127.0.0.1]:2223", &key(ED_A)),
-            Verdict::Unknown { .. }
+            Verdict::Unknown
         ));
         // Garbage after |1| never matches and never panics.
         assert!(!parse(&format!("|1|###|### ssh-ed25519 {ED_A}"))[0].matches(&name));
@@ -633,7 +633,7 @@ mod tests {
         ));
         assert!(matches!(
             check_text(&text, "bad.example.com", &k),
-            Verdict::Unknown { .. }
+            Verdict::Unknown
         ));
         assert!(matches!(
             check_text(&text, "10.0.0.7", &k),
@@ -641,7 +641,7 @@ mod tests {
         ));
         assert!(matches!(
             check_text(&text, "10.0.0.17", &k),
-            Verdict::Unknown { .. }
+            Verdict::Unknown
         ));
         assert!(glob_match("a*b*c", "axxbyyc"));
         assert!(!glob_match("a*b*c", "axxbyy"));
@@ -669,19 +669,45 @@ mod tests {
     }
 
     #[test]
-    fn other_key_types_are_reported_not_changed() {
-        let text =
-            "h ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBA==\n";
+    fn a_key_of_another_type_for_a_known_host_is_a_changed_key() {
+        // Recorded: only an ECDSA key. Presented: ed25519. The host is known, so this is a
+        // changed key (naming the line), never an unknown one that accept-new would learn.
+        let text = format!(
+            "# fleet\nother ssh-ed25519 {ED_A}\nh ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBA==\n"
+        );
         assert_eq!(
-            check_text(text, "h", &key(ED_A)),
-            Verdict::Unknown {
-                other_types: vec!["ecdsa-sha2-nistp256".into()]
+            check_text(&text, "h", &key(ED_A)),
+            Verdict::Changed {
+                file: "kh".into(),
+                line: 3,
+                key_type: "ecdsa-sha2-nistp256".into()
             }
         );
         assert_eq!(
-            recorded_types([(Path::new("kh"), parse(text).as_slice())], "h"),
+            recorded_types([(Path::new("kh"), parse(&text).as_slice())], "h"),
             vec!["ecdsa-sha2-nistp256"]
         );
+        // A same-type line is named first when there is one, whatever the order.
+        let other = other_ed25519();
+        let both = format!("{text}h ssh-ed25519 {ED_A}\n");
+        assert!(matches!(
+            check_text(&both, "h", &other),
+            Verdict::Changed { line: 4, .. }
+        ));
+        // A line in a later (global) file counts like one in the first.
+        let empty = parse("");
+        let global = parse(&text);
+        assert!(matches!(
+            check(
+                [
+                    (Path::new("user"), empty.as_slice()),
+                    (Path::new("/etc/ssh/ssh_known_hosts"), global.as_slice())
+                ],
+                "h",
+                &key(ED_A)
+            ),
+            Verdict::Changed { line: 3, ref file, .. } if file == Path::new("/etc/ssh/ssh_known_hosts")
+        ));
     }
 
     #[test]
@@ -689,7 +715,7 @@ mod tests {
         let k = key(ED_A);
         // A CA line neither trusts nor distrusts the key.
         let ca = format!("@cert-authority * ssh-ed25519 {ED_A}\n");
-        assert!(matches!(check_text(&ca, "h", &k), Verdict::Unknown { .. }));
+        assert!(matches!(check_text(&ca, "h", &k), Verdict::Unknown));
         // A revoked key is refused even when another line trusts it.
         let revoked = format!("h ssh-ed25519 {ED_A}\n@revoked * ssh-ed25519 {ED_A}\n");
         assert_eq!(

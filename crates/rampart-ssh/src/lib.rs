@@ -27,7 +27,10 @@ mod target;
 pub use client::{ClientOptions, Connector, HostKeyPolicy};
 pub use error::{ErrorKind, SshError};
 pub use quote::{become_command, shell_quote};
-pub use session::{Exec, Output, PutFile, Session, SessionStats};
+pub use session::{
+    Exec, Limits as OutputLimits, MAX_COMMAND_OUTPUT, MAX_HOST_OUTPUT, Output, PutFile, Session,
+    SessionStats,
+};
 pub use target::{
     DEFAULT_CONNECT_TIMEOUT, ResolveOptions, Resolver, Target, TargetOverrides, resolve,
 };

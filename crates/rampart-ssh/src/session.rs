@@ -10,7 +10,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use russh::client::Msg;
@@ -24,6 +24,16 @@ use crate::target::Target;
 
 /// How long a cancelled channel may take to close before we stop waiting for it.
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
+
+/// The most one command may print, stdout and stderr together. A converged host's probe of
+/// the full FleetClaw site prints about 140 KiB; a host past this is broken or hostile (`yes`
+/// as its shell), and its channel is closed instead of filling the controller's memory.
+pub const MAX_COMMAND_OUTPUT: u64 = 16 << 20;
+
+/// The most one session (one host) may send in output over its whole life, all its commands
+/// together: with [`MAX_COMMAND_OUTPUT`] per command it bounds what one host can make the
+/// controller hold, whatever it does.
+pub const MAX_HOST_OUTPUT: u64 = 64 << 20;
 
 /// One command to run.
 #[derive(Clone, Default)]
@@ -152,6 +162,28 @@ struct Inner {
     channels: Arc<Semaphore>,
     connections: u32,
     round_trips: AtomicU32,
+    /// Output bytes received on every channel so far (see [`MAX_HOST_OUTPUT`]).
+    received: Arc<AtomicU64>,
+    /// Caps: one command's output, and all of this session's.
+    limits: Limits,
+}
+
+/// Output caps of a session. Tests lower them to reach them quickly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes one command may print (stdout and stderr together).
+    pub command: u64,
+    /// Bytes every command of the session may print in all.
+    pub host: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            command: MAX_COMMAND_OUTPUT,
+            host: MAX_HOST_OUTPUT,
+        }
+    }
 }
 
 impl fmt::Debug for Session {
@@ -170,6 +202,7 @@ impl Session {
         target: &Target,
         connections: u32,
         max_channels: usize,
+        limits: Limits,
     ) -> Self {
         Session {
             inner: Arc::new(Inner {
@@ -179,6 +212,8 @@ impl Session {
                 channels: Arc::new(Semaphore::new(max_channels.max(1))),
                 connections,
                 round_trips: AtomicU32::new(0),
+                received: Arc::new(AtomicU64::new(0)),
+                limits,
             }),
         }
     }
@@ -243,7 +278,7 @@ impl Session {
         self.inner.round_trips.fetch_add(1, Ordering::Relaxed);
         // The timeout starts once we hold a channel slot: queueing behind other commands of
         // this session is not the command being slow.
-        let run = self.run(command, stdin, permit);
+        let run = self.run(summary.clone(), command, stdin, permit);
         match timeout {
             None => run.await,
             Some(after) => match tokio::time::timeout(after, run).await {
@@ -260,12 +295,18 @@ impl Session {
 
     async fn run(
         &self,
+        summary: String,
         command: String,
         stdin: Vec<u8>,
         permit: OwnedSemaphorePermit,
     ) -> Result<Output, SshError> {
         let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
         let conn = self.inner.conn.clone();
+        let budget = Budget {
+            received: self.inner.received.clone(),
+            limits: self.inner.limits,
+            this: 0,
+        };
         // The channel is opened inside the task too: if the caller gives up while the open is
         // in flight, the task still gets the channel and closes it instead of leaking it.
         let task = tokio::spawn(async move {
@@ -275,13 +316,23 @@ impl Session {
                 .await
                 .map_err(|e| ChannelEnd::Lost(format!("cannot open a channel: {e}")))?;
             let (rx, tx) = channel.split();
-            drive_channel(rx, tx, command, stdin, cancel_rx, permit).await
+            drive_channel(rx, tx, command, stdin, cancel_rx, permit, budget).await
         });
         let res = task.await;
         drop(cancel_tx);
         let target = self.inner.alias.clone();
         match res {
             Ok(Ok(out)) => Ok(out),
+            Ok(Err(ChannelEnd::TooLarge { limit, host })) => Err(SshError::OutputTooLarge {
+                target,
+                command_summary: summary,
+                limit,
+                what: if host {
+                    "that is all the output rampart holds for one host over a run".into()
+                } else {
+                    "that is the most rampart holds for one command".into()
+                },
+            }),
             Ok(Err(ChannelEnd::Lost(detail))) => Err(SshError::Disconnected { target, detail }),
             Ok(Err(ChannelEnd::Cancelled)) => Err(SshError::Other {
                 target,
@@ -370,6 +421,58 @@ enum ChannelEnd {
     Lost(String),
     /// The caller stopped waiting (timeout or drop); the channel was closed.
     Cancelled,
+    /// The output passed a cap (`host`: the session's, else the command's); the channel was
+    /// closed and drained without keeping anything.
+    TooLarge {
+        /// The cap, in bytes.
+        limit: u64,
+        /// Whether it was the session's cap.
+        host: bool,
+    },
+}
+
+/// A buffer zeroed when dropped: the owner behind the stdin bytes handed to russh.
+struct ZeroOnDrop(Vec<u8>);
+
+impl AsRef<[u8]> for ZeroOnDrop {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for ZeroOnDrop {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+/// What one channel may still keep.
+struct Budget {
+    received: Arc<AtomicU64>,
+    limits: Limits,
+    this: u64,
+}
+
+impl Budget {
+    /// Counts `n` more bytes; the cap passed, if one is.
+    fn take(&mut self, n: usize) -> Option<ChannelEnd> {
+        let n = n as u64;
+        self.this += n;
+        let all = self.received.fetch_add(n, Ordering::Relaxed) + n;
+        if self.this > self.limits.command {
+            Some(ChannelEnd::TooLarge {
+                limit: self.limits.command,
+                host: false,
+            })
+        } else if all > self.limits.host {
+            Some(ChannelEnd::TooLarge {
+                limit: self.limits.host,
+                host: true,
+            })
+        } else {
+            None
+        }
+    }
 }
 
 /// Owns one channel from exec request to close. Runs in its own task so the channel is always
@@ -381,8 +484,10 @@ async fn drive_channel(
     stdin: Vec<u8>,
     mut cancel: oneshot::Receiver<()>,
     permit: OwnedSemaphorePermit,
+    mut budget: Budget,
 ) -> Result<Output, ChannelEnd> {
     let mut out = Output::default();
+    let mut end = ChannelEnd::Cancelled;
     // want_reply: a refused exec shows up as ChannelMsg::Failure followed by a close.
     if let Err(e) = tx.exec(true, command).await {
         return Err(ChannelEnd::Lost(format!("exec request failed: {e}")));
@@ -391,8 +496,12 @@ async fn drive_channel(
     // otherwise deadlock on full windows. data_bytes chunks by window and packet size without
     // copying the buffer.
     let writer = async {
+        // The script may carry secrets (a credential file's content): its only buffer is
+        // handed over without a copy and zeroed when russh has sent it.
         if !stdin.is_empty()
-            && let Err(e) = tx.data_bytes(stdin).await
+            && let Err(e) = tx
+                .data_bytes(bytes::Bytes::from_owner(ZeroOnDrop(stdin)))
+                .await
         {
             // The command may exit without reading all of stdin; that is its business.
             tracing::debug!(error = %e, "stdin not fully sent");
@@ -414,8 +523,26 @@ async fn drive_channel(
                 break;
             }
             msg = rx.wait() => match msg {
-                Some(ChannelMsg::Data { data }) => append(&mut out.stdout, &data),
-                Some(ChannelMsg::ExtendedData { data, ext: 1 }) => append(&mut out.stderr, &data),
+                Some(ChannelMsg::Data { ref data }) | Some(ChannelMsg::ExtendedData { ref data, ext: 1 }) => {
+                    let to = if matches!(msg, Some(ChannelMsg::Data { .. })) {
+                        &mut out.stdout
+                    } else {
+                        &mut out.stderr
+                    };
+                    if let Some(over) = budget.take(data.len()) {
+                        end = over;
+                    } else if append(to, data) {
+                        continue;
+                    } else {
+                        // The allocator said no: fail this host, never abort the controller.
+                        end = ChannelEnd::TooLarge { limit: budget.this, host: false };
+                    }
+                    // Over a cap: keep nothing more, free what was kept, stop the command.
+                    out = Output::default();
+                    let _ = tx.signal(Sig::TERM).await;
+                    let _ = tx.close().await;
+                    break;
+                }
                 Some(ChannelMsg::ExitStatus { exit_status }) => out.exit_status = Some(exit_status),
                 Some(ChannelMsg::ExitSignal { signal_name, .. }) => out.exit_signal = Some(sig_name(&signal_name)),
                 Some(ChannelMsg::Close) => {
@@ -444,7 +571,8 @@ async fn drive_channel(
     })
     .await;
     drop(permit);
-    Err(ChannelEnd::Cancelled)
+    drop(out);
+    Err(end)
 }
 
 fn sig_name(sig: &Sig) -> String {
@@ -469,10 +597,18 @@ fn sig_name(sig: &Sig) -> String {
 /// Appends a chunk of a command's output, growing the buffer by a quarter instead of doubling
 /// it: a fact probe's output stays in memory until it is parsed, for every host at once, and
 /// doubling left up to half of it unused (1.4 MiB of 4.3 at 32 hosts).
-fn append(buf: &mut Vec<u8>, data: &[u8]) {
+/// Allocation is fallible: false when the memory could not be had (the host fails, the
+/// controller lives on).
+fn append(buf: &mut Vec<u8>, data: &[u8]) -> bool {
     let free = buf.capacity() - buf.len();
-    if free < data.len() {
-        buf.reserve_exact(data.len().max(buf.len() / 4));
+    if free < data.len()
+        && buf
+            .try_reserve_exact(data.len().max(buf.len() / 4))
+            .is_err()
+        && buf.try_reserve_exact(data.len()).is_err()
+    {
+        return false;
     }
     buf.extend_from_slice(data);
+    true
 }

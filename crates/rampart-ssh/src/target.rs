@@ -91,7 +91,7 @@ pub struct ResolveOptions {
     /// An explicit ssh config (`ssh -F`).
     pub ssh_config: Option<PathBuf>,
     /// known_hosts files when neither inventory nor ssh config name any; empty means
-    /// `~/.ssh/known_hosts`.
+    /// `~/.ssh/known_hosts` and `~/.ssh/known_hosts2`, as OpenSSH.
     pub default_known_hosts: Vec<PathBuf>,
     /// Connect timeout when neither inventory nor ssh config set one.
     pub default_connect_timeout: Duration,
@@ -280,10 +280,11 @@ impl Resolver {
         } else if !self.inner.opts.default_known_hosts.is_empty() {
             self.inner.opts.default_known_hosts.clone()
         } else {
+            // OpenSSH's default UserKnownHostsFile: both files are read, the first is written.
             self.inner
                 .home
                 .iter()
-                .map(|h| h.join(".ssh/known_hosts"))
+                .flat_map(|h| [h.join(".ssh/known_hosts"), h.join(".ssh/known_hosts2")])
                 .collect()
         };
         let connect_timeout = ov
@@ -620,7 +621,13 @@ mod tests {
                 home.path().join(".ssh/id_rsa")
             ]
         );
-        assert_eq!(t.known_hosts, [home.path().join(".ssh/known_hosts")]);
+        assert_eq!(
+            t.known_hosts,
+            [
+                home.path().join(".ssh/known_hosts"),
+                home.path().join(".ssh/known_hosts2")
+            ]
+        );
         assert_eq!(t.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
         assert!(t.jump.is_empty());
     }

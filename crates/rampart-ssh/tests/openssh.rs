@@ -175,6 +175,37 @@ async fn auth_failure_lists_what_was_tried() {
     );
 }
 
+/// Like ssh(1), a private key file that group or others may read is not used, and the
+/// error says why and what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_key_readable_by_others_is_refused() {
+    if skip() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let (sshd, key, _dir, kh) = setup("ed25519");
+    for mode in [0o640, 0o604] {
+        std::fs::set_permissions(&key.private, std::fs::Permissions::from_mode(mode)).unwrap();
+        let err = Connector::new(opts())
+            .connect(&sshd.target("web1", &key, &kh))
+            .await
+            .expect_err("an unprotected key is not used");
+        assert_eq!(err.kind(), ErrorKind::AuthFailed);
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("permissions {mode:04o} are too open"))
+                && msg.contains("chmod 600"),
+            "{msg}"
+        );
+    }
+    std::fs::set_permissions(&key.private, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let session = Connector::new(opts())
+        .connect(&sshd.target("web1", &key, &kh))
+        .await
+        .expect("0600 is fine");
+    assert_eq!(echo(&session, "ok").await, "ok");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_auth_with_explicit_socket() {
     if skip() {
@@ -309,6 +340,115 @@ async fn changed_host_key_names_file_and_line_under_both_policies() {
         std::fs::read_to_string(&kh).unwrap(),
         text,
         "the file is never rewritten"
+    );
+}
+
+/// The host is known by a key of another type (RSA recorded, the host presents only
+/// ed25519): accept-new must refuse it like a changed key, naming the file and line, and
+/// never append; strict must not advise --accept-new.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accept_new_refuses_a_new_key_type_for_a_known_host() {
+    if skip() {
+        return;
+    }
+    let (sshd, key, dir, _) = setup("ed25519");
+    let rsa = keygen(dir.path(), "old_rsa_host_key", "rsa", "");
+    let rsa_key = rsa
+        .public_line
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let kh = dir.path().join("typed_known_hosts");
+    let text = format!("# fleet\n[127.0.0.1]:{} {rsa_key}\n", sshd.port);
+    std::fs::write(&kh, &text).unwrap();
+    for policy in [HostKeyPolicy::AcceptNew, HostKeyPolicy::Strict] {
+        let err = Connector::new(ClientOptions {
+            host_key_policy: policy,
+            ..opts()
+        })
+        .connect(&sshd.target("retyped", &key, &kh))
+        .await
+        .expect_err("a new key type for a known host is refused");
+        match &err {
+            SshError::HostKeyChanged {
+                file,
+                line,
+                key_type,
+                fingerprint,
+                ..
+            } => {
+                assert_eq!(file, &kh);
+                assert_eq!(*line, 2);
+                assert_eq!(key_type, "ssh-rsa");
+                assert!(fingerprint.starts_with("ssh-ed25519 "), "{fingerprint}");
+            }
+            other => panic!("{policy:?}: expected HostKeyChanged, got {other:?}"),
+        }
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("{}:2", kh.display())), "{msg}");
+        assert!(!msg.contains("run again with --accept-new"), "{msg}");
+        assert_eq!(
+            std::fs::read_to_string(&kh).unwrap(),
+            text,
+            "{policy:?}: nothing learned"
+        );
+    }
+}
+
+/// A host recorded only in the global file (OpenSSH's GlobalKnownHostsFile) is known: its key
+/// is trusted there, and a different key is refused under accept-new, naming the global file,
+/// with nothing appended to the user's file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_global_known_hosts_file_is_read_and_never_bypassed_by_accept_new() {
+    if skip() {
+        return;
+    }
+    let (sshd, key, dir, _) = setup("ed25519");
+    let user = dir.path().join("user_known_hosts");
+    std::fs::write(&user, "").unwrap();
+    let global = dir.path().join("ssh_known_hosts");
+    std::fs::write(&global, sshd.known_hosts_line()).unwrap();
+    let with_global = |policy| {
+        Connector::new(ClientOptions {
+            host_key_policy: policy,
+            global_known_hosts: vec![dir.path().join("missing_known_hosts2"), global.clone()],
+            ..opts()
+        })
+    };
+    let session = with_global(HostKeyPolicy::Strict)
+        .connect(&sshd.target("global", &key, &user))
+        .await
+        .expect("a key in the global file is trusted");
+    assert_eq!(echo(&session, "global").await, "global");
+
+    let impostor = keygen(dir.path(), "impostor", "ecdsa", "");
+    let impostor_key = impostor
+        .public_line
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    std::fs::write(
+        &global,
+        format!("[127.0.0.1]:{} {impostor_key}\n", sshd.port),
+    )
+    .unwrap();
+    let err = with_global(HostKeyPolicy::AcceptNew)
+        .connect(&sshd.target("global", &key, &user))
+        .await
+        .expect_err("known in the global file by another key");
+    match &err {
+        SshError::HostKeyChanged { file, line, .. } => {
+            assert_eq!(file, &global);
+            assert_eq!(*line, 1);
+        }
+        other => panic!("expected HostKeyChanged, got {other:?}"),
+    }
+    assert_eq!(
+        std::fs::read_to_string(&user).unwrap(),
+        "",
+        "nothing learned"
     );
 }
 
@@ -601,6 +741,65 @@ fn pseudo_random(len: usize) -> Vec<u8> {
     }
     out.truncate(len);
     out
+}
+
+/// A host that floods its output (`yes`, on stdout and stderr) cannot make the controller
+/// hold more than the per-command cap: the channel is closed, the command fails with
+/// `OutputTooLarge`, and the session's total cap stops a host that floods many commands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flooding_output_is_capped_per_command_and_per_host() {
+    if skip() {
+        return;
+    }
+    let (sshd, key, _dir, kh) = setup("ed25519");
+    let session = Connector::new(opts())
+        .connect(&sshd.target("flood", &key, &kh))
+        .await
+        .expect("connect");
+    for command in ["yes", "yes >&2"] {
+        let start = Instant::now();
+        let err = session.exec(Exec::new(command)).await.expect_err("capped");
+        assert_eq!(err.kind(), ErrorKind::OutputTooLarge, "{err}");
+        assert!(
+            matches!(&err, SshError::OutputTooLarge { limit, .. } if *limit == rampart_ssh::MAX_COMMAND_OUTPUT),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("16 MiB"), "{err}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    let small = Connector::new(ClientOptions {
+        output_limits: rampart_ssh::OutputLimits {
+            command: 1 << 20,
+            host: 2 << 20,
+        },
+        ..opts()
+    });
+    let session = small
+        .connect(&sshd.target("flood", &key, &kh))
+        .await
+        .expect("connect");
+    let out = session
+        .exec(Exec::new("head -c 1000000 /dev/zero"))
+        .await
+        .expect("under the command cap");
+    assert_eq!(out.stdout.len(), 1_000_000);
+    session
+        .exec(Exec::new("head -c 1000000 /dev/zero"))
+        .await
+        .expect("under the host cap");
+    let err = session
+        .exec(Exec::new("head -c 1000000 /dev/zero"))
+        .await
+        .expect_err("past the host's total");
+    assert!(
+        matches!(&err, SshError::OutputTooLarge { limit, .. } if *limit == 2 << 20),
+        "{err:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

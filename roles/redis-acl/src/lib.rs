@@ -874,6 +874,14 @@ fn normalize(rules: &str) -> String {
 }
 
 impl Configured for Config {
+    fn derived_secrets(&self, secrets: &BTreeMap<String, Secret>) -> Vec<Secret> {
+        secrets
+            .get(&self.secret_name(&self.admin_user))
+            .map(maintenance_password)
+            .into_iter()
+            .collect()
+    }
+
     fn facts(&self, req: &mut FactRequest) {
         for p in [
             &self.redis_conf,

@@ -732,3 +732,21 @@ fn live_drift_is_reloaded_only_when_the_files_are_right() {
             .all(|i| i.resource.id() != format!("command:{RELOAD_DRIFTED}"))
     );
 }
+
+#[test]
+fn the_derived_maintenance_password_is_known_to_the_redactor() {
+    let c = fleet();
+    let s = all_secrets();
+    let after = converge(c.as_ref(), &s);
+    let maintenance = text(&after, AUTH).trim_end().to_owned();
+    let derived = c.derived_secrets(&s);
+    assert_eq!(derived.len(), 1);
+    assert_eq!(derived[0].expose(), maintenance);
+    let mut r = Redactor::new();
+    for d in &derived {
+        r.add(d);
+    }
+    // A host echoing the credential file back (an error, a check's evidence) is scrubbed.
+    let echoed = format!("cat: {AUTH}: {maintenance}\n");
+    assert!(!r.redact(&echoed).contains(&maintenance));
+}

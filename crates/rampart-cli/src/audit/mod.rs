@@ -26,7 +26,6 @@ use clap::{Args, ValueEnum};
 use rampart_core::facts::FactRequest;
 use rampart_core::report::{HostReport, Mode, Phase, RunReport};
 use rampart_core::role::{Configured, HostContext, RoleError, RolePlan};
-use rampart_core::secret::Redactor;
 use rampart_core::template::Templates;
 use rampart_core::verify::{Check, Verdict};
 use rampart_engine::portprobe::{self, HostScan, ProbeOptions, ProbeTarget};
@@ -175,6 +174,7 @@ impl Reporter for AuditProgress {
         if self.quiet {
             return;
         }
+        let r = &r.for_terminal();
         let line = if r.unreachable {
             format!(
                 "{:<16} UNREACHABLE {}",
@@ -485,10 +485,7 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
     });
     let planned = plan_jobs(&a, &filter)?;
     let generated = report::now_utc();
-    let mut redactor = Redactor::new();
-    for s in planned.secrets.values() {
-        redactor.add(s);
-    }
+    let redactor = crate::jobs::redactor(&planned.secrets, &planned.jobs);
     // Which ids each host got from the built-ins: only those may be "not applicable".
     let builtin_ids: HashMap<String, BTreeSet<String>> = planned
         .jobs

@@ -66,6 +66,8 @@ fn pad(s: &str, width: usize) -> String {
 
 /// Renders the audit's terminal report.
 pub fn render(run: &RunReport, extras: &Extras<'_>, opts: Options) -> String {
+    // Host text (evidence, errors) is shown with its control characters escaped.
+    let run = &run.for_terminal();
     let p = Paint::new(opts.colors);
     let m = Matrix::of(run);
     let mut out = String::new();
@@ -310,7 +312,12 @@ pub fn render(run: &RunReport, extras: &Extras<'_>, opts: Options) -> String {
         }
     }
     for n in &extras.notes {
-        let _ = writeln!(out, "{} {n}", p.warn.apply_to("note:"));
+        let _ = writeln!(
+            out,
+            "{} {}",
+            p.warn.apply_to("note:"),
+            rampart_core::report::terminal_safe(n)
+        );
     }
 
     let unreachable = run.hosts.iter().filter(|h| h.unreachable).count();

@@ -300,12 +300,14 @@ impl Drop for Agent {
     }
 }
 
-/// Client options for tests: no ambient agent, strict host keys.
+/// Client options for tests: no ambient agent, strict host keys, no system-wide known_hosts
+/// (this machine's /etc/ssh/ssh_known_hosts must not decide a test).
 pub fn opts() -> ClientOptions {
     ClientOptions {
         use_agent: false,
         agent_socket: None,
         host_key_policy: HostKeyPolicy::Strict,
+        global_known_hosts: Vec::new(),
         ..ClientOptions::default()
     }
 }

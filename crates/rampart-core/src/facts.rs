@@ -142,6 +142,10 @@ impl FactRequest {
         // timestamps (and the host's clock: the mtime of the shell's fresh /proc/PID) come
         // from the same find, not from `stat` and `date`: every process costs the host ~2 ms.
         // Paths the batch cannot frame (relative, or with a newline) go one by one.
+        // No record of find's carries text a user on the host controls: a link's target
+        // (`%l`, which may hold a newline and a forged record after it) is never printed; the
+        // link travels in the tar, whose header frames its target by length. Every path is
+        // one we asked for, and the parser refuses a path printed twice.
         let read = self.read_set();
         let (batch, odd): (Vec<&String>, Vec<&String>) = read
             .iter()
@@ -157,7 +161,14 @@ impl FactRequest {
         if !batch.is_empty() || self.apt || fingerprints {
             let mut all = join(batch.iter().map(|p| p.as_str()));
             if self.apt {
-                all = format!("{all} {APT_LISTS} {APT_STAMP} /proc/$$");
+                // apt's paths only where no role asked for them already: every path before
+                // `/.` is printed once.
+                for p in [APT_LISTS, APT_STAMP] {
+                    if !batch.iter().any(|b| b.as_str() == p) {
+                        all = format!("{all} {p}");
+                    }
+                }
+                all = format!("{all} /proc/$$");
             }
             if fingerprints {
                 // `/.` marks where the fingerprint inputs start: the fingerprint must not
@@ -172,12 +183,13 @@ impl FactRequest {
             }
             sec(&mut s, "stats", "-");
             s.push_str(&format!(
-                "rampart_st=$(find -P {all} -maxdepth 0 \\( -type l -printf 'l|0|%u|%g|0|0|%C@|%i|%p\\n%l\\n' \\) -o -printf '%y|%m|%u|%g|%s|%T@|%C@|%i|%p\\n' 2>/dev/null)\nprintf '%s\\n' \"$rampart_st\"\n"
+                "rampart_st=$(find -P {all} -maxdepth 0 -printf '%y|%m|%u|%g|%s|%T@|%C@|%i|%p\\n' 2>/dev/null)\nprintf '%s\\n' \"$rampart_st\"\n"
             ));
             // One pass over find's records, in the shell's memory: a `while read` loop over a
             // here-document costs dash a forked writer (over 4 KiB) and a read(2) per byte.
             // Each record picks, by its path: the files the tar carries (only those asked to
-            // be read: find also stats swap files and fingerprint inputs), apt's timestamps
+            // be read: find also stats swap files and fingerprint inputs; and every link
+            // asked for, for its target), apt's timestamps
             // and the clock, and the fingerprints of the cacheable sections.
             // The path is the 9th field; only a path holding `|` needs the pattern strip, whose
             // eight `*` cost dash 5 ms over a site's 70 records.
@@ -190,6 +202,9 @@ impl FactRequest {
             if self.apt {
                 rec.push_str(&format!("  case $p in {APT_LISTS}) rampart_lists=${{6%%.*}} ;; {APT_STAMP}) rampart_stamp=${{6%%.*}} ;; /proc/$$) rampart_now=${{6%%.*}} ;; esac\n"));
             }
+            rec.push_str(
+                "  if [ \"$1\" = l ]; then rampart_small=\"$rampart_small$p\n\"; return; fi\n",
+            );
             if !to_read.is_empty() {
                 let pats: Vec<String> = to_read.iter().map(|p| quote(p).into_owned()).collect();
                 rec.push_str(&format!(
@@ -198,12 +213,11 @@ impl FactRequest {
                 ));
             }
             rec.push_str("}\n");
-            s.push_str("rampart_small= rampart_big= rampart_sum=0 rampart_fp_sshd= rampart_fp_packages= rampart_lists= rampart_stamp= rampart_now= rampart_skip= rampart_fpon=\n");
+            s.push_str("rampart_small= rampart_big= rampart_sum=0 rampart_fp_sshd= rampart_fp_packages= rampart_lists= rampart_stamp= rampart_now= rampart_fpon=\n");
             s.push_str(&rec);
-            s.push_str("rampart_ifs=$IFS\nIFS='\n'\nset -f\nfor r in $rampart_st; do\n  if [ -n \"$rampart_skip\" ]; then rampart_skip=; continue; fi\n  case $r in l\\|*) rampart_skip=1 ;; esac\n  IFS='|'; rampart_rec $r; IFS='\n'\ndone\nIFS=$rampart_ifs\nset +f\n");
+            s.push_str("rampart_ifs=$IFS\nIFS='\n'\nset -f\nfor r in $rampart_st; do\n  IFS='|'; rampart_rec $r; IFS='\n'\ndone\nIFS=$rampart_ifs\nset +f\n");
         }
-        if !to_read.is_empty() {
-            let small = join(to_read.iter().copied());
+        if !batch.is_empty() {
             // The archive itself follows the `end` marker, raw: no `base64` process and a
             // third fewer bytes. Over GZIP_ABOVE bytes of content it is gzipped (-1): one more
             // process on the host, but a third of the bytes on the wire and in the
@@ -214,6 +228,9 @@ impl FactRequest {
                 quote(&format!("{m} contents gz")),
                 quote(&format!("{m} contents -")),
             ));
+        }
+        if !to_read.is_empty() {
+            let small = join(to_read.iter().copied());
             // Big files are hashed on the host, by one more process only when there are any.
             sec(&mut s, "sums", "-");
             s.push_str(&format!(
@@ -315,7 +332,7 @@ impl FactRequest {
             ));
         }
         sec(&mut s, "end", "-");
-        if !to_read.is_empty() {
+        if !batch.is_empty() {
             let tar = "printf '%s' \"$rampart_small\" | tar -cPf - -b 1 --no-recursion --hard-dereference --no-unquote --verbatim-files-from -T - 2>/dev/null";
             s.push_str(&format!(
                 "if [ -n \"$rampart_small\" ]; then if [ \"$rampart_sum\" -gt {GZIP_ABOVE} ]; then {tar} | gzip -1; else {tar}; fi; fi\n"
@@ -1078,10 +1095,12 @@ fn parse_file(path: &str, lines: &[&str]) -> Result<FileState, ParseError> {
     }
 }
 
-/// The batched file facts: `find -printf` lines (`type|mode|owner|group|size|mtime|ctime|inode|path`,
-/// a link's target on the line after it), the tar (maybe gzipped) of the small files that
-/// were asked to be read, and `sha256sum` lines of the big ones. A path `find` did not print
-/// does not exist.
+/// The batched file facts: `find -printf` lines (`type|mode|owner|group|size|mtime|ctime|inode|path`),
+/// the tar (maybe gzipped) of the small files that were asked to be read and of every link
+/// (its header carries the target, framed by length), and `sha256sum` lines of the big ones.
+/// A path `find` did not print does not exist. Records end at the `/.` marker (what follows
+/// are the fingerprint inputs, read by the shell); a path printed twice before it means the
+/// output is not what the probe printed, and is refused.
 fn parse_batch<'a>(
     paths: impl Iterator<Item = &'a String>,
     read: &BTreeSet<&String>,
@@ -1091,15 +1110,18 @@ fn parse_batch<'a>(
 ) -> Result<BTreeMap<String, FileState>, ParseError> {
     let bad = |line: &str| ParseError(format!("unexpected find output: {line:?}"));
     let mut found: BTreeMap<&str, FileState> = BTreeMap::new();
-    let mut lines = stats.iter();
-    while let Some(line) = lines.next() {
+    for line in stats {
         let f: Vec<&str> = line.splitn(9, '|').collect();
         let [kind, mode, owner, group, size, _mtime, _ctime, _inode, path] = f.as_slice() else {
             return Err(bad(line));
         };
+        if *path == "/." {
+            break;
+        }
         let state = match *kind {
+            // The target comes from the tar.
             "l" => FileState::Link {
-                target: (*lines.next().ok_or_else(|| bad(line))?).to_owned(),
+                target: String::new(),
             },
             "d" => FileState::Dir {
                 mode: parse_mode(mode).ok_or_else(|| bad(line))?,
@@ -1116,9 +1138,13 @@ fn parse_batch<'a>(
             },
             _ => FileState::Other,
         };
-        found.insert(path, state);
+        if found.insert(path, state).is_some() {
+            return Err(ParseError(format!(
+                "find printed {path:?} twice: the host's answer is not what the probe prints"
+            )));
+        }
     }
-    let mut bodies: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut bodies: BTreeMap<String, Member> = BTreeMap::new();
     if !contents.tail.is_empty() {
         bodies = if contents.gz {
             untar(flate2::read::GzDecoder::new(contents.tail))?
@@ -1136,6 +1162,16 @@ fn parse_batch<'a>(
     let mut out = BTreeMap::new();
     for path in paths {
         let mut state = found.remove(path.as_str()).unwrap_or(FileState::Absent);
+        if let FileState::Link { target } = &mut state {
+            match bodies.remove(path.as_str()) {
+                Some(Member::Link(t)) => *target = t,
+                _ => {
+                    return Err(ParseError(format!(
+                        "{path} changed while it was being read; run again"
+                    )));
+                }
+            }
+        }
         if let FileState::File {
             size,
             content,
@@ -1145,7 +1181,7 @@ fn parse_batch<'a>(
         {
             if !read.contains(path) {
                 // Stat only: never read or hashed.
-            } else if let Some(bytes) = bodies.remove(path.as_str()) {
+            } else if let Some(Member::File(bytes)) = bodies.remove(path.as_str()) {
                 // The archive is the truth if the file changed between stat and read.
                 *size = bytes.len() as u64;
                 *sha256 = sha256_hex(&bytes);
@@ -1187,21 +1223,35 @@ pub fn split_at_end<'a>(stdout: &'a [u8], nonce: &str) -> Option<(&'a [u8], &'a 
     None
 }
 
-/// The regular files of a tar stream by name.
-fn untar(stream: impl std::io::Read) -> Result<BTreeMap<String, Vec<u8>>, ParseError> {
+/// A member of the probe's tar: a regular file's content or a link's target.
+enum Member {
+    File(Vec<u8>),
+    Link(String),
+}
+
+/// The regular files and symbolic links of a tar stream by name.
+fn untar(stream: impl std::io::Read) -> Result<BTreeMap<String, Member>, ParseError> {
     use std::io::Read as _;
     let bad = |e: std::io::Error| ParseError(format!("bad file contents archive: {e}"));
     let mut out = BTreeMap::new();
     let mut archive = tar::Archive::new(stream);
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        if entry.header().entry_type().is_symlink() {
+            let target = entry
+                .link_name_bytes()
+                .map(|t| String::from_utf8_lossy(&t).into_owned())
+                .unwrap_or_default();
+            out.insert(name, Member::Link(target));
+            continue;
+        }
         if !entry.header().entry_type().is_file() {
             continue;
         }
-        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let mut body = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
         entry.read_to_end(&mut body).map_err(bad)?;
-        out.insert(name, body);
+        out.insert(name, Member::File(body));
     }
     Ok(out)
 }

@@ -182,8 +182,9 @@ pub const LOCK_GRACE_SECS: u64 = 60;
 /// still runs on the host, and the next run takes it over at once. Age alone never makes it
 /// stale: a step that runs for an hour (an apt upgrade) keeps it. A lock with no holders
 /// recorded is held for [`LOCK_GRACE_SECS`] after it was made (it is being written). A
-/// take-over is itself claimed (`takeover`, atomic `mkdir`) and goes ahead only if the lock
-/// still has the owner and holders it was judged by, so two runs never both take it over.
+/// take-over is itself claimed (`takeover`, atomic `mkdir`), goes ahead only if the lock
+/// still has the owner and holders it was judged by, and moves the dead lock aside with one
+/// `rename` (a claim made in it meanwhile moves with it), so two runs never both take it over.
 pub fn lock_script(owner: &str) -> String {
     lock_script_in(LOCK_DIR, owner)
 }
@@ -223,7 +224,7 @@ rampart_lock() {{
   if ! rampart_alive && mkdir {l}/takeover 2>/dev/null; then
     if [ "$(cat {l}/owner {l}/holders 2>/dev/null)" = "$rampart_was" ]; then
       echo "rampart: took over the host lock of an interrupted run ($(cat {l}/owner 2>/dev/null)): none of its processes runs any more" >&2
-      rm -rf {l}
+      mv -T {l} {l}.dead.$$ && rm -rf {l}.dead.$$
       if rampart_take; then return 0; fi
     else
       rmdir {l}/takeover 2>/dev/null

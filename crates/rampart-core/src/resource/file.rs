@@ -478,7 +478,8 @@ fn write_script(
 
 /// Puts the temporary file's path where a validate command says `%s`. Only a whole word
 /// `%s` is the placeholder (as in `visudo -cf %s`), so a command may carry its own `printf`
-/// formats.
+/// formats. The path is absolute (`$PWD` is the pinned directory): a validator may change its
+/// own working directory (redis-server does, to its `dir`). It only reads the file.
 fn substitute_temp(cmd: &str) -> String {
     let mut out = String::with_capacity(cmd.len() + 8);
     let bytes = cmd.as_bytes();
@@ -487,7 +488,7 @@ fn substitute_temp(cmd: &str) -> String {
         let at_start = i == 0 || bytes[i - 1].is_ascii_whitespace();
         let at_end = i + 2 >= bytes.len() || bytes[i + 2].is_ascii_whitespace();
         if cmd[i..].starts_with("%s") && at_start && at_end {
-            out.push_str("\"$t\"");
+            out.push_str("\"$PWD/$t\"");
             i += 2;
         } else {
             let ch = cmd[i..].chars().next().unwrap_or(' ');
@@ -919,7 +920,7 @@ mod tests {
         let Change::Apply(a) = f.plan(&facts).unwrap() else {
             panic!()
         };
-        assert!(a.script.as_str().contains("visudo -cf \"$t\""));
+        assert!(a.script.as_str().contains("visudo -cf \"$PWD/$t\""));
         let g = File::new("/etc/ssh/sshd_config.d/00-r.conf", "x\n", 0o644)
             .validated(Validate::InPlace("sshd -t".into()));
         let facts = facts_with_file("/etc/ssh/sshd_config.d/00-r.conf", FileState::Absent);
@@ -931,11 +932,11 @@ mod tests {
 
     #[test]
     fn only_a_whole_word_percent_s_is_the_temp_file() {
-        assert_eq!(substitute_temp("visudo -cf %s"), "visudo -cf \"$t\"");
-        assert_eq!(substitute_temp("%s"), "\"$t\"");
+        assert_eq!(substitute_temp("visudo -cf %s"), "visudo -cf \"$PWD/$t\"");
+        assert_eq!(substitute_temp("%s"), "\"$PWD/$t\"");
         assert_eq!(
             substitute_temp("sh -c 'printf \"dir %s\\n\" x' v %s"),
-            "sh -c 'printf \"dir %s\\n\" x' v \"$t\""
+            "sh -c 'printf \"dir %s\\n\" x' v \"$PWD/$t\""
         );
     }
 

@@ -129,21 +129,31 @@ fn a_user_cannot_turn_the_base_role_against_root_on_h37() {
     let (code, doc) = s.run("apply", &[]);
     assert_ne!(code, 0, "{doc}");
     assert!(
-        doc.to_string().contains("/home/mallory/.ssh exists and is not a directory"),
+        doc.to_string()
+            .contains("/home/mallory/.ssh exists and is not a directory"),
         "{doc}"
     );
     assert_eq!(lab.sh("h37", cron), before, "cron.hourly changed");
 
-    lab.sh("h37", "cd /home/mallory && rm .ssh && runuser -u mallory -- ln -s /etc/cron.hourly .ssh");
+    lab.sh(
+        "h37",
+        "cd /home/mallory && rm .ssh && runuser -u mallory -- ln -s /etc/cron.hourly .ssh",
+    );
     let (code, doc) = s.run("apply", &[]);
     assert_ne!(code, 0, "{doc}");
     assert_eq!(lab.sh("h37", cron), before, "cron.hourly changed");
 
-    lab.sh("h37", "rm /home/mallory/.ssh && runuser -u mallory -- mkdir -m 755 /home/mallory/.ssh");
+    lab.sh(
+        "h37",
+        "rm /home/mallory/.ssh && runuser -u mallory -- mkdir -m 755 /home/mallory/.ssh",
+    );
     let (code, doc) = s.run("apply", &[]);
     assert_eq!(code, 0, "{doc}");
     assert_eq!(
-        lab.sh("h37", "stat -c '%a %U %G' /home/mallory/.ssh /home/mallory/.ssh/authorized_keys"),
+        lab.sh(
+            "h37",
+            "stat -c '%a %U %G' /home/mallory/.ssh /home/mallory/.ssh/authorized_keys"
+        ),
         "700 mallory mallory\n600 mallory mallory\n"
     );
     assert_eq!(lab.sh("h37", cron), before, "cron.hourly changed");

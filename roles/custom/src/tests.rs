@@ -747,7 +747,10 @@ fn lines_check_counts_matches() {
 /// refused when the site is loaded.
 #[test]
 fn a_path_with_shell_syntax_is_quoted_in_the_script() {
-    for path in ["/etc/a $(touch /tmp/pwned) b", "/etc/c `touch /tmp/pwned` d"] {
+    for path in [
+        "/etc/a $(touch /tmp/pwned) b",
+        "/etc/c `touch /tmp/pwned` d",
+    ] {
         let c = configure(json!({"files": [
             {"path": path, "content": "x\n", "validate": "visudo -cf %s"}
         ]}));

@@ -375,7 +375,7 @@ fn check_path(path: &str) -> Result<(), PlanError> {
 /// working directory without following a link a non-root user could have planted (created if
 /// `create`), and the actor decided for a file of `owner_group` (see [`SAFE_PATH_FNS`]).
 /// Returns the quoted name of `path` relative to it, which is all the step uses from then on.
-fn enter_parent(
+pub(super) fn enter_parent(
     s: &mut Script,
     path: &str,
     owner_group: Option<(&str, &str)>,

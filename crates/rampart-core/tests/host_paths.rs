@@ -409,6 +409,34 @@ fn a_symlink_planted_before_a_restore_is_not_followed() {
     assert_eq!(std::fs::read_to_string(&keys).unwrap(), "old keys\n");
     assert!(!Path::new(&added).exists());
 
+    // Armed again; lab replaces the files themselves with links to a root file: the restore
+    // replaces the links, never writes or removes through them.
+    std::fs::write(root.p("etc/cron.hourly/job"), "root's job\n").unwrap();
+    std::fs::remove_dir_all(&snap).unwrap();
+    let snap = arm(&root, &[keys.clone(), added.clone()]);
+    std::fs::remove_file(&keys).unwrap();
+    symlink(root.p("etc/cron.hourly/job"), &keys).unwrap();
+    symlink(root.p("etc/cron.hourly/job"), &added).unwrap();
+    let out = root.sh(&format!("sh {snap}/restore.sh"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&keys).unwrap(), "old keys\n");
+    assert!(
+        !std::fs::symlink_metadata(&keys)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(std::fs::symlink_metadata(&added).is_err());
+    assert_eq!(
+        std::fs::read_to_string(root.p("etc/cron.hourly/job")).unwrap(),
+        "root's job\n"
+    );
+    std::fs::remove_file(root.p("etc/cron.hourly/job")).unwrap();
+
     // Armed again; lab swaps .ssh for a link to root's cron directory, which holds `job`.
     std::fs::remove_dir_all(&snap).unwrap();
     let snap = arm(&root, &[keys.clone(), added.clone()]);

@@ -102,3 +102,59 @@ fn base_converges_and_repairs_on_h5() {
     let (code, doc) = s.run("apply", &[]);
     assert_eq!((code, changed(&doc, "h5")), (0, 0), "{doc}");
 }
+
+/// Issue 18, finding 1, end to end: an unprivileged user whose `~/.ssh` is a link to
+/// /etc/cron.hourly, first behind a link target that holds a newline and a forged `find`
+/// record for `~/.ssh` (which once made the link look like a correct directory, and root then
+/// wrote a file of the user's into cron.hourly), then plainly. rampart refuses the path and
+/// cron.hourly is untouched; with an honest home the same site converges, the files the
+/// user's. Host: h37 (as root) — tests/util/HOSTS.md.
+#[test]
+#[ignore = "needs the lab (sudo tests/run)"]
+fn a_user_cannot_turn_the_base_role_against_root_on_h37() {
+    let lab = Lab::get();
+    lab.reset(&["h37"]);
+    let key = std::fs::read_to_string(lab.dir.join("id_lab.pub")).expect("id_lab.pub");
+    let roles = format!(
+        "[roles.base]\npackages = []\n\n[roles.base.admin]\nname = \"mallory\"\nauthorized_keys = [\"{}\"]\n",
+        key.trim()
+    );
+    let s = Site::new(&lab, &["h37"], "root", &roles, &["base"]);
+    let cron = "stat -c '%a %U %G' /etc/cron.hourly; ls -A /etc/cron.hourly";
+    let before = lab.sh("h37", cron);
+    lab.sh(
+        "h37",
+        r#"useradd -m -s /bin/bash mallory && runuser -u mallory -- sh -c 'cd && f=$(printf "x\nd|700|mallory|mallory|4096|0|0|1|") && mkdir -p "$f/home/mallory" && ln -s /etc/cron.hourly "$f/home/mallory/.ssh" && ln -s "$f/home/mallory/.ssh" .ssh'"#,
+    );
+    let (code, doc) = s.run("apply", &[]);
+    assert_ne!(code, 0, "{doc}");
+    assert!(
+        doc.to_string()
+            .contains("/home/mallory/.ssh exists and is not a directory"),
+        "{doc}"
+    );
+    assert_eq!(lab.sh("h37", cron), before, "cron.hourly changed");
+
+    lab.sh(
+        "h37",
+        "cd /home/mallory && rm .ssh && runuser -u mallory -- ln -s /etc/cron.hourly .ssh",
+    );
+    let (code, doc) = s.run("apply", &[]);
+    assert_ne!(code, 0, "{doc}");
+    assert_eq!(lab.sh("h37", cron), before, "cron.hourly changed");
+
+    lab.sh(
+        "h37",
+        "rm /home/mallory/.ssh && runuser -u mallory -- mkdir -m 755 /home/mallory/.ssh",
+    );
+    let (code, doc) = s.run("apply", &[]);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(
+        lab.sh(
+            "h37",
+            "stat -c '%a %U %G' /home/mallory/.ssh /home/mallory/.ssh/authorized_keys"
+        ),
+        "700 mallory mallory\n600 mallory mallory\n"
+    );
+    assert_eq!(lab.sh("h37", cron), before, "cron.hourly changed");
+}

@@ -248,3 +248,57 @@ fn two_runs_at_once_the_second_refuses_the_host_lock() {
         "the lock is released at the end of the run"
     );
 }
+
+/// Issue 18, finding 9, on a real host with systemd's timer: the confirmation arrives while
+/// the restore runs (a slow `tar` in /usr/local/sbin, first on the unit's PATH). The disarm
+/// waits for it and reports it, and the snapshot is not removed under it. Then a confirmation
+/// in time: disarmed, and nothing is restored after the timer would have fired. Host: h38.
+#[test]
+#[ignore = "needs the lab (sudo tests/run)"]
+fn a_confirmation_during_the_restore_waits_for_it_on_h38() {
+    use rampart_core::rollback::{arm_script, disarm_script};
+    let lab = Lab::get();
+    lab.reset(&["h38"]);
+    let conf = "/etc/rampart-confirm-race.conf";
+    lab.sh(
+        "h38",
+        &format!(
+            "echo before > {conf}; printf '#!/bin/sh\\nsleep 3\\nexec /usr/bin/tar \"$@\"\\n' > /usr/local/sbin/tar; chmod 755 /usr/local/sbin/tar"
+        ),
+    );
+    let armed = lab.sh("h38", &arm_script("race1", &[conf.to_owned()], 1, "M"));
+    assert!(armed.contains("@@M armed"), "{armed}");
+    lab.sh("h38", &format!("echo after > {conf}"));
+    lab.wait_for("h38", "test -d /var/lib/rampart/rollback/race1/claimed", 20);
+    let t = std::time::Instant::now();
+    let said = lab.sh("h38", &disarm_script("race1", "M"));
+    assert!(
+        said.contains("@@M too-late") && !said.contains("disarmed"),
+        "{said}"
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(500),
+        "it waited for the restore"
+    );
+    assert_eq!(
+        lab.sh(
+            "h38",
+            &format!(
+                "cat {conf}; test -e /var/lib/rampart/rollback/race1/rolled-back && echo marked"
+            )
+        ),
+        "before\nmarked\n"
+    );
+
+    lab.sh("h38", "rm -f /usr/local/sbin/tar");
+    let armed = lab.sh("h38", &arm_script("race2", &[conf.to_owned()], 3, "M"));
+    assert!(armed.contains("@@M armed"), "{armed}");
+    lab.sh("h38", &format!("echo confirmed > {conf}"));
+    let said = lab.sh("h38", &disarm_script("race2", "M"));
+    assert!(said.contains("@@M disarmed"), "{said}");
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        lab.sh("h38", &format!("cat {conf}; ls /var/lib/rampart/rollback")),
+        "confirmed\nrace1\n"
+    );
+}

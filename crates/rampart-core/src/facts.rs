@@ -146,6 +146,10 @@ impl FactRequest {
         // timestamps (and the host's clock: the mtime of the shell's fresh /proc/PID) come
         // from the same find, not from `stat` and `date`: every process costs the host ~2 ms.
         // Paths the batch cannot frame (relative, or with a newline) go one by one.
+        // No record of find's carries text a user on the host controls: a link's target
+        // (`%l`, which may hold a newline and a forged record after it) is never printed; the
+        // link travels in the tar, whose header frames its target by length. Every path is
+        // one we asked for, and the parser refuses a path printed twice.
         let read = self.read_set();
         let (batch, odd): (Vec<&String>, Vec<&String>) = read
             .iter()
@@ -189,7 +193,14 @@ impl FactRequest {
         if !batch.is_empty() || self.apt || fingerprints {
             let mut all = join(batch.iter().map(|p| p.as_str()));
             if self.apt {
-                all = format!("{all} {APT_LISTS} {APT_STAMP} /proc/$$ $rampart_src");
+                // apt's paths only where no role asked for them already: every path before
+                // `/.` is printed once (the sources' glob leaves out those a role asked for).
+                for p in [APT_LISTS, APT_STAMP] {
+                    if !batch.iter().any(|b| b.as_str() == p) {
+                        all = format!("{all} {p}");
+                    }
+                }
+                all = format!("{all} /proc/$$ $rampart_src");
             }
             if fingerprints {
                 // `/.` marks where the fingerprint inputs start: the fingerprint must not
@@ -204,12 +215,13 @@ impl FactRequest {
             }
             sec(&mut s, "stats", "-");
             s.push_str(&format!(
-                "rampart_st=$(find -P {all} -maxdepth 0 \\( -type l -printf 'l|0|%u|%g|0|0|%C@|%i|%p\\n%l\\n' \\) -o -printf '%y|%m|%u|%g|%s|%T@|%C@|%i|%p\\n' 2>/dev/null)\nprintf '%s\\n' \"$rampart_st\"\n"
+                "rampart_st=$(find -P {all} -maxdepth 0 -printf '%y|%m|%u|%g|%s|%T@|%C@|%i|%p\\n' 2>/dev/null)\nprintf '%s\\n' \"$rampart_st\"\n"
             ));
             // One pass over find's records, in the shell's memory: a `while read` loop over a
             // here-document costs dash a forked writer (over 4 KiB) and a read(2) per byte.
             // Each record picks, by its path: the files the tar carries (only those asked to
-            // be read: find also stats swap files and fingerprint inputs), apt's timestamps
+            // be read: find also stats swap files and fingerprint inputs; and every link
+            // asked for, for its target), apt's timestamps
             // and the clock, and the fingerprints of the cacheable sections.
             // The path is the 9th field; only a path holding `|` needs the pattern strip, whose
             // eight `*` cost dash 5 ms over a site's 70 records.
@@ -222,6 +234,9 @@ impl FactRequest {
             if self.apt {
                 rec.push_str(&format!("  case $p in {APT_LISTS}) rampart_lists=${{6%%.*}} ;; {APT_STAMP}) rampart_stamp=${{6%%.*}} ;; /proc/$$) rampart_now=${{6%%.*}} ;; esac\n"));
             }
+            rec.push_str(
+                "  if [ \"$1\" = l ]; then rampart_small=\"$rampart_small$p\n\"; return; fi\n",
+            );
             if carries {
                 let pats: Vec<String> = to_read.iter().map(|p| quote(p).into_owned()).collect();
                 let mut arms = String::new();
@@ -237,9 +252,9 @@ impl FactRequest {
                 ));
             }
             rec.push_str("}\n");
-            s.push_str("rampart_small= rampart_big= rampart_sum=0 rampart_fp_sshd= rampart_fp_packages= rampart_lists= rampart_stamp= rampart_now= rampart_skip= rampart_fpon=\n");
+            s.push_str("rampart_small= rampart_big= rampart_sum=0 rampart_fp_sshd= rampart_fp_packages= rampart_lists= rampart_stamp= rampart_now= rampart_fpon=\n");
             s.push_str(&rec);
-            s.push_str("rampart_ifs=$IFS\nIFS='\n'\nset -f\nfor r in $rampart_st; do\n  if [ -n \"$rampart_skip\" ]; then rampart_skip=; continue; fi\n  case $r in l\\|*) rampart_skip=1 ;; esac\n  IFS='|'; rampart_rec $r; IFS='\n'\ndone\nIFS=$rampart_ifs\nset +f\n");
+            s.push_str("rampart_ifs=$IFS\nIFS='\n'\nset -f\nfor r in $rampart_st; do\n  IFS='|'; rampart_rec $r; IFS='\n'\ndone\nIFS=$rampart_ifs\nset +f\n");
         }
         if carries {
             // The archive itself follows the `end` marker, raw: no `base64` process and a
@@ -970,7 +985,7 @@ impl Facts {
                 _ => {}
             }
         }
-        let mut bodies: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        let mut bodies: BTreeMap<String, Member> = BTreeMap::new();
         if !tail.is_empty() {
             bodies = if contents_gz {
                 untar(flate2::read::GzDecoder::new(tail))?
@@ -1160,28 +1175,33 @@ fn parse_file(path: &str, lines: &[&str]) -> Result<FileState, ParseError> {
     }
 }
 
-/// The batched file facts: `find -printf` lines (`type|mode|owner|group|size|mtime|ctime|inode|path`,
-/// a link's target on the line after it), the contents of the small files that were asked to
-/// be read (from the tar), and `sha256sum` lines of the big ones. A path `find` did not print
-/// does not exist.
+/// The batched file facts: `find -printf` lines (`type|mode|owner|group|size|mtime|ctime|inode|path`),
+/// the tar (maybe gzipped) of the small files that were asked to be read and of every link
+/// (its header carries the target, framed by length), and `sha256sum` lines of the big ones.
+/// A path `find` did not print does not exist. Records end at the `/.` marker (what follows
+/// are the fingerprint inputs, read by the shell); a path printed twice before it means the
+/// output is not what the probe printed, and is refused.
 fn parse_batch<'a>(
     paths: impl Iterator<Item = &'a String>,
     read: &BTreeSet<&String>,
     stats: &[&str],
-    mut bodies: BTreeMap<String, Vec<u8>>,
+    mut bodies: BTreeMap<String, Member>,
     sums: &[&str],
 ) -> Result<BTreeMap<String, FileState>, ParseError> {
     let bad = |line: &str| ParseError(format!("unexpected find output: {line:?}"));
     let mut found: BTreeMap<&str, FileState> = BTreeMap::new();
-    let mut lines = stats.iter();
-    while let Some(line) = lines.next() {
+    for line in stats {
         let f: Vec<&str> = line.splitn(9, '|').collect();
         let [kind, mode, owner, group, size, _mtime, _ctime, _inode, path] = f.as_slice() else {
             return Err(bad(line));
         };
+        if *path == "/." {
+            break;
+        }
         let state = match *kind {
+            // The target comes from the tar.
             "l" => FileState::Link {
-                target: (*lines.next().ok_or_else(|| bad(line))?).to_owned(),
+                target: String::new(),
             },
             "d" => FileState::Dir {
                 mode: parse_mode(mode).ok_or_else(|| bad(line))?,
@@ -1198,7 +1218,11 @@ fn parse_batch<'a>(
             },
             _ => FileState::Other,
         };
-        found.insert(path, state);
+        if found.insert(path, state).is_some() {
+            return Err(ParseError(format!(
+                "find printed {path:?} twice: the host's answer is not what the probe prints"
+            )));
+        }
     }
     let mut hashes: BTreeMap<&str, &str> = BTreeMap::new();
     for line in sums {
@@ -1210,6 +1234,16 @@ fn parse_batch<'a>(
     let mut out = BTreeMap::new();
     for path in paths {
         let mut state = found.remove(path.as_str()).unwrap_or(FileState::Absent);
+        if let FileState::Link { target } = &mut state {
+            match bodies.remove(path.as_str()) {
+                Some(Member::Link(t)) => *target = t,
+                _ => {
+                    return Err(ParseError(format!(
+                        "{path} changed while it was being read; run again"
+                    )));
+                }
+            }
+        }
         if let FileState::File {
             size,
             content,
@@ -1219,7 +1253,7 @@ fn parse_batch<'a>(
         {
             if !read.contains(path) {
                 // Stat only: never read or hashed.
-            } else if let Some(bytes) = bodies.remove(path.as_str()) {
+            } else if let Some(Member::File(bytes)) = bodies.remove(path.as_str()) {
                 // The archive is the truth if the file changed between stat and read.
                 *size = bytes.len() as u64;
                 *sha256 = sha256_hex(&bytes);
@@ -1254,11 +1288,17 @@ pub fn split_at_end<'a>(stdout: &'a [u8], nonce: &str) -> Option<(&'a [u8], &'a 
     None
 }
 
-/// The regular files of a tar stream by name. The stream is the host's word: a header may
-/// claim any size (2^62) and a gzip stream may unpack to any length, so every entry is held to
-/// [`MAX_FETCHED_FILE`] before anything is allocated, the whole stream to
-/// [`MAX_FETCHED_TOTAL`], and allocation is fallible.
-fn untar(stream: impl std::io::Read) -> Result<BTreeMap<String, Vec<u8>>, ParseError> {
+/// A member of the probe's tar: a regular file's content or a link's target.
+enum Member {
+    File(Vec<u8>),
+    Link(String),
+}
+
+/// The regular files and symbolic links of a tar stream by name. The stream is the host's
+/// word: a header may claim any size (2^62) and a gzip stream may unpack to any length, so
+/// every entry is held to [`MAX_FETCHED_FILE`] before anything is allocated, the whole stream
+/// to [`MAX_FETCHED_TOTAL`], and allocation is fallible.
+fn untar(stream: impl std::io::Read) -> Result<BTreeMap<String, Member>, ParseError> {
     use std::io::Read as _;
     let bad = |e: std::io::Error| ParseError(format!("bad file contents archive: {e}"));
     let mut out = BTreeMap::new();
@@ -1268,10 +1308,18 @@ fn untar(stream: impl std::io::Read) -> Result<BTreeMap<String, Vec<u8>>, ParseE
     });
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        if entry.header().entry_type().is_symlink() {
+            let target = entry
+                .link_name_bytes()
+                .map(|t| String::from_utf8_lossy(&t).into_owned())
+                .unwrap_or_default();
+            out.insert(name, Member::Link(target));
+            continue;
+        }
         if !entry.header().entry_type().is_file() {
             continue;
         }
-        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let size = entry.size();
         if size > MAX_FETCHED_FILE {
             return Err(ParseError(format!(
@@ -1286,7 +1334,7 @@ fn untar(stream: impl std::io::Read) -> Result<BTreeMap<String, Vec<u8>>, ParseE
             .take(MAX_FETCHED_FILE)
             .read_to_end(&mut body)
             .map_err(bad)?;
-        out.insert(name, body);
+        out.insert(name, Member::File(body));
     }
     Ok(out)
 }
@@ -1434,7 +1482,7 @@ fn parse_sshd(lines: &[&str]) -> SshdEffective {
 
 /// apt's section (the lists' and stamp's mtimes, the clock, the lists' names), with the source
 /// files' find records and contents.
-fn parse_apt(lines: &[&str], stats: &[&str], bodies: &BTreeMap<String, Vec<u8>>) -> AptState {
+fn parse_apt(lines: &[&str], stats: &[&str], bodies: &BTreeMap<String, Member>) -> AptState {
     let mut kv = BTreeMap::new();
     let mut lists = BTreeSet::new();
     for line in lines {
@@ -1495,9 +1543,10 @@ fn parse_apt(lines: &[&str], stats: &[&str], bodies: &BTreeMap<String, Vec<u8>>)
         if last != 0 && changed > last {
             changed_sources.push((*path).to_owned());
         }
-        let Some(text) = bodies.get(*path).map(|b| String::from_utf8_lossy(b)) else {
+        let Some(Member::File(b)) = bodies.get(*path) else {
             continue;
         };
+        let text = String::from_utf8_lossy(b);
         for repo in crate::aptsources::parse(path, &text) {
             if !repo.indexed(&lists) {
                 without_lists.insert(repo.label());

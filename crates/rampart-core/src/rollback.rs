@@ -8,7 +8,7 @@
 //!
 //! Everything here builds shell code; the engine runs it.
 
-use crate::shell::quote;
+use crate::shell::{SAFE_PATH_FNS, quote};
 
 /// Where snapshots live on the host.
 pub const ROLLBACK_DIR: &str = "/var/lib/rampart/rollback";
@@ -22,7 +22,19 @@ pub fn snapshot_dir(id: &str) -> String {
 /// `delay_secs`. Prints `@@<marker> armed` when armed; fails (non-zero) otherwise, and then
 /// nothing must be applied.
 pub fn arm_script(id: &str, paths: &[String], delay_secs: u64, marker: &str) -> String {
-    let dir = snapshot_dir(id);
+    arm_script_in(ROLLBACK_DIR, id, paths, delay_secs, marker)
+}
+
+/// [`arm_script`] with the snapshots under `root` (tests run it in a temporary directory).
+#[doc(hidden)]
+pub fn arm_script_in(
+    root: &str,
+    id: &str,
+    paths: &[String],
+    delay_secs: u64,
+    marker: &str,
+) -> String {
+    let dir = format!("{root}/{id}");
     let d = quote(&dir);
     let mut s = String::new();
     s.push_str("(\nset -e\n");
@@ -66,15 +78,35 @@ pub fn arm_script(id: &str, paths: &[String], delay_secs: u64, marker: &str) -> 
 
 /// The script the timer runs: put every touched path back as it was, then make the services
 /// read it again.
+///
+/// It first claims the snapshot (`mkdir claimed`, atomic): a disarm that claimed it first
+/// wins, and this restore does nothing; once this restore has claimed it, a disarm waits for
+/// it and reports the rollback. Each path is put back from inside its parent directory,
+/// entered without following a link a user other than root could have planted
+/// ([`SAFE_PATH_FNS`]); a path whose way is such a link is left alone and logged. `rm -f`
+/// and tar's extraction never follow a link at the last component.
 fn restore_script(dir: &str) -> String {
     let d = quote(dir);
     format!(
         r#"#!/bin/sh
 # rampart dead-man switch: rampart could not confirm a change over a fresh connection in time.
 S={d}
-[ -e "$S/rolled-back" ] && exit 0
-while IFS= read -r p; do [ -n "$p" ] && rm -f -- "$p"; done < "$S/absent"
-tar -xpf "$S/files.tar" -C / 2>/dev/null
+mkdir "$S/claimed" 2>/dev/null || exit 0
+{fns}
+rampart_skip() {{
+  logger -t rampart "rollback: left $1 alone: its directory could not be entered safely" 2>/dev/null
+  echo "rampart: rollback left $1 alone" >&2
+}}
+while IFS= read -r p; do
+  [ -n "$p" ] || continue
+  (rampart_cd "${{p%/*}}" && rm -f -- "./${{p##*/}}") || rampart_skip "$p"
+done < "$S/absent"
+while IFS= read -r p; do
+  [ -n "$p" ] || continue
+  n=0 r=${{p#/}}
+  while :; do case $r in */*) r=${{r#*/}}; n=$((n + 1)) ;; *) break ;; esac; done
+  (rampart_cd "${{p%/*}}" && tar -xpf "$S/files.tar" --strip-components="$n" -- "${{p#/}}") || rampart_skip "$p"
+done < "$S/present"
 if [ -e "$S/ufw" ]; then
   if grep -q '^ENABLED=yes' /etc/ufw/ufw.conf 2>/dev/null; then ufw --force enable; else ufw --force disable >/dev/null 2>&1 || ufw disable; fi
 elif [ -e "$S/iptables.v4" ]; then
@@ -89,17 +121,34 @@ fi
 date -u +%Y-%m-%dT%H:%M:%SZ > "$S/rolled-back"
 logger -t rampart "rolled back an unconfirmed change (snapshot $S)" 2>/dev/null
 exit 0
-"#
+"#,
+        fns = SAFE_PATH_FNS.trim_end()
     )
 }
 
+/// How long a disarm waits for a restore that already started to finish (the engine gives
+/// the disarm 30 s).
+pub const DISARM_WAIT_SECS: u32 = 25;
+
 /// Shell code that disarms the rollback and removes the snapshot; prints `@@<marker> disarmed`.
-/// If the rollback already fired, prints `@@<marker> too-late` instead.
+///
+/// It claims the snapshot the way the restore does (`mkdir claimed`, atomic), so exactly one
+/// of them acts. Claimed by the disarm: the timer (or sleeper) is stopped, and if it fires
+/// anyway its restore finds the claim or no snapshot and does nothing. Claimed by the restore
+/// (it has started, or finished): nothing is stopped or removed under it; the disarm waits
+/// for it to finish (at most [`DISARM_WAIT_SECS`]) and prints `@@<marker> too-late`, the
+/// truth: the change is being or has been rolled back.
 pub fn disarm_script(id: &str, marker: &str) -> String {
-    let d = quote(&snapshot_dir(id)).into_owned();
+    disarm_script_in(ROLLBACK_DIR, id, marker)
+}
+
+/// [`disarm_script`] with the snapshots under `root`.
+#[doc(hidden)]
+pub fn disarm_script_in(root: &str, id: &str, marker: &str) -> String {
+    let d = quote(&format!("{root}/{id}")).into_owned();
     let unit = format!("rampart-rollback-{id}");
     format!(
-        "{{\nif [ -e {d}/rolled-back ]; then echo {late}; exit 0; fi\nsystemctl stop {unit}.timer >/dev/null 2>&1; systemctl reset-failed {unit}.service {unit}.timer >/dev/null 2>&1\nif [ -e {d}/sleeper.pid ]; then kill \"$(cat {d}/sleeper.pid)\" 2>/dev/null; fi\nif [ -e {d}/rolled-back ]; then echo {late}; exit 0; fi\nrm -rf {d}\necho {ok}\n}} </dev/null\n",
+        "{{\nif [ ! -d {d} ]; then echo {ok}; exit 0; fi\nif mkdir {d}/claimed 2>/dev/null; then\nsystemctl stop {unit}.timer >/dev/null 2>&1; systemctl reset-failed {unit}.service {unit}.timer >/dev/null 2>&1\nif [ -e {d}/sleeper.pid ]; then kill \"$(cat {d}/sleeper.pid)\" 2>/dev/null; fi\nrm -rf {d}\necho {ok}\nexit 0\nfi\nrampart_i=0\nwhile [ ! -e {d}/rolled-back ] && [ $rampart_i -lt {DISARM_WAIT_SECS} ]; do sleep 1; rampart_i=$((rampart_i + 1)); done\necho {late}\n}} </dev/null\n",
         late = quote(&format!("@@{marker} too-late")),
         ok = quote(&format!("@@{marker} disarmed")),
     )
@@ -117,21 +166,34 @@ pub fn status_script(id: &str, marker: &str) -> String {
 /// Where the host lock lives: under /run, so a reboot clears it.
 pub const LOCK_DIR: &str = "/run/rampart.lock";
 
-/// Seconds after which a lock whose holder stopped touching it is considered abandoned (when
-/// its holder cannot be told: a lock written by something other than a rampart run).
-pub const LOCK_STALE_SECS: u64 = 900;
+/// Seconds during which a lock without holders (its owner and holders files not written yet,
+/// or written by something other than rampart) counts as held, from its directory's mtime.
+/// A rampart lock gets its holders a few milliseconds after its directory.
+pub const LOCK_GRACE_SECS: u64 = 60;
 
 /// Shell code that takes the host lock for run `owner` (or refreshes it if already ours), or
 /// fails with exit 73 after printing who holds it. Two rampart runs never change one host at
 /// the same time; a check never takes the lock (it writes nothing).
 ///
 /// The lock records its holders: the sshd process serving the run's connection and the shell
-/// of every script of the run that took it (pid and start time each). When none of them is
-/// alive any more, the run is gone (aborted, its link cut, its controller dead) and nothing of
-/// it still runs on the host, so the next run takes the lock over at once instead of waiting
-/// out [`LOCK_STALE_SECS`]. A script of an aborted run that is still running keeps the lock.
+/// of every script of the run that took it (pid and start time each); every script of the
+/// run adds its own and touches the owner file. The lock is stale only when none of them is
+/// alive: then the run is gone (aborted, its link cut, its controller dead) and nothing of it
+/// still runs on the host, and the next run takes it over at once. Age alone never makes it
+/// stale: a step that runs for an hour (an apt upgrade) keeps it. A lock with no holders
+/// recorded is held for [`LOCK_GRACE_SECS`] after it was made (it is being written). A
+/// take-over is itself claimed (`takeover`, atomic `mkdir`), goes ahead only if the lock
+/// still has the owner and holders it was judged by, and moves the dead lock aside with one
+/// `rename` (a claim made in it meanwhile moves with it), so two runs never both take it over.
 pub fn lock_script(owner: &str) -> String {
+    lock_script_in(LOCK_DIR, owner)
+}
+
+/// [`lock_script`] with the lock at `lock_dir` (tests use a temporary directory).
+#[doc(hidden)]
+pub fn lock_script_in(lock_dir: &str, owner: &str) -> String {
     let o = quote(owner);
+    let l = quote(lock_dir);
     format!(
         r#"rampart_holders() {{
   awk -v p=$$ 'BEGIN {{ while (p > 1) {{ f = "/proc/" p "/stat"; if ((getline l < f) <= 0) exit; close(f)
@@ -144,21 +206,32 @@ rampart_started() {{
   awk '{{ sub(/^.*\) /, ""); print $20 }}' /proc/"$1"/stat 2>/dev/null
 }}
 rampart_alive() {{
-  [ -s {LOCK_DIR}/holders ] || return 0
-  while read -r hp hs; do
-    [ "$(rampart_started "$hp")" = "$hs" ] && return 0
-  done <{LOCK_DIR}/holders
-  return 1
+  if [ -s {l}/holders ]; then
+    while read -r hp hs; do
+      [ "$(rampart_started "$hp")" = "$hs" ] && return 0
+    done <{l}/holders
+    return 1
+  fi
+  [ $(( $(date +%s) - $(stat -c %Y {l} 2>/dev/null || date +%s) )) -le {LOCK_GRACE_SECS} ]
+}}
+rampart_take() {{
+  mkdir {l} 2>/dev/null && printf '%s\n' {o} > {l}/owner && rampart_holders >> {l}/holders
 }}
 rampart_lock() {{
-  if mkdir {LOCK_DIR} 2>/dev/null; then printf '%s\n' {o} > {LOCK_DIR}/owner; rampart_holders >> {LOCK_DIR}/holders; return 0; fi
-  if [ "$(cat {LOCK_DIR}/owner 2>/dev/null)" = {o} ]; then touch {LOCK_DIR}/owner; rampart_holders >> {LOCK_DIR}/holders; return 0; fi
-  age=$(( $(date +%s) - $(stat -c %Y {LOCK_DIR}/owner 2>/dev/null || echo 0) ))
-  if [ "$age" -gt {LOCK_STALE_SECS} ] || ! rampart_alive; then
-    echo "rampart: took over the host lock of an interrupted run ($(cat {LOCK_DIR}/owner 2>/dev/null))" >&2
-    rm -rf {LOCK_DIR}; mkdir {LOCK_DIR} && printf '%s\n' {o} > {LOCK_DIR}/owner && rampart_holders >> {LOCK_DIR}/holders && return 0
+  if rampart_take; then return 0; fi
+  if [ "$(cat {l}/owner 2>/dev/null)" = {o} ]; then touch {l}/owner; rampart_holders >> {l}/holders; return 0; fi
+  rampart_was=$(cat {l}/owner {l}/holders 2>/dev/null)
+  if ! rampart_alive && mkdir {l}/takeover 2>/dev/null; then
+    if [ "$(cat {l}/owner {l}/holders 2>/dev/null)" = "$rampart_was" ]; then
+      echo "rampart: took over the host lock of an interrupted run ($(cat {l}/owner 2>/dev/null)): none of its processes runs any more" >&2
+      mv -T {l} {l}.dead.$$ && rm -rf {l}.dead.$$
+      if rampart_take; then return 0; fi
+    else
+      rmdir {l}/takeover 2>/dev/null
+    fi
   fi
-  echo "rampart: this host is locked by another rampart run ($(cat {LOCK_DIR}/owner 2>/dev/null), last active ${{age}} s ago); wait for it to finish, or if it is gone remove {LOCK_DIR} on the host (it expires after {LOCK_STALE_SECS} s)" >&2
+  age=$(( $(date +%s) - $(stat -c %Y {l}/owner 2>/dev/null || date +%s) ))
+  echo "rampart: this host is locked by another rampart run ($(cat {l}/owner 2>/dev/null), last active ${{age}} s ago, still running on the host); wait for it to finish. The lock is released as soon as none of that run's processes runs on the host; remove {l} by hand only if you know it is gone" >&2
   return 1
 }}
 rampart_lock || exit 73
@@ -168,8 +241,15 @@ rampart_lock || exit 73
 
 /// Shell code that releases the host lock if `owner` holds it.
 pub fn unlock_script(owner: &str) -> String {
+    unlock_script_in(LOCK_DIR, owner)
+}
+
+/// [`unlock_script`] with the lock at `lock_dir`.
+#[doc(hidden)]
+pub fn unlock_script_in(lock_dir: &str, owner: &str) -> String {
+    let l = quote(lock_dir);
     format!(
-        "if [ \"$(cat {LOCK_DIR}/owner 2>/dev/null)\" = {} ]; then rm -rf {LOCK_DIR}; fi\n",
+        "if [ \"$(cat {l}/owner 2>/dev/null)\" = {} ]; then rm -rf {l}; fi\n",
         quote(owner)
     )
 }
@@ -207,5 +287,6 @@ mod tests {
         assert!(s.contains("@@N too-late"));
         assert!(s.contains("systemctl stop rampart-rollback-abc.timer"));
         assert!(s.contains("rm -rf /var/lib/rampart/rollback/abc"));
+        assert!(s.contains("mkdir /var/lib/rampart/rollback/abc/claimed"));
     }
 }

@@ -23,6 +23,67 @@ pub fn quote(word: &str) -> Cow<'_, str> {
     }
 }
 
+/// Shell functions for acting on a path without following a link that a user other than
+/// root could have planted (a non-root user can swap any entry of a directory they own for a
+/// link at any moment, so root must never resolve such an entry by name).
+///
+/// - `rampart_cd DIR [create]` makes the absolute, canonical `DIR` the working directory one
+///   component at a time: a link is followed only where it sits in a directory root owns;
+///   any other component must be a real directory, checked after entering it (the physical
+///   `$PWD` must be the expected one, so a swap between the test and the `cd` is caught).
+///   Missing components are created (as root) with `create`. Exit status 75 (stale facts)
+///   on a link it refuses. From then on the step works on names relative to the pinned
+///   directory, which no later swap of an ancestor can move.
+/// - `rampart_who OWNER GROUP` decides who acts in the pinned directory: root where root owns
+///   it; where another user does, `OWNER` (the file is theirs; the kernel then refuses to
+///   follow a link of theirs anywhere they could not write themselves), and a root-owned
+///   file there is refused.
+/// - `rampart_as CMD...` runs a command as that actor (`setpriv`, util-linux).
+/// - `rampart_put FILE` writes stdin's base64, decoded, to `FILE` as that actor.
+pub const SAFE_PATH_FNS: &str = r#"rampart_cd() {
+  cd -P / || return 1
+  rampart_rest=${1#/}
+  while [ -n "$rampart_rest" ]; do
+    rampart_c=${rampart_rest%%/*}
+    case $rampart_rest in */*) rampart_rest=${rampart_rest#*/} ;; *) rampart_rest= ;; esac
+    if [ -L "$rampart_c" ]; then
+      if [ ! -O . ]; then printf 'rampart: refusing %s: %s is a symbolic link in a directory a user other than root owns
+' "$1" "${PWD%/}/$rampart_c" >&2; return 75; fi
+      cd -P "./$rampart_c" || return 1
+    else
+      rampart_want=${PWD%/}/$rampart_c
+      if [ -n "${2:-}" ] && [ ! -e "$rampart_c" ]; then mkdir "./$rampart_c" || return 1; fi
+      cd -P "./$rampart_c" || return 1
+      if [ "$PWD" != "$rampart_want" ]; then printf 'rampart: refusing %s: %s turned into a link while rampart entered it
+' "$1" "$rampart_want" >&2; return 75; fi
+    fi
+  done
+}
+rampart_who() {
+  rampart_user= rampart_group=
+  if [ -O . ]; then return 0; fi
+  if [ "$1" = root ]; then printf 'rampart: refusing to write a file of root'"'"'s into %s: a user other than root owns that directory
+' "$PWD" >&2; return 1; fi
+  rampart_user=$1 rampart_group=$2
+}
+rampart_as() {
+  if [ -n "$rampart_user" ]; then setpriv --reuid="$rampart_user" --regid="$rampart_group" --init-groups -- "$@"; else "$@"; fi
+}
+rampart_put() {
+  if [ -n "$rampart_user" ]; then rampart_as sh -c 'exec base64 -d > "$1"' sh "$1"; else base64 -d > "$1"; fi
+}
+"#;
+
+/// Whether a path is absolute and canonical (no empty, `.` or `..` component, no trailing
+/// `/`): what [`SAFE_PATH_FNS`]'s `rampart_cd` can walk and compare with `$PWD`.
+pub fn canonical_absolute(path: &str) -> bool {
+    path.len() > 1
+        && path.starts_with('/')
+        && path[1..]
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
 /// Joins an argv into one shell command line, each word quoted.
 pub fn join<I, S>(argv: I) -> String
 where
@@ -74,8 +135,14 @@ impl Script {
     /// (for example `"$t"`), byte-exact, through a base64 here-document: no quoting of the
     /// content is ever needed and binary content survives.
     pub fn write_file(&mut self, dest_expr: &str, content: &[u8]) -> &mut Self {
+        self.feed_base64(&format!("base64 -d > {dest_expr}"), content)
+    }
+
+    /// Appends `cmd` with `content`, base64-encoded, on its stdin through a quoted
+    /// here-document (`rampart_put "$t"` of [`SAFE_PATH_FNS`]).
+    pub fn feed_base64(&mut self, cmd: &str, content: &[u8]) -> &mut Self {
         let b64 = base64::engine::general_purpose::STANDARD.encode(content);
-        let _ = writeln!(self.code, "base64 -d > {dest_expr} <<'RAMPART_EOF'");
+        let _ = writeln!(self.code, "{cmd} <<'RAMPART_EOF'");
         for chunk in b64.as_bytes().chunks(76) {
             // base64 output is ASCII, so every chunk is valid UTF-8.
             self.code

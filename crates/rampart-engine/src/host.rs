@@ -729,7 +729,8 @@ async fn apply_all(
     }
     .await;
     if locked {
-        // Best effort: a lock left behind by a lost connection expires by itself.
+        // Best effort: a lock left behind by a lost connection is taken over by the next run
+        // as soon as none of its holders (this connection's sshd, our scripts) lives.
         let _ = remote
             .run_script(
                 rollback::unlock_script(&shared.run_id),

@@ -773,3 +773,40 @@ fn lines_check_counts_matches() {
     assert!(!pass, "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 18, finding 7: a custom path with `$(...)` or backticks is data in the apply script
+/// (the validation's error message included), quoted once by `shell::quote`; a newline is
+/// refused when the site is loaded.
+#[test]
+fn a_path_with_shell_syntax_is_quoted_in_the_script() {
+    for path in [
+        "/etc/a $(touch /tmp/pwned) b",
+        "/etc/c `touch /tmp/pwned` d",
+    ] {
+        let c = configure(json!({"files": [
+            {"path": path, "content": "x\n", "validate": "visudo -cf %s"}
+        ]}));
+        let p = plan_checked(c.as_ref(), &fresh(c.as_ref()), &no_secrets(), "root");
+        let (_, a) = applies(&p).into_iter().next().expect("one change");
+        let s = a.script.as_str();
+        let name = path.rsplit_once('/').unwrap().1;
+        assert!(
+            s.contains(&format!(
+                "'rampart: validation of {path} failed (visudo -cf %s): '"
+            )),
+            "{s}"
+        );
+        assert!(s.contains(&format!("mv -fT \"$t\" './{name}'")), "{s}");
+        // Every occurrence of the path is inside single quotes.
+        for (i, _) in s.match_indices("touch /tmp/pwned") {
+            let before = &s[..i];
+            let line_start = before.rfind('\n').map_or(0, |n| n + 1);
+            let quotes = before[line_start..].matches('\'').count();
+            assert_eq!(quotes % 2, 1, "unquoted at byte {i}: {s}");
+        }
+    }
+    let bad = RoleImpl.configure(json!({"files": [
+        {"path": "/etc/a\n$(touch /tmp/pwned)", "content": "x\n"}
+    ]}));
+    assert!(bad.is_err());
+}

@@ -157,7 +157,7 @@ fn fresh_lab_host_distro_installs_configures_and_converges() {
         .find(|c| c.0 == "file:/etc/docker/daemon.json")
         .expect("daemon.json");
     assert_eq!(daemon.2, ["restart docker"]);
-    assert!(daemon.1.contains("if dockerd --help 2>/dev/null | grep -q -- --validate; then dockerd --validate --config-file \"$t\" ; fi"), "{}", daemon.1);
+    assert!(daemon.1.contains("if dockerd --help 2>/dev/null | grep -q -- --validate; then dockerd --validate --config-file \"$PWD/$t\" ; fi"), "{}", daemon.1);
     assert!(
         script(&ch, "user:fleetclaw")
             .contains("useradd --create-home --shell /bin/bash --groups docker -- fleetclaw")

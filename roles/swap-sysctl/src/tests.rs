@@ -73,9 +73,12 @@ fn fresh_container_gets_file_fstab_and_sysctls_but_no_swapon() {
     let f = fresh(&c);
     let ch = changes(&plan(&c, &f));
     let swap = &ch["swapfile:/swapfile"];
-    assert!(swap.contains("fallocate -l 4294967296 /swapfile"), "{swap}");
     assert!(
-        swap.contains("chmod 0600 /swapfile") && swap.contains("mkswap /swapfile"),
+        swap.contains("fallocate -l 4294967296 ./swapfile"),
+        "{swap}"
+    );
+    assert!(
+        swap.contains("chmod 0600 ./swapfile") && swap.contains("mkswap ./swapfile"),
         "{swap}"
     );
     assert!(
@@ -120,7 +123,7 @@ fn on_a_vm_the_swap_file_is_enabled() {
     let ch = changes(&plan(&c, &f));
     let swap = &ch["swapfile:/swapfile"];
     assert!(
-        swap.contains("fallocate -l 8589934592 /swapfile") && swap.contains("swapon /swapfile"),
+        swap.contains("fallocate -l 8589934592 ./swapfile") && swap.contains("swapon ./swapfile"),
         "{swap}"
     );
     let after = assert_converges(&c, f, &BTreeMap::new(), "root");
@@ -212,13 +215,13 @@ fn every_drift_is_repaired() {
                 ))
             },
             "swapfile:/swapfile",
-            "chmod 0600 /swapfile",
+            "chmod 0600 ./swapfile",
         ),
         (
             "swapoff by hand",
             |f| f.swaps = Some(Vec::new()),
             "swapfile:/swapfile",
-            "swapon /swapfile",
+            "swapon ./swapfile",
         ),
     ];
     for (name, inject, id, want) in drifts {

@@ -120,7 +120,7 @@ fn fresh_debian_host_gets_debian_origins_and_running_timers() {
     assert!(
         a.script
             .as_str()
-            .contains("apt-config -c \"$t\" dump >/dev/null"),
+            .contains("apt-config -c \"$PWD/$t\" dump >/dev/null"),
         "validated before the rename"
     );
     let after = assert_converges(&c, fresh(&c), &secrets(), "root");

@@ -6,15 +6,13 @@
 //! failure), and the content hash the plan saw is re-checked on the host right before the
 //! rename.
 
-use std::path::Path;
-
 use serde::Serialize;
 
 use super::{PlanError, stale};
 use crate::facts::{FactRequest, Facts, FileState, sha256_hex};
 use crate::plan::{Apply, AttrChange, Change, Diff, Risk};
 use crate::secret::Secret;
-use crate::shell::{Script, quote};
+use crate::shell::{SAFE_PATH_FNS, Script, canonical_absolute, quote};
 
 /// What goes into a file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -177,7 +175,8 @@ impl File {
                 }
                 _ => {
                     let mut s = Script::new();
-                    s.cmd(["rm", "-f", "--", self.path.as_str()]);
+                    let b = enter_parent(&mut s, &self.path, None, false)?;
+                    s.raw(format!("rm -f -- {b}"));
                     Change::Apply(Apply {
                         summary: format!("remove {}", self.path),
                         diff: Diff::Attrs(vec![AttrChange::new("state", "present", "absent")]),
@@ -247,6 +246,7 @@ fn plan_content(
     validate: Option<&Validate>,
     cur: &FileState,
 ) -> Result<Change, PlanError> {
+    check_path(path)?;
     let want = content.bytes();
     let want_sha = sha256_hex(want);
     let (cur_sha, cur_attrs) = match cur {
@@ -281,29 +281,39 @@ fn plan_content(
         return Ok(Change::noop("content and attributes match"));
     }
     let mut script = Script::new();
-    let p = quote(path).into_owned();
     let diff;
     let summary;
     if content_ok {
-        // Attributes only: no rewrite, no validation needed.
+        // Attributes only: no rewrite, no validation needed. Owner first (`chown -h` never
+        // follows a link), then the mode as whoever acts in the directory (see
+        // `SAFE_PATH_FNS`): `chmod` would follow a link swapped in since the check.
+        let b = enter_parent(&mut script, path, Some((owner, group)), false)?;
+        script.raw(format!(
+            "if [ -L {b} ] || [ ! -f {b} ]; then {}; fi",
+            stale(path)
+        ));
         let (m, o, g) = cur_attrs.unwrap_or((0, "", ""));
         let mut attrs = Vec::new();
-        if m != mode {
-            attrs.push(AttrChange::new(
-                "mode",
-                format!("{m:04o}"),
-                format!("{mode:04o}"),
-            ));
-            script.raw(format!("chmod {mode:04o} {p}"));
-        }
         if (o, g) != (owner, group) {
             attrs.push(AttrChange::new(
                 "owner",
                 format!("{o}:{g}"),
                 format!("{owner}:{group}"),
             ));
-            script.raw(format!("chown {} {p}", quote(&format!("{owner}:{group}"))));
+            script.raw(format!(
+                "chown -h {} {b}",
+                quote(&format!("{owner}:{group}"))
+            ));
         }
+        if m != mode {
+            attrs.push(AttrChange::new(
+                "mode",
+                format!("{m:04o}"),
+                format!("{mode:04o}"),
+            ));
+            script.raw(format!("rampart_as chmod {mode:04o} {b}"));
+        }
+        attrs.sort_by(|a, b| a.name.cmp(&b.name));
         summary = format!(
             "set {} on {path}",
             attrs
@@ -343,7 +353,7 @@ fn plan_content(
             group,
             validate,
             cur_sha,
-        );
+        )?;
     }
     Ok(Change::Apply(Apply {
         summary,
@@ -355,7 +365,51 @@ fn plan_content(
     }))
 }
 
-/// The atomic write: guard, temp file in the same directory, validate, rename.
+/// Refuses a path the shell helpers cannot walk (relative, `..`, `//`, a trailing `/`).
+fn check_path(path: &str) -> Result<(), PlanError> {
+    if canonical_absolute(path) {
+        Ok(())
+    } else {
+        Err(PlanError::Refused(format!(
+            "{path} is not an absolute path without `.`, `..`, `//` or a trailing `/`"
+        )))
+    }
+}
+
+/// Starts a step that acts on `path`: the helpers, then its parent directory pinned as the
+/// working directory without following a link a non-root user could have planted (created if
+/// `create`), and the actor decided for a file of `owner_group` (see [`SAFE_PATH_FNS`]).
+/// Returns the quoted name of `path` relative to it, which is all the step uses from then on.
+pub(super) fn enter_parent(
+    s: &mut Script,
+    path: &str,
+    owner_group: Option<(&str, &str)>,
+    create: bool,
+) -> Result<String, PlanError> {
+    check_path(path)?;
+    let (dir, base) = path.rsplit_once('/').unwrap_or(("", path));
+    let dir = if dir.is_empty() { "/" } else { dir };
+    s.raw(SAFE_PATH_FNS.trim_end());
+    s.raw(format!(
+        "rampart_cd {}{} || exit $?",
+        quote(dir),
+        if create { " create" } else { "" }
+    ));
+    if let Some((owner, group)) = owner_group {
+        s.raw(format!(
+            "rampart_who {} {} || exit $?",
+            quote(owner),
+            quote(group)
+        ));
+    }
+    Ok(quote(&format!("./{base}")).into_owned())
+}
+
+/// The atomic write: guard, temp file in the same directory, validate, rename. Every name is
+/// relative to the pinned parent; the temporary file is created, written and chmodded by
+/// whoever acts there (root, or the file's owner in a directory a user owns), chowned with
+/// `-h`, and renamed with `-T` (a link or a directory at the target is replaced or refused,
+/// never entered).
 #[allow(clippy::too_many_arguments)]
 fn write_script(
     s: &mut Script,
@@ -366,75 +420,71 @@ fn write_script(
     group: &str,
     validate: Option<&Validate>,
     expect_sha: Option<&str>,
-) {
-    let p = quote(path).into_owned();
-    let dir = Path::new(path)
-        .parent()
-        .map_or("/".to_owned(), |d| d.display().to_string());
-    let base = Path::new(path)
-        .file_name()
-        .map_or("file".to_owned(), |b| b.to_string_lossy().into_owned());
+) -> Result<(), PlanError> {
+    let p = enter_parent(s, path, Some((owner, group)), true)?;
+    let base = path.rsplit_once('/').map_or(path, |(_, b)| b);
     let expect = expect_sha.unwrap_or("absent");
     s.raw(format!(
-        "cur=$(if [ -f {p} ]; then sha256sum < {p} | cut -d' ' -f1; elif [ -e {p} ] || [ -L {p} ]; then echo other; else echo absent; fi)"
+        "cur=$(if [ -L {p} ]; then echo other; elif [ -f {p} ]; then sha256sum < {p} | cut -d' ' -f1; elif [ -e {p} ]; then echo other; else echo absent; fi)"
     ));
     s.raw(format!(
         "[ \"$cur\" = {} ] || {}",
         quote(expect),
         stale(path)
     ));
-    s.raw(format!("mkdir -p {}", quote(&dir)));
     // Temporary files of an earlier run that was cut off (power loss, a dropped link) before
     // its rename or its trap: the target itself was never touched, so they are only litter.
     s.raw(format!(
         "rm -f {}?????? {}??????",
-        quote(&format!("{dir}/.{base}.rampart.")),
-        quote(&format!("{dir}/.{base}.rampart-old."))
+        quote(&format!("./.{base}.rampart.")),
+        quote(&format!("./.{base}.rampart-old."))
     ));
     s.raw(format!(
-        "t=$(mktemp {})",
-        quote(&format!("{dir}/.{base}.rampart.XXXXXX"))
+        "t=$(rampart_as mktemp {})",
+        quote(&format!("./.{base}.rampart.XXXXXX"))
     ));
     s.raw("trap 'rm -f \"$t\"' EXIT");
-    s.write_file("\"$t\"", bytes);
-    s.raw(format!("chmod {mode:04o} \"$t\""));
+    s.feed_base64("rampart_put \"$t\"", bytes);
+    s.raw(format!("rampart_as chmod {mode:04o} \"$t\""));
     s.raw(format!(
-        "chown {} \"$t\"",
+        "chown -h {} \"$t\"",
         quote(&format!("{owner}:{group}"))
     ));
     match validate {
         Some(Validate::Temp(cmd)) => {
-            let cmd = substitute_temp(cmd);
+            let sub = substitute_temp(cmd);
             s.raw(format!(
-                "if ! out=$({cmd} 2>&1); then echo \"rampart: validation of {} failed ({}): $out\" >&2; exit 1; fi",
-                path.replace('"', ""),
-                cmd.replace(['"', '$'], "")
+                "if ! out=$({sub} 2>&1); then printf '%s%s\\n' {} \"$out\" >&2; exit 1; fi",
+                quote(&format!("rampart: validation of {path} failed ({cmd}): "))
             ));
-            s.raw(format!("mv -f \"$t\" {p}"));
+            s.raw(format!("mv -fT \"$t\" {p}"));
         }
         Some(Validate::InPlace(cmd)) => {
             s.raw(format!(
-                "b=''; if [ -e {p} ]; then b=$(mktemp {}); cp -p {p} \"$b\"; fi",
-                quote(&format!("{dir}/.{base}.rampart-old.XXXXXX"))
+                "b=''; if [ -e {p} ]; then b=$(rampart_as mktemp {}); rampart_as cp -p {p} \"$b\"; fi",
+                quote(&format!("./.{base}.rampart-old.XXXXXX"))
             ));
             s.raw("trap 'rm -f \"$t\" ${b:+\"$b\"}' EXIT");
-            s.raw(format!("mv -f \"$t\" {p}"));
+            s.raw(format!("mv -fT \"$t\" {p}"));
             s.raw(format!(
-                "if ! out=$({cmd} 2>&1); then if [ -n \"$b\" ]; then mv -f \"$b\" {p}; else rm -f {p}; fi; echo \"rampart: validation of {} failed ({}), previous file restored: $out\" >&2; exit 1; fi",
-                path.replace('"', ""),
-                cmd.replace(['"', '$'], "")
+                "if ! out=$({cmd} 2>&1); then if [ -n \"$b\" ]; then mv -fT \"$b\" {p}; else rm -f {p}; fi; printf '%s%s\\n' {} \"$out\" >&2; exit 1; fi",
+                quote(&format!(
+                    "rampart: validation of {path} failed ({cmd}), previous file restored: "
+                ))
             ));
         }
         None => {
-            s.raw(format!("mv -f \"$t\" {p}"));
+            s.raw(format!("mv -fT \"$t\" {p}"));
         }
     }
     s.raw("trap - EXIT");
+    Ok(())
 }
 
 /// Puts the temporary file's path where a validate command says `%s`. Only a whole word
 /// `%s` is the placeholder (as in `visudo -cf %s`), so a command may carry its own `printf`
-/// formats.
+/// formats. The path is absolute (`$PWD` is the pinned directory): a validator may change its
+/// own working directory (redis-server does, to its `dir`). It only reads the file.
 fn substitute_temp(cmd: &str) -> String {
     let mut out = String::with_capacity(cmd.len() + 8);
     let bytes = cmd.as_bytes();
@@ -443,7 +493,7 @@ fn substitute_temp(cmd: &str) -> String {
         let at_start = i == 0 || bytes[i - 1].is_ascii_whitespace();
         let at_end = i + 2 >= bytes.len() || bytes[i + 2].is_ascii_whitespace();
         if cmd[i..].starts_with("%s") && at_start && at_end {
-            out.push_str("\"$t\"");
+            out.push_str("\"$PWD/$t\"");
             i += 2;
         } else {
             let ch = cmd[i..].chars().next().unwrap_or(' ');
@@ -487,37 +537,53 @@ impl Directory {
             .files
             .get(&self.path)
             .ok_or_else(|| PlanError::MissingFact(format!("file {}", self.path)))?;
-        let p = quote(&self.path).into_owned();
         let og = quote(&format!("{}:{}", self.owner, self.group)).into_owned();
         let mut script = Script::new();
+        // In the pinned parent: created by whoever acts there, owner set with `-h`, mode by
+        // the actor (see `SAFE_PATH_FNS`); a link swapped in since the probe is refused.
+        let p = enter_parent(
+            &mut script,
+            &self.path,
+            Some((&self.owner, &self.group)),
+            true,
+        )?;
         let (summary, diff) = match cur {
             FileState::Absent => {
-                script.raw(format!("mkdir -p {p}"));
-                script.raw(format!("chmod {:04o} {p}", self.mode));
-                script.raw(format!("chown {og} {p}"));
+                script.raw(format!(
+                    "if [ -e {p} ] || [ -L {p} ]; then {}; fi",
+                    stale(&self.path)
+                ));
+                script.raw(format!("rampart_as mkdir {p}"));
+                script.raw(format!("chown -h {og} {p}"));
+                script.raw(format!("rampart_as chmod {:04o} {p}", self.mode));
                 (
                     format!("create directory {}", self.path),
                     Diff::Attrs(vec![AttrChange::new("state", "absent", "directory")]),
                 )
             }
             FileState::Dir { mode, owner, group } => {
+                script.raw(format!(
+                    "if [ -L {p} ] || [ ! -d {p} ]; then {}; fi",
+                    stale(&self.path)
+                ));
                 let mut attrs = Vec::new();
-                if *mode != self.mode {
-                    attrs.push(AttrChange::new(
-                        "mode",
-                        format!("{mode:04o}"),
-                        format!("{:04o}", self.mode),
-                    ));
-                    script.raw(format!("chmod {:04o} {p}", self.mode));
-                }
                 if (owner.as_str(), group.as_str()) != (self.owner.as_str(), self.group.as_str()) {
                     attrs.push(AttrChange::new(
                         "owner",
                         format!("{owner}:{group}"),
                         format!("{}:{}", self.owner, self.group),
                     ));
-                    script.raw(format!("chown {og} {p}"));
+                    script.raw(format!("chown -h {og} {p}"));
                 }
+                if *mode != self.mode {
+                    attrs.push(AttrChange::new(
+                        "mode",
+                        format!("{mode:04o}"),
+                        format!("{:04o}", self.mode),
+                    ));
+                    script.raw(format!("rampart_as chmod {:04o} {p}", self.mode));
+                }
+                attrs.sort_by(|a, b| a.name.cmp(&b.name));
                 if attrs.is_empty() {
                     return Ok(Change::noop("directory matches"));
                 }
@@ -589,7 +655,8 @@ impl Symlink {
             }
         };
         let mut script = Script::new();
-        script.cmd(["ln", "-sfn", "--", self.target.as_str(), self.path.as_str()]);
+        let p = enter_parent(&mut script, &self.path, None, true)?;
+        script.raw(format!("ln -sfT -- {} {p}", quote(&self.target)));
         Ok(Change::Apply(Apply {
             summary: format!("link {} -> {}", self.path, self.target),
             diff: Diff::Attrs(vec![AttrChange::new("target", before, &self.target)]),
@@ -825,8 +892,13 @@ mod tests {
         let s = a.script.as_str();
         assert!(s.contains("[ \"$cur\" = absent ]"), "{s}");
         assert!(s.contains(&format!("exit {STALE_FACTS}")));
-        assert!(s.contains("mktemp /etc/.x.conf.rampart.XXXXXX"), "{s}");
-        assert!(s.contains("mv -f \"$t\" /etc/x.conf"));
+        assert!(s.contains("rampart_cd /etc create || exit $?"), "{s}");
+        assert!(s.contains("rampart_who root root || exit $?"), "{s}");
+        assert!(
+            s.contains("t=$(rampart_as mktemp ./.x.conf.rampart.XXXXXX)"),
+            "{s}"
+        );
+        assert!(s.contains("mv -fT \"$t\" ./x.conf"), "{s}");
         assert!(a.diff.render().contains("+a=1"));
     }
 
@@ -872,7 +944,9 @@ mod tests {
         let Change::Apply(a) = f.plan(&facts).unwrap() else {
             panic!()
         };
-        assert_eq!(a.script.as_str(), "chmod 0600 /etc/x.conf\n");
+        let s = a.script.as_str();
+        assert!(s.ends_with("rampart_as chmod 0600 ./x.conf\n"), "{s}");
+        assert!(!s.contains("chown"), "{s}");
         f.simulate(&mut facts);
         assert!(!f.plan(&facts).unwrap().is_apply());
     }
@@ -885,7 +959,7 @@ mod tests {
         let Change::Apply(a) = f.plan(&facts).unwrap() else {
             panic!()
         };
-        assert!(a.script.as_str().contains("visudo -cf \"$t\""));
+        assert!(a.script.as_str().contains("visudo -cf \"$PWD/$t\""));
         let g = File::new("/etc/ssh/sshd_config.d/00-r.conf", "x\n", 0o644)
             .validated(Validate::InPlace("sshd -t".into()));
         let facts = facts_with_file("/etc/ssh/sshd_config.d/00-r.conf", FileState::Absent);
@@ -897,11 +971,11 @@ mod tests {
 
     #[test]
     fn only_a_whole_word_percent_s_is_the_temp_file() {
-        assert_eq!(substitute_temp("visudo -cf %s"), "visudo -cf \"$t\"");
-        assert_eq!(substitute_temp("%s"), "\"$t\"");
+        assert_eq!(substitute_temp("visudo -cf %s"), "visudo -cf \"$PWD/$t\"");
+        assert_eq!(substitute_temp("%s"), "\"$PWD/$t\"");
         assert_eq!(
             substitute_temp("sh -c 'printf \"dir %s\\n\" x' v %s"),
-            "sh -c 'printf \"dir %s\\n\" x' v \"$t\""
+            "sh -c 'printf \"dir %s\\n\" x' v \"$PWD/$t\""
         );
     }
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{Edit, PlanError, Resource};
 use crate::facts::{FactRequest, Facts, FileState, SwapArea};
 use crate::plan::{Apply, AttrChange, Change, Diff, Risk};
-use crate::shell::{Script, quote};
+use crate::shell::Script;
 
 /// A swap file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -49,8 +49,10 @@ impl Swapfile {
             .ok_or_else(|| PlanError::MissingFact("swaps".into()))?;
         let active = swaps.iter().any(|s| s.path == self.path);
         let bytes = self.size_mib * 1024 * 1024;
-        let p = quote(&self.path).into_owned();
         let mut script = Script::new();
+        // Root's file, in a directory entered without following a user's link, by its name
+        // there: `fallocate`, `dd` and `chmod` would follow a link planted at the path.
+        let p = super::file::enter_parent(&mut script, &self.path, Some(("root", "root")), false)?;
         let mut attrs = Vec::new();
         let size_ok = matches!(st, FileState::File { size, .. } if *size == bytes);
         let mode_ok = matches!(st, FileState::File { mode: 0o600, owner, .. } if owner == "root");
@@ -84,7 +86,11 @@ impl Swapfile {
             script.raw(format!("mkswap {p} >/dev/null"));
         } else if !mode_ok {
             attrs.push(AttrChange::new("mode", "other", "0600 root"));
-            script.raw(format!("chown root:root {p}; chmod 0600 {p}"));
+            script.raw(format!(
+                "if [ -L {p} ] || [ ! -f {p} ]; then {}; fi",
+                super::stale(&self.path)
+            ));
+            script.raw(format!("chown -h root:root {p}; chmod 0600 {p}"));
         }
         if !active && !facts.host.in_container() {
             attrs.push(AttrChange::new("active", false, true));
@@ -147,8 +153,8 @@ mod tests {
         let Change::Apply(a) = s.plan(&facts).unwrap() else {
             panic!()
         };
-        assert!(a.script.as_str().contains("mkswap /swapfile"));
-        assert!(a.script.as_str().contains("swapon /swapfile"));
+        assert!(a.script.as_str().contains("mkswap ./swapfile"));
+        assert!(a.script.as_str().contains("swapon ./swapfile"));
         assert_idempotent(&Resource::Swapfile(s.clone()), facts.clone());
         facts.host.virt = "systemd-nspawn".into();
         let Change::Apply(a) = s.plan(&facts).unwrap() else {

@@ -1289,6 +1289,7 @@ pub fn split_at_end<'a>(stdout: &'a [u8], nonce: &str) -> Option<(&'a [u8], &'a 
 }
 
 /// A member of the probe's tar: a regular file's content or a link's target.
+#[derive(Debug)]
 enum Member {
     File(Vec<u8>),
     Link(String),
@@ -1826,8 +1827,8 @@ mod tests {
                 body.len()
             ));
         }
-        // A link in sources.list.d is not read (its record has the target on the next line).
-        stats.push_str("l|0|root|root|0|0|5.0|3|/etc/apt/sources.list.d/link.list\n/elsewhere\n");
+        // A link in sources.list.d is not read.
+        stats.push_str("l|777|root|root|9|0|5.0|3|/etc/apt/sources.list.d/link.list\n");
         let mut apt = format!("{APT_LISTS} {lists_dir}\n");
         if let Some(t) = stamp {
             apt.push_str(&format!("{APT_STAMP} {t}\n"));

@@ -200,6 +200,72 @@ fn a_hostile_host_fails_itself_and_the_run_completes() {
         "controller peak RSS {} MiB with four hostile hosts",
         peak >> 10
     );
+
+    // A 16-host run: the four hostile hosts beside 12 healthy ones (12 inventory names for the
+    // healthy sshd; a check, which takes no host lock, so they may share the machine). Every
+    // healthy host finishes, every host is in the JSON and both reports.
+    let mut inv16 = format!(
+        "[defaults]\nuser = \"{}\"\naddress = \"127.0.0.1\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n\n",
+        whoami(),
+        key.private.display(),
+        d.join("known_hosts").display(),
+    );
+    let healthy: Vec<String> = (1..=12).map(|i| format!("good{i}")).collect();
+    for h in &healthy {
+        inv16.push_str(&format!("[hosts.{h}]\nport = {}\n\n", good.port));
+    }
+    for (name, s) in &hostile {
+        inv16.push_str(&format!("[hosts.{name}]\nport = {}\n\n", s.port));
+    }
+    std::fs::write(d.join("inventory16.toml"), inv16).expect("inventory");
+    let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .current_dir(d)
+        .args([
+            "check",
+            "-i",
+            "inventory16.toml",
+            "site.toml",
+            "--no-ssh-config",
+            "--json",
+            "--html",
+            "report16.html",
+            "--junit",
+            "junit16.xml",
+        ])
+        .env("NO_COLOR", "1")
+        .env("RAMPART_CACHE_DIR", "")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run rampart");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "one JSON document ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let hosts = doc["hosts"].as_array().expect("hosts");
+    assert_eq!(hosts.len(), 16, "{doc}");
+    for h in hosts {
+        let name = h["host"].as_str().unwrap_or_default();
+        if name.starts_with("good") {
+            assert!(
+                h["error"].is_null() && h["changed"] == 0,
+                "{name} finished converged: {h}"
+            );
+        } else {
+            assert!(h["error"].is_string(), "{name} failed itself: {h}");
+        }
+    }
+    let html = std::fs::read_to_string(d.join("report16.html")).expect("html report");
+    let junit = std::fs::read_to_string(d.join("junit16.xml")).expect("junit report");
+    for name in healthy
+        .iter()
+        .map(String::as_str)
+        .chain(hostile.iter().map(|(n, _)| *n))
+    {
+        assert!(html.contains(name), "{name} in the HTML report");
+        assert!(junit.contains(name), "{name} in the JUnit report");
+    }
     drop(good);
 }
 

@@ -369,7 +369,12 @@ fn fake_system(root: &Root) {
 }
 
 fn arm(root: &Root, paths: &[String]) -> String {
-    let script = rollback::arm_script_in(&root.p("rollback"), "r1", paths, 3600, "M");
+    arm_as(root, "r1", paths)
+}
+
+/// [`arm`] under snapshot id `id`.
+fn arm_as(root: &Root, id: &str, paths: &[String]) -> String {
+    let script = rollback::arm_script_in(&root.p("rollback"), id, paths, 3600, "M");
     let out = root.sh(&script);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("@@M armed"),
@@ -377,7 +382,7 @@ fn arm(root: &Root, paths: &[String]) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    root.p("rollback/r1")
+    root.p(&format!("rollback/{id}"))
 }
 
 /// Finding 1, the restore: lab plants a symlink on the way to a snapshotted path before the
@@ -491,9 +496,9 @@ fn a_confirmation_that_arrives_during_the_restore_waits_and_says_too_late() {
 
     // In time: the disarm claims the snapshot; a restore started anyway (the timer fired as
     // the disarm ran) finds the claim and leaves the confirmed change alone.
+    // (A snapshot of its own: nothing of the first one can reach it.)
     std::fs::remove_file(root.p("bin/tar")).unwrap();
-    std::fs::remove_dir_all(&snap).unwrap();
-    let snap = arm(&root, std::slice::from_ref(&conf));
+    let snap = arm_as(&root, "r2", std::slice::from_ref(&conf));
     std::fs::write(&conf, "confirmed\n").unwrap();
     std::fs::copy(format!("{snap}/restore.sh"), root.p("late-restore.sh")).unwrap();
     std::fs::create_dir(format!("{snap}/claimed")).unwrap();
@@ -501,8 +506,17 @@ fn a_confirmation_that_arrives_during_the_restore_waits_and_says_too_late() {
     assert!(out.status.success());
     assert_eq!(std::fs::read_to_string(&conf).unwrap(), "confirmed\n");
     std::fs::remove_dir(format!("{snap}/claimed")).unwrap();
-    let out = root.sh(&rollback::disarm_script_in(&root.p("rollback"), "r1", "M"));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("@@M disarmed"));
+    let out = root.sh(&rollback::disarm_script_in(&root.p("rollback"), "r2", "M"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("@@M disarmed"),
+        "stdout: {} stderr: {} snapshot: {:?}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_dir(&snap).map(|d| d
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .collect::<Vec<_>>())
+    );
     assert!(!Path::new(&snap).exists());
     let out = root.sh(&format!("sh {}", root.p("late-restore.sh")));
     assert!(out.status.success());

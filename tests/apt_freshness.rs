@@ -34,6 +34,16 @@ fn one_round_trip(doc: &serde_json::Value, h: &str) {
     );
 }
 
+/// An apply on converged host `h`: 0 changed, one connection and one exec, and apt-get update
+/// did not run.
+fn apply_changes_nothing(lab: &Lab, s: &Site, h: &str) {
+    let before = lab.sh(h, LISTS_MTIMES);
+    let (code, doc) = s.run("apply", &[]);
+    assert_eq!((code, changed(&doc, h)), (0, 0), "{doc}");
+    one_round_trip(&doc, h);
+    assert_eq!(lab.sh(h, LISTS_MTIMES), before, "apt-get update ran again");
+}
+
 #[test]
 #[ignore = "needs the lab (sudo tests/run)"]
 fn young_lists_missing_a_source_are_refreshed_once_on_h35() {
@@ -71,15 +81,7 @@ fn young_lists_missing_a_source_are_refreshed_once_on_h35() {
         "command -v busybox && ls /var/lib/apt/lists/_srv_lab-repo_._Packages",
     );
 
-    let before = lab.sh("h35", LISTS_MTIMES);
-    let (code, doc) = s.run("apply", &[]);
-    assert_eq!((code, changed(&doc, "h35")), (0, 0), "{doc}");
-    one_round_trip(&doc, "h35");
-    assert_eq!(
-        lab.sh("h35", LISTS_MTIMES),
-        before,
-        "apt-get update ran again"
-    );
+    apply_changes_nothing(&lab, &s, "h35");
 
     // A source edited after the refresh (lists seconds old, every repository indexed): a
     // second later, so its ctime is newer than the stamp in whole seconds.
@@ -95,15 +97,7 @@ fn young_lists_missing_a_source_are_refreshed_once_on_h35() {
         "refresh apt package lists: /etc/apt/sources.list.d/rampart-lab.list changed since",
         "{doc}"
     );
-    let before = lab.sh("h35", LISTS_MTIMES);
-    let (code, doc) = s.run("apply", &[]);
-    assert_eq!((code, changed(&doc, "h35")), (0, 0), "{doc}");
-    one_round_trip(&doc, "h35");
-    assert_eq!(
-        lab.sh("h35", LISTS_MTIMES),
-        before,
-        "apt-get update ran again"
-    );
+    apply_changes_nothing(&lab, &s, "h35");
 
     // A repository that cannot be reached (apt-get update only warns, and leaves it without
     // lists): refreshed once, then left to the age window, not refreshed on every run.
@@ -119,15 +113,7 @@ fn young_lists_missing_a_source_are_refreshed_once_on_h35() {
         "refresh apt package lists: no lists for deb http://10.213.35.1:9/dead/ x",
         "{doc}"
     );
-    let before = lab.sh("h35", LISTS_MTIMES);
-    let (code, doc) = s.run("apply", &[]);
-    assert_eq!((code, changed(&doc, "h35")), (0, 0), "{doc}");
-    one_round_trip(&doc, "h35");
-    assert_eq!(
-        lab.sh("h35", LISTS_MTIMES),
-        before,
-        "apt-get update ran again"
-    );
+    apply_changes_nothing(&lab, &s, "h35");
 }
 
 #[test]
@@ -157,13 +143,5 @@ fn a_repository_the_run_adds_is_installed_from_in_the_same_run_on_h36() {
     );
     lab.sh("h36", "command -v busybox");
 
-    let before = lab.sh("h36", LISTS_MTIMES);
-    let (code, doc) = s.run("apply", &[]);
-    assert_eq!((code, changed(&doc, "h36")), (0, 0), "{doc}");
-    one_round_trip(&doc, "h36");
-    assert_eq!(
-        lab.sh("h36", LISTS_MTIMES),
-        before,
-        "apt-get update ran again"
-    );
+    apply_changes_nothing(&lab, &s, "h36");
 }

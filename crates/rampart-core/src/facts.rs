@@ -1731,22 +1731,15 @@ mod tests {
             .extend(["net.ipv4.tcp_rmem".to_owned(), "vm.nope".to_owned()]);
         let passwd = "root:x:0:0:root:/root:/bin/bash\nlab:x:1000:1000::/home/lab:/bin/bash\n";
         let group = "root:x:0:\nlab:x:1000:\nsudo:x:27:lab\ndocker:x:998:\n";
-        let mut tar = tar::Builder::new(Vec::new());
+        let files = [(PASSWD, passwd), (GROUP, group)];
         let mut stats = String::new();
-        for (path, body) in [(PASSWD, passwd), (GROUP, group)] {
-            let mut h = tar::Header::new_gnu();
-            h.set_size(body.len() as u64);
-            h.set_mode(0o644);
-            // GNU tar -P keeps the leading slash, which the tar crate's set_path refuses.
-            h.as_gnu_mut().unwrap().name[..path.len()].copy_from_slice(path.as_bytes());
-            h.set_cksum();
-            tar.append(&h, body.as_bytes()).unwrap();
+        for (path, body) in files {
             stats.push_str(&format!(
                 "f|644|root|root|{}|1700000000.5|1700000000.5|42|{path}\n",
                 body.len()
             ));
         }
-        let archive = tar.into_inner().unwrap();
+        let archive = tar_of(&files);
         let o = out(
             "n",
             &[
@@ -1803,6 +1796,7 @@ mod tests {
             let mut h = tar::Header::new_gnu();
             h.set_size(body.len() as u64);
             h.set_mode(0o644);
+            // GNU tar -P keeps the leading slash, which the tar crate's set_path refuses.
             h.as_gnu_mut().unwrap().name[..path.len()].copy_from_slice(path.as_bytes());
             h.set_cksum();
             tar.append(&h, body.as_bytes()).unwrap();

@@ -21,7 +21,10 @@ SUITE=${1:-bookworm}
 lab_check_suite "$SUITE"
 ROOTFS=$(lab_rootfs "$SUITE")
 LAB_REPO_DIR=$(lab_repo_dir "$SUITE")
-read -ra pkgs <<<"docker.io busybox-static ${LAB_REPO_PKGS:-}"
+# The baseline (roles/baseline) installs auditd, aide, apparmor, pwquality, process accounting,
+# sysstat and timesyncd; lynis is the independent measure of what it leaves on a host.
+BASELINE_PKGS="auditd aide aide-common apparmor apparmor-utils libpam-pwquality acct sysstat systemd-timesyncd rsyslog lynis debsums libpam-tmpdir apt-show-versions needrestart rkhunter"
+read -ra pkgs <<<"docker.io busybox-static $BASELINE_PKGS ${LAB_REPO_PKGS:-}"
 # From Debian 13 the docker client is its own package (docker.io only recommends it).
 [ "$SUITE" = bookworm ] || pkgs+=(docker-cli)
 list=$(printf '%s\n' "${pkgs[@]}" | sort -u | tr '\n' ' ')

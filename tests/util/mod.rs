@@ -339,8 +339,8 @@ pub fn verified(doc: &serde_json::Value, h: &str) -> usize {
 /// h27 are Debian 13, h28 - h30 the Ubuntu 24.04-like host, every other host Debian 12.
 pub fn os_of(host: &str) -> &'static str {
     match host.trim_start_matches('h').parse::<u32>() {
-        Ok(25..=27) => "Debian GNU/Linux 13",
-        Ok(28..=30) => "Ubuntu 24.04",
+        Ok(25..=27 | 42 | 45) => "Debian GNU/Linux 13",
+        Ok(28..=30 | 43 | 46) => "Ubuntu 24.04",
         _ => "Debian GNU/Linux 12",
     }
 }

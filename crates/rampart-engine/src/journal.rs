@@ -24,6 +24,15 @@ pub enum Outcome {
     RolledBack,
 }
 
+/// Which hosts a run continued from a journal runs again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// `--resume`: every host the journal does not record as `ok`.
+    Resume,
+    /// `--only-failed`: the hosts that failed, were unreachable or rolled back.
+    OnlyFailed,
+}
+
 /// One host's line in the journal.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
@@ -131,6 +140,16 @@ impl Journal {
             })
             .map(|(h, _)| h.clone())
             .collect()
+    }
+
+    /// Narrows a run's jobs to the hosts a retry runs: every host not `ok` for `--resume`,
+    /// the failed, unreachable and rolled-back ones for `--only-failed`.
+    pub fn select(&self, jobs: &mut Vec<crate::host::HostJob>, retry: Retry) {
+        let keep = match retry {
+            Retry::Resume => self.unfinished(),
+            Retry::OnlyFailed => self.failed(),
+        };
+        jobs.retain(|job| keep.contains(&job.name));
     }
 
     /// Carries over the hosts a resumed run does not run again.

@@ -275,8 +275,7 @@ async fn rolling<C: Connect>(
     let (slots, refused) = preflight(stage_all(jobs, ctx).await, ctx.shared);
     // Hosts with nothing to change are finished now; the rest (changes, or a failure to
     // stage, which must count against its wave's max_fail) wait for their wave.
-    let (mut now, mut todo): (Vec<Slot<C::Remote>>, Vec<Slot<C::Remote>>) =
-        (Vec::new(), Vec::new());
+    let (mut now, mut todo): (Vec<_>, Vec<_>) = (Vec::new(), Vec::new());
     for slot in slots {
         match &slot {
             Slot::Staged(st, None) if st.is_failed() || st.has_changes() => todo.push(slot),

@@ -152,10 +152,12 @@ impl Journal {
         jobs.retain(|job| keep.contains(&job.name));
     }
 
-    /// Carries over the hosts a resumed run does not run again.
+    /// Carries over the hosts a continued run does not run again, as the previous journal
+    /// left them: the `ok` ones, and with `--only-failed` also those never reached (still
+    /// pending, so a later `--resume` runs them).
     pub fn carry_over(&mut self, previous: &Journal) {
         for (h, e) in &previous.hosts {
-            if e.outcome == Outcome::Ok {
+            if !self.hosts.contains_key(h) {
                 self.hosts.insert(h.clone(), e.clone());
             }
         }

@@ -613,3 +613,29 @@ async fn a_connect_that_times_out_is_retried_and_a_refused_login_is_not() {
     assert!(!refused.unreachable, "the host answered: {refused:?}");
     assert_eq!((net.connects("refused"), net.execs("refused")), (1, 0));
 }
+
+#[tokio::test(start_paused = true)]
+async fn only_failed_keeps_the_hosts_never_run_for_a_later_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site.toml");
+    let (net, _, jobs) = stopped_rollout(dir.path()).await;
+    let previous = Journal::load(&site).unwrap().unwrap();
+    let mut failed = jobs.clone();
+    previous.select(&mut failed, Retry::OnlyFailed);
+    let run: Vec<String> = failed.iter().map(|j| j.name.clone()).collect();
+    net.edit("h3", |h| h.failing.clear());
+    let mut journal = Journal::new(&site, Path::new("inv.toml"), &run);
+    journal.carry_over(&previous);
+    let options = RunOptions {
+        health: Some("fake-healthy".into()),
+        ..apply_options()
+    };
+    let r = apply(&net, failed, options, None, Some(&mut journal)).await;
+    assert!(!host(&r, "h3").is_failure(), "{:?}", r.hosts);
+    // The hosts the stopped rollout never reached are still to do.
+    let j = Journal::load(&site).unwrap().unwrap();
+    let mut resumed = jobs;
+    j.select(&mut resumed, Retry::Resume);
+    let left: Vec<&str> = resumed.iter().map(|j| j.name.as_str()).collect();
+    assert_eq!(left, ["h4", "h5", "h6"], "{j:?}");
+}

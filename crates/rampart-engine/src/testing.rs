@@ -448,6 +448,8 @@ fn probe_answer(h: &FakeHost, nonce: &str, req: &FactRequest) -> String {
     let mut s = format!(
         "@@{nonce} host -\nos_id=debian\nos_version_id=12\nhostname=fake\nsystemd=1\nssh_connection=10.213.0.1 50000 10.213.0.2 22\n"
     );
+    // Every file asked for is absent (an empty stat section).
+    s.push_str(&format!("@@{nonce} stats -\n"));
     for (id, command) in &req.commands {
         s.push_str(&format!("@@{nonce} cmd {id}\n@rc {}\n", h.rc(command)));
     }
@@ -580,13 +582,36 @@ impl Remote for FakeRemote {
 }
 
 /// A role of one guarded command: it has work to do while the fake host lists it in `todo`.
+/// A role named `firewall` plans instead to enable ufw without allowing SSH, which the
+/// preflight cuts.
 #[derive(Debug)]
 pub struct FakeRole {
     name: String,
     risk: Risk,
 }
 
+/// ufw enabled, denying incoming, no rule: the preflight refuses it.
+fn closed_firewall() -> Resource {
+    Resource::Ufw(rampart_core::resource::Ufw {
+        incoming: rampart_core::resource::UfwPolicy::Deny,
+        outgoing: rampart_core::resource::UfwPolicy::Allow,
+        routed: rampart_core::resource::UfwPolicy::Deny,
+        rules: Vec::new(),
+        ipv6: true,
+        logging: "low".into(),
+        enabled: true,
+    })
+}
+
 impl FakeRole {
+    fn resource(&self) -> Resource {
+        if self.name == "firewall" {
+            closed_firewall()
+        } else {
+            Resource::Command(self.command())
+        }
+    }
+
     fn command(&self) -> Command {
         let mut c = Command::unless(
             &format!("{} change", self.name),
@@ -600,12 +625,12 @@ impl FakeRole {
 
 impl Configured for FakeRole {
     fn facts(&self, req: &mut FactRequest) {
-        Resource::Command(self.command()).facts(req);
+        self.resource().facts(req);
     }
 
     fn plan(&self, _ctx: &HostContext<'_>) -> Result<RolePlan, RoleError> {
         Ok(RolePlan {
-            resources: vec![Resource::Command(self.command())],
+            resources: vec![self.resource()],
             handlers: Vec::new(),
         })
     }

@@ -639,3 +639,55 @@ async fn only_failed_keeps_the_hosts_never_run_for_a_later_resume() {
     let left: Vec<&str> = resumed.iter().map(|j| j.name.as_str()).collect();
     assert_eq!(left, ["h4", "h5", "h6"], "{j:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_preflight_cut_refuses_every_host_or_with_exclude_refused_only_the_cut_one() {
+    for exclude in [false, true] {
+        let net = FakeNet::new(
+            vec![
+                ("h1", FakeHost::with_todo(&["base"])),
+                ("h2", FakeHost::with_todo(&["base"])),
+                ("h3", FakeHost::default()),
+            ],
+            CONFIRM,
+        );
+        let jobs = vec![
+            job("h1", &[role("base", Risk::Low)]),
+            job(
+                "h2",
+                &[role("base", Risk::Low), role("firewall", Risk::Access)],
+            ),
+            job("h3", &[role("base", Risk::Low)]),
+        ];
+        let options = RunOptions {
+            exclude_refused: exclude,
+            ..apply_options()
+        };
+        let r = apply(&net, jobs, options, None, None).await;
+        let cut = error(&r, "h2");
+        assert!(
+            cut.starts_with("preflight refused the plan, it would cut rampart off this host")
+                && cut.contains("ufw"),
+            "{cut}"
+        );
+        assert_eq!(host(&r, "h2").error_kind.as_deref(), Some("preflight"));
+        assert_eq!(
+            net.kinds("h2"),
+            only_read(),
+            "the cut host is never changed"
+        );
+        // A converged host is done whatever the barrier decides.
+        let h3 = host(&r, "h3");
+        assert!(h3.error.is_none(), "{h3:?}");
+        let h1 = host(&r, "h1");
+        if exclude {
+            assert!(h1.error.is_none() && h1.changed == 1, "{h1:?}");
+        } else {
+            assert!(
+                error(&r, "h1").starts_with("not applied: the preflight would cut rampart off h2"),
+                "{h1:?}"
+            );
+            assert_eq!(net.kinds("h1"), only_read(), "nothing changes on any host");
+        }
+    }
+}

@@ -142,6 +142,8 @@ pub struct FakeHost {
     pub failed_connects: u32,
     /// How long each exec takes.
     pub delay: Duration,
+    /// How long the first exec of a kind takes instead (a slow confirm, say).
+    pub slow: Vec<(Kind, Duration)>,
     /// Scripted one-shot replies, by what is asked (`Kind::Connect` included).
     pub replies: Vec<(Kind, Reply)>,
     /// Down until then (`Fault::Die`: for good).
@@ -531,7 +533,15 @@ impl Remote for FakeRemote {
         self.execs.fetch_add(1, Ordering::Relaxed);
         self.net
             .record(&self.host, self.conn, self.port, Kind::of(&step), true);
-        let delay = self.net.host(&self.host).delay;
+        let kind = Kind::of(&step);
+        let delay = {
+            let mut net = self.net.lock();
+            let h = net.hosts.get_mut(&self.host).expect("a fake host");
+            match h.slow.iter().position(|(k, _)| *k == kind) {
+                Some(i) => h.slow.remove(i).1,
+                None => h.delay,
+            }
+        };
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }

@@ -691,3 +691,92 @@ async fn a_preflight_cut_refuses_every_host_or_with_exclude_refused_only_the_cut
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_confirm_that_comes_after_the_rollback_fired_reports_the_rollback() {
+    let net = FakeNet::new(
+        vec![(
+            "h1",
+            FakeHost {
+                slow: vec![(Kind::Disarm, CONFIRM * 2)],
+                ..FakeHost::with_todo(&["sshd"])
+            },
+        )],
+        CONFIRM,
+    );
+    let r = apply(
+        &net,
+        vec![job("h1", &[role("sshd", Risk::Access)])],
+        apply_options(),
+        None,
+        None,
+    )
+    .await;
+    let err = error(&r, "h1");
+    assert!(host(&r, "h1").rolled_back, "{err}");
+    assert!(
+        err.starts_with("rolled back: the change was confirmed too late"),
+        "{err}"
+    );
+    assert!(net.host("h1").todo.contains("sshd"), "restored");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_step_stops_its_host_and_a_failed_verify_fails_it() {
+    let net = FakeNet::new(
+        vec![
+            (
+                "step",
+                FakeHost {
+                    fail_apply: ["base".to_owned()].into(),
+                    ..FakeHost::with_todo(&["base", "ufw"])
+                },
+            ),
+            (
+                "verify",
+                FakeHost {
+                    failing: ["fake-check ufw".to_owned()].into(),
+                    ..FakeHost::with_todo(&["base", "ufw"])
+                },
+            ),
+        ],
+        CONFIRM,
+    );
+    let roles = [role("base", Risk::Low), role("ufw", Risk::Low)];
+    let r = apply(
+        &net,
+        vec![job("step", &roles), job("verify", &roles)],
+        apply_options(),
+        None,
+        None,
+    )
+    .await;
+    let step = host(&r, "step");
+    assert_eq!((step.failed, step.changed), (1, 0), "{step:?}");
+    assert!(
+        step.resources
+            .iter()
+            .any(|o| o.role == "ufw" && o.summary.contains("an earlier role failed")),
+        "{step:?}"
+    );
+    let kinds = net.kinds("step");
+    assert!(!kinds.contains(&Kind::Apply("ufw".into())), "{kinds:?}");
+    assert!(
+        !kinds.contains(&Kind::Verify),
+        "no verify after a failure: {kinds:?}"
+    );
+    assert_eq!(net.host("step").lock, None, "released");
+    // The second role re-read its facts (the first changed the host) before it ran.
+    let kinds = net.kinds("verify");
+    assert!(kinds.contains(&Kind::RoleFacts("ufw".into())), "{kinds:?}");
+    let verify = host(&r, "verify");
+    assert_eq!(verify.changed, 2, "{verify:?}");
+    assert!(
+        verify.is_failure(),
+        "a failed check fails the host: {verify:?}"
+    );
+    assert!(
+        verify.verify.iter().any(|v| v.id == "ufw.done" && !v.pass),
+        "{verify:?}"
+    );
+}

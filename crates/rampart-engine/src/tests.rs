@@ -780,3 +780,79 @@ async fn a_failed_step_stops_its_host_and_a_failed_verify_fails_it() {
         "{verify:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_check_only_reads_and_verify_always_costs_one_more_exec() {
+    let net = FakeNet::new(
+        vec![
+            ("todo", FakeHost::with_todo(&["sshd"])),
+            ("done", FakeHost::default()),
+        ],
+        CONFIRM,
+    );
+    let roles = [role("sshd", Risk::Access)];
+    let jobs = vec![job("todo", &roles), job("done", &roles)];
+    let check = RunOptions {
+        mode: Mode::Check,
+        ..apply_options()
+    };
+    let r = apply(&net, jobs.clone(), check, None, None).await;
+    assert_eq!(
+        net.kinds("todo"),
+        only_read(),
+        "a check never locks or applies"
+    );
+    assert_eq!(host(&r, "todo").changed, 1, "it reports what would change");
+    assert!(net.host("todo").lock.is_none() && net.host("todo").todo.contains("sshd"));
+
+    net.clear_log();
+    let always = RunOptions {
+        verify: crate::host::VerifyPolicy::Always,
+        ..apply_options()
+    };
+    let r = apply(&net, vec![jobs[1].clone()], always, None, None).await;
+    assert_eq!(
+        net.kinds("done"),
+        [Kind::Connect, Kind::Probe, Kind::Verify, Kind::Close]
+    );
+    let done = host(&r, "done");
+    assert_eq!((done.connections, done.round_trips), (1, 2), "{done:?}");
+    assert!(done.verify.iter().all(|v| v.pass) && !done.verify.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unreachable_host_counts_against_its_waves_max_fail() {
+    let hosts = names(4);
+    let mut fakes: Vec<(&str, FakeHost)> = hosts
+        .iter()
+        .map(|h| (h.as_str(), FakeHost::with_todo(&["ufw"])))
+        .collect();
+    fakes[0].1.failed_connects = 99;
+    let net = FakeNet::new(fakes, CONFIRM);
+    let jobs: Vec<HostJob> = hosts
+        .iter()
+        .map(|h| job(h, &[role("ufw", Risk::Low)]))
+        .collect();
+    let r = apply(
+        &net,
+        jobs,
+        apply_options(),
+        Some(Rollout {
+            waves: vec![1, 3],
+            max_fail: CountOrPercent::Count(0),
+        }),
+        None,
+    )
+    .await;
+    let h1 = host(&r, "h1");
+    assert!(h1.unreachable, "{h1:?}");
+    assert_eq!(net.connects("h1"), 3, "the connect attempts, then given up");
+    for h in ["h2", "h3", "h4"] {
+        assert!(
+            error(&r, h).starts_with("not run: the rollout stopped after wave 1 of 2"),
+            "{:?}",
+            host(&r, h)
+        );
+        assert_eq!(net.kinds(h), only_read());
+    }
+}

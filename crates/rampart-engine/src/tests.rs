@@ -856,3 +856,53 @@ async fn an_unreachable_host_counts_against_its_waves_max_fail() {
         assert_eq!(net.kinds(h), only_read());
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_gate_whose_fresh_login_fails_stops_the_rollout() {
+    let hosts = names(3);
+    let mut fakes: Vec<(&str, FakeHost)> = hosts
+        .iter()
+        .map(|h| (h.as_str(), FakeHost::with_todo(&["base"])))
+        .collect();
+    fakes[0].1.after_apply.insert("base".into(), Fault::Die);
+    let net = FakeNet::new(fakes, CONFIRM);
+    let jobs: Vec<HostJob> = hosts
+        .iter()
+        .map(|h| job(h, &[role("base", Risk::Low)]))
+        .collect();
+    let options = RunOptions {
+        verify: crate::host::VerifyPolicy::Never,
+        ..apply_options()
+    };
+    let rollout = Rollout {
+        waves: vec![1, 2],
+        max_fail: CountOrPercent::Count(0),
+    };
+    let r = apply(&net, jobs, options, Some(rollout), None).await;
+    let h1 = host(&r, "h1");
+    assert_eq!(h1.changed, 1, "{h1:?}");
+    assert!(
+        error(&r, "h1").starts_with("health gate failed after wave 1: health.login"),
+        "{h1:?}"
+    );
+    assert_eq!(h1.error_kind.as_deref(), Some("health-gate"));
+    for h in ["h2", "h3"] {
+        assert_eq!(net.kinds(h), only_read());
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn ping_is_one_plain_command() {
+    let net = FakeNet::new(vec![("h1", FakeHost::default())], CONFIRM);
+    let ping = RunOptions {
+        mode: Mode::Ping,
+        ..RunOptions::default()
+    };
+    let r = apply(&net, vec![job("h1", &[])], ping, None, None).await;
+    assert_eq!(net.kinds("h1"), [Kind::Connect, Kind::Ping, Kind::Close]);
+    let h1 = host(&r, "h1");
+    assert_eq!(
+        h1.resources[0].summary,
+        "Debian GNU/Linux 12 (bookworm) (Linux 6.1.0)"
+    );
+}

@@ -303,7 +303,7 @@ impl FakeNet {
             .count()
     }
 
-    /// Hosts that were connected to at all, in inventory-name order.
+    /// Hosts that were connected to at all, sorted by name.
     pub fn contacted(&self) -> Vec<String> {
         let set: BTreeSet<String> = self.log().into_iter().map(|e| e.host).collect();
         set.into_iter().collect()
@@ -531,9 +531,9 @@ impl Remote for FakeRemote {
         _timeout: Option<Duration>,
     ) -> Result<Output, SshError> {
         self.execs.fetch_add(1, Ordering::Relaxed);
-        self.net
-            .record(&self.host, self.conn, self.port, Kind::of(&step), true);
         let kind = Kind::of(&step);
+        self.net
+            .record(&self.host, self.conn, self.port, kind.clone(), true);
         let delay = {
             let mut net = self.net.lock();
             let h = net.hosts.get_mut(&self.host).expect("a fake host");
@@ -547,6 +547,7 @@ impl Remote for FakeRemote {
         }
         let out = self.net.answer(self, &step);
         if out.is_err() {
+            // This exec's event: the connection's last one (an exec runs alone on it here).
             let mut net = self.net.lock();
             if let Some(e) = net.log.iter_mut().rev().find(|e| e.conn == self.conn) {
                 e.ok = false;

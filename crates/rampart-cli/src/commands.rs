@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rampart_core::report::{HostReport, Mode, RunReport};
 use rampart_core::secret::Redactor;
 use rampart_core::template::Templates;
-use rampart_engine::journal::Journal;
+use rampart_engine::journal::{Journal, Retry};
 use rampart_engine::{HostJob, Rollout, RunOptions, Shared, VerifyPolicy, run_fleet, run_rollout};
 use rampart_ssh::{ClientOptions, Connector, HostKeyPolicy};
 use serde_json::json;
@@ -203,12 +203,14 @@ pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliEr
                     .with_hint("--resume and --only-failed continue a run that was started before from this site file"),
             )
         })?;
-        let keep = if ro.resume {
-            j.unfinished()
-        } else {
-            j.failed()
-        };
-        prepared.jobs.retain(|job| keep.contains(&job.name));
+        j.select(
+            &mut prepared.jobs,
+            if ro.resume {
+                Retry::Resume
+            } else {
+                Retry::OnlyFailed
+            },
+        );
         if prepared.jobs.is_empty() {
             eprintln!(
                 "nothing to do: the journal {} records every host as done",

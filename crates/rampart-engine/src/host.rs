@@ -23,10 +23,10 @@ use rampart_core::secret::{Redactor, Secret};
 use rampart_core::template::Templates;
 use rampart_core::verify::{Check, Verdict};
 use rampart_core::{Change, Risk};
-use rampart_ssh::{Connector, SshError, Target};
+use rampart_ssh::{SshError, Target};
 
 use crate::factcache;
-use crate::remote::{Remote, SshRemote};
+use crate::remote::{Connect, Probe, Remote, SshRemote, Step};
 
 /// A role configured for one host.
 #[derive(Debug, Clone)]
@@ -206,12 +206,12 @@ impl Timeline {
 }
 
 /// A host after [`stage`]: planned, preflighted, connection still open.
-pub struct Staged {
+pub struct Staged<R: Remote = SshRemote> {
     job: HostJob,
     rep: HostReport,
     tl: Timeline,
     t0: Instant,
-    remote: Option<SshRemote>,
+    remote: Option<R>,
     planned: Vec<PlannedRole>,
     /// Ways this host's plan would cut the operator off.
     pub cuts: Vec<Cut>,
@@ -246,7 +246,7 @@ fn role_instances(job: &HostJob) -> Vec<hostplan::RoleInstance<'_>> {
         .collect()
 }
 
-impl std::fmt::Debug for Staged {
+impl<R: Remote> std::fmt::Debug for Staged<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Staged")
             .field("host", &self.job.name)
@@ -255,7 +255,7 @@ impl std::fmt::Debug for Staged {
     }
 }
 
-impl Staged {
+impl<R: Remote> Staged<R> {
     /// The roles' checks, built when a run needs them (verify, audit): a host keeps none while
     /// the fleet is staged (they are long shell texts: 15 KiB a host for FleetClaw).
     fn checks(&self) -> Vec<(String, Check)> {
@@ -290,15 +290,16 @@ impl Staged {
 
 /// Connects with retries for transient failures, backing off so a penalty (OpenSSH's
 /// PerSourcePenalties) is not earned by a tight loop.
-pub async fn connect(
-    connector: &Connector,
+pub async fn connect<C: Connect>(
+    connector: &C,
     target: &Target,
+    become_root: bool,
     attempts: u32,
-) -> Result<rampart_ssh::Session, SshError> {
+) -> Result<C::Remote, SshError> {
     let mut delay = Duration::from_millis(500);
     let mut attempt = 1;
     loop {
-        match connector.connect(target).await {
+        match connector.open(target, become_root).await {
             Ok(s) => return Ok(s),
             Err(e) if attempt < attempts && e.is_retryable() => {
                 tracing::debug!(host = %target.alias, attempt, error = %e, "retrying connect");
@@ -327,10 +328,10 @@ fn record_error(rep: &mut HostReport, e: &HostError, redactor: &Redactor) {
 }
 
 /// Runs one host from connect to report (both stages, no fleet barrier).
-pub async fn run_host(
+pub async fn run_host<C: Connect>(
     job: &HostJob,
     shared: &Shared,
-    connector: &Connector,
+    connector: &C,
     reporter: Arc<dyn Reporter>,
     run_start: Instant,
 ) -> HostReport {
@@ -339,13 +340,13 @@ pub async fn run_host(
 }
 
 /// Stage 1: connect, probe, plan, preflight. For check, audit and ping this is the whole run.
-pub async fn stage(
+pub async fn stage<C: Connect>(
     job: HostJob,
     shared: &Shared,
-    connector: &Connector,
+    connector: &C,
     reporter: Arc<dyn Reporter>,
     run_start: Instant,
-) -> Staged {
+) -> Staged<C::Remote> {
     reporter.started(&job.name);
     let rep = HostReport {
         host: job.name.clone(),
@@ -371,13 +372,17 @@ pub async fn stage(
         port_moved: false,
     };
     st.tl.enter("connect");
-    match connect(connector, &st.job.target, shared.options.connect_attempts).await {
+    match connect(
+        connector,
+        &st.job.target,
+        st.job.become_root,
+        shared.options.connect_attempts,
+    )
+    .await
+    {
         Err(e) => record_error(&mut st.rep, &HostError::Ssh(e), &shared.redactor),
-        Ok(session) => {
-            st.remote = Some(SshRemote {
-                session,
-                become_root: st.job.become_root,
-            });
+        Ok(remote) => {
+            st.remote = Some(remote);
             if let Err(e) = probe_and_plan(&mut st, shared).await {
                 record_error(&mut st.rep, &e, &shared.redactor);
             }
@@ -386,7 +391,7 @@ pub async fn stage(
     st
 }
 
-async fn probe_and_plan(st: &mut Staged, shared: &Shared) -> Result<(), HostError> {
+async fn probe_and_plan<R: Remote>(st: &mut Staged<R>, shared: &Shared) -> Result<(), HostError> {
     let opts = &shared.options;
     let Some(remote) = st.remote.clone() else {
         return Ok(());
@@ -427,11 +432,14 @@ async fn probe_and_plan(st: &mut Staged, shared: &Shared) -> Result<(), HostErro
         );
     }
     st.tl.enter("facts");
-    let who = factcache::Identity::of(&st.job.name, &remote.session);
+    let who = factcache::Identity {
+        name: st.job.name.clone(),
+        route: remote.route(),
+    };
     if let Some(dir) = &opts.fact_cache {
         req.cached = factcache::load(dir, &who);
     }
-    let facts = gather(&remote, &req, opts.probe_timeout).await?;
+    let facts = gather(&remote, Probe::Stage, &req, opts.probe_timeout).await?;
     if let Some(dir) = &opts.fact_cache {
         factcache::store(dir, &who, &req.cached, &facts.cache_updates);
     }
@@ -497,6 +505,7 @@ fn judge(c: &Check, facts: &Facts, redactor: &Redactor) -> Verdict {
 /// Gathers facts (and check results) in one round trip.
 async fn gather<R: Remote>(
     remote: &R,
+    purpose: Probe<'_>,
     req: &FactRequest,
     timeout: Duration,
 ) -> Result<Facts, HostError> {
@@ -506,7 +515,16 @@ async fn gather<R: Remote>(
     // level, e.g. `RAMPART_LOG=rampart_engine::probe=trace`, to time its parts by hand.
     tracing::trace!(target: "rampart_engine::probe", "fact probe:\n{script}");
     let out = remote
-        .run_script(script, "\"$SSH_CONNECTION\"", Some(timeout))
+        .run_script(
+            Step::Probe {
+                purpose,
+                nonce: &n,
+                request: req,
+            },
+            script,
+            "\"$SSH_CONNECTION\"",
+            Some(timeout),
+        )
         .await?;
     if !out.success() && rampart_core::facts::split_at_end(&out.stdout, &n).is_none() {
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -529,10 +547,10 @@ async fn gather<R: Remote>(
 ///
 /// `refused` is set when the fleet's preflight refused the run or this host (`--exclude-refused`):
 /// nothing is applied and the reason is the host's error.
-pub async fn finish(
-    mut st: Staged,
+pub async fn finish<C: Connect>(
+    mut st: Staged<C::Remote>,
     shared: &Shared,
-    connector: &Connector,
+    connector: &C,
     refused: Option<String>,
 ) -> HostReport {
     if shared.options.mode == Mode::Apply && st.rep.error.is_none() {
@@ -559,7 +577,7 @@ pub async fn finish(
         let (c, r) = remote.counters();
         st.rep.connections += c;
         st.rep.round_trips += r;
-        remote.session.close().await;
+        remote.close().await;
     }
     st.tl.close();
     st.rep.timeline = std::mem::take(&mut st.tl.phases);
@@ -569,11 +587,11 @@ pub async fn finish(
     st.rep
 }
 
-async fn apply_all(
-    st: &mut Staged,
-    remote: &SshRemote,
+async fn apply_all<C: Connect>(
+    st: &mut Staged<C::Remote>,
+    remote: &C::Remote,
     shared: &Shared,
-    connector: &Connector,
+    connector: &C,
 ) -> Result<(), HostError> {
     let opts = &shared.options;
     let mut planned = std::mem::take(&mut st.planned);
@@ -608,7 +626,7 @@ async fn apply_all(
             };
             let mut role_req = hostplan::fact_request(std::slice::from_ref(&inst));
             role_req.accounts = true;
-            let fresh = gather(remote, &role_req, opts.probe_timeout).await?;
+            let fresh = gather(remote, Probe::Role(&rj.name), &role_req, opts.probe_timeout).await?;
             let ctx = HostContext {
                 host: &st.job.name,
                 facts: &fresh,
@@ -645,8 +663,14 @@ async fn apply_all(
             ));
         }
         script.push_str(&hostplan::apply_script(&role, &n));
+        let step = Step::Apply {
+            role: &rj.name,
+            nonce: &n,
+            owner: &shared.run_id,
+            armed: guarded.then_some(rollback_id.as_str()),
+        };
         let out = match remote
-            .run_script(script, "", Some(opts.command_timeout))
+            .run_script(step, script, "", Some(opts.command_timeout))
             .await
         {
             Ok(o) => o,
@@ -733,6 +757,9 @@ async fn apply_all(
         // as soon as none of its holders (this connection's sshd, our scripts) lives.
         let _ = remote
             .run_script(
+                Step::Unlock {
+                    owner: &shared.run_id,
+                },
                 rollback::unlock_script(&shared.run_id),
                 "",
                 Some(Duration::from_secs(30)),
@@ -769,9 +796,12 @@ async fn apply_all(
             vreq.sshd_effective = probed.sshd_effective;
             vreq.packages = probed.packages;
         }
-        let vf = gather(remote, &vreq, opts.probe_timeout).await?;
+        let vf = gather(remote, Probe::Verify, &vreq, opts.probe_timeout).await?;
         if let Some(dir) = &opts.fact_cache {
-            let who = factcache::Identity::of(&st.job.name, &remote.session);
+            let who = factcache::Identity {
+                name: st.job.name.clone(),
+                route: remote.route(),
+            };
             let old = factcache::load(dir, &who);
             factcache::store(dir, &who, &old, &vf.cache_updates);
         }
@@ -786,10 +816,10 @@ async fn apply_all(
 /// Confirms a risky change over a brand-new connection (never the existing one) with
 /// `sudo -n`, and disarms the rollback over it. When that fails, waits for the host to roll
 /// itself back and says so.
-async fn confirm(
-    st: &mut Staged,
+async fn confirm<C: Connect>(
+    st: &mut Staged<C::Remote>,
     shared: &Shared,
-    connector: &Connector,
+    connector: &C,
     id: &str,
 ) -> Result<(), HostError> {
     let marker = nonce();
@@ -806,8 +836,8 @@ async fn confirm(
         // `systemctl reload ssh` returns while sshd may still be re-binding: a refused or reset
         // connection in the first seconds is not a lockout yet.
         let mut tries = 0;
-        let session = loop {
-            match connector.connect(&target).await {
+        let fresh = loop {
+            match connector.open(&target, st.job.become_root).await {
                 Ok(s) => break s,
                 Err(e)
                     if tries < 5
@@ -824,19 +854,19 @@ async fn confirm(
                 Err(e) => return Err(e),
             }
         };
-        let fresh = SshRemote {
-            session: session.clone(),
-            become_root: st.job.become_root,
-        };
         let out = fresh
             .run_script(
+                Step::Disarm {
+                    id,
+                    marker: &marker,
+                },
                 rollback::disarm_script(id, &marker),
                 "",
                 Some(Duration::from_secs(30)),
             )
             .await;
         let (c, r) = fresh.counters();
-        session.close().await;
+        fresh.close().await;
         Ok::<_, SshError>((out?, c, r))
     };
     let failure = match attempt.await {
@@ -898,13 +928,13 @@ async fn confirm(
     tokio::time::sleep(wait).await;
     let mut restored = None;
     for _ in 0..10 {
-        if let Ok(session) = connector.connect(&st.job.target).await {
-            let fresh = SshRemote {
-                session: session.clone(),
-                become_root: st.job.become_root,
-            };
+        if let Ok(fresh) = connector.open(&st.job.target, st.job.become_root).await {
             if let Ok(out) = fresh
                 .run_script(
+                    Step::RollbackStatus {
+                        id,
+                        marker: &marker,
+                    },
                     rollback::status_script(id, &marker),
                     "",
                     Some(Duration::from_secs(30)),
@@ -915,7 +945,7 @@ async fn confirm(
                 let (c, r) = fresh.counters();
                 st.rep.connections += c;
                 st.rep.round_trips += r;
-                session.close().await;
+                fresh.close().await;
                 if let Some(line) = text
                     .lines()
                     .find(|l| l.starts_with(&format!("@@{marker} rolled-back")))
@@ -924,7 +954,7 @@ async fn confirm(
                     break;
                 }
             } else {
-                session.close().await;
+                fresh.close().await;
             }
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -942,7 +972,11 @@ async fn confirm(
 
 /// The health gate of a rolling wave: a brand-new connection, the roles' verify checks and the
 /// user's health command, in one round trip. Returns the verdicts (a failed login is one).
-pub async fn health_gate(job: &HostJob, shared: &Shared, connector: &Connector) -> Vec<Verdict> {
+pub async fn health_gate<C: Connect>(
+    job: &HostJob,
+    shared: &Shared,
+    connector: &C,
+) -> Vec<Verdict> {
     let mut checks: Vec<Check> = role_checks(job).into_iter().map(|(_, c)| c).collect();
     if let Some(h) = &shared.options.health {
         checks.push(Check::success(
@@ -951,7 +985,7 @@ pub async fn health_gate(job: &HostJob, shared: &Shared, connector: &Connector) 
             h,
         ));
     }
-    let session = match connector.connect(&job.target).await {
+    let remote = match connector.open(&job.target, job.become_root).await {
         Ok(s) => s,
         Err(e) => {
             return vec![Verdict {
@@ -962,14 +996,10 @@ pub async fn health_gate(job: &HostJob, shared: &Shared, connector: &Connector) 
             }];
         }
     };
-    let remote = SshRemote {
-        session: session.clone(),
-        become_root: job.become_root,
-    };
     let mut req = FactRequest::new();
     hostplan::add_checks(&mut req, &checks);
-    let out = gather(&remote, &req, shared.options.probe_timeout).await;
-    session.close().await;
+    let out = gather(&remote, Probe::Gate, &req, shared.options.probe_timeout).await;
+    remote.close().await;
     let mut verdicts = vec![Verdict {
         id: "health.login".into(),
         title: "a fresh SSH login works".into(),

@@ -24,6 +24,15 @@ pub enum Outcome {
     RolledBack,
 }
 
+/// Which hosts a run continued from a journal runs again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// `--resume`: every host the journal does not record as `ok`.
+    Resume,
+    /// `--only-failed`: the hosts that failed, were unreachable or rolled back.
+    OnlyFailed,
+}
+
 /// One host's line in the journal.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
@@ -133,10 +142,22 @@ impl Journal {
             .collect()
     }
 
-    /// Carries over the hosts a resumed run does not run again.
+    /// Narrows a run's jobs to the hosts a retry runs: every host not `ok` for `--resume`,
+    /// the failed, unreachable and rolled-back ones for `--only-failed`.
+    pub fn select(&self, jobs: &mut Vec<crate::host::HostJob>, retry: Retry) {
+        let keep = match retry {
+            Retry::Resume => self.unfinished(),
+            Retry::OnlyFailed => self.failed(),
+        };
+        jobs.retain(|job| keep.contains(&job.name));
+    }
+
+    /// Carries over the hosts a continued run does not run again, as the previous journal
+    /// left them: the `ok` ones, and with `--only-failed` also those never reached (still
+    /// pending, so a later `--resume` runs them).
     pub fn carry_over(&mut self, previous: &Journal) {
         for (h, e) in &previous.hosts {
-            if e.outcome == Outcome::Ok {
+            if !self.hosts.contains_key(h) {
                 self.hosts.insert(h.clone(), e.clone());
             }
         }

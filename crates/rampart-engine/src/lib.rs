@@ -13,6 +13,10 @@ pub mod localfs;
 pub mod portprobe;
 pub mod remote;
 pub mod run;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
 
 pub use host::{HostJob, Reporter, RoleJob, RunOptions, Shared, Silent, VerifyPolicy};
 pub use run::{Rollout, run_fleet, run_rollout};

@@ -20,12 +20,12 @@ use std::time::Instant;
 
 use rampart_core::report::{HostReport, Mode, RunReport};
 use rampart_core::types::CountOrPercent;
-use rampart_ssh::Connector;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::host::{HostJob, Reporter, Shared, Staged, finish, health_gate, stage};
 use crate::journal::Journal;
+use crate::remote::{Connect, Remote};
 
 /// How a rolling apply proceeds.
 #[derive(Debug, Clone)]
@@ -37,10 +37,10 @@ pub struct Rollout {
 }
 
 /// Runs every job as one wave, at most `forks` hosts at a time.
-pub async fn run_fleet(
+pub async fn run_fleet<C: Connect>(
     jobs: Vec<HostJob>,
     shared: Arc<Shared>,
-    connector: Connector,
+    connector: C,
     forks: usize,
     reporter: Arc<dyn Reporter>,
 ) -> RunReport {
@@ -48,10 +48,10 @@ pub async fn run_fleet(
 }
 
 /// Runs the jobs: in waves when `rollout` is given (apply only), else as one wave.
-pub async fn run_rollout(
+pub async fn run_rollout<C: Connect>(
     jobs: Vec<HostJob>,
     shared: Arc<Shared>,
-    connector: Connector,
+    connector: C,
     forks: usize,
     reporter: Arc<dyn Reporter>,
     rollout: Option<Rollout>,
@@ -98,17 +98,17 @@ pub async fn run_rollout(
 }
 
 /// What every phase of a run shares.
-struct Ctx<'a> {
+struct Ctx<'a, C> {
     shared: &'a Arc<Shared>,
-    connector: &'a Arc<Connector>,
+    connector: &'a Arc<C>,
     sem: Arc<Semaphore>,
     reporter: &'a Arc<dyn Reporter>,
     run_start: Instant,
 }
 
 /// A host after staging: still to be finished (apply), or already reported (check, audit).
-enum Slot {
-    Staged(Box<Staged>, Option<String>),
+enum Slot<R: Remote> {
+    Staged(Box<Staged<R>>, Option<String>),
     Done(Box<HostReport>),
     /// The host's task ended abnormally; the name and address are kept for the report.
     Lost(String, String),
@@ -117,9 +117,9 @@ enum Slot {
 /// Stages every job, at most `forks` at a time. A host with nothing to apply (every host of a
 /// check or audit, and a converged host of an apply) is finished at once, so a large run never
 /// holds every connection open; only hosts with changes (or that failed) wait at the barrier.
-async fn stage_all(jobs: Vec<HostJob>, ctx: &Ctx<'_>) -> Vec<Slot> {
+async fn stage_all<C: Connect>(jobs: Vec<HostJob>, ctx: &Ctx<'_, C>) -> Vec<Slot<C::Remote>> {
     let apply = ctx.shared.options.mode == Mode::Apply;
-    let mut slots: Vec<Slot> = jobs
+    let mut slots: Vec<Slot<C::Remote>> = jobs
         .iter()
         .map(|j| Slot::Lost(j.name.clone(), j.target.host.clone()))
         .collect();
@@ -134,7 +134,7 @@ async fn stage_all(jobs: Vec<HostJob>, ctx: &Ctx<'_>) -> Vec<Slot> {
         let run_start = ctx.run_start;
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let st = stage(job, &shared, &connector, reporter, run_start).await;
+            let st = stage(job, &shared, &*connector, reporter, run_start).await;
             if apply && (st.is_failed() || st.has_changes() || !st.cuts.is_empty()) {
                 (i, Slot::Staged(Box::new(st), None))
             } else {
@@ -144,7 +144,7 @@ async fn stage_all(jobs: Vec<HostJob>, ctx: &Ctx<'_>) -> Vec<Slot> {
                 // host has been probed.
                 (
                     i,
-                    Slot::Done(Box::new(finish(st, &shared, &connector, None).await)),
+                    Slot::Done(Box::new(finish(st, &shared, &*connector, None).await)),
                 )
             }
         });
@@ -163,7 +163,7 @@ async fn stage_all(jobs: Vec<HostJob>, ctx: &Ctx<'_>) -> Vec<Slot> {
 /// that names every cut host and why. With `--exclude-refused` only the cut hosts are refused
 /// (reported failed with their reason) and the others go on. Returns whether the whole run was
 /// refused.
-fn preflight(mut slots: Vec<Slot>, shared: &Shared) -> (Vec<Slot>, bool) {
+fn preflight<R: Remote>(mut slots: Vec<Slot<R>>, shared: &Shared) -> (Vec<Slot<R>>, bool) {
     let cut: Vec<(String, String)> = slots
         .iter()
         .filter_map(|s| match s {
@@ -208,8 +208,11 @@ fn preflight(mut slots: Vec<Slot>, shared: &Shared) -> (Vec<Slot>, bool) {
 }
 
 /// Finishes every staged host (at most `forks` at a time); reports come back in slot order.
-async fn finish_all(slots: Vec<Slot>, ctx: &Ctx<'_>) -> Vec<Slot> {
-    let mut out: Vec<Slot> = Vec::with_capacity(slots.len());
+async fn finish_all<C: Connect>(
+    slots: Vec<Slot<C::Remote>>,
+    ctx: &Ctx<'_, C>,
+) -> Vec<Slot<C::Remote>> {
+    let mut out: Vec<Slot<C::Remote>> = Vec::with_capacity(slots.len());
     let mut set = JoinSet::new();
     for (i, slot) in slots.into_iter().enumerate() {
         match slot {
@@ -219,7 +222,7 @@ async fn finish_all(slots: Vec<Slot>, ctx: &Ctx<'_>) -> Vec<Slot> {
                     (ctx.sem.clone(), ctx.shared.clone(), ctx.connector.clone());
                 set.spawn(async move {
                     let _permit = sem.acquire_owned().await;
-                    (i, finish(*st, &shared, &connector, refused).await)
+                    (i, finish(*st, &shared, &*connector, refused).await)
                 });
             }
             other => out.push(other),
@@ -235,7 +238,7 @@ async fn finish_all(slots: Vec<Slot>, ctx: &Ctx<'_>) -> Vec<Slot> {
 }
 
 /// The reports of finished slots; a lost task becomes a failed host, never a missing one.
-fn complete(slots: Vec<Slot>) -> Vec<HostReport> {
+fn complete<R: Remote>(slots: Vec<Slot<R>>) -> Vec<HostReport> {
     slots
         .into_iter()
         .map(|slot| match slot {
@@ -261,9 +264,9 @@ fn complete(slots: Vec<Slot>) -> Vec<HostReport> {
 
 /// A rolling apply: stage the fleet, finish the hosts with nothing to do, then apply the rest
 /// in waves with a health gate after each.
-async fn rolling(
+async fn rolling<C: Connect>(
     jobs: Vec<HostJob>,
-    ctx: &Ctx<'_>,
+    ctx: &Ctx<'_, C>,
     rollout: &Rollout,
     mut journal: Option<&mut Journal>,
     stopped: &mut Option<String>,
@@ -272,7 +275,7 @@ async fn rolling(
     let (slots, refused) = preflight(stage_all(jobs, ctx).await, ctx.shared);
     // Hosts with nothing to change are finished now; the rest (changes, or a failure to
     // stage, which must count against its wave's max_fail) wait for their wave.
-    let (mut now, mut todo): (Vec<Slot>, Vec<Slot>) = (Vec::new(), Vec::new());
+    let (mut now, mut todo): (Vec<_>, Vec<_>) = (Vec::new(), Vec::new());
     for slot in slots {
         match &slot {
             Slot::Staged(st, None) if st.is_failed() || st.has_changes() => todo.push(slot),
@@ -295,7 +298,7 @@ async fn rolling(
         }
         hosts.extend(reports);
     }
-    let mut pending: std::collections::VecDeque<Slot> = todo.into();
+    let mut pending: std::collections::VecDeque<Slot<C::Remote>> = todo.into();
     let waves = rollout.waves.len();
     for (w, size) in rollout.waves.iter().enumerate() {
         if pending.is_empty() {
@@ -305,7 +308,7 @@ async fn rolling(
             *stopped = Some("interrupted (Ctrl-C) before this host's wave".into());
             break;
         }
-        let wave: Vec<Slot> = pending.drain(..(*size).min(pending.len())).collect();
+        let wave: Vec<Slot<C::Remote>> = pending.drain(..(*size).min(pending.len())).collect();
         let jobs: Vec<Option<HostJob>> = wave
             .iter()
             .map(|s| match s {
@@ -337,7 +340,7 @@ async fn rolling(
         let why = stopped
             .clone()
             .unwrap_or_else(|| "the rollout's waves did not cover this host".into());
-        let rest: Vec<Slot> = pending
+        let rest: Vec<Slot<C::Remote>> = pending
             .into_iter()
             .map(|s| match s {
                 Slot::Staged(st, _) => Slot::Staged(st, Some(format!("not run: {why}"))),
@@ -359,7 +362,7 @@ async fn rolling(
     hosts
 }
 
-fn wave_names(wave: &[Slot]) -> Vec<String> {
+fn wave_names<R: Remote>(wave: &[Slot<R>]) -> Vec<String> {
     wave.iter()
         .map(|s| match s {
             Slot::Staged(st, _) => st.host().to_owned(),
@@ -371,7 +374,12 @@ fn wave_names(wave: &[Slot]) -> Vec<String> {
 
 /// The health gate after a wave, on every host of it that changed, all at once: a fresh
 /// login, the roles' checks and the site's health command.
-async fn gate(reports: &mut [HostReport], jobs: &[Option<HostJob>], w: usize, ctx: &Ctx<'_>) {
+async fn gate<C: Connect>(
+    reports: &mut [HostReport],
+    jobs: &[Option<HostJob>],
+    w: usize,
+    ctx: &Ctx<'_, C>,
+) {
     let mut set = JoinSet::new();
     for (i, (rep, job)) in reports.iter().zip(jobs).enumerate() {
         let Some(job) = job.clone() else { continue };
@@ -381,7 +389,7 @@ async fn gate(reports: &mut [HostReport], jobs: &[Option<HostJob>], w: usize, ct
         let (sem, shared, connector) = (ctx.sem.clone(), ctx.shared.clone(), ctx.connector.clone());
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            (i, health_gate(&job, &shared, &connector).await)
+            (i, health_gate(&job, &shared, &*connector).await)
         });
     }
     while let Some(joined) = set.join_next().await {

@@ -540,7 +540,7 @@ fn checks_are_the_seeds_controls() {
 
 #[test]
 fn config_errors_have_paths() {
-    let r = RoleImpl;
+    let r = role();
     for (v, path) in [
         (json!({"packages": ["curl", "Bad Name"]}), "packages[1]"),
         (json!({"timezone": "../../etc/shadow"}), "timezone"),

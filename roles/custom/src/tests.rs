@@ -19,7 +19,7 @@ use super::*;
 const CANARY: &str = "CANARY-custom-4b1d-secret";
 
 fn configure(v: serde_json::Value) -> Box<dyn Configured> {
-    RoleImpl
+    role()
         .configure(v)
         .unwrap_or_else(|e| panic!("config rejected: {e}"))
 }
@@ -713,13 +713,13 @@ fn config_errors_name_the_field() {
         ),
     ];
     for (value, path, message) in cases {
-        let e = RoleImpl
+        let e = role()
             .configure(value.clone())
             .expect_err(&format!("{value} must be refused"));
         assert_eq!(e.path, path, "{value}: {e}");
         assert!(e.message.contains(message), "{value}: {e}");
     }
-    let e = RoleImpl
+    let e = role()
         .configure(json!({"file": []}))
         .expect_err("unknown field");
     assert_eq!(e.unknown_field.as_deref(), Some("file"));
@@ -805,7 +805,7 @@ fn a_path_with_shell_syntax_is_quoted_in_the_script() {
             assert_eq!(quotes % 2, 1, "unquoted at byte {i}: {s}");
         }
     }
-    let bad = RoleImpl.configure(json!({"files": [
+    let bad = role().configure(json!({"files": [
         {"path": "/etc/a\n$(touch /tmp/pwned)", "content": "x\n"}
     ]}));
     assert!(bad.is_err());

@@ -356,7 +356,7 @@ fn live_chain_parses_iptables_save() {
 
 #[test]
 fn config_errors_name_the_field() {
-    let role = RoleImpl;
+    let role = role();
     let cases: &[(serde_json::Value, &str, &str)] = &[
         (
             json!({"external_interface": "eth 0"}),

@@ -25,7 +25,7 @@ use rampart_core::resource::{
     AptUpdate, Command, Directory, File, Packages, Resource, Service, User, Validate,
 };
 use rampart_core::role::{
-    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, configure_typed,
+    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
 use rampart_core::shell::{Script, quote};
 use rampart_core::verify::{Check, Expect};
@@ -167,39 +167,14 @@ impl Default for Config {
     }
 }
 
-/// The role.
-#[derive(Debug, Default)]
-pub struct RoleImpl;
-
 /// The role, for the registry.
 pub fn role() -> Box<dyn Role> {
-    Box::new(RoleImpl)
-}
-
-impl Role for RoleImpl {
-    fn name(&self) -> &'static str {
-        "docker"
-    }
-    fn summary(&self) -> &'static str {
-        "Docker Engine (official repo or docker.io), hardened daemon.json, admin user in the docker group"
-    }
-    fn configure(&self, config: serde_json::Value) -> Result<Box<dyn Configured>, ConfigError> {
-        let c = configure_typed::<Config>(config)?;
-        c.validate()?;
-        Ok(Box::new(c))
-    }
-    fn defaults(&self) -> serde_json::Value {
-        serde_json::to_value(Config::default()).unwrap_or_default()
-    }
-}
-
-fn config_error(path: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        path: path.into(),
-        message: message.into(),
-        unknown_field: None,
-        expected: Vec::new(),
-    }
+    TypedRole::<Config>::new(
+        "docker",
+        "Docker Engine (official repo or docker.io), hardened daemon.json, admin user in the docker group",
+    )
+    .validated(Config::validate)
+    .boxed()
 }
 
 /// Every key dockerd reads from daemon.json (Docker 20.10 to 28), for `daemon.extra`.
@@ -343,13 +318,13 @@ impl Daemon {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-_./:".contains(&b))
         {
-            return Err(config_error(
+            return Err(ConfigError::at(
                 "daemon.log_driver",
                 format!("invalid log driver `{}`", self.log_driver),
             ));
         }
         if !valid_size(&self.log_max_size) {
-            return Err(config_error(
+            return Err(ConfigError::at(
                 "daemon.log_max_size",
                 format!(
                     "invalid size `{}`: a number with an optional k, m or g, like \"10m\"",
@@ -358,12 +333,12 @@ impl Daemon {
             ));
         }
         if self.log_max_file == 0 {
-            return Err(config_error("daemon.log_max_file", "must be at least 1"));
+            return Err(ConfigError::at("daemon.log_max_file", "must be at least 1"));
         }
         if let Some(u) = self.nofile
             && (u.soft == 0 || u.soft > u.hard)
         {
-            return Err(config_error(
+            return Err(ConfigError::at(
                 "daemon.nofile",
                 format!("soft ({}) must be 1 to hard ({})", u.soft, u.hard),
             ));
@@ -371,13 +346,13 @@ impl Daemon {
         for k in self.extra.keys() {
             let path = format!("daemon.extra.{k}");
             if let Some((_, field)) = TYPED_KEYS.iter().find(|(key, _)| key == k) {
-                return Err(config_error(
+                return Err(ConfigError::at(
                     &path,
                     format!("`{k}` has its own setting: use {field}"),
                 ));
             }
             if let Some((_, flag)) = FLAG_KEYS.iter().find(|(key, _)| key == k) {
-                return Err(config_error(
+                return Err(ConfigError::at(
                     &path,
                     format!(
                         "`{k}` is already given to dockerd as `{flag}` by docker.service; dockerd refuses to start when both are set"
@@ -397,7 +372,7 @@ impl Daemon {
                     },
                     _ => String::new(),
                 };
-                return Err(config_error(
+                return Err(ConfigError::at(
                     &path,
                     format!(
                         "unknown daemon.json key `{k}`{hint}: dockerd refuses to start on unknown keys"
@@ -441,7 +416,7 @@ impl Config {
         self.daemon.validate()?;
         for (i, u) in self.users.iter().enumerate() {
             if !valid_user(u) {
-                return Err(config_error(
+                return Err(ConfigError::at(
                     &format!("users[{i}]"),
                     format!("invalid user name `{u}`"),
                 ));
@@ -452,7 +427,7 @@ impl Config {
             if !t.starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----")
                 || !t.ends_with("-----END PGP PUBLIC KEY BLOCK-----")
             {
-                return Err(config_error(
+                return Err(ConfigError::at(
                     "repo_key",
                     "not an ASCII-armored public key (-----BEGIN PGP PUBLIC KEY BLOCK----- ... -----END PGP PUBLIC KEY BLOCK-----)",
                 ));
@@ -466,7 +441,7 @@ impl Config {
                 if u.get(..7)
                     .is_some_and(|p| p.eq_ignore_ascii_case("http://"))
                 {
-                    return Err(config_error(
+                    return Err(ConfigError::at(
                         path,
                         format!(
                             "`{u}` is plain http: anyone on the path could swap the repository's key or answers. \
@@ -476,7 +451,7 @@ impl Config {
                     ));
                 }
                 if !valid_url(u) {
-                    return Err(config_error(
+                    return Err(ConfigError::at(
                         path,
                         format!(
                             "invalid URL `{u}`: an https:// URL without quotes, spaces or control characters"
@@ -491,11 +466,11 @@ impl Config {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
         {
-            return Err(config_error("suite", format!("invalid suite `{s}`")));
+            return Err(ConfigError::at("suite", format!("invalid suite `{s}`")));
         }
         let fpr = self.fingerprint();
         if fpr.len() != 40 || !fpr.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(config_error(
+            return Err(ConfigError::at(
                 "repo_key_fingerprint",
                 "a 40-digit hexadecimal fingerprint",
             ));
@@ -503,10 +478,10 @@ impl Config {
         if let Some(k) = &self.repo_key {
             // Checked here, on the controller, so no host needs gpg for it.
             let got = openpgp::armored_fingerprint(k).map_err(|e| {
-                config_error("repo_key", format!("not a usable OpenPGP public key: {e}"))
+                ConfigError::at("repo_key", format!("not a usable OpenPGP public key: {e}"))
             })?;
             if got != fpr {
-                return Err(config_error(
+                return Err(ConfigError::at(
                     "repo_key",
                     format!(
                         "the key's fingerprint is {got}, but repo_key_fingerprint is {fpr}. Fix: paste the key \

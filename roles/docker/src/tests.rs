@@ -432,7 +432,7 @@ fn unknown_distributions_need_a_repo_url_or_distro() {
 
 #[test]
 fn config_errors_name_the_field() {
-    let role = RoleImpl;
+    let role = role();
     let cases: &[(Value, &str, &str)] = &[
         (
             json!({"daemon": {"extra": {"live-restor": true}}}),
@@ -527,11 +527,11 @@ fn config_errors_name_the_field() {
 
 #[test]
 fn defaults_are_the_seeds() {
-    let d = RoleImpl.defaults();
+    let d = role().defaults();
     assert_eq!(d["source"], "official");
     assert_eq!(d["users"], json!(["fleetclaw"]));
     assert_eq!(d["daemon"]["nofile"], json!({"soft": 65536, "hard": 65536}));
-    assert!(RoleImpl.configure(d).is_ok());
+    assert!(role().configure(d).is_ok());
 }
 
 #[test]

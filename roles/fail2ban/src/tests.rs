@@ -361,7 +361,7 @@ fn the_controller_check_finds_the_address_in_fail2bans_list() {
 
 #[test]
 fn config_errors_have_paths() {
-    let r = RoleImpl;
+    let r = role();
     for (v, path) in [
         (json!({"bantime": "1 hour"}), "bantime"),
         (

@@ -17,7 +17,7 @@ use rampart_core::Risk;
 use rampart_core::facts::{FactRequest, FileState, sha256_hex};
 use rampart_core::resource::{Command, Directory, Edit, File, Resource, Validate};
 use rampart_core::role::{
-    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, configure_typed,
+    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
 use rampart_core::secret::Secret;
 use rampart_core::shell::{Script, join, quote};
@@ -164,39 +164,14 @@ impl Default for Config {
     }
 }
 
-/// The role.
-#[derive(Debug, Default)]
-pub struct RoleImpl;
-
 /// The role, for the registry.
 pub fn role() -> Box<dyn Role> {
-    Box::new(RoleImpl)
-}
-
-impl Role for RoleImpl {
-    fn name(&self) -> &'static str {
-        "redis-acl"
-    }
-    fn summary(&self) -> &'static str {
-        "Redis ACL: one confined user per fleet asset, default user off, hashed passwords from secrets"
-    }
-    fn configure(&self, config: serde_json::Value) -> Result<Box<dyn Configured>, ConfigError> {
-        let cfg = configure_typed::<Config>(config)?;
-        cfg.validate()?;
-        Ok(Box::new(cfg))
-    }
-    fn defaults(&self) -> serde_json::Value {
-        serde_json::to_value(Config::default()).unwrap_or_default()
-    }
-}
-
-fn err(path: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        path: path.into(),
-        message: message.into(),
-        unknown_field: None,
-        expected: Vec::new(),
-    }
+    TypedRole::<Config>::new(
+        "redis-acl",
+        "Redis ACL: one confined user per fleet asset, default user off, hashed passwords from secrets",
+    )
+    .validated(Config::validate)
+    .boxed()
 }
 
 /// Redis user names and asset ids: no glob characters and no `:` (a key separator), so an
@@ -239,13 +214,13 @@ fn check_pattern(path: &str, p: &str, per_asset: bool, channel: bool) -> Result<
         key_prefix(p).map(|(_, g)| g)
     };
     let Some(glob) = glob else {
-        return Err(err(
+        return Err(ConfigError::at(
             path,
             format!("`{p}`: a key permission prefix is `%R~`, `%W~` or `%RW~`"),
         ));
     };
     if glob.is_empty() || !glob.chars().all(valid_pattern_char) {
-        return Err(err(
+        return Err(ConfigError::at(
             path,
             format!(
                 "`{p}`: patterns use letters, digits, `:_.*?/@#=,+-` and `{{asset}}` (no spaces, quotes or `[` classes)"
@@ -257,14 +232,14 @@ fn check_pattern(path: &str, p: &str, per_asset: bool, channel: bool) -> Result<
         .chars()
         .all(|c| c != '{' && c != '}');
     if !braces_ok {
-        return Err(err(
+        return Err(ConfigError::at(
             path,
             format!("`{p}`: the only placeholder is `{{asset}}`"),
         ));
     }
     if per_asset {
         if !glob.contains("{asset}") {
-            return Err(err(
+            return Err(ConfigError::at(
                 path,
                 format!(
                     "`{p}` has no `{{asset}}`: every asset would share it, which breaks asset isolation"
@@ -273,7 +248,7 @@ fn check_pattern(path: &str, p: &str, per_asset: bool, channel: bool) -> Result<
         }
         for (i, _) in glob.match_indices("{asset}") {
             if matches!(glob[i + "{asset}".len()..].chars().next(), Some('*' | '?')) {
-                return Err(err(
+                return Err(ConfigError::at(
                     path,
                     format!(
                         "`{p}`: a wildcard right after `{{asset}}` lets asset `ex_0` reach `ex_001`'s keys; put a separator first (`{{asset}}:*`)"
@@ -282,7 +257,7 @@ fn check_pattern(path: &str, p: &str, per_asset: bool, channel: bool) -> Result<
             }
         }
     } else if glob.contains("{asset}") {
-        return Err(err(
+        return Err(ConfigError::at(
             path,
             format!("`{p}`: `{{asset}}` only means something in asset_keys and asset_channels"),
         ));
@@ -292,7 +267,10 @@ fn check_pattern(path: &str, p: &str, per_asset: bool, channel: bool) -> Result<
 
 fn check_commands(path: &str, rules: &str) -> Result<(), ConfigError> {
     if rules.split_whitespace().next().is_none() {
-        return Err(err(path, "no command rules: write at least `-@all`"));
+        return Err(ConfigError::at(
+            path,
+            "no command rules: write at least `-@all`",
+        ));
     }
     for tok in rules.split_whitespace() {
         let ok = (tok.starts_with('+') || tok.starts_with('-'))
@@ -301,7 +279,7 @@ fn check_commands(path: &str, rules: &str) -> Result<(), ConfigError> {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"@|_-".contains(&b));
         if !ok {
-            return Err(err(
+            return Err(ConfigError::at(
                 path,
                 format!(
                     "`{tok}` is not a command rule: use `+command`, `-command`, `+@category` or `+command|subcommand` (passwords, keys and `on`/`off` are managed by the role)"
@@ -322,7 +300,7 @@ fn check_abs(path: &str, p: &str) -> Result<(), ConfigError> {
     if ok {
         Ok(())
     } else {
-        Err(err(
+        Err(ConfigError::at(
             path,
             format!("`{p}` must be an absolute file path without spaces, quotes or `..`"),
         ))
@@ -333,7 +311,7 @@ impl Config {
     /// Checks everything serde cannot: names, patterns, rules, paths, collisions.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.assets.is_empty() {
-            return Err(err(
+            return Err(ConfigError::at(
                 "assets",
                 "no assets: list the fleet's asset ids, e.g. assets = [\"ex_001\", \"DZ-001\"]",
             ));
@@ -341,13 +319,13 @@ impl Config {
         let mut seen = BTreeSet::new();
         for (i, a) in self.assets.iter().enumerate() {
             if !valid_name(a) {
-                return Err(err(
+                return Err(ConfigError::at(
                     &format!("assets[{i}]"),
                     format!("`{a}`: asset ids are 1-64 letters, digits, `_` or `-`"),
                 ));
             }
             if !seen.insert(a.as_str()) {
-                return Err(err(
+                return Err(ConfigError::at(
                     &format!("assets[{i}]"),
                     format!("asset `{a}` is listed twice"),
                 ));
@@ -361,26 +339,26 @@ impl Config {
         ];
         for (path, name) in named {
             if !valid_name(name) {
-                return Err(err(
+                return Err(ConfigError::at(
                     path,
                     format!("`{name}`: user names are 1-64 letters, digits, `_` or `-`"),
                 ));
             }
             if name == "default" {
-                return Err(err(
+                return Err(ConfigError::at(
                     path,
                     "`default` is Redis's anonymous user; the role always turns it off",
                 ));
             }
             if !seen.insert(name) {
-                return Err(err(
+                return Err(ConfigError::at(
                     path,
                     format!("`{name}` is already an asset or another user"),
                 ));
             }
         }
         if self.asset_keys.is_empty() {
-            return Err(err(
+            return Err(ConfigError::at(
                 "asset_keys",
                 "assets need at least one key pattern, e.g. \"fleet:inbox:{asset}\"",
             ));
@@ -404,10 +382,13 @@ impl Config {
         check_abs("redis_conf", &self.redis_conf)?;
         check_abs("maintenance_auth_file", &self.maintenance_auth_file)?;
         if self.maintenance_auth_file == self.acl_file {
-            return Err(err("maintenance_auth_file", "must not be the ACL file"));
+            return Err(ConfigError::at(
+                "maintenance_auth_file",
+                "must not be the ACL file",
+            ));
         }
         if !valid_name(&self.acl_owner) {
-            return Err(err(
+            return Err(ConfigError::at(
                 "acl_owner",
                 format!("`{}` is not a user name", self.acl_owner),
             ));
@@ -418,7 +399,7 @@ impl Config {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"@_.-".contains(&b))
         {
-            return Err(err(
+            return Err(ConfigError::at(
                 "service",
                 format!("`{}` is not a systemd unit name", self.service),
             ));
@@ -429,16 +410,22 @@ impl Config {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b".:-".contains(&b))
         {
-            return Err(err(
+            return Err(ConfigError::at(
                 "host",
                 format!("`{}` is not a host name or address", self.host),
             ));
         }
         if self.port == 0 {
-            return Err(err("port", "invalid port 0: ports are 1 to 65535"));
+            return Err(ConfigError::at(
+                "port",
+                "invalid port 0: ports are 1 to 65535",
+            ));
         }
         if self.secret_prefix.chars().any(char::is_whitespace) {
-            return Err(err("secret_prefix", "secret names cannot contain spaces"));
+            return Err(ConfigError::at(
+                "secret_prefix",
+                "secret names cannot contain spaces",
+            ));
         }
         Ok(())
     }

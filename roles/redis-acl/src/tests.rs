@@ -25,7 +25,7 @@ const AUTH: &str = "/etc/rampart/redis-acl.auth";
 const REDIS_CONF: &str = "/etc/redis/redis.conf";
 
 fn configure(v: serde_json::Value) -> Box<dyn Configured> {
-    RoleImpl
+    role()
         .configure(v)
         .unwrap_or_else(|e| panic!("config rejected: {e}"))
 }
@@ -559,13 +559,13 @@ fn config_errors_name_the_field() {
         ),
     ];
     for (value, path, message) in cases {
-        let e = RoleImpl
+        let e = role()
             .configure(value.clone())
             .expect_err(&format!("{value} must be refused"));
         assert_eq!(e.path, path, "{value}: {e}");
         assert!(e.message.contains(message), "{value}: {e}");
     }
-    let e = RoleImpl
+    let e = role()
         .configure(json!({"assets": ["a"], "asset": []}))
         .expect_err("unknown field");
     assert_eq!(e.unknown_field.as_deref(), Some("asset"));

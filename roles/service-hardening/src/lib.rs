@@ -15,7 +15,7 @@ use rampart_core::Risk;
 use rampart_core::facts::{FactRequest, FileState};
 use rampart_core::resource::{Command, Directory, File, Resource, Validate};
 use rampart_core::role::{
-    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, configure_typed,
+    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
 use rampart_core::shell::{Script, quote};
 use rampart_core::verify::{Check, Expect};
@@ -138,39 +138,14 @@ impl Default for Config {
     }
 }
 
-/// The role.
-#[derive(Debug, Default)]
-pub struct RoleImpl;
-
 /// The role, for the registry.
 pub fn role() -> Box<dyn Role> {
-    Box::new(RoleImpl)
-}
-
-impl Role for RoleImpl {
-    fn name(&self) -> &'static str {
-        "service-hardening"
-    }
-    fn summary(&self) -> &'static str {
-        "systemd sandbox, 0600 env files and scoped sudo for one application service"
-    }
-    fn configure(&self, config: serde_json::Value) -> Result<Box<dyn Configured>, ConfigError> {
-        let cfg = configure_typed::<Config>(config)?;
-        cfg.validate()?;
-        Ok(Box::new(cfg))
-    }
-    fn defaults(&self) -> serde_json::Value {
-        serde_json::to_value(Config::default()).unwrap_or_default()
-    }
-}
-
-fn err(path: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        path: path.into(),
-        message: message.into(),
-        unknown_field: None,
-        expected: Vec::new(),
-    }
+    TypedRole::<Config>::new(
+        "service-hardening",
+        "systemd sandbox, 0600 env files and scoped sudo for one application service",
+    )
+    .validated(Config::validate)
+    .boxed()
 }
 
 /// A canonical absolute path: no `..`, `.`, `//`, trailing slash, spaces or quotes. Env files
@@ -208,7 +183,7 @@ impl Config {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"_@-".contains(&b))
         {
-            return Err(err(
+            return Err(ConfigError::at(
                 "service",
                 format!(
                     "`{}`: service names are letters, digits, `_`, `-` and `@` (sudoers.d ignores file names with a dot)",
@@ -217,13 +192,13 @@ impl Config {
             ));
         }
         if !valid_user(&self.user) {
-            return Err(err(
+            return Err(ConfigError::at(
                 "user",
                 format!("`{}` is not a valid user name", self.user),
             ));
         }
         if self.user == "root" {
-            return Err(err(
+            return Err(ConfigError::at(
                 "user",
                 "the service must not run as root: sandboxing and scoped sudo are meaningless for root",
             ));
@@ -231,12 +206,15 @@ impl Config {
         if let Some(g) = &self.group
             && !valid_user(g)
         {
-            return Err(err("group", format!("`{g}` is not a valid group name")));
+            return Err(ConfigError::at(
+                "group",
+                format!("`{g}` is not a valid group name"),
+            ));
         }
         let mut seen = BTreeSet::new();
         for (i, p) in self.env_files.iter().enumerate() {
             if !canonical_path(p) {
-                return Err(err(
+                return Err(ConfigError::at(
                     &format!("env_files[{i}]"),
                     format!(
                         "`{p}` must be a canonical absolute path (no `..`, `//`, spaces or quotes)"
@@ -244,7 +222,7 @@ impl Config {
                 ));
             }
             if !seen.insert(p) {
-                return Err(err(
+                return Err(ConfigError::at(
                     &format!("env_files[{i}]"),
                     format!("`{p}` is listed twice"),
                 ));
@@ -253,13 +231,13 @@ impl Config {
         for (i, p) in self.read_write_paths.iter().enumerate() {
             let bare = p.strip_prefix('-').unwrap_or(p);
             if bare == "/" {
-                return Err(err(
+                return Err(ConfigError::at(
                     &format!("read_write_paths[{i}]"),
                     "`/` would make the whole file system writable again",
                 ));
             }
             if !canonical_path(bare) {
-                return Err(err(
+                return Err(ConfigError::at(
                     &format!("read_write_paths[{i}]"),
                     format!(
                         "`{p}` must be an absolute path (optionally prefixed by `-`) without spaces"
@@ -268,7 +246,7 @@ impl Config {
             }
         }
         if !["true", "false", "full", "strict"].contains(&self.protect_system.as_str()) {
-            return Err(err(
+            return Err(ConfigError::at(
                 "protect_system",
                 format!(
                     "`{}`: one of strict, full, true, false",
@@ -277,7 +255,7 @@ impl Config {
             ));
         }
         if !["true", "false", "read-only", "tmpfs"].contains(&self.protect_home.as_str()) {
-            return Err(err(
+            return Err(ConfigError::at(
                 "protect_home",
                 format!(
                     "`{}`: one of read-only, true, tmpfs, false",
@@ -295,7 +273,7 @@ impl Config {
         for (k, v) in &self.extra_directives {
             let path = format!("extra_directives.{k}");
             if MANAGED.contains(&k.as_str()) {
-                return Err(err(
+                return Err(ConfigError::at(
                     &path,
                     format!("`{k}` has its own setting in this role"),
                 ));
@@ -303,17 +281,20 @@ impl Config {
             if !k.starts_with(|c: char| c.is_ascii_uppercase())
                 || !k.bytes().all(|b| b.is_ascii_alphanumeric())
             {
-                return Err(err(&path, format!("`{k}` is not a systemd directive name")));
+                return Err(ConfigError::at(
+                    &path,
+                    format!("`{k}` is not a systemd directive name"),
+                ));
             }
             if v.chars().any(char::is_control) {
-                return Err(err(&path, "values are one line"));
+                return Err(ConfigError::at(&path, "values are one line"));
             }
         }
         for (i, t) in self.tailscale_commands.iter().enumerate() {
             let path = format!("tailscale_commands[{i}]");
             let first = t.split_whitespace().next().unwrap_or_default();
             if let Some((_, why)) = TAILSCALE_REFUSED.iter().find(|(c, _)| *c == first) {
-                return Err(err(
+                return Err(ConfigError::at(
                     &path,
                     format!(
                         "`tailscale {t}` is refused: {why}; that is root, not a scoped permission"
@@ -325,7 +306,7 @@ impl Config {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b" ._-".contains(&b))
             {
-                return Err(err(
+                return Err(ConfigError::at(
                     &path,
                     format!(
                         "`{t}`: arguments are letters, digits, spaces, `.`, `_` and `-` (no wildcards: each entry is matched exactly)"
@@ -335,7 +316,7 @@ impl Config {
             if t.split_whitespace().any(|w| {
                 w == "--ssh" || w.starts_with("--advertise") || w.starts_with("--exit-node")
             }) {
-                return Err(err(
+                return Err(ConfigError::at(
                     &path,
                     format!(
                         "`tailscale {t}` is refused: it opens SSH, routes or an exit node through the host"

@@ -21,7 +21,7 @@ const SUDOERS: &str = "/etc/sudoers.d/clawdbot";
 const ENV: &str = "/home/clawdbot/.clawdbot/.env";
 
 fn configure(v: serde_json::Value) -> Box<dyn Configured> {
-    RoleImpl
+    role()
         .configure(v)
         .unwrap_or_else(|e| panic!("config rejected: {e}"))
 }
@@ -438,13 +438,13 @@ fn config_errors_name_the_field() {
         (json!({"restart": "yes"}), "restart", "invalid type"),
     ];
     for (value, path, message) in cases {
-        let e = RoleImpl
+        let e = role()
             .configure(value.clone())
             .expect_err(&format!("{value} must be refused"));
         assert_eq!(e.path, path, "{value}: {e}");
         assert!(e.message.contains(message), "{value}: {e}");
     }
-    let e = RoleImpl
+    let e = role()
         .configure(json!({"env_file": []}))
         .expect_err("unknown field");
     assert_eq!(e.unknown_field.as_deref(), Some("env_file"));

@@ -550,7 +550,7 @@ fn checks_assert_effective_values_and_name_the_overriding_file() {
 
 #[test]
 fn config_errors_have_paths() {
-    let r = RoleImpl;
+    let r = role();
     let e = r.configure(json!({"allow_user": ["x"]})).unwrap_err();
     assert_eq!(e.unknown_field.as_deref(), Some("allow_user"));
     let e = r

@@ -16,7 +16,7 @@ use std::fmt;
 use rampart_core::facts::FactRequest;
 use rampart_core::resource::{Content, Resource, Swapfile, Sysctl};
 use rampart_core::role::{
-    ConfigError, Configured, HostContext, Role, RoleError, RolePlan, configure_typed,
+    ConfigError, Configured, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
 use rampart_core::shell::quote;
 use rampart_core::verify::{Check, Expect};
@@ -202,39 +202,14 @@ impl Default for Config {
     }
 }
 
-/// The role.
-#[derive(Debug, Default)]
-pub struct RoleImpl;
-
 /// The role, for the registry.
 pub fn role() -> Box<dyn Role> {
-    Box::new(RoleImpl)
-}
-
-impl Role for RoleImpl {
-    fn name(&self) -> &'static str {
-        "swap-sysctl"
-    }
-    fn summary(&self) -> &'static str {
-        "swap file (one fstab line) and the seed's kernel parameters, persisted and live"
-    }
-    fn configure(&self, config: serde_json::Value) -> Result<Box<dyn Configured>, ConfigError> {
-        let c = configure_typed::<Config>(config)?;
-        c.validate()?;
-        Ok(Box::new(c))
-    }
-    fn defaults(&self) -> serde_json::Value {
-        serde_json::to_value(Config::default()).unwrap_or_default()
-    }
-}
-
-fn config_error(path: &str, message: String) -> ConfigError {
-    ConfigError {
-        path: path.into(),
-        message,
-        unknown_field: None,
-        expected: Vec::new(),
-    }
+    TypedRole::<Config>::new(
+        "swap-sysctl",
+        "swap file (one fstab line) and the seed's kernel parameters, persisted and live",
+    )
+    .validated(Config::validate)
+    .boxed()
 }
 
 /// A path that is safe in /etc/fstab (no whitespace) and in shell code.
@@ -265,7 +240,7 @@ impl Config {
             || self.swapfile.starts_with("/proc/")
             || self.swapfile.starts_with("/dev/")
         {
-            return Err(config_error(
+            return Err(ConfigError::at(
                 "swapfile",
                 format!(
                     "invalid swap file path `{}`: an absolute file path of letters, digits and /._-",
@@ -277,7 +252,7 @@ impl Config {
             || !self.sysctl_file.starts_with("/etc/sysctl.d/")
             || !self.sysctl_file.ends_with(".conf")
         {
-            return Err(config_error(
+            return Err(ConfigError::at(
                 "sysctl_file",
                 format!(
                     "invalid sysctl file `{}`: systemd-sysctl reads /etc/sysctl.d/*.conf",
@@ -287,7 +262,7 @@ impl Config {
         }
         for k in self.sysctls.keys() {
             if !valid_key(k) {
-                return Err(config_error(
+                return Err(ConfigError::at(
                     &format!("sysctls.{k}"),
                     format!("invalid kernel parameter `{k}`: dotted names like `vm.swappiness`"),
                 ));

@@ -334,7 +334,7 @@ fn a_conflicting_sysctl_conf_is_refused() {
 
 #[test]
 fn config_errors_name_the_field() {
-    let role = RoleImpl;
+    let role = role();
     let cases: &[(serde_json::Value, &str, &str)] = &[
         (
             serde_json::json!({"swap_size": "4T"}),
@@ -422,10 +422,10 @@ fn sizes_parse_and_print() {
         let s = Size::parse(input).expect(input);
         assert_eq!((s.get(), s.to_string()), (mib, shown.to_owned()));
     }
-    let d = RoleImpl.defaults();
+    let d = role().defaults();
     assert_eq!(d["swap_size"], "4G");
     assert_eq!(d["sysctls"]["vm.swappiness"], 10);
-    assert!(RoleImpl.configure(d).is_ok());
+    assert!(role().configure(d).is_ok());
 }
 
 #[test]

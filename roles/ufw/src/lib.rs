@@ -23,7 +23,7 @@ use rampart_core::resource::{
     AptUpdate, Command, Packages, Resource, Ufw, UfwAction, UfwPolicy, UfwRule,
 };
 use rampart_core::role::{
-    ConfigError, Configured, HostContext, Role, RoleError, RolePlan, configure_typed,
+    ConfigError, Configured, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
 use rampart_core::shell::{join, quote};
 use rampart_core::types::{Cidr, Port};
@@ -246,39 +246,14 @@ impl Default for Config {
     }
 }
 
-/// The role.
-#[derive(Debug, Default)]
-pub struct RoleImpl;
-
 /// The role, for the registry.
 pub fn role() -> Box<dyn Role> {
-    Box::new(RoleImpl)
-}
-
-impl Role for RoleImpl {
-    fn name(&self) -> &'static str {
-        "ufw"
-    }
-    fn summary(&self) -> &'static str {
-        "ufw firewall: deny incoming, SSH in use + Tailscale + your rules, IPv6, logging, on"
-    }
-    fn configure(&self, config: serde_json::Value) -> Result<Box<dyn Configured>, ConfigError> {
-        let c = configure_typed::<Config>(config)?;
-        c.validate()?;
-        Ok(Box::new(c))
-    }
-    fn defaults(&self) -> serde_json::Value {
-        serde_json::to_value(Config::default()).unwrap_or_default()
-    }
-}
-
-fn config_error(path: String, message: String) -> ConfigError {
-    ConfigError {
-        path,
-        message,
-        unknown_field: None,
-        expected: Vec::new(),
-    }
+    TypedRole::<Config>::new(
+        "ufw",
+        "ufw firewall: deny incoming, SSH in use + Tailscale + your rules, IPv6, logging, on",
+    )
+    .validated(Config::validate)
+    .boxed()
 }
 
 /// The source as ufw writes it in its rules files: single addresses without a prefix.
@@ -309,7 +284,7 @@ fn check_cidr(path: String, c: &Cidr) -> Result<(), ConfigError> {
         }
     };
     if network != c.addr() {
-        return Err(config_error(
+        return Err(ConfigError::at(
             path,
             format!(
                 "`{c}` has host bits set: write the network, `{network}/{}`",
@@ -328,7 +303,7 @@ fn check_comment(path: String, comment: &str) -> Result<(), ConfigError> {
     if ok {
         Ok(())
     } else {
-        Err(config_error(
+        Err(ConfigError::at(
             path,
             format!(
                 "invalid comment {comment:?}: use 1 to 64 printable ASCII characters without quotes"
@@ -344,7 +319,7 @@ impl Config {
         for (i, c) in self.ssh_from.iter().enumerate() {
             check_cidr(format!("ssh_from[{i}]"), c)?;
             if c.addr().is_ipv6() && !self.ipv6 {
-                return Err(config_error(
+                return Err(ConfigError::at(
                     format!("ssh_from[{i}]"),
                     format!("`{c}` is IPv6 but `ipv6 = false`: ufw would not manage it"),
                 ));
@@ -352,7 +327,7 @@ impl Config {
         }
         for (i, r) in self.allow.iter().enumerate() {
             if r.port.is_range() && r.proto == Proto::Any {
-                return Err(config_error(
+                return Err(ConfigError::at(
                     format!("allow[{i}].proto"),
                     format!(
                         "the port range `{}` needs `proto = \"tcp\"` or `\"udp\"` (ufw refuses ranges for both)",
@@ -363,7 +338,7 @@ impl Config {
             if let Some(c) = &r.from {
                 check_cidr(format!("allow[{i}].from"), c)?;
                 if c.addr().is_ipv6() && !self.ipv6 {
-                    return Err(config_error(
+                    return Err(ConfigError::at(
                         format!("allow[{i}].from"),
                         format!("`{c}` is IPv6 but `ipv6 = false`: ufw would not manage it"),
                     ));

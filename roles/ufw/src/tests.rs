@@ -347,7 +347,7 @@ fn refuses_ssh_from_that_excludes_the_controller() {
 
 #[test]
 fn config_errors_name_the_field() {
-    let role = RoleImpl;
+    let role = role();
     let cases: &[(serde_json::Value, &str, &str)] = &[
         (
             serde_json::json!({"allow": [{"port": 0}]}),
@@ -442,7 +442,7 @@ fn config_errors_name_the_field() {
 
 #[test]
 fn defaults_are_the_seeds() {
-    let d = RoleImpl.defaults();
+    let d = role().defaults();
     assert_eq!(d["tailscale"], true);
     assert_eq!(d["ipv6"], true);
     assert_eq!(d["logging"], "low");
@@ -454,7 +454,7 @@ fn defaults_are_the_seeds() {
         ),
         (Some("deny"), Some("allow"), Some("deny"))
     );
-    assert!(RoleImpl.configure(d).is_ok(), "defaults round-trip");
+    assert!(role().configure(d).is_ok(), "defaults round-trip");
 }
 
 #[test]

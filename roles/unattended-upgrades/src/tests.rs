@@ -420,7 +420,7 @@ fn the_blacklist_check_reads_apt_configs_dump_format() {
 
 #[test]
 fn config_errors_have_paths() {
-    let r = RoleImpl;
+    let r = role();
     for (v, path) in [
         (
             json!({"package_blacklist": ["docker\"; evil"]}),

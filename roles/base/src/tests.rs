@@ -21,7 +21,7 @@ const KEY_B: &str =
 const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n";
 
 fn configure(v: serde_json::Value) -> Config {
-    let c: Config = configure_typed(v).expect("valid config");
+    let c: Config = rampart_core::role::configure_typed(v).expect("valid config");
     validate::config(&c).expect("valid config");
     c
 }

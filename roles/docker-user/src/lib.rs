@@ -83,6 +83,7 @@ pub fn role() -> Box<dyn Role> {
         "DOCKER-USER chain: published container ports unreachable from the external interface",
     )
     .validated(Config::validate)
+    .builtin_checks(controls::builtin)
     .boxed()
 }
 
@@ -470,6 +471,8 @@ impl Configured for Config {
         out
     }
 }
+
+pub mod controls;
 
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,7 @@ use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_che
 use super::*;
 
 fn cfg(v: serde_json::Value) -> Config {
-    let c: Config = configure_typed(v).expect("valid config");
+    let c: Config = rampart_core::role::configure_typed(v).expect("valid config");
     c.validate().expect("valid config");
     c
 }

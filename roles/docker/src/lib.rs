@@ -174,6 +174,7 @@ pub fn role() -> Box<dyn Role> {
         "Docker Engine (official repo or docker.io), hardened daemon.json, admin user in the docker group",
     )
     .validated(Config::validate)
+    .builtin_checks(controls::builtin)
     .boxed()
 }
 
@@ -800,6 +801,8 @@ impl Configured for Config {
         out
     }
 }
+
+pub mod controls;
 
 #[cfg(test)]
 mod tests;

@@ -16,7 +16,7 @@ const KEY: &str = include_str!("../testdata/rsa2048.asc");
 const KEY_FPR: &str = "900EBB8E9583D51587287703E832B19B3349C818";
 
 fn cfg(v: serde_json::Value) -> Config {
-    let c: Config = configure_typed(v).expect("valid config");
+    let c: Config = rampart_core::role::configure_typed(v).expect("valid config");
     c.validate().expect("valid config");
     c
 }

@@ -209,6 +209,7 @@ pub fn role() -> Box<dyn Role> {
         "fail2ban's sshd jail (journal backend where there is no auth.log), never banning the controller",
     )
     .validated(Config::validate)
+    .builtin_checks(controls::builtin)
     .boxed()
 }
 
@@ -350,6 +351,8 @@ impl Configured for Config {
         out
     }
 }
+
+pub mod controls;
 
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::*;
 
 fn configure(v: serde_json::Value) -> Config {
-    let c: Config = configure_typed(v).expect("valid config");
+    let c: Config = rampart_core::role::configure_typed(v).expect("valid config");
     c.validate().expect("valid config");
     c
 }

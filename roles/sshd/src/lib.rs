@@ -141,6 +141,7 @@ pub fn role() -> Box<dyn Role> {
         "SSH hardening as a validated sshd_config.d drop-in that wins, with lockout protection",
     )
     .validated(Config::validate)
+    .builtin_checks(controls::builtin)
     .boxed()
 }
 
@@ -376,6 +377,8 @@ fn effective_check(lkey: &str, filter: &str, want: &str) -> String {
         quote(want)
     )
 }
+
+pub mod controls;
 
 #[cfg(test)]
 mod tests;

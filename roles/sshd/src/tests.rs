@@ -17,7 +17,7 @@ use super::*;
 const DEBIAN_MAIN: &str = "\n# This is the sshd server system-wide configuration file.  See\n# sshd_config(5) for more information.\n\nInclude /etc/ssh/sshd_config.d/*.conf\n\n#Port 22\n#PermitRootLogin prohibit-password\nKbdInteractiveAuthentication no\nUsePAM yes\nX11Forwarding yes\nPrintMotd no\nAcceptEnv LANG LC_*\nSubsystem\tsftp\t/usr/lib/openssh/sftp-server\n";
 
 fn configure(v: serde_json::Value) -> Config {
-    let c: Config = configure_typed(v).expect("valid config");
+    let c: Config = rampart_core::role::configure_typed(v).expect("valid config");
     c.validate().expect("valid config");
     c
 }

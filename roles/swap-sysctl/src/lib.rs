@@ -209,6 +209,7 @@ pub fn role() -> Box<dyn Role> {
         "swap file (one fstab line) and the seed's kernel parameters, persisted and live",
     )
     .validated(Config::validate)
+    .builtin_checks(controls::builtin)
     .boxed()
 }
 
@@ -396,6 +397,8 @@ impl Configured for Config {
         out
     }
 }
+
+pub mod controls;
 
 #[cfg(test)]
 mod tests;

@@ -25,9 +25,9 @@ use rampart_core::resource::{
 use rampart_core::role::{
     ConfigError, Configured, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
-use rampart_core::shell::{join, quote};
+use rampart_core::shell::join;
 use rampart_core::types::{Cidr, Port};
-use rampart_core::verify::{Check, Expect};
+use rampart_core::verify::{Check, Expect, SSHD_PORTS_FN, check_command};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -253,6 +253,7 @@ pub fn role() -> Box<dyn Role> {
         "ufw firewall: deny incoming, SSH in use + Tailscale + your rules, IPv6, logging, on",
     )
     .validated(Config::validate)
+    .builtin_checks(controls::builtin)
     .boxed()
 }
 
@@ -557,9 +558,6 @@ fn policy_iptables(p: UfwPolicy) -> &'static str {
     }
 }
 
-/// The ports sshd listens on, one per line (empty when `sshd -T` fails).
-const SSHD_PORTS: &str = "sshd -T 2>/dev/null | awk '$1==\"port\"{print $2}'";
-
 impl Configured for Config {
     fn facts(&self, req: &mut FactRequest) {
         let mut r = FactRequest::new();
@@ -656,11 +654,7 @@ impl Configured for Config {
         out.push(Check {
             id: "ufw.ssh-allowed".into(),
             title: "every port sshd listens on is allowed through ufw".into(),
-            command: format!(
-                "ports=$({SSHD_PORTS}); [ -n \"$ports\" ] || {{ echo 'FAIL: sshd -T printed no port'; exit 0; }}; \
-                 for p in $ports; do if grep -Eq \"^### tuple ### (allow|limit) (tcp|any) $p \" /etc/ufw/user.rules 2>/dev/null; \
-                 then echo \"ssh port $p: allowed\"; else echo \"FAIL: ssh port $p is not allowed\"; fi; done"
-            ),
+            command: [SSHD_PORTS_FN, controls::SSH_ALLOWED].concat(),
             expect: Expect::Lacks(vec!["FAIL".into()]),
         });
         // Nothing is allowed beyond what the configuration says: the seeds' "only SSH and
@@ -676,22 +670,22 @@ impl Configured for Config {
         out.push(Check {
             id: "ufw.only-allowed".into(),
             title: "ufw allows only the configured ports (SSH, Tailscale, the site's rules)".into(),
-            command: format!(
-                "[ -f /etc/ufw/user.rules ] || {{ echo 'unexpected: /etc/ufw/user.rules is missing'; exit 0; }}; \
-                 allowed={}; \
-                 for p in $( {{ {SSHD_PORTS}; printf '%s\\n' {} ${{1:+\"${{1##* }}\"}}; }} | sort -u); do for s in {}; do \
-                 allowed=\"$allowed\nallow $p/tcp from $s in\"; done; done; \
-                 grep -h '^### tuple ### ' {files} 2>/dev/null | awk '{{print $4\" \"$6\"/\"$5\" from \"$9\" \"$10}}' | sort -u | \
-                 while read -r r; do if printf '%b\\n' \"$allowed\" | grep -qxF -- \"$r\"; then echo \"allowed: $r\"; else echo \"unexpected: $r\"; fi; done",
-                quote(&self.expected_lines().join("\\n")),
-                if ssh_ports.is_empty() { "''".to_owned() } else { join(&ssh_ports) },
-                join(self.ssh_sources()),
+            command: check_command(
+                &[SSHD_PORTS_FN, controls::ONLY_ALLOWED].concat(),
+                &[
+                    &self.expected_lines().join("\\n"),
+                    &ssh_ports.join(" "),
+                    &self.ssh_sources().join(" "),
+                    &files,
+                ],
             ),
             expect: Expect::Lacks(vec!["unexpected:".into()]),
         });
         out
     }
 }
+
+pub mod controls;
 
 #[cfg(test)]
 mod tests;

@@ -199,6 +199,7 @@ pub fn role() -> Box<dyn Role> {
         "automatic security updates (Debian and Ubuntu origins), Docker held back, pending reboots reported",
     )
     .validated(Config::validate)
+    .builtin_checks(controls::builtin)
     .boxed()
 }
 
@@ -332,6 +333,8 @@ impl Configured for Config {
         out
     }
 }
+
+pub mod controls;
 
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,7 @@
 //! check and put back by apply. (h8, in tests/role_docker.rs, repeats the proof with the real
 //! Docker.) Host: h7 (tests/util/HOSTS.md).
 
+#[path = "../../../tests/util/mod.rs"]
 mod util;
 
 use std::process::Command;

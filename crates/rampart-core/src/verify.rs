@@ -18,7 +18,22 @@ pub const SSHD_PORTS_FN: &str = include_str!("verify/sshd_ports.sh");
 /// passes every check as `$1`, each quoted by [`crate::shell::quote`]; nothing is spliced into
 /// the script's text.
 pub fn check_command(script: &str, values: &[&str]) -> String {
-    let mut s = String::from("set -- \"$1\"");
+    with_parameters("\"$1\"", script, values)
+}
+
+/// Shell code that runs a constant script (a `.sh` file) with `values` as its positional
+/// parameters `$1`, `$2`, ...: `set -- 'v1' 'v2'` (each quoted by [`crate::shell::quote`]),
+/// then the script. For a handler or a guard, which run in a subshell of their own.
+pub fn script_with_args(script: &str, values: &[&str]) -> String {
+    with_parameters("", script, values)
+}
+
+fn with_parameters(first: &str, script: &str, values: &[&str]) -> String {
+    let mut s = String::from("set --");
+    if !first.is_empty() {
+        s.push(' ');
+        s.push_str(first);
+    }
     for v in values {
         s.push(' ');
         s.push_str(&crate::shell::quote(v));

@@ -27,13 +27,19 @@ use rampart_core::resource::{
 use rampart_core::role::{
     ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
-use rampart_core::shell::{Script, quote};
-use rampart_core::verify::{Check, Expect};
+use rampart_core::shell::Script;
+use rampart_core::verify::{Check, Expect, check_command, script_with_args};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 const KEYRINGS: &str = "/etc/apt/keyrings";
 const KEYRING: &str = "/etc/apt/keyrings/docker.asc";
+/// The on-host download of the key (`scripts/fetch_key.sh`).
+const FETCH_KEY: &str = include_str!("scripts/fetch_key.sh");
+/// Users into a `docker` group created by this run (`scripts/add_to_new_group.sh`).
+const ADD_TO_NEW_GROUP: &str = include_str!("scripts/add_to_new_group.sh");
+/// `docker.config-loaded` (`scripts/config_loaded.sh`).
+const CONFIG_LOADED: &str = include_str!("scripts/config_loaded.sh");
 const SOURCES: &str = "/etc/apt/sources.list.d/docker.sources";
 const DAEMON_JSON: &str = "/etc/docker/daemon.json";
 const RESTART: &str = "restart docker";
@@ -528,30 +534,17 @@ impl Config {
     /// `repo_key_fingerprint`, then renamed.
     fn fetch_key(&self, url: &str) -> Command {
         let fpr = self.fingerprint();
-        let shown = url.replace(['"', '$', '`', '\\'], "");
-        let run = [
-            format!("t=$(mktemp {KEYRINGS}/.docker.asc.XXXXXX)"),
-            "b=$(mktemp)".into(),
-            "trap 'rm -f \"$t\" \"$b\"' EXIT".into(),
-            format!(
-                "curl -fsSL --proto '=https' --proto-redir '=https' --retry 2 {} -o \"$t\"",
-                quote(url)
-            ),
-            openpgp::fingerprint_script().into(),
-            format!(
-                "[ -n \"$f\" ] || {{ echo \"rampart: {shown} did not return an ASCII-armored OpenPGP (v4) public key\" >&2; exit 1; }}"
-            ),
-            format!(
-                "[ \"$f\" = {fpr} ] || {{ echo \"rampart: the key from {shown} has fingerprint $f, expected {fpr} (repo_key_fingerprint)\" >&2; exit 1; }}"
-            ),
-            "chmod 0644 \"$t\"".into(),
-            format!("mv -f \"$t\" {KEYRING}"),
-            "rm -f \"$b\"".into(),
-            "trap - EXIT".into(),
-        ];
+        let script = [
+            "openpgp_fingerprint() {\n",
+            openpgp::fingerprint_script(),
+            "\n}\n",
+            FETCH_KEY,
+        ]
+        .concat();
+        let run = script_with_args(&script, &[url, &fpr, KEYRINGS, KEYRING]);
         Command {
             name: "fetch Docker's apt key".into(),
-            run: run.join("\n"),
+            run,
             creates: Some(KEYRING.into()),
             unless: None,
             satisfied: None,
@@ -582,12 +575,9 @@ impl Config {
     /// (the `User` resource needs the group to exist when the facts are gathered). Planned only
     /// when the probe found no `docker` group, so nobody can be in it yet: no guard to probe.
     fn add_to_new_group(&self, user: &str) -> Command {
-        let u = quote(user);
         Command::decided(
             &format!("add {user} to the docker group"),
-            &format!(
-                "id {u} >/dev/null 2>&1 || useradd --create-home --shell /bin/bash -- {u}\nusermod --append --groups docker -- {u}"
-            ),
+            &script_with_args(ADD_TO_NEW_GROUP, &[user]),
             None,
         )
     }
@@ -781,20 +771,14 @@ impl Configured for Config {
         out.push(Check {
             id: "docker.config-loaded".into(),
             title: "the running dockerd has loaded the current daemon.json (no-new-privileges, userland-proxy, ulimits)".into(),
-            command: format!(
-                "pid=$(systemctl show -p MainPID --value docker.service); \
-                 if [ \"${{pid:-0}}\" -gt 0 ] 2>/dev/null; then \
-                 started=$(( $(date +%s) - $(ps -o etimes= -p \"$pid\") )); changed=$(stat -c %Y {DAEMON_JSON}); \
-                 if [ \"$changed\" -le \"$started\" ]; then echo ok; else echo \"FAIL: {DAEMON_JSON} changed after dockerd started: restart docker\"; fi; \
-                 else echo 'FAIL: dockerd is not running'; fi"
-            ),
+            command: check_command(CONFIG_LOADED, &[DAEMON_JSON]),
             expect: Expect::Line("ok".into()),
         });
         for u in &self.users {
             out.push(Check {
                 id: format!("docker.group.{u}"),
                 title: format!("{u} is in the docker group"),
-                command: format!("id -nG {} | tr ' ' '\\n'", quote(u)),
+                command: check_command("id -nG \"$2\" | tr ' ' '\\n'\n", &[u]),
                 expect: Expect::Line("docker".into()),
             });
         }

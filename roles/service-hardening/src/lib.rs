@@ -17,8 +17,8 @@ use rampart_core::resource::{Command, Directory, File, Resource, Validate};
 use rampart_core::role::{
     ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
-use rampart_core::shell::{Script, quote};
-use rampart_core::verify::{Check, Expect};
+use rampart_core::shell::Script;
+use rampart_core::verify::{Check, Expect, check_command, script_with_args};
 use serde::{Deserialize, Serialize};
 
 /// The drop-in template.
@@ -31,6 +31,20 @@ pub const RESTART: &str = "reload systemd and restart the service";
 pub const DROPIN_NAME: &str = "10-rampart-hardening.conf";
 /// Where sudo's checker lives on Debian and Ubuntu.
 const VISUDO: &str = "/usr/sbin/visudo";
+
+// The role's host scripts (`scripts/`): values reach them as positional parameters.
+/// The guard of an env file: absent, or mode 0600 with the right owner.
+const ENV_FILE_OK: &str = include_str!("scripts/env_file_ok.sh");
+/// Fixes an env file's mode and owner, never through a link.
+const ENV_FILE: &str = include_str!("scripts/env_file.sh");
+/// The handler: daemon-reload, then restart the unit when it runs.
+const HANDLER_SCRIPT: &str = include_str!("scripts/handler.sh");
+/// `service-hardening.sandbox-configured`.
+const SANDBOX_CONFIGURED: &str = include_str!("scripts/sandbox_configured.sh");
+/// `service-hardening.sandbox-running`.
+const SANDBOX_RUNNING: &str = include_str!("scripts/sandbox_running.sh");
+/// `service-hardening.env-files`.
+const ENV_FILES_CHECK: &str = include_str!("scripts/env_files_check.sh");
 
 /// `tailscale` subcommands that act as root on the file system or open the host to the
 /// network: granting them is granting root (or a hole in the firewall), whatever the seed's
@@ -372,27 +386,11 @@ impl Config {
     }
 
     fn env_command(&self, path: &str) -> Command {
-        let p = quote(path).into_owned();
-        let og = quote(&self.owner()).into_owned();
+        let owner = self.owner();
+        let mode_owner = format!("600 {owner}");
         // Read-only: passes when the file is absent or already right.
-        let unless = format!(
-            "p={p}; if [ ! -e \"$p\" ] && [ ! -L \"$p\" ]; then exit 0; fi; [ ! -L \"$p\" ] && [ -f \"$p\" ] && [ \"$(stat -c '%a %U:%G' \"$p\")\" = {} ]",
-            quote(&format!("600 {}", self.owner()))
-        );
-        // The file usually sits in a directory the service user can write: a symlink or a
-        // hard link swapped in there must not make root chown/chmod something else (the
-        // seed's `chown fleetclaw:fleetclaw .../.env` as root follows such a link).
-        let run = [
-            format!("p={p}"),
-            "if [ ! -e \"$p\" ] && [ ! -L \"$p\" ]; then exit 0; fi".to_owned(),
-            "r=$(realpath -e -- \"$p\" 2>/dev/null) || r=''".to_owned(),
-            "if [ \"$r\" != \"$p\" ]; then echo \"rampart: $p is, or is reached through, a symbolic link (to ${r:-nowhere}): refusing to change owner or mode through it; list the real path in env_files\" >&2; exit 1; fi".to_owned(),
-            "if [ ! -f \"$p\" ]; then echo \"rampart: $p is not a regular file\" >&2; exit 1; fi".to_owned(),
-            "if [ \"$(stat -c %h \"$p\")\" != 1 ]; then echo \"rampart: $p has other hard links: refusing to change owner or mode\" >&2; exit 1; fi".to_owned(),
-            format!("chown -h {og} \"$p\""),
-            "chmod 0600 \"$p\"".to_owned(),
-        ]
-        .join("\n");
+        let unless = script_with_args(ENV_FILE_OK, &[path, &mode_owner]);
+        let run = script_with_args(ENV_FILE, &[path, &owner]);
         Command::unless(&format!("secure env file {path}"), &run, &unless)
     }
 
@@ -410,26 +408,9 @@ impl Config {
     }
 
     fn handler(&self) -> Script {
-        let u = quote(&self.unit()).into_owned();
+        let restart = if self.restart { "yes" } else { "no" };
         let mut s = Script::new();
-        s.raw("systemctl daemon-reload");
-        if self.restart {
-            s.raw(format!(
-                "if systemctl is-active --quiet {u}; then systemctl restart {u}; else echo {}; fi",
-                quote(&format!(
-                    "{} is not running: its sandbox applies when it starts",
-                    self.unit()
-                ))
-            ));
-        } else {
-            s.raw(format!(
-                "echo {}",
-                quote(&format!(
-                    "restart {} yourself: the running process keeps its old sandbox",
-                    self.unit()
-                ))
-            ));
-        }
+        s.raw(script_with_args(HANDLER_SCRIPT, &[&self.unit(), restart]));
         s
     }
 
@@ -528,7 +509,7 @@ impl Configured for Config {
     }
 
     fn checks(&self) -> Vec<Check> {
-        let unit = quote(&self.unit()).into_owned();
+        let unit = self.unit();
         let want = [
             format!(
                 "NoNewPrivileges={}",
@@ -542,64 +523,44 @@ impl Configured for Config {
             format!("ProtectHome={}", Self::shown(&self.protect_home)),
         ]
         .join("|");
-        let judge = r#"{ k = $0; sub(/=.*/, "", k); v = $0; sub(/^[^=]*=/, "", v); got[k] = v }
-END { n = split(want, w, "|"); m = split(paths, p, " ")
-  for (i = 1; i <= n; i++) { k = w[i]; sub(/=.*/, "", k); v = w[i]; sub(/^[^=]*=/, "", v)
-    if (got[k] != v) { print k "=" got[k] " (want " v ")"; bad = 1 } }
-  split(got["ReadWritePaths"], have, " "); for (j in have) h[have[j]] = 1
-  for (i = 1; i <= m; i++) if (!(p[i] in h)) { print "ReadWritePaths lacks " p[i]; bad = 1 }
-  if (!bad) print "ok" }"#;
         let mut checks = vec![Check {
             id: "service-hardening.sandbox-configured".into(),
             title: format!(
                 "{} is configured with no-new-privileges, a private /tmp, a read-only system and home",
                 self.unit()
             ),
-            command: format!(
-                "systemctl show {unit} -p NoNewPrivileges -p PrivateTmp -p ProtectSystem -p ProtectHome -p ReadWritePaths | awk -v want={} -v paths={} {}",
-                quote(&want),
-                quote(&self.read_write_paths.join(" ")),
-                quote(judge)
+            command: check_command(
+                SANDBOX_CONFIGURED,
+                &[&unit, &want, &self.read_write_paths.join(" ")],
             ),
             expect: Expect::Equals("ok".into()),
         }];
-        let mut running = vec![];
-        if self.no_new_privileges {
-            running.push("awk '/^NoNewPrivs:/ { print \"NoNewPrivs=\" $2 }' /proc/$pid/status");
-        }
-        if self.protect_system == "strict" {
-            running.push("awk '$5 == \"/\" { split($6, o, \",\"); print \"root=\" o[1] }' /proc/$pid/mountinfo");
-        }
-        if !running.is_empty() {
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        let (nnp, ro_root) = (self.no_new_privileges, self.protect_system == "strict");
+        if nnp || ro_root {
             checks.push(Check {
                 id: "service-hardening.sandbox-running".into(),
                 title: format!("the running {} process is sandboxed (no-new-privileges, read-only root), or the service is stopped", self.unit()),
-                command: format!(
-                    "pid=$(systemctl show -p MainPID --value {unit}); if [ \"${{pid:-0}}\" = 0 ]; then echo 'not running'; else {}; fi",
-                    running.join("; ")
-                ),
+                command: check_command(SANDBOX_RUNNING, &[&unit, yes(nnp), yes(ro_root)]),
                 expect: Expect::Lacks(vec!["NoNewPrivs=0".into(), "root=rw".into()]),
             });
         }
         if !self.env_files.is_empty() {
-            let files: Vec<String> = self
-                .env_files
-                .iter()
-                .map(|p| quote(p).into_owned())
-                .collect();
+            let mode_owner = format!("600 {}", self.owner());
+            let mut args = vec![mode_owner.as_str()];
+            args.extend(self.env_files.iter().map(String::as_str));
             checks.push(Check {
                 id: "service-hardening.env-files".into(),
-                title: format!("the service's env files are mode 0600 and owned by {}", self.owner()),
-                command: format!(
-                    "for p in {}; do if [ -L \"$p\" ]; then echo \"BAD $p is a symbolic link\"; elif [ -e \"$p\" ]; then s=$(stat -c '%a %U:%G' \"$p\"); [ \"$s\" = {} ] && echo \"$p $s\" || echo \"BAD $p $s\"; else echo \"$p absent\"; fi; done",
-                    files.join(" "),
-                    quote(&format!("600 {}", self.owner()))
+                title: format!(
+                    "the service's env files are mode 0600 and owned by {}",
+                    self.owner()
                 ),
+                command: check_command(ENV_FILES_CHECK, &args),
                 expect: Expect::Lacks(vec!["BAD ".into()]),
             });
         }
         if self.sudo {
-            let sudoers = quote(&self.sudoers()).into_owned();
+            let sudoers = self.sudoers();
             checks.push(Check {
                 id: "service-hardening.sudoers-valid".into(),
                 title: "the sudoers configuration parses (visudo -c)".into(),
@@ -611,13 +572,16 @@ END { n = split(want, w, "|"); m = split(paths, p, " ")
             checks.push(Check {
                 id: "service-hardening.sudoers-file".into(),
                 title: format!("{} is read-only and owned by root", self.sudoers()),
-                command: format!("stat -c '%a %U:%G' {sudoers} 2>&1"),
+                command: check_command("stat -c '%a %U:%G' \"$2\" 2>&1\n", &[&sudoers]),
                 expect: Expect::Equals("440 root:root".into()),
             });
             checks.push(Check {
                 id: "service-hardening.sudo-scoped".into(),
                 title: format!("{} cannot run arbitrary commands as root", self.user),
-                command: format!("sudo -l -U {} 2>&1 | tr -s ' \\n' ' '", quote(&self.user)),
+                command: check_command(
+                    "sudo -l -U \"$2\" 2>&1 | tr -s ' \\n' ' '\n",
+                    &[&self.user],
+                ),
                 expect: Expect::Lacks(vec![
                     ") ALL".into(),
                     ", ALL".into(),

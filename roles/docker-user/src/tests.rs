@@ -501,3 +501,13 @@ fn checks_judge_the_live_chain() {
     assert!(!pass && out.contains("FAIL: live chain"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The data fixtures in this role's `fixtures/`: facts in, changes and scripts out (one
+/// generic runner, `rampart_core::testing::fixtures`).
+#[test]
+fn fixtures() {
+    rampart_core::testing::fixtures::run_fixtures(
+        role().as_ref(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
+    );
+}

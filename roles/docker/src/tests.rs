@@ -680,3 +680,13 @@ fn the_fetched_key_is_installed_only_with_the_expected_fingerprint() {
         }
     }
 }
+
+/// The data fixtures in this role's `fixtures/`: facts in, changes and scripts out (one
+/// generic runner, `rampart_core::testing::fixtures`).
+#[test]
+fn fixtures() {
+    rampart_core::testing::fixtures::run_fixtures(
+        role().as_ref(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
+    );
+}

@@ -379,3 +379,13 @@ fn config_errors_have_paths() {
     assert_eq!(r.defaults()["sshd"]["bantime"], json!("24h"));
     assert_eq!(r.defaults()["ignoreip"], json!([]));
 }
+
+/// The data fixtures in this role's `fixtures/`: facts in, changes and scripts out (one
+/// generic runner, `rampart_core::testing::fixtures`).
+#[test]
+fn fixtures() {
+    rampart_core::testing::fixtures::run_fixtures(
+        role().as_ref(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
+    );
+}

@@ -888,3 +888,13 @@ fn the_derived_maintenance_password_is_known_to_the_redactor() {
     let echoed = format!("cat: {AUTH}: {maintenance}\n");
     assert!(!r.redact(&echoed).contains(&maintenance));
 }
+
+/// The data fixtures in this role's `fixtures/`: facts in, changes and scripts out (one
+/// generic runner, `rampart_core::testing::fixtures`).
+#[test]
+fn fixtures() {
+    rampart_core::testing::fixtures::run_fixtures(
+        role().as_ref(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
+    );
+}

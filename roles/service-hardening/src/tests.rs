@@ -587,3 +587,13 @@ fn config_errors_name_the_field() {
         .expect_err("unknown field");
     assert_eq!(e.unknown_field.as_deref(), Some("env_file"));
 }
+
+/// The data fixtures in this role's `fixtures/`: facts in, changes and scripts out (one
+/// generic runner, `rampart_core::testing::fixtures`).
+#[test]
+fn fixtures() {
+    rampart_core::testing::fixtures::run_fixtures(
+        role().as_ref(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
+    );
+}

@@ -576,3 +576,13 @@ fn config_errors_have_paths() {
     assert_eq!(r.defaults()["permit_root_login"], json!("no"));
     assert_eq!(r.defaults()["port"], json!(22));
 }
+
+/// The data fixtures in this role's `fixtures/`: facts in, changes and scripts out (one
+/// generic runner, `rampart_core::testing::fixtures`).
+#[test]
+fn fixtures() {
+    rampart_core::testing::fixtures::run_fixtures(
+        role().as_ref(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
+    );
+}

@@ -483,3 +483,13 @@ fn checks_are_named_controls() {
         Some("sysctl -n vm.swappiness | tr '\\t' ' ' | tr -s ' '")
     );
 }
+
+/// The data fixtures in this role's `fixtures/`: facts in, changes and scripts out (one
+/// generic runner, `rampart_core::testing::fixtures`).
+#[test]
+fn fixtures() {
+    rampart_core::testing::fixtures::run_fixtures(
+        role().as_ref(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
+    );
+}

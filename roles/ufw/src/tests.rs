@@ -580,3 +580,13 @@ fn only_allowed_check_judges_ufw_tuples() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The data fixtures in this role's `fixtures/`: facts in, changes and scripts out (one
+/// generic runner, `rampart_core::testing::fixtures`).
+#[test]
+fn fixtures() {
+    rampart_core::testing::fixtures::run_fixtures(
+        role().as_ref(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
+    );
+}

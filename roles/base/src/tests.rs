@@ -6,7 +6,6 @@ use pretty_assertions::assert_eq;
 use rampart_core::Change;
 use rampart_core::facts::{AptState, CommandResult, FileState, PackageState, UserEntry};
 use rampart_core::hostplan::PlannedRole;
-use rampart_core::role::Role;
 use rampart_core::template::Templates;
 use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
 use serde_json::json;

@@ -11,7 +11,7 @@ pub fn config(c: &Config) -> Result<(), ConfigError> {
     for (i, p) in c.packages.iter().enumerate() {
         if !is_package(p) {
             return Err(ConfigError::at(
-                &format!("packages[{i}]"),
+                format!("packages[{i}]"),
                 format!("`{p}` is not a Debian package name (lower-case letters, digits, + - .)"),
             ));
         }
@@ -62,7 +62,7 @@ pub fn config(c: &Config) -> Result<(), ConfigError> {
     for (i, g) in a.groups.iter().enumerate() {
         if !is_user(g) {
             return Err(ConfigError::at(
-                &format!("admin.groups[{i}]"),
+                format!("admin.groups[{i}]"),
                 format!("`{g}` is not a group name"),
             ));
         }
@@ -70,13 +70,13 @@ pub fn config(c: &Config) -> Result<(), ConfigError> {
     for (i, k) in a.authorized_keys.iter().enumerate() {
         if k.contains(['\n', '\r', '\0']) {
             return Err(ConfigError::at(
-                &format!("admin.authorized_keys[{i}]"),
+                format!("admin.authorized_keys[{i}]"),
                 "one key per entry: a key is one line",
             ));
         }
         if key_blob(k).is_none() {
             return Err(ConfigError::at(
-                &format!("admin.authorized_keys[{i}]"),
+                format!("admin.authorized_keys[{i}]"),
                 format!(
                     "`{}` is not an OpenSSH public key (\"ssh-ed25519 AAAA... comment\")",
                     describe_key(k)

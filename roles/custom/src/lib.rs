@@ -326,7 +326,7 @@ impl Config {
             check_path(&format!("{at}.path"), &f.path)?;
             if let Some(prev) = paths.insert(&f.path, at.clone()) {
                 return Err(ConfigError::at(
-                    &format!("{at}.path"),
+                    format!("{at}.path"),
                     format!("`{}` is already managed by {prev}", f.path),
                 ));
             }
@@ -353,7 +353,7 @@ impl Config {
             }
             if !f.vars.is_empty() && f.template.is_none() {
                 return Err(ConfigError::at(
-                    &format!("{at}.vars"),
+                    format!("{at}.vars"),
                     "`vars` only feed a `template`",
                 ));
             }
@@ -361,7 +361,7 @@ impl Config {
                 && (t.is_empty() || t.starts_with('/') || t.split('/').any(|c| c == ".."))
             {
                 return Err(ConfigError::at(
-                    &format!("{at}.template"),
+                    format!("{at}.template"),
                     format!("`{t}` is a template name relative to the templates directory"),
                 ));
             }
@@ -371,7 +371,7 @@ impl Config {
                 && !v.contains("%s")
             {
                 return Err(ConfigError::at(
-                    &format!("{at}.validate"),
+                    format!("{at}.validate"),
                     format!("`{v}` must contain `%s`, the path of the new content"),
                 ));
             }
@@ -384,7 +384,7 @@ impl Config {
             check_path(&format!("{at}.path"), &d.path)?;
             if let Some(prev) = paths.insert(&d.path, at.clone()) {
                 return Err(ConfigError::at(
-                    &format!("{at}.path"),
+                    format!("{at}.path"),
                     format!("`{}` is already managed by {prev}", d.path),
                 ));
             }
@@ -397,7 +397,7 @@ impl Config {
             check_path(&format!("{at}.path"), &l.path)?;
             if let Some(prev) = paths.get(l.path.as_str()) {
                 return Err(ConfigError::at(
-                    &format!("{at}.path"),
+                    format!("{at}.path"),
                     format!(
                         "`{}` is a whole file of {prev}: put the line in its content",
                         l.path
@@ -406,7 +406,7 @@ impl Config {
             }
             if l.matches.is_empty() {
                 return Err(ConfigError::at(
-                    &format!("{at}.match"),
+                    format!("{at}.match"),
                     "an empty `match` would match every line",
                 ));
             }
@@ -414,7 +414,7 @@ impl Config {
             one_line(&format!("{at}.line"), "`line`", &l.line)?;
             if !line_keys.insert((l.path.as_str(), l.matches.as_str())) {
                 return Err(ConfigError::at(
-                    &format!("{at}.match"),
+                    format!("{at}.match"),
                     format!("`{}` in {} is already managed", l.matches, l.path),
                 ));
             }
@@ -455,7 +455,7 @@ impl Config {
         for (i, p) in self.packages.iter().enumerate() {
             if !valid_package(p) {
                 return Err(ConfigError::at(
-                    &format!("packages[{i}]"),
+                    format!("packages[{i}]"),
                     format!("`{p}` is not a Debian package name"),
                 ));
             }
@@ -463,13 +463,13 @@ impl Config {
         for (i, p) in self.absent_packages.iter().enumerate() {
             if !valid_package(p) {
                 return Err(ConfigError::at(
-                    &format!("absent_packages[{i}]"),
+                    format!("absent_packages[{i}]"),
                     format!("`{p}` is not a Debian package name"),
                 ));
             }
             if self.packages.contains(p) {
                 return Err(ConfigError::at(
-                    &format!("absent_packages[{i}]"),
+                    format!("absent_packages[{i}]"),
                     format!("`{p}` is also in `packages`"),
                 ));
             }
@@ -483,7 +483,7 @@ impl Config {
             }
             if !units.insert(s.name.as_str()) {
                 return Err(ConfigError::at(
-                    &format!("{at}.name"),
+                    format!("{at}.name"),
                     format!("`{}` is listed twice", s.name),
                 ));
             }
@@ -493,18 +493,18 @@ impl Config {
             let at = format!("commands[{i}]");
             if c.name.trim().is_empty() {
                 return Err(ConfigError::at(
-                    &format!("{at}.name"),
+                    format!("{at}.name"),
                     "a command needs a name",
                 ));
             }
             if !names.insert(c.name.as_str()) {
                 return Err(ConfigError::at(
-                    &format!("{at}.name"),
+                    format!("{at}.name"),
                     format!("`{}` is used twice", c.name),
                 ));
             }
             if c.run.trim().is_empty() {
-                return Err(ConfigError::at(&format!("{at}.run"), "nothing to run"));
+                return Err(ConfigError::at(format!("{at}.run"), "nothing to run"));
             }
             if c.creates.is_none() && c.unless.is_none() {
                 return Err(ConfigError::at(
@@ -516,7 +516,7 @@ impl Config {
                 check_path(&format!("{at}.creates"), p)?;
             }
             if c.unless.as_deref().is_some_and(|u| u.trim().is_empty()) {
-                return Err(ConfigError::at(&format!("{at}.unless"), "an empty check"));
+                return Err(ConfigError::at(format!("{at}.unless"), "an empty check"));
             }
         }
         Ok(())

@@ -6,7 +6,7 @@ use pretty_assertions::assert_eq;
 use rampart_core::facts::{CommandResult, FactRequest, Facts, FileState as Fs, UnitState};
 use rampart_core::hostplan::{self, PlannedRole};
 use rampart_core::plan::{Change, Diff};
-use rampart_core::role::{Configured, HostContext, Role};
+use rampart_core::role::{Configured, HostContext};
 use rampart_core::secret::{Redactor, Secret};
 use rampart_core::template::Templates;
 use rampart_core::testing::{

@@ -173,7 +173,7 @@ impl Config {
         for (i, t) in self.trusted_interfaces.iter().enumerate() {
             if !valid_iface(t) {
                 return Err(ConfigError::at(
-                    &format!("trusted_interfaces[{i}]"),
+                    format!("trusted_interfaces[{i}]"),
                     format!("invalid interface name `{t}`"),
                 ));
             }

@@ -424,7 +424,7 @@ impl Config {
         for (i, u) in self.users.iter().enumerate() {
             if !valid_user(u) {
                 return Err(ConfigError::at(
-                    &format!("users[{i}]"),
+                    format!("users[{i}]"),
                     format!("invalid user name `{u}`"),
                 ));
             }

@@ -290,7 +290,7 @@ fn a_docker_group_created_by_this_run_gets_its_users() {
     // gets the group.
     if let Some(sh) = rampart_shtest::Sh::new() {
         sh.stub("id", 1).stub("useradd", 0).stub("usermod", 0);
-        assert!(sh.run(&s, &[]).ok());
+        assert!(sh.run(s, &[]).ok());
         assert_eq!(
             sh.calls(),
             [

@@ -336,13 +336,13 @@ impl Config {
         for (i, a) in self.assets.iter().enumerate() {
             if !valid_name(a) {
                 return Err(ConfigError::at(
-                    &format!("assets[{i}]"),
+                    format!("assets[{i}]"),
                     format!("`{a}`: asset ids are 1-64 letters, digits, `_` or `-`"),
                 ));
             }
             if !seen.insert(a.as_str()) {
                 return Err(ConfigError::at(
-                    &format!("assets[{i}]"),
+                    format!("assets[{i}]"),
                     format!("asset `{a}` is listed twice"),
                 ));
             }

@@ -229,7 +229,7 @@ impl Config {
         for (i, p) in self.env_files.iter().enumerate() {
             if !canonical_path(p) {
                 return Err(ConfigError::at(
-                    &format!("env_files[{i}]"),
+                    format!("env_files[{i}]"),
                     format!(
                         "`{p}` must be a canonical absolute path (no `..`, `//`, spaces or quotes)"
                     ),
@@ -237,7 +237,7 @@ impl Config {
             }
             if !seen.insert(p) {
                 return Err(ConfigError::at(
-                    &format!("env_files[{i}]"),
+                    format!("env_files[{i}]"),
                     format!("`{p}` is listed twice"),
                 ));
             }
@@ -246,13 +246,13 @@ impl Config {
             let bare = p.strip_prefix('-').unwrap_or(p);
             if bare == "/" {
                 return Err(ConfigError::at(
-                    &format!("read_write_paths[{i}]"),
+                    format!("read_write_paths[{i}]"),
                     "`/` would make the whole file system writable again",
                 ));
             }
             if !canonical_path(bare) {
                 return Err(ConfigError::at(
-                    &format!("read_write_paths[{i}]"),
+                    format!("read_write_paths[{i}]"),
                     format!(
                         "`{p}` must be an absolute path (optionally prefixed by `-`) without spaces"
                     ),

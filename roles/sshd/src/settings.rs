@@ -262,13 +262,12 @@ impl Config {
     /// Checks what serde cannot: names, numbers and the `extra` directives.
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (i, u) in self.allow_users.iter().enumerate() {
-            check_word(u).map_err(|m| {
-                ConfigError::at(&format!("allow_users[{i}]"), &format!("`{u}`: {m}"))
-            })?;
+            check_word(u)
+                .map_err(|m| ConfigError::at(format!("allow_users[{i}]"), format!("`{u}`: {m}")))?;
         }
         for (i, g) in self.allow_groups.iter().enumerate() {
             check_word(g).map_err(|m| {
-                ConfigError::at(&format!("allow_groups[{i}]"), &format!("`{g}`: {m}"))
+                ConfigError::at(format!("allow_groups[{i}]"), format!("`{g}`: {m}"))
             })?;
         }
         if self.max_auth_tries == 0 {

@@ -6,7 +6,7 @@ use pretty_assertions::assert_eq;
 use rampart_core::Change;
 use rampart_core::facts::{Accounts, FileState, GroupEntry, UnitState, UserEntry};
 use rampart_core::hostplan::PlannedRole;
-use rampart_core::role::{HostContext, Role};
+use rampart_core::role::HostContext;
 use rampart_core::template::Templates;
 use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
 use serde_json::json;

@@ -264,7 +264,7 @@ impl Config {
         for k in self.sysctls.keys() {
             if !valid_key(k) {
                 return Err(ConfigError::at(
-                    &format!("sysctls.{k}"),
+                    format!("sysctls.{k}"),
                     format!("invalid kernel parameter `{k}`: dotted names like `vm.swappiness`"),
                 ));
             }

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use pretty_assertions::assert_eq;
 use rampart_core::facts::{FactRequest, Facts, FileState, SwapArea};
 use rampart_core::hostplan::PlannedRole;
-use rampart_core::role::Role as _;
 use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
 
 use super::*;

@@ -7,7 +7,6 @@ use rampart_core::facts::{FactRequest, Facts, FileState, PackageState, SshConnec
 use rampart_core::hostplan::PlannedRole;
 use rampart_core::plan::{Change, Risk};
 use rampart_core::resource::{Resource, Ufw, UfwPolicy};
-use rampart_core::role::Role as _;
 use rampart_core::testing::{
     applies, assert_converges, blank_facts, lab_host, plan_checked, text_file,
 };

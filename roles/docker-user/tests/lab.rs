@@ -5,7 +5,7 @@
 //! DOCKER-USER like Docker's. Before the role, the machine (outside h7) reaches the server;
 //! after it, only h7 itself does. A second apply changes nothing; check writes nothing; the
 //! unit restarted twice loads no duplicates; the DROP rule deleted by hand is reported by
-//! check and put back by apply. (h8, in tests/role_docker.rs, repeats the proof with the real
+//! check and put back by apply. (h8, in roles/docker/tests/lab.rs, repeats the proof with the real
 //! Docker.) Host: h7 (tests/util/HOSTS.md).
 
 #[path = "../../../tests/util/mod.rs"]

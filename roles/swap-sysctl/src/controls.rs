@@ -4,6 +4,8 @@
 
 use rampart_core::verify::{Check, Expect, check_command};
 
+/// The role's own `swap.active`: its swap file is in use.
+pub(crate) const SWAP_FILE_ACTIVE: &str = include_str!("controls/swap_file_active.sh");
 /// `swap.active`: swap is on (`n/a` in a container).
 const SWAP_ACTIVE: &str = include_str!("controls/swap_active.sh");
 /// `sysctl.KEY`: a kernel parameter within a bound.

@@ -18,8 +18,7 @@ use rampart_core::resource::{Content, Resource, Swapfile, Sysctl};
 use rampart_core::role::{
     ConfigError, Configured, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
-use rampart_core::shell::quote;
-use rampart_core::verify::{Check, Expect};
+use rampart_core::verify::{Check, Expect, check_command};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -342,29 +341,26 @@ impl Configured for Config {
     fn checks(&self) -> Vec<Check> {
         let mut out = Vec::new();
         if self.swap {
-            let p = quote(&self.swapfile).into_owned();
+            let p = self.swapfile.as_str();
             out.push(Check {
                 id: "swap.file".into(),
                 title: format!(
                     "{} is a {} swap file, mode 0600, owned by root",
                     self.swapfile, self.swap_size
                 ),
-                command: format!("stat -c '%a %U %s' {p}"),
+                command: check_command("stat -c '%a %U %s' \"$2\"\n", &[p]),
                 expect: Expect::Equals(format!("600 root {}", self.swap_size.get() * 1024 * 1024)),
             });
             out.push(Check {
                 id: "swap.fstab".into(),
                 title: format!("/etc/fstab lists {} exactly once", self.swapfile),
-                command: format!("awk -v p={p} '$1 == p' /etc/fstab"),
+                command: check_command("awk -v p=\"$2\" '$1 == p' /etc/fstab\n", &[p]),
                 expect: Expect::Equals(format!("{} none swap sw 0 0", self.swapfile)),
             });
             out.push(Check {
                 id: "swap.active".into(),
                 title: format!("{} is in use as swap", self.swapfile),
-                command: format!(
-                    "if systemd-detect-virt -cq; then echo \"in a container ($(systemd-detect-virt -c)): the kernel refuses swapon; the file and fstab are checked\"; echo ok; \
-                     elif swapon --show=NAME --noheadings | grep -qxF {p}; then echo ok; else echo 'FAIL: not active'; swapon --show; fi"
-                ),
+                command: check_command(controls::SWAP_FILE_ACTIVE, &[p]),
                 expect: Expect::Line("ok".into()),
             });
         }
@@ -372,7 +368,7 @@ impl Configured for Config {
             out.push(Check {
                 id: format!("sysctl.{k}"),
                 title: format!("kernel parameter {k} is {}", v.0),
-                command: format!("sysctl -n {} | tr '\\t' ' ' | tr -s ' '", quote(k)),
+                command: check_command("sysctl -n \"$2\" | tr '\\t' ' ' | tr -s ' '\n", &[k]),
                 expect: Expect::Equals(v.0.clone()),
             });
         }
@@ -390,7 +386,7 @@ impl Configured for Config {
                     "{} persists the parameters across reboots",
                     self.sysctl_file
                 ),
-                command: format!("cat {}", quote(&self.sysctl_file)),
+                command: check_command("cat \"$2\"\n", &[&self.sysctl_file]),
                 expect: Expect::Equals(text),
             });
         }

@@ -31,6 +31,99 @@ pub trait Role: Send + Sync + Debug {
 
     /// The role's default configuration, as a value (for `rampart init` and docs).
     fn defaults(&self) -> serde_json::Value;
+
+    /// The audit's built-in controls this role stands behind: the seed's checklist as read-only
+    /// checks for hosts no site gives this role. On a host the site assigns the role to, its
+    /// own configuration-aware [`Configured::checks`] replace them. Default: none.
+    fn builtin_checks(&self) -> Vec<Check> {
+        Vec::new()
+    }
+}
+
+/// The role kit: a [`Role`] made of a name, a summary and a typed configuration `C` that
+/// plans (`C: Configured`). It deserialises with [`configure_typed`] (the path of the first
+/// error), runs the role's own validation and gives `C::default()` as the defaults, so a role
+/// writes none of that itself:
+///
+/// ```ignore
+/// pub fn role() -> Box<dyn Role> {
+///     TypedRole::<Config>::new("motd", "the login banner")
+///         .validated(Config::validate)
+///         .builtin_checks(controls::builtin)
+///         .boxed()
+/// }
+/// ```
+pub struct TypedRole<C> {
+    name: &'static str,
+    summary: &'static str,
+    validate: fn(&C) -> Result<(), ConfigError>,
+    builtin_checks: fn() -> Vec<Check>,
+}
+
+impl<C> Debug for TypedRole<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TypedRole")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> TypedRole<C>
+where
+    C: Configured + DeserializeOwned + Default + Serialize + 'static,
+{
+    /// A role named `name` (site files, `--tags`, reports) with a one-line `summary`; every
+    /// configuration that deserialises is valid and it has no built-in audit controls.
+    pub fn new(name: &'static str, summary: &'static str) -> Self {
+        TypedRole {
+            name,
+            summary,
+            validate: |_| Ok(()),
+            builtin_checks: Vec::new,
+        }
+    }
+
+    /// Checks a deserialised configuration further (ranges, cross-field rules).
+    #[must_use]
+    pub fn validated(mut self, validate: fn(&C) -> Result<(), ConfigError>) -> Self {
+        self.validate = validate;
+        self
+    }
+
+    /// The audit's built-in controls of this role ([`Role::builtin_checks`]).
+    #[must_use]
+    pub fn builtin_checks(mut self, checks: fn() -> Vec<Check>) -> Self {
+        self.builtin_checks = checks;
+        self
+    }
+
+    /// The role, for the registry.
+    pub fn boxed(self) -> Box<dyn Role> {
+        Box::new(self)
+    }
+}
+
+impl<C> Role for TypedRole<C>
+where
+    C: Configured + DeserializeOwned + Default + Serialize + 'static,
+{
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn summary(&self) -> &'static str {
+        self.summary
+    }
+    fn configure(&self, config: serde_json::Value) -> Result<Box<dyn Configured>, ConfigError> {
+        let c = configure_typed::<C>(config)?;
+        (self.validate)(&c)?;
+        Ok(Box::new(c))
+    }
+    fn defaults(&self) -> serde_json::Value {
+        serde_json::to_value(C::default()).unwrap_or_default()
+    }
+    fn builtin_checks(&self) -> Vec<Check> {
+        (self.builtin_checks)()
+    }
 }
 
 /// A role with a validated configuration, ready to plan any host.
@@ -127,6 +220,18 @@ pub struct ConfigError {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct RoleError(pub String);
+
+impl ConfigError {
+    /// An invalid value at `path` (dotted, "" for the root) of a role's configuration.
+    pub fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            path: path.into(),
+            message: message.into(),
+            unknown_field: None,
+            expected: Vec::new(),
+        }
+    }
+}
 
 /// Deserialises a role configuration with the path of the first error, the way every role
 /// does it. Unknown fields are errors (roles use `#[serde(deny_unknown_fields)]`).

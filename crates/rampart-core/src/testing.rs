@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+pub mod fixtures;
+
 use crate::facts::{
     Accounts, AptState, FactRequest, Facts, FileState, GroupEntry, HostInfo, PackageState,
     SshConnection, SshdEffective, UnitState, UserEntry, sha256_hex,

@@ -8,6 +8,41 @@ use serde::Serialize;
 
 use crate::facts::CommandResult;
 
+/// Shell code defining `sshd_ports`, which prints the ports sshd listens on, one per line
+/// (nothing when `sshd -T` cannot run). The one copy: the ufw role's checks and the audit's
+/// host controls start their scripts with it.
+pub const SSHD_PORTS_FN: &str = include_str!("verify/sshd_ports.sh");
+
+/// A check's command made of a constant script (a `.sh` file) and the values it needs: they
+/// reach it as positional parameters `$2`, `$3`, ... after the `SSH_CONNECTION` the probe
+/// passes every check as `$1`, each quoted by [`crate::shell::quote`]; nothing is spliced into
+/// the script's text.
+pub fn check_command(script: &str, values: &[&str]) -> String {
+    with_parameters("\"$1\"", script, values)
+}
+
+/// Shell code that runs a constant script (a `.sh` file) with `values` as its positional
+/// parameters `$1`, `$2`, ...: `set -- 'v1' 'v2'` (each quoted by [`crate::shell::quote`]),
+/// then the script. For a handler or a guard, which run in a subshell of their own.
+pub fn script_with_args(script: &str, values: &[&str]) -> String {
+    with_parameters("", script, values)
+}
+
+fn with_parameters(first: &str, script: &str, values: &[&str]) -> String {
+    let mut s = String::from("set --");
+    if !first.is_empty() {
+        s.push(' ');
+        s.push_str(first);
+    }
+    for v in values {
+        s.push(' ');
+        s.push_str(&crate::shell::quote(v));
+    }
+    s.push('\n');
+    s.push_str(script);
+    s
+}
+
 /// One named control.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Check {
@@ -124,6 +159,15 @@ fn evidence(out: &str, rc: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_commands_pass_values_as_quoted_parameters() {
+        let c = check_command("printf '%s|' \"$@\"\n", &["it's", "", "a b"]);
+        assert_eq!(
+            c,
+            "set -- \"$1\" 'it'\\''s' '' 'a b'\nprintf '%s|' \"$@\"\n"
+        );
+    }
 
     fn r(rc: i32, out: &str) -> CommandResult {
         CommandResult {

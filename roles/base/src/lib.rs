@@ -16,9 +16,7 @@ use rampart_core::facts::{FactRequest, Facts, FileState};
 use rampart_core::resource::{
     AptUpdate, Command, Directory, Edit, File, Packages, Resource, Symlink, User,
 };
-use rampart_core::role::{
-    ConfigError, Configured, HostContext, Role, RoleError, RolePlan, configure_typed,
-};
+use rampart_core::role::{Configured, HostContext, Role, RoleError, RolePlan, TypedRole};
 use rampart_core::shell::{join, quote};
 use rampart_core::verify::{Check, Expect};
 use serde::{Deserialize, Serialize};
@@ -174,30 +172,14 @@ impl Config {
     }
 }
 
-/// The role.
-#[derive(Debug, Default)]
-pub struct RoleImpl;
-
 /// The role, for the registry.
 pub fn role() -> Box<dyn Role> {
-    Box::new(RoleImpl)
-}
-
-impl Role for RoleImpl {
-    fn name(&self) -> &'static str {
-        "base"
-    }
-    fn summary(&self) -> &'static str {
-        "apt refresh, base packages, time zone, hostname with one /etc/hosts entry, the admin user and its keys"
-    }
-    fn configure(&self, config: serde_json::Value) -> Result<Box<dyn Configured>, ConfigError> {
-        let c = configure_typed::<Config>(config)?;
-        validate::config(&c)?;
-        Ok(Box::new(c))
-    }
-    fn defaults(&self) -> serde_json::Value {
-        serde_json::to_value(Config::default()).unwrap_or_default()
-    }
+    TypedRole::<Config>::new(
+        "base",
+        "apt refresh, base packages, time zone, hostname with one /etc/hosts entry, the admin user and its keys",
+    )
+    .validated(validate::config)
+    .boxed()
 }
 
 impl Configured for Config {

@@ -6,7 +6,6 @@ use pretty_assertions::assert_eq;
 use rampart_core::Change;
 use rampart_core::facts::{AptState, CommandResult, FileState, PackageState, UserEntry};
 use rampart_core::hostplan::PlannedRole;
-use rampart_core::role::Role;
 use rampart_core::template::Templates;
 use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
 use serde_json::json;
@@ -21,7 +20,7 @@ const KEY_B: &str =
 const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n";
 
 fn configure(v: serde_json::Value) -> Config {
-    let c: Config = configure_typed(v).expect("valid config");
+    let c: Config = rampart_core::role::configure_typed(v).expect("valid config");
     validate::config(&c).expect("valid config");
     c
 }
@@ -540,7 +539,7 @@ fn checks_are_the_seeds_controls() {
 
 #[test]
 fn config_errors_have_paths() {
-    let r = RoleImpl;
+    let r = role();
     for (v, path) in [
         (json!({"packages": ["curl", "Bad Name"]}), "packages[1]"),
         (json!({"timezone": "../../etc/shadow"}), "timezone"),

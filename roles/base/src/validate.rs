@@ -6,27 +6,18 @@ use rampart_core::role::ConfigError;
 
 use crate::Config;
 
-fn err(path: &str, message: String) -> ConfigError {
-    ConfigError {
-        path: path.to_owned(),
-        message,
-        unknown_field: None,
-        expected: Vec::new(),
-    }
-}
-
 /// Validates the whole configuration.
 pub fn config(c: &Config) -> Result<(), ConfigError> {
     for (i, p) in c.packages.iter().enumerate() {
         if !is_package(p) {
-            return Err(err(
-                &format!("packages[{i}]"),
+            return Err(ConfigError::at(
+                format!("packages[{i}]"),
                 format!("`{p}` is not a Debian package name (lower-case letters, digits, + - .)"),
             ));
         }
     }
     if !c.timezone.is_empty() && !is_timezone(&c.timezone) {
-        return Err(err(
+        return Err(ConfigError::at(
             "timezone",
             format!(
                 "`{}` is not a tz database name (\"UTC\", \"Europe/Paris\")",
@@ -37,7 +28,7 @@ pub fn config(c: &Config) -> Result<(), ConfigError> {
     if let Some(h) = &c.hostname
         && !is_hostname(h)
     {
-        return Err(err(
+        return Err(ConfigError::at(
             "hostname",
             format!(
                 "`{h}` is not a host name: labels of letters, digits and inner hyphens, 63 characters at most, dot-separated"
@@ -46,7 +37,7 @@ pub fn config(c: &Config) -> Result<(), ConfigError> {
     }
     let a = &c.admin;
     if !is_user(&a.name) {
-        return Err(err(
+        return Err(ConfigError::at(
             "admin.name",
             format!(
                 "`{}` is not a user name (lower-case letter first, then letters, digits, - _)",
@@ -55,7 +46,7 @@ pub fn config(c: &Config) -> Result<(), ConfigError> {
         ));
     }
     if !is_abs_path(&a.shell) {
-        return Err(err(
+        return Err(ConfigError::at(
             "admin.shell",
             format!("`{}` is not an absolute path", a.shell),
         ));
@@ -63,26 +54,29 @@ pub fn config(c: &Config) -> Result<(), ConfigError> {
     if let Some(h) = &a.home
         && !is_abs_path(h)
     {
-        return Err(err("admin.home", format!("`{h}` is not an absolute path")));
+        return Err(ConfigError::at(
+            "admin.home",
+            format!("`{h}` is not an absolute path"),
+        ));
     }
     for (i, g) in a.groups.iter().enumerate() {
         if !is_user(g) {
-            return Err(err(
-                &format!("admin.groups[{i}]"),
+            return Err(ConfigError::at(
+                format!("admin.groups[{i}]"),
                 format!("`{g}` is not a group name"),
             ));
         }
     }
     for (i, k) in a.authorized_keys.iter().enumerate() {
         if k.contains(['\n', '\r', '\0']) {
-            return Err(err(
-                &format!("admin.authorized_keys[{i}]"),
-                "one key per entry: a key is one line".into(),
+            return Err(ConfigError::at(
+                format!("admin.authorized_keys[{i}]"),
+                "one key per entry: a key is one line",
             ));
         }
         if key_blob(k).is_none() {
-            return Err(err(
-                &format!("admin.authorized_keys[{i}]"),
+            return Err(ConfigError::at(
+                format!("admin.authorized_keys[{i}]"),
                 format!(
                     "`{}` is not an OpenSSH public key (\"ssh-ed25519 AAAA... comment\")",
                     describe_key(k)

@@ -22,7 +22,7 @@ use rampart_core::resource::{
 };
 use rampart_core::role::{
     ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, TemplateUse,
-    configure_typed,
+    TypedRole,
 };
 use rampart_core::shell::{Script, quote};
 use rampart_core::verify::{Check, Expect};
@@ -205,39 +205,14 @@ impl Default for Config {
     }
 }
 
-/// The role.
-#[derive(Debug, Default)]
-pub struct RoleImpl;
-
 /// The role, for the registry.
 pub fn role() -> Box<dyn Role> {
-    Box::new(RoleImpl)
-}
-
-impl Role for RoleImpl {
-    fn name(&self) -> &'static str {
-        "custom"
-    }
-    fn summary(&self) -> &'static str {
-        "the operator's own files, directories, sysctls, packages, services, lines and guarded commands"
-    }
-    fn configure(&self, config: serde_json::Value) -> Result<Box<dyn Configured>, ConfigError> {
-        let cfg = configure_typed::<Config>(config)?;
-        cfg.validate()?;
-        Ok(Box::new(cfg))
-    }
-    fn defaults(&self) -> serde_json::Value {
-        serde_json::to_value(Config::default()).unwrap_or_default()
-    }
-}
-
-fn err(path: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        path: path.into(),
-        message: message.into(),
-        unknown_field: None,
-        expected: Vec::new(),
-    }
+    TypedRole::<Config>::new(
+        "custom",
+        "the operator's own files, directories, sysctls, packages, services, lines and guarded commands",
+    )
+    .validated(Config::validate)
+    .boxed()
 }
 
 /// An absolute path without `..`, empty components, a trailing slash or control characters.
@@ -252,7 +227,7 @@ fn check_path(path: &str, p: &str) -> Result<(), ConfigError> {
     if ok {
         Ok(())
     } else {
-        Err(err(
+        Err(ConfigError::at(
             path,
             format!(
                 "`{p}` must be an absolute path (no `..`, `//`, trailing `/` or control characters)"
@@ -271,7 +246,10 @@ fn check_account(path: &str, name: &str) -> Result<(), ConfigError> {
     if ok {
         Ok(())
     } else {
-        Err(err(path, format!("`{name}` is not a user or group name")))
+        Err(ConfigError::at(
+            path,
+            format!("`{name}` is not a user or group name"),
+        ))
     }
 }
 
@@ -284,13 +262,19 @@ fn check_unit(path: &str, name: &str) -> Result<(), ConfigError> {
     if ok {
         Ok(())
     } else {
-        Err(err(path, format!("`{name}` is not a systemd unit name")))
+        Err(ConfigError::at(
+            path,
+            format!("`{name}` is not a systemd unit name"),
+        ))
     }
 }
 
 fn one_line(path: &str, what: &str, v: &str) -> Result<(), ConfigError> {
     if v.contains('\n') || v.contains('\r') {
-        Err(err(path, format!("{what} must be a single line")))
+        Err(ConfigError::at(
+            path,
+            format!("{what} must be a single line"),
+        ))
     } else {
         Ok(())
     }
@@ -302,14 +286,17 @@ fn sysctl_value(path: &str, v: &serde_json::Value) -> Result<String, ConfigError
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
         other => {
-            return Err(err(
+            return Err(ConfigError::at(
                 path,
                 format!("`{other}`: a sysctl value is a string or an integer"),
             ));
         }
     };
     if s.trim().is_empty() || s.contains(['\n', '\r']) {
-        return Err(err(path, "a sysctl value is a non-empty single line"));
+        return Err(ConfigError::at(
+            path,
+            "a sysctl value is a non-empty single line",
+        ));
     }
     Ok(rampart_core::facts::normalize_sysctl(&s))
 }
@@ -338,23 +325,26 @@ impl Config {
             let at = format!("files[{i}]");
             check_path(&format!("{at}.path"), &f.path)?;
             if let Some(prev) = paths.insert(&f.path, at.clone()) {
-                return Err(err(
-                    &format!("{at}.path"),
+                return Err(ConfigError::at(
+                    format!("{at}.path"),
                     format!("`{}` is already managed by {prev}", f.path),
                 ));
             }
             match (f.state, &f.content, &f.template) {
                 (FileState::Present, Some(_), Some(_)) => {
-                    return Err(err(&at, "give `content` or `template`, not both"));
+                    return Err(ConfigError::at(
+                        &at,
+                        "give `content` or `template`, not both",
+                    ));
                 }
                 (FileState::Present, None, None) => {
-                    return Err(err(
+                    return Err(ConfigError::at(
                         &at,
                         "give `content` or `template` (or `state = \"absent\"`)",
                     ));
                 }
                 (FileState::Absent, c, t) if c.is_some() || t.is_some() || f.validate.is_some() => {
-                    return Err(err(
+                    return Err(ConfigError::at(
                         &at,
                         "an absent file has no `content`, `template` or `validate`",
                     ));
@@ -362,13 +352,16 @@ impl Config {
                 _ => {}
             }
             if !f.vars.is_empty() && f.template.is_none() {
-                return Err(err(&format!("{at}.vars"), "`vars` only feed a `template`"));
+                return Err(ConfigError::at(
+                    format!("{at}.vars"),
+                    "`vars` only feed a `template`",
+                ));
             }
             if let Some(t) = &f.template
                 && (t.is_empty() || t.starts_with('/') || t.split('/').any(|c| c == ".."))
             {
-                return Err(err(
-                    &format!("{at}.template"),
+                return Err(ConfigError::at(
+                    format!("{at}.template"),
                     format!("`{t}` is a template name relative to the templates directory"),
                 ));
             }
@@ -377,8 +370,8 @@ impl Config {
             if let Some(v) = &f.validate
                 && !v.contains("%s")
             {
-                return Err(err(
-                    &format!("{at}.validate"),
+                return Err(ConfigError::at(
+                    format!("{at}.validate"),
                     format!("`{v}` must contain `%s`, the path of the new content"),
                 ));
             }
@@ -390,8 +383,8 @@ impl Config {
             let at = format!("directories[{i}]");
             check_path(&format!("{at}.path"), &d.path)?;
             if let Some(prev) = paths.insert(&d.path, at.clone()) {
-                return Err(err(
-                    &format!("{at}.path"),
+                return Err(ConfigError::at(
+                    format!("{at}.path"),
                     format!("`{}` is already managed by {prev}", d.path),
                 ));
             }
@@ -403,8 +396,8 @@ impl Config {
             let at = format!("lines[{i}]");
             check_path(&format!("{at}.path"), &l.path)?;
             if let Some(prev) = paths.get(l.path.as_str()) {
-                return Err(err(
-                    &format!("{at}.path"),
+                return Err(ConfigError::at(
+                    format!("{at}.path"),
                     format!(
                         "`{}` is a whole file of {prev}: put the line in its content",
                         l.path
@@ -412,16 +405,16 @@ impl Config {
                 ));
             }
             if l.matches.is_empty() {
-                return Err(err(
-                    &format!("{at}.match"),
+                return Err(ConfigError::at(
+                    format!("{at}.match"),
                     "an empty `match` would match every line",
                 ));
             }
             one_line(&format!("{at}.match"), "`match`", &l.matches)?;
             one_line(&format!("{at}.line"), "`line`", &l.line)?;
             if !line_keys.insert((l.path.as_str(), l.matches.as_str())) {
-                return Err(err(
-                    &format!("{at}.match"),
+                return Err(ConfigError::at(
+                    format!("{at}.match"),
                     format!("`{}` in {} is already managed", l.matches, l.path),
                 ));
             }
@@ -434,7 +427,7 @@ impl Config {
             if !self.sysctl_file.starts_with("/etc/sysctl.d/")
                 || !self.sysctl_file.ends_with(".conf")
             {
-                return Err(err(
+                return Err(ConfigError::at(
                     "sysctl_file",
                     format!(
                         "`{}`: systemd-sysctl reads only /etc/sysctl.d/*.conf at boot",
@@ -443,7 +436,7 @@ impl Config {
                 ));
             }
             if paths.contains_key(self.sysctl_file.as_str()) {
-                return Err(err(
+                return Err(ConfigError::at(
                     "sysctl_file",
                     format!("`{}` is also in `files`", self.sysctl_file),
                 ));
@@ -452,7 +445,7 @@ impl Config {
         for (k, v) in &self.sysctls {
             let at = format!("sysctls.{k}");
             if !valid_sysctl_key(k) {
-                return Err(err(
+                return Err(ConfigError::at(
                     &at,
                     format!("`{k}` is not a sysctl key (dotted words: net.core.somaxconn)"),
                 ));
@@ -461,22 +454,22 @@ impl Config {
         }
         for (i, p) in self.packages.iter().enumerate() {
             if !valid_package(p) {
-                return Err(err(
-                    &format!("packages[{i}]"),
+                return Err(ConfigError::at(
+                    format!("packages[{i}]"),
                     format!("`{p}` is not a Debian package name"),
                 ));
             }
         }
         for (i, p) in self.absent_packages.iter().enumerate() {
             if !valid_package(p) {
-                return Err(err(
-                    &format!("absent_packages[{i}]"),
+                return Err(ConfigError::at(
+                    format!("absent_packages[{i}]"),
                     format!("`{p}` is not a Debian package name"),
                 ));
             }
             if self.packages.contains(p) {
-                return Err(err(
-                    &format!("absent_packages[{i}]"),
+                return Err(ConfigError::at(
+                    format!("absent_packages[{i}]"),
                     format!("`{p}` is also in `packages`"),
                 ));
             }
@@ -486,11 +479,11 @@ impl Config {
             let at = format!("services[{i}]");
             check_unit(&format!("{at}.name"), &s.name)?;
             if s.enabled.is_none() && s.state.is_none() {
-                return Err(err(&at, "say `enabled` and/or `state`"));
+                return Err(ConfigError::at(&at, "say `enabled` and/or `state`"));
             }
             if !units.insert(s.name.as_str()) {
-                return Err(err(
-                    &format!("{at}.name"),
+                return Err(ConfigError::at(
+                    format!("{at}.name"),
                     format!("`{}` is listed twice", s.name),
                 ));
             }
@@ -499,19 +492,22 @@ impl Config {
         for (i, c) in self.commands.iter().enumerate() {
             let at = format!("commands[{i}]");
             if c.name.trim().is_empty() {
-                return Err(err(&format!("{at}.name"), "a command needs a name"));
+                return Err(ConfigError::at(
+                    format!("{at}.name"),
+                    "a command needs a name",
+                ));
             }
             if !names.insert(c.name.as_str()) {
-                return Err(err(
-                    &format!("{at}.name"),
+                return Err(ConfigError::at(
+                    format!("{at}.name"),
                     format!("`{}` is used twice", c.name),
                 ));
             }
             if c.run.trim().is_empty() {
-                return Err(err(&format!("{at}.run"), "nothing to run"));
+                return Err(ConfigError::at(format!("{at}.run"), "nothing to run"));
             }
             if c.creates.is_none() && c.unless.is_none() {
-                return Err(err(
+                return Err(ConfigError::at(
                     &at,
                     "an unguarded command runs on every apply and never converges: give `creates` or `unless`",
                 ));
@@ -520,7 +516,7 @@ impl Config {
                 check_path(&format!("{at}.creates"), p)?;
             }
             if c.unless.as_deref().is_some_and(|u| u.trim().is_empty()) {
-                return Err(err(&format!("{at}.unless"), "an empty check"));
+                return Err(ConfigError::at(format!("{at}.unless"), "an empty check"));
             }
         }
         Ok(())

@@ -6,7 +6,7 @@ use pretty_assertions::assert_eq;
 use rampart_core::facts::{CommandResult, FactRequest, Facts, FileState as Fs, UnitState};
 use rampart_core::hostplan::{self, PlannedRole};
 use rampart_core::plan::{Change, Diff};
-use rampart_core::role::{Configured, HostContext, Role};
+use rampart_core::role::{Configured, HostContext};
 use rampart_core::secret::{Redactor, Secret};
 use rampart_core::template::Templates;
 use rampart_core::testing::{
@@ -19,7 +19,7 @@ use super::*;
 const CANARY: &str = "CANARY-custom-4b1d-secret";
 
 fn configure(v: serde_json::Value) -> Box<dyn Configured> {
-    RoleImpl
+    role()
         .configure(v)
         .unwrap_or_else(|e| panic!("config rejected: {e}"))
 }
@@ -713,13 +713,13 @@ fn config_errors_name_the_field() {
         ),
     ];
     for (value, path, message) in cases {
-        let e = RoleImpl
+        let e = role()
             .configure(value.clone())
             .expect_err(&format!("{value} must be refused"));
         assert_eq!(e.path, path, "{value}: {e}");
         assert!(e.message.contains(message), "{value}: {e}");
     }
-    let e = RoleImpl
+    let e = role()
         .configure(json!({"file": []}))
         .expect_err("unknown field");
     assert_eq!(e.unknown_field.as_deref(), Some("file"));
@@ -805,8 +805,18 @@ fn a_path_with_shell_syntax_is_quoted_in_the_script() {
             assert_eq!(quotes % 2, 1, "unquoted at byte {i}: {s}");
         }
     }
-    let bad = RoleImpl.configure(json!({"files": [
+    let bad = role().configure(json!({"files": [
         {"path": "/etc/a\n$(touch /tmp/pwned)", "content": "x\n"}
     ]}));
     assert!(bad.is_err());
+}
+
+/// The data fixtures in this role's `fixtures/`: facts in, changes and scripts out (one
+/// generic runner, `rampart_core::testing::fixtures`).
+#[test]
+fn fixtures() {
+    rampart_core::testing::fixtures::run_fixtures(
+        role().as_ref(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
+    );
 }

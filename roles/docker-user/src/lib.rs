@@ -33,7 +33,7 @@ use rampart_core::facts::{FactRequest, Facts};
 use rampart_core::plan::Risk;
 use rampart_core::resource::{Command, File, Packages, Resource, Service};
 use rampart_core::role::{
-    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, configure_typed,
+    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
 use rampart_core::shell::{Script, quote};
 use rampart_core::verify::{Check, Expect};
@@ -76,39 +76,15 @@ impl Default for Config {
     }
 }
 
-/// The role.
-#[derive(Debug, Default)]
-pub struct RoleImpl;
-
 /// The role, for the registry.
 pub fn role() -> Box<dyn Role> {
-    Box::new(RoleImpl)
-}
-
-impl Role for RoleImpl {
-    fn name(&self) -> &'static str {
-        "docker-user"
-    }
-    fn summary(&self) -> &'static str {
-        "DOCKER-USER chain: published container ports unreachable from the external interface"
-    }
-    fn configure(&self, config: serde_json::Value) -> Result<Box<dyn Configured>, ConfigError> {
-        let c = configure_typed::<Config>(config)?;
-        c.validate()?;
-        Ok(Box::new(c))
-    }
-    fn defaults(&self) -> serde_json::Value {
-        serde_json::to_value(Config::default()).unwrap_or_default()
-    }
-}
-
-fn config_error(path: &str, message: String) -> ConfigError {
-    ConfigError {
-        path: path.into(),
-        message,
-        unknown_field: None,
-        expected: Vec::new(),
-    }
+    TypedRole::<Config>::new(
+        "docker-user",
+        "DOCKER-USER chain: published container ports unreachable from the external interface",
+    )
+    .validated(Config::validate)
+    .builtin_checks(controls::builtin)
+    .boxed()
 }
 
 /// A Linux interface name as iptables takes it: up to 15 characters, a `+` only at the end.
@@ -196,8 +172,8 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (i, t) in self.trusted_interfaces.iter().enumerate() {
             if !valid_iface(t) {
-                return Err(config_error(
-                    &format!("trusted_interfaces[{i}]"),
+                return Err(ConfigError::at(
+                    format!("trusted_interfaces[{i}]"),
                     format!("invalid interface name `{t}`"),
                 ));
             }
@@ -208,14 +184,14 @@ impl Config {
         ] {
             if let Some(e) = v {
                 if !valid_iface(e) {
-                    return Err(config_error(
+                    return Err(ConfigError::at(
                         path,
                         format!(
                             "invalid interface name `{e}`: up to 15 letters, digits and _.:@-, a `+` only at the end"
                         ),
                     ));
                 }
-                self.not_trusted(e).map_err(|m| config_error(path, m))?;
+                self.not_trusted(e).map_err(|m| ConfigError::at(path, m))?;
             }
         }
         Ok(())
@@ -495,6 +471,8 @@ impl Configured for Config {
         out
     }
 }
+
+pub mod controls;
 
 #[cfg(test)]
 mod tests;

@@ -5,13 +5,12 @@ use std::collections::BTreeMap;
 use pretty_assertions::assert_eq;
 use rampart_core::facts::{CommandResult, FactRequest, Facts, UnitState};
 use rampart_core::hostplan::PlannedRole;
-use rampart_core::role::Role as _;
 use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
 
 use super::*;
 
 fn cfg(v: serde_json::Value) -> Config {
-    let c: Config = configure_typed(v).expect("valid config");
+    let c: Config = rampart_core::role::configure_typed(v).expect("valid config");
     c.validate().expect("valid config");
     c
 }
@@ -356,7 +355,7 @@ fn live_chain_parses_iptables_save() {
 
 #[test]
 fn config_errors_name_the_field() {
-    let role = RoleImpl;
+    let role = role();
     let cases: &[(serde_json::Value, &str, &str)] = &[
         (
             json!({"external_interface": "eth 0"}),
@@ -500,4 +499,14 @@ fn checks_judge_the_live_chain() {
     let (pass, out) = run_check(&loaded, &chain(&SEED_RULES_ETH0[1..]));
     assert!(!pass && out.contains("FAIL: live chain"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The data fixtures in this role's `fixtures/`: facts in, changes and scripts out (one
+/// generic runner, `rampart_core::testing::fixtures`).
+#[test]
+fn fixtures() {
+    rampart_core::testing::fixtures::run_fixtures(
+        role().as_ref(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
+    );
 }

@@ -25,15 +25,21 @@ use rampart_core::resource::{
     AptUpdate, Command, Directory, File, Packages, Resource, Service, User, Validate,
 };
 use rampart_core::role::{
-    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, configure_typed,
+    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
-use rampart_core::shell::{Script, quote};
-use rampart_core::verify::{Check, Expect};
+use rampart_core::shell::Script;
+use rampart_core::verify::{Check, Expect, check_command, script_with_args};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 const KEYRINGS: &str = "/etc/apt/keyrings";
 const KEYRING: &str = "/etc/apt/keyrings/docker.asc";
+/// The on-host download of the key (`scripts/fetch_key.sh`).
+const FETCH_KEY: &str = include_str!("scripts/fetch_key.sh");
+/// Users into a `docker` group created by this run (`scripts/add_to_new_group.sh`).
+const ADD_TO_NEW_GROUP: &str = include_str!("scripts/add_to_new_group.sh");
+/// `docker.config-loaded` (`scripts/config_loaded.sh`).
+const CONFIG_LOADED: &str = include_str!("scripts/config_loaded.sh");
 const SOURCES: &str = "/etc/apt/sources.list.d/docker.sources";
 const DAEMON_JSON: &str = "/etc/docker/daemon.json";
 const RESTART: &str = "restart docker";
@@ -167,39 +173,15 @@ impl Default for Config {
     }
 }
 
-/// The role.
-#[derive(Debug, Default)]
-pub struct RoleImpl;
-
 /// The role, for the registry.
 pub fn role() -> Box<dyn Role> {
-    Box::new(RoleImpl)
-}
-
-impl Role for RoleImpl {
-    fn name(&self) -> &'static str {
-        "docker"
-    }
-    fn summary(&self) -> &'static str {
-        "Docker Engine (official repo or docker.io), hardened daemon.json, admin user in the docker group"
-    }
-    fn configure(&self, config: serde_json::Value) -> Result<Box<dyn Configured>, ConfigError> {
-        let c = configure_typed::<Config>(config)?;
-        c.validate()?;
-        Ok(Box::new(c))
-    }
-    fn defaults(&self) -> serde_json::Value {
-        serde_json::to_value(Config::default()).unwrap_or_default()
-    }
-}
-
-fn config_error(path: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        path: path.into(),
-        message: message.into(),
-        unknown_field: None,
-        expected: Vec::new(),
-    }
+    TypedRole::<Config>::new(
+        "docker",
+        "Docker Engine (official repo or docker.io), hardened daemon.json, admin user in the docker group",
+    )
+    .validated(Config::validate)
+    .builtin_checks(controls::builtin)
+    .boxed()
 }
 
 /// Every key dockerd reads from daemon.json (Docker 20.10 to 28), for `daemon.extra`.
@@ -343,13 +325,13 @@ impl Daemon {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-_./:".contains(&b))
         {
-            return Err(config_error(
+            return Err(ConfigError::at(
                 "daemon.log_driver",
                 format!("invalid log driver `{}`", self.log_driver),
             ));
         }
         if !valid_size(&self.log_max_size) {
-            return Err(config_error(
+            return Err(ConfigError::at(
                 "daemon.log_max_size",
                 format!(
                     "invalid size `{}`: a number with an optional k, m or g, like \"10m\"",
@@ -358,12 +340,12 @@ impl Daemon {
             ));
         }
         if self.log_max_file == 0 {
-            return Err(config_error("daemon.log_max_file", "must be at least 1"));
+            return Err(ConfigError::at("daemon.log_max_file", "must be at least 1"));
         }
         if let Some(u) = self.nofile
             && (u.soft == 0 || u.soft > u.hard)
         {
-            return Err(config_error(
+            return Err(ConfigError::at(
                 "daemon.nofile",
                 format!("soft ({}) must be 1 to hard ({})", u.soft, u.hard),
             ));
@@ -371,13 +353,13 @@ impl Daemon {
         for k in self.extra.keys() {
             let path = format!("daemon.extra.{k}");
             if let Some((_, field)) = TYPED_KEYS.iter().find(|(key, _)| key == k) {
-                return Err(config_error(
+                return Err(ConfigError::at(
                     &path,
                     format!("`{k}` has its own setting: use {field}"),
                 ));
             }
             if let Some((_, flag)) = FLAG_KEYS.iter().find(|(key, _)| key == k) {
-                return Err(config_error(
+                return Err(ConfigError::at(
                     &path,
                     format!(
                         "`{k}` is already given to dockerd as `{flag}` by docker.service; dockerd refuses to start when both are set"
@@ -397,7 +379,7 @@ impl Daemon {
                     },
                     _ => String::new(),
                 };
-                return Err(config_error(
+                return Err(ConfigError::at(
                     &path,
                     format!(
                         "unknown daemon.json key `{k}`{hint}: dockerd refuses to start on unknown keys"
@@ -441,8 +423,8 @@ impl Config {
         self.daemon.validate()?;
         for (i, u) in self.users.iter().enumerate() {
             if !valid_user(u) {
-                return Err(config_error(
-                    &format!("users[{i}]"),
+                return Err(ConfigError::at(
+                    format!("users[{i}]"),
                     format!("invalid user name `{u}`"),
                 ));
             }
@@ -452,7 +434,7 @@ impl Config {
             if !t.starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----")
                 || !t.ends_with("-----END PGP PUBLIC KEY BLOCK-----")
             {
-                return Err(config_error(
+                return Err(ConfigError::at(
                     "repo_key",
                     "not an ASCII-armored public key (-----BEGIN PGP PUBLIC KEY BLOCK----- ... -----END PGP PUBLIC KEY BLOCK-----)",
                 ));
@@ -466,7 +448,7 @@ impl Config {
                 if u.get(..7)
                     .is_some_and(|p| p.eq_ignore_ascii_case("http://"))
                 {
-                    return Err(config_error(
+                    return Err(ConfigError::at(
                         path,
                         format!(
                             "`{u}` is plain http: anyone on the path could swap the repository's key or answers. \
@@ -476,7 +458,7 @@ impl Config {
                     ));
                 }
                 if !valid_url(u) {
-                    return Err(config_error(
+                    return Err(ConfigError::at(
                         path,
                         format!(
                             "invalid URL `{u}`: an https:// URL without quotes, spaces or control characters"
@@ -491,11 +473,11 @@ impl Config {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
         {
-            return Err(config_error("suite", format!("invalid suite `{s}`")));
+            return Err(ConfigError::at("suite", format!("invalid suite `{s}`")));
         }
         let fpr = self.fingerprint();
         if fpr.len() != 40 || !fpr.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(config_error(
+            return Err(ConfigError::at(
                 "repo_key_fingerprint",
                 "a 40-digit hexadecimal fingerprint",
             ));
@@ -503,10 +485,10 @@ impl Config {
         if let Some(k) = &self.repo_key {
             // Checked here, on the controller, so no host needs gpg for it.
             let got = openpgp::armored_fingerprint(k).map_err(|e| {
-                config_error("repo_key", format!("not a usable OpenPGP public key: {e}"))
+                ConfigError::at("repo_key", format!("not a usable OpenPGP public key: {e}"))
             })?;
             if got != fpr {
-                return Err(config_error(
+                return Err(ConfigError::at(
                     "repo_key",
                     format!(
                         "the key's fingerprint is {got}, but repo_key_fingerprint is {fpr}. Fix: paste the key \
@@ -552,30 +534,17 @@ impl Config {
     /// `repo_key_fingerprint`, then renamed.
     fn fetch_key(&self, url: &str) -> Command {
         let fpr = self.fingerprint();
-        let shown = url.replace(['"', '$', '`', '\\'], "");
-        let run = [
-            format!("t=$(mktemp {KEYRINGS}/.docker.asc.XXXXXX)"),
-            "b=$(mktemp)".into(),
-            "trap 'rm -f \"$t\" \"$b\"' EXIT".into(),
-            format!(
-                "curl -fsSL --proto '=https' --proto-redir '=https' --retry 2 {} -o \"$t\"",
-                quote(url)
-            ),
-            openpgp::fingerprint_script().into(),
-            format!(
-                "[ -n \"$f\" ] || {{ echo \"rampart: {shown} did not return an ASCII-armored OpenPGP (v4) public key\" >&2; exit 1; }}"
-            ),
-            format!(
-                "[ \"$f\" = {fpr} ] || {{ echo \"rampart: the key from {shown} has fingerprint $f, expected {fpr} (repo_key_fingerprint)\" >&2; exit 1; }}"
-            ),
-            "chmod 0644 \"$t\"".into(),
-            format!("mv -f \"$t\" {KEYRING}"),
-            "rm -f \"$b\"".into(),
-            "trap - EXIT".into(),
-        ];
+        let script = [
+            "openpgp_fingerprint() {\n",
+            openpgp::fingerprint_script(),
+            "\n}\n",
+            FETCH_KEY,
+        ]
+        .concat();
+        let run = script_with_args(&script, &[url, &fpr, KEYRINGS, KEYRING]);
         Command {
             name: "fetch Docker's apt key".into(),
-            run: run.join("\n"),
+            run,
             creates: Some(KEYRING.into()),
             unless: None,
             satisfied: None,
@@ -606,12 +575,9 @@ impl Config {
     /// (the `User` resource needs the group to exist when the facts are gathered). Planned only
     /// when the probe found no `docker` group, so nobody can be in it yet: no guard to probe.
     fn add_to_new_group(&self, user: &str) -> Command {
-        let u = quote(user);
         Command::decided(
             &format!("add {user} to the docker group"),
-            &format!(
-                "id {u} >/dev/null 2>&1 || useradd --create-home --shell /bin/bash -- {u}\nusermod --append --groups docker -- {u}"
-            ),
+            &script_with_args(ADD_TO_NEW_GROUP, &[user]),
             None,
         )
     }
@@ -805,26 +771,22 @@ impl Configured for Config {
         out.push(Check {
             id: "docker.config-loaded".into(),
             title: "the running dockerd has loaded the current daemon.json (no-new-privileges, userland-proxy, ulimits)".into(),
-            command: format!(
-                "pid=$(systemctl show -p MainPID --value docker.service); \
-                 if [ \"${{pid:-0}}\" -gt 0 ] 2>/dev/null; then \
-                 started=$(( $(date +%s) - $(ps -o etimes= -p \"$pid\") )); changed=$(stat -c %Y {DAEMON_JSON}); \
-                 if [ \"$changed\" -le \"$started\" ]; then echo ok; else echo \"FAIL: {DAEMON_JSON} changed after dockerd started: restart docker\"; fi; \
-                 else echo 'FAIL: dockerd is not running'; fi"
-            ),
+            command: check_command(CONFIG_LOADED, &[DAEMON_JSON]),
             expect: Expect::Line("ok".into()),
         });
         for u in &self.users {
             out.push(Check {
                 id: format!("docker.group.{u}"),
                 title: format!("{u} is in the docker group"),
-                command: format!("id -nG {} | tr ' ' '\\n'", quote(u)),
+                command: check_command("id -nG \"$2\" | tr ' ' '\\n'\n", &[u]),
                 expect: Expect::Line("docker".into()),
             });
         }
         out
     }
 }
+
+pub mod controls;
 
 #[cfg(test)]
 mod tests;

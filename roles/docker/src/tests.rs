@@ -6,7 +6,6 @@ use pretty_assertions::assert_eq;
 use rampart_core::facts::{Facts, PackageState, UnitState};
 use rampart_core::hostplan::PlannedRole;
 use rampart_core::resource::apt_refresh_script;
-use rampart_core::role::Role as _;
 use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
 
 use super::*;
@@ -16,7 +15,7 @@ const KEY: &str = include_str!("../testdata/rsa2048.asc");
 const KEY_FPR: &str = "900EBB8E9583D51587287703E832B19B3349C818";
 
 fn cfg(v: serde_json::Value) -> Config {
-    let c: Config = configure_typed(v).expect("valid config");
+    let c: Config = rampart_core::role::configure_typed(v).expect("valid config");
     c.validate().expect("valid config");
     c
 }
@@ -225,14 +224,25 @@ fn official_source_on_ubuntu_fetches_the_key_on_the_host_once() {
     let p = plan(&c, &f);
     let ch = changes(&p);
     let fetch = script(&ch, "command:fetch Docker's apt key");
-    assert!(fetch.contains("curl -fsSL --proto '=https' --proto-redir '=https' --retry 2 https://download.docker.com/linux/ubuntu/gpg -o \"$t\""), "{fetch}");
+    // The URL, fingerprint and paths reach the script as its parameters.
+    assert!(
+        fetch.starts_with(&format!(
+            "set -- https://download.docker.com/linux/ubuntu/gpg {DOCKER_KEY_FINGERPRINT} /etc/apt/keyrings /etc/apt/keyrings/docker.asc\n"
+        )),
+        "{fetch}"
+    );
+    assert!(
+        fetch.contains(
+            "curl -fsSL --proto '=https' --proto-redir '=https' --retry 2 \"$url\" -o \"$t\""
+        ),
+        "{fetch}"
+    );
     assert!(
         fetch.contains(crate::openpgp::fingerprint_script()) && !fetch.contains("gpg --"),
         "the fingerprint is computed without gpg: {fetch}"
     );
     assert!(
-        fetch.contains(DOCKER_KEY_FINGERPRINT)
-            && fetch.contains("mv -f \"$t\" /etc/apt/keyrings/docker.asc"),
+        fetch.contains("[ \"$f\" = \"$want\" ]") && fetch.contains("mv -f \"$t\" \"$keyring\""),
         "{fetch}"
     );
     assert!(script(&ch, "packages:ca-certificates,curl").contains("install ca-certificates curl"));
@@ -275,11 +285,34 @@ fn a_docker_group_created_by_this_run_gets_its_users() {
     assert!(pkg < add, "the package creates the group first: {names:?}");
     let ch = changes(&p);
     let s = script(&ch, "command:add fleetclaw to the docker group");
-    assert!(
-        s.contains("useradd --create-home --shell /bin/bash -- fleetclaw")
-            && s.contains("usermod --append --groups docker -- fleetclaw"),
-        "{s}"
-    );
+    assert_eq!(s, format!("set -- fleetclaw\n{ADD_TO_NEW_GROUP}\n"));
+    // Under dash: a missing user is created, then put in the group; an existing one only
+    // gets the group.
+    if let Some(sh) = rampart_shtest::Sh::new() {
+        sh.stub("id", 1).stub("useradd", 0).stub("usermod", 0);
+        assert!(sh.run(s, &[]).ok());
+        assert_eq!(
+            sh.calls(),
+            [
+                "id fleetclaw",
+                "useradd --create-home --shell /bin/bash -- fleetclaw",
+                "usermod --append --groups docker -- fleetclaw"
+            ]
+        );
+        sh.clear_calls();
+        sh.stub("id", 0).stub("usermod", 1);
+        assert!(
+            !sh.run(&["set -e\n", s].concat(), &[]).ok(),
+            "a failed usermod fails the step"
+        );
+        assert_eq!(
+            sh.calls(),
+            [
+                "id fleetclaw",
+                "usermod --append --groups docker -- fleetclaw"
+            ]
+        );
+    }
     assert_converges(&c, f, &BTreeMap::new(), "root");
 }
 
@@ -432,7 +465,7 @@ fn unknown_distributions_need_a_repo_url_or_distro() {
 
 #[test]
 fn config_errors_name_the_field() {
-    let role = RoleImpl;
+    let role = role();
     let cases: &[(Value, &str, &str)] = &[
         (
             json!({"daemon": {"extra": {"live-restor": true}}}),
@@ -527,11 +560,11 @@ fn config_errors_name_the_field() {
 
 #[test]
 fn defaults_are_the_seeds() {
-    let d = RoleImpl.defaults();
+    let d = role().defaults();
     assert_eq!(d["source"], "official");
     assert_eq!(d["users"], json!(["fleetclaw"]));
     assert_eq!(d["daemon"]["nofile"], json!({"soft": 65536, "hard": 65536}));
-    assert!(RoleImpl.configure(d).is_ok());
+    assert!(role().configure(d).is_ok());
 }
 
 #[test]
@@ -646,4 +679,14 @@ fn the_fetched_key_is_installed_only_with_the_expected_fingerprint() {
             }
         }
     }
+}
+
+/// The data fixtures in this role's `fixtures/`: facts in, changes and scripts out (one
+/// generic runner, `rampart_core::testing::fixtures`).
+#[test]
+fn fixtures() {
+    rampart_core::testing::fixtures::run_fixtures(
+        role().as_ref(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
+    );
 }

@@ -19,7 +19,7 @@ use rampart_core::Risk;
 use rampart_core::facts::{FactRequest, Facts};
 use rampart_core::resource::{AptUpdate, Command, File, Packages, Resource, Service, Validate};
 use rampart_core::role::{
-    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, configure_typed,
+    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
 use rampart_core::shell::Script;
 use rampart_core::types::{Cidr, Port};
@@ -116,15 +116,6 @@ impl Default for SshdJail {
     }
 }
 
-fn err(path: &str, message: String) -> ConfigError {
-    ConfigError {
-        path: path.to_owned(),
-        message,
-        unknown_field: None,
-        expected: Vec::new(),
-    }
-}
-
 impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         for (path, v) in [
@@ -132,17 +123,16 @@ impl Config {
             ("findtime", &self.findtime),
             ("sshd.bantime", &self.sshd.bantime),
         ] {
-            seconds(v).map_err(|m| err(path, format!("`{v}`: {m}")))?;
+            seconds(v).map_err(|m| ConfigError::at(path, format!("`{v}`: {m}")))?;
         }
         for (path, n) in [
             ("maxretry", self.maxretry),
             ("sshd.maxretry", self.sshd.maxretry),
         ] {
             if n == 0 {
-                return Err(err(
+                return Err(ConfigError::at(
                     path,
-                    "0 bans on the first failure of anyone, you included; the seed uses 5 and 3"
-                        .into(),
+                    "0 bans on the first failure of anyone, you included; the seed uses 5 and 3",
                 ));
             }
         }
@@ -212,30 +202,15 @@ impl Config {
     }
 }
 
-/// The role.
-#[derive(Debug, Default)]
-pub struct RoleImpl;
-
 /// The role, for the registry.
 pub fn role() -> Box<dyn Role> {
-    Box::new(RoleImpl)
-}
-
-impl Role for RoleImpl {
-    fn name(&self) -> &'static str {
-        "fail2ban"
-    }
-    fn summary(&self) -> &'static str {
-        "fail2ban's sshd jail (journal backend where there is no auth.log), never banning the controller"
-    }
-    fn configure(&self, config: serde_json::Value) -> Result<Box<dyn Configured>, ConfigError> {
-        let c = configure_typed::<Config>(config)?;
-        c.validate()?;
-        Ok(Box::new(c))
-    }
-    fn defaults(&self) -> serde_json::Value {
-        serde_json::to_value(Config::default()).unwrap_or_default()
-    }
+    TypedRole::<Config>::new(
+        "fail2ban",
+        "fail2ban's sshd jail (journal backend where there is no auth.log), never banning the controller",
+    )
+    .validated(Config::validate)
+    .builtin_checks(controls::builtin)
+    .boxed()
 }
 
 impl Configured for Config {
@@ -376,6 +351,8 @@ impl Configured for Config {
         out
     }
 }
+
+pub mod controls;
 
 #[cfg(test)]
 mod tests;

@@ -6,14 +6,13 @@ use pretty_assertions::assert_eq;
 use rampart_core::Change;
 use rampart_core::facts::{CommandResult, FileState, PackageState, SshConnection, UnitState};
 use rampart_core::hostplan::PlannedRole;
-use rampart_core::role::Role;
 use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
 use serde_json::json;
 
 use super::*;
 
 fn configure(v: serde_json::Value) -> Config {
-    let c: Config = configure_typed(v).expect("valid config");
+    let c: Config = rampart_core::role::configure_typed(v).expect("valid config");
     c.validate().expect("valid config");
     c
 }
@@ -361,7 +360,7 @@ fn the_controller_check_finds_the_address_in_fail2bans_list() {
 
 #[test]
 fn config_errors_have_paths() {
-    let r = RoleImpl;
+    let r = role();
     for (v, path) in [
         (json!({"bantime": "1 hour"}), "bantime"),
         (
@@ -378,4 +377,14 @@ fn config_errors_have_paths() {
     }
     assert_eq!(r.defaults()["sshd"]["bantime"], json!("24h"));
     assert_eq!(r.defaults()["ignoreip"], json!([]));
+}
+
+/// The data fixtures in this role's `fixtures/`: facts in, changes and scripts out (one
+/// generic runner, `rampart_core::testing::fixtures`).
+#[test]
+fn fixtures() {
+    rampart_core::testing::fixtures::run_fixtures(
+        role().as_ref(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
+    );
 }

@@ -17,11 +17,11 @@ use rampart_core::Risk;
 use rampart_core::facts::{FactRequest, FileState, sha256_hex};
 use rampart_core::resource::{Command, Directory, Edit, File, Resource, Validate};
 use rampart_core::role::{
-    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, configure_typed,
+    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
 use rampart_core::secret::Secret;
-use rampart_core::shell::{Script, join, quote};
-use rampart_core::verify::{Check, Expect};
+use rampart_core::shell::{Script, quote};
+use rampart_core::verify::{Check, Expect, check_command, script_with_args};
 use serde::{Deserialize, Serialize};
 
 /// The template that renders the ACL file.
@@ -49,6 +49,22 @@ const MAINTENANCE_COMMANDS: &str = "-@all +ping +acl|dryrun +acl|load +acl|users
 
 /// The command that reloads a live ACL that drifted from the file.
 pub const RELOAD_DRIFTED: &str = "reload the live Redis ACL";
+
+// The role's host scripts (`scripts/`): values reach them as positional parameters.
+/// `redis_pw` and `redis_session`, which the scripts that talk to Redis start with.
+const SESSION: &str = include_str!("scripts/session.sh");
+/// DRYRUN probes in one session, judged by awk (a check).
+const DRYRUN: &str = include_str!("scripts/dryrun.sh");
+/// The live ACL is the file's (the drift guard).
+const LIVE_ACL: &str = include_str!("scripts/live_acl.sh");
+/// The live user names (a check).
+const LIVE_USERS: &str = include_str!("scripts/live_users.sh");
+/// The `load acl` handler.
+const LOAD_SCRIPT: &str = include_str!("scripts/load.sh");
+/// Validation of a new ACL file with a throwaway redis-server.
+const VALIDATE: &str = include_str!("scripts/validate.sh");
+/// No clear-text passwords in the ACL file (a check).
+const NO_CLEAR_PASSWORDS: &str = include_str!("scripts/no_clear_passwords.sh");
 
 /// A client user with key and channel patterns.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,39 +180,14 @@ impl Default for Config {
     }
 }
 
-/// The role.
-#[derive(Debug, Default)]
-pub struct RoleImpl;
-
 /// The role, for the registry.
 pub fn role() -> Box<dyn Role> {
-    Box::new(RoleImpl)
-}
-
-impl Role for RoleImpl {
-    fn name(&self) -> &'static str {
-        "redis-acl"
-    }
-    fn summary(&self) -> &'static str {
-        "Redis ACL: one confined user per fleet asset, default user off, hashed passwords from secrets"
-    }
-    fn configure(&self, config: serde_json::Value) -> Result<Box<dyn Configured>, ConfigError> {
-        let cfg = configure_typed::<Config>(config)?;
-        cfg.validate()?;
-        Ok(Box::new(cfg))
-    }
-    fn defaults(&self) -> serde_json::Value {
-        serde_json::to_value(Config::default()).unwrap_or_default()
-    }
-}
-
-fn err(path: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        path: path.into(),
-        message: message.into(),
-        unknown_field: None,
-        expected: Vec::new(),
-    }
+    TypedRole::<Config>::new(
+        "redis-acl",
+        "Redis ACL: one confined user per fleet asset, default user off, hashed passwords from secrets",
+    )
+    .validated(Config::validate)
+    .boxed()
 }
 
 /// Redis user names and asset ids: no glob characters and no `:` (a key separator), so an
@@ -239,13 +230,13 @@ fn check_pattern(path: &str, p: &str, per_asset: bool, channel: bool) -> Result<
         key_prefix(p).map(|(_, g)| g)
     };
     let Some(glob) = glob else {
-        return Err(err(
+        return Err(ConfigError::at(
             path,
             format!("`{p}`: a key permission prefix is `%R~`, `%W~` or `%RW~`"),
         ));
     };
     if glob.is_empty() || !glob.chars().all(valid_pattern_char) {
-        return Err(err(
+        return Err(ConfigError::at(
             path,
             format!(
                 "`{p}`: patterns use letters, digits, `:_.*?/@#=,+-` and `{{asset}}` (no spaces, quotes or `[` classes)"
@@ -257,14 +248,14 @@ fn check_pattern(path: &str, p: &str, per_asset: bool, channel: bool) -> Result<
         .chars()
         .all(|c| c != '{' && c != '}');
     if !braces_ok {
-        return Err(err(
+        return Err(ConfigError::at(
             path,
             format!("`{p}`: the only placeholder is `{{asset}}`"),
         ));
     }
     if per_asset {
         if !glob.contains("{asset}") {
-            return Err(err(
+            return Err(ConfigError::at(
                 path,
                 format!(
                     "`{p}` has no `{{asset}}`: every asset would share it, which breaks asset isolation"
@@ -273,7 +264,7 @@ fn check_pattern(path: &str, p: &str, per_asset: bool, channel: bool) -> Result<
         }
         for (i, _) in glob.match_indices("{asset}") {
             if matches!(glob[i + "{asset}".len()..].chars().next(), Some('*' | '?')) {
-                return Err(err(
+                return Err(ConfigError::at(
                     path,
                     format!(
                         "`{p}`: a wildcard right after `{{asset}}` lets asset `ex_0` reach `ex_001`'s keys; put a separator first (`{{asset}}:*`)"
@@ -282,7 +273,7 @@ fn check_pattern(path: &str, p: &str, per_asset: bool, channel: bool) -> Result<
             }
         }
     } else if glob.contains("{asset}") {
-        return Err(err(
+        return Err(ConfigError::at(
             path,
             format!("`{p}`: `{{asset}}` only means something in asset_keys and asset_channels"),
         ));
@@ -292,7 +283,10 @@ fn check_pattern(path: &str, p: &str, per_asset: bool, channel: bool) -> Result<
 
 fn check_commands(path: &str, rules: &str) -> Result<(), ConfigError> {
     if rules.split_whitespace().next().is_none() {
-        return Err(err(path, "no command rules: write at least `-@all`"));
+        return Err(ConfigError::at(
+            path,
+            "no command rules: write at least `-@all`",
+        ));
     }
     for tok in rules.split_whitespace() {
         let ok = (tok.starts_with('+') || tok.starts_with('-'))
@@ -301,7 +295,7 @@ fn check_commands(path: &str, rules: &str) -> Result<(), ConfigError> {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"@|_-".contains(&b));
         if !ok {
-            return Err(err(
+            return Err(ConfigError::at(
                 path,
                 format!(
                     "`{tok}` is not a command rule: use `+command`, `-command`, `+@category` or `+command|subcommand` (passwords, keys and `on`/`off` are managed by the role)"
@@ -322,7 +316,7 @@ fn check_abs(path: &str, p: &str) -> Result<(), ConfigError> {
     if ok {
         Ok(())
     } else {
-        Err(err(
+        Err(ConfigError::at(
             path,
             format!("`{p}` must be an absolute file path without spaces, quotes or `..`"),
         ))
@@ -333,7 +327,7 @@ impl Config {
     /// Checks everything serde cannot: names, patterns, rules, paths, collisions.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.assets.is_empty() {
-            return Err(err(
+            return Err(ConfigError::at(
                 "assets",
                 "no assets: list the fleet's asset ids, e.g. assets = [\"ex_001\", \"DZ-001\"]",
             ));
@@ -341,14 +335,14 @@ impl Config {
         let mut seen = BTreeSet::new();
         for (i, a) in self.assets.iter().enumerate() {
             if !valid_name(a) {
-                return Err(err(
-                    &format!("assets[{i}]"),
+                return Err(ConfigError::at(
+                    format!("assets[{i}]"),
                     format!("`{a}`: asset ids are 1-64 letters, digits, `_` or `-`"),
                 ));
             }
             if !seen.insert(a.as_str()) {
-                return Err(err(
-                    &format!("assets[{i}]"),
+                return Err(ConfigError::at(
+                    format!("assets[{i}]"),
                     format!("asset `{a}` is listed twice"),
                 ));
             }
@@ -361,26 +355,26 @@ impl Config {
         ];
         for (path, name) in named {
             if !valid_name(name) {
-                return Err(err(
+                return Err(ConfigError::at(
                     path,
                     format!("`{name}`: user names are 1-64 letters, digits, `_` or `-`"),
                 ));
             }
             if name == "default" {
-                return Err(err(
+                return Err(ConfigError::at(
                     path,
                     "`default` is Redis's anonymous user; the role always turns it off",
                 ));
             }
             if !seen.insert(name) {
-                return Err(err(
+                return Err(ConfigError::at(
                     path,
                     format!("`{name}` is already an asset or another user"),
                 ));
             }
         }
         if self.asset_keys.is_empty() {
-            return Err(err(
+            return Err(ConfigError::at(
                 "asset_keys",
                 "assets need at least one key pattern, e.g. \"fleet:inbox:{asset}\"",
             ));
@@ -404,10 +398,13 @@ impl Config {
         check_abs("redis_conf", &self.redis_conf)?;
         check_abs("maintenance_auth_file", &self.maintenance_auth_file)?;
         if self.maintenance_auth_file == self.acl_file {
-            return Err(err("maintenance_auth_file", "must not be the ACL file"));
+            return Err(ConfigError::at(
+                "maintenance_auth_file",
+                "must not be the ACL file",
+            ));
         }
         if !valid_name(&self.acl_owner) {
-            return Err(err(
+            return Err(ConfigError::at(
                 "acl_owner",
                 format!("`{}` is not a user name", self.acl_owner),
             ));
@@ -418,7 +415,7 @@ impl Config {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"@_.-".contains(&b))
         {
-            return Err(err(
+            return Err(ConfigError::at(
                 "service",
                 format!("`{}` is not a systemd unit name", self.service),
             ));
@@ -429,16 +426,22 @@ impl Config {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b".:-".contains(&b))
         {
-            return Err(err(
+            return Err(ConfigError::at(
                 "host",
                 format!("`{}` is not a host name or address", self.host),
             ));
         }
         if self.port == 0 {
-            return Err(err("port", "invalid port 0: ports are 1 to 65535"));
+            return Err(ConfigError::at(
+                "port",
+                "invalid port 0: ports are 1 to 65535",
+            ));
         }
         if self.secret_prefix.chars().any(char::is_whitespace) {
-            return Err(err("secret_prefix", "secret names cannot contain spaces"));
+            return Err(ConfigError::at(
+                "secret_prefix",
+                "secret names cannot contain spaces",
+            ));
         }
         Ok(())
     }
@@ -459,17 +462,6 @@ impl Config {
         v
     }
 
-    /// `redis-cli` with the connection options; never a password.
-    fn cli(&self) -> String {
-        join([
-            "redis-cli",
-            "-h",
-            self.host.as_str(),
-            "-p",
-            &self.port.to_string(),
-        ])
-    }
-
     /// The parent directory of the maintenance credential.
     fn auth_dir(&self) -> String {
         Path::new(&self.maintenance_auth_file)
@@ -477,27 +469,15 @@ impl Config {
             .map_or_else(|| "/".to_owned(), |p| p.display().to_string())
     }
 
-    /// Shell code that feeds `commands` to one authenticated redis-cli session as the
-    /// maintenance user. The password is read from the root-only file by the shell's own
-    /// `read` and written by its builtin `printf` into the pipe: it is never in an argv or an
-    /// environment, so `ps` and /proc/PID/environ never show it.
-    fn session(&self, commands: &[String]) -> String {
-        let file = quote(&self.maintenance_auth_file).into_owned();
-        let mut s = format!(
-            "IFS= read -r pw < {file} || {{ echo {}; exit 0; }}; {{ printf 'AUTH %s %s\\n' {} \"$pw\"; ",
-            quote(&format!("cannot read {}", self.maintenance_auth_file)),
-            quote(&self.maintenance_user)
-        );
-        if !commands.is_empty() {
-            s.push_str("printf '%s\\n'");
-            for c in commands {
-                s.push(' ');
-                s.push_str(&quote(c));
-            }
-            s.push_str("; ");
-        }
-        s.push_str(&format!("}} | {} 2>&1", self.cli()));
-        s
+    /// The values every Redis session script starts with: the auth file, the maintenance
+    /// user, host and port (see `scripts/session.sh`).
+    fn session_args(&self) -> [String; 4] {
+        [
+            self.maintenance_auth_file.clone(),
+            self.maintenance_user.clone(),
+            self.host.clone(),
+            self.port.to_string(),
+        ]
     }
 }
 
@@ -519,26 +499,16 @@ fn key_probe(user: &str, pattern: &str, asset: &str) -> String {
     }
 }
 
-/// Shell + awk that judges DRYRUN replies: `+` must be `OK`, `-` must not be. Prints `ok` or
-/// each probe that went the wrong way.
+/// One session of DRYRUN probes judged by awk (`scripts/dryrun.sh`): `+` must be `OK`, `-`
+/// must not be. Prints `ok` or each probe that went the wrong way.
 fn dryrun_check(cfg: &Config, probes: &[(String, bool)]) -> String {
     let (commands, want, labels) = dryrun_parts(probes);
-    let awk = r#"BEGIN { n = split(labels, lab, "|") }
-NF == 0 { next }
-{ r++ }
-r == 1 { if ($0 != "OK") { print "cannot authenticate as " user ": " $0; bad = 1; exit } next }
-{ i = r - 1; ok = ($0 == "OK"); w = substr(want, i, 1)
-  if (w == "+" && !ok) { print "denied but must be allowed: " lab[i] " (" $0 ")"; bad = 1 }
-  if (w == "-" && ok) { print "allowed but must be denied: " lab[i]; bad = 1 } }
-END { if (!bad) { if (r - 1 == n) print "ok"; else print "got " (r > 1 ? r - 1 : 0) " replies for " n " probes" } }"#;
-    format!(
-        "{} | awk -v want={} -v labels={} -v user={} {}",
-        cfg.session(&commands),
-        quote(&want),
-        quote(&labels),
-        quote(&cfg.maintenance_user),
-        quote(awk)
-    )
+    let session = cfg.session_args();
+    let mut args: Vec<&str> = session.iter().map(String::as_str).collect();
+    args.push(&want);
+    args.push(&labels);
+    args.extend(commands.iter().map(String::as_str));
+    check_command(&[SESSION, DRYRUN].concat(), &args)
 }
 
 /// What the awk judges of DRYRUN probes get: the commands, `+`/`-` per probe (must be
@@ -705,14 +675,7 @@ impl Config {
     /// private unix socket and no persistence; an ACL error makes it exit at once, a good
     /// file makes it listen (then it is stopped).
     fn validator(&self) -> String {
-        let code = r#"d=$(mktemp -d) || exit 1
-: > "$d/log"
-printf 'port 0\nunixsocket %s/s\nunixsocketperm 700\nsave ""\nappendonly no\ndir %s\naclfile %s\n' "$d" "$d" "$1" | redis-server - >"$d/log" 2>&1 &
-p=$!; i=0
-while [ $i -lt 100 ] && ! grep -qi 'ready to accept conn' "$d/log" && kill -0 $p 2>/dev/null; do sleep 0.1; i=$((i+1)); done
-if grep -qi 'ready to accept conn' "$d/log"; then kill $p; wait $p; rm -rf "$d"; exit 0; fi
-kill $p 2>/dev/null; wait $p; grep -o 'ACL errors.*' "$d/log" || tail -n 3 "$d/log"; rm -rf "$d"; exit 1"#;
-        format!("sh -c {} redis-acl-validate %s", quote(code))
+        ["sh -c ", &quote(VALIDATE), " redis-acl-validate %s"].concat()
     }
 
     /// DRYRUN probes proving asset isolation: own key and channel allowed, the next asset's
@@ -767,41 +730,24 @@ kill $p 2>/dev/null; wait $p; grep -o 'ACL errors.*' "$d/log" || tail -n 3 "$d/l
 
     /// The user names the running Redis has, sorted, on one line.
     fn live_users(&self) -> String {
-        format!(
-            "{} | awk -v u={} 'NR == 1 {{ if ($0 != \"OK\") {{ print \"cannot authenticate as \" u \": \" $0; exit }} next }} NF {{ print }}' | sort | tr '\\n' ' ' | sed 's/ $//'",
-            self.session(&["ACL USERS".to_owned()]),
-            quote(&self.maintenance_user)
-        )
+        let session = self.session_args();
+        let args: Vec<&str> = session.iter().map(String::as_str).collect();
+        check_command(&[SESSION, LIVE_USERS].concat(), &args)
     }
 
     /// One redis-cli session (and one awk) that proves the live ACL is the file's: the
     /// isolation DRYRUN probes, then `ACL USERS` against the configured names as a set. It runs
     /// in every fact probe, so it costs two processes, not the seven of the separate checks.
     fn live_acl_check(&self) -> String {
-        let (mut commands, want, labels) = dryrun_parts(&self.isolation_probes());
-        commands.push("ACL USERS".to_owned());
-        let awk = r#"BEGIN { n = split(labels, lab, "|"); m = split(users, name, " "); for (j = 1; j <= m; j++) known[name[j]] = 1 }
-NF == 0 { next }
-{ r++ }
-r == 1 { if ($0 != "OK") { print "cannot authenticate as " user ": " $0; bad = 1; exit } next }
-r <= n + 1 { i = r - 1; ok = ($0 == "OK"); w = substr(want, i, 1)
-  if (w == "+" && !ok) { print "denied but must be allowed: " lab[i] " (" $0 ")"; bad = 1 }
-  if (w == "-" && ok) { print "allowed but must be denied: " lab[i]; bad = 1 }
-  next }
-{ if ($0 in known) seen[$0] = 1; else { print "a user the file does not have: " $0; bad = 1 } }
-END { if (bad) exit
-  if (r - 1 < n) { print "got " (r > 1 ? r - 1 : 0) " replies for " n " probes"; exit }
-  for (j = 1; j <= m; j++) if (!(name[j] in seen)) { print "a user missing live: " name[j]; bad = 1 }
-  if (!bad) print "ok" }"#;
-        format!(
-            "{} | awk -v want={} -v labels={} -v user={} -v users={} {}",
-            self.session(&commands),
-            quote(&want),
-            quote(&labels),
-            quote(&self.maintenance_user),
-            quote(&self.expected_users()),
-            quote(awk)
-        )
+        let (commands, want, labels) = dryrun_parts(&self.isolation_probes());
+        let session = self.session_args();
+        let users = self.expected_users();
+        let mut args: Vec<&str> = session.iter().map(String::as_str).collect();
+        args.push(&want);
+        args.push(&labels);
+        args.push(&users);
+        args.extend(commands.iter().map(String::as_str));
+        script_with_args(&[SESSION, LIVE_ACL].concat(), &args)
     }
 
     /// The configured user names, sorted as `sort` does under `LC_ALL=C`.
@@ -821,48 +767,26 @@ END { if (bad) exit
     /// A guarded command that reloads the ACL file when the running Redis disagrees with it
     /// (someone ran `ACL SETUSER` or `ACL DELUSER` live) although the file itself is right.
     fn reload_drifted(&self) -> Command {
-        let unless = format!("[ \"$({})\" = ok ]", self.live_acl_check());
+        let unless = ["[ \"$(", &self.live_acl_check(), ")\" = ok ]"].concat();
         let mut c = Command::unless(RELOAD_DRIFTED, self.load_handler().as_str(), &unless);
         c.risk = Risk::Service;
         c
     }
 
+    /// The `load acl` handler (`scripts/load.sh`).
     fn load_handler(&self) -> Script {
-        let svc = quote(&self.service).into_owned();
-        let cli = self.cli();
+        let port = self.port.to_string();
         let mut s = Script::new();
-        s.raw(format!(
-            "if ! systemctl is-active --quiet {svc}; then echo {}; exit 0; fi",
-            quote(&format!(
-                "{} is not running: it reads {} when it starts",
-                self.service, self.acl_file
-            ))
-        ));
-        // Right after a restart Redis may not listen yet: any reply (NOAUTH included) will do.
-        s.raw("i=0");
-        s.raw(format!("until out=$({cli} PING 2>&1) && case $out in *NOAUTH*|*PONG*) true ;; *) false ;; esac; do"));
-        s.raw(format!("  i=$((i+1)); if [ $i -ge 50 ]; then echo \"redis at {}:{} does not answer: $out\" >&2; exit 1; fi; sleep 0.2", self.host, self.port));
-        s.raw("done");
-        s.raw(format!(
-            "out=$({} || true)",
-            self.session(&["ACL LOAD".to_owned()])
-        ));
-        s.raw("auth=$(printf '%s\\n' \"$out\" | sed -n 1p); load=$(printf '%s\\n' \"$out\" | sed -n 2p)");
-        // The maintenance user is unknown to a Redis that has not loaded this file yet (the
-        // first run, a rotated admin secret): a restart is then the way to load it.
-        s.raw(format!(
-            "if [ \"$auth\" != OK ]; then echo {}; systemctl restart {svc}; exit 0; fi",
-            quote(&format!(
-                "rampart: {} is not accepted by the running Redis yet ({}); restarting {} to load {}",
-                self.maintenance_user, "first run or rotated admin secret", self.service, self.acl_file
-            ))
-        ));
-        s.raw(
-            "if [ \"$load\" != OK ]; then echo \"rampart: ACL LOAD failed: $load\" >&2; exit 1; fi",
-        );
-        s.raw(format!(
-            "echo {}",
-            quote(&format!("ACL reloaded from {}", self.acl_file))
+        s.raw(script_with_args(
+            &[SESSION, LOAD_SCRIPT].concat(),
+            &[
+                &self.service,
+                &self.acl_file,
+                &self.host,
+                &port,
+                &self.maintenance_auth_file,
+                &self.maintenance_user,
+            ],
         ));
         s
     }
@@ -984,12 +908,15 @@ impl Configured for Config {
     }
 
     fn checks(&self) -> Vec<Check> {
-        let acl = quote(&self.acl_file).into_owned();
+        let port = self.port.to_string();
         vec![
             Check {
                 id: "redis-acl.default-user-off".into(),
                 title: "Redis refuses unauthenticated clients (the default user is off)".into(),
-                command: format!("{} PING 2>&1", self.cli()),
+                command: check_command(
+                    "redis-cli -h \"$2\" -p \"$3\" PING 2>&1\n",
+                    &[&self.host, &port],
+                ),
                 expect: Expect::Contains("NOAUTH".into()),
             },
             Check {
@@ -1013,24 +940,21 @@ impl Configured for Config {
             Check {
                 id: "redis-acl.acl-file-mode".into(),
                 title: format!("the ACL file is readable by {} only", self.acl_owner),
-                command: format!("stat -c '%a %U:%G' {acl} 2>&1"),
+                command: check_command("stat -c '%a %U:%G' \"$2\" 2>&1\n", &[&self.acl_file]),
                 expect: Expect::Equals(format!("600 {0}:{0}", self.acl_owner)),
             },
             Check {
                 id: "redis-acl.no-clear-passwords".into(),
                 title: "no Redis user has a clear-text password or no password (nopass)".into(),
-                command: format!(
-                    "awk '{{ for (i = 3; i <= NF; i++) if ($i == \"nopass\" || substr($i, 1, 1) == \">\") {{ print $2; bad = 1 }} }} END {{ if (!bad) print \"ok\" }}' {acl} 2>&1"
-                ),
+                command: check_command(NO_CLEAR_PASSWORDS, &[&self.acl_file]),
                 expect: Expect::Equals("ok".into()),
             },
             Check {
                 id: "redis-acl.aclfile-configured".into(),
                 title: "redis.conf loads the managed ACL file".into(),
-                command: format!(
-                    "if grep -qxF {} {} 2>/dev/null; then echo configured; else echo missing; fi",
-                    quote(&format!("aclfile {}", self.acl_file)),
-                    quote(&self.redis_conf)
+                command: check_command(
+                    "if grep -qxF \"aclfile $2\" \"$3\" 2>/dev/null; then echo configured; else echo missing; fi\n",
+                    &[&self.acl_file, &self.redis_conf],
                 ),
                 expect: Expect::Equals("configured".into()),
             },

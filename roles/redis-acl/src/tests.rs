@@ -6,7 +6,7 @@ use pretty_assertions::assert_eq;
 use rampart_core::facts::{CommandResult, FactRequest, Facts, FileState};
 use rampart_core::hostplan::{self, PlannedRole};
 use rampart_core::plan::{Change, Diff};
-use rampart_core::role::{Configured, Role};
+use rampart_core::role::Configured;
 use rampart_core::secret::{Redactor, Secret};
 use rampart_core::template::Templates;
 use rampart_core::testing::{
@@ -25,7 +25,7 @@ const AUTH: &str = "/etc/rampart/redis-acl.auth";
 const REDIS_CONF: &str = "/etc/redis/redis.conf";
 
 fn configure(v: serde_json::Value) -> Box<dyn Configured> {
-    RoleImpl
+    role()
         .configure(v)
         .unwrap_or_else(|e| panic!("config rejected: {e}"))
 }
@@ -288,23 +288,123 @@ fn passwords_never_travel_in_argv() {
             );
         }
     }
-    // The password goes from a root-only file through the shell's builtins into redis-cli's stdin.
     assert!(
         load.as_str()
-            .contains("IFS= read -r pw < /etc/rampart/redis-acl.auth"),
+            .contains("'/etc/rampart/redis-acl.auth' rampart")
+            || load
+                .as_str()
+                .contains(" /etc/rampart/redis-acl.auth rampart"),
         "{}",
         load.as_str()
     );
-    assert!(
-        load.as_str()
-            .contains("printf 'AUTH %s %s\\n' rampart \"$pw\""),
-        "{}",
-        load.as_str()
+}
+
+/// A fake redis-cli for the session scripts: `PING` (an argument) answers `$PING`; a session
+/// (commands on stdin) saves its stdin to `stdin` and answers `$REPLIES`.
+fn fake_redis(sh: &rampart_shtest::Sh, ping: &str, replies: &str) {
+    sh.write("ping.out", ping);
+    sh.write("replies.out", replies);
+    sh.stub_body(
+        "redis-cli",
+        "if [ \"$5\" = PING ]; then cat ping.out; exit 0; fi\ncat > stdin\ncat replies.out",
     );
+}
+
+/// The `load acl` handler under dash (in `set -e`, as the apply script runs handlers): the
+/// password travels from the root-only file through the shell's builtins into redis-cli's
+/// stdin, never in an argv; each way it can end.
+#[test]
+fn load_handler_branches_under_dash() {
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    let auth = sh.write("auth", "maint-PW-canary\n");
+    let c = configure(json!({ "assets": ["ex_001"], "maintenance_auth_file": auth }));
+    let p = plan_checked(c.as_ref(), &fresh(c.as_ref()), &all_secrets(), "root");
+    let load = ["set -e\n", p.handlers[1].script.as_str()].concat();
+    sh.stub("systemctl", 0);
+    sh.stub("sleep", 0);
+
+    // Reloaded: AUTH as the maintenance user, then ACL LOAD, both on stdin.
+    fake_redis(&sh, "NOAUTH Authentication required.\n", "OK\nOK\n");
+    let out = sh.run(&load, &[]);
+    assert!(out.ok(), "{out:?}");
     assert!(
-        load.as_str().contains("systemctl restart redis-server"),
-        "falls back to a restart when the running ACL does not know rampart yet"
+        out.stdout_str()
+            .contains("ACL reloaded from /etc/redis/users.acl"),
+        "{out:?}"
     );
+    assert_eq!(
+        sh.read("stdin").as_deref(),
+        Some("AUTH rampart maint-PW-canary\nACL LOAD\n")
+    );
+    for call in sh.calls() {
+        assert!(!call.contains("maint-PW"), "a password in an argv: {call}");
+    }
+    assert!(
+        sh.calls()
+            .contains(&"redis-cli -h 127.0.0.1 -p 6379 PING".to_owned()),
+        "{:?}",
+        sh.calls()
+    );
+
+    // The running Redis does not know the maintenance user yet: restart to load the file.
+    sh.clear_calls();
+    fake_redis(&sh, "PONG\n", "WRONGPASS invalid username-password pair\n");
+    let out = sh.run(&load, &[]);
+    assert!(out.ok(), "{out:?}");
+    assert!(
+        sh.calls()
+            .contains(&"systemctl restart redis-server".to_owned()),
+        "{:?}",
+        sh.calls()
+    );
+
+    // ACL LOAD refused: the handler fails with Redis's answer.
+    fake_redis(&sh, "PONG\n", "OK\nERR Error loading the ACL file\n");
+    let out = sh.run(&load, &[]);
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(
+        out.stderr.contains("ACL LOAD failed: ERR Error loading"),
+        "{out:?}"
+    );
+
+    // Redis never answers: 50 tries, then a failure that says where.
+    fake_redis(
+        &sh,
+        "Could not connect to Redis at 127.0.0.1:6379: Connection refused\n",
+        "",
+    );
+    let out = sh.run(&load, &[]);
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("redis at 127.0.0.1:6379 does not answer"),
+        "{out:?}"
+    );
+
+    // The credential file unreadable: no AUTH, so a restart.
+    std::fs::remove_file(&auth).expect("rm auth");
+    sh.clear_calls();
+    fake_redis(&sh, "PONG\n", "OK\nOK\n");
+    let out = sh.run(&load, &[]);
+    assert!(out.ok(), "{out:?}");
+    assert!(
+        sh.calls()
+            .contains(&"systemctl restart redis-server".to_owned()),
+        "{:?}",
+        sh.calls()
+    );
+
+    // Redis not running: nothing to load, it reads the file when it starts.
+    sh.clear_calls();
+    sh.stub("systemctl", 3);
+    let out = sh.run(&load, &[]);
+    assert!(
+        out.ok() && out.stdout_str().contains("redis-server is not running"),
+        "{out:?}"
+    );
+    assert_eq!(sh.calls(), ["systemctl is-active --quiet redis-server"]);
 }
 
 #[test]
@@ -559,13 +659,13 @@ fn config_errors_name_the_field() {
         ),
     ];
     for (value, path, message) in cases {
-        let e = RoleImpl
+        let e = role()
             .configure(value.clone())
             .expect_err(&format!("{value} must be refused"));
         assert_eq!(e.path, path, "{value}: {e}");
         assert!(e.message.contains(message), "{value}: {e}");
     }
-    let e = RoleImpl
+    let e = role()
         .configure(json!({"assets": ["a"], "asset": []}))
         .expect_err("unknown field");
     assert_eq!(e.unknown_field.as_deref(), Some("asset"));
@@ -625,7 +725,7 @@ fn checks_are_named_controls_that_probe_the_live_acl() {
         iso.contains("'ACL DRYRUN ex_001 PUBLISH fleet:events:DZ-001 x'"),
         "{iso}"
     );
-    assert!(iso.contains("-v want=+-+---+-+---"), "{iso}");
+    assert!(iso.contains(" +-+---+-+--- "), "{iso}");
     // A one-asset fleet still proves isolation, against an id no asset has.
     let one = configure(json!({"assets": ["ex_001"]})).checks();
     assert!(
@@ -637,27 +737,30 @@ fn checks_are_named_controls_that_probe_the_live_acl() {
     );
 }
 
-/// The awk judge of the DRYRUN checks, fed redis-cli replies as the lab's Redis 7.0 gives them.
+/// The DRYRUN checks under dash, fed redis-cli replies as the lab's Redis 7.0 gives them.
 #[test]
 fn dryrun_judge_reads_redis_replies() {
-    let c = configure(json!({"assets": ["ex_001", "DZ-001"]}));
-    let checks = c.checks();
-    let cmd = &checks[2].command; // monitor: + + - - - -
-    let judge = cmd
-        .split_once(" | awk ")
-        .map(|(_, j)| format!("awk {j}"))
-        .expect("the check pipes into awk");
-    let denied = "This user has no permissions to run the 'get' command";
-    let run = |replies: &str| {
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!("printf '%s' {} | {judge}", quote(replies)))
-            .output()
-            .expect("run sh");
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
     };
+    let auth = sh.write("auth", "maint-PW\n");
+    let c = configure(json!({"assets": ["ex_001", "DZ-001"], "maintenance_auth_file": auth}));
+    let checks = c.checks();
+    let check = &checks[2]; // monitor: + + - - - -
+    let run = |replies: &str| {
+        fake_redis(&sh, "", replies);
+        let out = sh.run(&check.command, &["10.213.1.1 50000 10.213.1.2 22"]);
+        out.stdout_str().trim().to_owned()
+    };
+    let denied = "This user has no permissions to run the 'get' command";
     let good = format!("OK\nOK\nOK\n{denied}\n{denied}\n{denied}\n{denied}\n");
     assert_eq!(run(&good), "ok");
+    assert_eq!(
+        sh.read("stdin").as_deref(),
+        Some(
+            "AUTH rampart maint-PW\nACL DRYRUN monitor PING\nACL DRYRUN monitor INFO\nACL DRYRUN monitor GET fleet:inbox:ex_001\nACL DRYRUN monitor SET fleet:inbox:ex_001 x\nACL DRYRUN monitor CONFIG GET requirepass\nACL DRYRUN monitor FLUSHALL\n"
+        )
+    );
     let leaky = format!("OK\nOK\nOK\nOK\n{denied}\n{denied}\n{denied}\n");
     assert_eq!(
         run(&leaky),
@@ -672,6 +775,41 @@ fn dryrun_judge_reads_redis_replies() {
         run("OK\nERR unknown subcommand 'dryrun'\n\nOK\nNO\nNO\nNO\nNO\n"),
         "denied but must be allowed: monitor PING (ERR unknown subcommand 'dryrun')"
     );
+    std::fs::remove_file(&auth).expect("rm auth");
+    assert_eq!(run(&good), format!("cannot read {auth}"));
+}
+
+/// The live-ACL guard and the live-users check under dash: a user the file does not have, one
+/// missing live, and the sorted names.
+#[test]
+fn live_acl_guard_and_live_users_under_dash() {
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    let auth = sh.write("auth", "maint-PW\n");
+    let c = configure(json!({"assets": ["ex_001"], "maintenance_auth_file": auth}));
+    let mut req = FactRequest::new();
+    c.facts(&mut req);
+    let guard = &req.commands[&live_guard()];
+    let denied = "NOPERM";
+    // ex_001: GET own (+), GET other (-), SUBSCRIBE own (+), PUBLISH other (-), FLUSHALL (-), CONFIG (-)
+    let probes = format!("OK\nOK\n{denied}\nOK\n{denied}\n{denied}\n{denied}\n");
+    let users = "admin\ncoordinator\ndefault\nex_001\nmonitor\nrampart\n";
+    fake_redis(&sh, "", &format!("{probes}{users}"));
+    assert!(sh.run(guard, &[]).ok(), "the ACL is the file's");
+    fake_redis(&sh, "", &format!("{probes}{users}intruder\n"));
+    assert!(!sh.run(guard, &[]).ok(), "a user the file does not have");
+    fake_redis(&sh, "", &format!("{probes}admin\ndefault\n"));
+    assert!(!sh.run(guard, &[]).ok(), "users missing live");
+
+    let live = c
+        .checks()
+        .into_iter()
+        .find(|k| k.id == "redis-acl.live-users")
+        .expect("live-users");
+    fake_redis(&sh, "", "OK\nrampart\nadmin\ndefault\n");
+    let out = sh.run(&live.command, &[""]);
+    assert_eq!(out.stdout_str(), "admin default rampart");
 }
 
 #[test]
@@ -697,7 +835,7 @@ fn live_drift_is_reloaded_only_when_the_files_are_right() {
     let guard = &req.commands[&live_guard()];
     assert!(
         guard.contains("'ACL USERS'")
-            && guard.contains("-v users='DZ-001 admin coordinator default ex_001 monitor rampart'")
+            && guard.contains(" 'DZ-001 admin coordinator default ex_001 monitor rampart' ")
             && guard.matches("redis-cli").count() == 1,
         "{guard}"
     );
@@ -749,4 +887,14 @@ fn the_derived_maintenance_password_is_known_to_the_redactor() {
     // A host echoing the credential file back (an error, a check's evidence) is scrubbed.
     let echoed = format!("cat: {AUTH}: {maintenance}\n");
     assert!(!r.redact(&echoed).contains(&maintenance));
+}
+
+/// The data fixtures in this role's `fixtures/`: facts in, changes and scripts out (one
+/// generic runner, `rampart_core::testing::fixtures`).
+#[test]
+fn fixtures() {
+    rampart_core::testing::fixtures::run_fixtures(
+        role().as_ref(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
+    );
 }

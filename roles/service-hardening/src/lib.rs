@@ -15,10 +15,10 @@ use rampart_core::Risk;
 use rampart_core::facts::{FactRequest, FileState};
 use rampart_core::resource::{Command, Directory, File, Resource, Validate};
 use rampart_core::role::{
-    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, configure_typed,
+    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
-use rampart_core::shell::{Script, quote};
-use rampart_core::verify::{Check, Expect};
+use rampart_core::shell::Script;
+use rampart_core::verify::{Check, Expect, check_command, script_with_args};
 use serde::{Deserialize, Serialize};
 
 /// The drop-in template.
@@ -31,6 +31,20 @@ pub const RESTART: &str = "reload systemd and restart the service";
 pub const DROPIN_NAME: &str = "10-rampart-hardening.conf";
 /// Where sudo's checker lives on Debian and Ubuntu.
 const VISUDO: &str = "/usr/sbin/visudo";
+
+// The role's host scripts (`scripts/`): values reach them as positional parameters.
+/// The guard of an env file: absent, or mode 0600 with the right owner.
+const ENV_FILE_OK: &str = include_str!("scripts/env_file_ok.sh");
+/// Fixes an env file's mode and owner, never through a link.
+const ENV_FILE: &str = include_str!("scripts/env_file.sh");
+/// The handler: daemon-reload, then restart the unit when it runs.
+const HANDLER_SCRIPT: &str = include_str!("scripts/handler.sh");
+/// `service-hardening.sandbox-configured`.
+const SANDBOX_CONFIGURED: &str = include_str!("scripts/sandbox_configured.sh");
+/// `service-hardening.sandbox-running`.
+const SANDBOX_RUNNING: &str = include_str!("scripts/sandbox_running.sh");
+/// `service-hardening.env-files`.
+const ENV_FILES_CHECK: &str = include_str!("scripts/env_files_check.sh");
 
 /// `tailscale` subcommands that act as root on the file system or open the host to the
 /// network: granting them is granting root (or a hole in the firewall), whatever the seed's
@@ -138,39 +152,14 @@ impl Default for Config {
     }
 }
 
-/// The role.
-#[derive(Debug, Default)]
-pub struct RoleImpl;
-
 /// The role, for the registry.
 pub fn role() -> Box<dyn Role> {
-    Box::new(RoleImpl)
-}
-
-impl Role for RoleImpl {
-    fn name(&self) -> &'static str {
-        "service-hardening"
-    }
-    fn summary(&self) -> &'static str {
-        "systemd sandbox, 0600 env files and scoped sudo for one application service"
-    }
-    fn configure(&self, config: serde_json::Value) -> Result<Box<dyn Configured>, ConfigError> {
-        let cfg = configure_typed::<Config>(config)?;
-        cfg.validate()?;
-        Ok(Box::new(cfg))
-    }
-    fn defaults(&self) -> serde_json::Value {
-        serde_json::to_value(Config::default()).unwrap_or_default()
-    }
-}
-
-fn err(path: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        path: path.into(),
-        message: message.into(),
-        unknown_field: None,
-        expected: Vec::new(),
-    }
+    TypedRole::<Config>::new(
+        "service-hardening",
+        "systemd sandbox, 0600 env files and scoped sudo for one application service",
+    )
+    .validated(Config::validate)
+    .boxed()
 }
 
 /// A canonical absolute path: no `..`, `.`, `//`, trailing slash, spaces or quotes. Env files
@@ -208,7 +197,7 @@ impl Config {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"_@-".contains(&b))
         {
-            return Err(err(
+            return Err(ConfigError::at(
                 "service",
                 format!(
                     "`{}`: service names are letters, digits, `_`, `-` and `@` (sudoers.d ignores file names with a dot)",
@@ -217,13 +206,13 @@ impl Config {
             ));
         }
         if !valid_user(&self.user) {
-            return Err(err(
+            return Err(ConfigError::at(
                 "user",
                 format!("`{}` is not a valid user name", self.user),
             ));
         }
         if self.user == "root" {
-            return Err(err(
+            return Err(ConfigError::at(
                 "user",
                 "the service must not run as root: sandboxing and scoped sudo are meaningless for root",
             ));
@@ -231,21 +220,24 @@ impl Config {
         if let Some(g) = &self.group
             && !valid_user(g)
         {
-            return Err(err("group", format!("`{g}` is not a valid group name")));
+            return Err(ConfigError::at(
+                "group",
+                format!("`{g}` is not a valid group name"),
+            ));
         }
         let mut seen = BTreeSet::new();
         for (i, p) in self.env_files.iter().enumerate() {
             if !canonical_path(p) {
-                return Err(err(
-                    &format!("env_files[{i}]"),
+                return Err(ConfigError::at(
+                    format!("env_files[{i}]"),
                     format!(
                         "`{p}` must be a canonical absolute path (no `..`, `//`, spaces or quotes)"
                     ),
                 ));
             }
             if !seen.insert(p) {
-                return Err(err(
-                    &format!("env_files[{i}]"),
+                return Err(ConfigError::at(
+                    format!("env_files[{i}]"),
                     format!("`{p}` is listed twice"),
                 ));
             }
@@ -253,14 +245,14 @@ impl Config {
         for (i, p) in self.read_write_paths.iter().enumerate() {
             let bare = p.strip_prefix('-').unwrap_or(p);
             if bare == "/" {
-                return Err(err(
-                    &format!("read_write_paths[{i}]"),
+                return Err(ConfigError::at(
+                    format!("read_write_paths[{i}]"),
                     "`/` would make the whole file system writable again",
                 ));
             }
             if !canonical_path(bare) {
-                return Err(err(
-                    &format!("read_write_paths[{i}]"),
+                return Err(ConfigError::at(
+                    format!("read_write_paths[{i}]"),
                     format!(
                         "`{p}` must be an absolute path (optionally prefixed by `-`) without spaces"
                     ),
@@ -268,7 +260,7 @@ impl Config {
             }
         }
         if !["true", "false", "full", "strict"].contains(&self.protect_system.as_str()) {
-            return Err(err(
+            return Err(ConfigError::at(
                 "protect_system",
                 format!(
                     "`{}`: one of strict, full, true, false",
@@ -277,7 +269,7 @@ impl Config {
             ));
         }
         if !["true", "false", "read-only", "tmpfs"].contains(&self.protect_home.as_str()) {
-            return Err(err(
+            return Err(ConfigError::at(
                 "protect_home",
                 format!(
                     "`{}`: one of read-only, true, tmpfs, false",
@@ -295,7 +287,7 @@ impl Config {
         for (k, v) in &self.extra_directives {
             let path = format!("extra_directives.{k}");
             if MANAGED.contains(&k.as_str()) {
-                return Err(err(
+                return Err(ConfigError::at(
                     &path,
                     format!("`{k}` has its own setting in this role"),
                 ));
@@ -303,17 +295,20 @@ impl Config {
             if !k.starts_with(|c: char| c.is_ascii_uppercase())
                 || !k.bytes().all(|b| b.is_ascii_alphanumeric())
             {
-                return Err(err(&path, format!("`{k}` is not a systemd directive name")));
+                return Err(ConfigError::at(
+                    &path,
+                    format!("`{k}` is not a systemd directive name"),
+                ));
             }
             if v.chars().any(char::is_control) {
-                return Err(err(&path, "values are one line"));
+                return Err(ConfigError::at(&path, "values are one line"));
             }
         }
         for (i, t) in self.tailscale_commands.iter().enumerate() {
             let path = format!("tailscale_commands[{i}]");
             let first = t.split_whitespace().next().unwrap_or_default();
             if let Some((_, why)) = TAILSCALE_REFUSED.iter().find(|(c, _)| *c == first) {
-                return Err(err(
+                return Err(ConfigError::at(
                     &path,
                     format!(
                         "`tailscale {t}` is refused: {why}; that is root, not a scoped permission"
@@ -325,7 +320,7 @@ impl Config {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b" ._-".contains(&b))
             {
-                return Err(err(
+                return Err(ConfigError::at(
                     &path,
                     format!(
                         "`{t}`: arguments are letters, digits, spaces, `.`, `_` and `-` (no wildcards: each entry is matched exactly)"
@@ -335,7 +330,7 @@ impl Config {
             if t.split_whitespace().any(|w| {
                 w == "--ssh" || w.starts_with("--advertise") || w.starts_with("--exit-node")
             }) {
-                return Err(err(
+                return Err(ConfigError::at(
                     &path,
                     format!(
                         "`tailscale {t}` is refused: it opens SSH, routes or an exit node through the host"
@@ -391,27 +386,11 @@ impl Config {
     }
 
     fn env_command(&self, path: &str) -> Command {
-        let p = quote(path).into_owned();
-        let og = quote(&self.owner()).into_owned();
+        let owner = self.owner();
+        let mode_owner = format!("600 {owner}");
         // Read-only: passes when the file is absent or already right.
-        let unless = format!(
-            "p={p}; if [ ! -e \"$p\" ] && [ ! -L \"$p\" ]; then exit 0; fi; [ ! -L \"$p\" ] && [ -f \"$p\" ] && [ \"$(stat -c '%a %U:%G' \"$p\")\" = {} ]",
-            quote(&format!("600 {}", self.owner()))
-        );
-        // The file usually sits in a directory the service user can write: a symlink or a
-        // hard link swapped in there must not make root chown/chmod something else (the
-        // seed's `chown fleetclaw:fleetclaw .../.env` as root follows such a link).
-        let run = [
-            format!("p={p}"),
-            "if [ ! -e \"$p\" ] && [ ! -L \"$p\" ]; then exit 0; fi".to_owned(),
-            "r=$(realpath -e -- \"$p\" 2>/dev/null) || r=''".to_owned(),
-            "if [ \"$r\" != \"$p\" ]; then echo \"rampart: $p is, or is reached through, a symbolic link (to ${r:-nowhere}): refusing to change owner or mode through it; list the real path in env_files\" >&2; exit 1; fi".to_owned(),
-            "if [ ! -f \"$p\" ]; then echo \"rampart: $p is not a regular file\" >&2; exit 1; fi".to_owned(),
-            "if [ \"$(stat -c %h \"$p\")\" != 1 ]; then echo \"rampart: $p has other hard links: refusing to change owner or mode\" >&2; exit 1; fi".to_owned(),
-            format!("chown -h {og} \"$p\""),
-            "chmod 0600 \"$p\"".to_owned(),
-        ]
-        .join("\n");
+        let unless = script_with_args(ENV_FILE_OK, &[path, &mode_owner]);
+        let run = script_with_args(ENV_FILE, &[path, &owner]);
         Command::unless(&format!("secure env file {path}"), &run, &unless)
     }
 
@@ -429,26 +408,9 @@ impl Config {
     }
 
     fn handler(&self) -> Script {
-        let u = quote(&self.unit()).into_owned();
+        let restart = if self.restart { "yes" } else { "no" };
         let mut s = Script::new();
-        s.raw("systemctl daemon-reload");
-        if self.restart {
-            s.raw(format!(
-                "if systemctl is-active --quiet {u}; then systemctl restart {u}; else echo {}; fi",
-                quote(&format!(
-                    "{} is not running: its sandbox applies when it starts",
-                    self.unit()
-                ))
-            ));
-        } else {
-            s.raw(format!(
-                "echo {}",
-                quote(&format!(
-                    "restart {} yourself: the running process keeps its old sandbox",
-                    self.unit()
-                ))
-            ));
-        }
+        s.raw(script_with_args(HANDLER_SCRIPT, &[&self.unit(), restart]));
         s
     }
 
@@ -547,7 +509,7 @@ impl Configured for Config {
     }
 
     fn checks(&self) -> Vec<Check> {
-        let unit = quote(&self.unit()).into_owned();
+        let unit = self.unit();
         let want = [
             format!(
                 "NoNewPrivileges={}",
@@ -561,64 +523,44 @@ impl Configured for Config {
             format!("ProtectHome={}", Self::shown(&self.protect_home)),
         ]
         .join("|");
-        let judge = r#"{ k = $0; sub(/=.*/, "", k); v = $0; sub(/^[^=]*=/, "", v); got[k] = v }
-END { n = split(want, w, "|"); m = split(paths, p, " ")
-  for (i = 1; i <= n; i++) { k = w[i]; sub(/=.*/, "", k); v = w[i]; sub(/^[^=]*=/, "", v)
-    if (got[k] != v) { print k "=" got[k] " (want " v ")"; bad = 1 } }
-  split(got["ReadWritePaths"], have, " "); for (j in have) h[have[j]] = 1
-  for (i = 1; i <= m; i++) if (!(p[i] in h)) { print "ReadWritePaths lacks " p[i]; bad = 1 }
-  if (!bad) print "ok" }"#;
         let mut checks = vec![Check {
             id: "service-hardening.sandbox-configured".into(),
             title: format!(
                 "{} is configured with no-new-privileges, a private /tmp, a read-only system and home",
                 self.unit()
             ),
-            command: format!(
-                "systemctl show {unit} -p NoNewPrivileges -p PrivateTmp -p ProtectSystem -p ProtectHome -p ReadWritePaths | awk -v want={} -v paths={} {}",
-                quote(&want),
-                quote(&self.read_write_paths.join(" ")),
-                quote(judge)
+            command: check_command(
+                SANDBOX_CONFIGURED,
+                &[&unit, &want, &self.read_write_paths.join(" ")],
             ),
             expect: Expect::Equals("ok".into()),
         }];
-        let mut running = vec![];
-        if self.no_new_privileges {
-            running.push("awk '/^NoNewPrivs:/ { print \"NoNewPrivs=\" $2 }' /proc/$pid/status");
-        }
-        if self.protect_system == "strict" {
-            running.push("awk '$5 == \"/\" { split($6, o, \",\"); print \"root=\" o[1] }' /proc/$pid/mountinfo");
-        }
-        if !running.is_empty() {
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        let (nnp, ro_root) = (self.no_new_privileges, self.protect_system == "strict");
+        if nnp || ro_root {
             checks.push(Check {
                 id: "service-hardening.sandbox-running".into(),
                 title: format!("the running {} process is sandboxed (no-new-privileges, read-only root), or the service is stopped", self.unit()),
-                command: format!(
-                    "pid=$(systemctl show -p MainPID --value {unit}); if [ \"${{pid:-0}}\" = 0 ]; then echo 'not running'; else {}; fi",
-                    running.join("; ")
-                ),
+                command: check_command(SANDBOX_RUNNING, &[&unit, yes(nnp), yes(ro_root)]),
                 expect: Expect::Lacks(vec!["NoNewPrivs=0".into(), "root=rw".into()]),
             });
         }
         if !self.env_files.is_empty() {
-            let files: Vec<String> = self
-                .env_files
-                .iter()
-                .map(|p| quote(p).into_owned())
-                .collect();
+            let mode_owner = format!("600 {}", self.owner());
+            let mut args = vec![mode_owner.as_str()];
+            args.extend(self.env_files.iter().map(String::as_str));
             checks.push(Check {
                 id: "service-hardening.env-files".into(),
-                title: format!("the service's env files are mode 0600 and owned by {}", self.owner()),
-                command: format!(
-                    "for p in {}; do if [ -L \"$p\" ]; then echo \"BAD $p is a symbolic link\"; elif [ -e \"$p\" ]; then s=$(stat -c '%a %U:%G' \"$p\"); [ \"$s\" = {} ] && echo \"$p $s\" || echo \"BAD $p $s\"; else echo \"$p absent\"; fi; done",
-                    files.join(" "),
-                    quote(&format!("600 {}", self.owner()))
+                title: format!(
+                    "the service's env files are mode 0600 and owned by {}",
+                    self.owner()
                 ),
+                command: check_command(ENV_FILES_CHECK, &args),
                 expect: Expect::Lacks(vec!["BAD ".into()]),
             });
         }
         if self.sudo {
-            let sudoers = quote(&self.sudoers()).into_owned();
+            let sudoers = self.sudoers();
             checks.push(Check {
                 id: "service-hardening.sudoers-valid".into(),
                 title: "the sudoers configuration parses (visudo -c)".into(),
@@ -630,13 +572,16 @@ END { n = split(want, w, "|"); m = split(paths, p, " ")
             checks.push(Check {
                 id: "service-hardening.sudoers-file".into(),
                 title: format!("{} is read-only and owned by root", self.sudoers()),
-                command: format!("stat -c '%a %U:%G' {sudoers} 2>&1"),
+                command: check_command("stat -c '%a %U:%G' \"$2\" 2>&1\n", &[&sudoers]),
                 expect: Expect::Equals("440 root:root".into()),
             });
             checks.push(Check {
                 id: "service-hardening.sudo-scoped".into(),
                 title: format!("{} cannot run arbitrary commands as root", self.user),
-                command: format!("sudo -l -U {} 2>&1 | tr -s ' \\n' ' '", quote(&self.user)),
+                command: check_command(
+                    "sudo -l -U \"$2\" 2>&1 | tr -s ' \\n' ' '\n",
+                    &[&self.user],
+                ),
                 expect: Expect::Lacks(vec![
                     ") ALL".into(),
                     ", ALL".into(),

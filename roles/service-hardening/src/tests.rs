@@ -6,7 +6,7 @@ use pretty_assertions::assert_eq;
 use rampart_core::facts::{CommandResult, FactRequest, Facts, FileState};
 use rampart_core::hostplan::PlannedRole;
 use rampart_core::plan::Change;
-use rampart_core::role::{Configured, Role};
+use rampart_core::role::Configured;
 use rampart_core::secret::Secret;
 use rampart_core::testing::{
     applies, assert_converges, fresh_lab_facts, plan_checked, text_file, try_plan,
@@ -21,7 +21,7 @@ const SUDOERS: &str = "/etc/sudoers.d/clawdbot";
 const ENV: &str = "/home/clawdbot/.clawdbot/.env";
 
 fn configure(v: serde_json::Value) -> Box<dyn Configured> {
-    RoleImpl
+    role()
         .configure(v)
         .unwrap_or_else(|e| panic!("config rejected: {e}"))
 }
@@ -100,11 +100,33 @@ fn fresh_host_gets_dropin_sudoers_and_env_fix() {
     };
     assert_eq!((s.mode, s.owner.as_str()), (0o440, "root"));
     assert_eq!(s.validate, Some(Validate::Temp("visudo -cf %s".into())));
-    let handler = p.handlers[0].script.as_str();
+    let handler = ["set -e\n", p.handlers[0].script.as_str()].concat();
+    // Under dash, in `set -e` as the apply script runs handlers: restarted when running, a
+    // note when stopped.
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    sh.stub("systemctl", 0);
+    assert!(sh.run(&handler, &[]).ok());
     assert_eq!(
-        handler,
-        "systemctl daemon-reload\nif systemctl is-active --quiet clawdbot.service; then systemctl restart clawdbot.service; else echo 'clawdbot.service is not running: its sandbox applies when it starts'; fi\n"
+        sh.calls(),
+        [
+            "systemctl daemon-reload",
+            "systemctl is-active --quiet clawdbot.service",
+            "systemctl restart clawdbot.service"
+        ]
     );
+    sh.clear_calls();
+    sh.stub_body("systemctl", "[ \"$1\" = is-active ] && exit 3; exit 0");
+    let out = sh.run(&handler, &[]);
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(
+        out.stdout_str(),
+        "clawdbot.service is not running: its sandbox applies when it starts\n"
+    );
+    // daemon-reload failing fails the handler.
+    sh.stub("systemctl", 1);
+    assert!(!sh.run(&handler, &[]).ok());
 }
 
 #[test]
@@ -161,8 +183,12 @@ fn options_change_the_files() {
     );
     let p = plan_checked(c.as_ref(), &fresh(c.as_ref()), &no_secrets(), "root");
     assert!(
-        !p.handlers[0].script.as_str().contains("systemctl restart"),
-        "restart = false"
+        p.handlers[0]
+            .script
+            .as_str()
+            .starts_with("set -- fleet-agent@ex_001.service no\n"),
+        "restart = false: {}",
+        p.handlers[0].script.as_str()
     );
 
     let c = configure(json!({ "sudo": false }));
@@ -270,16 +296,99 @@ fn env_files_are_fixed_without_reading_them_and_never_through_links() {
         panic!("the env file command runs")
     };
     let s = a.script.as_str();
-    assert!(
-        s.contains("realpath -e --") && s.contains("refusing to change owner or mode through it"),
-        "{s}"
-    );
-    assert!(s.contains("stat -c %h"), "hard links are refused: {s}");
-    assert!(
-        s.contains("chown -h clawdbot:clawdbot \"$p\"\nchmod 0600 \"$p\""),
-        "{s}"
-    );
     assert!(!s.contains("cat ") && !s.contains("base64"), "{s}");
+
+    // The fix and its guard under dash, on real files in a temporary root (chown faked: the
+    // test is not root).
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    sh.stub("chown", 0);
+    let env = sh.write("home/x/.env", "TOKEN=1\n");
+    let owner = String::from_utf8_lossy(
+        &std::process::Command::new("id")
+            .args(["-un"])
+            .output()
+            .expect("id")
+            .stdout,
+    )
+    .trim()
+    .to_owned();
+    let group = String::from_utf8_lossy(
+        &std::process::Command::new("id")
+            .args(["-gn"])
+            .output()
+            .expect("id")
+            .stdout,
+    )
+    .trim()
+    .to_owned();
+    let c = configure(json!({"user": "clawdbot", "env_files": [env]}));
+    let p = plan_checked(c.as_ref(), &fresh(c.as_ref()), &no_secrets(), "root");
+    let Some(Ok(Change::Apply(a))) = p.items.last().map(|i| &i.change) else {
+        panic!("the env file command runs")
+    };
+    let fix = ["set -e\n", a.script.as_str()].concat();
+    let mut req = FactRequest::new();
+    c.facts(&mut req);
+    let guard = req.commands[&format!("unless:secure env file {env}")].clone();
+    let mode = |p: &str| {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::symlink_metadata(p)
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    std::fs::set_permissions(&env, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .expect("chmod");
+    assert!(!sh.run(&guard, &[]).ok(), "0644: the guard fails");
+    let out = sh.run(&fix, &[]);
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(mode(&env), 0o600);
+    assert_eq!(sh.calls(), [format!("chown -h clawdbot:clawdbot {env}")]);
+    // The guard with this machine's owner: right mode and owner pass.
+    let guard_here = guard.replace("'600 clawdbot:clawdbot'", &format!("'600 {owner}:{group}'"));
+    assert!(sh.run(&guard_here, &[]).ok(), "{guard_here}");
+
+    // A symbolic link in its place: refused, and nothing changed through it.
+    sh.clear_calls();
+    let target = sh.write("etc/shadow-ish", "x\n");
+    std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .expect("chmod");
+    std::fs::remove_file(&env).expect("rm");
+    std::os::unix::fs::symlink(&target, &env).expect("symlink");
+    assert!(!sh.run(&guard, &[]).ok(), "a link fails the guard");
+    let out = sh.run(&fix, &[]);
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("refusing to change owner or mode through it"),
+        "{out:?}"
+    );
+    assert_eq!(mode(&target), 0o644);
+    assert!(sh.calls().is_empty(), "{:?}", sh.calls());
+
+    // A hard link: refused.
+    std::fs::remove_file(&env).expect("rm");
+    std::fs::hard_link(&target, &env).expect("hard link");
+    let out = sh.run(&fix, &[]);
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(out.stderr.contains("has other hard links"), "{out:?}");
+    assert_eq!(mode(&target), 0o644);
+
+    // A directory: not a regular file.
+    std::fs::remove_file(&env).expect("rm");
+    std::fs::create_dir(&env).expect("mkdir");
+    let out = sh.run(&fix, &[]);
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(out.stderr.contains("is not a regular file"), "{out:?}");
+
+    // Absent: nothing to do, the guard passes.
+    std::fs::remove_dir(&env).expect("rmdir");
+    assert!(sh.run(&guard, &[]).ok());
+    assert!(sh.run(&fix, &[]).ok());
+    assert!(sh.calls().is_empty(), "{:?}", sh.calls());
 }
 
 #[test]
@@ -311,15 +420,12 @@ fn checks_are_named_controls() {
         ]
     );
     assert!(
-        checks[0]
-            .command
-            .starts_with("systemctl show clawdbot.service -p NoNewPrivileges"),
+        checks[0].command.starts_with(
+            "set -- \"$1\" clawdbot.service 'NoNewPrivileges=yes|PrivateTmp=yes|ProtectSystem=strict|ProtectHome=read-only' "
+        ),
         "{}",
         checks[0].command
     );
-    assert!(checks[0].command.contains(
-        "-v want='NoNewPrivileges=yes|PrivateTmp=yes|ProtectSystem=strict|ProtectHome=read-only'"
-    ));
     let off =
         configure(json!({"sudo": false, "no_new_privileges": false, "protect_system": "full"}))
             .checks();
@@ -327,29 +433,61 @@ fn checks_are_named_controls() {
     assert_eq!(ids, ["service-hardening.sandbox-configured"]);
 }
 
-/// The sandbox judge, fed `systemctl show` output as systemd 252 prints it (lab).
+/// The sandbox judge under dash, fed `systemctl show` output as systemd 252 prints it (lab).
 #[test]
 fn sandbox_judge_reads_systemctl_show() {
     let c = configure(json!({"read_write_paths": ["/home/clawdbot/.clawdbot", "-/var/cache/x"]}));
-    let cmd = c.checks().remove(0).command;
-    let judge = cmd
-        .split_once(" | awk ")
-        .map(|(_, j)| format!("awk {j}"))
-        .expect("pipes into awk");
+    let check = c.checks().remove(0);
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
     let run = |shown: &str| {
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!("printf '%s' {} | {judge}", quote(shown)))
-            .output()
-            .expect("run sh");
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        sh.stub_output("systemctl", 0, shown);
+        sh.run(&check.command, &[""]).stdout_str().trim().to_owned()
     };
     let good = "ReadWritePaths=/home/clawdbot/.clawdbot -/var/cache/x /var/lib/extra\nPrivateTmp=yes\nProtectHome=read-only\nProtectSystem=strict\nNoNewPrivileges=yes\n";
     assert_eq!(run(good), "ok");
+    assert_eq!(
+        sh.calls(),
+        [
+            "systemctl show clawdbot.service -p NoNewPrivileges -p PrivateTmp -p ProtectSystem -p ProtectHome -p ReadWritePaths"
+        ]
+    );
     let unit_missing = "ReadWritePaths=\nProtectSystem=no\nNoNewPrivileges=no\n";
     assert_eq!(
         run(unit_missing),
         "NoNewPrivileges=no (want yes)\nPrivateTmp= (want yes)\nProtectSystem=no (want strict)\nProtectHome= (want read-only)\nReadWritePaths lacks /home/clawdbot/.clawdbot\nReadWritePaths lacks -/var/cache/x"
+    );
+}
+
+/// The running-sandbox and env-files checks under dash.
+#[test]
+fn running_and_env_file_checks_under_dash() {
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    let env = sh.write("srv/.env", "A=1\n");
+    let c = configure(json!({"env_files": [env, "/nonexistent/.env"]}));
+    let checks = c.checks();
+    let by = |id: &str| checks.iter().find(|k| k.id == id).cloned().expect(id);
+    sh.stub_output("systemctl", 0, "0\n");
+    let running = by("service-hardening.sandbox-running");
+    assert_eq!(
+        sh.run(&running.command, &[""]).stdout_str(),
+        "not running\n"
+    );
+    let files = by("service-hardening.env-files");
+    let out = sh.run(&files.command, &[""]).stdout_str();
+    assert!(
+        out.contains("BAD ") && out.contains("/nonexistent/.env absent"),
+        "{out}"
+    );
+    std::fs::remove_file(&env).expect("rm");
+    std::os::unix::fs::symlink("/etc/hostname", &env).expect("symlink");
+    let out = sh.run(&files.command, &[""]).stdout_str();
+    assert!(
+        out.contains(&format!("BAD {env} is a symbolic link")),
+        "{out}"
     );
 }
 
@@ -438,14 +576,24 @@ fn config_errors_name_the_field() {
         (json!({"restart": "yes"}), "restart", "invalid type"),
     ];
     for (value, path, message) in cases {
-        let e = RoleImpl
+        let e = role()
             .configure(value.clone())
             .expect_err(&format!("{value} must be refused"));
         assert_eq!(e.path, path, "{value}: {e}");
         assert!(e.message.contains(message), "{value}: {e}");
     }
-    let e = RoleImpl
+    let e = role()
         .configure(json!({"env_file": []}))
         .expect_err("unknown field");
     assert_eq!(e.unknown_field.as_deref(), Some("env_file"));
+}
+
+/// The data fixtures in this role's `fixtures/`: facts in, changes and scripts out (one
+/// generic runner, `rampart_core::testing::fixtures`).
+#[test]
+fn fixtures() {
+    rampart_core::testing::fixtures::run_fixtures(
+        role().as_ref(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
+    );
 }

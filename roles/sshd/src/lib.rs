@@ -26,9 +26,7 @@ use std::collections::BTreeMap;
 use rampart_core::Risk;
 use rampart_core::facts::{FactRequest, Facts};
 use rampart_core::resource::{File, Resource, Validate};
-use rampart_core::role::{
-    ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, configure_typed,
-};
+use rampart_core::role::{Configured, Handler, HostContext, Role, RoleError, RolePlan, TypedRole};
 use rampart_core::shell::{Script, quote};
 use rampart_core::types::Port;
 use rampart_core::verify::{Check, Expect};
@@ -136,30 +134,15 @@ impl Config {
     }
 }
 
-/// The role.
-#[derive(Debug, Default)]
-pub struct RoleImpl;
-
 /// The role, for the registry.
 pub fn role() -> Box<dyn Role> {
-    Box::new(RoleImpl)
-}
-
-impl Role for RoleImpl {
-    fn name(&self) -> &'static str {
-        "sshd"
-    }
-    fn summary(&self) -> &'static str {
-        "SSH hardening as a validated sshd_config.d drop-in that wins, with lockout protection"
-    }
-    fn configure(&self, config: serde_json::Value) -> Result<Box<dyn Configured>, ConfigError> {
-        let c = configure_typed::<Config>(config)?;
-        c.validate()?;
-        Ok(Box::new(c))
-    }
-    fn defaults(&self) -> serde_json::Value {
-        serde_json::to_value(Config::default()).unwrap_or_default()
-    }
+    TypedRole::<Config>::new(
+        "sshd",
+        "SSH hardening as a validated sshd_config.d drop-in that wins, with lockout protection",
+    )
+    .validated(Config::validate)
+    .builtin_checks(controls::builtin)
+    .boxed()
 }
 
 /// The unit that runs sshd: Debian and Ubuntu call it `ssh` (with `sshd` as an alias that
@@ -394,6 +377,8 @@ fn effective_check(lkey: &str, filter: &str, want: &str) -> String {
         quote(want)
     )
 }
+
+pub mod controls;
 
 #[cfg(test)]
 mod tests;

@@ -262,14 +262,16 @@ impl Config {
     /// Checks what serde cannot: names, numbers and the `extra` directives.
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (i, u) in self.allow_users.iter().enumerate() {
-            check_word(u).map_err(|m| err(&format!("allow_users[{i}]"), &format!("`{u}`: {m}")))?;
+            check_word(u)
+                .map_err(|m| ConfigError::at(format!("allow_users[{i}]"), format!("`{u}`: {m}")))?;
         }
         for (i, g) in self.allow_groups.iter().enumerate() {
-            check_word(g)
-                .map_err(|m| err(&format!("allow_groups[{i}]"), &format!("`{g}`: {m}")))?;
+            check_word(g).map_err(|m| {
+                ConfigError::at(format!("allow_groups[{i}]"), format!("`{g}`: {m}"))
+            })?;
         }
         if self.max_auth_tries == 0 {
-            return Err(err(
+            return Err(ConfigError::at(
                 "max_auth_tries",
                 "0 would refuse every login; the seed uses 3",
             ));
@@ -285,19 +287,22 @@ fn validate_extra(extra: &BTreeMap<String, String>) -> Result<(), ConfigError> {
         let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
             && chars.all(|c| c.is_ascii_alphanumeric());
         if !ok {
-            return Err(err(
+            return Err(ConfigError::at(
                 &path,
                 "an sshd keyword is letters and digits (\"ClientAliveInterval\")",
             ));
         }
         if STRUCTURAL.contains(&key.to_ascii_lowercase().as_str()) {
-            return Err(err(
+            return Err(ConfigError::at(
                 &path,
                 "Match and Include change the file's structure; put them in sshd_config or your own drop-in",
             ));
         }
         if value.trim().is_empty() || value.contains(['\n', '\r', '\0']) {
-            return Err(err(&path, "the value must be one non-empty line"));
+            return Err(ConfigError::at(
+                &path,
+                "the value must be one non-empty line",
+            ));
         }
     }
     Ok(())
@@ -311,14 +316,5 @@ fn check_word(w: &str) -> Result<(), &'static str> {
         Err("names and patterns are non-empty, without spaces or quotes")
     } else {
         Ok(())
-    }
-}
-
-fn err(path: &str, message: &str) -> ConfigError {
-    ConfigError {
-        path: path.to_owned(),
-        message: message.to_owned(),
-        unknown_field: None,
-        expected: Vec::new(),
     }
 }

@@ -6,7 +6,7 @@ use pretty_assertions::assert_eq;
 use rampart_core::Change;
 use rampart_core::facts::{Accounts, FileState, GroupEntry, UnitState, UserEntry};
 use rampart_core::hostplan::PlannedRole;
-use rampart_core::role::{HostContext, Role};
+use rampart_core::role::HostContext;
 use rampart_core::template::Templates;
 use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
 use serde_json::json;
@@ -17,7 +17,7 @@ use super::*;
 const DEBIAN_MAIN: &str = "\n# This is the sshd server system-wide configuration file.  See\n# sshd_config(5) for more information.\n\nInclude /etc/ssh/sshd_config.d/*.conf\n\n#Port 22\n#PermitRootLogin prohibit-password\nKbdInteractiveAuthentication no\nUsePAM yes\nX11Forwarding yes\nPrintMotd no\nAcceptEnv LANG LC_*\nSubsystem\tsftp\t/usr/lib/openssh/sftp-server\n";
 
 fn configure(v: serde_json::Value) -> Config {
-    let c: Config = configure_typed(v).expect("valid config");
+    let c: Config = rampart_core::role::configure_typed(v).expect("valid config");
     c.validate().expect("valid config");
     c
 }
@@ -550,7 +550,7 @@ fn checks_assert_effective_values_and_name_the_overriding_file() {
 
 #[test]
 fn config_errors_have_paths() {
-    let r = RoleImpl;
+    let r = role();
     let e = r.configure(json!({"allow_user": ["x"]})).unwrap_err();
     assert_eq!(e.unknown_field.as_deref(), Some("allow_user"));
     let e = r
@@ -575,4 +575,14 @@ fn config_errors_have_paths() {
     assert_eq!(r.defaults()["allow_users"], json!(["fleetclaw", "ubuntu"]));
     assert_eq!(r.defaults()["permit_root_login"], json!("no"));
     assert_eq!(r.defaults()["port"], json!(22));
+}
+
+/// The data fixtures in this role's `fixtures/`: facts in, changes and scripts out (one
+/// generic runner, `rampart_core::testing::fixtures`).
+#[test]
+fn fixtures() {
+    rampart_core::testing::fixtures::run_fixtures(
+        role().as_ref(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
+    );
 }

@@ -16,10 +16,9 @@ use std::fmt;
 use rampart_core::facts::FactRequest;
 use rampart_core::resource::{Content, Resource, Swapfile, Sysctl};
 use rampart_core::role::{
-    ConfigError, Configured, HostContext, Role, RoleError, RolePlan, configure_typed,
+    ConfigError, Configured, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
-use rampart_core::shell::quote;
-use rampart_core::verify::{Check, Expect};
+use rampart_core::verify::{Check, Expect, check_command};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -202,39 +201,15 @@ impl Default for Config {
     }
 }
 
-/// The role.
-#[derive(Debug, Default)]
-pub struct RoleImpl;
-
 /// The role, for the registry.
 pub fn role() -> Box<dyn Role> {
-    Box::new(RoleImpl)
-}
-
-impl Role for RoleImpl {
-    fn name(&self) -> &'static str {
-        "swap-sysctl"
-    }
-    fn summary(&self) -> &'static str {
-        "swap file (one fstab line) and the seed's kernel parameters, persisted and live"
-    }
-    fn configure(&self, config: serde_json::Value) -> Result<Box<dyn Configured>, ConfigError> {
-        let c = configure_typed::<Config>(config)?;
-        c.validate()?;
-        Ok(Box::new(c))
-    }
-    fn defaults(&self) -> serde_json::Value {
-        serde_json::to_value(Config::default()).unwrap_or_default()
-    }
-}
-
-fn config_error(path: &str, message: String) -> ConfigError {
-    ConfigError {
-        path: path.into(),
-        message,
-        unknown_field: None,
-        expected: Vec::new(),
-    }
+    TypedRole::<Config>::new(
+        "swap-sysctl",
+        "swap file (one fstab line) and the seed's kernel parameters, persisted and live",
+    )
+    .validated(Config::validate)
+    .builtin_checks(controls::builtin)
+    .boxed()
 }
 
 /// A path that is safe in /etc/fstab (no whitespace) and in shell code.
@@ -265,7 +240,7 @@ impl Config {
             || self.swapfile.starts_with("/proc/")
             || self.swapfile.starts_with("/dev/")
         {
-            return Err(config_error(
+            return Err(ConfigError::at(
                 "swapfile",
                 format!(
                     "invalid swap file path `{}`: an absolute file path of letters, digits and /._-",
@@ -277,7 +252,7 @@ impl Config {
             || !self.sysctl_file.starts_with("/etc/sysctl.d/")
             || !self.sysctl_file.ends_with(".conf")
         {
-            return Err(config_error(
+            return Err(ConfigError::at(
                 "sysctl_file",
                 format!(
                     "invalid sysctl file `{}`: systemd-sysctl reads /etc/sysctl.d/*.conf",
@@ -287,8 +262,8 @@ impl Config {
         }
         for k in self.sysctls.keys() {
             if !valid_key(k) {
-                return Err(config_error(
-                    &format!("sysctls.{k}"),
+                return Err(ConfigError::at(
+                    format!("sysctls.{k}"),
                     format!("invalid kernel parameter `{k}`: dotted names like `vm.swappiness`"),
                 ));
             }
@@ -366,29 +341,26 @@ impl Configured for Config {
     fn checks(&self) -> Vec<Check> {
         let mut out = Vec::new();
         if self.swap {
-            let p = quote(&self.swapfile).into_owned();
+            let p = self.swapfile.as_str();
             out.push(Check {
                 id: "swap.file".into(),
                 title: format!(
                     "{} is a {} swap file, mode 0600, owned by root",
                     self.swapfile, self.swap_size
                 ),
-                command: format!("stat -c '%a %U %s' {p}"),
+                command: check_command("stat -c '%a %U %s' \"$2\"\n", &[p]),
                 expect: Expect::Equals(format!("600 root {}", self.swap_size.get() * 1024 * 1024)),
             });
             out.push(Check {
                 id: "swap.fstab".into(),
                 title: format!("/etc/fstab lists {} exactly once", self.swapfile),
-                command: format!("awk -v p={p} '$1 == p' /etc/fstab"),
+                command: check_command("awk -v p=\"$2\" '$1 == p' /etc/fstab\n", &[p]),
                 expect: Expect::Equals(format!("{} none swap sw 0 0", self.swapfile)),
             });
             out.push(Check {
                 id: "swap.active".into(),
                 title: format!("{} is in use as swap", self.swapfile),
-                command: format!(
-                    "if systemd-detect-virt -cq; then echo \"in a container ($(systemd-detect-virt -c)): the kernel refuses swapon; the file and fstab are checked\"; echo ok; \
-                     elif swapon --show=NAME --noheadings | grep -qxF {p}; then echo ok; else echo 'FAIL: not active'; swapon --show; fi"
-                ),
+                command: check_command(controls::SWAP_FILE_ACTIVE, &[p]),
                 expect: Expect::Line("ok".into()),
             });
         }
@@ -396,7 +368,7 @@ impl Configured for Config {
             out.push(Check {
                 id: format!("sysctl.{k}"),
                 title: format!("kernel parameter {k} is {}", v.0),
-                command: format!("sysctl -n {} | tr '\\t' ' ' | tr -s ' '", quote(k)),
+                command: check_command("sysctl -n \"$2\" | tr '\\t' ' ' | tr -s ' '\n", &[k]),
                 expect: Expect::Equals(v.0.clone()),
             });
         }
@@ -414,13 +386,15 @@ impl Configured for Config {
                     "{} persists the parameters across reboots",
                     self.sysctl_file
                 ),
-                command: format!("cat {}", quote(&self.sysctl_file)),
+                command: check_command("cat \"$2\"\n", &[&self.sysctl_file]),
                 expect: Expect::Equals(text),
             });
         }
         out
     }
 }
+
+pub mod controls;
 
 #[cfg(test)]
 mod tests;

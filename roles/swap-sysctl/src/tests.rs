@@ -5,13 +5,12 @@ use std::collections::BTreeMap;
 use pretty_assertions::assert_eq;
 use rampart_core::facts::{FactRequest, Facts, FileState, SwapArea};
 use rampart_core::hostplan::PlannedRole;
-use rampart_core::role::Role as _;
 use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
 
 use super::*;
 
 fn cfg(v: serde_json::Value) -> Config {
-    let c: Config = configure_typed(v).expect("valid config");
+    let c: Config = rampart_core::role::configure_typed(v).expect("valid config");
     c.validate().expect("valid config");
     c
 }
@@ -334,7 +333,7 @@ fn a_conflicting_sysctl_conf_is_refused() {
 
 #[test]
 fn config_errors_name_the_field() {
-    let role = RoleImpl;
+    let role = role();
     let cases: &[(serde_json::Value, &str, &str)] = &[
         (
             serde_json::json!({"swap_size": "4T"}),
@@ -422,10 +421,10 @@ fn sizes_parse_and_print() {
         let s = Size::parse(input).expect(input);
         assert_eq!((s.get(), s.to_string()), (mib, shown.to_owned()));
     }
-    let d = RoleImpl.defaults();
+    let d = role().defaults();
     assert_eq!(d["swap_size"], "4G");
     assert_eq!(d["sysctls"]["vm.swappiness"], 10);
-    assert!(RoleImpl.configure(d).is_ok());
+    assert!(role().configure(d).is_ok());
 }
 
 #[test]
@@ -478,8 +477,22 @@ fn checks_are_named_controls() {
         .iter()
         .find(|c| c.id == "sysctl.vm.swappiness")
         .map(|c| c.command.clone());
-    assert_eq!(
-        tabbed.as_deref(),
-        Some("sysctl -n vm.swappiness | tr '\\t' ' ' | tr -s ' '")
+    // Under dash: a tab-separated value reads as the configured one.
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    sh.stub_output("sysctl", 0, "4096\t87380\t6291456\n");
+    let out = sh.run(&tabbed.expect("the swappiness check"), &[""]);
+    assert_eq!(out.stdout_str(), "4096 87380 6291456\n");
+    assert_eq!(sh.calls(), ["sysctl -n vm.swappiness"]);
+}
+
+/// The data fixtures in this role's `fixtures/`: facts in, changes and scripts out (one
+/// generic runner, `rampart_core::testing::fixtures`).
+#[test]
+fn fixtures() {
+    rampart_core::testing::fixtures::run_fixtures(
+        role().as_ref(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
     );
 }

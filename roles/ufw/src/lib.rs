@@ -23,11 +23,11 @@ use rampart_core::resource::{
     AptUpdate, Command, Packages, Resource, Ufw, UfwAction, UfwPolicy, UfwRule,
 };
 use rampart_core::role::{
-    ConfigError, Configured, HostContext, Role, RoleError, RolePlan, configure_typed,
+    ConfigError, Configured, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
-use rampart_core::shell::{join, quote};
+use rampart_core::shell::join;
 use rampart_core::types::{Cidr, Port};
-use rampart_core::verify::{Check, Expect};
+use rampart_core::verify::{Check, Expect, SSHD_PORTS_FN, check_command};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -246,39 +246,15 @@ impl Default for Config {
     }
 }
 
-/// The role.
-#[derive(Debug, Default)]
-pub struct RoleImpl;
-
 /// The role, for the registry.
 pub fn role() -> Box<dyn Role> {
-    Box::new(RoleImpl)
-}
-
-impl Role for RoleImpl {
-    fn name(&self) -> &'static str {
-        "ufw"
-    }
-    fn summary(&self) -> &'static str {
-        "ufw firewall: deny incoming, SSH in use + Tailscale + your rules, IPv6, logging, on"
-    }
-    fn configure(&self, config: serde_json::Value) -> Result<Box<dyn Configured>, ConfigError> {
-        let c = configure_typed::<Config>(config)?;
-        c.validate()?;
-        Ok(Box::new(c))
-    }
-    fn defaults(&self) -> serde_json::Value {
-        serde_json::to_value(Config::default()).unwrap_or_default()
-    }
-}
-
-fn config_error(path: String, message: String) -> ConfigError {
-    ConfigError {
-        path,
-        message,
-        unknown_field: None,
-        expected: Vec::new(),
-    }
+    TypedRole::<Config>::new(
+        "ufw",
+        "ufw firewall: deny incoming, SSH in use + Tailscale + your rules, IPv6, logging, on",
+    )
+    .validated(Config::validate)
+    .builtin_checks(controls::builtin)
+    .boxed()
 }
 
 /// The source as ufw writes it in its rules files: single addresses without a prefix.
@@ -309,7 +285,7 @@ fn check_cidr(path: String, c: &Cidr) -> Result<(), ConfigError> {
         }
     };
     if network != c.addr() {
-        return Err(config_error(
+        return Err(ConfigError::at(
             path,
             format!(
                 "`{c}` has host bits set: write the network, `{network}/{}`",
@@ -328,7 +304,7 @@ fn check_comment(path: String, comment: &str) -> Result<(), ConfigError> {
     if ok {
         Ok(())
     } else {
-        Err(config_error(
+        Err(ConfigError::at(
             path,
             format!(
                 "invalid comment {comment:?}: use 1 to 64 printable ASCII characters without quotes"
@@ -344,7 +320,7 @@ impl Config {
         for (i, c) in self.ssh_from.iter().enumerate() {
             check_cidr(format!("ssh_from[{i}]"), c)?;
             if c.addr().is_ipv6() && !self.ipv6 {
-                return Err(config_error(
+                return Err(ConfigError::at(
                     format!("ssh_from[{i}]"),
                     format!("`{c}` is IPv6 but `ipv6 = false`: ufw would not manage it"),
                 ));
@@ -352,7 +328,7 @@ impl Config {
         }
         for (i, r) in self.allow.iter().enumerate() {
             if r.port.is_range() && r.proto == Proto::Any {
-                return Err(config_error(
+                return Err(ConfigError::at(
                     format!("allow[{i}].proto"),
                     format!(
                         "the port range `{}` needs `proto = \"tcp\"` or `\"udp\"` (ufw refuses ranges for both)",
@@ -363,7 +339,7 @@ impl Config {
             if let Some(c) = &r.from {
                 check_cidr(format!("allow[{i}].from"), c)?;
                 if c.addr().is_ipv6() && !self.ipv6 {
-                    return Err(config_error(
+                    return Err(ConfigError::at(
                         format!("allow[{i}].from"),
                         format!("`{c}` is IPv6 but `ipv6 = false`: ufw would not manage it"),
                     ));
@@ -582,9 +558,6 @@ fn policy_iptables(p: UfwPolicy) -> &'static str {
     }
 }
 
-/// The ports sshd listens on, one per line (empty when `sshd -T` fails).
-const SSHD_PORTS: &str = "sshd -T 2>/dev/null | awk '$1==\"port\"{print $2}'";
-
 impl Configured for Config {
     fn facts(&self, req: &mut FactRequest) {
         let mut r = FactRequest::new();
@@ -681,11 +654,7 @@ impl Configured for Config {
         out.push(Check {
             id: "ufw.ssh-allowed".into(),
             title: "every port sshd listens on is allowed through ufw".into(),
-            command: format!(
-                "ports=$({SSHD_PORTS}); [ -n \"$ports\" ] || {{ echo 'FAIL: sshd -T printed no port'; exit 0; }}; \
-                 for p in $ports; do if grep -Eq \"^### tuple ### (allow|limit) (tcp|any) $p \" /etc/ufw/user.rules 2>/dev/null; \
-                 then echo \"ssh port $p: allowed\"; else echo \"FAIL: ssh port $p is not allowed\"; fi; done"
-            ),
+            command: [SSHD_PORTS_FN, controls::SSH_ALLOWED].concat(),
             expect: Expect::Lacks(vec!["FAIL".into()]),
         });
         // Nothing is allowed beyond what the configuration says: the seeds' "only SSH and
@@ -701,22 +670,22 @@ impl Configured for Config {
         out.push(Check {
             id: "ufw.only-allowed".into(),
             title: "ufw allows only the configured ports (SSH, Tailscale, the site's rules)".into(),
-            command: format!(
-                "[ -f /etc/ufw/user.rules ] || {{ echo 'unexpected: /etc/ufw/user.rules is missing'; exit 0; }}; \
-                 allowed={}; \
-                 for p in $( {{ {SSHD_PORTS}; printf '%s\\n' {} ${{1:+\"${{1##* }}\"}}; }} | sort -u); do for s in {}; do \
-                 allowed=\"$allowed\nallow $p/tcp from $s in\"; done; done; \
-                 grep -h '^### tuple ### ' {files} 2>/dev/null | awk '{{print $4\" \"$6\"/\"$5\" from \"$9\" \"$10}}' | sort -u | \
-                 while read -r r; do if printf '%b\\n' \"$allowed\" | grep -qxF -- \"$r\"; then echo \"allowed: $r\"; else echo \"unexpected: $r\"; fi; done",
-                quote(&self.expected_lines().join("\\n")),
-                if ssh_ports.is_empty() { "''".to_owned() } else { join(&ssh_ports) },
-                join(self.ssh_sources()),
+            command: check_command(
+                &[SSHD_PORTS_FN, controls::ONLY_ALLOWED].concat(),
+                &[
+                    &self.expected_lines().join("\\n"),
+                    &ssh_ports.join(" "),
+                    &self.ssh_sources().join(" "),
+                    &files,
+                ],
             ),
             expect: Expect::Lacks(vec!["unexpected:".into()]),
         });
         out
     }
 }
+
+pub mod controls;
 
 #[cfg(test)]
 mod tests;

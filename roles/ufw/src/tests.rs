@@ -7,7 +7,6 @@ use rampart_core::facts::{FactRequest, Facts, FileState, PackageState, SshConnec
 use rampart_core::hostplan::PlannedRole;
 use rampart_core::plan::{Change, Risk};
 use rampart_core::resource::{Resource, Ufw, UfwPolicy};
-use rampart_core::role::Role as _;
 use rampart_core::testing::{
     applies, assert_converges, blank_facts, lab_host, plan_checked, text_file,
 };
@@ -15,7 +14,7 @@ use rampart_core::testing::{
 use super::*;
 
 fn cfg(v: serde_json::Value) -> Config {
-    let c: Config = configure_typed(v).expect("valid config");
+    let c: Config = rampart_core::role::configure_typed(v).expect("valid config");
     c.validate().expect("valid config");
     c
 }
@@ -347,7 +346,7 @@ fn refuses_ssh_from_that_excludes_the_controller() {
 
 #[test]
 fn config_errors_name_the_field() {
-    let role = RoleImpl;
+    let role = role();
     let cases: &[(serde_json::Value, &str, &str)] = &[
         (
             serde_json::json!({"allow": [{"port": 0}]}),
@@ -442,7 +441,7 @@ fn config_errors_name_the_field() {
 
 #[test]
 fn defaults_are_the_seeds() {
-    let d = RoleImpl.defaults();
+    let d = role().defaults();
     assert_eq!(d["tailscale"], true);
     assert_eq!(d["ipv6"], true);
     assert_eq!(d["logging"], "low");
@@ -454,7 +453,7 @@ fn defaults_are_the_seeds() {
         ),
         (Some("deny"), Some("allow"), Some("deny"))
     );
-    assert!(RoleImpl.configure(d).is_ok(), "defaults round-trip");
+    assert!(role().configure(d).is_ok(), "defaults round-trip");
 }
 
 #[test]
@@ -579,4 +578,14 @@ fn only_allowed_check_judges_ufw_tuples() {
         "{out}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The data fixtures in this role's `fixtures/`: facts in, changes and scripts out (one
+/// generic runner, `rampart_core::testing::fixtures`).
+#[test]
+fn fixtures() {
+    rampart_core::testing::fixtures::run_fixtures(
+        role().as_ref(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
+    );
 }

@@ -21,7 +21,7 @@ use rampart_core::resource::{
     AptUpdate, File, Packages, Resource, Service, ServiceState, Validate,
 };
 use rampart_core::role::{
-    ConfigError, Configured, HostContext, Role, RoleError, RolePlan, configure_typed,
+    ConfigError, Configured, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
 use rampart_core::shell::join;
 use rampart_core::verify::{Check, Expect};
@@ -100,20 +100,11 @@ impl Default for Config {
     }
 }
 
-fn err(path: &str, message: String) -> ConfigError {
-    ConfigError {
-        path: path.to_owned(),
-        message,
-        unknown_field: None,
-        expected: Vec::new(),
-    }
-}
-
 /// apt.conf strings are double-quoted without escapes: a quote, backslash or line break would
 /// end the string or the file's structure.
 fn check_apt_string(path: &str, v: &str) -> Result<(), ConfigError> {
     if v.is_empty() || v.contains(['"', '\\', '\n', '\r', '\0']) {
-        return Err(err(
+        return Err(ConfigError::at(
             path,
             format!(
                 "`{v}` cannot be an apt.conf string (non-empty, no quotes, backslashes or line breaks)"
@@ -145,9 +136,9 @@ impl Config {
         if self.allowed_origins.as_ref().is_some_and(Vec::is_empty)
             && self.origins_pattern.as_ref().is_none_or(Vec::is_empty)
         {
-            return Err(err(
+            return Err(ConfigError::at(
                 "allowed_origins",
-                "no origins: unattended-upgrades would upgrade nothing".into(),
+                "no origins: unattended-upgrades would upgrade nothing",
             ));
         }
         let t = &self.automatic_reboot_time;
@@ -159,7 +150,7 @@ impl Config {
                     && m.parse::<u8>().is_ok_and(|m| m < 60)
             });
         if !ok {
-            return Err(err(
+            return Err(ConfigError::at(
                 "automatic_reboot_time",
                 format!("`{t}` is not HH:MM or \"now\""),
             ));
@@ -201,30 +192,15 @@ impl Config {
     }
 }
 
-/// The role.
-#[derive(Debug, Default)]
-pub struct RoleImpl;
-
 /// The role, for the registry.
 pub fn role() -> Box<dyn Role> {
-    Box::new(RoleImpl)
-}
-
-impl Role for RoleImpl {
-    fn name(&self) -> &'static str {
-        "unattended-upgrades"
-    }
-    fn summary(&self) -> &'static str {
-        "automatic security updates (Debian and Ubuntu origins), Docker held back, pending reboots reported"
-    }
-    fn configure(&self, config: serde_json::Value) -> Result<Box<dyn Configured>, ConfigError> {
-        let c = configure_typed::<Config>(config)?;
-        c.validate()?;
-        Ok(Box::new(c))
-    }
-    fn defaults(&self) -> serde_json::Value {
-        serde_json::to_value(Config::default()).unwrap_or_default()
-    }
+    TypedRole::<Config>::new(
+        "unattended-upgrades",
+        "automatic security updates (Debian and Ubuntu origins), Docker held back, pending reboots reported",
+    )
+    .validated(Config::validate)
+    .builtin_checks(controls::builtin)
+    .boxed()
 }
 
 impl Configured for Config {
@@ -357,6 +333,8 @@ impl Configured for Config {
         out
     }
 }
+
+pub mod controls;
 
 #[cfg(test)]
 mod tests;

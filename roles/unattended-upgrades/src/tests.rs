@@ -6,7 +6,6 @@ use pretty_assertions::assert_eq;
 use rampart_core::Change;
 use rampart_core::facts::{CommandResult, FileState, PackageState, UnitState};
 use rampart_core::hostplan::PlannedRole;
-use rampart_core::role::Role;
 use rampart_core::template::Templates;
 use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
 use serde_json::json;
@@ -14,7 +13,7 @@ use serde_json::json;
 use super::*;
 
 fn configure(v: serde_json::Value) -> Config {
-    let c: Config = configure_typed(v).expect("valid config");
+    let c: Config = rampart_core::role::configure_typed(v).expect("valid config");
     c.validate().expect("valid config");
     c
 }
@@ -420,7 +419,7 @@ fn the_blacklist_check_reads_apt_configs_dump_format() {
 
 #[test]
 fn config_errors_have_paths() {
-    let r = RoleImpl;
+    let r = role();
     for (v, path) in [
         (
             json!({"package_blacklist": ["docker\"; evil"]}),
@@ -450,4 +449,14 @@ fn config_errors_have_paths() {
         json!(["docker-ce", "docker-ce-cli", "containerd.io"])
     );
     assert_eq!(r.defaults()["automatic_reboot"], json!(false));
+}
+
+/// The data fixtures in this role's `fixtures/`: facts in, changes and scripts out (one
+/// generic runner, `rampart_core::testing::fixtures`).
+#[test]
+fn fixtures() {
+    rampart_core::testing::fixtures::run_fixtures(
+        role().as_ref(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
+    );
 }

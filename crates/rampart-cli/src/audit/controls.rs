@@ -1,5 +1,8 @@
 //! The audit's built-in controls: the seeds' verification checklist as read-only checks, for
 //! hosts (or whole fleets) that no site configures, plus host-wide controls no role owns.
+//! Each role keeps its own built-ins in its folder (`roles/NAME/src/controls.rs`,
+//! [`rampart_core::role::Role::builtin_checks`]); this module collects them from the registry and adds the
+//! `host.*` set.
 //!
 //! A built-in control carries the id of the role control it stands in for (`ufw.active`,
 //! `sshd.permitrootlogin`, ...), so a matrix column means the same thing whether a site assigns
@@ -12,7 +15,9 @@
 //! exit status. A command may print `n/a: why` alone when the control does not apply to the host
 //! (no Docker installed): the audit then leaves that cell empty instead of passing it.
 
-use rampart_core::verify::{Check, Expect};
+use rampart_core::verify::{Check, Expect, SSHD_PORTS_FN};
+
+use crate::registry;
 
 /// The output that marks a built-in control as not applicable on a host.
 pub const NOT_APPLICABLE: &str = "n/a:";
@@ -26,229 +31,58 @@ pub struct BuiltIn {
     pub check: Check,
 }
 
-fn builtin(
-    role: Option<&'static str>,
-    id: &str,
-    title: &str,
-    command: &str,
-    expect: Expect,
-) -> BuiltIn {
-    BuiltIn {
-        role,
-        check: Check {
-            id: id.into(),
-            title: title.into(),
-            command: command.into(),
-            expect,
-        },
-    }
+/// The controls no role owns, `host.*`, as `.sh` files in `host/`.
+mod host {
+    /// `host.listeners-local` (after `SSHD_PORTS_FN`).
+    pub const LISTENERS_LOCAL: &str = include_str!("host/listeners_local.sh");
+    /// `host.container-ports-local`.
+    pub const CONTAINER_PORTS_LOCAL: &str = include_str!("host/container_ports_local.sh");
+    /// `host.env-files`.
+    pub const ENV_FILES: &str = include_str!("host/env_files.sh");
 }
 
-/// `n/a` unless docker is installed; shared prefix of the Docker controls.
-const NEEDS_DOCKER: &str =
-    "command -v docker >/dev/null 2>&1 || { echo 'n/a: docker is not installed'; exit 0; }; ";
+/// The host-wide controls no role owns, in matrix order.
+pub fn host_controls() -> Vec<Check> {
+    vec![
+        Check {
+            id: "host.listeners-local".into(),
+            title: "only sshd listens on addresses other than loopback".into(),
+            command: [SSHD_PORTS_FN, host::LISTENERS_LOCAL].concat(),
+            expect: Expect::Line("ok".into()),
+        },
+        Check {
+            id: "host.container-ports-local".into(),
+            title: "published container ports are bound to 127.0.0.1".into(),
+            command: host::CONTAINER_PORTS_LOCAL.into(),
+            expect: Expect::Line("ok".into()),
+        },
+        Check {
+            id: "host.env-files".into(),
+            title: ".env files are mode 600 (no access for group or others)".into(),
+            command: host::ENV_FILES.into(),
+            expect: Expect::Line("ok".into()),
+        },
+    ]
+}
 
-/// The ports sshd listens on, one per line (empty when sshd -T cannot run).
-const SSHD_PORTS: &str = "sshd -T 2>/dev/null | sed -n 's/^port //p'";
-
-/// Every built-in control, in matrix order.
+/// Every built-in control, in matrix order: each role's ([`rampart_core::role::Role::builtin_checks`], in the
+/// registry's order), then the host-wide ones.
 pub fn catalogue() -> Vec<BuiltIn> {
-    let mut out = vec![
-        builtin(
-            Some("ufw"),
-            "ufw.active",
-            "the ufw firewall is active",
-            "if command -v ufw >/dev/null 2>&1; then ufw status verbose 2>&1; else echo 'ufw is not installed'; fi",
-            Expect::Contains("Status: active".into()),
-        ),
-        builtin(
-            Some("ufw"),
-            "ufw.only-allowed",
-            "ufw lets in only SSH and Tailscale (41641/udp)",
-            &format!(
-                "command -v ufw >/dev/null 2>&1 || {{ echo 'FAIL: ufw is not installed'; exit 0; }}; \
-                 s=$(ufw status 2>&1); \
-                 printf '%s\\n' \"$s\" | grep -q '^Status: active' || {{ echo \"FAIL: ufw is not active ($s)\"; exit 0; }}; \
-                 ssh=$({SSHD_PORTS}); bad=0; \
-                 rules=$(printf '%s\\n' \"$s\" | sed '1,/^--/d'); \
-                 while IFS= read -r l; do [ -n \"$l\" ] || continue; \
-                   case \"$l\" in *' DENY'*|*' REJECT'*) echo \"deny: $l\"; continue;; esac; \
-                   to=${{l%%  *}}; to=${{to% (v6)}}; ok=0; \
-                   case \"$to\" in 41641/udp|OpenSSH) ok=1;; esac; \
-                   for p in $ssh; do case \"$to\" in \"$p\"|\"$p/tcp\") ok=1;; esac; done; \
-                   if [ $ok = 1 ]; then echo \"allowed: $l\"; else echo \"FAIL unexpected: $l\"; bad=1; fi; \
-                 done <<EOF\n$rules\nEOF\n\
-                 [ $bad = 1 ] || echo ok"
-            ),
-            Expect::Line("ok".into()),
-        ),
-        builtin(
-            Some("sshd"),
-            "sshd.permitrootlogin",
-            "root cannot log in over SSH (PermitRootLogin no)",
-            "out=$(sshd -T 2>&1); printf '%s\\n' \"$out\" | grep -E '^permitrootlogin ' || printf '%s\\n' \"$out\" | tail -n 3",
-            Expect::Line("permitrootlogin no".into()),
-        ),
-        builtin(
-            Some("sshd"),
-            "sshd.passwordauthentication",
-            "SSH logins need a key, never a password (PasswordAuthentication no)",
-            "out=$(sshd -T 2>&1); printf '%s\\n' \"$out\" | grep -E '^passwordauthentication ' || printf '%s\\n' \"$out\" | tail -n 3",
-            Expect::Line("passwordauthentication no".into()),
-        ),
-        builtin(
-            Some("fail2ban"),
-            "fail2ban.sshd-jail",
-            "fail2ban's sshd jail is active",
-            "if command -v fail2ban-client >/dev/null 2>&1; then fail2ban-client status sshd 2>&1; else echo 'fail2ban is not installed'; fi",
-            Expect::Contains("Status for the jail: sshd".into()),
-        ),
-        builtin(
-            Some("unattended-upgrades"),
-            "unattended-upgrades.service",
-            "unattended-upgrades is running",
-            "systemctl is-active unattended-upgrades.service 2>&1",
-            Expect::Equals("active".into()),
-        ),
-        builtin(
-            Some("unattended-upgrades"),
-            "unattended-upgrades.enabled",
-            "apt refreshes its lists and runs unattended-upgrade every day",
-            "eval \"$(apt-config shell L APT::Periodic::Update-Package-Lists U APT::Periodic::Unattended-Upgrade)\"; \
-             echo \"Update-Package-Lists=$L Unattended-Upgrade=$U\"",
-            Expect::Equals("Update-Package-Lists=1 Unattended-Upgrade=1".into()),
-        ),
-        builtin(
-            Some("unattended-upgrades"),
-            "unattended-upgrades.reboot-required",
-            "no reboot is pending",
-            "if [ -e /var/run/reboot-required ]; then \
-             p=$(sort -u /var/run/reboot-required.pkgs 2>/dev/null | paste -sd' ' -); \
-             echo \"FAIL: reboot required by: ${p:-(packages not recorded)}\"; else echo 'no reboot required'; echo ok; fi",
-            Expect::Line("ok".into()),
-        ),
-        builtin(
-            Some("docker"),
-            "docker.live-restore",
-            "containers survive a daemon restart (live restore)",
-            &format!(
-                "{NEEDS_DOCKER}docker info --format 'Live Restore Enabled: {{{{.LiveRestoreEnabled}}}}' 2>&1"
-            ),
-            Expect::Line("Live Restore Enabled: true".into()),
-        ),
-        builtin(
-            Some("docker"),
-            "docker.logging-driver",
-            "containers log through json-file",
-            &format!(
-                "{NEEDS_DOCKER}docker info --format 'Logging Driver: {{{{.LoggingDriver}}}}' 2>&1"
-            ),
-            Expect::Line("Logging Driver: json-file".into()),
-        ),
-        builtin(
-            Some("docker"),
-            "docker.no-new-privileges",
-            "containers cannot gain privileges (no-new-privileges)",
-            &format!("{NEEDS_DOCKER}docker info --format '{{{{json .SecurityOptions}}}}' 2>&1"),
-            Expect::Contains("no-new-privileges".into()),
-        ),
-        builtin(
-            Some("docker-user"),
-            "docker-user.drop-last",
-            "DOCKER-USER ends by dropping traffic from the external interface to containers",
-            &format!(
-                "{NEEDS_DOCKER}i=$(ip -4 route show default 2>/dev/null | awk '{{for (k = 1; k < NF; k++) if ($k == \"dev\") {{ print $(k + 1); exit }}}}'); \
-                 last=$(iptables -w -S DOCKER-USER 2>&1 | tail -n 1); echo \"last rule: $last\"; \
-                 if [ -n \"$i\" ] && [ \"$last\" = \"-A DOCKER-USER -i $i -j DROP\" ]; then echo ok; \
-                 else echo \"FAIL: expected -A DOCKER-USER -i ${{i:-<no default route>}} -j DROP last\"; fi"
-            ),
-            Expect::Line("ok".into()),
-        ),
-        builtin(
-            Some("swap-sysctl"),
-            "swap.active",
-            "swap is on",
-            "if systemd-detect-virt -cq 2>/dev/null; then echo \"n/a: in a container ($(systemd-detect-virt -c)), the kernel refuses swap\"; \
-             elif [ -n \"$(swapon --show=NAME --noheadings 2>/dev/null)\" ]; then swapon --show 2>&1; echo ok; \
-             else echo 'FAIL: no swap is active'; fi",
-            Expect::Line("ok".into()),
-        ),
-    ];
-    // The seed's kernel parameters, as bounds: more connections or files than the seed asks
-    // for is as good, a lower swappiness too. The swap-sysctl role checks its exact values.
-    for (key, op, value, title) in [
-        (
-            "vm.swappiness",
-            "<=",
-            10,
-            "the kernel prefers RAM to swap (vm.swappiness at most 10)",
-        ),
-        (
-            "net.core.somaxconn",
-            ">=",
-            1024,
-            "listen queues hold at least 1024 connections (net.core.somaxconn)",
-        ),
-        (
-            "net.ipv4.tcp_max_syn_backlog",
-            ">=",
-            1024,
-            "at least 1024 half-open connections are queued (net.ipv4.tcp_max_syn_backlog)",
-        ),
-        (
-            "fs.file-max",
-            ">=",
-            100_000,
-            "the kernel allows at least 100000 open files (fs.file-max)",
-        ),
-    ] {
-        out.push(builtin(
-            Some("swap-sysctl"),
-            &format!("sysctl.{key}"),
-            title,
-            &format!(
-                "v=$(sysctl -n {key} 2>&1); echo \"{key} = $v\"; \
-                 case \"$v\" in ''|*[!0-9]*) echo 'FAIL: not a number';; *) [ \"$v\" -{} {value} ] && echo ok || echo 'FAIL: want {op} {value}';; esac",
-                if op == "<=" { "le" } else { "ge" }
-            ),
-            Expect::Line("ok".into()),
-        ));
-    }
-    out.extend([
-        builtin(
-            None,
-            "host.listeners-local",
-            "only sshd listens on addresses other than loopback",
-            &format!(
-                "out=$(ss -Hltn 2>&1) || {{ echo \"FAIL: ss: $out\"; exit 0; }}; ssh=$({SSHD_PORTS}); \
-                 printf '%s\\n' \"$out\" | awk -v ssh=\" $(echo $ssh) \" 'NF >= 4 {{ a = $4; p = a; sub(/.*:/, \"\", p); h = substr(a, 1, length(a) - length(p) - 1); \
-                   if (h ~ /^(127\\.|\\[::1\\]$|::1$|\\[::ffff:127\\.)/) next; \
-                   if (index(ssh, \" \" p \" \")) print \"ssh: \" a; else {{ print \"FAIL exposed: \" a; bad = 1 }} }} \
-                   END {{ if (!bad) print \"ok\" }}'"
-            ),
-            Expect::Line("ok".into()),
-        ),
-        builtin(
-            None,
-            "host.container-ports-local",
-            "published container ports are bound to 127.0.0.1",
-            &format!(
-                "{NEEDS_DOCKER}out=$(docker ps --format '{{{{.Names}}}} {{{{.Ports}}}}' 2>&1) || {{ echo \"FAIL: docker ps: $out\"; exit 0; }}; \
-                 printf '%s\\n' \"$out\" | awk 'NF {{ if ($0 ~ /(^| |,)(0\\.0\\.0\\.0|::|\\[::\\]|:::):[0-9]/) {{ print \"FAIL exposed: \" $0; bad = 1 }} else print $0 }} \
-                   END {{ if (!bad) print \"ok\" }}'"
-            ),
-            Expect::Line("ok".into()),
-        ),
-        builtin(
-            None,
-            "host.env-files",
-            ".env files are mode 600 (no access for group or others)",
-            "find /home /root /opt /srv -xdev -maxdepth 5 -name .env -type f -exec stat -c '%a %U:%G %n' {} + 2>/dev/null | \
-             awk '{ n++; if ($1 ~ /(^0$|00$)/) print; else { print \"FAIL \" $0; bad = 1 } } \
-               END { if (!n) print \"no .env file under /home /root /opt /srv\"; if (!bad) print \"ok\" }'",
-            Expect::Line("ok".into()),
-        ),
-    ]);
+    let mut out: Vec<BuiltIn> = registry::roles()
+        .iter()
+        .flat_map(|r| {
+            let role = r.name();
+            r.builtin_checks().into_iter().map(move |check| BuiltIn {
+                role: Some(role),
+                check,
+            })
+        })
+        .collect();
+    out.extend(
+        host_controls()
+            .into_iter()
+            .map(|check| BuiltIn { role: None, check }),
+    );
     out
 }
 
@@ -320,6 +154,150 @@ mod tests {
                 output: out.into(),
             }))
             .pass
+    }
+
+    #[test]
+    fn the_catalogue_keeps_its_ids_titles_and_order() {
+        // Collected from the roles' folders through the registry: the matrix's columns for
+        // hosts no site configures stay those of the seed's checklist, in its order.
+        let got: Vec<(String, String)> = catalogue()
+            .into_iter()
+            .map(|b| (b.check.id, b.check.title))
+            .collect();
+        let want = [
+            ("ufw.active", "the ufw firewall is active"),
+            (
+                "ufw.only-allowed",
+                "ufw lets in only SSH and Tailscale (41641/udp)",
+            ),
+            (
+                "sshd.permitrootlogin",
+                "root cannot log in over SSH (PermitRootLogin no)",
+            ),
+            (
+                "sshd.passwordauthentication",
+                "SSH logins need a key, never a password (PasswordAuthentication no)",
+            ),
+            ("fail2ban.sshd-jail", "fail2ban's sshd jail is active"),
+            (
+                "unattended-upgrades.service",
+                "unattended-upgrades is running",
+            ),
+            (
+                "unattended-upgrades.enabled",
+                "apt refreshes its lists and runs unattended-upgrade every day",
+            ),
+            (
+                "unattended-upgrades.reboot-required",
+                "no reboot is pending",
+            ),
+            (
+                "docker.live-restore",
+                "containers survive a daemon restart (live restore)",
+            ),
+            ("docker.logging-driver", "containers log through json-file"),
+            (
+                "docker.no-new-privileges",
+                "containers cannot gain privileges (no-new-privileges)",
+            ),
+            (
+                "docker-user.drop-last",
+                "DOCKER-USER ends by dropping traffic from the external interface to containers",
+            ),
+            ("swap.active", "swap is on"),
+            (
+                "sysctl.vm.swappiness",
+                "the kernel prefers RAM to swap (vm.swappiness at most 10)",
+            ),
+            (
+                "sysctl.net.core.somaxconn",
+                "listen queues hold at least 1024 connections (net.core.somaxconn)",
+            ),
+            (
+                "sysctl.net.ipv4.tcp_max_syn_backlog",
+                "at least 1024 half-open connections are queued (net.ipv4.tcp_max_syn_backlog)",
+            ),
+            (
+                "sysctl.fs.file-max",
+                "the kernel allows at least 100000 open files (fs.file-max)",
+            ),
+            (
+                "host.listeners-local",
+                "only sshd listens on addresses other than loopback",
+            ),
+            (
+                "host.container-ports-local",
+                "published container ports are bound to 127.0.0.1",
+            ),
+            (
+                "host.env-files",
+                ".env files are mode 600 (no access for group or others)",
+            ),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(i, t)| ((*i).to_owned(), (*t).to_owned()))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    /// Runs a host control under dash with fake commands and judges it.
+    fn run_host(sh: &rampart_shtest::Sh, id: &str) -> (bool, String) {
+        let c = host_controls()
+            .into_iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("{id}"));
+        let out = sh.run(&c.command, &["10.213.1.1 50000 10.213.1.2 22"]);
+        let text = out.stdout_str();
+        let pass = c
+            .judge(Some(&CommandResult {
+                rc: out.status,
+                output: text.clone(),
+            }))
+            .pass;
+        (pass, text)
+    }
+
+    #[test]
+    fn listeners_local_passes_loopback_and_sshd_only() {
+        let Some(sh) = rampart_shtest::Sh::new() else {
+            return;
+        };
+        sh.stub_output("sshd", 0, "port 22\nport 2222\n");
+        let ok = "LISTEN 0 128 0.0.0.0:22 0.0.0.0:*\nLISTEN 0 128 [::]:2222 [::]:*\nLISTEN 0 511 127.0.0.1:6379 0.0.0.0:*\nLISTEN 0 511 [::1]:6379 [::]:*\n";
+        sh.stub_output("ss", 0, ok);
+        let (pass, out) = run_host(&sh, "host.listeners-local");
+        assert!(pass, "{out}");
+        assert!(out.contains("ssh: [::]:2222"), "{out}");
+        sh.stub_output(
+            "ss",
+            0,
+            &format!("{ok}LISTEN 0 511 0.0.0.0:8080 0.0.0.0:*\n"),
+        );
+        let (pass, out) = run_host(&sh, "host.listeners-local");
+        assert!(!pass && out.contains("FAIL exposed: 0.0.0.0:8080"), "{out}");
+        sh.stub_output("ss", 1, "ss: netlink failure\n");
+        let (pass, out) = run_host(&sh, "host.listeners-local");
+        assert!(
+            !pass && out.contains("FAIL: ss: ss: netlink failure"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn container_ports_local_fails_on_a_wildcard_binding() {
+        let Some(sh) = rampart_shtest::Sh::new() else {
+            return;
+        };
+        sh.stub_output("docker", 0, "web 127.0.0.1:8080->80/tcp\ndb \n");
+        let (pass, out) = run_host(&sh, "host.container-ports-local");
+        assert!(pass, "{out}");
+        sh.stub_output("docker", 0, "web 0.0.0.0:8080->80/tcp, :::8080->80/tcp\n");
+        let (pass, out) = run_host(&sh, "host.container-ports-local");
+        assert!(!pass && out.contains("FAIL exposed: web"), "{out}");
+        sh.stub_output("docker", 1, "Cannot connect to the Docker daemon\n");
+        let (pass, out) = run_host(&sh, "host.container-ports-local");
+        assert!(!pass && out.contains("FAIL: docker ps"), "{out}");
     }
 
     #[test]

@@ -1,0 +1,155 @@
+//! The audit's built-in controls this role stands behind: the seed's checklist for hosts no
+//! site gives this role (ids shared with the role's own checks, which replace them where the
+//! site assigns the role).
+
+use rampart_core::verify::{Check, Expect, check_command};
+
+/// The role's own `swap.active`: its swap file is in use.
+pub(crate) const SWAP_FILE_ACTIVE: &str = include_str!("controls/swap_file_active.sh");
+/// `swap.active`: swap is on (`n/a` in a container).
+const SWAP_ACTIVE: &str = include_str!("controls/swap_active.sh");
+/// `sysctl.KEY`: a kernel parameter within a bound.
+const SYSCTL_BOUND: &str = include_str!("controls/sysctl_bound.sh");
+
+/// The audit's built-in swap and kernel-parameter controls, in matrix order.
+pub fn builtin() -> Vec<Check> {
+    let mut out = vec![Check {
+        id: "swap.active".into(),
+        title: "swap is on".into(),
+        command: SWAP_ACTIVE.into(),
+        expect: Expect::Line("ok".into()),
+    }];
+    // The seed's kernel parameters, as bounds: more connections or files than the seed asks
+    // for is as good, a lower swappiness too. The role's own checks want its exact values.
+    for (key, op, value, title) in [
+        (
+            "vm.swappiness",
+            "<=",
+            "10",
+            "the kernel prefers RAM to swap (vm.swappiness at most 10)",
+        ),
+        (
+            "net.core.somaxconn",
+            ">=",
+            "1024",
+            "listen queues hold at least 1024 connections (net.core.somaxconn)",
+        ),
+        (
+            "net.ipv4.tcp_max_syn_backlog",
+            ">=",
+            "1024",
+            "at least 1024 half-open connections are queued (net.ipv4.tcp_max_syn_backlog)",
+        ),
+        (
+            "fs.file-max",
+            ">=",
+            "100000",
+            "the kernel allows at least 100000 open files (fs.file-max)",
+        ),
+    ] {
+        let test = if op == "<=" { "le" } else { "ge" };
+        out.push(Check {
+            id: format!("sysctl.{key}"),
+            title: title.into(),
+            command: check_command(SYSCTL_BOUND, &[key, test, value, op]),
+            expect: Expect::Line("ok".into()),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    //! The scripts' branches, run under dash with fake commands (rampart-shtest).
+
+    use super::*;
+    use rampart_core::facts::CommandResult;
+    use rampart_shtest::Sh;
+
+    /// Runs a check as the probe does (SSH_CONNECTION as $1) and judges it.
+    fn judge(sh: &Sh, c: &Check) -> (bool, String) {
+        let out = sh.run(&c.command, &["10.213.1.1 50000 10.213.1.2 22"]);
+        let text = out.stdout_str();
+        let pass = c
+            .judge(Some(&CommandResult {
+                rc: out.status,
+                output: text.clone(),
+            }))
+            .pass;
+        (pass, text)
+    }
+
+    /// Only the stubs and /usr/bin, /bin on PATH: what is not stubbed there is not installed.
+    #[allow(dead_code)]
+    fn bare_path(sh: &mut Sh) {
+        let bin = sh.root().parent().expect("root has a parent").join("bin");
+        sh.env("PATH", &format!("{}:/usr/bin:/bin", bin.display()));
+    }
+
+    fn by_id(id: &str) -> Check {
+        builtin()
+            .into_iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("no built-in {id}"))
+    }
+
+    #[test]
+    fn sysctl_bounds_fail_on_the_wrong_side_and_on_no_number() {
+        let Some(sh) = Sh::new() else { return };
+        let swappiness = by_id("sysctl.vm.swappiness");
+        let somaxconn = by_id("sysctl.net.core.somaxconn");
+        for (c, value, want) in [
+            (&swappiness, "10", true),
+            (&swappiness, "1", true),
+            (&swappiness, "60", false),
+            (&somaxconn, "4096", true),
+            (&somaxconn, "1024", true),
+            (&somaxconn, "128", false),
+            (&somaxconn, "", false),
+            (&somaxconn, "sysctl: cannot stat /proc/sys/x", false),
+        ] {
+            sh.stub_output("sysctl", 0, &format!("{value}\n"));
+            let (pass, out) = judge(&sh, c);
+            assert_eq!(pass, want, "{} = {value:?}: {out}", c.id);
+        }
+        sh.stub_output("sysctl", 0, "60\n");
+        let (_, out) = judge(&sh, &swappiness);
+        assert!(
+            out.contains("vm.swappiness = 60\nFAIL: want <= 10"),
+            "{out}"
+        );
+        sh.stub_output("sysctl", 0, "x\n");
+        let (_, out) = judge(&sh, &swappiness);
+        assert!(out.contains("FAIL: not a number"), "{out}");
+        assert!(
+            sh.calls()
+                .iter()
+                .all(|c| c == "sysctl -n vm.swappiness" || c == "sysctl -n net.core.somaxconn"),
+            "{:?}",
+            sh.calls()
+        );
+    }
+
+    #[test]
+    fn swap_is_not_applicable_in_a_container_and_fails_when_off() {
+        let Some(sh) = Sh::new() else { return };
+        let c = by_id("swap.active");
+        sh.stub_body(
+            "systemd-detect-virt",
+            "[ \"$1\" = -cq ] && exit 0; echo systemd-nspawn",
+        );
+        let (_, out) = judge(&sh, &c);
+        assert!(
+            out.starts_with("n/a: in a container (systemd-nspawn)"),
+            "{out}"
+        );
+
+        sh.stub("systemd-detect-virt", 1);
+        sh.stub_output("swapon", 0, "");
+        let (pass, out) = judge(&sh, &c);
+        assert!(!pass && out.contains("FAIL: no swap is active"), "{out}");
+
+        sh.stub_output("swapon", 0, "/swapfile\n");
+        assert!(judge(&sh, &c).0);
+    }
+}

@@ -9,9 +9,7 @@
 //! Everything here builds shell code (the `.sh` files in `rollback/`, values as positional
 //! parameters); the engine runs it.
 
-#[cfg(doc)]
-use crate::shell::SAFE_PATH_FNS;
-use crate::shell::Script;
+use crate::shell::{SAFE_PATH_FNS, Script, quote};
 
 /// Where snapshots live on the host.
 pub const ROLLBACK_DIR: &str = "/var/lib/rampart/rollback";
@@ -23,15 +21,11 @@ pub fn snapshot_dir(id: &str) -> String {
 
 /// The arm step's code (a function, `rampart_arm`): see `rollback/arm.sh`.
 const ARM_SH: &str = include_str!("rollback/arm.sh");
-/// The restore script: the safe-path functions, then `rollback/restore.sh`.
-const RESTORE_SH: &str = concat!(
-    "#!/bin/sh\n",
-    include_str!("shell/safe_path.sh"),
-    include_str!("rollback/restore.sh")
-);
-/// How the arm step is called: the restore script on its stdin, a failure reported.
-const ARM_CALL: &str = "rampart_arm \"$@\" 2>&1 <<'RAMPART_EOF'";
-const ARM_END: &str = "RAMPART_EOF\nif [ $? != 0 ]; then echo \"@@$4 arm-failed\"; exit 1; fi\n";
+/// The restore script's body: see `rollback/restore.sh`.
+const RESTORE_SH: &str = include_str!("rollback/restore.sh");
+/// How the arm step is called (the restore script on its stdin), and a failure reported.
+const ARM_CALL: &str = "rampart_arm \"$@\" 2>&1";
+const ARM_END: &str = "if [ $? != 0 ]; then echo \"@@$4 arm-failed\"; exit 1; fi";
 const DISARM_SH: &str = include_str!("rollback/disarm.sh");
 const STATUS_SH: &str = include_str!("rollback/status.sh");
 const LOCK_SH: &str = include_str!("rollback/lock.sh");
@@ -73,14 +67,14 @@ pub fn arm_script_in(
     args.extend(paths.iter().map(String::as_str));
     let mut s = Script::new();
     s.call(ARM_SH, args)
-        .raw(ARM_CALL)
-        .raw(restore_script())
+        .feed_base64(ARM_CALL, restore_script(&dir).as_bytes())
         .raw(ARM_END);
     s.as_str().to_owned()
 }
 
 /// The script the timer runs (`/bin/sh SNAPSHOT/restore.sh`): put every touched path back as
-/// it was, then make the services read it again. It finds its snapshot from its own path.
+/// it was, then make the services read it again. It is data to the arm step (a base64
+/// here-document); its one value, the snapshot directory, is written by [`quote`].
 ///
 /// It first claims the snapshot (`mkdir claimed`, atomic): a disarm that claimed it first
 /// wins, and this restore does nothing; once this restore has claimed it, a disarm waits for
@@ -88,8 +82,13 @@ pub fn arm_script_in(
 /// entered without following a link a user other than root could have planted
 /// ([`SAFE_PATH_FNS`]); a path whose way is such a link is left alone and logged. `rm -f`
 /// and tar's extraction never follow a link at the last component.
-pub fn restore_script() -> &'static str {
-    RESTORE_SH
+pub fn restore_script(dir: &str) -> String {
+    let mut s = String::from("#!/bin/sh\nS=");
+    s.push_str(&quote(dir));
+    s.push('\n');
+    s.push_str(SAFE_PATH_FNS);
+    s.push_str(RESTORE_SH);
+    s
 }
 
 /// How long a disarm waits for a restore that already started to finish (the engine gives
@@ -405,8 +404,7 @@ mod tests {
     }
 
     #[test]
-    fn the_restore_script_is_one_here_document() {
-        assert!(!restore_script().lines().any(|l| l == "RAMPART_EOF"));
-        assert!(restore_script().starts_with("#!/bin/sh\n"));
+    fn the_restore_script_names_its_snapshot_quoted() {
+        assert!(restore_script("/var/x y").starts_with("#!/bin/sh\nS='/var/x y'\n# shellcheck"));
     }
 }

@@ -42,6 +42,9 @@ pub fn quote(word: &str) -> Cow<'_, str> {
 ///   file there is refused.
 /// - `rampart_as CMD...` runs a command as that actor (`setpriv`, util-linux).
 /// - `rampart_put FILE` writes stdin's base64, decoded, to `FILE` as that actor.
+/// - `rampart_enter DIR CREATE OWNER GROUP`: `rampart_cd DIR CREATE`, then `rampart_who` when
+///   `OWNER` is not empty (how every file step starts).
+/// - `rampart_stale PATH` says PATH changed since the facts were gathered and exits 75.
 pub const SAFE_PATH_FNS: &str = include_str!("shell/safe_path.sh");
 
 /// Code that [`Script::raw`] accepts: a constant. (`String` is accepted only until the roles'

@@ -2,7 +2,7 @@
 # Arms the dead-man switch (rollback::arm_script). $1: the snapshot directory, $2: the systemd
 # unit, $3: the delay in seconds, $4: the marker, $5: "ufw" when a path is ufw's (else "-"),
 # $6: "sshd" when a path is sshd's (else "-"), then the paths to snapshot. The restore script
-# (restore.sh) comes on stdin. Prints "@@$4 armed", or "@@$4 arm-failed" and exits 1: then
+# comes on stdin, in base64. Prints "@@$4 armed", or "@@$4 arm-failed" and exits 1: then
 # nothing must be applied.
 rampart_arm() (
 set -e
@@ -10,7 +10,7 @@ d=$1 unit=$2 delay=$3 marker=$4 flag_ufw=$5 flag_sshd=$6
 shift 6
 umask 077
 mkdir -p "$d"
-cat > "$d/restore.sh"
+base64 -d > "$d/restore.sh"
 exec </dev/null
 : > "$d/absent"
 : > "$d/present"

@@ -1,8 +1,9 @@
-#!/bin/sh
+# shellcheck shell=sh
 # rampart dead-man switch: rampart could not confirm a change over a fresh connection in time.
-# Puts every snapshotted path back as it was, then makes the services read it again. Runs as
-# /bin/sh SNAPSHOT_DIR/restore.sh; the safe-path functions (shell::SAFE_PATH_FNS) come first.
-case $0 in */*) S=${0%/*} ;; *) S=. ;; esac
+# Puts every snapshotted path back as it was, then makes the services read it again. Written
+# by arm.sh as SNAPSHOT/restore.sh after "#!/bin/sh", "S=SNAPSHOT" (quoted by shell::quote)
+# and the safe-path functions (shell::SAFE_PATH_FNS).
+# shellcheck disable=SC2154 # S is set above this part
 mkdir "$S/claimed" 2>/dev/null || exit 0
 rampart_skip() {
   logger -t rampart "rollback: left $1 alone: its directory could not be entered safely" 2>/dev/null

@@ -34,3 +34,11 @@ rampart_put() {
   # shellcheck disable=SC2016 # the inner sh expands $1
   if [ -n "$rampart_user" ]; then rampart_as sh -c 'exec base64 -d > "$1"' sh "$1"; else base64 -d > "$1"; fi
 }
+rampart_enter() {
+  rampart_cd "$1" "$2" || return $?
+  if [ -n "$3" ]; then rampart_who "$3" "$4" || return $?; fi
+}
+rampart_stale() {
+  printf 'rampart: %s changed on the host since its facts were gathered; run again\n' "$1" >&2
+  exit 75
+}

@@ -7,7 +7,7 @@ rampart_d=$1 rampart_unit=$2 rampart_m=$3 rampart_wait=$4
 if [ ! -d "$rampart_d" ]; then echo "@@$rampart_m disarmed"; exit 0; fi
 if mkdir "$rampart_d/claimed" 2>/dev/null; then
 systemctl stop "$rampart_unit.timer" >/dev/null 2>&1; systemctl reset-failed "$rampart_unit.service" "$rampart_unit.timer" >/dev/null 2>&1
-if [ -e "$rampart_d/sleeper.pid" ]; then kill "$(cat "$rampart_d/sleeper.pid")" 2>/dev/null; fi
+if [ -e "$rampart_d/sleeper.pid" ]; then kill "$(cat "$rampart_d/sleeper.pid")" 2>/dev/null || :; fi
 rm -rf "$rampart_d"
 echo "@@$rampart_m disarmed"
 exit 0

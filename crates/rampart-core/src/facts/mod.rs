@@ -82,9 +82,12 @@ pub struct Cached {
 }
 
 /// The files `sshd -T` reads (binary, config, drop-ins, host keys): any change to any of them
-/// changes their stat records. Unquoted: the shell expands the globs.
+/// changes their stat records. Unquoted: the shell expands the globs. Spelled out in
+/// `probe/stats.sh` (a test checks they agree).
+#[cfg(test)]
 const SSHD_INPUTS: &str = "/usr/sbin/sshd /etc/ssh/sshd_config /etc/ssh/sshd_config.d /etc/ssh/sshd_config.d/* /etc/ssh/ssh_host_*";
-/// dpkg's database: rewritten (a new inode) by every package operation.
+/// dpkg's database: rewritten (a new inode) by every package operation. In `probe/stats.sh`.
+#[cfg(test)]
 const DPKG_STATUS: &str = "/var/lib/dpkg/status";
 
 /// A check command's output is cut to this many bytes.

@@ -57,8 +57,10 @@ pub(super) fn batchable(path: &str) -> bool {
 
 pub(super) const APT_LISTS: &str = "/var/lib/apt/lists";
 pub(super) const APT_STAMP: &str = "/var/lib/apt/periodic/update-success-stamp";
+#[cfg(test)]
+pub(super) use crate::aptsources::SOURCE_DIR as APT_SOURCE_DIR;
 pub(super) use crate::aptsources::{
-    SOURCE_DIR as APT_SOURCE_DIR, SOURCE_LIST as APT_SOURCE_LIST, is_source_path as is_apt_source,
+    SOURCE_LIST as APT_SOURCE_LIST, is_source_path as is_apt_source,
 };
 pub(super) const PASSWD: &str = "/etc/passwd";
 pub(super) const GROUP: &str = "/etc/group";

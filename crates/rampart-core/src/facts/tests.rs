@@ -2,7 +2,7 @@
 //! machine's own shell.
 
 use super::parse::untar;
-use super::request::{APT_LISTS, APT_STAMP, GROUP, PASSWD, sysctl_path};
+use super::request::{APT_LISTS, APT_STAMP, GROUP, PASSWD, is_apt_source, sysctl_path};
 use super::*;
 
 /// A tar entry header for `path` claiming `size` bytes (whatever follows).
@@ -341,20 +341,45 @@ fn a_repository_a_refresh_already_tried_waits_for_the_window() {
 
 #[test]
 fn the_probe_names_apts_sources_once_even_when_a_role_reads_one() {
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    // apt's sources on this machine stand in for a host's: the first is the one a role asked
+    // for, and the glob leaves it out.
+    let mut mine: Vec<String> = std::fs::read_dir("/etc/apt/sources.list.d")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.path().to_string_lossy().into_owned())
+                .filter(|p| is_apt_source(p))
+                .collect()
+        })
+        .unwrap_or_default();
+    mine.sort();
+    let asked = mine
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "/etc/apt/sources.list.d/x.list".into());
     let mut req = FactRequest::new();
     req.apt = true;
-    req.file("/etc/apt/sources.list.d/docker.sources");
-    let s = req.probe_script("n");
-    assert!(
-        s.contains("case $rampart_v in '/etc/apt/sources.list.d/docker.sources') ;;")
-            || s.contains("case $rampart_v in /etc/apt/sources.list.d/docker.sources) ;;"),
-        "{s}"
+    req.file(asked.clone());
+    let script = req.probe_script("n");
+    // The sources' part alone, with its arguments as the probe sets them.
+    let start = script
+        .find("set -- '' ")
+        .or_else(|| script.find("set -- /etc/apt/sources.list "))
+        .expect("the sources' section");
+    let end = script[start..].find("\ndone\n").unwrap() + start + 6;
+    let out = sh.run(
+        &format!("{}printf '%s' \"$rampart_src\"", &script[start..end]),
+        &[],
     );
-    assert!(s.contains("$rampart_src"), "{s}");
-    assert!(
-        s.contains("printf 'list %s\\n' /var/lib/apt/lists/*Release"),
-        "{s}"
-    );
+    assert!(out.ok(), "{out:?}");
+    let named: Vec<&str> = out.stdout_str().leak().split_whitespace().collect();
+    assert!(!named.contains(&asked.as_str()), "{named:?}");
+    assert!(named.contains(&"/etc/apt/sources.list"), "{named:?}");
+    for other in mine.iter().skip(1) {
+        assert!(named.contains(&other.as_str()), "{other} {named:?}");
+    }
 }
 
 #[test]
@@ -372,31 +397,68 @@ fn sshd_failure_keeps_the_error() {
     assert!(s.error.unwrap().contains("privilege separation"));
 }
 
-#[test]
-fn check_commands_report_their_own_exit_status() {
-    let mut req = FactRequest::new();
-    req.commands.insert("x".into(), "false".into());
-    let s = req.probe_script("n");
-    assert!(
-        s.contains("rampart_out=$( { false\n} </dev/null 2>&1 ); rampart_rc=$?"),
-        "{s}"
-    );
-    assert!(s.contains("echo \"@rc $rampart_rc\""));
+/// Runs a probe under dash in a temporary root, as the engine does (`sh -s -- "$SSH_CONNECTION"`).
+fn probe_under_dash(sh: &rampart_shtest::Sh, req: &FactRequest) -> Facts {
+    let out = sh.run(&req.probe_script("n"), &["10.0.0.1 5000 10.0.0.2 22"]);
+    assert!(out.ok(), "{out:?}");
+    Facts::parse_output(req, "n", &out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"))
 }
 
 #[test]
-fn probe_script_quotes_paths_and_ends_with_marker() {
+fn check_commands_report_their_own_exit_status() {
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
     let mut req = FactRequest::new();
-    req.file("/etc/evil $(reboot)");
-    req.sysctls.insert("vm.swappiness".into());
-    let s = req.probe_script("abc");
-    assert!(
-        s.contains("find -P '/etc/evil $(reboot)' -maxdepth 0"),
-        "{s}"
+    req.commands.insert("false".into(), "false".into());
+    req.commands
+        .insert("three".into(), "echo hi; exit 3".into());
+    req.commands
+        .insert("conn".into(), "echo \"${1%% *}\" | tr 0 o".into());
+    req.commands.insert("broken".into(), "if then".into());
+    let f = probe_under_dash(&sh, &req);
+    assert_eq!(f.commands["false"].rc, 1);
+    assert_eq!(
+        (f.commands["three"].rc, f.commands["three"].output.as_str()),
+        (3, "hi")
     );
-    assert!(s.contains("grep -s -H '' /proc/sys/vm/swappiness"), "{s}");
-    assert!(s.contains("echo '@@abc end -'\n"));
+    // A check gets the controller's SSH_CONNECTION as $1, and may pipe (its own status).
+    assert_eq!(
+        (f.commands["conn"].rc, f.commands["conn"].output.as_str()),
+        (0, "1o.o.o.1")
+    );
+    // A check that does not parse fails alone; the probe goes on.
+    assert_eq!(f.commands["broken"].rc, 2, "{:?}", f.commands["broken"]);
+    assert_eq!(
+        f.host.ssh_connection.as_ref().map(|c| c.client_ip.as_str()),
+        Some("10.0.0.1")
+    );
+}
+
+#[test]
+fn probe_paths_and_checks_are_data_and_the_probe_is_one_brace_group() {
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    let evil = sh.write("etc/evil $(touch pwned) `touch pwned2` 'q'\"", "ok\n");
+    let mut req = FactRequest::new();
+    req.file(evil.clone());
+    req.file(format!("{}/odd\nname $(touch pwned3)", sh.path("etc")));
+    req.sysctls.insert("vm.swappiness".into());
+    req.units.insert("x.service; touch pwned4".into());
+    req.packages.insert("p$(touch pwned5)".into());
+    // The probe sets its own PATH: the real systemctl and dpkg-query answer (nothing).
+    let s = req.probe_script("abc");
+    assert!(s.starts_with("{\n"));
     assert!(s.trim_end().ends_with("} </dev/null"));
+    let f = probe_under_dash(&sh, &req);
+    assert_eq!(f.files[&evil].text(), Some("ok\n"));
+    assert!(
+        sh.ls("").iter().all(|n| !n.starts_with("pwned")),
+        "{:?}",
+        sh.ls("")
+    );
+    assert!(sh.ls("etc").iter().all(|n| !n.starts_with("pwned")));
 }
 
 /// The probe against this machine's own shell, find, tar and base64 (GNU, as on every

@@ -456,6 +456,32 @@ fn write_script(
     Ok(())
 }
 
+/// The atomic write alone, unguarded (whatever the target holds, except a directory, is
+/// replaced) and unvalidated: rampart-ssh's `Session::put_file`, so there is one remote
+/// atomic-write script. `chown` is `OWNER:GROUP`, `OWNER`, `:GROUP` or empty (keep the
+/// writer's). The content travels inside the script, in a base64 here-document.
+pub fn put_file_script(
+    path: &str,
+    bytes: &[u8],
+    mode: u32,
+    chown: &str,
+) -> Result<Script, PlanError> {
+    let mut s = Script::new();
+    // Run alone, not in the apply script's `set -e` subshell.
+    s.raw("set -e");
+    file_step(
+        &mut s,
+        WRITE_BEGIN_SH,
+        path,
+        None,
+        false,
+        &["-", &format!("{:04o}", mode & 0o7777), chown, "", "", ""],
+    )?;
+    s.feed_base64("rampart_put \"$t\"", bytes);
+    s.raw(WRITE_END_SH);
+    Ok(s)
+}
+
 /// Puts the temporary file's path where a validate command says `%s`. Only a whole word
 /// `%s` is the placeholder (as in `visudo -cf %s`), so a command may carry its own `printf`
 /// formats. The path is absolute (`$PWD` is the pinned directory): a validator may change its

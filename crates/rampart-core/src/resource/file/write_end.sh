@@ -3,7 +3,7 @@
 # validation, the rename. Positional parameters as write_begin.sh left them ($1 the sha256).
 # shellcheck disable=SC2154 # t, b, h and rampart_path are write_begin.sh's
 rampart_as chmod "$2" "$t"
-chown -h "$3" "$t"
+if [ -n "$3" ]; then chown -h "$3" "$t"; fi
 case $4 in
 temp)
   if ! out=$(eval "$5" 2>&1); then printf 'rampart: validation of %s failed (%s): %s\n' "$rampart_path" "$6" "$out" >&2; exit 1; fi

@@ -156,15 +156,5 @@ impl Resource {
     }
 }
 
-/// The shell snippet that fails a step whose facts went stale.
-pub(crate) fn stale(what: &str) -> String {
-    format!(
-        "{{ echo {} >&2; exit {STALE_FACTS}; }}",
-        crate::shell::quote(&format!(
-            "rampart: {what} changed on the host since its facts were gathered; run again"
-        ))
-    )
-}
-
 #[cfg(test)]
 pub(crate) mod testkit;

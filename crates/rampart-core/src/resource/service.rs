@@ -65,7 +65,7 @@ impl Service {
             && masked != u.is_masked()
         {
             attrs.push(AttrChange::new("masked", u.is_masked(), masked));
-            script.cmd(["systemctl", if masked { "mask" } else { "unmask" }, &n]);
+            script.cmd(["systemctl", if masked { "mask" } else { "unmask" }, n]);
         }
         if let Some(enabled) = self.enabled
             && enabled != u.is_enabled()
@@ -79,7 +79,7 @@ impl Service {
                 "systemctl",
                 if enabled { "enable" } else { "disable" },
                 "--quiet",
-                &n,
+                n,
             ]);
         }
         if let Some(state) = self.state {
@@ -90,7 +90,7 @@ impl Service {
                     state_word(&u.active_state),
                     if want_active { "active" } else { "inactive" },
                 ));
-                script.cmd(["systemctl", if want_active { "start" } else { "stop" }, &n]);
+                script.cmd(["systemctl", if want_active { "start" } else { "stop" }, n]);
             }
         }
         if attrs.is_empty() {

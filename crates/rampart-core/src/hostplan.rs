@@ -190,7 +190,7 @@ pub fn plan_role(name: &str, configured: &dyn Configured, ctx: &HostContext<'_>)
 pub fn apply_script(role: &PlannedRole, nonce: &str) -> String {
     let m = format!("@@{nonce}");
     let mut s = Script::new();
-    s.raw(APPLY_BEGIN).raw(APPLY_SH);
+    s.raw(APPLY_BEGIN).source(APPLY_SH);
     let mut notify_flags: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, h) in role.handlers.iter().enumerate() {
         notify_flags.insert(h.name.as_str(), i);

@@ -136,7 +136,21 @@ impl Script {
             self.code.push_str(&words);
         }
         self.code.push('\n');
-        self.raw(code)
+        self.source(code)
+    }
+
+    /// Appends a constant file of shell code (a `.sh` file's text) without its comment lines:
+    /// they document the file; a host need not receive them (a third of the probe's bytes).
+    pub fn source(&mut self, code: &'static str) -> &mut Self {
+        for line in code.lines() {
+            let t = line.trim_start();
+            if t.starts_with('#') && !t.starts_with("#!") {
+                continue;
+            }
+            self.code.push_str(line);
+            self.code.push('\n');
+        }
+        self
     }
 
     /// Appends a command built from an argv, every word quoted.
@@ -208,6 +222,19 @@ mod tests {
         assert_eq!(quote("it's"), r"'it'\''s'");
         assert_eq!(quote(""), "''");
         assert_eq!(quote("$(reboot)"), "'$(reboot)'");
+    }
+
+    #[test]
+    fn a_file_goes_without_its_comments_and_values_as_parameters() {
+        let mut s = Script::new();
+        s.call(
+            "# shellcheck shell=sh\n# what it does\n  # indented\nprintf '%s\\n' \"$1\" # kept\n",
+            ["a b", "$(x)"],
+        );
+        assert_eq!(
+            s.as_str(),
+            "set -- 'a b' '$(x)'\nprintf '%s\\n' \"$1\" # kept\n"
+        );
     }
 
     #[test]

@@ -410,7 +410,7 @@ pub(super) fn file_step(
         base,
     ];
     args.extend_from_slice(rest);
-    s.raw(SAFE_PATH_FNS);
+    s.source(SAFE_PATH_FNS);
     s.call(code, args);
     Ok(())
 }
@@ -452,7 +452,7 @@ fn write_script(
         ],
     )?;
     s.feed_base64("rampart_put \"$t\"", bytes);
-    s.raw(WRITE_END_SH);
+    s.source(WRITE_END_SH);
     Ok(())
 }
 
@@ -478,7 +478,7 @@ pub fn put_file_script(
         &["-", &format!("{:04o}", mode & 0o7777), chown, "", "", ""],
     )?;
     s.feed_base64("rampart_put \"$t\"", bytes);
-    s.raw(WRITE_END_SH);
+    s.source(WRITE_END_SH);
     Ok(s)
 }
 

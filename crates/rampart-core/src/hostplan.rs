@@ -12,7 +12,7 @@ use crate::report::{ResourceOutcome, Status};
 use crate::resource::{PlanError, Resource, STALE_FACTS};
 use crate::role::{Configured, Handler, HostContext};
 use crate::secret::Redactor;
-use crate::shell::quote;
+use crate::shell::Script;
 use crate::verify::Check;
 
 /// A role configured for a host.
@@ -189,57 +189,49 @@ pub fn plan_role(name: &str, configured: &dyn Configured, ctx: &HostContext<'_>)
 /// run sees the file already right and notifies nothing).
 pub fn apply_script(role: &PlannedRole, nonce: &str) -> String {
     let m = format!("@@{nonce}");
-    let mut s = String::from(
-        "{\nexport LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\numask 022\nrampart_ok=1\n",
-    );
+    let mut s = Script::new();
+    s.raw(APPLY_BEGIN).source(APPLY_SH);
     let mut notify_flags: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, h) in role.handlers.iter().enumerate() {
         notify_flags.insert(h.name.as_str(), i);
-        s.push_str(&format!("rampart_h{i}=0\n"));
     }
     for (i, p) in role.items.iter().enumerate() {
         let Ok(Change::Apply(a)) = &p.change else {
             continue;
         };
-        s.push_str(&format!(
-            "if [ $rampart_ok = 1 ]; then\necho {}\n(\nset -e\n",
-            quote(&format!("{m} start {i}"))
-        ));
-        s.push_str(a.script.as_str());
-        s.push_str(&format!(
-            ") </dev/null 2>&1\nrc=$?\necho \"{m} rc {i} $rc\"\n"
-        ));
         let flags: Vec<String> = a
             .notify
             .iter()
             .filter_map(|n| notify_flags.get(n.as_str()))
-            .map(|h| format!("rampart_h{h}=1"))
+            .map(|h| h.to_string())
             .collect();
-        if flags.is_empty() {
-            s.push_str("[ $rc = 0 ] || rampart_ok=0\nfi\n");
-        } else {
-            s.push_str(&format!(
-                "if [ $rc = 0 ]; then {}; else rampart_ok=0; fi\nfi\n",
-                flags.join("; ")
-            ));
-        }
+        s.call(STEP_OPEN, [m.clone(), i.to_string(), flags.join(" ")])
+            .extend(&a.script)
+            .raw(STEP_CLOSE);
     }
     for (i, h) in role.handlers.iter().enumerate() {
-        s.push_str(&format!(
-            "if [ $rampart_h{i} = 1 ]; then\necho {}\n(\nset -e\n",
-            quote(&format!("{m} handler {i}"))
-        ));
-        s.push_str(h.script.as_str());
-        s.push_str(&format!(
-            ") </dev/null 2>&1\nrc=$?\necho \"{m} hrc {i} $rc\"\nfi\n"
-        ));
+        s.call(HANDLER_OPEN, [m.clone(), i.to_string()])
+            .extend(&h.script)
+            .raw(HANDLER_CLOSE);
     }
-    s.push_str(&format!(
-        "echo {}\n}} </dev/null\n",
-        quote(&format!("{m} end"))
-    ));
-    s
+    s.call(APPLY_END, [m]);
+    s.as_str().to_owned()
 }
+
+/// The apply script's frame: one brace group (parsed whole before it runs), a known locale,
+/// PATH and umask, then `hostplan/apply.sh`'s bookkeeping.
+const APPLY_BEGIN: &str = "{\nexport LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\numask 022";
+const APPLY_SH: &str = include_str!("hostplan/apply.sh");
+/// A change, after `set -- MARKER INDEX "HANDLERS"`: skipped once one failed; its own
+/// subshell starts with no positional parameters.
+const STEP_OPEN: &str = "if [ $rampart_ok = 1 ]; then\necho \"$1 start $2\"\n(\nset -e\nset --";
+const STEP_CLOSE: &str = ") </dev/null 2>&1\nrampart_done $? \"$@\"\nfi";
+/// A handler, after `set -- MARKER INDEX`: run when a change that worked notified it.
+const HANDLER_OPEN: &str =
+    "if rampart_notifies \"$2\"; then\necho \"$1 handler $2\"\n(\nset -e\nset --";
+const HANDLER_CLOSE: &str = ") </dev/null 2>&1\necho \"$1 hrc $2 $?\"\nfi";
+/// After `set -- MARKER`.
+const APPLY_END: &str = "echo \"$1 end\"\n} </dev/null";
 
 /// What came back from an apply script.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -404,7 +396,6 @@ mod tests {
     use super::*;
     use crate::facts::FileState;
     use crate::resource::File;
-    use crate::shell::Script;
 
     fn role() -> PlannedRole {
         let mut facts = Facts::default();
@@ -438,11 +429,80 @@ mod tests {
     fn script_frames_each_step_and_gates_handlers() {
         let s = apply_script(&role(), "N");
         assert!(s.starts_with("{\n") && s.ends_with("} </dev/null\n"));
-        assert!(s.contains("echo '@@N start 0'"));
-        assert!(s.contains("if [ $rc = 0 ]; then rampart_h0=1; else rampart_ok=0; fi"));
-        assert!(s.contains(
-            "if [ $rampart_h0 = 1 ]; then\necho '@@N handler 0'\n(\nset -e\nsystemctl reload x\n"
-        ));
+        assert!(s.contains("set -- @@N 0 0\nif [ $rampart_ok = 1 ]"), "{s}");
+    }
+
+    /// The whole apply script under dash, with the files under a temporary root: a change
+    /// that works notifies its handler; a failed one stops the role (later changes skipped)
+    /// but the handler of the one that worked still runs; a handler nobody notified does not.
+    #[test]
+    fn the_apply_script_under_dash_runs_handlers_of_what_worked() {
+        let Some(sh) = rampart_shtest::Sh::new() else {
+            return;
+        };
+        std::fs::create_dir(sh.path("etc")).unwrap();
+        let (a, b, c) = (sh.path("etc/a"), sh.path("etc/b"), sh.path("etc/c"));
+        let mut facts = Facts::default();
+        for p in [&a, &b, &c] {
+            facts.files.insert(p.clone(), FileState::Absent);
+        }
+        sh.write("etc/b", "someone's\n"); // stale: b fails with 75
+        let item = |r: Resource| Planned {
+            change: r.plan(&facts),
+            resource: r,
+        };
+        let id = |flag: &str| {
+            let out = std::process::Command::new("id").arg(flag).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        };
+        let (u, g) = (id("-un"), id("-gn"));
+        let me = |f: File| Resource::File(f.owned_by(&u, &g));
+        let mut reload = Script::new();
+        reload.raw("systemctl reload x");
+        let mut other = Script::new();
+        other.raw("systemctl restart y");
+        sh.stub("systemctl", 0);
+        let role = PlannedRole {
+            role: "r".into(),
+            items: vec![
+                item(me(File::new(&a, "a\n", 0o644).notifies("reload"))),
+                item(me(File::new(&b, "b\n", 0o644).notifies("other"))),
+                item(me(File::new(&c, "c\n", 0o644))),
+            ],
+            handlers: vec![
+                Handler {
+                    name: "reload".into(),
+                    script: reload,
+                },
+                Handler {
+                    name: "other".into(),
+                    script: other,
+                },
+            ],
+            error: None,
+        };
+        // The apply script sets its own PATH: put the stub where it looks first.
+        let script = apply_script(&role, "N").replacen(
+            "PATH=/usr/local/sbin",
+            &format!("PATH={}:/usr/local/sbin", sh.bin()),
+            1,
+        );
+        let out = sh.run(&script, &[]);
+        assert!(out.ok(), "{out:?}");
+        let res = parse_apply_output("N", &out.stdout_str());
+        assert!(res.complete, "{out:?}");
+        assert_eq!(res.resources[&0].0, 0, "{out:?}");
+        assert_eq!(res.resources[&1].0, STALE_FACTS, "{out:?}");
+        assert!(!res.resources.contains_key(&2), "skipped after the failure");
+        assert_eq!(sh.read("etc/a").as_deref(), Some("a\n"));
+        assert!(sh.read("etc/c").is_none());
+        assert_eq!(sh.calls(), ["systemctl reload x"]);
+        assert_eq!(res.handlers.keys().copied().collect::<Vec<_>>(), [0]);
+        let o = apply_outcomes(&role, &res, &Redactor::new());
+        assert_eq!(
+            o.iter().map(|o| o.status.clone()).collect::<Vec<_>>(),
+            [Status::Changed, Status::Failed, Status::Skipped]
+        );
     }
 
     #[test]

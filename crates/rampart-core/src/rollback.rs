@@ -6,9 +6,10 @@
 //! that restores the snapshot and reloads what it touched. It survives the loss of rampart's
 //! connection, which is the point: a host that shut rampart out heals itself.
 //!
-//! Everything here builds shell code; the engine runs it.
+//! Everything here builds shell code (the `.sh` files in `rollback/`, values as positional
+//! parameters); the engine runs it.
 
-use crate::shell::{SAFE_PATH_FNS, quote};
+use crate::shell::{SAFE_PATH_FNS, Script, quote};
 
 /// Where snapshots live on the host.
 pub const ROLLBACK_DIR: &str = "/var/lib/rampart/rollback";
@@ -18,9 +19,21 @@ pub fn snapshot_dir(id: &str) -> String {
     format!("{ROLLBACK_DIR}/{id}")
 }
 
+/// The arm step's code (a function, `rampart_arm`): see `rollback/arm.sh`.
+const ARM_SH: &str = include_str!("rollback/arm.sh");
+/// The restore script's body: see `rollback/restore.sh`.
+const RESTORE_SH: &str = include_str!("rollback/restore.sh");
+/// How the arm step is called (the restore script on its stdin), and a failure reported.
+const ARM_CALL: &str = "rampart_arm \"$@\" 2>&1";
+const ARM_END: &str = "if [ $? != 0 ]; then echo \"@@$4 arm-failed\"; exit 1; fi";
+const DISARM_SH: &str = include_str!("rollback/disarm.sh");
+const STATUS_SH: &str = include_str!("rollback/status.sh");
+const LOCK_SH: &str = include_str!("rollback/lock.sh");
+const UNLOCK_SH: &str = include_str!("rollback/unlock.sh");
+
 /// Shell code that snapshots `paths`, writes the restore script and arms it to fire after
-/// `delay_secs`. Prints `@@<marker> armed` when armed; fails (non-zero) otherwise, and then
-/// nothing must be applied.
+/// `delay_secs`. Prints `@@<marker> armed` when armed; otherwise prints
+/// `@@<marker> arm-failed` and exits 1, and then nothing must be applied.
 pub fn arm_script(id: &str, paths: &[String], delay_secs: u64, marker: &str) -> String {
     arm_script_in(ROLLBACK_DIR, id, paths, delay_secs, marker)
 }
@@ -34,50 +47,34 @@ pub fn arm_script_in(
     delay_secs: u64,
     marker: &str,
 ) -> String {
+    let ufw = paths
+        .iter()
+        .any(|p| p.starts_with("/etc/ufw") || p == "/etc/default/ufw");
+    let sshd = paths
+        .iter()
+        .any(|p| p.starts_with("/etc/ssh/") || p.contains("ssh.socket"));
     let dir = format!("{root}/{id}");
-    let d = quote(&dir);
-    let mut s = String::new();
-    s.push_str("(\nset -e\n");
-    s.push_str(&format!(
-        "umask 077\nmkdir -p {d}\n: > {d}/absent\n: > {d}/present\n"
-    ));
-    let mut ufw = false;
-    let mut sshd = false;
-    for p in paths {
-        let q = quote(p);
-        s.push_str(&format!("if [ -e {q} ] || [ -L {q} ]; then printf '%s\\n' {q} >> {d}/present; else printf '%s\\n' {q} >> {d}/absent; fi\n"));
-        ufw |= p.starts_with("/etc/ufw") || p == "/etc/default/ufw";
-        sshd |= p.starts_with("/etc/ssh/") || p.contains("ssh.socket");
-    }
-    // tar of the listed files only (no directories as members): restoring it never touches
-    // the mode or owner of a parent directory, `/` included.
-    s.push_str(&format!(
-        "sed 's|^/||' {d}/present | tar -cpf {d}/files.tar -C / --no-recursion -T -\n"
-    ));
-    s.push_str(&format!("if command -v iptables-save >/dev/null; then iptables-save > {d}/iptables.v4 2>/dev/null || true; ip6tables-save > {d}/iptables.v6 2>/dev/null || true; fi\n"));
-    if ufw {
-        s.push_str(&format!("touch {d}/ufw\n"));
-    }
-    if sshd {
-        s.push_str(&format!("touch {d}/sshd\n"));
-    }
-    s.push_str(&format!(
-        "cat > {d}/restore.sh <<'RAMPART_EOF'\n{}RAMPART_EOF\n",
-        restore_script(&dir)
-    ));
     let unit = format!("rampart-rollback-{id}");
-    s.push_str(&format!(
-        "if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null; then\n  systemd-run --quiet --unit={unit} --on-active={delay_secs} --timer-property=AccuracySec=1s /bin/sh {d}/restore.sh\nelse\n  setsid nohup sh -c 'sleep {delay_secs}; [ -e {d}/restore.sh ] && sh {d}/restore.sh' >/dev/null 2>&1 < /dev/null &\n  echo $! > {d}/sleeper.pid\nfi\n"
-    ));
-    s.push_str(&format!(
-        "echo {}\n) </dev/null 2>&1\n",
-        quote(&format!("@@{marker} armed"))
-    ));
-    s
+    let delay = delay_secs.to_string();
+    let mut args = vec![
+        dir.as_str(),
+        unit.as_str(),
+        delay.as_str(),
+        marker,
+        if ufw { "ufw" } else { "-" },
+        if sshd { "sshd" } else { "-" },
+    ];
+    args.extend(paths.iter().map(String::as_str));
+    let mut s = Script::new();
+    s.call(ARM_SH, args)
+        .feed_base64(ARM_CALL, restore_script(&dir).as_bytes())
+        .raw(ARM_END);
+    s.as_str().to_owned()
 }
 
-/// The script the timer runs: put every touched path back as it was, then make the services
-/// read it again.
+/// The script the timer runs (`/bin/sh SNAPSHOT/restore.sh`): put every touched path back as
+/// it was, then make the services read it again. It is data to the arm step (a base64
+/// here-document); its one value, the snapshot directory, is written by [`quote`].
 ///
 /// It first claims the snapshot (`mkdir claimed`, atomic): a disarm that claimed it first
 /// wins, and this restore does nothing; once this restore has claimed it, a disarm waits for
@@ -85,45 +82,13 @@ pub fn arm_script_in(
 /// entered without following a link a user other than root could have planted
 /// ([`SAFE_PATH_FNS`]); a path whose way is such a link is left alone and logged. `rm -f`
 /// and tar's extraction never follow a link at the last component.
-fn restore_script(dir: &str) -> String {
-    let d = quote(dir);
-    format!(
-        r#"#!/bin/sh
-# rampart dead-man switch: rampart could not confirm a change over a fresh connection in time.
-S={d}
-mkdir "$S/claimed" 2>/dev/null || exit 0
-{fns}
-rampart_skip() {{
-  logger -t rampart "rollback: left $1 alone: its directory could not be entered safely" 2>/dev/null
-  echo "rampart: rollback left $1 alone" >&2
-}}
-while IFS= read -r p; do
-  [ -n "$p" ] || continue
-  (rampart_cd "${{p%/*}}" && rm -f -- "./${{p##*/}}") || rampart_skip "$p"
-done < "$S/absent"
-while IFS= read -r p; do
-  [ -n "$p" ] || continue
-  n=0 r=${{p#/}}
-  while :; do case $r in */*) r=${{r#*/}}; n=$((n + 1)) ;; *) break ;; esac; done
-  (rampart_cd "${{p%/*}}" && tar -xpf "$S/files.tar" --strip-components="$n" -- "${{p#/}}") || rampart_skip "$p"
-done < "$S/present"
-if [ -e "$S/ufw" ]; then
-  if grep -q '^ENABLED=yes' /etc/ufw/ufw.conf 2>/dev/null; then ufw --force enable; else ufw --force disable >/dev/null 2>&1 || ufw disable; fi
-elif [ -e "$S/iptables.v4" ]; then
-  iptables-restore < "$S/iptables.v4"; [ -s "$S/iptables.v6" ] && ip6tables-restore < "$S/iptables.v6"
-fi
-systemctl daemon-reload 2>/dev/null
-if [ -e "$S/sshd" ]; then
-  mkdir -p /run/sshd
-  if systemctl is-active --quiet ssh.socket 2>/dev/null; then systemctl restart ssh.socket; fi
-  systemctl reload ssh 2>/dev/null || systemctl reload sshd 2>/dev/null || systemctl restart ssh 2>/dev/null || systemctl restart sshd
-fi
-date -u +%Y-%m-%dT%H:%M:%SZ > "$S/rolled-back"
-logger -t rampart "rolled back an unconfirmed change (snapshot $S)" 2>/dev/null
-exit 0
-"#,
-        fns = SAFE_PATH_FNS.trim_end()
-    )
+pub fn restore_script(dir: &str) -> String {
+    let mut s = String::from("#!/bin/sh\nS=");
+    s.push_str(&quote(dir));
+    s.push('\n');
+    s.push_str(SAFE_PATH_FNS);
+    s.push_str(RESTORE_SH);
+    s
 }
 
 /// How long a disarm waits for a restore that already started to finish (the engine gives
@@ -145,22 +110,31 @@ pub fn disarm_script(id: &str, marker: &str) -> String {
 /// [`disarm_script`] with the snapshots under `root`.
 #[doc(hidden)]
 pub fn disarm_script_in(root: &str, id: &str, marker: &str) -> String {
-    let d = quote(&format!("{root}/{id}")).into_owned();
-    let unit = format!("rampart-rollback-{id}");
-    format!(
-        "{{\nif [ ! -d {d} ]; then echo {ok}; exit 0; fi\nif mkdir {d}/claimed 2>/dev/null; then\nsystemctl stop {unit}.timer >/dev/null 2>&1; systemctl reset-failed {unit}.service {unit}.timer >/dev/null 2>&1\nif [ -e {d}/sleeper.pid ]; then kill \"$(cat {d}/sleeper.pid)\" 2>/dev/null; fi\nrm -rf {d}\necho {ok}\nexit 0\nfi\nrampart_i=0\nwhile [ ! -e {d}/rolled-back ] && [ $rampart_i -lt {DISARM_WAIT_SECS} ]; do sleep 1; rampart_i=$((rampart_i + 1)); done\necho {late}\n}} </dev/null\n",
-        late = quote(&format!("@@{marker} too-late")),
-        ok = quote(&format!("@@{marker} disarmed")),
-    )
+    let mut s = Script::new();
+    s.call(
+        DISARM_SH,
+        [
+            format!("{root}/{id}"),
+            format!("rampart-rollback-{id}"),
+            marker.to_owned(),
+            DISARM_WAIT_SECS.to_string(),
+        ],
+    );
+    s.as_str().to_owned()
 }
 
 /// Shell code that tells whether the rollback ran: prints `@@<marker> rolled-back <time>` or
 /// `@@<marker> pending`.
 pub fn status_script(id: &str, marker: &str) -> String {
-    let d = quote(&snapshot_dir(id)).into_owned();
-    format!(
-        "if [ -e {d}/rolled-back ]; then echo \"@@{marker} rolled-back $(cat {d}/rolled-back)\"; else echo '@@{marker} pending'; fi\n"
-    )
+    status_script_in(ROLLBACK_DIR, id, marker)
+}
+
+/// [`status_script`] with the snapshots under `root`.
+#[doc(hidden)]
+pub fn status_script_in(root: &str, id: &str, marker: &str) -> String {
+    let mut s = Script::new();
+    s.call(STATUS_SH, [format!("{root}/{id}").as_str(), marker]);
+    s.as_str().to_owned()
 }
 
 /// Where the host lock lives: under /run, so a reboot clears it.
@@ -192,51 +166,12 @@ pub fn lock_script(owner: &str) -> String {
 /// [`lock_script`] with the lock at `lock_dir` (tests use a temporary directory).
 #[doc(hidden)]
 pub fn lock_script_in(lock_dir: &str, owner: &str) -> String {
-    let o = quote(owner);
-    let l = quote(lock_dir);
-    format!(
-        r#"rampart_holders() {{
-  awk -v p=$$ 'BEGIN {{ while (p > 1) {{ f = "/proc/" p "/stat"; if ((getline l < f) <= 0) exit; close(f)
-    s = l; sub(/^.*\) /, "", s); split(s, a, " ")
-    if (l ~ /^[0-9]+ \(sshd/) {{ print p, a[20]; exit }}
-    p = a[2] }} }}' 2>/dev/null
-  printf '%s %s\n' $$ "$(rampart_started $$)"
-}}
-rampart_started() {{
-  awk '{{ sub(/^.*\) /, ""); print $20 }}' /proc/"$1"/stat 2>/dev/null
-}}
-rampart_alive() {{
-  if [ -s {l}/holders ]; then
-    while read -r hp hs; do
-      [ "$(rampart_started "$hp")" = "$hs" ] && return 0
-    done <{l}/holders
-    return 1
-  fi
-  [ $(( $(date +%s) - $(stat -c %Y {l} 2>/dev/null || date +%s) )) -le {LOCK_GRACE_SECS} ]
-}}
-rampart_take() {{
-  mkdir {l} 2>/dev/null && printf '%s\n' {o} > {l}/owner && rampart_holders >> {l}/holders
-}}
-rampart_lock() {{
-  if rampart_take; then return 0; fi
-  if [ "$(cat {l}/owner 2>/dev/null)" = {o} ]; then touch {l}/owner; rampart_holders >> {l}/holders; return 0; fi
-  rampart_was=$(cat {l}/owner {l}/holders 2>/dev/null)
-  if ! rampart_alive && mkdir {l}/takeover 2>/dev/null; then
-    if [ "$(cat {l}/owner {l}/holders 2>/dev/null)" = "$rampart_was" ]; then
-      echo "rampart: took over the host lock of an interrupted run ($(cat {l}/owner 2>/dev/null)): none of its processes runs any more" >&2
-      mv -T {l} {l}.dead.$$ && rm -rf {l}.dead.$$
-      if rampart_take; then return 0; fi
-    else
-      rmdir {l}/takeover 2>/dev/null
-    fi
-  fi
-  age=$(( $(date +%s) - $(stat -c %Y {l}/owner 2>/dev/null || date +%s) ))
-  echo "rampart: this host is locked by another rampart run ($(cat {l}/owner 2>/dev/null), last active ${{age}} s ago, still running on the host); wait for it to finish. The lock is released as soon as none of that run's processes runs on the host; remove {l} by hand only if you know it is gone" >&2
-  return 1
-}}
-rampart_lock || exit 73
-"#
-    )
+    let mut s = Script::new();
+    s.call(
+        LOCK_SH,
+        [lock_dir, owner, LOCK_GRACE_SECS.to_string().as_str()],
+    );
+    s.as_str().to_owned()
 }
 
 /// Shell code that releases the host lock if `owner` holds it.
@@ -247,46 +182,229 @@ pub fn unlock_script(owner: &str) -> String {
 /// [`unlock_script`] with the lock at `lock_dir`.
 #[doc(hidden)]
 pub fn unlock_script_in(lock_dir: &str, owner: &str) -> String {
-    let l = quote(lock_dir);
-    format!(
-        "if [ \"$(cat {l}/owner 2>/dev/null)\" = {} ]; then rm -rf {l}; fi\n",
-        quote(owner)
-    )
+    let mut s = Script::new();
+    s.call(UNLOCK_SH, [lock_dir, owner]);
+    s.as_str().to_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rampart_shtest::Sh;
 
-    #[test]
-    fn arm_snapshots_every_path_and_schedules_a_restore() {
-        let s = arm_script(
-            "abc",
-            &[
-                "/etc/ssh/sshd_config.d/00-rampart.conf".into(),
-                "/etc/ufw/user.rules".into(),
-            ],
-            30,
-            "N",
-        );
-        assert!(s.contains("printf '%s\\n' /etc/ssh/sshd_config.d/00-rampart.conf >> /var/lib/rampart/rollback/abc/present"), "{s}");
-        assert!(
-            s.contains("tar -cpf /var/lib/rampart/rollback/abc/files.tar -C / --no-recursion -T -")
-        );
-        assert!(!s.contains("cp -a"));
-        assert!(s.contains("touch /var/lib/rampart/rollback/abc/ufw"));
-        assert!(s.contains("touch /var/lib/rampart/rollback/abc/sshd"));
-        assert!(s.contains("--unit=rampart-rollback-abc --on-active=30"));
-        assert!(s.contains("echo '@@N armed'"));
-        assert!(s.contains("systemctl reload ssh"));
+    /// A root with the system commands the scripts call stubbed out (both ways of arming work:
+    /// systemd-run where this machine has /run/systemd/system, the sleeper elsewhere).
+    fn host() -> Option<Sh> {
+        let sh = Sh::new()?;
+        for cmd in ["systemd-run", "setsid", "logger", "ufw", "iptables-restore"] {
+            sh.stub(cmd, 0);
+        }
+        sh.stub_output("iptables-save", 0, "*filter\nCOMMIT\n")
+            .stub("ip6tables-save", 0)
+            .stub("systemctl", 0);
+        Some(sh)
+    }
+
+    fn arm(sh: &Sh, id: &str, paths: &[String]) -> rampart_shtest::Out {
+        sh.run(&arm_script_in(&sh.path("rb"), id, paths, 30, "N"), &[])
     }
 
     #[test]
-    fn disarm_reports_a_rollback_that_already_fired() {
-        let s = disarm_script("abc", "N");
-        assert!(s.contains("@@N too-late"));
-        assert!(s.contains("systemctl stop rampart-rollback-abc.timer"));
-        assert!(s.contains("rm -rf /var/lib/rampart/rollback/abc"));
-        assert!(s.contains("mkdir /var/lib/rampart/rollback/abc/claimed"));
+    fn arm_snapshots_and_a_restore_after_a_cut_puts_everything_back() {
+        let Some(sh) = host() else { return };
+        let conf = sh.write("etc/ssh/sshd_config.d/00-rampart.conf", "Port 22\n");
+        let added = sh.path("etc/ufw/user.rules");
+        let out = arm(&sh, "abc", &[conf.clone(), added.clone()]);
+        assert!(out.ok(), "{out:?}");
+        assert!(out.stdout_str().contains("@@N armed"), "{out:?}");
+        let snap = sh.path("rb/abc");
+        assert_eq!(sh.read("rb/abc/present").unwrap(), format!("{conf}\n"));
+        assert_eq!(sh.read("rb/abc/absent").unwrap(), format!("{added}\n"));
+        assert_eq!(sh.read("rb/abc/iptables.v4").unwrap(), "*filter\nCOMMIT\n");
+        // The flags follow the real paths (/etc/ufw, /etc/ssh): these are below a temporary
+        // root, so set them as a host's arm would.
+        assert!(sh.read("rb/abc/ufw").is_none() && sh.read("rb/abc/sshd").is_none());
+        sh.write("rb/abc/ufw", "");
+        sh.write("rb/abc/sshd", "");
+        let calls = sh.calls().join("\n");
+        assert!(
+            calls.contains(&format!(
+                "systemd-run --quiet --unit=rampart-rollback-abc --on-active=30 --timer-property=AccuracySec=1s /bin/sh {snap}/restore.sh"
+            )) || sh.read("rb/abc/sleeper.pid").is_some(),
+            "{calls}"
+        );
+
+        // The change lands, then the link is cut: the timer runs the restore.
+        sh.write("etc/ssh/sshd_config.d/00-rampart.conf", "Port 2222\n");
+        sh.write("etc/ufw/user.rules", "new\n");
+        sh.clear_calls();
+        let out = sh.run("dash \"$1/restore.sh\"", &[&snap]);
+        assert!(out.ok(), "{out:?}");
+        assert_eq!(
+            sh.read("etc/ssh/sshd_config.d/00-rampart.conf").unwrap(),
+            "Port 22\n"
+        );
+        assert!(sh.read("etc/ufw/user.rules").is_none());
+        assert!(sh.read("rb/abc/rolled-back").is_some());
+        let calls = sh.calls();
+        assert!(
+            calls.iter().any(|c| c.starts_with("ufw --force")),
+            "{calls:?}"
+        );
+        assert!(
+            calls.contains(&"systemctl reload ssh".to_owned()),
+            "{calls:?}"
+        );
+        // A second firing (the sleeper and the timer both) finds the claim and does nothing.
+        sh.clear_calls();
+        let out = sh.run("dash \"$1/restore.sh\"", &[&snap]);
+        assert!(out.ok() && sh.calls().is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn a_path_with_shell_syntax_is_only_ever_data() {
+        let Some(sh) = host() else { return };
+        let evil = sh.write("etc/x $(touch pwned) `touch pwned2` 'q'\"", "old\n");
+        let out = arm(&sh, "e1", std::slice::from_ref(&evil));
+        assert!(out.ok(), "{out:?}");
+        std::fs::write(&evil, "new\n").unwrap();
+        let out = sh.run("dash \"$1/restore.sh\"", &[&sh.path("rb/e1")]);
+        assert!(out.ok(), "{out:?}");
+        assert_eq!(std::fs::read_to_string(&evil).unwrap(), "old\n");
+        assert!(
+            sh.ls("").iter().all(|n| !n.starts_with("pwned")),
+            "{:?}",
+            sh.ls("")
+        );
+    }
+
+    #[test]
+    fn a_failed_snapshot_says_arm_failed_and_stops_the_script() {
+        let Some(sh) = host() else { return };
+        sh.stub("tar", 2);
+        let conf = sh.write("etc/ssh/sshd_config", "Port 22\n");
+        let script = format!(
+            "{}echo applied\n",
+            arm_script_in(&sh.path("rb"), "f1", &[conf], 30, "N")
+        );
+        let out = sh.run(&script, &[]);
+        assert_eq!(out.status, 1, "{out:?}");
+        assert!(out.stdout_str().contains("@@N arm-failed"), "{out:?}");
+        assert!(!out.stdout_str().contains("@@N armed"));
+        assert!(!out.stdout_str().contains("applied"));
+        assert!(
+            !sh.calls()
+                .iter()
+                .any(|c| c.starts_with("systemd-run") || c.starts_with("setsid"))
+        );
+    }
+
+    #[test]
+    fn disarm_first_wins_and_a_late_restore_does_nothing() {
+        let Some(sh) = host() else { return };
+        let conf = sh.write("etc/ssh/sshd_config", "Port 22\n");
+        assert!(arm(&sh, "d1", std::slice::from_ref(&conf)).ok());
+        sh.write("etc/ssh/sshd_config", "Port 2222\n");
+        // Copy the restore script aside: the disarm removes the snapshot.
+        let restore = sh.read("rb/d1/restore.sh").unwrap();
+        let out = sh.run(&disarm_script_in(&sh.path("rb"), "d1", "N"), &[]);
+        assert!(out.stdout_str().contains("@@N disarmed"), "{out:?}");
+        assert!(
+            sh.calls()
+                .contains(&"systemctl stop rampart-rollback-d1.timer".to_owned())
+        );
+        assert!(sh.read("rb/d1/present").is_none());
+        // The timer fires anyway (stop raced it): no snapshot, nothing restored.
+        std::fs::create_dir_all(sh.path("rb/d1")).unwrap();
+        sh.write("rb/d1/restore.sh", restore);
+        std::fs::create_dir(sh.path("rb/d1/claimed")).unwrap();
+        let out = sh.run("dash \"$1/restore.sh\"", &[&sh.path("rb/d1")]);
+        assert!(out.ok(), "{out:?}");
+        assert_eq!(sh.read("etc/ssh/sshd_config").unwrap(), "Port 2222\n");
+        // Disarming twice (a retried confirm) is fine.
+        std::fs::remove_dir_all(sh.path("rb/d1")).unwrap();
+        let out = sh.run(&disarm_script_in(&sh.path("rb"), "d1", "N"), &[]);
+        assert!(out.stdout_str().contains("@@N disarmed"), "{out:?}");
+    }
+
+    #[test]
+    fn a_restore_that_claimed_first_makes_the_disarm_say_too_late() {
+        let Some(sh) = host() else { return };
+        let conf = sh.write("etc/ssh/sshd_config", "Port 22\n");
+        assert!(arm(&sh, "r1", std::slice::from_ref(&conf)).ok());
+        sh.write("etc/ssh/sshd_config", "Port 2222\n");
+        let out = sh.run("dash \"$1/restore.sh\"", &[&sh.path("rb/r1")]);
+        assert!(out.ok(), "{out:?}");
+        let out = sh.run(&disarm_script_in(&sh.path("rb"), "r1", "N"), &[]);
+        assert!(out.stdout_str().contains("@@N too-late"), "{out:?}");
+        assert!(!out.stdout_str().contains("disarmed"));
+        assert_eq!(sh.read("etc/ssh/sshd_config").unwrap(), "Port 22\n");
+        assert!(sh.read("rb/r1/rolled-back").is_some(), "the snapshot stays");
+        let out = sh.run(&status_script_in(&sh.path("rb"), "r1", "N"), &[]);
+        assert!(out.stdout_str().starts_with("@@N rolled-back 2"), "{out:?}");
+    }
+
+    #[test]
+    fn status_says_pending_before_a_rollback() {
+        let Some(sh) = host() else { return };
+        let out = sh.run(&status_script_in(&sh.path("rb"), "none", "N"), &[]);
+        assert_eq!(out.stdout_str(), "@@N pending\n", "{out:?}");
+    }
+
+    #[test]
+    fn the_lock_is_refused_while_a_holder_lives_and_taken_over_when_none_does() {
+        let Some(sh) = host() else { return };
+        let lock = sh.path("lock");
+        // Taken, then refreshed by the same run.
+        let out = sh.run(&lock_script_in(&lock, "run-a"), &[]);
+        assert!(out.ok(), "{out:?}");
+        assert_eq!(sh.read("lock/owner").unwrap(), "run-a\n");
+        assert!(sh.run(&lock_script_in(&lock, "run-a"), &[]).ok());
+        // Held by a living process (this test's own pid, with its real start time).
+        let me = std::process::id();
+        let stat = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
+        let started = stat
+            .rsplit(") ")
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(19)
+            .unwrap();
+        sh.write("lock/holders", format!("{me} {started}\n"));
+        let out = sh.run(&lock_script_in(&lock, "run-b"), &[]);
+        assert_eq!(out.status, 73, "{out:?}");
+        assert!(
+            out.stderr.contains("locked by another rampart run (run-a"),
+            "{out:?}"
+        );
+        assert_eq!(sh.read("lock/owner").unwrap(), "run-a\n");
+        // The holder is gone (a start time that does not match): taken over at once.
+        sh.write("lock/holders", format!("{me} 1\n"));
+        let out = sh.run(&lock_script_in(&lock, "run-b"), &[]);
+        assert!(out.ok(), "{out:?}");
+        assert!(out.stderr.contains("took over the host lock"), "{out:?}");
+        assert_eq!(sh.read("lock/owner").unwrap(), "run-b\n");
+        // Unlock: only by its owner.
+        assert!(sh.run(&unlock_script_in(&lock, "run-a"), &[]).ok());
+        assert!(sh.read("lock/owner").is_some());
+        assert!(sh.run(&unlock_script_in(&lock, "run-b"), &[]).ok());
+        assert!(sh.read("lock/owner").is_none());
+    }
+
+    #[test]
+    fn a_fresh_lock_without_holders_is_held_for_the_grace_time() {
+        let Some(sh) = host() else { return };
+        std::fs::create_dir(sh.path("lock")).unwrap();
+        let out = sh.run(&lock_script_in(&sh.path("lock"), "run-b"), &[]);
+        assert_eq!(out.status, 73, "{out:?}");
+        // A lock made long ago with no holders is stale.
+        sh.stub_output("stat", 0, "1000\n");
+        let out = sh.run(&lock_script_in(&sh.path("lock"), "run-b"), &[]);
+        assert!(out.ok(), "{out:?}");
+    }
+
+    #[test]
+    fn the_restore_script_names_its_snapshot_quoted() {
+        assert!(restore_script("/var/x y").starts_with("#!/bin/sh\nS='/var/x y'\n# shellcheck"));
     }
 }

@@ -1,11 +1,13 @@
 //! Building POSIX shell code safely: quoting, commands from argv, here-documents.
 //!
-//! **Invariant:** no value that comes from the operator or a host is ever pasted into shell
-//! code unquoted. Code that needs a value goes through [`quote`], [`Script::cmd`] or
-//! [`Script::write_file`]; raw fragments passed to [`Script::raw`] are constants.
+//! **Invariant:** no value is ever pasted into shell code by formatting. Script text is
+//! constant (`&'static str`: the `.sh` files next to the Rust that uses them, through
+//! `include_str!`); values reach it as positional parameters written by [`Script::call`]
+//! (`set -- 'quoted' 'words'`), as quoted words of [`Script::cmd`], or as the content of a
+//! base64 here-document ([`Script::feed_base64`]). [`quote`] is the one quoter: rampart-ssh
+//! uses it too. `tests/script_sources.rs` fails on script text built with `format!`.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 use base64::Engine as _;
 use serde::Serialize;
@@ -40,39 +42,31 @@ pub fn quote(word: &str) -> Cow<'_, str> {
 ///   file there is refused.
 /// - `rampart_as CMD...` runs a command as that actor (`setpriv`, util-linux).
 /// - `rampart_put FILE` writes stdin's base64, decoded, to `FILE` as that actor.
-pub const SAFE_PATH_FNS: &str = r#"rampart_cd() {
-  cd -P / || return 1
-  rampart_rest=${1#/}
-  while [ -n "$rampart_rest" ]; do
-    rampart_c=${rampart_rest%%/*}
-    case $rampart_rest in */*) rampart_rest=${rampart_rest#*/} ;; *) rampart_rest= ;; esac
-    if [ -L "$rampart_c" ]; then
-      if [ ! -O . ]; then printf 'rampart: refusing %s: %s is a symbolic link in a directory a user other than root owns
-' "$1" "${PWD%/}/$rampart_c" >&2; return 75; fi
-      cd -P "./$rampart_c" || return 1
-    else
-      rampart_want=${PWD%/}/$rampart_c
-      if [ -n "${2:-}" ] && [ ! -e "$rampart_c" ]; then mkdir "./$rampart_c" || return 1; fi
-      cd -P "./$rampart_c" || return 1
-      if [ "$PWD" != "$rampart_want" ]; then printf 'rampart: refusing %s: %s turned into a link while rampart entered it
-' "$1" "$rampart_want" >&2; return 75; fi
-    fi
-  done
+/// - `rampart_enter DIR CREATE OWNER GROUP`: `rampart_cd DIR CREATE`, then `rampart_who` when
+///   `OWNER` is not empty (how every file step starts).
+/// - `rampart_stale PATH` says PATH changed since the facts were gathered and exits 75.
+pub const SAFE_PATH_FNS: &str = include_str!("shell/safe_path.sh");
+
+/// Code that [`Script::raw`] accepts: a constant. (`String` is accepted only until the roles'
+/// scripts are converted to `.sh` files; nothing in rampart-core, rampart-ssh or
+/// rampart-engine passes one, which `tests/script_sources.rs` checks.)
+pub trait Code {
+    /// The text.
+    fn text(&self) -> &str;
 }
-rampart_who() {
-  rampart_user= rampart_group=
-  if [ -O . ]; then return 0; fi
-  if [ "$1" = root ]; then printf 'rampart: refusing to write a file of root'"'"'s into %s: a user other than root owns that directory
-' "$PWD" >&2; return 1; fi
-  rampart_user=$1 rampart_group=$2
+
+impl Code for &'static str {
+    fn text(&self) -> &str {
+        self
+    }
 }
-rampart_as() {
-  if [ -n "$rampart_user" ]; then setpriv --reuid="$rampart_user" --regid="$rampart_group" --init-groups -- "$@"; else "$@"; fi
+
+#[doc(hidden)]
+impl Code for String {
+    fn text(&self) -> &str {
+        self
+    }
 }
-rampart_put() {
-  if [ -n "$rampart_user" ]; then rampart_as sh -c 'exec base64 -d > "$1"' sh "$1"; else base64 -d > "$1"; fi
-}
-"#;
 
 /// Whether a path is absolute and canonical (no empty, `.` or `..` component, no trailing
 /// `/`): what [`SAFE_PATH_FNS`]'s `rampart_cd` can walk and compare with `$PWD`.
@@ -108,10 +102,54 @@ impl Script {
         Self::default()
     }
 
-    /// Appends a constant line of shell code.
-    pub fn raw(&mut self, line: impl AsRef<str>) -> &mut Self {
-        self.code.push_str(line.as_ref());
+    /// Appends a constant line (or file) of shell code.
+    pub fn raw(&mut self, code: impl Code) -> &mut Self {
+        self.code.push_str(code.text());
+        if !self.code.ends_with('\n') {
+            self.code.push('\n');
+        }
+        self
+    }
+
+    /// Appends shell code the operator wrote (a `command` resource's `run`): it is code by
+    /// design, run as written, and never built from values.
+    pub fn operator_code(&mut self, code: &str) -> &mut Self {
+        self.code.push_str(code);
+        if !self.code.ends_with('\n') {
+            self.code.push('\n');
+        }
+        self
+    }
+
+    /// Appends `code` (a constant: a `.sh` file's text) run with `args` as its positional
+    /// parameters: `set -- 'quoted' 'args'`, then the code. This is how a value reaches
+    /// shell code. The parameters stay set for the code that follows in the same script.
+    pub fn call<I, S>(&mut self, code: &'static str, args: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let words = join(args);
+        self.code.push_str("set --");
+        if !words.is_empty() {
+            self.code.push(' ');
+            self.code.push_str(&words);
+        }
         self.code.push('\n');
+        self.source(code)
+    }
+
+    /// Appends a constant file of shell code (a `.sh` file's text) without its comment lines:
+    /// they document the file; a host need not receive them (a third of the probe's bytes).
+    pub fn source(&mut self, code: &'static str) -> &mut Self {
+        for line in code.lines() {
+            let t = line.trim_start();
+            if t.starts_with('#') && !t.starts_with("#!") {
+                continue;
+            }
+            self.code.push_str(line);
+            self.code.push('\n');
+        }
         self
     }
 
@@ -134,15 +172,24 @@ impl Script {
     /// Appends code that writes `content` to the file named by the shell expression `dest`
     /// (for example `"$t"`), byte-exact, through a base64 here-document: no quoting of the
     /// content is ever needed and binary content survives.
-    pub fn write_file(&mut self, dest_expr: &str, content: &[u8]) -> &mut Self {
-        self.feed_base64(&format!("base64 -d > {dest_expr}"), content)
+    pub fn write_file(&mut self, dest_expr: &'static str, content: &[u8]) -> &mut Self {
+        self.code.push_str("base64 -d > ");
+        self.code.push_str(dest_expr);
+        self.here_base64(content)
     }
 
     /// Appends `cmd` with `content`, base64-encoded, on its stdin through a quoted
     /// here-document (`rampart_put "$t"` of [`SAFE_PATH_FNS`]).
-    pub fn feed_base64(&mut self, cmd: &str, content: &[u8]) -> &mut Self {
+    pub fn feed_base64(&mut self, cmd: &'static str, content: &[u8]) -> &mut Self {
+        self.code.push_str(cmd);
+        self.here_base64(content)
+    }
+
+    /// Appends ` <<'RAMPART_EOF'`, `content` in base64, and the end marker: the command
+    /// already written on the current line reads the content on stdin.
+    fn here_base64(&mut self, content: &[u8]) -> &mut Self {
         let b64 = base64::engine::general_purpose::STANDARD.encode(content);
-        let _ = writeln!(self.code, "{cmd} <<'RAMPART_EOF'");
+        self.code.push_str(" <<'RAMPART_EOF'\n");
         for chunk in b64.as_bytes().chunks(76) {
             // base64 output is ASCII, so every chunk is valid UTF-8.
             self.code
@@ -175,6 +222,19 @@ mod tests {
         assert_eq!(quote("it's"), r"'it'\''s'");
         assert_eq!(quote(""), "''");
         assert_eq!(quote("$(reboot)"), "'$(reboot)'");
+    }
+
+    #[test]
+    fn a_file_goes_without_its_comments_and_values_as_parameters() {
+        let mut s = Script::new();
+        s.call(
+            "# shellcheck shell=sh\n# what it does\n  # indented\nprintf '%s\\n' \"$1\" # kept\n",
+            ["a b", "$(x)"],
+        );
+        assert_eq!(
+            s.as_str(),
+            "set -- 'a b' '$(x)'\nprintf '%s\\n' \"$1\" # kept\n"
+        );
     }
 
     #[test]

@@ -658,9 +658,6 @@ async fn apply_all<C: Connect>(
                 opts.confirm_timeout.as_secs().max(5),
                 &n,
             ));
-            script.push_str(&format!(
-                "if [ $? != 0 ]; then echo '@@{n} arm-failed'; exit 1; fi\n"
-            ));
         }
         script.push_str(&hostplan::apply_script(&role, &n));
         let step = Step::Apply {

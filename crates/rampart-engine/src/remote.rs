@@ -157,16 +157,7 @@ impl SshRemote {
     /// expands on the host before sudo (so `"$SSH_CONNECTION"` reaches the script as `$1`,
     /// although sudo resets the environment).
     fn command(&self, args: &str) -> String {
-        let sudo = if self.become_root && self.session.remote_user() != "root" {
-            "sudo -n "
-        } else {
-            ""
-        };
-        if args.is_empty() {
-            format!("{sudo}sh -s")
-        } else {
-            format!("{sudo}sh -s -- {args}")
-        }
+        rampart_ssh::script_command(args, self.session.remote_user(), self.become_root)
     }
 }
 

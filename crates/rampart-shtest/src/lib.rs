@@ -105,6 +105,11 @@ impl Sh {
         self.dir.path().join("root")
     }
 
+    /// The directory of the stubs (for a script that sets its own `PATH`).
+    pub fn bin(&self) -> String {
+        self.dir.path().join("bin").display().to_string()
+    }
+
     /// An absolute path below [`Sh::root`], as a string (scripts take paths as text).
     pub fn path(&self, rel: &str) -> String {
         let p = self.root().join(rel.trim_start_matches('/'));

@@ -26,7 +26,7 @@ mod target;
 
 pub use client::{ClientOptions, Connector, HostKeyPolicy};
 pub use error::{ErrorKind, SshError};
-pub use quote::{become_command, shell_quote};
+pub use quote::{become_command, script_command, shell_quote};
 pub use session::{
     Exec, Limits as OutputLimits, MAX_COMMAND_OUTPUT, MAX_HOST_OUTPUT, Output, PutFile, Session,
     SessionStats,

@@ -1,82 +1,72 @@
-//! Shell quoting and the few shell scripts this crate sends: `sudo` wrapping, the atomic
-//! put-file script and the fetch command.
+//! The command lines this crate sends: the one `sudo` wrapper, the atomic put-file command
+//! and the fetch command. Quoting is rampart-core's `shell::quote` (the one quoter); the
+//! atomic write is rampart-core's (`resource::put_file_script`, the one atomic-write script).
 //!
 //! **Invariant:** every value that ends up in a remote command line passes through
 //! [`shell_quote`]. Secrets never do: callers stream them on stdin.
 
 use crate::error::SshError;
 
-/// Quotes `s` for a POSIX shell as one word. Words made only of characters that are never
-/// special are returned as they are, everything else is wrapped in single quotes, with each
-/// `'` written as `'\''`.
-pub fn shell_quote(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-./:=@%+,".contains(&b));
-    if plain {
-        return s.to_owned();
+use rampart_core::shell::join;
+pub use rampart_core::shell::quote as shell_quote;
+
+/// The one sudo wrapper: what goes before a command line that must run as root. `-n`: a
+/// prompt would hang the channel; sudo fails fast with "a password is required" instead.
+fn sudo(remote_user: &str, become_root: bool) -> &'static str {
+    if become_root && remote_user != "root" {
+        "sudo -n -- "
+    } else {
+        ""
     }
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('\'');
-    for c in s.chars() {
-        if c == '\'' {
-            out.push_str("'\\''");
-        } else {
-            out.push(c);
-        }
-    }
-    out.push('\'');
-    out
 }
 
 /// The command line to send: as is when no privilege change is needed, else wrapped so that
-/// `sudo` runs it through `sh -c` without asking for a password (`-n`: a prompt would hang the
-/// channel; sudo fails fast with "a password is required" instead).
+/// `sudo` runs it through `sh -c`.
 pub fn become_command(command: &str, remote_user: &str, become_root: bool) -> String {
-    if become_root && remote_user != "root" {
-        format!("sudo -n -- sh -c {}", shell_quote(command))
-    } else {
-        command.to_owned()
+    match sudo(remote_user, become_root) {
+        "" => command.to_owned(),
+        prefix => format!("{prefix}sh -c {}", shell_quote(command)),
     }
 }
 
-/// The one-line script that writes stdin to `path` atomically: a temp file in the same
-/// directory (so `mv` is a rename), mode and owner set before the rename, and the temp file
-/// removed on any failure so the target is never half-written.
+/// The command line that runs a script read from stdin (`sh -s`), as root through the same
+/// wrapper when needed. `args` is shell code that expands on the host before sudo (so
+/// `"$SSH_CONNECTION"` reaches the script as `$1`, although sudo resets the environment).
+pub fn script_command(args: &str, remote_user: &str, become_root: bool) -> String {
+    let sudo = sudo(remote_user, become_root);
+    if args.is_empty() {
+        format!("{sudo}sh -s")
+    } else {
+        format!("{sudo}sh -s -- {args}")
+    }
+}
+
+/// The script that writes `content` to `path` atomically (rampart-core's, sent on stdin with
+/// [`script_command`]): a temp file in the same directory (so `mv` is a rename), mode and
+/// owner set before the rename, and the temp file removed on any failure so the target is
+/// never half-written.
 pub fn put_file_script(
     path: &str,
+    content: &[u8],
     mode: u32,
     owner: Option<&str>,
     group: Option<&str>,
 ) -> Result<String, SshError> {
-    let (dir, base) = split_path(path)?;
-    let temp = format!("{dir}/.{base}.rampart.XXXXXX");
-    let qpath = shell_quote(path);
-    let mut s = format!(
-        "umask 077; if [ -d {qpath} ]; then echo {msg} >&2; exit 1; fi; \
-         t=$(mktemp {temp}) && cat > \"$t\" && chmod {mode:o} \"$t\"",
-        msg = shell_quote(&format!("{path} is a directory")),
-        temp = shell_quote(&temp),
-        mode = mode & 0o7777,
-    );
-    match (owner, group) {
-        (Some(o), Some(g)) => s.push_str(&format!(
-            " && chown {} \"$t\"",
-            shell_quote(&format!("{o}:{g}"))
-        )),
-        (Some(o), None) => s.push_str(&format!(" && chown {} \"$t\"", shell_quote(o))),
-        (None, Some(g)) => s.push_str(&format!(" && chgrp {} \"$t\"", shell_quote(g))),
-        (None, None) => {}
-    }
-    s.push_str(&format!(
-        " && mv -f \"$t\" {qpath} || {{ rm -f \"$t\"; exit 1; }}"
-    ));
-    Ok(s)
+    check_path(path)?;
+    let chown = match (owner, group) {
+        (Some(o), Some(g)) => format!("{o}:{g}"),
+        (Some(o), None) => o.to_owned(),
+        (None, Some(g)) => format!(":{g}"),
+        (None, None) => String::new(),
+    };
+    rampart_core::resource::put_file_script(path, content, mode, &chown)
+        .map(|s| s.as_str().to_owned())
+        .map_err(|e| bad_path(path, &e.to_string()))
 }
 
 /// `cat -- <path>`, quoted.
 pub fn fetch_file_command(path: &str) -> String {
-    format!("cat -- {}", shell_quote(path))
+    join(["cat", "--", path])
 }
 
 /// The first line of a command, at most 80 characters, for error messages and logs.
@@ -89,24 +79,21 @@ pub fn summarize(command: &str) -> String {
     s
 }
 
-fn split_path(path: &str) -> Result<(&str, &str), SshError> {
-    let bad = |why: &str| {
-        SshError::config(
-            format!("cannot write remote file `{path}`: {why}"),
-            Some("give an absolute path to a file, e.g. /etc/ssh/sshd_config.d/50-rampart.conf"),
-        )
-    };
+fn bad_path(path: &str, why: &str) -> SshError {
+    SshError::config(
+        format!("cannot write remote file `{path}`: {why}"),
+        Some("give an absolute path to a file, e.g. /etc/ssh/sshd_config.d/50-rampart.conf"),
+    )
+}
+
+fn check_path(path: &str) -> Result<(), SshError> {
     if path.is_empty() || path.ends_with('/') {
-        return Err(bad("it names a directory"));
+        return Err(bad_path(path, "it names a directory"));
     }
     if path.contains('\0') || path.contains('\n') {
-        return Err(bad("it contains a NUL or newline"));
+        return Err(bad_path(path, "it contains a NUL or newline"));
     }
-    match path.rfind('/') {
-        Some(0) => Ok(("", &path[1..])),
-        Some(i) => Ok((&path[..i], &path[i + 1..])),
-        None => Ok((".", path)),
-    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -155,25 +142,48 @@ mod tests {
     }
 
     #[test]
-    fn put_script_is_atomic_and_quoted() {
-        let s = put_file_script("/etc/my file", 0o640, Some("root"), Some("adm")).unwrap();
-        assert!(s.starts_with("umask 077; if [ -d '/etc/my file' ]"), "{s}");
-        assert!(
-            s.contains("t=$(mktemp '/etc/.my file.rampart.XXXXXX')"),
-            "{s}"
+    fn one_wrapper_for_commands_and_scripts() {
+        assert_eq!(script_command("", "root", true), "sh -s");
+        assert_eq!(script_command("", "admin", false), "sh -s");
+        assert_eq!(
+            script_command("\"$SSH_CONNECTION\"", "admin", true),
+            "sudo -n -- sh -s -- \"$SSH_CONNECTION\""
         );
-        assert!(
-            s.contains("chmod 640 \"$t\" && chown root:adm \"$t\" && mv -f \"$t\" '/etc/my file'"),
-            "{s}"
+    }
+
+    /// The put-file script under dash: content byte-exact, mode set, the target untouched and
+    /// no temp file left when chown fails, a directory never replaced.
+    #[test]
+    fn put_script_is_atomic_under_dash() {
+        let Some(sh) = rampart_shtest::Sh::new() else {
+            return;
+        };
+        let path = sh.write("etc/my file's.conf", "old\n");
+        let content = b"new\n\0bin\xff".to_vec();
+        let s = put_file_script(&path, &content, 0o640, None, None).unwrap();
+        let out = sh.run(&s, &[]);
+        assert!(out.ok(), "{out:?}");
+        assert_eq!(std::fs::read(&path).unwrap(), content);
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
+            0o640
         );
-        assert!(s.ends_with("|| { rm -f \"$t\"; exit 1; }"), "{s}");
-        let root = put_file_script("/x", 0o600, None, Some("g")).unwrap();
+        assert_eq!(sh.ls("etc"), ["my file's.conf"]);
+        let s =
+            put_file_script(&path, b"never", 0o640, Some("no-such-user-rampart"), None).unwrap();
+        assert!(!sh.run(&s, &[]).ok());
+        assert_eq!(std::fs::read(&path).unwrap(), content);
+        assert_eq!(sh.ls("etc"), ["my file's.conf"]);
+        let s = put_file_script(&sh.path("etc"), b"x", 0o600, None, None).unwrap();
+        let out = sh.run(&s, &[]);
         assert!(
-            root.contains("mktemp /.x.rampart.XXXXXX") && root.contains("chgrp g"),
-            "{root}"
+            !out.ok() && out.stderr.contains("is a directory"),
+            "{out:?}"
         );
-        assert!(put_file_script("/etc/", 0o600, None, None).is_err());
-        assert!(put_file_script("", 0o600, None, None).is_err());
+        assert!(put_file_script("/etc/", b"", 0o600, None, None).is_err());
+        assert!(put_file_script("", b"", 0o600, None, None).is_err());
+        assert!(put_file_script("relative", b"", 0o600, None, None).is_err());
     }
 
     #[test]

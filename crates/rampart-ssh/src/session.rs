@@ -19,7 +19,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::client::Conn;
 use crate::error::SshError;
-use crate::quote::{become_command, fetch_file_command, put_file_script, summarize};
+use crate::quote::{
+    become_command, fetch_file_command, put_file_script, script_command, summarize,
+};
 use crate::target::Target;
 
 /// How long a cancelled channel may take to close before we stop waiting for it.
@@ -351,16 +353,17 @@ impl Session {
     pub async fn put_file(&self, put: PutFile) -> Result<(), SshError> {
         let script = put_file_script(
             &put.path,
+            &put.content,
             put.mode,
             put.owner.as_deref(),
             put.group.as_deref(),
         )?;
         let out = self
             .exec(Exec {
-                command: script,
-                stdin: put.content,
+                command: script_command("", &self.inner.user, put.become_root),
+                stdin: script.into_bytes(),
                 timeout: None,
-                become_root: put.become_root,
+                become_root: false,
             })
             .await?;
         self.check(&out, || format!("writing {}", put.path))

@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::PlanError;
 use crate::facts::{AptState, FactRequest, Facts, PackageState as Dpkg};
 use crate::plan::{Apply, AttrChange, Change, Diff, Risk};
-use crate::shell::{Script, join};
+use crate::shell::Script;
 
 /// The state packages should be in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -26,8 +26,7 @@ pub struct Packages {
     pub state: PackageState,
 }
 
-/// The non-interactive apt invocation every step uses: no prompts, keep local config files.
-const APT: &str = "DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold";
+const APT_GET_SH: &str = include_str!("apt/apt-get.sh");
 
 impl Packages {
     /// These packages installed.
@@ -74,10 +73,9 @@ impl Packages {
         let mut script = Script::new();
         // A dpkg interrupted by a lost connection leaves the database locked for repair; the
         // lock timeout waits for unattended-upgrades instead of failing at once.
-        script.raw(format!(
-            "{APT} -o DPkg::Lock::Timeout=120 {verb} {}",
-            join(&todo)
-        ));
+        let mut args = vec![verb];
+        args.extend(todo.iter().copied());
+        script.call(APT_GET_SH, args);
         Ok(Change::Apply(Apply {
             summary: format!("{verb} {}", todo.join(" ")),
             diff: Diff::Attrs(
@@ -123,7 +121,7 @@ pub struct AptUpdate {
 /// Also what a role runs right after writing a source it installs from in the same run.
 pub fn refresh_script() -> Script {
     let mut script = Script::new();
-    script.raw(format!("{APT} -o DPkg::Lock::Timeout=120 update"));
+    script.call(APT_GET_SH, ["update"]);
     script
         .raw("mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/update-success-stamp");
     script
@@ -195,6 +193,25 @@ mod tests {
     use super::super::Resource;
     use super::super::testkit::assert_idempotent;
     use super::*;
+
+    #[test]
+    fn apt_get_runs_non_interactive_and_its_failure_fails_the_step_under_dash() {
+        let Some(sh) = rampart_shtest::Sh::new() else {
+            return;
+        };
+        sh.stub_body("apt-get", "echo \"frontend=$DEBIAN_FRONTEND\"; exit 100");
+        let mut s = Script::new();
+        s.call(APT_GET_SH, ["install", "nginx", "-o=x; reboot"]);
+        let out = sh.run(&format!("(\nset -e\n{}echo after\n)", s.as_str()), &[]);
+        assert_eq!(out.status, 100, "{out:?}");
+        assert_eq!(out.stdout_str(), "frontend=noninteractive\n");
+        assert_eq!(
+            sh.calls(),
+            [
+                "apt-get -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold -o DPkg::Lock::Timeout=120 install nginx -o=x; reboot"
+            ]
+        );
+    }
 
     #[test]
     fn installs_only_what_is_missing() {

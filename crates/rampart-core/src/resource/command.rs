@@ -105,7 +105,7 @@ impl Command {
             }
         }
         let mut script = Script::new();
-        script.raw(&self.run);
+        script.operator_code(&self.run);
         Ok(Change::Apply(Apply {
             summary: self.name.clone(),
             diff: Diff::None,

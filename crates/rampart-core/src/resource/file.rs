@@ -8,11 +8,11 @@
 
 use serde::Serialize;
 
-use super::{PlanError, stale};
+use super::PlanError;
 use crate::facts::{FactRequest, Facts, FileState, sha256_hex};
 use crate::plan::{Apply, AttrChange, Change, Diff, Risk};
 use crate::secret::Secret;
-use crate::shell::{SAFE_PATH_FNS, Script, canonical_absolute, quote};
+use crate::shell::{SAFE_PATH_FNS, Script, canonical_absolute};
 
 /// What goes into a file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -175,8 +175,7 @@ impl File {
                 }
                 _ => {
                     let mut s = Script::new();
-                    let b = enter_parent(&mut s, &self.path, None, false)?;
-                    s.raw(format!("rm -f -- {b}"));
+                    file_step(&mut s, REMOVE_SH, &self.path, None, false, &[])?;
                     Change::Apply(Apply {
                         summary: format!("remove {}", self.path),
                         diff: Diff::Attrs(vec![AttrChange::new("state", "present", "absent")]),
@@ -287,23 +286,16 @@ fn plan_content(
         // Attributes only: no rewrite, no validation needed. Owner first (`chown -h` never
         // follows a link), then the mode as whoever acts in the directory (see
         // `SAFE_PATH_FNS`): `chmod` would follow a link swapped in since the check.
-        let b = enter_parent(&mut script, path, Some((owner, group)), false)?;
-        script.raw(format!(
-            "if [ -L {b} ] || [ ! -f {b} ]; then {}; fi",
-            stale(path)
-        ));
         let (m, o, g) = cur_attrs.unwrap_or((0, "", ""));
         let mut attrs = Vec::new();
+        let (mut set_owner, mut set_mode) = (String::new(), String::new());
         if (o, g) != (owner, group) {
             attrs.push(AttrChange::new(
                 "owner",
                 format!("{o}:{g}"),
                 format!("{owner}:{group}"),
             ));
-            script.raw(format!(
-                "chown -h {} {b}",
-                quote(&format!("{owner}:{group}"))
-            ));
+            set_owner = format!("{owner}:{group}");
         }
         if m != mode {
             attrs.push(AttrChange::new(
@@ -311,8 +303,16 @@ fn plan_content(
                 format!("{m:04o}"),
                 format!("{mode:04o}"),
             ));
-            script.raw(format!("rampart_as chmod {mode:04o} {b}"));
+            set_mode = format!("{mode:04o}");
         }
+        file_step(
+            &mut script,
+            ATTRS_SH,
+            path,
+            Some((owner, group)),
+            false,
+            &[&set_owner, &set_mode],
+        )?;
         attrs.sort_by(|a, b| a.name.cmp(&b.name));
         summary = format!(
             "set {} on {path}",
@@ -376,40 +376,50 @@ fn check_path(path: &str) -> Result<(), PlanError> {
     }
 }
 
-/// Starts a step that acts on `path`: the helpers, then its parent directory pinned as the
-/// working directory without following a link a non-root user could have planted (created if
-/// `create`), and the actor decided for a file of `owner_group` (see [`SAFE_PATH_FNS`]).
-/// Returns the quoted name of `path` relative to it, which is all the step uses from then on.
-pub(super) fn enter_parent(
+const REMOVE_SH: &str = include_str!("file/remove.sh");
+const ATTRS_SH: &str = include_str!("file/attrs.sh");
+const WRITE_BEGIN_SH: &str = include_str!("file/write_begin.sh");
+const WRITE_END_SH: &str = include_str!("file/write_end.sh");
+const DIR_SH: &str = include_str!("file/dir.sh");
+const LINK_SH: &str = include_str!("file/link.sh");
+
+/// Appends a step that acts on `path`: the helpers ([`SAFE_PATH_FNS`]), then `code` (a `.sh`
+/// file) with its positional parameters: the parent directory, `create` or empty, the owner
+/// and group the actor is decided for (empty for none), the path, its name in the parent,
+/// then `rest`. The step starts with `rampart_enter "$1" "$2" "$3" "$4"`: the parent pinned
+/// as the working directory without following a link a non-root user could have planted
+/// (created if `create`), and works on `./NAME` from then on.
+pub(super) fn file_step(
     s: &mut Script,
+    code: &'static str,
     path: &str,
     owner_group: Option<(&str, &str)>,
     create: bool,
-) -> Result<String, PlanError> {
+    rest: &[&str],
+) -> Result<(), PlanError> {
     check_path(path)?;
     let (dir, base) = path.rsplit_once('/').unwrap_or(("", path));
     let dir = if dir.is_empty() { "/" } else { dir };
-    s.raw(SAFE_PATH_FNS.trim_end());
-    s.raw(format!(
-        "rampart_cd {}{} || exit $?",
-        quote(dir),
-        if create { " create" } else { "" }
-    ));
-    if let Some((owner, group)) = owner_group {
-        s.raw(format!(
-            "rampart_who {} {} || exit $?",
-            quote(owner),
-            quote(group)
-        ));
-    }
-    Ok(quote(&format!("./{base}")).into_owned())
+    let (owner, group) = owner_group.unwrap_or(("", ""));
+    let mut args = vec![
+        dir,
+        if create { "create" } else { "" },
+        owner,
+        group,
+        path,
+        base,
+    ];
+    args.extend_from_slice(rest);
+    s.source(SAFE_PATH_FNS);
+    s.call(code, args);
+    Ok(())
 }
 
-/// The atomic write: guard, temp file in the same directory, validate, rename. Every name is
-/// relative to the pinned parent; the temporary file is created, written and chmodded by
-/// whoever acts there (root, or the file's owner in a directory a user owns), chowned with
-/// `-h`, and renamed with `-T` (a link or a directory at the target is replaced or refused,
-/// never entered).
+/// The atomic write: guard, temp file in the same directory, validate, rename
+/// (`file/write_begin.sh`, the content, `file/write_end.sh`). Every name is relative to the
+/// pinned parent; the temporary file is created, written and chmodded by whoever acts there
+/// (root, or the file's owner in a directory a user owns), chowned with `-h`, and renamed
+/// with `-T` (a link or a directory at the target is replaced or refused, never entered).
 #[allow(clippy::too_many_arguments)]
 fn write_script(
     s: &mut Script,
@@ -421,70 +431,63 @@ fn write_script(
     validate: Option<&Validate>,
     expect_sha: Option<&str>,
 ) -> Result<(), PlanError> {
-    let p = enter_parent(s, path, Some((owner, group)), true)?;
-    let base = path.rsplit_once('/').map_or(path, |(_, b)| b);
-    let expect = expect_sha.unwrap_or("absent");
-    s.raw(format!(
-        "cur=$(if [ -L {p} ]; then echo other; elif [ -f {p} ]; then sha256sum < {p} | cut -d' ' -f1; elif [ -e {p} ]; then echo other; else echo absent; fi)"
-    ));
-    s.raw(format!(
-        "[ \"$cur\" = {} ] || {}",
-        quote(expect),
-        stale(path)
-    ));
-    // Temporary files of an earlier run that was cut off (power loss, a dropped link) before
-    // its rename or its trap: the target itself was never touched, so they are only litter.
-    s.raw(format!(
-        "rm -f {}?????? {}??????",
-        quote(&format!("./.{base}.rampart.")),
-        quote(&format!("./.{base}.rampart-old."))
-    ));
-    s.raw(format!(
-        "t=$(rampart_as mktemp {})",
-        quote(&format!("./.{base}.rampart.XXXXXX"))
-    ));
-    s.raw("trap 'rm -f \"$t\"' EXIT");
+    let (kind, run, as_written) = match validate {
+        Some(Validate::Temp(cmd)) => ("temp", substitute_temp(cmd), cmd.as_str()),
+        Some(Validate::InPlace(cmd)) => ("inplace", cmd.clone(), cmd.as_str()),
+        None => ("", String::new(), ""),
+    };
+    file_step(
+        s,
+        WRITE_BEGIN_SH,
+        path,
+        Some((owner, group)),
+        true,
+        &[
+            expect_sha.unwrap_or("absent"),
+            &format!("{mode:04o}"),
+            &format!("{owner}:{group}"),
+            kind,
+            &run,
+            as_written,
+        ],
+    )?;
     s.feed_base64("rampart_put \"$t\"", bytes);
-    s.raw(format!("rampart_as chmod {mode:04o} \"$t\""));
-    s.raw(format!(
-        "chown -h {} \"$t\"",
-        quote(&format!("{owner}:{group}"))
-    ));
-    match validate {
-        Some(Validate::Temp(cmd)) => {
-            let sub = substitute_temp(cmd);
-            s.raw(format!(
-                "if ! out=$({sub} 2>&1); then printf '%s%s\\n' {} \"$out\" >&2; exit 1; fi",
-                quote(&format!("rampart: validation of {path} failed ({cmd}): "))
-            ));
-            s.raw(format!("mv -fT \"$t\" {p}"));
-        }
-        Some(Validate::InPlace(cmd)) => {
-            s.raw(format!(
-                "b=''; if [ -e {p} ]; then b=$(rampart_as mktemp {}); rampart_as cp -p {p} \"$b\"; fi",
-                quote(&format!("./.{base}.rampart-old.XXXXXX"))
-            ));
-            s.raw("trap 'rm -f \"$t\" ${b:+\"$b\"}' EXIT");
-            s.raw(format!("mv -fT \"$t\" {p}"));
-            s.raw(format!(
-                "if ! out=$({cmd} 2>&1); then if [ -n \"$b\" ]; then mv -fT \"$b\" {p}; else rm -f {p}; fi; printf '%s%s\\n' {} \"$out\" >&2; exit 1; fi",
-                quote(&format!(
-                    "rampart: validation of {path} failed ({cmd}), previous file restored: "
-                ))
-            ));
-        }
-        None => {
-            s.raw(format!("mv -fT \"$t\" {p}"));
-        }
-    }
-    s.raw("trap - EXIT");
+    s.source(WRITE_END_SH);
     Ok(())
+}
+
+/// The atomic write alone, unguarded (whatever the target holds, except a directory, is
+/// replaced) and unvalidated: rampart-ssh's `Session::put_file`, so there is one remote
+/// atomic-write script. `chown` is `OWNER:GROUP`, `OWNER`, `:GROUP` or empty (keep the
+/// writer's). The content travels inside the script, in a base64 here-document.
+pub fn put_file_script(
+    path: &str,
+    bytes: &[u8],
+    mode: u32,
+    chown: &str,
+) -> Result<Script, PlanError> {
+    let mut s = Script::new();
+    // Run alone, not in the apply script's `set -e` subshell.
+    s.raw("set -e");
+    file_step(
+        &mut s,
+        WRITE_BEGIN_SH,
+        path,
+        None,
+        false,
+        &["-", &format!("{:04o}", mode & 0o7777), chown, "", "", ""],
+    )?;
+    s.feed_base64("rampart_put \"$t\"", bytes);
+    s.source(WRITE_END_SH);
+    Ok(s)
 }
 
 /// Puts the temporary file's path where a validate command says `%s`. Only a whole word
 /// `%s` is the placeholder (as in `visudo -cf %s`), so a command may carry its own `printf`
 /// formats. The path is absolute (`$PWD` is the pinned directory): a validator may change its
-/// own working directory (redis-server does, to its `dir`). It only reads the file.
+/// own working directory (redis-server does, to its `dir`). It only reads the file. The
+/// command is operator code: `file/write_end.sh` runs it with `eval`, where `"$PWD/$t"`
+/// expands to the temporary file (never spliced into the script's text).
 fn substitute_temp(cmd: &str) -> String {
     let mut out = String::with_capacity(cmd.len() + 8);
     let bytes = cmd.as_bytes();
@@ -537,56 +540,57 @@ impl Directory {
             .files
             .get(&self.path)
             .ok_or_else(|| PlanError::MissingFact(format!("file {}", self.path)))?;
-        let og = quote(&format!("{}:{}", self.owner, self.group)).into_owned();
+        let og = format!("{}:{}", self.owner, self.group);
+        let mode = format!("{:04o}", self.mode);
         let mut script = Script::new();
         // In the pinned parent: created by whoever acts there, owner set with `-h`, mode by
         // the actor (see `SAFE_PATH_FNS`); a link swapped in since the probe is refused.
-        let p = enter_parent(
-            &mut script,
-            &self.path,
-            Some((&self.owner, &self.group)),
-            true,
-        )?;
+        let mut step = |what: &str, og: &str, mode: &str| {
+            file_step(
+                &mut script,
+                DIR_SH,
+                &self.path,
+                Some((&self.owner, &self.group)),
+                true,
+                &[what, og, mode],
+            )
+        };
         let (summary, diff) = match cur {
             FileState::Absent => {
-                script.raw(format!(
-                    "if [ -e {p} ] || [ -L {p} ]; then {}; fi",
-                    stale(&self.path)
-                ));
-                script.raw(format!("rampart_as mkdir {p}"));
-                script.raw(format!("chown -h {og} {p}"));
-                script.raw(format!("rampart_as chmod {:04o} {p}", self.mode));
+                step("create", &og, &mode)?;
                 (
                     format!("create directory {}", self.path),
                     Diff::Attrs(vec![AttrChange::new("state", "absent", "directory")]),
                 )
             }
-            FileState::Dir { mode, owner, group } => {
-                script.raw(format!(
-                    "if [ -L {p} ] || [ ! -d {p} ]; then {}; fi",
-                    stale(&self.path)
-                ));
+            FileState::Dir {
+                mode: cur_mode,
+                owner,
+                group,
+            } => {
                 let mut attrs = Vec::new();
+                let (mut set_og, mut set_mode) = ("", "");
                 if (owner.as_str(), group.as_str()) != (self.owner.as_str(), self.group.as_str()) {
                     attrs.push(AttrChange::new(
                         "owner",
                         format!("{owner}:{group}"),
                         format!("{}:{}", self.owner, self.group),
                     ));
-                    script.raw(format!("chown -h {og} {p}"));
+                    set_og = &og;
                 }
-                if *mode != self.mode {
+                if *cur_mode != self.mode {
                     attrs.push(AttrChange::new(
                         "mode",
-                        format!("{mode:04o}"),
+                        format!("{cur_mode:04o}"),
                         format!("{:04o}", self.mode),
                     ));
-                    script.raw(format!("rampart_as chmod {:04o} {p}", self.mode));
+                    set_mode = &mode;
                 }
                 attrs.sort_by(|a, b| a.name.cmp(&b.name));
                 if attrs.is_empty() {
                     return Ok(Change::noop("directory matches"));
                 }
+                step("attrs", set_og, set_mode)?;
                 (
                     format!("set attributes on {}", self.path),
                     Diff::Attrs(attrs),
@@ -655,8 +659,14 @@ impl Symlink {
             }
         };
         let mut script = Script::new();
-        let p = enter_parent(&mut script, &self.path, None, true)?;
-        script.raw(format!("ln -sfT -- {} {p}", quote(&self.target)));
+        file_step(
+            &mut script,
+            LINK_SH,
+            &self.path,
+            None,
+            true,
+            &[&self.target],
+        )?;
         Ok(Change::Apply(Apply {
             summary: format!("link {} -> {}", self.path, self.target),
             diff: Diff::Attrs(vec![AttrChange::new("target", before, &self.target)]),
@@ -880,26 +890,212 @@ mod tests {
     use super::super::testkit::{assert_idempotent, facts_with_file};
     use super::super::{Resource, STALE_FACTS};
     use super::*;
+    use rampart_shtest::Sh;
+
+    /// Who the test runs as: files it makes are owned by that user (root on CI, or not).
+    fn me() -> (String, String) {
+        let id = |flag| {
+            let out = std::process::Command::new("id").arg(flag).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        };
+        (id("-un"), id("-gn"))
+    }
+
+    /// Runs a change's script as the apply script does: a `set -e` subshell.
+    fn apply(sh: &Sh, a: &Apply) -> rampart_shtest::Out {
+        sh.run(
+            &format!("(\nset -e\n{}) </dev/null\n", a.script.as_str()),
+            &[],
+        )
+    }
+
+    fn planned(f: &File, facts: &Facts) -> Apply {
+        match f.plan(facts).unwrap() {
+            Change::Apply(a) => a,
+            other => panic!("expected a change: {other:?}"),
+        }
+    }
+
+    fn file(sh: &Sh, rel: &str, content: &str, mode: u32) -> File {
+        let (u, g) = me();
+        File::new(sh.path(rel), content, mode).owned_by(&u, &g)
+    }
+
+    fn state(sh: &Sh, rel: &str) -> FileState {
+        let (u, g) = me();
+        match sh.read(rel) {
+            None => FileState::Absent,
+            Some(text) => {
+                use std::os::unix::fs::PermissionsExt as _;
+                let mode = std::fs::metadata(sh.path(rel))
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o7777;
+                file_state(text.as_bytes(), mode, &u, &g)
+            }
+        }
+    }
 
     #[test]
-    fn new_file_is_created_with_a_guard_and_atomic_rename() {
-        let f = File::new("/etc/x.conf", "a=1\n", 0o644);
-        let facts = facts_with_file("/etc/x.conf", FileState::Absent);
-        let Change::Apply(a) = f.plan(&facts).unwrap() else {
-            panic!("expected a change")
-        };
-        assert_eq!(a.summary, "create /etc/x.conf");
-        let s = a.script.as_str();
-        assert!(s.contains("[ \"$cur\" = absent ]"), "{s}");
-        assert!(s.contains(&format!("exit {STALE_FACTS}")));
-        assert!(s.contains("rampart_cd /etc create || exit $?"), "{s}");
-        assert!(s.contains("rampart_who root root || exit $?"), "{s}");
-        assert!(
-            s.contains("t=$(rampart_as mktemp ./.x.conf.rampart.XXXXXX)"),
-            "{s}"
-        );
-        assert!(s.contains("mv -fT \"$t\" ./x.conf"), "{s}");
+    fn a_new_file_is_written_atomically_with_its_mode() {
+        let Some(sh) = Sh::new() else { return };
+        std::fs::create_dir(sh.path("etc")).unwrap();
+        let f = file(&sh, "etc/x.conf", "a=1\n", 0o640);
+        let a = planned(&f, &facts_with_file(&f.path, FileState::Absent));
+        assert_eq!(a.summary, format!("create {}", f.path));
         assert!(a.diff.render().contains("+a=1"));
+        let out = apply(&sh, &a);
+        assert!(out.ok(), "{out:?}");
+        assert_eq!(sh.read("etc/x.conf").as_deref(), Some("a=1\n"));
+        assert_eq!(
+            state(&sh, "etc/x.conf"),
+            file_state(b"a=1\n", 0o640, &me().0, &me().1)
+        );
+        assert_eq!(sh.ls("etc"), ["x.conf"], "no temporary file left");
+        // The parent is created when missing.
+        let g = file(&sh, "etc/new/dir/y", "y\n", 0o600);
+        let out = apply(
+            &sh,
+            &planned(&g, &facts_with_file(&g.path, FileState::Absent)),
+        );
+        assert!(out.ok(), "{out:?}");
+        assert_eq!(sh.read("etc/new/dir/y").as_deref(), Some("y\n"));
+    }
+
+    #[test]
+    fn a_target_changed_since_the_probe_is_left_alone_with_exit_75() {
+        let Some(sh) = Sh::new() else { return };
+        sh.write("etc/x.conf", "someone else's\n");
+        let f = file(&sh, "etc/x.conf", "a=1\n", 0o644);
+        // The facts said it was absent.
+        let out = apply(
+            &sh,
+            &planned(&f, &facts_with_file(&f.path, FileState::Absent)),
+        );
+        assert_eq!(out.status, STALE_FACTS, "{out:?}");
+        assert!(
+            out.stderr.contains("changed on the host since its facts"),
+            "{out:?}"
+        );
+        assert_eq!(sh.read("etc/x.conf").as_deref(), Some("someone else's\n"));
+        assert_eq!(sh.ls("etc"), ["x.conf"]);
+    }
+
+    #[test]
+    fn a_failed_validation_removes_the_temporary_file_and_keeps_the_target() {
+        let Some(sh) = Sh::new() else { return };
+        sh.stub_body("visudo", "echo \"syntax error in $2\" >&2; exit 1");
+        sh.write("etc/sudoers.d/x", "old\n");
+        let f = file(&sh, "etc/sudoers.d/x", "new\n", 0o440)
+            .validated(Validate::Temp("visudo -cf %s".into()));
+        let facts = facts_with_file(&f.path, state(&sh, "etc/sudoers.d/x"));
+        let out = apply(&sh, &planned(&f, &facts));
+        assert_eq!(out.status, 1, "{out:?}");
+        assert!(out.stderr.contains("validation of"), "{out:?}");
+        assert!(
+            out.stderr.contains("(visudo -cf %s): syntax error in"),
+            "{out:?}"
+        );
+        assert_eq!(sh.read("etc/sudoers.d/x").as_deref(), Some("old\n"));
+        assert_eq!(sh.ls("etc/sudoers.d"), ["x"], "temporary file removed");
+        // visudo got the temporary file's absolute path.
+        let call = &sh.calls()[0];
+        assert!(
+            call.starts_with(&format!(
+                "visudo -cf {}/./.x.rampart.",
+                sh.path("etc/sudoers.d")
+            )),
+            "{call}"
+        );
+        // And when it passes, the file is renamed into place.
+        sh.stub("visudo", 0);
+        let out = apply(&sh, &planned(&f, &facts));
+        assert!(out.ok(), "{out:?}");
+        assert_eq!(sh.read("etc/sudoers.d/x").as_deref(), Some("new\n"));
+    }
+
+    #[test]
+    fn a_failed_in_place_validation_restores_the_previous_file() {
+        let Some(sh) = Sh::new() else { return };
+        sh.stub_body("sshd", "echo 'bad option' >&2; exit 255");
+        sh.write("etc/ssh/sshd_config.d/00-r.conf", "Port 22\n");
+        let f = file(&sh, "etc/ssh/sshd_config.d/00-r.conf", "Port 2222\n", 0o644)
+            .validated(Validate::InPlace("sshd -t".into()));
+        let facts = facts_with_file(&f.path, state(&sh, "etc/ssh/sshd_config.d/00-r.conf"));
+        let out = apply(&sh, &planned(&f, &facts));
+        assert_eq!(out.status, 1, "{out:?}");
+        assert!(
+            out.stderr.contains("previous file restored: bad option"),
+            "{out:?}"
+        );
+        assert_eq!(
+            sh.read("etc/ssh/sshd_config.d/00-r.conf").as_deref(),
+            Some("Port 22\n")
+        );
+        assert_eq!(sh.ls("etc/ssh/sshd_config.d"), ["00-r.conf"]);
+        // A new file that fails is removed again.
+        let g = file(&sh, "etc/ssh/sshd_config.d/01-r.conf", "x\n", 0o644)
+            .validated(Validate::InPlace("sshd -t".into()));
+        let out = apply(
+            &sh,
+            &planned(&g, &facts_with_file(&g.path, FileState::Absent)),
+        );
+        assert_eq!(out.status, 1, "{out:?}");
+        assert_eq!(sh.ls("etc/ssh/sshd_config.d"), ["00-r.conf"]);
+    }
+
+    #[test]
+    fn a_failed_rename_leaves_the_target_and_no_temporary_file() {
+        let Some(sh) = Sh::new() else { return };
+        sh.stub("mv", 1);
+        sh.write("etc/x.conf", "old\n");
+        let f = file(&sh, "etc/x.conf", "new\n", 0o644);
+        let facts = facts_with_file(&f.path, state(&sh, "etc/x.conf"));
+        let out = apply(&sh, &planned(&f, &facts));
+        assert_ne!(out.status, 0, "{out:?}");
+        assert_eq!(sh.read("etc/x.conf").as_deref(), Some("old\n"));
+        assert_eq!(
+            sh.ls("etc"),
+            ["x.conf"],
+            "the trap removed the temporary file"
+        );
+    }
+
+    #[test]
+    fn a_path_and_a_target_with_shell_syntax_stay_data() {
+        let Some(sh) = Sh::new() else { return };
+        let dir = "etc/a $(touch pwned) `touch pwned2` \"q\" 'q'";
+        std::fs::create_dir_all(sh.path(dir)).unwrap();
+        let f = file(&sh, &format!("{dir}/$HOME;x"), "ok\n", 0o644);
+        let out = apply(
+            &sh,
+            &planned(&f, &facts_with_file(&f.path, FileState::Absent)),
+        );
+        assert!(out.ok(), "{out:?}");
+        assert_eq!(sh.read(&format!("{dir}/$HOME;x")).as_deref(), Some("ok\n"));
+        let l = Symlink {
+            path: sh.path(&format!("{dir}/link")),
+            target: "$(touch pwned3)".into(),
+        };
+        let Change::Apply(a) = l
+            .plan(&facts_with_file(&l.path, FileState::Absent))
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert!(apply(&sh, &a).ok());
+        assert_eq!(
+            std::fs::read_link(sh.path(&format!("{dir}/link")))
+                .unwrap()
+                .to_str(),
+            Some("$(touch pwned3)")
+        );
+        assert!(
+            sh.ls("").iter().all(|n| !n.starts_with("pwned")),
+            "{:?}",
+            sh.ls("")
+        );
     }
 
     #[test]
@@ -938,17 +1134,65 @@ mod tests {
 
     #[test]
     fn matching_file_is_a_noop_and_attrs_only_change_is_cheap() {
-        let f = File::new("/etc/x.conf", "a=1\n", 0o600);
+        let Some(sh) = Sh::new() else { return };
+        sh.write("etc/x.conf", "a=1\n");
+        let f = file(&sh, "etc/x.conf", "a=1\n", 0o600);
         let mut facts = Facts::default();
-        File::new("/etc/x.conf", "a=1\n", 0o644).simulate(&mut facts);
+        file(&sh, "etc/x.conf", "a=1\n", 0o644).simulate(&mut facts);
+        let a = planned(&f, &facts);
+        assert_eq!(a.summary, format!("set mode on {}", f.path));
+        let out = apply(&sh, &a);
+        assert!(out.ok(), "{out:?}");
+        assert_eq!(
+            state(&sh, "etc/x.conf"),
+            file_state(b"a=1\n", 0o600, &me().0, &me().1)
+        );
+        f.simulate(&mut facts);
+        assert!(!f.plan(&facts).unwrap().is_apply());
+        // Replaced by a link since the probe: refused.
+        std::fs::remove_file(sh.path("etc/x.conf")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", sh.path("etc/x.conf")).unwrap();
+        let out = apply(&sh, &a);
+        assert_eq!(out.status, STALE_FACTS, "{out:?}");
+    }
+
+    #[test]
+    fn a_directory_is_created_or_fixed_and_a_file_removed() {
+        let Some(sh) = Sh::new() else { return };
+        let (u, g) = me();
+        let d = Directory::new(sh.path("etc/d"), 0o750, &u, &g);
+        let Change::Apply(a) = d
+            .plan(&facts_with_file(&d.path, FileState::Absent))
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert!(apply(&sh, &a).ok());
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &str| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&d.path), 0o750);
+        // Absent at the probe, there now: stale.
+        assert_eq!(apply(&sh, &a).status, STALE_FACTS);
+        let cur = FileState::Dir {
+            mode: 0o700,
+            owner: u.clone(),
+            group: g.clone(),
+        };
+        let Change::Apply(a) = d.plan(&facts_with_file(&d.path, cur)).unwrap() else {
+            panic!()
+        };
+        std::fs::set_permissions(&d.path, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(apply(&sh, &a).ok());
+        assert_eq!(mode(&d.path), 0o750);
+        // A file removed.
+        sh.write("etc/d/gone", "x");
+        let f = File::absent(sh.path("etc/d/gone"));
+        let facts = facts_with_file(&f.path, state(&sh, "etc/d/gone"));
         let Change::Apply(a) = f.plan(&facts).unwrap() else {
             panic!()
         };
-        let s = a.script.as_str();
-        assert!(s.ends_with("rampart_as chmod 0600 ./x.conf\n"), "{s}");
-        assert!(!s.contains("chown"), "{s}");
-        f.simulate(&mut facts);
-        assert!(!f.plan(&facts).unwrap().is_apply());
+        assert!(apply(&sh, &a).ok());
+        assert!(sh.ls("etc/d").is_empty());
     }
 
     #[test]
@@ -959,14 +1203,7 @@ mod tests {
         let Change::Apply(a) = f.plan(&facts).unwrap() else {
             panic!()
         };
-        assert!(a.script.as_str().contains("visudo -cf \"$PWD/$t\""));
-        let g = File::new("/etc/ssh/sshd_config.d/00-r.conf", "x\n", 0o644)
-            .validated(Validate::InPlace("sshd -t".into()));
-        let facts = facts_with_file("/etc/ssh/sshd_config.d/00-r.conf", FileState::Absent);
-        let Change::Apply(a) = g.plan(&facts).unwrap() else {
-            panic!()
-        };
-        assert!(a.script.as_str().contains("previous file restored"));
+        assert!(a.script.as_str().contains("'visudo -cf \"$PWD/$t\"'"));
     }
 
     #[test]

@@ -23,7 +23,7 @@ use serde::Serialize;
 pub use account::{Group, User};
 pub use apt::{AptUpdate, PackageState as Pkg, Packages, refresh_script as apt_refresh_script};
 pub use command::Command;
-pub use file::{Content, Directory, Edit, EditKind, File, Symlink, Validate};
+pub use file::{Content, Directory, Edit, EditKind, File, Symlink, Validate, put_file_script};
 pub use service::{Service, ServiceState};
 pub use swap::Swapfile;
 pub use sysctl::Sysctl;
@@ -154,16 +154,6 @@ impl Resource {
             Resource::Command(r) => r.simulate(facts),
         }
     }
-}
-
-/// The shell snippet that fails a step whose facts went stale.
-pub(crate) fn stale(what: &str) -> String {
-    format!(
-        "{{ echo {} >&2; exit {STALE_FACTS}; }}",
-        crate::shell::quote(&format!(
-            "rampart: {what} changed on the host since its facts were gathered; run again"
-        ))
-    )
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::PlanError;
 use crate::facts::{FactRequest, Facts};
 use crate::plan::{Apply, AttrChange, Change, Diff, Risk};
-use crate::shell::{Script, quote};
+use crate::shell::Script;
 
 /// Whether a unit should run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -53,7 +53,7 @@ impl Service {
             .units
             .get(&self.name)
             .ok_or_else(|| PlanError::MissingFact(format!("unit {}", self.name)))?;
-        let n = quote(&self.name).into_owned();
+        let n = self.name.as_str();
         let mut attrs = Vec::new();
         let mut script = Script::new();
         // A unit written earlier in this run, or edited on the host, is only seen by systemd
@@ -65,10 +65,7 @@ impl Service {
             && masked != u.is_masked()
         {
             attrs.push(AttrChange::new("masked", u.is_masked(), masked));
-            script.raw(format!(
-                "systemctl {} {n}",
-                if masked { "mask" } else { "unmask" }
-            ));
+            script.cmd(["systemctl", if masked { "mask" } else { "unmask" }, n]);
         }
         if let Some(enabled) = self.enabled
             && enabled != u.is_enabled()
@@ -78,10 +75,12 @@ impl Service {
                 state_word(&u.unit_file_state),
                 enabled,
             ));
-            script.raw(format!(
-                "systemctl {} --quiet {n}",
-                if enabled { "enable" } else { "disable" }
-            ));
+            script.cmd([
+                "systemctl",
+                if enabled { "enable" } else { "disable" },
+                "--quiet",
+                n,
+            ]);
         }
         if let Some(state) = self.state {
             let want_active = state == ServiceState::Started;
@@ -91,10 +90,7 @@ impl Service {
                     state_word(&u.active_state),
                     if want_active { "active" } else { "inactive" },
                 ));
-                script.raw(format!(
-                    "systemctl {} {n}",
-                    if want_active { "start" } else { "stop" }
-                ));
+                script.cmd(["systemctl", if want_active { "start" } else { "stop" }, n]);
             }
         }
         if attrs.is_empty() {

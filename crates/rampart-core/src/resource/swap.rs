@@ -11,6 +11,8 @@ use crate::facts::{FactRequest, Facts, FileState, SwapArea};
 use crate::plan::{Apply, AttrChange, Change, Diff, Risk};
 use crate::shell::Script;
 
+const SWAP_SH: &str = include_str!("swap/swap.sh");
+
 /// A swap file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Swapfile {
@@ -50,9 +52,7 @@ impl Swapfile {
         let active = swaps.iter().any(|s| s.path == self.path);
         let bytes = self.size_mib * 1024 * 1024;
         let mut script = Script::new();
-        // Root's file, in a directory entered without following a user's link, by its name
-        // there: `fallocate`, `dd` and `chmod` would follow a link planted at the path.
-        let p = super::file::enter_parent(&mut script, &self.path, Some(("root", "root")), false)?;
+        let mut action = "";
         let mut attrs = Vec::new();
         let size_ok = matches!(st, FileState::File { size, .. } if *size == bytes);
         let mode_ok = matches!(st, FileState::File { mode: 0o600, owner, .. } if owner == "root");
@@ -80,22 +80,30 @@ impl Swapfile {
                 before,
                 format!("{} MiB", self.size_mib),
             ));
-            script.raw(format!("rm -f {p}"));
-            script.raw(format!("fallocate -l {bytes} {p} 2>/dev/null || dd if=/dev/zero of={p} bs=1M count={} status=none", self.size_mib));
-            script.raw(format!("chmod 0600 {p}"));
-            script.raw(format!("mkswap {p} >/dev/null"));
+            action = "create";
         } else if !mode_ok {
             attrs.push(AttrChange::new("mode", "other", "0600 root"));
-            script.raw(format!(
-                "if [ -L {p} ] || [ ! -f {p} ]; then {}; fi",
-                super::stale(&self.path)
-            ));
-            script.raw(format!("chown -h root:root {p}; chmod 0600 {p}"));
+            action = "attrs";
         }
         if !active && !facts.host.in_container() {
             attrs.push(AttrChange::new("active", false, true));
-            script.raw(format!("swapon {p}"));
         }
+        let on = !active && !facts.host.in_container();
+        // Root's file, in a directory entered without following a user's link, by its name
+        // there: `fallocate`, `dd` and `chmod` would follow a link planted at the path.
+        super::file::file_step(
+            &mut script,
+            SWAP_SH,
+            &self.path,
+            Some(("root", "root")),
+            false,
+            &[
+                action,
+                &bytes.to_string(),
+                &self.size_mib.to_string(),
+                if on { "on" } else { "" },
+            ],
+        )?;
         if attrs.is_empty() {
             return Ok(Change::noop(if facts.host.in_container() {
                 "prepared (swapon is refused in a container)"
@@ -153,15 +161,82 @@ mod tests {
         let Change::Apply(a) = s.plan(&facts).unwrap() else {
             panic!()
         };
-        assert!(a.script.as_str().contains("mkswap ./swapfile"));
-        assert!(a.script.as_str().contains("swapon ./swapfile"));
+        assert!(
+            a.script
+                .as_str()
+                .contains("\nset -- / '' root root /swapfile swapfile create 4294967296 4096 on\n"),
+            "{}",
+            a.script.as_str()
+        );
         assert_idempotent(&Resource::Swapfile(s.clone()), facts.clone());
         facts.host.virt = "systemd-nspawn".into();
         let Change::Apply(a) = s.plan(&facts).unwrap() else {
             panic!()
         };
-        assert!(!a.script.as_str().contains("swapon"));
+        assert!(a.script.as_str().contains("create 4294967296 4096 ''\n"));
         assert_idempotent(&Resource::Swapfile(s), facts);
+    }
+
+    #[test]
+    fn the_swap_script_makes_the_file_and_turns_it_on_under_dash() {
+        let Some(sh) = rampart_shtest::Sh::new() else {
+            return;
+        };
+        for cmd in ["mkswap", "swapon", "chown"] {
+            sh.stub(cmd, 0);
+        }
+        sh.stub_body("fallocate", ": > \"$3\"");
+        let path = sh.path("swapfile");
+        let mut facts = facts_with_file(&path, FileState::Absent);
+        facts.swaps = Some(vec![]);
+        let s = Swapfile {
+            path: path.clone(),
+            size_mib: 1,
+        };
+        let Change::Apply(a) = s.plan(&facts).unwrap() else {
+            panic!()
+        };
+        let out = sh.run(&format!("(\nset -e\n{})\n", a.script.as_str()), &[]);
+        assert!(out.ok(), "{out:?}");
+        assert_eq!(
+            sh.calls(),
+            [
+                "fallocate -l 1048576 ./swapfile",
+                "mkswap ./swapfile",
+                "swapon ./swapfile"
+            ]
+        );
+        // fallocate refused (a filesystem without it): dd writes it instead.
+        sh.clear_calls();
+        sh.stub("fallocate", 1);
+        assert!(
+            sh.run(&format!("(\nset -e\n{})\n", a.script.as_str()), &[])
+                .ok()
+        );
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 1 << 20);
+        // Replaced by a link since the probe, the fix-the-mode step refuses.
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", &path).unwrap();
+        let mut facts = facts_with_file(
+            &path,
+            FileState::File {
+                mode: 0o644,
+                owner: "root".into(),
+                group: "root".into(),
+                size: 1 << 20,
+                sha256: String::new(),
+                content: None,
+            },
+        );
+        facts.swaps = Some(vec![SwapArea {
+            path: path.clone(),
+            size_kib: 1024,
+        }]);
+        let Change::Apply(a) = s.plan(&facts).unwrap() else {
+            panic!()
+        };
+        let out = sh.run(&format!("(\nset -e\n{})\n", a.script.as_str()), &[]);
+        assert_eq!(out.status, 75, "{out:?}");
     }
 
     #[test]

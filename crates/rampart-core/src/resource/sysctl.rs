@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{File, PlanError, Resource};
 use crate::facts::{FactRequest, Facts, normalize_sysctl};
 use crate::plan::{Apply, AttrChange, Change, Diff, Risk};
-use crate::shell::{Script, quote};
+use crate::shell::Script;
 
 /// One live kernel parameter.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -61,11 +61,7 @@ impl Sysctl {
         let mut script = Script::new();
         let path = format!("/proc/sys/{}", self.key.replace('.', "/"));
         // Write /proc directly rather than `sysctl -w`: one fewer process, same effect.
-        script.raw(format!(
-            "printf '%s\\n' {} > {}",
-            quote(&want),
-            quote(&path)
-        ));
+        script.call(SET_SH, [path.as_str(), want.as_str()]);
         Ok(Change::Apply(Apply {
             summary: format!("set {} = {want}", self.key),
             diff: Diff::Attrs(vec![AttrChange::new(&self.key, cur, &want)]),
@@ -82,6 +78,9 @@ impl Sysctl {
             .insert(self.key.clone(), Some(normalize_sysctl(&self.value)));
     }
 }
+
+/// Writes a sysctl's live value: see `sysctl/set.sh`.
+const SET_SH: &str = include_str!("sysctl/set.sh");
 
 #[cfg(test)]
 mod tests {
@@ -110,11 +109,29 @@ mod tests {
         let Change::Apply(a) = s.plan(&facts).unwrap() else {
             panic!()
         };
-        assert_eq!(
-            a.script.as_str(),
-            "printf '%s\\n' 10 > /proc/sys/vm/swappiness\n"
+        assert!(
+            a.script
+                .as_str()
+                .starts_with("set -- /proc/sys/vm/swappiness 10\n")
         );
         assert_idempotent(&Resource::Sysctl(s), facts);
+    }
+
+    #[test]
+    fn the_set_script_writes_the_value_under_dash() {
+        let Some(sh) = rampart_shtest::Sh::new() else {
+            return;
+        };
+        let p = sh.write("swappiness", "60\n");
+        let out = sh.run(&format!("set -e\n{SET_SH}"), &[&p, "4096\t$(x) 1"]);
+        assert!(out.ok(), "{out:?}");
+        assert_eq!(sh.read("swappiness").unwrap(), "4096\t$(x) 1\n");
+        // A write the kernel refuses fails the step.
+        let out = sh.run(
+            &format!("set -e\n{SET_SH}echo after\n"),
+            &[&sh.path("no/such"), "1"],
+        );
+        assert!(!out.ok() && !out.stdout_str().contains("after"), "{out:?}");
     }
 
     #[test]

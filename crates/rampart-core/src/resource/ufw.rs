@@ -11,15 +11,17 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::{PlanError, stale};
+use super::PlanError;
 use crate::facts::{FactRequest, Facts, FileState};
 use crate::plan::{Apply, AttrChange, Change, Diff, Risk};
-use crate::shell::{Script, quote};
+use crate::shell::Script;
 
 const DEFAULTS: &str = "/etc/default/ufw";
 const CONF: &str = "/etc/ufw/ufw.conf";
 const USER4: &str = "/etc/ufw/user.rules";
 const USER6: &str = "/etc/ufw/user6.rules";
+/// The guard on ufw's files: see `ufw/guard.sh`.
+const GUARD_SH: &str = include_str!("ufw/guard.sh");
 
 /// A default policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -324,24 +326,24 @@ impl Ufw {
         let mut s = Script::new();
         let mut attrs = Vec::new();
         // Guard: the four files must be as the plan saw them.
+        let mut guard = Vec::new();
         for p in [DEFAULTS, CONF, USER4, USER6] {
             let expect = match facts.files.get(p) {
                 Some(FileState::File { sha256, .. }) => sha256.clone(),
                 _ => "absent".into(),
             };
-            s.raw(format!(
-                "[ \"$(if [ -f {p} ]; then sha256sum < {p} | cut -d' ' -f1; else echo absent; fi)\" = {} ] || {}",
-                quote(&expect),
-                stale(p)
-            ));
+            guard.extend([p.to_owned(), expect]);
         }
+        s.call(GUARD_SH, guard);
         let changes_before = s.as_str().len();
         if self.ipv6 != cur.ipv6 {
             attrs.push(AttrChange::new("ipv6", cur.ipv6, self.ipv6));
-            s.raw(format!(
-                "sed -i 's/^IPV6=.*/IPV6={}/' {DEFAULTS}",
-                if self.ipv6 { "yes" } else { "no" }
-            ));
+            let to = if self.ipv6 {
+                "s/^IPV6=.*/IPV6=yes/"
+            } else {
+                "s/^IPV6=.*/IPV6=no/"
+            };
+            s.cmd(["sed", "-i", to, DEFAULTS]);
         }
         let mut want4 = BTreeSet::new();
         let mut want6 = BTreeSet::new();
@@ -515,6 +517,28 @@ mod tests {
     use super::super::Resource;
     use super::super::testkit::assert_idempotent;
     use super::*;
+
+    #[test]
+    fn the_guard_stops_at_a_file_changed_since_the_probe_under_dash() {
+        let Some(sh) = rampart_shtest::Sh::new() else {
+            return;
+        };
+        let conf = sh.write("ufw.conf", "ENABLED=no\n");
+        let sum = crate::facts::sha256_hex(b"ENABLED=no\n");
+        let absent = sh.path("user.rules");
+        let guard = format!("{GUARD_SH}echo through\n");
+        let out = sh.run(&guard, &[&conf, &sum, &absent, "absent"]);
+        assert_eq!(out.stdout_str(), "through\n", "{out:?}");
+        sh.write("user.rules", "x");
+        let out = sh.run(&guard, &[&conf, &sum, &absent, "absent"]);
+        assert_eq!(out.status, 75, "{out:?}");
+        assert!(
+            out.stderr.contains("user.rules changed on the host"),
+            "{out:?}"
+        );
+        sh.write("ufw.conf", "ENABLED=yes\n");
+        assert_eq!(sh.run(&guard, &[&conf, &sum]).status, 75);
+    }
 
     fn seed() -> Ufw {
         Ufw {

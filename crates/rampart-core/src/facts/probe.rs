@@ -1,0 +1,238 @@
+//! The probe script: one POSIX shell script that prints every requested fact.
+//!
+//! Its code is the `.sh` files in `probe/`, each a section; values (the marker lines, paths,
+//! packages, units, checks, remembered fingerprints) reach them as positional parameters
+//! written by [`Script::call`]. The probe's own `$1` (the controller's `SSH_CONNECTION`) is
+//! kept in `rampart_conn` first.
+
+use super::request::{
+    APT_LISTS, APT_SOURCE_LIST, APT_STAMP, batchable, is_apt_source, sysctl_path,
+};
+use super::{FactRequest, GZIP_ABOVE, MAX_FETCHED_FILE};
+use crate::shell::Script;
+
+/// The probe's frame: one brace group (sh parses it completely before running any of it, so
+/// no command can swallow the rest of the script from stdin), the controller's address kept,
+/// a known locale and PATH.
+const BEGIN: &str = "{\nrampart_conn=${1:-}\nexport LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const END: &str = "} </dev/null";
+const HOST_SH: &str = include_str!("probe/host.sh");
+const SOURCES_SH: &str = include_str!("probe/sources.sh");
+const STATS_SH: &str = include_str!("probe/stats.sh");
+const CONTENTS_SH: &str = include_str!("probe/contents.sh");
+const SUMS_SH: &str = include_str!("probe/sums.sh");
+const ODDFILE_SH: &str = include_str!("probe/oddfile.sh");
+const SYSCTLS_SH: &str = include_str!("probe/sysctls.sh");
+const PACKAGES_SH: &str = include_str!("probe/packages.sh");
+const UNITS_SH: &str = include_str!("probe/units.sh");
+const SWAPS_SH: &str = include_str!("probe/swaps.sh");
+const IPTABLES_SH: &str = include_str!("probe/iptables.sh");
+const UFW_LIVE_SH: &str = include_str!("probe/ufw_live.sh");
+const SSHD_SH: &str = include_str!("probe/sshd.sh");
+const APT_SH: &str = include_str!("probe/apt.sh");
+const CMD_SH: &str = include_str!("probe/cmd.sh");
+const END_SH: &str = include_str!("probe/end.sh");
+
+/// Paths one per line, between newlines: what a `case` matches a path against literally.
+fn lines<'a>(paths: impl IntoIterator<Item = &'a str>) -> String {
+    let mut s = String::from("\n");
+    for p in paths {
+        s.push_str(p);
+        s.push('\n');
+    }
+    if s.len() == 1 { String::new() } else { s }
+}
+
+fn flag(on: bool) -> String {
+    if on { "1" } else { "" }.to_owned()
+}
+
+impl FactRequest {
+    /// The probe: one POSIX shell script, run as root, that prints every requested fact in
+    /// sections framed by `@@<nonce> <kind> <arg>` lines. Host basics are always included.
+    pub fn probe_script(&self, nonce: &str) -> String {
+        let marker = |kind: &str, arg: &str| format!("@@{nonce} {kind} {arg}");
+        let mut s = Script::new();
+        s.raw(BEGIN);
+        s.call(HOST_SH, [marker("host", "-")]);
+        // Files: one `find` stats them all, one `tar` (after the `end` marker) carries every
+        // small file's content, and one `sha256sum` hashes the few big ones: a constant number
+        // of processes instead of three per file (half of a full site's probe). Which files go
+        // into the tar is decided from find's output by the shell's builtins, and apt's
+        // timestamps (and the host's clock: the mtime of the shell's fresh /proc/PID) come
+        // from the same find, not from `stat` and `date`: every process costs the host ~2 ms.
+        // Paths the batch cannot frame (relative, or with a newline) go one by one.
+        // Every path is one we asked for, and the parser refuses a path printed twice.
+        let read = self.read_set();
+        let (batch, odd): (Vec<&String>, Vec<&String>) = read
+            .iter()
+            .copied()
+            .chain(self.stats.iter().filter(|p| !read.contains(p)))
+            .partition(|p| batchable(p));
+        let to_read: Vec<&str> = batch
+            .iter()
+            .filter(|p| read.contains(**p))
+            .map(|p| p.as_str())
+            .collect();
+        let fingerprints = self.sshd_effective || !self.packages.is_empty();
+        // apt's sources ride in the same find and tar, minus any a role asked for itself.
+        let carries = !to_read.is_empty() || self.apt;
+        if self.apt {
+            let asked = lines(
+                batch
+                    .iter()
+                    .filter(|p| is_apt_source(p))
+                    .map(|p| p.as_str()),
+            );
+            let list = if batch.iter().any(|p| p.as_str() == APT_SOURCE_LIST) {
+                ""
+            } else {
+                APT_SOURCE_LIST
+            };
+            s.call(SOURCES_SH, [list, asked.as_str()]);
+        }
+        if !batch.is_empty() || self.apt || fingerprints {
+            let mut args = vec![
+                marker("stats", "-"),
+                flag(self.apt),
+                flag(fingerprints),
+                flag(self.sshd_effective),
+                flag(!self.packages.is_empty()),
+                lines(to_read.iter().copied()),
+                flag(carries),
+                MAX_FETCHED_FILE.to_string(),
+            ];
+            args.extend(batch.iter().map(|p| p.to_string()));
+            if self.apt {
+                // apt's paths only where no role asked for them already: every path before
+                // `/.` is printed once (the sources' glob leaves out those a role asked for).
+                for p in [APT_LISTS, APT_STAMP] {
+                    if !batch.iter().any(|b| b.as_str() == p) {
+                        args.push(p.to_owned());
+                    }
+                }
+            }
+            s.call(STATS_SH, args);
+        }
+        if carries {
+            s.call(
+                CONTENTS_SH,
+                [
+                    marker("contents", "gz"),
+                    marker("contents", "-"),
+                    GZIP_ABOVE.to_string(),
+                ],
+            );
+        }
+        if !to_read.is_empty() {
+            let mut args = vec![marker("sums", "-")];
+            args.extend(to_read.iter().map(|p| p.to_string()));
+            s.call(SUMS_SH, args);
+        }
+        for path in odd {
+            // The path goes hex-encoded into the marker line: it may hold a newline.
+            let stat_only = if self.files.contains(path) {
+                ""
+            } else {
+                "stat"
+            };
+            s.call(
+                ODDFILE_SH,
+                [
+                    marker("oddfile", &hex::encode(path)),
+                    path.clone(),
+                    stat_only.to_owned(),
+                ],
+            );
+        }
+        if !self.sysctls.is_empty() {
+            let mut args = vec![marker("sysctls", "-")];
+            args.extend(self.sysctls.iter().map(|k| sysctl_path(k)));
+            s.call(SYSCTLS_SH, args);
+        }
+        if !self.packages.is_empty() {
+            let hit = self.cache_hit("packages");
+            let mut args = vec![
+                marker("packages", "-"),
+                flag(hit.is_some()),
+                hit.map(|c| c.fp.clone()).unwrap_or_default(),
+            ];
+            args.extend(self.packages.iter().cloned());
+            s.call(PACKAGES_SH, args);
+        }
+        if !self.units.is_empty() {
+            let mut args = vec![marker("units", "-")];
+            args.extend(self.units.iter().cloned());
+            s.call(UNITS_SH, args);
+        }
+        // Accounts come with the files: /etc/passwd and /etc/group ride in the same tar.
+        if self.swaps {
+            s.call(SWAPS_SH, [marker("swaps", "-")]);
+        }
+        for (v6, table) in &self.iptables {
+            let (tool, fam) = if *v6 {
+                ("ip6tables-save", "v6")
+            } else {
+                ("iptables-save", "v4")
+            };
+            s.call(
+                IPTABLES_SH,
+                [
+                    marker("iptables", &format!("{fam}/{table}")),
+                    tool.to_owned(),
+                    table.clone(),
+                ],
+            );
+        }
+        if self.ufw_live && !self.iptables.contains(&(false, "filter".to_owned())) {
+            s.call(UFW_LIVE_SH, [marker("ufw_live", "-")]);
+        }
+        if self.sshd_effective {
+            let hit = self.cache_hit("sshd");
+            s.call(
+                SSHD_SH,
+                [
+                    marker("sshd", "-"),
+                    flag(hit.is_some()),
+                    hit.map(|c| c.fp.clone()).unwrap_or_default(),
+                ],
+            );
+        }
+        if self.apt {
+            s.call(APT_SH, [marker("apt", "-")]);
+        }
+        for (id, cmd) in &self.commands {
+            s.call(CMD_SH, [marker("cmd", id), cmd.clone()]);
+        }
+        s.call(
+            END_SH,
+            [marker("end", "-"), flag(carries), GZIP_ABOVE.to_string()],
+        );
+        s.raw(END);
+        s.as_str().to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The constants the shell files spell out are the Rust ones.
+    #[test]
+    fn the_sections_spell_the_same_paths_and_sizes_as_the_parser() {
+        assert!(STATS_SH.contains(&format!("case $p in {APT_LISTS}) ")));
+        assert!(STATS_SH.contains(&format!(";; {APT_STAMP}) ")));
+        assert!(APT_SH.contains(&format!("echo \"{APT_LISTS} $rampart_lists\"")));
+        assert!(APT_SH.contains(&format!("echo \"{APT_STAMP} $rampart_stamp\"")));
+        assert!(SOURCES_SH.contains(&format!(
+            "for rampart_v in {}*;",
+            super::super::request::APT_SOURCE_DIR
+        )));
+        for sh in [STATS_SH, SUMS_SH] {
+            assert!(!sh.contains("1048576") || MAX_FETCHED_FILE == 1 << 20);
+        }
+        assert!(SUMS_SH.contains(&format!("-size +{}k", MAX_FETCHED_FILE / 1024)));
+        assert!(STATS_SH.contains(super::super::SSHD_INPUTS));
+        assert!(STATS_SH.contains(super::super::DPKG_STATUS));
+    }
+}

@@ -1,0 +1,599 @@
+//! The facts' unit tests: parsing forged and real probe output, and the probe against this
+//! machine's own shell.
+
+use super::parse::untar;
+use super::request::{APT_LISTS, APT_STAMP, GROUP, PASSWD, is_apt_source, sysctl_path};
+use super::*;
+
+/// A tar entry header for `path` claiming `size` bytes (whatever follows).
+fn raw_header(path: &str, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.as_gnu_mut().unwrap().name[..path.len()].copy_from_slice(path.as_bytes());
+    h.set_cksum();
+    h
+}
+
+#[test]
+fn a_forged_tar_size_fails_the_probe_instead_of_aborting() {
+    // 2^62 bytes: Vec::with_capacity of that aborted the whole controller.
+    let mut bytes = raw_header("/etc/x", 1 << 62).as_bytes().to_vec();
+    bytes.extend_from_slice(&[b'a'; 512]);
+    let e = untar(bytes.as_slice()).unwrap_err();
+    assert!(e.0.contains("/etc/x") && e.0.contains("1024 KiB"), "{e}");
+    // Just over the per-file cap is refused too.
+    let mut bytes = raw_header("/etc/y", MAX_FETCHED_FILE + 1)
+        .as_bytes()
+        .to_vec();
+    bytes.extend(std::iter::repeat_n(0u8, 2 << 20));
+    assert!(untar(bytes.as_slice()).is_err());
+}
+
+#[test]
+fn a_gzip_bomb_stops_at_the_total_cap() {
+    use std::io::Write as _;
+    // 48 files of 1 MiB of zeros: 48 MiB unpacked from about 50 KiB on the wire.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; MAX_FETCHED_FILE as usize];
+    for i in 0..48 {
+        gz.write_all(raw_header(&format!("/etc/f{i}"), MAX_FETCHED_FILE).as_bytes())
+            .unwrap();
+        gz.write_all(&zeros).unwrap();
+    }
+    gz.write_all(&[0u8; 1024]).unwrap();
+    let wire = gz.finish().unwrap();
+    assert!(wire.len() < 200 << 10, "{}", wire.len());
+    let e = untar(flate2::read::GzDecoder::new(wire.as_slice())).unwrap_err();
+    assert!(e.0.contains("more than 32 MiB"), "{e}");
+}
+
+fn out(nonce: &str, sections: &[(&str, &str)]) -> String {
+    let mut s = String::new();
+    for (head, body) in sections {
+        s.push_str(&format!("@@{nonce} {head}\n{body}"));
+        if !body.is_empty() && !body.ends_with('\n') {
+            s.push('\n');
+        }
+    }
+    s.push_str(&format!("@@{nonce} end -\n"));
+    s
+}
+
+#[test]
+fn parses_host_basics() {
+    let o = out(
+        "n",
+        &[(
+            "host -",
+            "os_id=debian\nos_codename=bookworm\nvirt=systemd-nspawn\ndefault_iface=eth0\ndefault_iface6=\nhas_auth_log=0\nssh_connection=10.213.1.1 50000 10.213.1.2 22\n",
+        )],
+    );
+    let f = Facts::parse(&FactRequest::new(), "n", &o).unwrap();
+    assert_eq!(f.host.os_id, "debian");
+    assert!(f.host.in_container());
+    assert_eq!(f.host.default_iface.as_deref(), Some("eth0"));
+    assert_eq!(f.host.default_iface6, None);
+    let c = f.host.ssh_connection.unwrap();
+    assert_eq!((c.client_ip.as_str(), c.server_port), ("10.213.1.1", 22));
+}
+
+#[test]
+fn parses_files_of_every_kind() {
+    let odd = |path: &str| format!("oddfile {}", hex::encode(path));
+    let heads = ["/a", "/b", "/c", "/d", "/e"].map(odd);
+    let o = out(
+        "n",
+        &[
+            (&heads[0], "absent"),
+            (&heads[1], "file|644|root|root|3\nYWJj"),
+            (&heads[2], "dir|700|lab|lab"),
+            (&heads[3], "link|/x|y"),
+            (&heads[4], "file|600|root|root|0\n"),
+        ],
+    );
+    let f = Facts::parse(&FactRequest::new(), "n", &o).unwrap();
+    assert_eq!(f.files["/a"], FileState::Absent);
+    assert_eq!(f.files["/b"].text(), Some("abc"));
+    assert!(matches!(f.files["/b"], FileState::File { mode: 0o644, .. }));
+    assert!(matches!(&f.files["/c"], FileState::Dir { mode: 0o700, owner, .. } if owner == "lab"));
+    assert_eq!(
+        f.files["/d"],
+        FileState::Link {
+            target: "/x|y".into()
+        }
+    );
+    assert_eq!(f.files["/e"].text(), Some(""));
+}
+
+#[test]
+fn a_probe_cut_short_is_an_error() {
+    let o = "@@n host -\nos_id=debian\n";
+    assert!(Facts::parse(&FactRequest::new(), "n", o).is_err());
+}
+
+#[test]
+fn forged_markers_with_another_nonce_are_content() {
+    let o = out("good", &[("cmd x", "@@evil end -\n@rc 0")]);
+    let f = Facts::parse(&FactRequest::new(), "good", &o).unwrap();
+    assert_eq!(
+        f.commands["x"],
+        CommandResult {
+            rc: 0,
+            output: "@@evil end -".into()
+        }
+    );
+}
+
+#[test]
+fn parses_packages_units_and_fills_missing() {
+    let mut req = FactRequest::new();
+    req.packages.extend(["ufw".to_owned(), "nope".to_owned()]);
+    req.units
+        .extend(["ssh".to_owned(), "ghost.service".to_owned()]);
+    let o = out(
+        "n",
+        &[
+            ("packages -", "ufw\tii \t0.36.2-1\n"),
+            (
+                "units -",
+                "Id=ssh.service\nLoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=enabled\n\nId=ghost.service\nLoadState=not-found\nActiveState=inactive\n",
+            ),
+        ],
+    );
+    let f = Facts::parse(&req, "n", &o).unwrap();
+    assert!(f.packages["ufw"].installed);
+    assert!(!f.packages["nope"].installed);
+    assert!(f.units["ssh"].is_active() && f.units["ssh"].is_enabled());
+    assert!(!f.units["ghost.service"].exists());
+}
+
+#[test]
+fn parses_sysctls_sshd_accounts_swaps_apt() {
+    let mut req = FactRequest::new();
+    req.accounts = true;
+    req.sysctls
+        .extend(["net.ipv4.tcp_rmem".to_owned(), "vm.nope".to_owned()]);
+    let passwd = "root:x:0:0:root:/root:/bin/bash\nlab:x:1000:1000::/home/lab:/bin/bash\n";
+    let group = "root:x:0:\nlab:x:1000:\nsudo:x:27:lab\ndocker:x:998:\n";
+    let files = [(PASSWD, passwd), (GROUP, group)];
+    let mut stats = String::new();
+    for (path, body) in files {
+        stats.push_str(&format!(
+            "f|644|root|root|{}|1700000000.5|1700000000.5|42|{path}\n",
+            body.len()
+        ));
+    }
+    let archive = tar_of(&files);
+    let o = out(
+        "n",
+        &[
+            (
+                "sysctls -",
+                "/proc/sys/net/ipv4/tcp_rmem:4096\t131072\t6291456",
+            ),
+            ("stats -", &stats),
+            ("contents -", ""),
+            (
+                "sshd -",
+                "port 22\nport 2222\npermitrootlogin no\nallowusers a\nallowusers b\n@rc 0",
+            ),
+            (
+                "swaps -",
+                "Filename Type Size Used Priority\n/swapfile file 4194300 0 -2",
+            ),
+            (
+                "apt -",
+                "/var/lib/apt/lists 100\nreboot_required 1\nnow 160",
+            ),
+        ],
+    );
+    let mut bytes = o.into_bytes();
+    bytes.extend_from_slice(&archive);
+    let f = Facts::parse_output(&req, "n", &bytes).unwrap();
+    assert_eq!(
+        f.sysctls["net.ipv4.tcp_rmem"].as_deref(),
+        Some("4096 131072 6291456")
+    );
+    assert_eq!(f.sysctls["vm.nope"], None);
+    let sshd = f.sshd.unwrap();
+    assert_eq!(sshd.all("port"), ["22", "2222"]);
+    assert_eq!(sshd.all("allowusers"), ["a", "b"]);
+    assert!(
+        f.files.is_empty(),
+        "the account files were not asked for as files"
+    );
+    let acc = f.accounts.unwrap();
+    assert_eq!(
+        acc.groups_of("lab").into_iter().collect::<Vec<_>>(),
+        ["lab", "sudo"]
+    );
+    assert_eq!(f.swaps.unwrap()[0].size_kib, 4194300);
+    let apt = f.apt.unwrap();
+    assert_eq!(apt.lists_age_secs, 60);
+    assert!(apt.reboot_required);
+}
+
+/// A tar of (path, content) as the probe's GNU `tar -P` writes it.
+fn tar_of(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (path, body) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        // GNU tar -P keeps the leading slash, which the tar crate's set_path refuses.
+        h.as_gnu_mut().unwrap().name[..path.len()].copy_from_slice(path.as_bytes());
+        h.set_cksum();
+        tar.append(&h, body.as_bytes()).unwrap();
+    }
+    tar.into_inner().unwrap()
+}
+
+/// apt facts from a probe's output: the lists directory's and the stamp's mtimes, the
+/// clock (2000), the lists' names, and source files as (path, mtime, ctime, content).
+fn apt_facts(
+    lists_dir: u64,
+    stamp: Option<u64>,
+    names: &[&str],
+    files: &[(&str, u64, u64, &str)],
+) -> AptState {
+    let mut req = FactRequest::new();
+    req.apt = true;
+    let mut stats = format!("d|755|root|root|4096|{lists_dir}.5|{lists_dir}.5|7|{APT_LISTS}\n");
+    for (path, mtime, ctime, body) in files {
+        stats.push_str(&format!(
+            "f|644|root|root|{}|{mtime}.25|{ctime}.25|9|{path}\n",
+            body.len()
+        ));
+    }
+    // A link in sources.list.d is not read.
+    stats.push_str("l|777|root|root|9|0|5.0|3|/etc/apt/sources.list.d/link.list\n");
+    let mut apt = format!("{APT_LISTS} {lists_dir}\n");
+    if let Some(t) = stamp {
+        apt.push_str(&format!("{APT_STAMP} {t}\n"));
+    }
+    apt.push_str("now 2000\nreboot_required 0\n");
+    for n in names {
+        apt.push_str(&format!("list {APT_LISTS}/{n}\n"));
+    }
+    // Unmatched globs print themselves.
+    apt.push_str(&format!(
+        "list {APT_LISTS}/*_Packages*\nlist {APT_LISTS}/*_Sources*\n"
+    ));
+    let o = out(
+        "n",
+        &[("stats -", &stats), ("contents -", ""), ("apt -", &apt)],
+    );
+    let mut bytes = o.into_bytes();
+    let bodies: Vec<(&str, &str)> = files.iter().map(|(p, _, _, b)| (*p, *b)).collect();
+    bytes.extend_from_slice(&tar_of(&bodies));
+    let f = Facts::parse_output(&req, "n", &bytes).unwrap();
+    assert!(f.files.is_empty(), "sources were not asked for as files");
+    f.apt.unwrap()
+}
+
+const LAB: &str = "/etc/apt/sources.list.d/rampart-lab.list";
+const DEBIAN: &str = "/etc/apt/sources.list.d/debian.sources";
+const FUTURE: &str = "/etc/apt/sources.list.d/future.list";
+const LAB_LINE: &str = "deb [trusted=yes] file:/srv/lab-repo ./\n";
+const DEBIAN_822: &str = "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n";
+const INRELEASE: &str = "deb.debian.org_debian_dists_bookworm_InRelease";
+
+#[test]
+fn apt_sources_without_lists_or_changed_since_are_found() {
+    // Lists refreshed at 1000 (no stamp); the lab's source is older, the Debian one
+    // newer, the third one is dated after the host's clock (2000).
+    let apt = apt_facts(
+        1000,
+        None,
+        &[INRELEASE],
+        &[
+            (LAB, 900, 900, LAB_LINE),
+            (DEBIAN, 1500, 1500, DEBIAN_822),
+            (FUTURE, 3000, 3000, "deb http://future.example/ x main\n"),
+        ],
+    );
+    assert_eq!(apt.lists_age_secs, 1000);
+    assert_eq!(
+        apt.unindexed,
+        [
+            "deb file:/srv/lab-repo/ ./",
+            "deb http://deb.debian.org/debian/ bookworm-updates",
+            "deb http://future.example/ x",
+        ]
+    );
+    assert_eq!(apt.changed_sources, [DEBIAN]);
+}
+
+#[test]
+fn a_source_installed_with_an_old_mtime_counts_by_its_ctime() {
+    let apt = apt_facts(
+        1000,
+        Some(1000),
+        &["_srv_lab-repo_._Packages"],
+        &[(LAB, 500, 1200, LAB_LINE)],
+    );
+    assert_eq!(apt.changed_sources, [LAB]);
+    assert!(apt.unindexed.is_empty());
+}
+
+#[test]
+fn a_repository_a_refresh_already_tried_waits_for_the_window() {
+    // The stamp (touched after every refresh) is newer than the lists and every source:
+    // the lab repository stayed without lists (unreachable): do not refresh every run.
+    let tried = apt_facts(1000, Some(1100), &[INRELEASE], &[(LAB, 900, 900, LAB_LINE)]);
+    assert_eq!((tried.unindexed.len(), tried.changed_sources.len()), (0, 0));
+    assert_eq!(tried.lists_age_secs, 900);
+    // The lists were emptied after it (`rm -rf /var/lib/apt/lists/*`): refresh.
+    let emptied = apt_facts(1200, Some(1100), &[], &[(LAB, 900, 900, LAB_LINE)]);
+    assert_eq!(emptied.unindexed, ["deb file:/srv/lab-repo/ ./"]);
+    assert!(emptied.changed_sources.is_empty());
+    // A source changed after it: refresh.
+    let changed = apt_facts(
+        1000,
+        Some(1100),
+        &[INRELEASE],
+        &[(LAB, 1150, 1150, LAB_LINE)],
+    );
+    assert_eq!(changed.unindexed, ["deb file:/srv/lab-repo/ ./"]);
+    assert_eq!(changed.changed_sources, [LAB]);
+}
+
+#[test]
+fn the_probe_names_apts_sources_once_even_when_a_role_reads_one() {
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    // apt's sources on this machine stand in for a host's: the first is the one a role asked
+    // for, and the glob leaves it out.
+    let mut mine: Vec<String> = std::fs::read_dir("/etc/apt/sources.list.d")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.path().to_string_lossy().into_owned())
+                .filter(|p| is_apt_source(p))
+                .collect()
+        })
+        .unwrap_or_default();
+    mine.sort();
+    let asked = mine
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "/etc/apt/sources.list.d/x.list".into());
+    let mut req = FactRequest::new();
+    req.apt = true;
+    req.file(asked.clone());
+    let script = req.probe_script("n");
+    // The sources' part alone, with its arguments as the probe sets them.
+    let start = script
+        .find("set -- '' ")
+        .or_else(|| script.find("set -- /etc/apt/sources.list "))
+        .expect("the sources' section");
+    let end = script[start..].find("\ndone\n").unwrap() + start + 6;
+    let out = sh.run(
+        &format!("{}printf '%s' \"$rampart_src\"", &script[start..end]),
+        &[],
+    );
+    assert!(out.ok(), "{out:?}");
+    let named: Vec<&str> = out.stdout_str().leak().split_whitespace().collect();
+    assert!(!named.contains(&asked.as_str()), "{named:?}");
+    assert!(named.contains(&"/etc/apt/sources.list"), "{named:?}");
+    for other in mine.iter().skip(1) {
+        assert!(named.contains(&other.as_str()), "{other} {named:?}");
+    }
+}
+
+#[test]
+fn sshd_failure_keeps_the_error() {
+    let o = out(
+        "n",
+        &[(
+            "sshd -",
+            "Missing privilege separation directory: /run/sshd\n@rc 255",
+        )],
+    );
+    let f = Facts::parse(&FactRequest::new(), "n", &o).unwrap();
+    let s = f.sshd.unwrap();
+    assert!(!s.ok);
+    assert!(s.error.unwrap().contains("privilege separation"));
+}
+
+/// Runs a probe under dash in a temporary root, as the engine does (`sh -s -- "$SSH_CONNECTION"`).
+fn probe_under_dash(sh: &rampart_shtest::Sh, req: &FactRequest) -> Facts {
+    let out = sh.run(&req.probe_script("n"), &["10.0.0.1 5000 10.0.0.2 22"]);
+    assert!(out.ok(), "{out:?}");
+    Facts::parse_output(req, "n", &out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"))
+}
+
+#[test]
+fn check_commands_report_their_own_exit_status() {
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    let mut req = FactRequest::new();
+    req.commands.insert("false".into(), "false".into());
+    req.commands
+        .insert("three".into(), "echo hi; exit 3".into());
+    req.commands
+        .insert("conn".into(), "echo \"${1%% *}\" | tr 0 o".into());
+    req.commands.insert("broken".into(), "if then".into());
+    let f = probe_under_dash(&sh, &req);
+    assert_eq!(f.commands["false"].rc, 1);
+    assert_eq!(
+        (f.commands["three"].rc, f.commands["three"].output.as_str()),
+        (3, "hi")
+    );
+    // A check gets the controller's SSH_CONNECTION as $1, and may pipe (its own status).
+    assert_eq!(
+        (f.commands["conn"].rc, f.commands["conn"].output.as_str()),
+        (0, "1o.o.o.1")
+    );
+    // A check that does not parse fails alone; the probe goes on.
+    assert_eq!(f.commands["broken"].rc, 2, "{:?}", f.commands["broken"]);
+    assert_eq!(
+        f.host.ssh_connection.as_ref().map(|c| c.client_ip.as_str()),
+        Some("10.0.0.1")
+    );
+}
+
+#[test]
+fn probe_paths_and_checks_are_data_and_the_probe_is_one_brace_group() {
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    let evil = sh.write("etc/evil $(touch pwned) `touch pwned2` 'q'\"", "ok\n");
+    let mut req = FactRequest::new();
+    req.file(evil.clone());
+    req.file(format!("{}/odd\nname $(touch pwned3)", sh.path("etc")));
+    req.sysctls.insert("vm.swappiness".into());
+    req.units.insert("x.service; touch pwned4".into());
+    req.packages.insert("p$(touch pwned5)".into());
+    // The probe sets its own PATH: the real systemctl and dpkg-query answer (nothing).
+    let s = req.probe_script("abc");
+    assert!(s.starts_with("{\n"));
+    assert!(s.trim_end().ends_with("} </dev/null"));
+    let f = probe_under_dash(&sh, &req);
+    assert_eq!(f.files[&evil].text(), Some("ok\n"));
+    assert!(
+        sh.ls("").iter().all(|n| !n.starts_with("pwned")),
+        "{:?}",
+        sh.ls("")
+    );
+    assert!(sh.ls("etc").iter().all(|n| !n.starts_with("pwned")));
+}
+
+/// The probe against this machine's own shell, find, tar and base64 (GNU, as on every
+/// Debian and Ubuntu host): every kind of path comes back as `std::fs` sees it.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_probe_reads_a_real_tree() {
+    use std::os::unix::fs::{PermissionsExt as _, symlink};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_owned();
+    let p = |name: &str| format!("{d}/{name}");
+    std::fs::write(p("small"), "hello\n").unwrap();
+    std::fs::set_permissions(p("small"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(p("empty"), "").unwrap();
+    std::fs::write(p("bin"), [0u8, 255, 10, 13, 0]).unwrap();
+    std::fs::hard_link(p("small"), p("hardlink")).unwrap();
+    let big = vec![b'x'; (MAX_FETCHED_FILE + 1) as usize];
+    std::fs::write(p("big"), &big).unwrap();
+    std::fs::write(p("statonly"), "secret-ish").unwrap();
+    std::fs::create_dir(p("sub")).unwrap();
+    std::fs::set_permissions(p("sub"), std::fs::Permissions::from_mode(0o1750)).unwrap();
+    symlink("/some|where", p("link")).unwrap();
+    let long = format!("sub/{}", "l".repeat(120));
+    std::fs::write(p(&long), "long name\n").unwrap();
+    std::fs::write(p("odd\nname"), "newline\n").unwrap();
+    std::fs::write(p("sp $(touch pwned) 'q'"), "quoted\n").unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(p("fifo"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let mut req = FactRequest::new();
+    for name in [
+        "small",
+        "empty",
+        "bin",
+        "hardlink",
+        "big",
+        "sub",
+        "link",
+        &long,
+        "odd\nname",
+        "sp $(touch pwned) 'q'",
+        "fifo",
+        "missing",
+    ] {
+        req.file(p(name));
+    }
+    req.stats.insert(p("statonly"));
+    req.sysctls.insert("kernel.ostype".into());
+    req.sysctls.insert("kernel.pid_max".into());
+    req.sysctls.insert("net.ipv4.tcp_rmem".into());
+    req.sysctls.insert("vm.no_such_key".into());
+    req.accounts = true;
+    req.apt = true;
+    req.swaps = true;
+    req.stats.insert("relative/path".into());
+    let script = req.probe_script("nonce1");
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script, "sh", ""])
+        .output()
+        .unwrap();
+    let f = Facts::parse_output(&req, "nonce1", &out.stdout).unwrap();
+
+    assert!(!std::path::Path::new(&p("pwned")).exists());
+    assert_eq!(f.files[&p("small")].text(), Some("hello\n"));
+    assert!(matches!(
+        f.files[&p("small")],
+        FileState::File { mode: 0o600, .. }
+    ));
+    assert_eq!(f.files[&p("hardlink")].text(), Some("hello\n"));
+    assert_eq!(f.files[&p("empty")].text(), Some(""));
+    assert!(matches!(
+        &f.files[&p("bin")],
+        FileState::File { content: Some(c), .. } if c == &[0u8, 255, 10, 13, 0]
+    ));
+    let FileState::File {
+        size,
+        content,
+        sha256,
+        ..
+    } = &f.files[&p("big")]
+    else {
+        panic!("{:?}", f.files[&p("big")]);
+    };
+    assert_eq!((*size, content.is_none()), (MAX_FETCHED_FILE + 1, true));
+    assert_eq!(sha256, &sha256_hex(&big));
+    assert!(matches!(
+        &f.files[&p("statonly")],
+        FileState::File { size: 10, content: None, sha256, .. } if sha256.is_empty()
+    ));
+    assert!(matches!(
+        f.files[&p("sub")],
+        FileState::Dir { mode: 0o1750, .. }
+    ));
+    assert_eq!(
+        f.files[&p("link")],
+        FileState::Link {
+            target: "/some|where".into()
+        }
+    );
+    assert_eq!(f.files[&p(&long)].text(), Some("long name\n"));
+    assert_eq!(f.files[&p("odd\nname")].text(), Some("newline\n"));
+    assert_eq!(
+        f.files[&p("sp $(touch pwned) 'q'")].text(),
+        Some("quoted\n")
+    );
+    assert_eq!(f.files[&p("fifo")], FileState::Other);
+    assert_eq!(f.files[&p("missing")], FileState::Absent);
+    assert_eq!(f.files["relative/path"], FileState::Absent);
+    assert_eq!(f.files.len(), 14, "{:?}", f.files.keys());
+    let read = |k: &str| {
+        std::fs::read_to_string(sysctl_path(k))
+            .ok()
+            .map(|v| normalize_sysctl(v.trim_end()))
+    };
+    for k in ["kernel.ostype", "kernel.pid_max", "net.ipv4.tcp_rmem"] {
+        assert_eq!(f.sysctls[k], read(k), "{k}");
+        assert!(f.sysctls[k].is_some(), "{k}");
+    }
+    assert_eq!(f.sysctls["vm.no_such_key"], None);
+    let accounts = f.accounts.as_ref().expect("accounts");
+    assert_eq!(accounts.users["root"].uid, 0);
+    assert!(accounts.groups.contains_key("root"));
+    assert!(!f.files.contains_key(PASSWD), "not asked for as a file");
+    assert!(f.swaps.is_some());
+    let apt = f.apt.as_ref().expect("apt");
+    if std::path::Path::new(APT_LISTS).exists() {
+        assert!(apt.lists_age_secs < u64::MAX, "{apt:?}");
+    }
+    let uname = |a: &str| {
+        let o = std::process::Command::new("uname").arg(a).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_owned()
+    };
+    assert_eq!(f.host.kernel, uname("-r"));
+    assert_eq!(f.host.arch, uname("-m"));
+}

@@ -201,13 +201,14 @@ pub fn apply_script(role: &PlannedRole, nonce: &str) -> String {
         let Ok(Change::Apply(a)) = &p.change else {
             continue;
         };
+        // Each marker carries the host's uptime (`read` is a shell builtin: no process), so
+        // every step's duration is known without a clock on the controller per step.
         s.push_str(&format!(
-            "if [ $rampart_ok = 1 ]; then\necho {}\n(\nset -e\n",
-            quote(&format!("{m} start {i}"))
+            "if [ $rampart_ok = 1 ]; then\n{UPTIME}echo \"{m} start {i} $rampart_up\"\n(\nset -e\n",
         ));
         s.push_str(a.script.as_str());
         s.push_str(&format!(
-            ") </dev/null 2>&1\nrc=$?\necho \"{m} rc {i} $rc\"\n"
+            ") </dev/null 2>&1\nrc=$?\n{UPTIME}echo \"{m} rc {i} $rc $rampart_up\"\n"
         ));
         let flags: Vec<String> = a
             .notify
@@ -226,12 +227,11 @@ pub fn apply_script(role: &PlannedRole, nonce: &str) -> String {
     }
     for (i, h) in role.handlers.iter().enumerate() {
         s.push_str(&format!(
-            "if [ $rampart_h{i} = 1 ]; then\necho {}\n(\nset -e\n",
-            quote(&format!("{m} handler {i}"))
+            "if [ $rampart_h{i} = 1 ]; then\n{UPTIME}echo \"{m} handler {i} $rampart_up\"\n(\nset -e\n",
         ));
         s.push_str(h.script.as_str());
         s.push_str(&format!(
-            ") </dev/null 2>&1\nrc=$?\necho \"{m} hrc {i} $rc\"\nfi\n"
+            ") </dev/null 2>&1\nrc=$?\n{UPTIME}echo \"{m} hrc {i} $rc $rampart_up\"\nfi\n"
         ));
     }
     s.push_str(&format!(
@@ -241,8 +241,11 @@ pub fn apply_script(role: &PlannedRole, nonce: &str) -> String {
     s
 }
 
+/// Reads the host's uptime into `$rampart_up` with the shell's `read` builtin (no process).
+const UPTIME: &str = "read rampart_up _ </proc/uptime 2>/dev/null || rampart_up=-\n";
+
 /// What came back from an apply script.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq)]
 pub struct ApplyResult {
     /// Per resource index: (exit status, output).
     pub resources: BTreeMap<usize, (i32, String)>,
@@ -250,6 +253,22 @@ pub struct ApplyResult {
     pub handlers: BTreeMap<usize, (i32, String)>,
     /// The script reached its end (not cut off by a lost connection).
     pub complete: bool,
+    /// Per resource index: seconds the step took on the host (from the markers' uptime; absent
+    /// when the host has no /proc/uptime or the markers carry none).
+    pub seconds: BTreeMap<usize, f64>,
+    /// Per handler index: seconds the handler took on the host.
+    pub handler_seconds: BTreeMap<usize, f64>,
+}
+
+/// The step index named by a start marker line (`@@NONCE start I ...`), for a live view that
+/// reads the apply's output as it streams; `None` for any other line.
+pub fn step_started(nonce: &str, line: &str) -> Option<usize> {
+    let rest = line.strip_prefix("@@")?.strip_prefix(nonce)?;
+    let mut f = rest.split_whitespace();
+    match f.next()? {
+        "start" => f.next()?.parse().ok(),
+        _ => None,
+    }
 }
 
 /// Reads an apply script's output.
@@ -257,6 +276,13 @@ pub fn parse_apply_output(nonce: &str, stdout: &str) -> ApplyResult {
     let m = format!("@@{nonce} ");
     let mut r = ApplyResult::default();
     let mut buf: Vec<&str> = Vec::new();
+    // The uptime of the last start marker. Markers without one (older scripts) parse as before.
+    let up = |f: Option<&&str>| f.and_then(|u| u.parse::<f64>().ok());
+    let mut began: Option<f64> = None;
+    let took = |began: Option<f64>, end: Option<f64>| match (began, end) {
+        (Some(a), Some(b)) if b >= a => Some(b - a),
+        _ => None,
+    };
     for line in stdout.lines() {
         let Some(rest) = line.strip_prefix(&m) else {
             buf.push(line);
@@ -264,16 +290,26 @@ pub fn parse_apply_output(nonce: &str, stdout: &str) -> ApplyResult {
         };
         let f: Vec<&str> = rest.split_whitespace().collect();
         match f.as_slice() {
+            ["start" | "handler", _, t @ ..] => {
+                began = up(t.first());
+                buf.clear();
+            }
             ["start" | "handler", ..] => buf.clear(),
-            ["rc", i, rc] => {
+            ["rc", i, rc, t @ ..] => {
                 if let (Ok(i), Ok(rc)) = (i.parse(), rc.parse()) {
                     r.resources.insert(i, (rc, buf.join("\n")));
+                    if let Some(s) = took(began.take(), up(t.first())) {
+                        r.seconds.insert(i, s);
+                    }
                 }
                 buf.clear();
             }
-            ["hrc", i, rc] => {
+            ["hrc", i, rc, t @ ..] => {
                 if let (Ok(i), Ok(rc)) = (i.parse(), rc.parse()) {
                     r.handlers.insert(i, (rc, buf.join("\n")));
+                    if let Some(s) = took(began.take(), up(t.first())) {
+                        r.handler_seconds.insert(i, s);
+                    }
                 }
                 buf.clear();
             }
@@ -438,11 +474,33 @@ mod tests {
     fn script_frames_each_step_and_gates_handlers() {
         let s = apply_script(&role(), "N");
         assert!(s.starts_with("{\n") && s.ends_with("} </dev/null\n"));
-        assert!(s.contains("echo '@@N start 0'"));
+        assert!(s.contains("echo \"@@N start 0 $rampart_up\""));
+        assert!(s.contains("read rampart_up _ </proc/uptime"));
         assert!(s.contains("if [ $rc = 0 ]; then rampart_h0=1; else rampart_ok=0; fi"));
         assert!(s.contains(
-            "if [ $rampart_h0 = 1 ]; then\necho '@@N handler 0'\n(\nset -e\nsystemctl reload x\n"
+            "if [ $rampart_h0 = 1 ]; then\nread rampart_up _ </proc/uptime 2>/dev/null || rampart_up=-\necho \"@@N handler 0 $rampart_up\"\n(\nset -e\nsystemctl reload x\n"
         ));
+    }
+
+    #[test]
+    fn markers_with_uptime_time_each_step_and_old_markers_still_parse() {
+        let out = "@@N start 0 100.25\nwrote\n@@N rc 0 0 101.75\n@@N start 1 101.75\nboom\n@@N rc 1 3 104.00\n@@N handler 0 104.00\n@@N hrc 0 0 104.50\n@@N end\n";
+        let res = parse_apply_output("N", out);
+        assert!(res.complete);
+        assert_eq!(res.resources[&0], (0, "wrote".to_owned()));
+        assert_eq!(res.resources[&1], (3, "boom".to_owned()));
+        assert_eq!(res.seconds[&0], 1.5);
+        assert_eq!(res.seconds[&1], 2.25);
+        assert_eq!(res.handler_seconds[&0], 0.5);
+        // A host without /proc/uptime (`-`), and the old marker format: no duration, same result.
+        let res = parse_apply_output("N", "@@N start 0 -\nx\n@@N rc 0 0 -\n@@N start 1\n@@N rc 1 0\n@@N end\n");
+        assert_eq!(res.resources[&0], (0, "x".to_owned()));
+        assert_eq!(res.resources[&1], (0, String::new()));
+        assert!(res.seconds.is_empty());
+        assert_eq!(step_started("N", "@@N start 7 12.5"), Some(7));
+        assert_eq!(step_started("N", "@@N start 7"), Some(7));
+        assert_eq!(step_started("N", "@@N rc 7 0 1.0"), None);
+        assert_eq!(step_started("N", "@@M start 7"), None);
     }
 
     #[test]

@@ -493,7 +493,10 @@ mod tests {
         assert_eq!(res.seconds[&1], 2.25);
         assert_eq!(res.handler_seconds[&0], 0.5);
         // A host without /proc/uptime (`-`), and the old marker format: no duration, same result.
-        let res = parse_apply_output("N", "@@N start 0 -\nx\n@@N rc 0 0 -\n@@N start 1\n@@N rc 1 0\n@@N end\n");
+        let res = parse_apply_output(
+            "N",
+            "@@N start 0 -\nx\n@@N rc 0 0 -\n@@N start 1\n@@N rc 1 0\n@@N end\n",
+        );
         assert_eq!(res.resources[&0], (0, "x".to_owned()));
         assert_eq!(res.resources[&1], (0, String::new()));
         assert!(res.seconds.is_empty());

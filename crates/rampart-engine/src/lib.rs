@@ -14,5 +14,5 @@ pub mod portprobe;
 pub mod remote;
 pub mod run;
 
-pub use host::{HostJob, Reporter, RoleJob, RunOptions, Shared, Silent, VerifyPolicy};
+pub use host::{HostJob, Reporter, RoleJob, RunOptions, Shared, Silent, StepEvent, VerifyPolicy};
 pub use run::{Rollout, run_fleet, run_rollout};

@@ -105,12 +105,11 @@ fn a_terminal_shows_each_hosts_step_and_wave_and_the_json_accounts_for_the_time(
         .expect("run script(1)");
     let raw = &out.stdout;
     let text = screen_text(raw);
+    assert!(out.status.success(), "exit {:?}\n{text}", out.status.code());
     assert!(
-        out.status.success(),
-        "exit {:?}\n{text}",
-        out.status.code()
+        raw.contains(&0x1b),
+        "a terminal gets the live view:\n{text}"
     );
-    assert!(raw.contains(&0x1b), "a terminal gets the live view:\n{text}");
     assert!(
         text.contains("applying custom: package") || text.contains("applying custom: command:"),
         "the screen shows a host's role and step:\n{text}"

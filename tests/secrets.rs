@@ -193,7 +193,16 @@ fn a_canary_secret_never_leaks() {
             "--json",
         ],
         vec![
-            "apply", "-vvv", "--log", log, "-i", i, s, "--identity", k, "--json",
+            "apply",
+            "-vvv",
+            "--log",
+            log,
+            "-i",
+            i,
+            s,
+            "--identity",
+            k,
+            "--json",
         ],
         vec![
             "audit",

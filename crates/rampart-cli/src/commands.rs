@@ -304,9 +304,8 @@ pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliEr
         if let Some(prev) = &previous {
             journal.carry_over(prev);
         }
-        journal.log = crate::live::log().map(|l| {
-            std::path::absolute(l.path()).unwrap_or_else(|_| l.path().to_owned())
-        });
+        journal.log = crate::live::log()
+            .map(|l| std::path::absolute(l.path()).unwrap_or_else(|_| l.path().to_owned()));
         let report = run_rollout(
             prepared.jobs,
             shared,

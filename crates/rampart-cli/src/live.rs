@@ -125,10 +125,7 @@ fn live_lines(working: &HashMap<String, Working>, rows: usize, now: Instant) -> 
         })
         .collect();
     if all.len() > show {
-        out.push(format!(
-            "  … and {} more host(s) working",
-            all.len() - show
-        ));
+        out.push(format!("  … and {} more host(s) working", all.len() - show));
     }
     out
 }
@@ -255,7 +252,8 @@ impl Live {
         while s.lines.len() < lines.len() {
             let pb = self.multi.add(ProgressBar::new_spinner());
             pb.set_style(
-                ProgressStyle::with_template("{msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                ProgressStyle::with_template("{msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
             s.lines.push(pb);
         }
@@ -307,7 +305,9 @@ pub struct Progress {
 
 impl std::fmt::Debug for Progress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Progress").field("mode", &self.mode).finish()
+        f.debug_struct("Progress")
+            .field("mode", &self.mode)
+            .finish()
     }
 }
 
@@ -331,10 +331,7 @@ impl Progress {
             )),
             Some("tty") => View::Live(Live::new(
                 total,
-                ProgressDrawTarget::term_like_with_hz(
-                    Box::new(console::Term::stderr()),
-                    REDRAW_HZ,
-                ),
+                ProgressDrawTarget::term_like_with_hz(Box::new(console::Term::stderr()), REDRAW_HZ),
                 height(),
             )),
             Some("plain") => View::Plain,
@@ -495,7 +492,10 @@ mod tests {
         let now = t0 + Duration::from_secs(5);
         let lines = live_lines(&w, 5, now);
         assert_eq!(lines.len(), 5);
-        assert!(lines[0].contains("h0000") && lines[3].contains("h0003"), "{lines:?}");
+        assert!(
+            lines[0].contains("h0000") && lines[3].contains("h0003"),
+            "{lines:?}"
+        );
         assert_eq!(lines[4], "  … and 996 more host(s) working");
         let few = live_lines(&w.into_iter().take(3).collect(), 5, now);
         assert_eq!(few.len(), 3);

@@ -487,6 +487,7 @@ impl Budget {
 
 /// Owns one channel from exec request to close. Runs in its own task so the channel is always
 /// drained, whatever the caller does.
+#[allow(clippy::too_many_arguments)] // the channel's halves, what to send, its limits, the watch
 async fn drive_channel(
     mut rx: ChannelReadHalf,
     tx: ChannelWriteHalf<Msg>,

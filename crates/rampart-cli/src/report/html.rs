@@ -691,6 +691,19 @@ fn host(s: &mut String, hi: usize, h: &HostReport, m: &Matrix<'_>, mode: Mode) {
         s.push_str(&parts.join(" &middot; "));
         s.push_str("</p>\n");
     }
+    if !h.steps.is_empty() {
+        // The same step times as `--json` and the recap: the slowest first.
+        let mut steps: Vec<_> = h.steps.iter().collect();
+        steps.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+        s.push_str("<h3>Slowest steps</h3>\n<p class=\"meta\">");
+        let parts: Vec<String> = steps
+            .iter()
+            .take(10)
+            .map(|t| format!("{}: {} {}", esc(&t.role), esc(&t.step), secs(t.seconds)))
+            .collect();
+        s.push_str(&parts.join(" &middot; "));
+        s.push_str("</p>\n");
+    }
     s.push_str("</div>\n</details>\n");
 }
 

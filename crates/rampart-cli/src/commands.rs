@@ -373,10 +373,11 @@ fn watch_ctrl_c(shared: &Arc<Shared>) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             flag.store(true, std::sync::atomic::Ordering::Relaxed);
-            eprintln!(
-                "\ninterrupted: finishing the steps in flight, starting nothing new (Ctrl-C again to abort)"
+            crate::live::say(
+                "interrupted: finishing the steps in flight, starting nothing new (Ctrl-C again to abort)",
             );
             if tokio::signal::ctrl_c().await.is_ok() {
+                crate::live::clear_screen();
                 eprintln!("aborted");
                 std::process::exit(130);
             }

@@ -40,6 +40,31 @@ pub struct ViewConfig {
 
 static CONFIG: OnceLock<ViewConfig> = OnceLock::new();
 
+/// The live view on screen, if any: Ctrl-C prints through it and a second Ctrl-C clears it.
+static ACTIVE: Mutex<Option<std::sync::Weak<Live>>> = Mutex::new(None);
+
+fn active() -> Option<Arc<Live>> {
+    ACTIVE.lock().ok()?.as_ref()?.upgrade()
+}
+
+/// Prints a line on stderr above the live view (or plainly when there is none).
+pub fn say(line: &str) {
+    match active() {
+        Some(l) => {
+            let _ = l.multi.println(line);
+        }
+        None => eprintln!("{line}"),
+    }
+}
+
+/// Takes the live view off the screen at once (before the process exits on a second Ctrl-C),
+/// so the terminal is left as it was.
+pub fn clear_screen() {
+    if let Some(l) = active() {
+        l.finish();
+    }
+}
+
 /// Sets the process's view options (first call wins).
 pub fn configure(config: ViewConfig) {
     let _ = CONFIG.set(config);
@@ -224,6 +249,9 @@ impl Live {
         if let Ok(mut t) = live.ticker.lock() {
             *t = handle;
         }
+        if let Ok(mut a) = ACTIVE.lock() {
+            *a = Some(Arc::downgrade(&live));
+        }
         live
     }
 
@@ -270,7 +298,9 @@ impl Live {
     }
 
     fn finish(&self) {
-        self.stop.store(true, Ordering::Relaxed);
+        if self.stop.swap(true, Ordering::Relaxed) {
+            return;
+        }
         if let Ok(mut t) = self.ticker.lock()
             && let Some(h) = t.take()
         {

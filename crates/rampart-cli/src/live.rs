@@ -505,6 +505,71 @@ mod tests {
         assert!(plain.contains("changed=3"));
     }
 
+    /// This process's CPU time (user + system), from /proc/self/stat (clock ticks of 10 ms).
+    fn cpu_seconds() -> f64 {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        // Fields 14 and 15 of stat (utime, stime) are the 12th and 13th after the name.
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
+    /// The live view's own cost at 1,000 hosts: the events of a run (connect, probe, plan, a
+    /// step, finished) spread over 10 s, drawn into a sink, against the same events unseen.
+    /// `cargo test -p rampart-cli --lib live_view_cost -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement (10 s a view): run by hand"]
+    fn live_view_cost_at_1000_hosts() {
+        let run = |view: View| {
+            let p = Progress {
+                view,
+                log: None,
+                done: AtomicUsize::new(0),
+                failed: AtomicUsize::new(0),
+                changed: AtomicUsize::new(0),
+                mode: Mode::Check,
+            };
+            let (c0, t0) = (cpu_seconds(), Instant::now());
+            // Every host connects at once (all of them on the view's table), then ten a tick
+            // go on and finish.
+            for i in 0..1000u64 {
+                p.phase(&format!("e{i:04}"), "connect");
+            }
+            for tick in 0..100u64 {
+                for i in (tick * 10)..(tick * 10 + 10) {
+                    let h = format!("e{i:04}");
+                    p.phase(&h, "facts");
+                    p.phase(&h, "plan");
+                    p.step(&h, "custom", "file:/var/tmp/x/motd");
+                }
+                for i in (tick * 10)..(tick * 10 + 10) {
+                    p.finished(&HostReport {
+                        host: format!("e{i:04}"),
+                        ok: 1,
+                        seconds: 1.0,
+                        ..HostReport::default()
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            p.finish();
+            (cpu_seconds() - c0, t0.elapsed().as_secs_f64())
+        };
+        let (quiet, wall) = run(View::Silent);
+        let (live, _) = run(View::Live(Live::new(
+            1000,
+            ProgressDrawTarget::term_like_with_hz(Box::new(Sink), REDRAW_HZ),
+            40,
+        )));
+        println!(
+            "1000 hosts over {wall:.1} s: unseen {quiet:.3} s CPU, live view {live:.3} s CPU: the view costs {:.3} s = {:.2}% of one core",
+            live - quiet,
+            (live - quiet) / wall * 100.0
+        );
+        assert!((live - quiet) / wall < 0.05);
+    }
+
     #[test]
     fn a_short_terminal_shows_the_slowest_hosts_and_counts_the_rest() {
         let t0 = Instant::now();

@@ -266,4 +266,16 @@ fn piped_output_is_plain_lines_the_recap_has_the_slowest_steps_and_the_log_has_a
             .is_some_and(|p| p.ends_with("run.jsonl")),
         "{journal}"
     );
+    // `--quiet`: nothing on stderr, the recap on stdout (a converged rerun).
+    let out = Command::new(rampart_bin())
+        .args(["apply", "-i", &inv, &site, "--quiet", "--limit", "h54:h55"])
+        .output()
+        .expect("run rampart");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 hosts in "));
 }

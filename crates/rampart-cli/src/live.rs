@@ -2,7 +2,8 @@
 //!
 //! - **On a terminal:** a summary line (hosts done, changed, failed) and one line per working
 //!   host: its phase (connecting, probing, waiting for wave N, applying ROLE: STEP, confirming
-//!   over a fresh connection, verifying) and how long the current step has taken. A finished
+//!   over a fresh connection, waiting for a rollback, verifying) and how long the current step
+//!   has taken. A finished
 //!   host leaves the view and counts in the summary; a failed one is printed above it. When the
 //!   terminal is too short, the hosts whose current step is the slowest are shown and the rest
 //!   counted. Events only update a table; a ticker redraws at most [`REDRAW_HZ`] times a second,
@@ -94,6 +95,7 @@ pub fn describe(phase: &str) -> String {
         ("apply", Some(role)) => format!("applying {role}"),
         ("confirm", Some(role)) => format!("confirming {role} over a fresh connection"),
         ("verify", _) => "verifying".into(),
+        ("rollback", _) => "not confirmed: waiting for the host to roll itself back".into(),
         _ => phase.to_owned(),
     }
 }
@@ -483,6 +485,7 @@ mod tests {
         );
         assert_eq!(describe("facts sshd"), "re-probing before sshd");
         assert_eq!(describe("verify"), "verifying");
+        assert!(describe("rollback").contains("roll itself back"));
         assert_eq!(clock(Duration::from_secs(75)), "1:15");
         assert_eq!(clock(Duration::from_secs(3725)), "1:02:05");
     }

@@ -255,7 +255,7 @@ pub fn where_the_time_went(report: &RunReport) -> String {
         }
     }
     let order = [
-        "connect", "ping", "facts", "plan", "wait", "apply", "confirm", "verify",
+        "connect", "ping", "facts", "plan", "wait", "apply", "confirm", "rollback", "verify",
     ];
     let mut phases: Vec<(String, f64)> = Vec::new();
     for h in &report.hosts {

@@ -1022,6 +1022,7 @@ async fn confirm(
     };
     // The change shut the operator out. The host restores itself when its timer fires; wait
     // for that and prove it with another fresh login.
+    st.tl.enter("rollback"); // the host restores itself; the live view says so
     let wait = shared.options.confirm_timeout + Duration::from_secs(3);
     tracing::warn!(host = %st.job.name, "change not confirmed ({failure}); waiting {wait:?} for the host to roll back");
     tokio::time::sleep(wait).await;

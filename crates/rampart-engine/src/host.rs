@@ -215,25 +215,35 @@ fn step_watch(
         role.role.clone(),
         nonce.to_owned(),
     );
-    let partial = std::sync::Mutex::new(Vec::<u8>::new());
+    // The unfinished last line, and whether it is a long one (step output) being skipped.
+    let partial = std::sync::Mutex::new((Vec::<u8>::new(), false));
     Arc::new(move |data: &[u8]| {
-        let Ok(mut buf) = partial.lock() else { return };
+        let Ok(mut guard) = partial.lock() else {
+            return;
+        };
+        let (buf, skipping) = &mut *guard;
         let mut rest = data;
         while let Some(nl) = rest.iter().position(|b| *b == b'\n') {
-            buf.extend_from_slice(&rest[..nl]);
-            rest = &rest[nl + 1..];
-            if let Some(i) = hostplan::step_started(&nonce, &String::from_utf8_lossy(&buf))
-                && let Some(id) = ids.get(i)
-            {
-                reporter.step(&host, &name, id);
+            if !*skipping {
+                buf.extend_from_slice(&rest[..nl]);
+                if let Some(i) = hostplan::step_started(&nonce, &String::from_utf8_lossy(buf))
+                    && let Some(id) = ids.get(i)
+                {
+                    reporter.step(&host, &name, id);
+                }
             }
+            rest = &rest[nl + 1..];
             buf.clear();
+            *skipping = false;
         }
-        // Markers are short lines: a long unfinished line is step output, not kept.
-        if buf.len() + rest.len() <= 256 {
-            buf.extend_from_slice(rest);
-        } else {
-            buf.clear();
+        // Markers are short lines: a long unfinished line is step output, skipped to its end.
+        if !*skipping {
+            if buf.len() + rest.len() <= 256 {
+                buf.extend_from_slice(rest);
+            } else {
+                buf.clear();
+                *skipping = true;
+            }
         }
     })
 }
@@ -1125,4 +1135,63 @@ pub fn risky(planned: &[PlannedRole]) -> bool {
             .iter()
             .any(|i| matches!(&i.change, Ok(Change::Apply(a)) if a.risk == Risk::Access))
     })
+}
+
+#[cfg(test)]
+mod live_tests {
+    use super::*;
+    use rampart_core::hostplan::Planned;
+    use rampart_core::resource::{File, Resource};
+
+    #[derive(Default)]
+    struct Steps(std::sync::Mutex<Vec<String>>);
+    impl Reporter for Steps {
+        fn step(&self, host: &str, role: &str, step: &str) {
+            self.0
+                .lock()
+                .expect("lock")
+                .push(format!("{host} {role} {step}"));
+        }
+    }
+
+    #[test]
+    fn the_watch_reads_step_starts_across_chunks_and_ignores_step_output() {
+        let facts = rampart_core::facts::Facts::default();
+        let items = ["/etc/a", "/etc/b"]
+            .iter()
+            .map(|p| {
+                let resource = Resource::File(File::new(*p, "x\n", 0o644));
+                Planned {
+                    change: resource.plan(&facts),
+                    resource,
+                }
+            })
+            .collect();
+        let role = PlannedRole {
+            role: "base".into(),
+            items,
+            ..PlannedRole::default()
+        };
+        let seen = Arc::new(Steps::default());
+        let reporter: Arc<dyn Reporter> = seen.clone();
+        let watch = step_watch(&reporter, "h1", &role, "N");
+        // Markers split across reads, step output between them, a forged index out of range.
+        for chunk in [
+            "@@N st".as_bytes(),
+            b"art 0 12.5\nwriting\n@@N rc 0 0 13.0\n@@N start 1",
+            b" 13.0\n",
+            b"@@N start 9 1.0\n@@M start 0 1.0\n",
+            "x".repeat(1000).as_bytes(),
+            b"@@N start 0 1.0\n",
+        ] {
+            watch(chunk);
+        }
+        assert_eq!(
+            *seen.0.lock().expect("lock"),
+            ["h1 base file:/etc/a", "h1 base file:/etc/b"]
+        );
+        assert_eq!(tail_capped("abcdef", 10), "abcdef");
+        assert_eq!(tail_capped("abcdef", 2), "[4 bytes cut]\nef");
+        assert_eq!(tail_capped("aé€", 3), "[3 bytes cut]\n€");
+    }
 }

@@ -414,14 +414,18 @@ impl Reporter for Progress {
         if let Some(l) = &self.log {
             l.phase(host, phase);
         }
-        self.show(host, describe(phase));
+        if !matches!(self.view, View::Silent) {
+            self.show(host, describe(phase));
+        }
     }
 
     fn step(&self, host: &str, role: &str, step: &str) {
         if let Some(l) = &self.log {
             l.step_started(host, role, step);
         }
-        self.show(host, format!("applying {role}: {step}"));
+        if !matches!(self.view, View::Silent) {
+            self.show(host, format!("applying {role}: {step}"));
+        }
     }
 
     fn step_done(&self, host: &str, step: &StepEvent<'_>) {

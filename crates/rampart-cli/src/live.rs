@@ -221,6 +221,7 @@ impl Live {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
         );
+        summary.set_message("0 changed, 0 failed");
         let live = Arc::new(Live {
             multi,
             summary,

@@ -161,11 +161,16 @@ fn a_canary_secret_never_leaks() {
         .stdout(Stdio::null())
         .spawn()
         .expect("start sampler");
+    // The run's log (`--log`) holds every step's output: it must hold no secret either.
+    let log = d.join("run.jsonl");
+    let log = log.to_str().expect("utf-8 path");
     let mut outputs = Vec::new();
     for (n, args) in [
         vec![
             "check",
             "-vvv",
+            "--log",
+            log,
             "-i",
             i,
             s,
@@ -177,6 +182,8 @@ fn a_canary_secret_never_leaks() {
         vec![
             "apply",
             "-vvv",
+            "--log",
+            log,
             "-i",
             i,
             s,
@@ -185,7 +192,18 @@ fn a_canary_secret_never_leaks() {
             "--verify",
             "--json",
         ],
-        vec!["apply", "-vvv", "-i", i, s, "--identity", k, "--json"],
+        vec![
+            "apply",
+            "-vvv",
+            "--log",
+            log,
+            "-i",
+            i,
+            s,
+            "--identity",
+            k,
+            "--json",
+        ],
         vec![
             "audit",
             "-vvv",
@@ -240,6 +258,12 @@ fn a_canary_secret_never_leaks() {
         d.display()
     );
     assert!(written.iter().any(|(p, _)| p.ends_with("report1.html")));
+    assert!(
+        written
+            .iter()
+            .any(|(p, t)| p.ends_with("run.jsonl") && t.contains("\"event\":\"step\"")),
+        "the run's log recorded the apply's steps"
+    );
     for (path, text) in &written {
         for n in &needles {
             assert!(

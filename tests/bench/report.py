@@ -250,6 +250,15 @@ def targets_table(groups, out):
                 m = r.med("rss_kb")
                 lines.append(f"| {n} loopback hosts, forks {forks}: peak RSS | < 150 MB "
                              f"| {m * 1024 / 1e6:.0f} MB | {'yes' if m * 1024 < 150e6 else '**no**'} |")
+            lv = cell("scale", n, "rampart", "light-live", f"forks-{forks}")
+            if r.n and lv.n and r.med("user_s") is not None and lv.med("user_s") is not None:
+                plain = r.med("user_s") + (r.med("sys_s") or 0)
+                live = lv.med("user_s") + (lv.med("sys_s") or 0)
+                extra = (live - plain) / plain if plain else 0.0
+                core = (live - plain) / lv.med("wall_s") if lv.med("wall_s") else 0.0
+                lines.append(f"| {n} loopback hosts checked, forks {forks}: the live view's controller CPU (issue 19) "
+                             f"| < 5% more | {fmt_s(live)} s with the view, {fmt_s(plain)} s without: {extra * 100:+.1f}% "
+                             f"({core * 100:.1f}% of one core) | {'yes' if extra < 0.05 else '**no**'} |")
     if lines:
         out.append("### Targets (issues 7, 15 and 16)\n")
         out.append("| target | wanted | measured (medians) | met |")

@@ -86,11 +86,20 @@ pub struct GlobalArgs {
     /// Never use colour (also: the NO_COLOR environment variable).
     #[arg(long, global = true)]
     pub no_color: bool,
+
+    /// No progress on stderr: only the recap (or the --json document) at the end.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Append the run's full record to FILE, one JSON event a line: phases, every step with its
+    /// exit status, duration and output (redacted, capped per step), every host's outcome.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
 }
 
 /// The global options of the fleet commands, and the commands that take each one (every other
 /// command hides it from its help and refuses it on its command line).
-const FLEET_GLOBALS: [(&str, &[&str]); 4] = [
+const FLEET_GLOBALS: [(&str, &[&str]); 6] = [
     (
         "inventory",
         &["ping", "check", "apply", "audit", "inventory"],
@@ -98,6 +107,8 @@ const FLEET_GLOBALS: [(&str, &[&str]); 4] = [
     ("limit", &["ping", "check", "apply", "audit"]),
     ("forks", &["ping", "check", "apply", "audit"]),
     ("json", &["ping", "check", "apply", "audit"]),
+    ("quiet", &["ping", "check", "apply"]),
+    ("log", &["ping", "check", "apply"]),
 ];
 
 /// The commands that refuse to run without an inventory.

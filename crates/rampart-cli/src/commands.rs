@@ -94,6 +94,9 @@ pub async fn ping(a: PingArgs) -> Result<Exit, CliError> {
     )
     .await;
     progress.finish();
+    if let Some(l) = crate::live::log() {
+        l.run_done(&report);
+    }
     if a.conn.json {
         let hosts: Vec<_> = report.hosts.iter().map(ping_json).collect();
         output::print_json(
@@ -233,6 +236,9 @@ pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliEr
         None => BTreeMap::new(),
     };
     let redactor = jobs::redactor(&secrets, &prepared.jobs);
+    if let Some(l) = crate::live::log() {
+        l.set_redactor(redactor.clone());
+    }
     let shared = Arc::new(Shared::new(
         templates,
         secrets,
@@ -300,6 +306,8 @@ pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliEr
         if let Some(prev) = &previous {
             journal.carry_over(prev);
         }
+        journal.log = crate::live::log()
+            .map(|l| std::path::absolute(l.path()).unwrap_or_else(|_| l.path().to_owned()));
         let report = run_rollout(
             prepared.jobs,
             shared,
@@ -328,6 +336,9 @@ pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliEr
         .await
     };
     progress.finish();
+    if let Some(l) = crate::live::log() {
+        l.run_done(&report);
+    }
     if a.conn.json {
         output::print_json(&report);
     } else {
@@ -364,10 +375,11 @@ fn watch_ctrl_c(shared: &Arc<Shared>) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             flag.store(true, std::sync::atomic::Ordering::Relaxed);
-            eprintln!(
-                "\ninterrupted: finishing the steps in flight, starting nothing new (Ctrl-C again to abort)"
+            crate::live::say(
+                "interrupted: finishing the steps in flight, starting nothing new (Ctrl-C again to abort)",
             );
             if tokio::signal::ctrl_c().await.is_ok() {
+                crate::live::clear_screen();
                 eprintln!("aborted");
                 std::process::exit(130);
             }

@@ -8,9 +8,11 @@ mod audit;
 mod commands;
 mod error;
 mod jobs;
+mod live;
 mod output;
 pub mod registry;
 mod report;
+mod runlog;
 mod secrets;
 
 use std::process::ExitCode;
@@ -70,6 +72,20 @@ pub fn main() -> ExitCode {
     };
     output::init_colors(cli.global.no_color);
     init_logging(cli.global.verbose);
+    let log = match &cli.global.log {
+        None => None,
+        Some(path) => match runlog::RunLog::open(path) {
+            Ok(l) => Some(std::sync::Arc::new(l)),
+            Err(e) => {
+                eprintln!("error: cannot open the log {}: {e}", path.display());
+                return Exit::BadInput.into();
+            }
+        },
+    };
+    live::configure(live::ViewConfig {
+        quiet: cli.global.quiet,
+        log,
+    });
     // One thread drives every connection: the controller's own work is small (0.16 s of CPU
     // for a 32-host run, 1.3 s for 1,000 hosts) and the hosts' work decides the wall time;
     // worker threads only added their malloc arenas (1 MiB of peak RSS at 32 hosts) and no

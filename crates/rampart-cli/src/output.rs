@@ -1,16 +1,13 @@
 //! What the operator sees: a live progress view on a terminal (quiet lines otherwise), diffs,
 //! the recap table, and `--json`. Data goes to stdout, progress and logs to stderr.
 
-use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::io::Write;
 
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use console::style;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rampart_core::report::{HostReport, Mode, RunReport, Status};
-use rampart_engine::Reporter;
+use rampart_core::report::{HostReport, Mode, RunReport, Status, phase_kind};
+
+pub use crate::live::Progress;
 
 /// Whether to colour: not when NO_COLOR is set, `--no-color` was given, or stdout is no TTY.
 pub fn init_colors(no_color: bool) {
@@ -21,98 +18,8 @@ pub fn init_colors(no_color: bool) {
     }
 }
 
-/// Live progress of a run on stderr.
-pub struct Progress {
-    bar: Option<ProgressBar>,
-    total: usize,
-    done: AtomicUsize,
-    failed: AtomicUsize,
-    changed: AtomicUsize,
-    mode: Mode,
-    quiet_lines: bool,
-    lock: Mutex<()>,
-}
-
-impl std::fmt::Debug for Progress {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Progress")
-            .field("total", &self.total)
-            .finish()
-    }
-}
-
-impl Progress {
-    /// A progress view for `total` hosts. On a terminal: a bar plus a line per finished host;
-    /// otherwise a plain line per finished host (unless `json`, where stderr stays quiet).
-    pub fn new(total: usize, mode: Mode, json: bool) -> Self {
-        let tty = std::io::stderr().is_terminal();
-        let bar = tty.then(|| {
-            let pb = ProgressBar::with_draw_target(
-                Some(total as u64),
-                ProgressDrawTarget::stderr_with_hz(10),
-            );
-            pb.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} hosts  {msg}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
-            pb.enable_steady_tick(Duration::from_millis(120));
-            pb
-        });
-        Progress {
-            bar,
-            total,
-            done: AtomicUsize::new(0),
-            failed: AtomicUsize::new(0),
-            changed: AtomicUsize::new(0),
-            mode,
-            quiet_lines: json && !tty,
-            lock: Mutex::new(()),
-        }
-    }
-
-    /// Removes the bar before the recap is printed.
-    pub fn finish(&self) {
-        if let Some(pb) = &self.bar {
-            pb.finish_and_clear();
-        }
-    }
-}
-
-impl Reporter for Progress {
-    fn finished(&self, r: &HostReport) {
-        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        if r.is_failure() {
-            self.failed.fetch_add(1, Ordering::Relaxed);
-        }
-        if r.changed > 0 {
-            self.changed.fetch_add(1, Ordering::Relaxed);
-        }
-        let line = host_line(r, self.mode);
-        let _g = self.lock.lock();
-        match &self.bar {
-            Some(pb) => {
-                pb.set_position(done as u64);
-                pb.set_message(format!(
-                    "{} changed, {} failed",
-                    self.changed.load(Ordering::Relaxed),
-                    self.failed.load(Ordering::Relaxed)
-                ));
-                pb.println(line);
-            }
-            None if !self.quiet_lines => {
-                let _ = writeln!(std::io::stderr(), "{line}");
-            }
-            None => {}
-        }
-        let _ = self.total;
-    }
-}
-
 /// One line per finished host: `h1  ok=12 changed=3  0.41s`.
-fn host_line(r: &HostReport, mode: Mode) -> String {
+pub(crate) fn host_line(r: &HostReport, mode: Mode) -> String {
     // Host text (errors, the OS name) is shown with its control characters escaped.
     let r = &r.for_terminal();
     let name = format!("{:<16}", r.host);
@@ -320,6 +227,67 @@ pub fn print_recap(report: &RunReport) {
             let _ = writeln!(out, "{} {}: {n}", style("note:").yellow().bold(), h.host);
         }
     }
+    let _ = write!(out, "{}", where_the_time_went(report));
+}
+
+/// The recap's tail: the 5 slowest steps across the fleet and the time each phase took, summed
+/// over the hosts (hosts run side by side: the sums exceed the wall time).
+pub fn where_the_time_went(report: &RunReport) -> String {
+    let mut s = String::new();
+    let mut steps: Vec<(&str, &rampart_core::report::StepTime)> = report
+        .hosts
+        .iter()
+        .flat_map(|h| h.steps.iter().map(move |st| (h.host.as_str(), st)))
+        .collect();
+    steps.sort_by(|a, b| b.1.seconds.total_cmp(&a.1.seconds));
+    if !steps.is_empty() {
+        s.push_str("slowest steps:\n");
+        for (host, st) in steps.iter().take(5) {
+            let failed = if st.exit == 0 {
+                String::new()
+            } else {
+                format!("  (exit {})", st.exit)
+            };
+            s.push_str(&format!(
+                "  {:>8.2}s  {host}  {}: {}{failed}\n",
+                st.seconds, st.role, st.step
+            ));
+        }
+    }
+    let order = [
+        "connect", "ping", "facts", "plan", "wait", "apply", "confirm", "rollback", "verify",
+    ];
+    let mut phases: Vec<(String, f64)> = Vec::new();
+    for h in &report.hosts {
+        for p in &h.timeline {
+            let (kind, role) = phase_kind(&p.name);
+            let kind = match (kind, role) {
+                ("facts", Some(_)) => "re-probe".to_owned(),
+                ("facts", None) => "probe".to_owned(),
+                (k, _) => k.to_owned(),
+            };
+            match phases.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, t)) => *t += p.seconds,
+                None => phases.push((kind, p.seconds)),
+            }
+        }
+    }
+    let rank = |k: &str| {
+        let k = match k {
+            "probe" | "re-probe" => "facts",
+            k => k,
+        };
+        order.iter().position(|o| *o == k).unwrap_or(order.len())
+    };
+    phases.sort_by_key(|(k, _)| (rank(k), k == "re-probe"));
+    if !phases.is_empty() {
+        s.push_str("time by phase (all hosts):");
+        for (k, t) in &phases {
+            s.push_str(&format!(" {k} {t:.2}s"));
+        }
+        s.push('\n');
+    }
+    s
 }
 
 /// Prints a document as pretty JSON on stdout.

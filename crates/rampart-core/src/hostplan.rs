@@ -224,17 +224,18 @@ const APPLY_BEGIN: &str = "{\nexport LC_ALL=C PATH=/usr/local/sbin:/usr/local/bi
 const APPLY_SH: &str = include_str!("hostplan/apply.sh");
 /// A change, after `set -- MARKER INDEX "HANDLERS"`: skipped once one failed; its own
 /// subshell starts with no positional parameters.
-const STEP_OPEN: &str = "if [ $rampart_ok = 1 ]; then\necho \"$1 start $2\"\n(\nset -e\nset --";
+/// Every marker carries the host's uptime (`rampart_uptime`, a `read` builtin: no process),
+/// so each step's duration is known without a controller clock per step.
+const STEP_OPEN: &str = "if [ $rampart_ok = 1 ]; then\nrampart_uptime\necho \"$1 start $2 $rampart_up\"\n(\nset -e\nset --";
 const STEP_CLOSE: &str = ") </dev/null 2>&1\nrampart_done $? \"$@\"\nfi";
 /// A handler, after `set -- MARKER INDEX`: run when a change that worked notified it.
-const HANDLER_OPEN: &str =
-    "if rampart_notifies \"$2\"; then\necho \"$1 handler $2\"\n(\nset -e\nset --";
-const HANDLER_CLOSE: &str = ") </dev/null 2>&1\necho \"$1 hrc $2 $?\"\nfi";
+const HANDLER_OPEN: &str = "if rampart_notifies \"$2\"; then\nrampart_uptime\necho \"$1 handler $2 $rampart_up\"\n(\nset -e\nset --";
+const HANDLER_CLOSE: &str = ") </dev/null 2>&1\nrampart_hdone $? \"$@\"\nfi";
 /// After `set -- MARKER`.
 const APPLY_END: &str = "echo \"$1 end\"\n} </dev/null";
 
 /// What came back from an apply script.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq)]
 pub struct ApplyResult {
     /// Per resource index: (exit status, output).
     pub resources: BTreeMap<usize, (i32, String)>,
@@ -242,6 +243,22 @@ pub struct ApplyResult {
     pub handlers: BTreeMap<usize, (i32, String)>,
     /// The script reached its end (not cut off by a lost connection).
     pub complete: bool,
+    /// Per resource index: seconds the step took on the host (from the markers' uptime; absent
+    /// when the host has no /proc/uptime or the markers carry none).
+    pub seconds: BTreeMap<usize, f64>,
+    /// Per handler index: seconds the handler took on the host.
+    pub handler_seconds: BTreeMap<usize, f64>,
+}
+
+/// The step index named by a start marker line (`@@NONCE start I ...`), for a live view that
+/// reads the apply's output as it streams; `None` for any other line.
+pub fn step_started(nonce: &str, line: &str) -> Option<usize> {
+    let rest = line.strip_prefix("@@")?.strip_prefix(nonce)?;
+    let mut f = rest.split_whitespace();
+    match f.next()? {
+        "start" => f.next()?.parse().ok(),
+        _ => None,
+    }
 }
 
 /// Reads an apply script's output.
@@ -249,6 +266,13 @@ pub fn parse_apply_output(nonce: &str, stdout: &str) -> ApplyResult {
     let m = format!("@@{nonce} ");
     let mut r = ApplyResult::default();
     let mut buf: Vec<&str> = Vec::new();
+    // The uptime of the last start marker. Markers without one (older scripts) parse as before.
+    let up = |f: Option<&&str>| f.and_then(|u| u.parse::<f64>().ok());
+    let mut began: Option<f64> = None;
+    let took = |began: Option<f64>, end: Option<f64>| match (began, end) {
+        (Some(a), Some(b)) if b >= a => Some(b - a),
+        _ => None,
+    };
     for line in stdout.lines() {
         let Some(rest) = line.strip_prefix(&m) else {
             buf.push(line);
@@ -256,16 +280,26 @@ pub fn parse_apply_output(nonce: &str, stdout: &str) -> ApplyResult {
         };
         let f: Vec<&str> = rest.split_whitespace().collect();
         match f.as_slice() {
+            ["start" | "handler", _, t @ ..] => {
+                began = up(t.first());
+                buf.clear();
+            }
             ["start" | "handler", ..] => buf.clear(),
-            ["rc", i, rc] => {
+            ["rc", i, rc, t @ ..] => {
                 if let (Ok(i), Ok(rc)) = (i.parse(), rc.parse()) {
                     r.resources.insert(i, (rc, buf.join("\n")));
+                    if let Some(s) = took(began.take(), up(t.first())) {
+                        r.seconds.insert(i, s);
+                    }
                 }
                 buf.clear();
             }
-            ["hrc", i, rc] => {
+            ["hrc", i, rc, t @ ..] => {
                 if let (Ok(i), Ok(rc)) = (i.parse(), rc.parse()) {
                     r.handlers.insert(i, (rc, buf.join("\n")));
+                    if let Some(s) = took(began.take(), up(t.first())) {
+                        r.handler_seconds.insert(i, s);
+                    }
                 }
                 buf.clear();
             }
@@ -430,6 +464,8 @@ mod tests {
         let s = apply_script(&role(), "N");
         assert!(s.starts_with("{\n") && s.ends_with("} </dev/null\n"));
         assert!(s.contains("set -- @@N 0 0\nif [ $rampart_ok = 1 ]"), "{s}");
+        assert!(s.contains("echo \"$1 start $2 $rampart_up\""), "{s}");
+        assert!(s.contains("read -r rampart_up _ </proc/uptime"), "{s}");
     }
 
     /// The whole apply script under dash, with the files under a temporary root: a change
@@ -503,6 +539,36 @@ mod tests {
             o.iter().map(|o| o.status.clone()).collect::<Vec<_>>(),
             [Status::Changed, Status::Failed, Status::Skipped]
         );
+        // every marker carries the host's uptime, so each step has a duration
+        assert!(
+            res.seconds.contains_key(&0) && res.seconds.contains_key(&1),
+            "{out:?}"
+        );
+        assert!(res.handler_seconds.contains_key(&0), "{out:?}");
+    }
+
+    #[test]
+    fn markers_with_uptime_time_each_step_and_old_markers_still_parse() {
+        let out = "@@N start 0 100.25\nwrote\n@@N rc 0 0 101.75\n@@N start 1 101.75\nboom\n@@N rc 1 3 104.00\n@@N handler 0 104.00\n@@N hrc 0 0 104.50\n@@N end\n";
+        let res = parse_apply_output("N", out);
+        assert!(res.complete);
+        assert_eq!(res.resources[&0], (0, "wrote".to_owned()));
+        assert_eq!(res.resources[&1], (3, "boom".to_owned()));
+        assert_eq!(res.seconds[&0], 1.5);
+        assert_eq!(res.seconds[&1], 2.25);
+        assert_eq!(res.handler_seconds[&0], 0.5);
+        // A host without /proc/uptime (`-`), and the old marker format: no duration, same result.
+        let res = parse_apply_output(
+            "N",
+            "@@N start 0 -\nx\n@@N rc 0 0 -\n@@N start 1\n@@N rc 1 0\n@@N end\n",
+        );
+        assert_eq!(res.resources[&0], (0, "x".to_owned()));
+        assert_eq!(res.resources[&1], (0, String::new()));
+        assert!(res.seconds.is_empty());
+        assert_eq!(step_started("N", "@@N start 7 12.5"), Some(7));
+        assert_eq!(step_started("N", "@@N start 7"), Some(7));
+        assert_eq!(step_started("N", "@@N rc 7 0 1.0"), None);
+        assert_eq!(step_started("N", "@@M start 7"), None);
     }
 
     #[test]

@@ -87,6 +87,86 @@ pub struct HostReport {
     /// update the inventory).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Every step and handler the apply ran, with how long it took on the host.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepTime>,
+    /// Where this host's time went: its phases, with each apply split into its steps and the
+    /// rest of the apply (lock, transport, script start); the items add up to the host's time.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub time: Vec<TimeItem>,
+}
+
+/// One applied step (or handler) and its duration.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StepTime {
+    /// The role.
+    pub role: String,
+    /// The resource id, or `handler:NAME`.
+    pub step: String,
+    /// Seconds it took on the host (its markers' uptimes).
+    pub seconds: f64,
+    /// Its exit status.
+    pub exit: i32,
+}
+
+/// One item of a host's time accounting.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TimeItem {
+    /// The phase: connect, facts, plan, wait, apply, confirm, verify, ...
+    pub phase: String,
+    /// The role, for a role's apply, confirm or re-probe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The step, for an apply's step; `None` for the apply's own cost (lock, transport).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// Seconds.
+    pub seconds: f64,
+}
+
+/// The phase kind and role of a timeline phase name ("apply sshd" -> ("apply", Some("sshd")),
+/// "wait wave 2" -> ("wait", None)).
+pub fn phase_kind(name: &str) -> (&str, Option<&str>) {
+    match name.split_once(' ') {
+        Some((k, r)) if matches!(k, "apply" | "confirm" | "facts") => (k, Some(r)),
+        Some((k, _)) => (k, None),
+        None => (name, None),
+    }
+}
+
+/// A host's time accounting from its phases and steps: each phase as it is, except that a
+/// role's apply becomes its steps plus the remainder (the apply's lock, transport and script
+/// start; never negative). The items add up to the phases' total.
+pub fn account(timeline: &[Phase], steps: &[StepTime]) -> Vec<TimeItem> {
+    let mut out = Vec::new();
+    for p in timeline {
+        let (kind, role) = phase_kind(&p.name);
+        let item = |step: Option<String>, seconds: f64| TimeItem {
+            phase: kind.to_owned(),
+            role: role.map(str::to_owned),
+            step,
+            seconds,
+        };
+        if kind == "apply" {
+            let role = role.unwrap_or_default();
+            let mine: Vec<&StepTime> = steps.iter().filter(|s| s.role == role).collect();
+            let sum: f64 = mine.iter().map(|s| s.seconds).sum();
+            // The steps' clock is the host's; a few milliseconds of skew against the
+            // controller's clock must not make the sum exceed the phase.
+            let scale = if sum > p.seconds && sum > 0.0 {
+                p.seconds / sum
+            } else {
+                1.0
+            };
+            for s in mine {
+                out.push(item(Some(s.step.clone()), s.seconds * scale));
+            }
+            out.push(item(None, (p.seconds - sum * scale).max(0.0)));
+        } else {
+            out.push(item(None, p.seconds));
+        }
+    }
+    out
 }
 
 /// A timed phase of one host's run.
@@ -224,6 +304,16 @@ impl HostReport {
         for p in &mut h.timeline {
             safe(&mut p.name);
         }
+        for s in &mut h.steps {
+            safe(&mut s.role);
+            safe(&mut s.step);
+        }
+        for t in &mut h.time {
+            safe(&mut t.phase);
+            for x in [&mut t.role, &mut t.step].into_iter().flatten() {
+                safe(x);
+            }
+        }
         h
     }
 }
@@ -269,6 +359,53 @@ mod tests {
         .for_terminal();
         assert_eq!(h.error.as_deref(), Some("bad\\x1b[2J"));
         assert_eq!(h.resources[0].diff, "+a\\x1b]8;;http://x\\x07\n");
+    }
+
+    #[test]
+    fn the_accounting_adds_up_to_the_phases() {
+        let ph = |name: &str, start: f64, seconds: f64| Phase {
+            name: name.into(),
+            start,
+            seconds,
+        };
+        let timeline = vec![
+            ph("connect", 0.0, 0.2),
+            ph("facts", 0.2, 0.5),
+            ph("plan", 0.7, 0.01),
+            ph("wait wave 2", 0.71, 3.0),
+            ph("apply base", 3.71, 10.0),
+            ph("facts sshd", 13.71, 0.3),
+            ph("apply sshd", 14.01, 1.0),
+            ph("confirm sshd", 15.01, 0.4),
+            ph("verify", 15.41, 0.2),
+        ];
+        let st = |role: &str, step: &str, seconds: f64| StepTime {
+            role: role.into(),
+            step: step.into(),
+            seconds,
+            exit: 0,
+        };
+        // sshd's steps say 1.2 s against a 1.0 s phase (clock skew): scaled to fit.
+        let steps = vec![
+            st("base", "package:docker.io", 8.5),
+            st("base", "file:/etc/x", 0.5),
+            st("sshd", "file:/etc/ssh/sshd_config.d/rampart.conf", 0.7),
+            st("sshd", "handler:reload", 0.5),
+        ];
+        let items = account(&timeline, &steps);
+        let total: f64 = timeline.iter().map(|p| p.seconds).sum();
+        let sum: f64 = items.iter().map(|i| i.seconds).sum();
+        assert!((total - sum).abs() < 1e-9, "{total} vs {sum}");
+        assert!(items.iter().all(|i| i.seconds >= 0.0));
+        let base: Vec<_> = items
+            .iter()
+            .filter(|i| i.role.as_deref() == Some("base") && i.phase == "apply")
+            .collect();
+        assert_eq!(base.len(), 3);
+        assert_eq!(base[0].step.as_deref(), Some("package:docker.io"));
+        assert!((base[2].seconds - 1.0).abs() < 1e-9);
+        assert_eq!(phase_kind("wait wave 2"), ("wait", None));
+        assert_eq!(phase_kind("confirm sshd"), ("confirm", Some("sshd")));
     }
 
     #[test]

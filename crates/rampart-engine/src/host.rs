@@ -163,6 +163,137 @@ pub trait Reporter: Send + Sync {
     fn phase(&self, _host: &str, _phase: &str) {}
     /// A host's run ended.
     fn finished(&self, _report: &HostReport) {}
+    /// A step of a role's apply began on the host (read live from the apply's output).
+    fn step(&self, _host: &str, _role: &str, _step: &str) {}
+    /// A step (or handler) of a role's apply ended: for the run's log.
+    fn step_done(&self, _host: &str, _step: &StepEvent<'_>) {}
+}
+
+/// A finished step of an apply, as the run's log records it.
+#[derive(Debug)]
+pub struct StepEvent<'a> {
+    /// The role.
+    pub role: &'a str,
+    /// The resource id, or `handler:NAME`.
+    pub step: &'a str,
+    /// The step's kind of script (`file`, `packages`, `handler`, ...).
+    pub script: &'a str,
+    /// Its exit status.
+    pub exit: i32,
+    /// Seconds it took on the host, when known.
+    pub seconds: Option<f64>,
+    /// Its output (stdout and stderr), redacted and capped at [`STEP_OUTPUT_CAP`].
+    pub output: &'a str,
+}
+
+/// The most of one step's output a [`StepEvent`] carries (its tail is kept).
+pub const STEP_OUTPUT_CAP: usize = 16 * 1024;
+
+/// The last `cap` bytes of `text` (on a character boundary), marked when cut.
+fn tail_capped(text: &str, cap: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= cap {
+        return text.into();
+    }
+    let mut from = text.len() - cap;
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    format!("[{} bytes cut]\n{}", from, &text[from..]).into()
+}
+
+/// A watch of an apply's stdout that tells the reporter when each step starts.
+fn step_watch(
+    reporter: &Arc<dyn Reporter>,
+    host: &str,
+    role: &PlannedRole,
+    nonce: &str,
+) -> rampart_ssh::Watch {
+    let ids: Vec<String> = role.items.iter().map(|p| p.resource.id()).collect();
+    let (reporter, host, name, nonce) = (
+        reporter.clone(),
+        host.to_owned(),
+        role.role.clone(),
+        nonce.to_owned(),
+    );
+    // The unfinished last line, and whether it is a long one (step output) being skipped.
+    let partial = std::sync::Mutex::new((Vec::<u8>::new(), false));
+    Arc::new(move |data: &[u8]| {
+        let Ok(mut guard) = partial.lock() else {
+            return;
+        };
+        let (buf, skipping) = &mut *guard;
+        let mut rest = data;
+        while let Some(nl) = rest.iter().position(|b| *b == b'\n') {
+            if !*skipping {
+                buf.extend_from_slice(&rest[..nl]);
+                if let Some(i) = hostplan::step_started(&nonce, &String::from_utf8_lossy(buf))
+                    && let Some(id) = ids.get(i)
+                {
+                    reporter.step(&host, &name, id);
+                }
+            }
+            rest = &rest[nl + 1..];
+            buf.clear();
+            *skipping = false;
+        }
+        // Markers are short lines: a long unfinished line is step output, skipped to its end.
+        if !*skipping {
+            if buf.len() + rest.len() <= 256 {
+                buf.extend_from_slice(rest);
+            } else {
+                buf.clear();
+                *skipping = true;
+            }
+        }
+    })
+}
+
+/// Records the timed steps of an applied role and tells the reporter (the run's log).
+fn record_steps<R: Remote>(
+    st: &mut Staged<R>,
+    role: &PlannedRole,
+    res: &hostplan::ApplyResult,
+    redactor: &Redactor,
+) {
+    let mut done = |step: String, script: &str, (rc, out): &(i32, String), seconds: Option<f64>| {
+        let output = redactor.redact(out);
+        st.tl.reporter.step_done(
+            &st.job.name,
+            &StepEvent {
+                role: &role.role,
+                step: &step,
+                script,
+                exit: *rc,
+                seconds,
+                output: &tail_capped(&output, STEP_OUTPUT_CAP),
+            },
+        );
+        st.rep.steps.push(rampart_core::report::StepTime {
+            role: role.role.clone(),
+            step,
+            seconds: seconds.unwrap_or(0.0),
+            exit: *rc,
+        });
+    };
+    for (i, r) in &res.resources {
+        let Some(p) = role.items.get(*i) else {
+            continue;
+        };
+        let id = p.resource.id();
+        let kind = id.split(':').next().unwrap_or_default().to_owned();
+        done(id, &kind, r, res.seconds.get(i).copied());
+    }
+    for (i, r) in &res.handlers {
+        let Some(h) = role.handlers.get(*i) else {
+            continue;
+        };
+        done(
+            format!("handler:{}", h.name),
+            "handler",
+            r,
+            res.handler_seconds.get(i).copied(),
+        );
+    }
 }
 
 /// A reporter that reports nothing.
@@ -285,6 +416,11 @@ impl<R: Remote> Staged<R> {
     /// True when the host has changes to apply.
     pub fn has_changes(&self) -> bool {
         self.planned.iter().any(PlannedRole::has_changes)
+    }
+
+    /// Starts a timed phase while the fleet holds the host ("wait", "wait wave 2").
+    pub fn enter_phase(&mut self, name: &str) {
+        self.tl.enter(name);
     }
 }
 
@@ -581,6 +717,7 @@ pub async fn finish<C: Connect>(
     }
     st.tl.close();
     st.rep.timeline = std::mem::take(&mut st.tl.phases);
+    st.rep.time = rampart_core::report::account(&st.rep.timeline, &st.rep.steps);
     st.rep.tally();
     st.rep.seconds = st.t0.elapsed().as_secs_f64();
     st.tl.reporter.finished(&st.rep);
@@ -666,8 +803,9 @@ async fn apply_all<C: Connect>(
             owner: &shared.run_id,
             armed: guarded.then_some(rollback_id.as_str()),
         };
+        let watch = step_watch(&st.tl.reporter, &st.job.name, &role, &n);
         let out = match remote
-            .run_script(step, script, "", Some(opts.command_timeout))
+            .run_script_watched(step, script, "", Some(opts.command_timeout), watch)
             .await
         {
             Ok(o) => o,
@@ -703,6 +841,7 @@ async fn apply_all<C: Connect>(
             )));
         }
         let res = hostplan::parse_apply_output(&n, &stdout);
+        record_steps(st, &role, &res, &shared.redactor);
         let outcomes = hostplan::apply_outcomes(&role, &res, &shared.redactor);
         stopped |= outcomes.iter().any(|o| o.status == Status::Failed);
         st.rep.resources.extend(outcomes);
@@ -920,6 +1059,7 @@ async fn confirm<C: Connect>(
     };
     // The change shut the operator out. The host restores itself when its timer fires; wait
     // for that and prove it with another fresh login.
+    st.tl.enter("rollback"); // the host restores itself; the live view says so
     let wait = shared.options.confirm_timeout + Duration::from_secs(3);
     tracing::warn!(host = %st.job.name, "change not confirmed ({failure}); waiting {wait:?} for the host to roll back");
     tokio::time::sleep(wait).await;
@@ -1022,4 +1162,63 @@ pub fn risky(planned: &[PlannedRole]) -> bool {
             .iter()
             .any(|i| matches!(&i.change, Ok(Change::Apply(a)) if a.risk == Risk::Access))
     })
+}
+
+#[cfg(test)]
+mod live_tests {
+    use super::*;
+    use rampart_core::hostplan::Planned;
+    use rampart_core::resource::{File, Resource};
+
+    #[derive(Default)]
+    struct Steps(std::sync::Mutex<Vec<String>>);
+    impl Reporter for Steps {
+        fn step(&self, host: &str, role: &str, step: &str) {
+            self.0
+                .lock()
+                .expect("lock")
+                .push(format!("{host} {role} {step}"));
+        }
+    }
+
+    #[test]
+    fn the_watch_reads_step_starts_across_chunks_and_ignores_step_output() {
+        let facts = rampart_core::facts::Facts::default();
+        let items = ["/etc/a", "/etc/b"]
+            .iter()
+            .map(|p| {
+                let resource = Resource::File(File::new(*p, "x\n", 0o644));
+                Planned {
+                    change: resource.plan(&facts),
+                    resource,
+                }
+            })
+            .collect();
+        let role = PlannedRole {
+            role: "base".into(),
+            items,
+            ..PlannedRole::default()
+        };
+        let seen = Arc::new(Steps::default());
+        let reporter: Arc<dyn Reporter> = seen.clone();
+        let watch = step_watch(&reporter, "h1", &role, "N");
+        // Markers split across reads, step output between them, a forged index out of range.
+        for chunk in [
+            "@@N st".as_bytes(),
+            b"art 0 12.5\nwriting\n@@N rc 0 0 13.0\n@@N start 1",
+            b" 13.0\n",
+            b"@@N start 9 1.0\n@@M start 0 1.0\n",
+            "x".repeat(1000).as_bytes(),
+            b"@@N start 0 1.0\n",
+        ] {
+            watch(chunk);
+        }
+        assert_eq!(
+            *seen.0.lock().expect("lock"),
+            ["h1 base file:/etc/a", "h1 base file:/etc/b"]
+        );
+        assert_eq!(tail_capped("abcdef", 10), "abcdef");
+        assert_eq!(tail_capped("abcdef", 2), "[4 bytes cut]\nef");
+        assert_eq!(tail_capped("aé€", 3), "[3 bytes cut]\n€");
+    }
 }

@@ -61,6 +61,9 @@ pub struct Journal {
     pub waves: Vec<Vec<String>>,
     /// Every host of the run.
     pub hosts: BTreeMap<String, Entry>,
+    /// The run's log (`--log`), when it wrote one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<PathBuf>,
     #[serde(skip)]
     path: PathBuf,
 }
@@ -100,6 +103,7 @@ impl Journal {
                     )
                 })
                 .collect(),
+            log: None,
             path: Self::path_for(site),
         }
     }

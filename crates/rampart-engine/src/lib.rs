@@ -18,5 +18,5 @@ mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use host::{HostJob, Reporter, RoleJob, RunOptions, Shared, Silent, VerifyPolicy};
+pub use host::{HostJob, Reporter, RoleJob, RunOptions, Shared, Silent, StepEvent, VerifyPolicy};
 pub use run::{Rollout, run_fleet, run_rollout};

@@ -51,6 +51,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8], access: Access) -> std::io::Resul
     result
 }
 
+/// Opens `path` for appending (created when missing, with `access`): every `write` of a whole
+/// line lands at the end as one piece, whoever else appends (a run's log: JSON Lines).
+pub fn open_append(path: &Path, access: Access) -> std::io::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.append(true).create(true);
+    #[cfg(unix)]
+    if access == Access::Private {
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = access;
+    opts.open(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

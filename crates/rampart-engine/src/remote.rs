@@ -88,6 +88,20 @@ pub trait Remote: Clone + Send + Sync + 'static {
         timeout: Option<Duration>,
     ) -> impl Future<Output = Result<Output, SshError>> + Send;
 
+    /// [`Remote::run_script`], showing `watch` the stdout as it arrives (the live view reads
+    /// the apply's step markers from it). A remote that cannot stream runs the script plainly.
+    fn run_script_watched(
+        &self,
+        step: Step<'_>,
+        script: String,
+        args: &str,
+        timeout: Option<Duration>,
+        watch: rampart_ssh::Watch,
+    ) -> impl Future<Output = Result<Output, SshError>> + Send {
+        let _ = watch;
+        self.run_script(step, script, args, timeout)
+    }
+
     /// Runs a plain command as the login user.
     fn run_plain(
         &self,
@@ -176,6 +190,23 @@ impl Remote for SshRemote {
             become_root: false,
         };
         self.session.exec(exec).await
+    }
+
+    async fn run_script_watched(
+        &self,
+        _step: Step<'_>,
+        script: String,
+        args: &str,
+        timeout: Option<Duration>,
+        watch: rampart_ssh::Watch,
+    ) -> Result<Output, SshError> {
+        let exec = Exec {
+            command: self.command(args),
+            stdin: script.into_bytes(),
+            timeout,
+            become_root: false,
+        };
+        self.session.exec_watched(exec, Some(watch)).await
     }
 
     async fn run_plain(

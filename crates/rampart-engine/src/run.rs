@@ -134,8 +134,9 @@ async fn stage_all<C: Connect>(jobs: Vec<HostJob>, ctx: &Ctx<'_, C>) -> Vec<Slot
         let run_start = ctx.run_start;
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let st = stage(job, &shared, &*connector, reporter, run_start).await;
+            let mut st = stage(job, &shared, &*connector, reporter, run_start).await;
             if apply && (st.is_failed() || st.has_changes() || !st.cuts.is_empty()) {
+                st.enter_phase("wait"); // for the fleet's preflight barrier
                 (i, Slot::Staged(Box::new(st), None))
             } else {
                 // Nothing to wait for: check and audit end here, and so does an apply's host
@@ -299,6 +300,16 @@ async fn rolling<C: Connect>(
         hosts.extend(reports);
     }
     let mut pending: std::collections::VecDeque<Slot<C::Remote>> = todo.into();
+    let mut wave_of = rollout
+        .waves
+        .iter()
+        .enumerate()
+        .flat_map(|(w, n)| std::iter::repeat_n(w + 1, *n));
+    for slot in &mut pending {
+        if let (Slot::Staged(st, _), Some(w)) = (slot, wave_of.next()) {
+            st.enter_phase(&format!("wait wave {w}"));
+        }
+    }
     let waves = rollout.waves.len();
     for (w, size) in rollout.waves.iter().enumerate() {
         if pending.is_empty() {

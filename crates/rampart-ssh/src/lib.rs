@@ -29,7 +29,7 @@ pub use error::{ErrorKind, SshError};
 pub use quote::{become_command, script_command, shell_quote};
 pub use session::{
     Exec, Limits as OutputLimits, MAX_COMMAND_OUTPUT, MAX_HOST_OUTPUT, Output, PutFile, Session,
-    SessionStats,
+    SessionStats, Watch,
 };
 pub use target::{
     DEFAULT_CONNECT_TIMEOUT, ResolveOptions, Resolver, Target, TargetOverrides, resolve,

@@ -72,6 +72,9 @@ impl fmt::Debug for Exec {
     }
 }
 
+/// Called with each piece of a command's stdout as it arrives ([`Session::exec_watched`]).
+pub type Watch = std::sync::Arc<dyn Fn(&[u8]) + Send + Sync>;
+
 /// What a command did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Output {
@@ -259,6 +262,12 @@ impl Session {
     /// Runs one command: opens a channel (waiting for a free one past `max_channels`), streams
     /// stdin in window-sized chunks, and collects stdout, stderr and the exit status.
     pub async fn exec(&self, req: Exec) -> Result<Output, SshError> {
+        self.exec_watched(req, None).await
+    }
+
+    /// [`Session::exec`], calling `watch` with each piece of stdout as it arrives (a live view
+    /// of a long script); the output is collected as usual.
+    pub async fn exec_watched(&self, req: Exec, watch: Option<Watch>) -> Result<Output, SshError> {
         let Exec {
             command,
             stdin,
@@ -280,7 +289,7 @@ impl Session {
         self.inner.round_trips.fetch_add(1, Ordering::Relaxed);
         // The timeout starts once we hold a channel slot: queueing behind other commands of
         // this session is not the command being slow.
-        let run = self.run(summary.clone(), command, stdin, permit);
+        let run = self.run(summary.clone(), command, stdin, permit, watch);
         match timeout {
             None => run.await,
             Some(after) => match tokio::time::timeout(after, run).await {
@@ -301,6 +310,7 @@ impl Session {
         command: String,
         stdin: Vec<u8>,
         permit: OwnedSemaphorePermit,
+        watch: Option<Watch>,
     ) -> Result<Output, SshError> {
         let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
         let conn = self.inner.conn.clone();
@@ -318,7 +328,7 @@ impl Session {
                 .await
                 .map_err(|e| ChannelEnd::Lost(format!("cannot open a channel: {e}")))?;
             let (rx, tx) = channel.split();
-            drive_channel(rx, tx, command, stdin, cancel_rx, permit, budget).await
+            drive_channel(rx, tx, command, stdin, cancel_rx, permit, budget, watch).await
         });
         let res = task.await;
         drop(cancel_tx);
@@ -480,6 +490,7 @@ impl Budget {
 
 /// Owns one channel from exec request to close. Runs in its own task so the channel is always
 /// drained, whatever the caller does.
+#[allow(clippy::too_many_arguments)] // the channel's halves, what to send, its limits, the watch
 async fn drive_channel(
     mut rx: ChannelReadHalf,
     tx: ChannelWriteHalf<Msg>,
@@ -488,6 +499,7 @@ async fn drive_channel(
     mut cancel: oneshot::Receiver<()>,
     permit: OwnedSemaphorePermit,
     mut budget: Budget,
+    watch: Option<Watch>,
 ) -> Result<Output, ChannelEnd> {
     let mut out = Output::default();
     let mut end = ChannelEnd::Cancelled;
@@ -535,6 +547,9 @@ async fn drive_channel(
                     if let Some(over) = budget.take(data.len()) {
                         end = over;
                     } else if append(to, data) {
+                        if let (Some(w), Some(ChannelMsg::Data { .. })) = (&watch, &msg) {
+                            w(data);
+                        }
                         continue;
                     } else {
                         // The allocator said no: fail this host, never abort the controller.

@@ -529,9 +529,19 @@ fn timeline(s: &mut String, run: &RunReport) {
         for p in &h.timeline {
             let class = phase_class(p);
             let lane = if class == "probe" { "lane1" } else { "lane0" };
+            // A role's apply bar names its steps and their times (the `--json` step times).
+            let steps: String = match rampart_core::report::phase_kind(&p.name) {
+                ("apply", Some(role)) => h
+                    .steps
+                    .iter()
+                    .filter(|t| t.role == role)
+                    .map(|t| format!("&#10;{} {}", esc(&t.step), secs(t.seconds)))
+                    .collect(),
+                _ => String::new(),
+            };
             let _ = write!(
                 s,
-                "<span class=\"bar {class} {lane}\" style=\"left:{:.3}%;width:{:.3}%\" title=\"{}: {} (from {})\"></span>",
+                "<span class=\"bar {class} {lane}\" style=\"left:{:.3}%;width:{:.3}%\" title=\"{}: {} (from {}){steps}\"></span>",
                 (p.start / end * 100.0).clamp(0.0, 100.0),
                 (p.seconds / end * 100.0).clamp(0.0, 100.0),
                 esc(&p.name),
@@ -691,6 +701,19 @@ fn host(s: &mut String, hi: usize, h: &HostReport, m: &Matrix<'_>, mode: Mode) {
         s.push_str(&parts.join(" &middot; "));
         s.push_str("</p>\n");
     }
+    if !h.steps.is_empty() {
+        // The same step times as `--json` and the recap: the slowest first.
+        let mut steps: Vec<_> = h.steps.iter().collect();
+        steps.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+        s.push_str("<h3>Slowest steps</h3>\n<p class=\"meta\">");
+        let parts: Vec<String> = steps
+            .iter()
+            .take(10)
+            .map(|t| format!("{}: {} {}", esc(&t.role), esc(&t.step), secs(t.seconds)))
+            .collect();
+        s.push_str(&parts.join(" &middot; "));
+        s.push_str("</p>\n");
+    }
     s.push_str("</div>\n</details>\n");
 }
 
@@ -763,6 +786,33 @@ mod tests {
         let html = render(&run, &Extras::default());
         assert!(
             html.contains("title=\"authentication as root failed\">error: auth</td>"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn the_timeline_and_the_details_show_the_step_times() {
+        let mut run = fleet();
+        run.hosts[0].timeline.push(rampart_core::report::Phase {
+            name: "apply base".into(),
+            start: 0.7,
+            seconds: 9.0,
+        });
+        for (step, seconds) in [("packages:ufw", 8.5), ("file:/etc/<x>", 0.25)] {
+            run.hosts[0].steps.push(rampart_core::report::StepTime {
+                role: "base".into(),
+                step: step.into(),
+                seconds,
+                exit: 0,
+            });
+        }
+        let html = render(&run, &Extras::default());
+        assert!(
+            html.contains("title=\"apply base: 9.00s (from 0.70s)&#10;packages:ufw 8.50s&#10;file:/etc/&lt;x&gt; 0.25s\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("<h3>Slowest steps</h3>\n<p class=\"meta\">base: packages:ufw 8.50s &middot; base: file:/etc/&lt;x&gt; 0.25s</p>"),
             "{html}"
         );
     }

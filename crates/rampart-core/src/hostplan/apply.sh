@@ -6,8 +6,19 @@ rampart_ok=1 rampart_notified=' '
 # rampart_done RC MARKER INDEX "HANDLERS": reports a change's status and, when it worked,
 # notes the handlers (indices, separated by spaces) it notifies.
 rampart_done() {
-  echo "$2 rc $3 $1"
+  rampart_uptime
+  echo "$2 rc $3 $1 $rampart_up"
   if [ "$1" = 0 ]; then rampart_notified="$rampart_notified$4 "; else rampart_ok=0; fi
+}
+# rampart_hdone RC MARKER INDEX: reports a handler's status.
+rampart_hdone() {
+  rampart_uptime
+  echo "$2 hrc $3 $1 $rampart_up"
+}
+# rampart_uptime: the host's uptime in $rampart_up (`-` without /proc/uptime), with the
+# shell's own `read`: no process, so every marker can carry it.
+rampart_uptime() {
+  read -r rampart_up _ </proc/uptime 2>/dev/null || rampart_up=-
 }
 # rampart_notifies INDEX: whether a change that worked notified handler INDEX.
 rampart_notifies() {

@@ -97,7 +97,7 @@ const FLEET_GLOBALS: [(&str, &[&str]); 4] = [
     ),
     ("limit", &["ping", "check", "apply", "audit"]),
     ("forks", &["ping", "check", "apply", "audit"]),
-    ("json", &["ping", "check", "apply", "audit"]),
+    ("json", &["ping", "check", "apply", "audit", "baseline"]),
 ];
 
 /// The commands that refuse to run without an inventory.
@@ -187,6 +187,8 @@ pub enum Command {
     /// Read-only compliance audit of every host: a hosts x controls matrix from the roles'
     /// checks, the seeds' checklist and a port probe from this machine. Writes nothing.
     Audit(crate::audit::AuditArgs),
+    /// The embedded CIS baseline: `rampart baseline list` prints its controls.
+    Baseline(crate::baseline::BaselineArgs),
 }
 
 /// `rampart secrets`.

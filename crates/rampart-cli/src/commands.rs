@@ -221,6 +221,7 @@ pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliEr
         None
     };
     let templates = jobs::load_templates(&prepared)?;
+    let site = prepared.site.clone();
     let mode = if apply { Mode::Apply } else { Mode::Check };
     let secrets_file = a
         .secrets
@@ -326,6 +327,8 @@ pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliEr
         .await
     };
     progress.finish();
+    let mut report = report;
+    let waivers = crate::baseline::annotate(&mut report, &site);
     if a.conn.json {
         output::print_json(&report);
     } else {
@@ -334,6 +337,7 @@ pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliEr
     }
     let extras = crate::report::Extras {
         generated: Some(crate::report::now_utc()),
+        notes: waivers,
         ..crate::report::Extras::default()
     };
     crate::report::write_files(&report, a.html.as_deref(), a.junit.as_deref(), &extras)?;

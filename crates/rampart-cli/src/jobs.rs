@@ -149,6 +149,7 @@ pub fn prepare(run: &RunArgs, registry: &[Box<dyn Role>]) -> Result<Prepared, Cl
     let sel = select(&run.conn)?;
     let names: Vec<&str> = registry.iter().map(|r| r.name()).collect();
     let site = rampart_engine::load::load_site(&run.site, &names)?;
+    crate::baseline::validate_site(&site)?;
     site.check_patterns(&sel.inventory)?;
     let extra: Layer = rampart_engine::load::load_extra(&run.extra_vars)?;
     for t in run.tags.iter().chain(&run.skip_tags) {
@@ -193,7 +194,12 @@ pub fn prepare(run: &RunArgs, registry: &[Box<dyn Role>]) -> Result<Prepared, Cl
             let Some(role) = registry.iter().find(|r| r.name() == role_name) else {
                 continue;
             };
-            let value = vars::role_config(&resolved, role_name);
+            let value = match site.baseline_for(host) {
+                Some(profile) if role_name == rampart_core::site::BASELINE_ROLE => {
+                    crate::baseline::role_config(&site, profile)
+                }
+                _ => vars::role_config(&resolved, role_name),
+            };
             let key = (role_name.to_owned(), value.to_string());
             let configured = match cache.get(&key) {
                 Some(c) => c.clone(),

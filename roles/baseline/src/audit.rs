@@ -78,7 +78,7 @@ pub fn check(c: &Control, o: &Options<'_>) -> Check {
         let v = v.split_whitespace().collect::<Vec<_>>().join(" ");
         let proc_path = format!("/proc/sys/{}", k.replace('.', "/"));
         s.push_str(&format!(
-            "if [ -e {p} ]; then v=$(cat {p}); v=$(echo $v); [ \"$v\" = {q} ] || {{ echo \"FAIL: {k} is $v, not \"{q}; f=1; }}; else echo 'note: {k} does not exist here (namespaced): the file only'; fi\n",
+            "if [ -w {p} ]; then v=$(cat {p}); v=$(echo $v); [ \"$v\" = {q} ] || {{ echo \"FAIL: {k} is $v, not \"{q}; f=1; }}; else echo 'note: {k} is missing or read-only here (a container): the file only'; fi\n",
             p = quote(&proc_path),
             q = quote(&v),
         ));

@@ -227,8 +227,10 @@ pub fn build(
         out.resources
             .push(Resource::File(File::new(SYSCTL_FILE, text, 0o644)));
         for (k, v) in &sysctls {
-            let missing = facts.is_some_and(|f| matches!(f.sysctls.get(k), Some(None)));
-            if !missing {
+            if !live(k, facts) {
+                continue;
+            }
+            {
                 out.resources.push(Resource::Sysctl(Sysctl {
                     key: k.clone(),
                     value: v.clone(),
@@ -267,6 +269,17 @@ pub fn build(
     out.resources.extend(services);
     out.resources.extend(commands);
     Ok(out)
+}
+
+/// Whether a kernel parameter is set live on this host: not when the host lacks it (a
+/// namespaced key in a container), nor in a container for a key outside the network
+/// namespace (/proc/sys is the host kernel's there, mounted read-only): then the file only.
+pub fn live(key: &str, facts: Option<&Facts>) -> bool {
+    let Some(f) = facts else {
+        return true;
+    };
+    let missing = matches!(f.sysctls.get(key), Some(None));
+    !missing && !(f.host.in_container() && !key.starts_with("net."))
 }
 
 /// Adds what the resources and the sshd handler read.

@@ -32,6 +32,9 @@ struct Fixture {
     vars: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     deep: bool,
+    /// `systemd-detect-virt -c`: "none" (a VM or metal, the default) or a container type.
+    #[serde(default)]
+    virt: Option<String>,
     #[serde(default)]
     facts: FixtureFacts,
     expect_changes: Vec<String>,
@@ -245,7 +248,9 @@ fn run_fixture(file: &str, fx: &Fixture) -> Result<(), String> {
     let all = build::build(&[c], &opts, None)?;
     let mut req = FactRequest::new();
     build::facts(&all, &mut req);
-    let mut facts = blank_facts(&req, host_for(os));
+    let mut host = host_for(os);
+    host.virt = fx.virt.clone().unwrap_or_else(|| "none".into());
+    let mut facts = blank_facts(&req, host);
     overlay(&mut facts, &fx.facts, c);
     let built = build::build(&[c], &opts, Some(&facts))?;
     // Every fact a resource reads was declared from the configuration alone.
@@ -709,4 +714,27 @@ fn audit_checks_cover_each_kind_and_the_release() {
         assert!(c.command.contains(want), "{want} not in:\n{}", c.command);
     }
     assert_eq!(c.id, "k");
+}
+
+#[test]
+fn in_a_container_kernel_wide_parameters_are_persisted_only() {
+    let cat = sample("[section]\nid = \"network\"\ntitle = \"N\"\n[[control]]\nid = \"k\"\ntitle = \"t\"\nrationale = \"r\"\nlevels = [\"l1-server\"]\nsysctl = { \"kernel.randomize_va_space\" = \"2\", \"net.ipv4.tcp_syncookies\" = \"1\" }\n");
+    let templates = rampart_core::template::Templates::embedded();
+    let vars = merge_vars(&serde_json::Map::new()).unwrap();
+    let opts = build::Options {
+        vars: &vars,
+        deep: false,
+        templates: &templates,
+    };
+    let mut req = FactRequest::new();
+    build::facts(&build::build(&[&cat.controls[0]], &opts, None).unwrap(), &mut req);
+    let container = blank_facts(&req, lab_host());
+    let b = build::build(&[&cat.controls[0]], &opts, Some(&container)).unwrap();
+    let ids: Vec<String> = b.resources.iter().map(Resource::id).collect();
+    assert!(ids.contains(&"sysctl:net.ipv4.tcp_syncookies".to_owned()));
+    assert!(!ids.contains(&"sysctl:kernel.randomize_va_space".to_owned()));
+    let mut vm = lab_host();
+    vm.virt = "none".into();
+    let b = build::build(&[&cat.controls[0]], &opts, Some(&blank_facts(&req, vm))).unwrap();
+    assert!(b.resources.iter().any(|r| r.id() == "sysctl:kernel.randomize_va_space"));
 }

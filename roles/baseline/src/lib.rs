@@ -279,36 +279,31 @@ impl Configured for Baseline {
     }
 }
 
-/// Waivers, for the CLI's displays: (control ids or glob, reason, by, expires, expired).
+/// One line per waiver, for the CLI's notes and warnings:
+/// `baseline: waived ID (N controls): REASON (by BY, expires DATE)`, or
+/// `baseline: EXPIRED waiver ...` once past its date.
 pub fn waiver_lines(b: &Baseline) -> Vec<String> {
     b.config
         .waivers
         .iter()
         .map(|w| {
-            let ids: Vec<&str> = b
+            let n = b
                 .waived(None)
                 .into_iter()
                 .filter(|(_, x)| std::ptr::eq(*x, w))
-                .map(|(c, _)| c.id.as_str())
-                .collect();
+                .count();
             let state = if b.expired(w) {
                 "EXPIRED waiver"
             } else {
                 "waived"
             };
-            let what = if ids.len() == 1 || w.control.contains('*') {
-                format!(
-                    "{} ({} control{})",
-                    w.control,
-                    ids.len(),
-                    if ids.len() == 1 { "" } else { "s" }
-                )
-            } else {
-                w.control.clone()
-            };
             format!(
-                "baseline: {what} {state} ({}, by {}, expires {})",
-                w.reason, w.by, w.expires
+                "baseline: {state} {} ({n} control{}): {} (by {}, expires {})",
+                w.control,
+                if n == 1 { "" } else { "s" },
+                w.reason,
+                w.by,
+                w.expires
             )
         })
         .collect()

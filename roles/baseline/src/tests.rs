@@ -718,7 +718,9 @@ fn audit_checks_cover_each_kind_and_the_release() {
 
 #[test]
 fn in_a_container_kernel_wide_parameters_are_persisted_only() {
-    let cat = sample("[section]\nid = \"network\"\ntitle = \"N\"\n[[control]]\nid = \"k\"\ntitle = \"t\"\nrationale = \"r\"\nlevels = [\"l1-server\"]\nsysctl = { \"kernel.randomize_va_space\" = \"2\", \"net.ipv4.tcp_syncookies\" = \"1\" }\n");
+    let cat = sample(
+        "[section]\nid = \"network\"\ntitle = \"N\"\n[[control]]\nid = \"k\"\ntitle = \"t\"\nrationale = \"r\"\nlevels = [\"l1-server\"]\nsysctl = { \"kernel.randomize_va_space\" = \"2\", \"net.ipv4.tcp_syncookies\" = \"1\" }\n",
+    );
     let templates = rampart_core::template::Templates::embedded();
     let vars = merge_vars(&serde_json::Map::new()).unwrap();
     let opts = build::Options {
@@ -727,7 +729,10 @@ fn in_a_container_kernel_wide_parameters_are_persisted_only() {
         templates: &templates,
     };
     let mut req = FactRequest::new();
-    build::facts(&build::build(&[&cat.controls[0]], &opts, None).unwrap(), &mut req);
+    build::facts(
+        &build::build(&[&cat.controls[0]], &opts, None).unwrap(),
+        &mut req,
+    );
     let container = blank_facts(&req, lab_host());
     let b = build::build(&[&cat.controls[0]], &opts, Some(&container)).unwrap();
     let ids: Vec<String> = b.resources.iter().map(Resource::id).collect();
@@ -736,5 +741,9 @@ fn in_a_container_kernel_wide_parameters_are_persisted_only() {
     let mut vm = lab_host();
     vm.virt = "none".into();
     let b = build::build(&[&cat.controls[0]], &opts, Some(&blank_facts(&req, vm))).unwrap();
-    assert!(b.resources.iter().any(|r| r.id() == "sysctl:kernel.randomize_va_space"));
+    assert!(
+        b.resources
+            .iter()
+            .any(|r| r.id() == "sysctl:kernel.randomize_va_space")
+    );
 }

@@ -312,7 +312,7 @@ pub fn annotate(run: &mut RunReport, site: &Site) -> Vec<String> {
     let cat = rampart_role_baseline::catalogue();
     for h in &mut run.hosts {
         h.verify.retain(|v| {
-            !(v.evidence.starts_with("not applicable on ") && cat.control(&v.id).is_some())
+            !(v.evidence.starts_with("not applicable ") && cat.control(&v.id).is_some())
         });
     }
     let Some(cfg) = site.baseline.as_ref() else {

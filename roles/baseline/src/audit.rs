@@ -62,6 +62,9 @@ pub fn check(c: &Control, o: &Options<'_>) -> Check {
             pats.join("|")
         ));
     }
+    if !c.container {
+        s.push_str("if v=$(systemd-detect-virt -c 2>/dev/null); then echo \"not applicable in a container ($v)\"; echo ok; exit 0; fi\n");
+    }
     let fail = |what: &str| format!("{{ echo {}; f=1; }}", quote(&format!("FAIL: {what}")));
     let allowed: Vec<String> = o
         .vars

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use rampart_core::facts::{FactRequest, Facts};
 use rampart_core::plan::Risk;
 use rampart_core::resource::{
-    Command, Edit, File, Packages, Perms, Resource, Service, ServiceState, Sysctl, Validate,
+    AptUpdate, Command, Edit, File, Packages, Perms, Resource, Service, ServiceState, Sysctl,
+    Validate,
 };
 use rampart_core::role::Handler;
 use rampart_core::shell::{Script, quote};
@@ -211,6 +212,17 @@ pub fn build(
         )));
     }
     if !present.is_empty() {
+        // The lists are refreshed (within a day's window) only when a package is missing: a
+        // converged host's rerun never runs apt.
+        let missing = facts.is_none_or(|f| {
+            present
+                .iter()
+                .any(|p| !f.packages.get(p).is_some_and(|s| s.installed))
+        });
+        if missing {
+            out.resources
+                .push(Resource::AptUpdate(AptUpdate { valid_secs: 86_400 }));
+        }
         out.resources.push(Resource::Packages(Packages::present(
             &present.iter().collect::<Vec<_>>(),
         )));
@@ -279,7 +291,7 @@ pub fn live(key: &str, facts: Option<&Facts>) -> bool {
         return true;
     };
     let missing = matches!(f.sysctls.get(key), Some(None));
-    !missing && !(f.host.in_container() && !key.starts_with("net."))
+    !missing && (!f.host.in_container() || key.starts_with("net."))
 }
 
 /// Adds what the resources and the sshd handler read.

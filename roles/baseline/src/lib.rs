@@ -261,12 +261,12 @@ impl Configured for Baseline {
                 Os::ALL.map(Os::name).join(", ")
             ))
         })?;
-        let built = build::build(
-            &self.applied(Some(os)),
-            &self.opts(ctx.templates),
-            Some(ctx.facts),
-        )
-        .map_err(RoleError)?;
+        let mut controls = self.applied(Some(os));
+        if h.in_container() {
+            controls.retain(|c| c.container);
+        }
+        let built = build::build(&controls, &self.opts(ctx.templates), Some(ctx.facts))
+            .map_err(RoleError)?;
         Ok(RolePlan {
             resources: built.resources,
             handlers: vec![build::sshd_handler(ctx.facts)],

@@ -252,7 +252,13 @@ fn run_fixture(file: &str, fx: &Fixture) -> Result<(), String> {
     host.virt = fx.virt.clone().unwrap_or_else(|| "none".into());
     let mut facts = blank_facts(&req, host);
     overlay(&mut facts, &fx.facts, c);
-    let built = build::build(&[c], &opts, Some(&facts))?;
+    // As the role plans: a control that does not apply inside a container plans nothing there.
+    let picked: Vec<&Control> = if facts.host.in_container() && !c.container {
+        Vec::new()
+    } else {
+        vec![c]
+    };
+    let built = build::build(&picked, &opts, Some(&facts))?;
     // Every fact a resource reads was declared from the configuration alone.
     let mut used = FactRequest::new();
     for r in &built.resources {
@@ -745,5 +751,51 @@ fn in_a_container_kernel_wide_parameters_are_persisted_only() {
         b.resources
             .iter()
             .any(|r| r.id() == "sysctl:kernel.randomize_va_space")
+    );
+}
+
+#[test]
+fn packages_refresh_the_lists_only_when_one_is_missing_and_container_false_controls_skip_containers()
+ {
+    let cat = sample(
+        "[section]\nid = \"network\"\ntitle = \"N\"\n[[control]]\nid = \"audit.auditd\"\ntitle = \"t\"\nrationale = \"r\"\nlevels = [\"l1-server\"]\ncontainer = false\npackages = { present = [\"auditd\"], absent = [\"telnet\"] }\nservice = { name = \"auditd\", enabled = true, running = true }\n",
+    );
+    let c = &cat.controls[0];
+    let templates = rampart_core::template::Templates::embedded();
+    let vars = merge_vars(&serde_json::Map::new()).unwrap();
+    let opts = build::Options {
+        vars: &vars,
+        deep: false,
+        templates: &templates,
+    };
+    let mut req = FactRequest::new();
+    build::facts(&build::build(&[c], &opts, None).unwrap(), &mut req);
+    assert!(req.apt, "the lists' age is a fact of the single probe");
+    let mut vm = lab_host();
+    vm.virt = "none".into();
+    let mut facts = blank_facts(&req, vm);
+    let b = build::build(&[c], &opts, Some(&facts)).unwrap();
+    assert_eq!(
+        plan_labels(&b.resources, &facts).unwrap(),
+        vec!["apt-update", "packages auditd", "service auditd"]
+    );
+    facts.packages.insert(
+        "auditd".into(),
+        PackageState {
+            installed: true,
+            version: "1".into(),
+            status: "install ok installed".into(),
+        },
+    );
+    let b = build::build(&[c], &opts, Some(&facts)).unwrap();
+    assert!(b.resources.iter().all(|r| r.id() != "apt-update"));
+    // Inside a container the role leaves it out, and its check says it does not apply.
+    let role = Baseline::new(Config::default()).unwrap();
+    let check = audit::check(c, &opts);
+    assert!(check.command.starts_with("f=0\nif v=$(systemd-detect-virt -c 2>/dev/null); then echo \"not applicable in a container ($v)\"; echo ok; exit 0; fi\n"), "{}", check.command);
+    assert!(
+        role.applied(None)
+            .iter()
+            .all(|x| x.container || x.id != c.id)
     );
 }

@@ -62,6 +62,33 @@ pub fn render(s: &str, o: &Options<'_>) -> Result<String, String> {
         .map_err(|e| format!("template `{s}`: {}", e.message))
 }
 
+/// Files that decide who gets in (PAM, sudo, sshd, the firewall, accounts): a change to one of
+/// them is risk Access, so the preflight reads it and the dead-man switch guards it.
+pub const ACCESS_PATHS: &[&str] = &[
+    "/etc/pam.d/",
+    "/etc/security/",
+    "/etc/sudoers",
+    "/etc/ssh/",
+    "/etc/ufw/",
+    "/etc/default/ufw",
+    "/etc/hosts.allow",
+    "/etc/hosts.deny",
+    "/etc/nsswitch.conf",
+    "/etc/passwd",
+    "/etc/shadow",
+    "/etc/group",
+    "/etc/gshadow",
+];
+
+/// The risk of changing a file.
+pub fn path_risk(path: &str) -> Risk {
+    if ACCESS_PATHS.iter().any(|p| path.starts_with(p)) {
+        Risk::Access
+    } else {
+        Risk::Low
+    }
+}
+
 fn mode_or(s: Option<&str>, default: u32) -> u32 {
     s.and_then(parse_mode).unwrap_or(default)
 }
@@ -128,12 +155,14 @@ pub fn build(
             let line = render(&l.line, o).map_err(ctx)?;
             let mut e = Edit::line(&l.path, &format!("{}.{i}", c.id), &l.matches, &line);
             e.create_mode = mode_or(l.create_mode.as_deref(), 0o644);
+            e.risk = path_risk(&l.path);
             edits.push(Resource::Edit(e));
         }
         for b in &c.block {
             let body = render(&b.body, o).map_err(ctx)?;
             let mut e = Edit::block(&b.path, &b.name, &body);
             e.create_mode = mode_or(b.create_mode.as_deref(), 0o644);
+            e.risk = path_risk(&b.path);
             edits.push(Resource::Edit(e));
         }
         for f in &c.file {
@@ -155,7 +184,7 @@ pub fn build(
                     file
                 }
             };
-            files.push(Resource::File(r));
+            files.push(Resource::File(r.risk(path_risk(&f.path))));
         }
         for p in &c.perms {
             perms.push(Resource::Perms(Perms {
@@ -294,10 +323,46 @@ pub fn live(key: &str, facts: Option<&Facts>) -> bool {
     !missing && (!f.host.in_container() || key.starts_with("net."))
 }
 
+/// The file systemd-sysctl reads last at boot (as /etc/sysctl.d/99-sysctl.conf).
+pub const SYSCTL_CONF: &str = "/etc/sysctl.conf";
+
+/// The kernel parameters /etc/sysctl.conf gives another value than the baseline's: at the
+/// next boot it is read after the baseline's drop-in, and would win.
+pub fn overridden_at_boot(built: &Built, facts: &Facts) -> Vec<String> {
+    let Some(text) = facts.files.get(SYSCTL_CONF).and_then(|f| f.text()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for r in &built.resources {
+        let Resource::Sysctl(s) = r else { continue };
+        let other = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with('#') && !l.starts_with(';'))
+            .filter_map(|l| l.trim_start_matches('-').split_once('='))
+            .filter(|(k, _)| k.trim().replace('/', ".") == s.key)
+            .map(|(_, v)| v.split_whitespace().collect::<Vec<_>>().join(" "))
+            .next_back();
+        if let Some(v) = other
+            && v != s.value.split_whitespace().collect::<Vec<_>>().join(" ")
+        {
+            out.push(format!("{} = {v} (the baseline sets {})", s.key, s.value));
+        }
+    }
+    out
+}
+
 /// Adds what the resources and the sshd handler read.
 pub fn facts(built: &Built, req: &mut FactRequest) {
     for r in &built.resources {
         r.facts(req);
+    }
+    if built
+        .resources
+        .iter()
+        .any(|r| matches!(r, Resource::Sysctl(_)))
+    {
+        req.file(SYSCTL_CONF);
     }
     if built.sshd {
         req.units

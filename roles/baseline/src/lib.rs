@@ -267,6 +267,16 @@ impl Configured for Baseline {
         }
         let built = build::build(&controls, &self.opts(ctx.templates), Some(ctx.facts))
             .map_err(RoleError)?;
+        let overridden = build::overridden_at_boot(&built, ctx.facts);
+        if !overridden.is_empty() {
+            return Err(RoleError(format!(
+                "baseline: {} sets {}, and at boot it is read after {}, so the baseline would not survive a reboot. Fix: remove those lines from {}",
+                build::SYSCTL_CONF,
+                overridden.join(", "),
+                build::SYSCTL_FILE,
+                build::SYSCTL_CONF
+            )));
+        }
         Ok(RolePlan {
             resources: built.resources,
             handlers: vec![build::sshd_handler(ctx.facts)],

@@ -799,3 +799,55 @@ fn packages_refresh_the_lists_only_when_one_is_missing_and_container_false_contr
             .all(|x| x.container || x.id != c.id)
     );
 }
+
+#[test]
+fn files_that_decide_who_gets_in_are_risk_access() {
+    let cat = sample(
+        "[section]\nid = \"network\"\ntitle = \"N\"\n[[control]]\nid = \"pam\"\ntitle = \"t\"\nrationale = \"r\"\nlevels = [\"l1-server\"]\nline = [{ path = \"/etc/security/faillock.conf\", match = \"deny\", line = \"deny = 5\" }, { path = \"/etc/login.defs\", match = \"UMASK\", line = \"UMASK {{ umask }}\" }]\nfile = { path = \"/etc/sudoers.d/50-baseline\", content = \"Defaults use_pty\\n\", mode = \"0440\", validate = \"visudo -cf %s\" }\n",
+    );
+    let templates = rampart_core::template::Templates::embedded();
+    let vars = merge_vars(&serde_json::Map::new()).unwrap();
+    let opts = build::Options {
+        vars: &vars,
+        deep: false,
+        templates: &templates,
+    };
+    let b = build::build(&[&cat.controls[0]], &opts, None).unwrap();
+    let risk = |id: &str| {
+        b.resources
+            .iter()
+            .find(|r| r.id() == id)
+            .map(|r| match r {
+                Resource::Edit(e) => e.risk,
+                Resource::File(f) => f.risk,
+                _ => panic!(),
+            })
+            .unwrap()
+    };
+    use rampart_core::plan::Risk;
+    assert_eq!(risk("edit:/etc/security/faillock.conf#pam.0"), Risk::Access);
+    assert_eq!(risk("edit:/etc/login.defs#pam.1"), Risk::Low);
+    assert_eq!(risk("file:/etc/sudoers.d/50-baseline"), Risk::Access);
+}
+
+#[test]
+fn a_conflicting_sysctl_conf_is_refused_with_the_fix() {
+    let b = Baseline::new(Config::default()).unwrap();
+    let mut req = FactRequest::new();
+    b.facts(&mut req);
+    assert!(req.files.contains(build::SYSCTL_CONF));
+    let mut facts = blank_facts(&req, lab_host());
+    facts.files.insert(
+        build::SYSCTL_CONF.into(),
+        text_file(
+            "#net.ipv4.tcp_syncookies=1\nnet.ipv4.tcp_syncookies = 0\nnet.ipv4.conf.all.rp_filter=1\n",
+            0o644,
+            "root",
+        ),
+    );
+    let e = rampart_core::testing::try_plan(&b, &facts, &BTreeMap::new(), "lab").unwrap_err();
+    assert_eq!(
+        e.0,
+        "baseline: /etc/sysctl.conf sets net.ipv4.tcp_syncookies = 0 (the baseline sets 1), and at boot it is read after /etc/sysctl.d/60-rampart-baseline.conf, so the baseline would not survive a reboot. Fix: remove those lines from /etc/sysctl.conf"
+    );
+}

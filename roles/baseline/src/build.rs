@@ -352,6 +352,14 @@ pub fn overridden_at_boot(built: &Built, facts: &Facts) -> Vec<String> {
     out
 }
 
+/// Adds the facts the controls' conditions read (`if_installed`, `if_exists`).
+pub fn condition_facts(controls: &[&Control], req: &mut FactRequest) {
+    for c in controls {
+        req.packages.extend(c.if_installed.iter().cloned());
+        req.stats.extend(c.if_exists.iter().cloned());
+    }
+}
+
 /// Adds what the resources and the sshd handler read.
 pub fn facts(built: &Built, req: &mut FactRequest) {
     for r in &built.resources {

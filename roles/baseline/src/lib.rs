@@ -245,9 +245,11 @@ impl Configured for Baseline {
     fn facts(&self, req: &mut FactRequest) {
         let templates = Templates::embedded();
         // Config alone: every release's controls (a host's release is a fact).
-        if let Ok(b) = build::build(&self.applied(None), &self.opts(&templates), None) {
+        let controls = self.applied(None);
+        if let Ok(b) = build::build(&controls, &self.opts(&templates), None) {
             build::facts(&b, req);
         }
+        build::condition_facts(&controls, req);
     }
 
     fn plan(&self, ctx: &HostContext<'_>) -> Result<RolePlan, RoleError> {
@@ -265,6 +267,7 @@ impl Configured for Baseline {
         if h.in_container() {
             controls.retain(|c| c.container);
         }
+        controls.retain(|c| c.conditions_hold(ctx.facts));
         let built = build::build(&controls, &self.opts(ctx.templates), Some(ctx.facts))
             .map_err(RoleError)?;
         let overridden = build::overridden_at_boot(&built, ctx.facts);

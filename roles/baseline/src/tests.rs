@@ -248,16 +248,18 @@ fn run_fixture(file: &str, fx: &Fixture) -> Result<(), String> {
     let all = build::build(&[c], &opts, None)?;
     let mut req = FactRequest::new();
     build::facts(&all, &mut req);
+    build::condition_facts(&[c], &mut req);
     let mut host = host_for(os);
     host.virt = fx.virt.clone().unwrap_or_else(|| "none".into());
     let mut facts = blank_facts(&req, host);
     overlay(&mut facts, &fx.facts, c);
     // As the role plans: a control that does not apply inside a container plans nothing there.
-    let picked: Vec<&Control> = if facts.host.in_container() && !c.container {
-        Vec::new()
-    } else {
-        vec![c]
-    };
+    let picked: Vec<&Control> =
+        if (facts.host.in_container() && !c.container) || !c.conditions_hold(&facts) {
+            Vec::new()
+        } else {
+            vec![c]
+        };
     let built = build::build(&picked, &opts, Some(&facts))?;
     // Every fact a resource reads was declared from the configuration alone.
     let mut used = FactRequest::new();
@@ -849,5 +851,46 @@ fn a_conflicting_sysctl_conf_is_refused_with_the_fix() {
     assert_eq!(
         e.0,
         "baseline: /etc/sysctl.conf sets net.ipv4.tcp_syncookies = 0 (the baseline sets 1), and at boot it is read after /etc/sysctl.d/60-rampart-baseline.conf, so the baseline would not survive a reboot. Fix: remove those lines from /etc/sysctl.conf"
+    );
+}
+
+#[test]
+fn conditions_on_packages_and_paths_come_from_the_same_probe() {
+    let cat = sample(
+        "[section]\nid = \"network\"\ntitle = \"N\"\n[[control]]\nid = \"log.rsyslog-perms\"\ntitle = \"t\"\nrationale = \"r\"\nlevels = [\"l1-server\"]\nif_installed = [\"rsyslog\"]\nif_exists = [\"/etc/rsyslog.conf\"]\nline = { path = \"/etc/rsyslog.conf\", match = \"$FileCreateMode\", line = \"$FileCreateMode 0640\" }\n",
+    );
+    let c = &cat.controls[0];
+    let mut req = FactRequest::new();
+    build::condition_facts(&[c], &mut req);
+    assert!(req.packages.contains("rsyslog") && req.stats.contains("/etc/rsyslog.conf"));
+    let mut facts = blank_facts(&req, lab_host());
+    assert!(!c.conditions_hold(&facts));
+    facts.packages.insert(
+        "rsyslog".into(),
+        PackageState {
+            installed: true,
+            version: "1".into(),
+            status: "install ok installed".into(),
+        },
+    );
+    assert!(!c.conditions_hold(&facts));
+    facts
+        .files
+        .insert("/etc/rsyslog.conf".into(), text_file("", 0o644, "root"));
+    assert!(c.conditions_hold(&facts));
+    let templates = rampart_core::template::Templates::embedded();
+    let vars = merge_vars(&serde_json::Map::new()).unwrap();
+    let opts = build::Options {
+        vars: &vars,
+        deep: false,
+        templates: &templates,
+    };
+    let check = audit::check(c, &opts);
+    assert!(
+        check
+            .command
+            .contains("|| { echo 'not applicable: rsyslog is not installed'; echo ok; exit 0; }"),
+        "{}",
+        check.command
     );
 }

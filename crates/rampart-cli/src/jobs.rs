@@ -194,11 +194,17 @@ pub fn prepare(run: &RunArgs, registry: &[Box<dyn Role>]) -> Result<Prepared, Cl
             let Some(role) = registry.iter().find(|r| r.name() == role_name) else {
                 continue;
             };
-            let value = match site.baseline_for(host) {
-                Some(profile) if role_name == rampart_core::site::BASELINE_ROLE => {
-                    crate::baseline::role_config(&site, profile)
-                }
-                _ => vars::role_config(&resolved, role_name),
+            let value = if role_name == rampart_core::site::BASELINE_ROLE {
+                // Also for a play that lists the role by name: the site-wide profile.
+                let profile = site.baseline_for(host).or_else(|| {
+                    site.baseline
+                        .as_ref()
+                        .and_then(|b| b.profile.as_ref())
+                        .map(|p| p.value.as_str())
+                });
+                crate::baseline::role_config(&site, profile.unwrap_or("cis-l1-server"))
+            } else {
+                vars::role_config(&resolved, role_name)
             };
             let key = (role_name.to_owned(), value.to_string());
             let configured = match cache.get(&key) {

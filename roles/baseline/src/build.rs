@@ -372,6 +372,15 @@ pub fn facts(built: &Built, req: &mut FactRequest) {
     {
         req.file(SYSCTL_CONF);
     }
+    // The preflight judges the drop-in against the effective configuration (`sshd -T`, which
+    // the fact cache answers on a rerun while no sshd file changed).
+    if built
+        .resources
+        .iter()
+        .any(|r| matches!(r, Resource::File(f) if f.path == SSHD_FILE && f.content.is_some()))
+    {
+        req.sshd_effective = true;
+    }
     if built.sshd {
         req.units
             .extend(["ssh", "sshd", "ssh.socket"].into_iter().map(str::to_owned));

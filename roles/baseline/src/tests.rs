@@ -894,3 +894,57 @@ fn conditions_on_packages_and_paths_come_from_the_same_probe() {
         check.command
     );
 }
+
+/// Resources as a role, to plan them the way the engine does.
+#[derive(Debug)]
+struct Fixed(Vec<Resource>);
+
+impl rampart_core::role::Configured for Fixed {
+    fn facts(&self, req: &mut FactRequest) {
+        for r in &self.0 {
+            r.facts(req);
+        }
+    }
+    fn plan(
+        &self,
+        _ctx: &rampart_core::role::HostContext<'_>,
+    ) -> Result<rampart_core::role::RolePlan, rampart_core::role::RoleError> {
+        Ok(rampart_core::role::RolePlan {
+            resources: self.0.clone(),
+            handlers: Vec::new(),
+        })
+    }
+}
+
+#[test]
+fn the_preflight_refuses_an_sshd_drop_in_that_cuts_the_operator_off() {
+    let cat = sample(
+        "[section]\nid = \"network\"\ntitle = \"N\"\n[[control]]\nid = \"ssh.allow\"\ntitle = \"t\"\nrationale = \"r\"\nlevels = [\"l1-server\"]\nsshd = { AllowUsers = \"nobody\" }\n",
+    );
+    let templates = rampart_core::template::Templates::embedded();
+    let vars = merge_vars(&serde_json::Map::new()).unwrap();
+    let opts = build::Options {
+        vars: &vars,
+        deep: false,
+        templates: &templates,
+    };
+    let built = build::build(&[&cat.controls[0]], &opts, None).unwrap();
+    let mut req = FactRequest::new();
+    build::facts(&built, &mut req);
+    assert!(req.sshd_effective);
+    req.accounts = true;
+    let facts = blank_facts(&req, lab_host());
+    let role = Fixed(built.resources);
+    let planned = rampart_core::testing::plan_checked(&role, &facts, &BTreeMap::new(), "lab");
+    let cuts = rampart_core::preflight::check(
+        &[planned],
+        &facts,
+        &rampart_core::preflight::AccessPath {
+            user: "lab".into(),
+            client_ip: Some("10.213.1.1".into()),
+            port: 22,
+        },
+    );
+    assert_eq!(cuts.len(), 1, "{cuts:?}");
+    assert_eq!(cuts[0].setting, "sshd AllowUsers");
+}

@@ -176,6 +176,9 @@ pub struct LineSpec {
     /// Mode if the file must be created ("0644").
     #[serde(default)]
     pub create_mode: Option<String>,
+    /// Shell code run once at the end of the role when this changed (a handler).
+    #[serde(default)]
+    pub reload: Option<String>,
 }
 
 /// A `block` entry: a marked block in a file.
@@ -191,6 +194,9 @@ pub struct BlockSpec {
     /// Mode if the file must be created ("0644").
     #[serde(default)]
     pub create_mode: Option<String>,
+    /// Shell code run once at the end of the role when this changed (a handler).
+    #[serde(default)]
+    pub reload: Option<String>,
 }
 
 /// A `file` entry: a whole file (or its absence).
@@ -217,6 +223,9 @@ pub struct FileSpec {
     /// A validation command run on the temporary file, `%s` is its path.
     #[serde(default)]
     pub validate: Option<String>,
+    /// Shell code run once at the end of the role when this changed (a handler).
+    #[serde(default)]
+    pub reload: Option<String>,
 }
 
 /// A `perms` entry: mode and ownership of an existing path.

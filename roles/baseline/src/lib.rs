@@ -280,9 +280,10 @@ impl Configured for Baseline {
                 build::SYSCTL_CONF
             )));
         }
+        let handlers = built.handlers(ctx.facts);
         Ok(RolePlan {
             resources: built.resources,
-            handlers: vec![build::sshd_handler(ctx.facts)],
+            handlers,
         })
     }
 

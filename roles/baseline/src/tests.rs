@@ -948,3 +948,40 @@ fn the_preflight_refuses_an_sshd_drop_in_that_cuts_the_operator_off() {
     assert_eq!(cuts.len(), 1, "{cuts:?}");
     assert_eq!(cuts[0].setting, "sshd AllowUsers");
 }
+
+#[test]
+fn a_reload_is_one_handler_notified_by_every_file_that_needs_it() {
+    let cat = sample(
+        "[section]\nid = \"network\"\ntitle = \"N\"\n[[control]]\nid = \"log.journald\"\ntitle = \"t\"\nrationale = \"r\"\nlevels = [\"l1-server\"]\nline = [{ path = \"/etc/systemd/journald.conf\", match = \"Storage=\", line = \"Storage=persistent\", reload = \"systemctl restart systemd-journald\" }, { path = \"/etc/systemd/journald.conf\", match = \"SystemMaxUse=\", line = \"SystemMaxUse={{ journald_system_max_use }}\", reload = \"systemctl restart systemd-journald\" }]\n",
+    );
+    let templates = rampart_core::template::Templates::embedded();
+    let vars = merge_vars(&serde_json::Map::new()).unwrap();
+    let opts = build::Options {
+        vars: &vars,
+        deep: false,
+        templates: &templates,
+    };
+    let b = build::build(&[&cat.controls[0]], &opts, None).unwrap();
+    assert_eq!(
+        b.reloads,
+        vec![(
+            "baseline: systemctl restart systemd-journald".to_owned(),
+            "systemctl restart systemd-journald".to_owned()
+        )]
+    );
+    for r in &b.resources {
+        if let Resource::Edit(e) = r {
+            assert_eq!(
+                e.notify,
+                vec!["baseline: systemctl restart systemd-journald"]
+            );
+            assert_eq!(e.risk, rampart_core::plan::Risk::Service);
+        }
+    }
+    let handlers = b.handlers(&Facts::default());
+    assert_eq!(handlers.len(), 2);
+    assert_eq!(
+        handlers[1].script.as_str(),
+        "systemctl restart systemd-journald\n"
+    );
+}

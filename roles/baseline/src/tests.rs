@@ -985,3 +985,53 @@ fn a_reload_is_one_handler_notified_by_every_file_that_needs_it() {
         "systemctl restart systemd-journald\n"
     );
 }
+
+/// The examples of the shared format note (the lead's baseline-schema.md) stay valid.
+#[test]
+fn the_schema_notes_examples_load() {
+    let text = r#"
+[section]
+id = "network"
+title = "Network parameters"
+cis = "3"
+
+[[control]]
+id = "net.ipv4.send-redirects"
+title = "Packet redirect sending is disabled"
+rationale = "A host that is not a router has no reason to send ICMP redirects."
+levels = ["l1-server"]
+os = ["ubuntu-24.04", "debian-12", "debian-13"]
+cis = { ubuntu2404 = "3.3.1", debian12 = "3.3.1" }
+devsec = ["sysctl-08"]
+sysctl = { "net.ipv4.conf.all.send_redirects" = "0", "net.ipv4.conf.default.send_redirects" = "0" }
+
+[[control]]
+id = "all.kinds"
+title = "t"
+rationale = "r"
+levels = ["l1-server", "l2-server"]
+modprobe = ["cramfs", "dccp"]
+sshd = { LogLevel = "VERBOSE", KexAlgorithms = "sntrup761x25519-sha512@openssh.com,curve25519-sha256" }
+line = [{ path = "/etc/login.defs", match = "PASS_MAX_DAYS", line = "PASS_MAX_DAYS {{ pass_max_days }}" }]
+block = [{ path = "/etc/x.conf", name = "x", body = "a\nb" }]
+file = [{ path = "/etc/issue", content = "{{ banner }}", mode = "0644", owner = "root", group = "root", validate = "test -s %s" }, { path = "/etc/motd", absent = true }]
+perms = [{ path = "/etc/shadow", mode = "0640", owner = "root", group = "shadow" }, { path = "/etc/gshadow", max_mode = "0640" }]
+packages = { present = ["auditd"], absent = ["telnet", "rsh-client"] }
+service = [{ name = "auditd", enabled = true, running = true, masked = false }]
+command = [{ check = "true", fix = "true", cost = "bounded: one find over /etc", rerun = false }]
+"#;
+    let cat = catalogue::load(&[("03-network.toml", text)], catalogue::DEFAULTS)
+        .unwrap_or_else(|e| panic!("{}", e.join("\n")));
+    assert_eq!(cat.controls[1].kinds().len(), 9);
+    let fixture: FixtureFile = toml::from_str(
+        r#"
+[[fixture]]
+control = "net.ipv4.send-redirects"
+os = "debian-12"
+facts = { sysctl = { "net.ipv4.conf.all.send_redirects" = "1" }, files = { "/etc/sysctl.d/60-rampart-baseline.conf" = "" } }
+expect_changes = ["sysctl net.ipv4.conf.all.send_redirects", "file /etc/sysctl.d/60-rampart-baseline.conf"]
+"#,
+    )
+    .unwrap();
+    run_fixture("schema", &fixture.fixture[0]).unwrap();
+}

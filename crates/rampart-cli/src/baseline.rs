@@ -349,7 +349,7 @@ pub fn annotate(run: &mut RunReport, site: &Site) -> Vec<String> {
     for h in &mut run.hosts {
         if h.resources
             .iter()
-            .any(|r| r.role == rampart_role_baseline::NAME)
+            .any(|r| r.role.starts_with(rampart_role_baseline::NAME))
             || h.verify.iter().any(|v| v.title.ends_with("[waived]"))
         {
             any = true;

@@ -1035,3 +1035,38 @@ expect_changes = ["sysctl net.ipv4.conf.all.send_redirects", "file /etc/sysctl.d
     .unwrap();
     run_fixture("schema", &fixture.fixture[0]).unwrap();
 }
+
+#[test]
+fn the_access_part_holds_only_the_access_changes_and_no_checks() {
+    let cfg = |part: &str| {
+        let mut c = serde_json::to_value(Config {
+            profile: "cis-l2-server".into(),
+            ..Config::default()
+        })
+        .unwrap();
+        c["part"] = serde_json::json!(part);
+        Baseline::new(serde_json::from_value(c).unwrap()).unwrap()
+    };
+    let (all, main, access) = (cfg("all"), cfg("main"), cfg("access"));
+    let mut req = FactRequest::new();
+    all.facts(&mut req);
+    let facts = blank_facts(&req, lab_host());
+    let plan = |b: &Baseline| {
+        rampart_core::testing::try_plan(b, &facts, &BTreeMap::new(), "lab")
+            .unwrap()
+            .resources
+    };
+    let (a, m, x) = (plan(&all), plan(&main), plan(&access));
+    assert_eq!(a.len(), m.len() + x.len());
+    assert!(
+        x.iter()
+            .all(|r| risk_of(r) == rampart_core::plan::Risk::Access)
+    );
+    assert!(
+        m.iter()
+            .all(|r| risk_of(r) != rampart_core::plan::Risk::Access)
+    );
+    assert!(x.iter().any(|r| r.id() == format!("file:{SSHD_FILE}")));
+    assert!(access.checks().is_empty());
+    assert_eq!(main.checks().len(), all.checks().len());
+}

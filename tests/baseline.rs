@@ -59,6 +59,26 @@ fn cis_l1_server_converges_with_a_waiver_on_all_three_kinds() {
     assert_eq!(code, 5, "{doc}");
     for (h, b) in HOSTS.iter().zip(&before) {
         assert_eq!(&lab.state_hash(h), b, "check wrote to {h}");
+        // Two roles: the access part (the sshd drop-in, PAM, sudo) on its own, after the rest.
+        let roles: Vec<(String, String)> = host(&doc, h)["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["role"].as_str().unwrap().to_owned(),
+                    r["id"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert!(
+            roles.contains(&(
+                "baseline-access".into(),
+                "file:/etc/ssh/sshd_config.d/10-rampart-baseline.conf".into()
+            )),
+            "{h}: {roles:?}"
+        );
+        assert!(roles.iter().any(|(r, _)| r == "baseline"), "{h}: {roles:?}");
         let notes = host(&doc, h)["notes"].to_string();
         assert!(
             notes.contains("baseline: waived net.ipv4.log-martians (1 control): the lab's logs stay quiet (by lab@example.com, expires 2099-12-31)"),
@@ -76,16 +96,28 @@ fn cis_l1_server_converges_with_a_waiver_on_all_three_kinds() {
             conf.contains("net.ipv4.conf.all.send_redirects = 0\n"),
             "{h}: {conf}"
         );
-        assert!(!conf.contains("log_martians"), "{h}: the waived control was applied: {conf}");
-        assert_eq!(lab.sh(h, "sysctl -n net.ipv4.conf.all.send_redirects"), "0\n");
+        assert!(
+            !conf.contains("log_martians"),
+            "{h}: the waived control was applied: {conf}"
+        );
+        assert_eq!(
+            lab.sh(h, "sysctl -n net.ipv4.conf.all.send_redirects"),
+            "0\n"
+        );
         // systemd-sysctl (what a boot runs) accepts the drop-in.
-        lab.sh(h, "/lib/systemd/systemd-sysctl /etc/sysctl.d/60-rampart-baseline.conf");
+        lab.sh(
+            h,
+            "/lib/systemd/systemd-sysctl /etc/sysctl.d/60-rampart-baseline.conf",
+        );
     }
     let martians_after: Vec<String> = HOSTS
         .iter()
         .map(|h| lab.sh(h, &format!("sysctl -n {WAIVED_KEY}")))
         .collect();
-    assert_eq!(martians_after, martians_before, "a waived control's key changed");
+    assert_eq!(
+        martians_after, martians_before,
+        "a waived control's key changed"
+    );
 
     // Second apply: nothing; check: clean, nothing written.
     let (code, doc) = s.run("apply", &[]);
@@ -108,15 +140,19 @@ fn cis_l1_server_converges_with_a_waiver_on_all_three_kinds() {
         let cs = controls(&doc, h);
         assert!(cs.len() >= 10, "{h}: {cs:?}");
         assert_eq!(failed_checks_of(&cs), Vec::<String>::new(), "{h}");
-        let waived = cs.iter().find(|c| c.0 == WAIVED).expect("the waived control");
+        let waived = cs
+            .iter()
+            .find(|c| c.0 == WAIVED)
+            .expect("the waived control");
         assert_eq!(
-            waived.2,
-            "waived: the lab's logs stay quiet (by lab@example.com, expires 2099-12-31)",
+            waived.2, "waived: the lab's logs stay quiet (by lab@example.com, expires 2099-12-31)",
             "{h}"
         );
     }
     assert!(
-        doc["notes"].to_string().contains("baseline: waived net.ipv4.log-martians"),
+        doc["notes"]
+            .to_string()
+            .contains("baseline: waived net.ipv4.log-martians"),
         "{}",
         doc["notes"]
     );
@@ -141,7 +177,9 @@ fn cis_l1_server_converges_with_a_waiver_on_all_three_kinds() {
         let failing = failed_checks(&doc_with_verify(&doc), h);
         assert_eq!(failing.len(), 1, "{h}: {failing:?}");
         assert!(
-            failing[0].contains("waiver EXPIRED on 2020-01-31: the lab's logs stay quiet (by lab@example.com)"),
+            failing[0].contains(
+                "waiver EXPIRED on 2020-01-31: the lab's logs stay quiet (by lab@example.com)"
+            ),
             "{h}: {failing:?}"
         );
     }

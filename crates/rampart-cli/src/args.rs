@@ -106,7 +106,7 @@ const FLEET_GLOBALS: [(&str, &[&str]); 6] = [
     ),
     ("limit", &["ping", "check", "apply", "audit"]),
     ("forks", &["ping", "check", "apply", "audit"]),
-    ("json", &["ping", "check", "apply", "audit"]),
+    ("json", &["ping", "check", "apply", "audit", "baseline"]),
     ("quiet", &["ping", "check", "apply"]),
     ("log", &["ping", "check", "apply"]),
 ];
@@ -198,6 +198,8 @@ pub enum Command {
     /// Read-only compliance audit of every host: a hosts x controls matrix from the roles'
     /// checks, the seeds' checklist and a port probe from this machine. Writes nothing.
     Audit(crate::audit::AuditArgs),
+    /// The embedded CIS baseline: `rampart baseline list` prints its controls.
+    Baseline(crate::baseline::BaselineArgs),
 }
 
 /// `rampart secrets`.

@@ -226,6 +226,7 @@ pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliEr
         None
     };
     let templates = jobs::load_templates(&prepared)?;
+    let site = prepared.site.clone();
     let mode = if apply { Mode::Apply } else { Mode::Check };
     let secrets_file = a
         .secrets
@@ -336,6 +337,8 @@ pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliEr
         .await
     };
     progress.finish();
+    let mut report = report;
+    let waivers = crate::baseline::annotate(&mut report, &site);
     if let Some(l) = crate::live::log() {
         l.run_done(&report);
     }
@@ -347,6 +350,7 @@ pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliEr
     }
     let extras = crate::report::Extras {
         generated: Some(crate::report::now_utc()),
+        notes: waivers,
         ..crate::report::Extras::default()
     };
     crate::report::write_files(&report, a.html.as_deref(), a.junit.as_deref(), &extras)?;
@@ -447,6 +451,11 @@ pub fn roles(a: RolesArgs) -> Result<Exit, CliError> {
                 return Err(e.into());
             };
             let _ = writeln!(out, "# {}", r.summary());
+            if r.name() == rampart_role_baseline::NAME {
+                // Set in the site's own [baseline] table, not under [roles.baseline].
+                let _ = write!(out, "{}", crate::baseline::site_defaults());
+                return Ok(Exit::Ok);
+            }
             let defaults = r.defaults();
             // Wrapped in `roles.NAME` so nested tables print as `[roles.NAME.sub]`, ready to paste.
             let wrapped = serde_json::json!({ "roles": { r.name(): defaults } });

@@ -5,6 +5,7 @@
 
 mod args;
 mod audit;
+mod baseline;
 mod commands;
 mod error;
 mod jobs;
@@ -28,7 +29,7 @@ pub struct Parsed(Cli);
 
 impl Parsed {
     /// The command's name, as typed: `ping`, `check`, `apply`, `inventory`, `roles`, `init`,
-    /// `secrets` or `audit`.
+    /// `secrets`, `audit` or `baseline`.
     pub fn command(&self) -> &'static str {
         match self.0.command {
             Command::Ping(_) => "ping",
@@ -39,6 +40,7 @@ impl Parsed {
             Command::Init(_) => "init",
             Command::Secrets(_) => "secrets",
             Command::Audit(_) => "audit",
+            Command::Baseline(_) => "baseline",
         }
     }
 
@@ -110,6 +112,7 @@ pub fn main() -> ExitCode {
             Command::Init(a) => commands::init(a),
             Command::Secrets(a) => commands::secrets(a),
             Command::Audit(a) => audit::run(a).await,
+            Command::Baseline(a) => baseline::run(a),
         }
     });
     match result {

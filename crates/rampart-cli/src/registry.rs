@@ -18,5 +18,6 @@ pub fn roles() -> Vec<Box<dyn Role>> {
         rampart_role_redis_acl::role(),
         rampart_role_service_hardening::role(),
         rampart_role_custom::role(),
+        rampart_role_baseline::role(),
     ]
 }

@@ -111,8 +111,9 @@ impl Script {
         self
     }
 
-    /// Appends shell code the operator wrote (a `command` resource's `run`): it is code by
-    /// design, run as written, and never built from values.
+    /// Appends shell code written as code, never built from values: what the operator wrote
+    /// (a `command` resource's `run`) or the baseline catalogue's data (its commands and
+    /// `reload`s, embedded in the binary). It runs as written.
     pub fn operator_code(&mut self, code: &str) -> &mut Self {
         self.code.push_str(code);
         if !self.code.ends_with('\n') {

@@ -16,8 +16,18 @@
 //! hosts = "all"                      # a host pattern
 //! roles = ["base", "sshd", "ufw"]
 //! tags = ["security"]
+//! baseline = "cis-l1-server"        # optional: this play's baseline profile ("none": off)
 //! [roles.sshd]
 //! allow_users = ["fleetclaw", "ubuntu"]
+//! [baseline]                         # optional: the baseline role's site-wide settings
+//! profile = "cis-l1-server"          # default profile of every play ("none": off)
+//! deep = false                       # command controls' checks in every probe
+//! vars = { banner = "Authorized use only." }
+//! [[baseline.waiver]]
+//! control = "net.ipv4.*"             # a control id or a glob
+//! reason = "these hosts route"
+//! expires = "2027-03-01"
+//! by = "ops@example.com"
 //! ```
 //!
 //! **Invariant:** a parsed [`Site`] names only known roles and valid patterns and amounts;
@@ -32,9 +42,21 @@ use crate::inventory::{Host, HostPattern, Inventory, Located};
 use crate::types::CountOrPercent;
 use crate::vars::Layer;
 
-const TOP_KEYS: &[&str] = &["name", "templates", "secrets", "rolling", "play", "roles"];
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "templates",
+    "secrets",
+    "rolling",
+    "play",
+    "roles",
+    "baseline",
+];
 const ROLLING_KEYS: &[&str] = &["serial", "max_fail", "health", "confirm_timeout"];
-const PLAY_KEYS: &[&str] = &["name", "hosts", "roles", "tags"];
+const PLAY_KEYS: &[&str] = &["name", "hosts", "roles", "tags", "baseline"];
+const BASELINE_KEYS: &[&str] = &["profile", "vars", "waiver", "deep"];
+const WAIVER_KEYS: &[&str] = &["control", "reason", "expires", "by"];
+/// The name of the role the baseline runs as.
+pub const BASELINE_ROLE: &str = "baseline";
 
 /// A parsed site file.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,6 +75,41 @@ pub struct Site {
     pub plays: Vec<Play>,
     /// Settings per role name, from `[roles.NAME]`.
     pub roles: BTreeMap<String, RoleSettings>,
+    /// The `[baseline]` table.
+    pub baseline: Option<BaselineSettings>,
+}
+
+/// The site's `[baseline]` table, checked for shape here; the catalogue (profiles, variable
+/// names and types, control ids) checks the rest before any host is contacted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BaselineSettings {
+    /// Where `[baseline]` is.
+    pub location: Location,
+    /// The default profile of every play.
+    pub profile: Option<Located<String>>,
+    /// `vars`, as a value.
+    pub vars: Layer,
+    /// Each variable's name and where it was set.
+    pub var_keys: Vec<(String, Location)>,
+    /// `[[baseline.waiver]]`s.
+    pub waivers: Vec<WaiverSettings>,
+    /// Command controls' checks in every probe.
+    pub deep: bool,
+}
+
+/// One `[[baseline.waiver]]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WaiverSettings {
+    /// A control id or glob.
+    pub control: Located<String>,
+    /// Why.
+    pub reason: String,
+    /// The last day it holds, as written.
+    pub expires: Located<String>,
+    /// Who approved it.
+    pub by: String,
+    /// Where the waiver starts.
+    pub location: Location,
 }
 
 /// One `[roles.NAME]` table.
@@ -75,6 +132,8 @@ pub struct Play {
     pub roles: Vec<Located<String>>,
     /// Extra tags every role of the play answers to.
     pub tags: Vec<String>,
+    /// The play's baseline profile (`"none"`: off), over `[baseline] profile`.
+    pub baseline: Option<Located<String>>,
     /// Where the play starts.
     pub location: Location,
 }
@@ -136,7 +195,8 @@ impl Rolling {
 }
 
 impl Site {
-    /// The roles a host runs, in play order, each once.
+    /// The roles a host runs, in play order, each once; the baseline role last when a play
+    /// gives the host a baseline profile.
     pub fn roles_for(&self, host: &Host) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
         for play in self.plays.iter().filter(|p| p.hosts.matches(host)) {
@@ -145,6 +205,9 @@ impl Site {
                     out.push(&r.value);
                 }
             }
+        }
+        if self.baseline_for(host).is_some() && !out.contains(&BASELINE_ROLE) {
+            out.push(BASELINE_ROLE);
         }
         out
     }
@@ -165,6 +228,23 @@ impl Site {
             }
         }
         out
+    }
+
+    /// The baseline profile a host runs: its plays' `baseline` (or `[baseline] profile` for a
+    /// play that names none), "none" left out; of several, the strictest (profile names sort
+    /// by level: cis-l2-server over cis-l1-server). `None`: no baseline on this host.
+    pub fn baseline_for(&self, host: &Host) -> Option<&str> {
+        let default = self
+            .baseline
+            .as_ref()
+            .and_then(|b| b.profile.as_ref())
+            .map(|p| p.value.as_str());
+        self.plays
+            .iter()
+            .filter(|p| p.hosts.matches(host))
+            .filter_map(|p| p.baseline.as_ref().map(|b| b.value.as_str()).or(default))
+            .filter(|p| *p != "none")
+            .max()
     }
 
     /// Checks that every play's pattern matches something in `inv` (a typo would silently skip
@@ -199,6 +279,7 @@ pub fn parse_site(path: &Path, text: &str, known_roles: &[&str]) -> Result<Site,
         rolling: Rolling::default(),
         plays: Vec::new(),
         roles: BTreeMap::new(),
+        baseline: None,
     };
     let mut saw_play = false;
     for e in root.entries("the site file")? {
@@ -232,6 +313,7 @@ pub fn parse_site(path: &Path, text: &str, known_roles: &[&str]) -> Result<Site,
                     );
                 }
             }
+            "baseline" => site.baseline = Some(baseline(e)?),
             _ => return Err(unknown_key(e, "in the site file", TOP_KEYS)),
         }
     }
@@ -346,8 +428,87 @@ fn rolling(e: &Entry) -> Result<Rolling, InputError> {
     Ok(r)
 }
 
+fn baseline(e: &Entry) -> Result<BaselineSettings, InputError> {
+    let mut b = BaselineSettings {
+        location: e.key_at.clone(),
+        profile: None,
+        vars: Layer::new(),
+        var_keys: Vec::new(),
+        waivers: Vec::new(),
+        deep: false,
+    };
+    for k in e.value.entries("[baseline]")? {
+        match k.key.as_str() {
+            "profile" => {
+                b.profile = Some(Located::new(
+                    non_empty(&k.value, "`profile`")?.to_owned(),
+                    k.value.at.clone(),
+                ))
+            }
+            "deep" => match k.value.kind {
+                Kind::Bool(v) => b.deep = v,
+                _ => return Err(k.value.wrong_type("`deep`", "true or false")),
+            },
+            "vars" => {
+                for v in k.value.entries("[baseline.vars]")? {
+                    b.var_keys.push((v.key.clone(), v.key_at.clone()));
+                }
+                b.vars = Layer::from_node(&k.value, "[baseline.vars]")?;
+            }
+            "waiver" => {
+                let Kind::Seq(items) = &k.value.kind else {
+                    return Err(k
+                        .value
+                        .wrong_type("`waiver`", "a list of tables")
+                        .with_hint("write each waiver as [[baseline.waiver]]"));
+                };
+                for item in items {
+                    b.waivers.push(waiver(item)?);
+                }
+            }
+            _ => return Err(unknown_key(k, "in [baseline]", BASELINE_KEYS)),
+        }
+    }
+    Ok(b)
+}
+
+fn waiver(n: &Node) -> Result<WaiverSettings, InputError> {
+    let mut control = None;
+    let mut reason = None;
+    let mut expires = None;
+    let mut by = None;
+    for k in n.entries("a [[baseline.waiver]]")? {
+        let text = || -> Result<Located<String>, InputError> {
+            Ok(Located::new(
+                non_empty(&k.value, &format!("`{}`", k.key))?.to_owned(),
+                k.value.at.clone(),
+            ))
+        };
+        match k.key.as_str() {
+            "control" => control = Some(text()?),
+            "reason" => reason = Some(text()?.value),
+            "expires" => expires = Some(text()?),
+            "by" => by = Some(text()?.value),
+            _ => return Err(unknown_key(k, "in a [[baseline.waiver]]", WAIVER_KEYS)),
+        }
+    }
+    let missing = |what: &str| {
+        InputError::new(n.at.clone(), format!("this waiver has no `{what}`")).with_hint(
+            "a waiver names control, reason, expires (YYYY-MM-DD) and by (who approved it)",
+        )
+    };
+    Ok(WaiverSettings {
+        control: control.ok_or_else(|| missing("control"))?,
+        reason: reason.ok_or_else(|| missing("reason"))?,
+        expires: expires.ok_or_else(|| missing("expires"))?,
+        by: by.ok_or_else(|| missing("by"))?,
+        location: n.at.clone(),
+    })
+}
+
 fn play(n: &Node, known_roles: &[&str]) -> Result<Play, InputError> {
     let mut name = None;
+    let mut baseline = None;
     let mut hosts = None;
     let mut roles = None;
     let mut tags = Vec::new();
@@ -382,6 +543,12 @@ fn play(n: &Node, known_roles: &[&str]) -> Result<Play, InputError> {
                     .map(|(t, _)| t)
                     .collect()
             }
+            "baseline" => {
+                baseline = Some(Located::new(
+                    non_empty(&k.value, "`baseline`")?.to_owned(),
+                    k.value.at.clone(),
+                ))
+            }
             _ => return Err(unknown_key(k, "in a [[play]]", PLAY_KEYS)),
         }
     }
@@ -391,6 +558,8 @@ fn play(n: &Node, known_roles: &[&str]) -> Result<Play, InputError> {
     })?;
     let roles = match roles {
         Some(r) if !r.is_empty() => r,
+        // A play may run the baseline alone.
+        _ if baseline.as_ref().is_some_and(|b| b.value != "none") => Vec::new(),
         _ => {
             return Err(InputError::new(n.at.clone(), "this play has no `roles`")
                 .with_hint("add roles = [\"base\", ...]"));
@@ -401,6 +570,7 @@ fn play(n: &Node, known_roles: &[&str]) -> Result<Play, InputError> {
         hosts,
         roles,
         tags,
+        baseline,
         location: n.at.clone(),
     })
 }

@@ -227,6 +227,8 @@ struct Planned {
     jobs: Vec<HostJob>,
     templates: Templates,
     secrets: BTreeMap<String, rampart_core::secret::Secret>,
+    /// The site, when there is one (its baseline waivers go into the notes).
+    site: Option<rampart_core::site::Site>,
 }
 
 /// Jobs for every selected host: the site's roles (if any) plus the built-ins.
@@ -247,6 +249,7 @@ fn plan_jobs(a: &AuditArgs, filter: &Arc<ControlFilter>) -> Result<Planned, CliE
     let mut templates = Templates::embedded();
     let mut secrets = BTreeMap::new();
     let mut idle: Vec<String> = order.clone();
+    let mut the_site = None;
     if let Some(site) = site {
         let run = RunArgs {
             conn: a.conn.clone(),
@@ -273,6 +276,7 @@ fn plan_jobs(a: &AuditArgs, filter: &Arc<ControlFilter>) -> Result<Planned, CliE
             secrets = crate::secrets::load(file, a.identity.as_deref())?;
         }
         idle = prepared.idle;
+        the_site = Some(prepared.site);
         for j in prepared.jobs {
             by_name.insert(j.name.clone(), j);
         }
@@ -326,6 +330,7 @@ fn plan_jobs(a: &AuditArgs, filter: &Arc<ControlFilter>) -> Result<Planned, CliE
         out.push(job);
     }
     Ok(Planned {
+        site: the_site,
         jobs: out,
         templates,
         secrets,
@@ -486,6 +491,7 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
     let planned = plan_jobs(&a, &filter)?;
     let generated = report::now_utc();
     let redactor = crate::jobs::redactor(&planned.secrets, &planned.jobs);
+    let site = planned.site.clone();
     // Which ids each host got from the built-ins: only those may be "not applicable".
     let builtin_ids: HashMap<String, BTreeSet<String>> = planned
         .jobs
@@ -617,6 +623,9 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
                 seconds: scan.seconds,
             });
         }
+    }
+    if let Some(site) = &site {
+        notes.extend(crate::baseline::annotate(&mut run, site));
     }
     // The probe may outlast the SSH side: the run's wall time covers both.
     run.seconds = run.seconds.max(

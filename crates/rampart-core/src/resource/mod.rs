@@ -13,6 +13,7 @@ mod account;
 mod apt;
 mod command;
 mod file;
+mod perms;
 mod service;
 mod swap;
 mod sysctl;
@@ -24,6 +25,7 @@ pub use account::{Group, User};
 pub use apt::{AptUpdate, PackageState as Pkg, Packages, refresh_script as apt_refresh_script};
 pub use command::Command;
 pub use file::{Content, Directory, Edit, EditKind, File, Symlink, Validate, put_file_script};
+pub use perms::Perms;
 pub use service::{Service, ServiceState};
 pub use swap::Swapfile;
 pub use sysctl::Sysctl;
@@ -47,6 +49,8 @@ pub enum Resource {
     Symlink(Symlink),
     /// A managed block or line inside a file the host owns.
     Edit(Edit),
+    /// Mode and ownership of an existing path (content not managed).
+    Perms(Perms),
     /// Debian packages.
     Packages(Packages),
     /// `apt-get update` when the lists are older than a window.
@@ -86,6 +90,7 @@ impl Resource {
             Resource::Directory(r) => format!("directory:{}", r.path),
             Resource::Symlink(r) => format!("symlink:{}", r.path),
             Resource::Edit(r) => format!("edit:{}#{}", r.path, r.name),
+            Resource::Perms(r) => format!("perms:{}", r.path),
             Resource::Packages(r) => format!("packages:{}", r.names.join(",")),
             Resource::AptUpdate(_) => "apt-update".to_owned(),
             Resource::Service(r) => format!("service:{}", r.name),
@@ -105,6 +110,7 @@ impl Resource {
             Resource::Directory(r) => r.facts(req),
             Resource::Symlink(r) => r.facts(req),
             Resource::Edit(r) => r.facts(req),
+            Resource::Perms(r) => r.facts(req),
             Resource::Packages(r) => r.facts(req),
             Resource::AptUpdate(r) => r.facts(req),
             Resource::Service(r) => r.facts(req),
@@ -124,6 +130,7 @@ impl Resource {
             Resource::Directory(r) => r.plan(facts),
             Resource::Symlink(r) => r.plan(facts),
             Resource::Edit(r) => r.plan(facts),
+            Resource::Perms(r) => r.plan(facts),
             Resource::Packages(r) => r.plan(facts),
             Resource::AptUpdate(r) => r.plan(facts),
             Resource::Service(r) => r.plan(facts),
@@ -143,6 +150,7 @@ impl Resource {
             Resource::Directory(r) => r.simulate(facts),
             Resource::Symlink(r) => r.simulate(facts),
             Resource::Edit(r) => r.simulate(facts),
+            Resource::Perms(r) => r.simulate(facts),
             Resource::Packages(r) => r.simulate(facts),
             Resource::AptUpdate(r) => r.simulate(facts),
             Resource::Service(r) => r.simulate(facts),

@@ -15,12 +15,13 @@
 //! an SSH server before closing so sshd logs a plain disconnect.
 
 pub mod controls;
+pub mod exposure;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use rampart_core::facts::FactRequest;
@@ -28,7 +29,7 @@ use rampart_core::report::{HostReport, Mode, Phase, RunReport};
 use rampart_core::role::{Configured, HostContext, RoleError, RolePlan};
 use rampart_core::template::Templates;
 use rampart_core::verify::{Check, Verdict};
-use rampart_engine::portprobe::{self, HostScan, ProbeOptions, ProbeTarget};
+use rampart_engine::portprobe::{self, HostScan, ProbeOptions, ProbeTarget, Timing};
 use rampart_engine::{HostJob, Reporter, RoleJob, RunOptions, Shared, VerifyPolicy, run_fleet};
 use rampart_ssh::{ClientOptions, Connector, HostKeyPolicy};
 
@@ -38,11 +39,15 @@ use crate::jobs;
 use crate::registry;
 use crate::report::{self, Extras, baseline};
 use controls::ControlFilter;
+use exposure::{HostExposure, PortMode, PortView};
+use tokio::sync::{mpsc, oneshot};
 
 /// The id of the external port probe's control.
 pub const PORTS_CONTROL: &str = "ports.only-ssh";
 /// The name under which built-in controls travel through the engine, like a role.
 const BUILTIN_ROLE: &str = "audit";
+/// The name under which the host's account of its exposure travels through the engine.
+const EXPOSURE_ROLE: &str = "audit-exposure";
 
 /// `rampart audit`.
 #[derive(Debug, Args)]
@@ -101,21 +106,35 @@ pub struct AuditArgs {
     #[arg(long)]
     pub no_probe: bool,
 
-    /// TCP ports the probe tries: `1-65535`, `22,80,443`, `1-1024,8080`.
-    #[arg(long, value_name = "PORTS", default_value = "1-65535")]
-    pub probe_ports: String,
+    /// TCP ports the probe tries: `default` (every port the host says could be reachable:
+    /// its listening sockets, forwarded and firewall-allowed ports; plus 1-1024 and common
+    /// service ports), `all` (1-65535), or a list (`22,80,443`, `1-1024,8080`). The host's
+    /// listening UDP sockets are probed in every case.
+    #[arg(
+        long = "ports",
+        visible_alias = "probe-ports",
+        value_name = "PORTS",
+        default_value = "default"
+    )]
+    pub ports: String,
 
     /// Ports that may be open besides the SSH port rampart connects to (`443,8443`).
     #[arg(long, value_name = "PORTS")]
     pub probe_allow: Option<String>,
 
-    /// Sockets the probe keeps in flight at once, over all hosts together.
-    #[arg(long, value_name = "N", default_value_t = 1024)]
-    pub probe_concurrency: usize,
+    /// Sockets the probe keeps in flight at once, over all hosts together (default: from the
+    /// open-file limit, raised to its hard limit; `-v` says what was chosen).
+    #[arg(long, value_name = "N")]
+    pub probe_concurrency: Option<usize>,
 
-    /// Milliseconds a connect may take before the port counts as filtered.
-    #[arg(long, value_name = "MS", default_value_t = 300)]
-    pub probe_timeout: u64,
+    /// Milliseconds a connect may take before the port counts as filtered (default: measured
+    /// per host, a few round-trip times, 100 ms to 2 s).
+    #[arg(long, value_name = "MS")]
+    pub probe_timeout: Option<u64>,
+
+    /// Verbosity (global `-v`).
+    #[arg(from_global)]
+    pub verbose: u8,
 }
 
 /// When a failing control makes the exit code 5.
@@ -164,13 +183,100 @@ impl Configured for Filtered {
     }
 }
 
+/// Feeds the port probe as hosts come in: a host's scan starts once its SSH login is done
+/// (its time is the first round-trip estimate) with the port list's ports, and gets the ports
+/// the host reported once its checks are in.
+struct ProbeFeed {
+    tx: Mutex<Option<mpsc::UnboundedSender<ProbeTarget>>>,
+    /// Hosts whose scan has not started: address and ports to skip.
+    pending: Mutex<HashMap<String, (String, Vec<u16>)>>,
+    /// Scans waiting for the host's side.
+    later: Mutex<HashMap<String, oneshot::Sender<portprobe::Later>>>,
+    connecting: Mutex<HashMap<String, Instant>>,
+    sink: exposure::Sink,
+    mode: PortMode,
+}
+
+impl ProbeFeed {
+    fn start(&self, host: &str, hint: Option<Duration>, more: bool) {
+        let Some((address, skip)) = self.pending.lock().ok().and_then(|mut p| p.remove(host))
+        else {
+            return;
+        };
+        let mut t = ProbeTarget::new(host, &address, skip);
+        t.ports = Some(self.mode.first_ports());
+        t.rtt_hint = hint;
+        if more {
+            let (tx, rx) = oneshot::channel();
+            t.later = Some(rx);
+            if let Ok(mut l) = self.later.lock() {
+                l.insert(host.to_owned(), tx);
+            }
+        }
+        if let Ok(g) = self.tx.lock()
+            && let Some(tx) = g.as_ref()
+        {
+            let _ = tx.send(t);
+        }
+    }
+
+    /// Starts what has not started and closes the feed (the fleet run is over).
+    fn close(&self) {
+        let rest: Vec<String> = self
+            .pending
+            .lock()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        for h in rest {
+            self.start(&h, None, false);
+        }
+        if let Ok(mut l) = self.later.lock() {
+            l.clear();
+        }
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+    }
+}
+
 /// Progress on stderr: one line per host when its checks are in, one per port probe.
 struct AuditProgress {
     quiet: bool,
+    feed: Option<ProbeFeed>,
 }
 
 impl Reporter for AuditProgress {
+    fn phase(&self, host: &str, phase: &str) {
+        let Some(feed) = &self.feed else { return };
+        match phase {
+            "connect" => {
+                if let Ok(mut c) = feed.connecting.lock() {
+                    c.insert(host.to_owned(), Instant::now());
+                }
+            }
+            "facts" => {
+                let hint = feed
+                    .connecting
+                    .lock()
+                    .ok()
+                    .and_then(|mut c| c.remove(host))
+                    .map(|t| t.elapsed());
+                feed.start(host, hint, true);
+            }
+            _ => {}
+        }
+    }
+
     fn finished(&self, r: &HostReport) {
+        if let Some(feed) = &self.feed {
+            // Unreachable, or failed before its facts: the port list only.
+            feed.start(&r.host, None, false);
+            let tx = feed.later.lock().ok().and_then(|mut l| l.remove(&r.host));
+            let e = feed.sink.lock().ok().and_then(|s| s.get(&r.host).cloned());
+            if let (Some(tx), Some(e)) = (tx, e) {
+                let _ = tx.send(feed.mode.later(&e));
+            }
+        }
         if self.quiet {
             return;
         }
@@ -332,8 +438,14 @@ fn plan_jobs(a: &AuditArgs, filter: &Arc<ControlFilter>) -> Result<Planned, CliE
     })
 }
 
-/// The `ports.only-ssh` verdict of one host's scan.
-pub fn probe_verdict(scan: &HostScan, ssh_port: u16, allowed: &BTreeSet<u16>) -> Verdict {
+/// The `ports.only-ssh` verdict of one host's scan, with the host's account of each port
+/// ([`exposure::views`]).
+pub fn probe_verdict(
+    scan: &HostScan,
+    ssh_port: u16,
+    allowed: &BTreeSet<u16>,
+    views: &[PortView],
+) -> Verdict {
     let mut others: Vec<String> = allowed
         .iter()
         .filter(|p| **p != ssh_port)
@@ -348,9 +460,31 @@ pub fn probe_verdict(scan: &HostScan, ssh_port: u16, allowed: &BTreeSet<u16>) ->
             others.join(", ")
         )
     };
-    let describe = |p: &portprobe::OpenPort| match &p.banner {
-        Some(b) => format!("{} ({b})", p.port),
-        None => format!("{} (no banner)", p.port),
+    let view = |proto: &str, port: u16| views.iter().find(|v| v.proto == proto && v.port == port);
+    let account = |proto: &str, port: u16| -> String {
+        match view(proto, port) {
+            Some(v) if v.unexplained => {
+                " — UNEXPLAINED: nothing on the host listens on or forwards it".to_owned()
+            }
+            Some(v) => {
+                let mut s = String::new();
+                if let Some(o) = &v.owner {
+                    s.push_str(&format!(" — {o}"));
+                }
+                if !v.found.is_empty() {
+                    s.push_str(&format!(" [{}]", v.found.join("; ")));
+                }
+                s
+            }
+            None => String::new(),
+        }
+    };
+    let describe = |p: &portprobe::OpenPort| {
+        let banner = match &p.banner {
+            Some(b) => format!("{} ({b})", p.port),
+            None => format!("{} (no banner)", p.port),
+        };
+        format!("{banner}{}", account("tcp", p.port))
     };
     let mut lines = Vec::new();
     if let Some(e) = &scan.error {
@@ -368,6 +502,19 @@ pub fn probe_verdict(scan: &HostScan, ssh_port: u16, allowed: &BTreeSet<u16>) ->
         lines.push(format!(
             "… and {} more unexpected open ports",
             unexpected.len() - 20
+        ));
+    }
+    let udp_open: Vec<&portprobe::UdpPort> = scan
+        .udp
+        .iter()
+        .filter(|u| exposure::udp_reachable(u.state) && !allowed.contains(&u.port))
+        .collect();
+    for u in &udp_open {
+        lines.push(format!(
+            "unexpected open port {}/udp (it answered the {} probe){}",
+            u.port,
+            u.payload,
+            account("udp", u.port)
         ));
     }
     if scan.errors > 0 {
@@ -392,12 +539,46 @@ pub fn probe_verdict(scan: &HostScan, ssh_port: u16, allowed: &BTreeSet<u16>) ->
     if !expected.is_empty() {
         lines.push(format!("open as allowed: {}", expected.join(", ")));
     }
-    if scan.error.is_none() {
+    // What the host listens on or forwards that the outside cannot reach (or can only guess).
+    let shut: Vec<String> = views
+        .iter()
+        .filter(|v| v.outside != "open" && !(v.proto == "tcp" && v.port == ssh_port))
+        .map(|v| {
+            format!(
+                "{}/{} {}{}",
+                v.port,
+                v.proto,
+                v.outside,
+                v.owner
+                    .as_ref()
+                    .map(|o| format!(" ({o})"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    if !shut.is_empty() {
         lines.push(format!(
-            "probed {} TCP ports of {} in {:.1}s: {} open, {} closed, {} filtered",
+            "listening on the host but not reachable from here: {}",
+            shut.join(", ")
+        ));
+    }
+    if scan.error.is_none() {
+        let udp = if scan.udp.is_empty() {
+            String::new()
+        } else {
+            format!(" and {} UDP ports", scan.udp.len())
+        };
+        let rtt = scan
+            .rtt_ms
+            .map(|r| format!("RTT {r:.1} ms, "))
+            .unwrap_or_default();
+        lines.push(format!(
+            "probed {} TCP ports{udp} of {} in {:.1}s ({rtt}timeout {:.0} ms, {} re-probed): {} open, {} closed, {} filtered",
             scan.scanned(),
             scan.ip,
             scan.seconds,
+            scan.timeout_ms,
+            scan.retried,
             scan.open.len(),
             scan.closed,
             scan.filtered
@@ -406,7 +587,10 @@ pub fn probe_verdict(scan: &HostScan, ssh_port: u16, allowed: &BTreeSet<u16>) ->
     Verdict {
         id: PORTS_CONTROL.into(),
         title,
-        pass: scan.error.is_none() && scan.errors == 0 && unexpected.is_empty(),
+        pass: scan.error.is_none()
+            && scan.errors == 0
+            && unexpected.is_empty()
+            && udp_open.is_empty(),
         evidence: lines.join("\n"),
     }
 }
@@ -433,8 +617,7 @@ fn exit_of(run: &RunReport, fail_on: FailOn, diff: Option<&baseline::BaselineDif
 /// Runs `rampart audit`.
 pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
     // Every flag is checked before any host is touched.
-    let probe_ports =
-        portprobe::parse_ports(&a.probe_ports).map_err(|e| input_error("--probe-ports", e))?;
+    let mode = PortMode::parse(&a.ports).map_err(|e| input_error("--ports", e))?;
     let allowed: BTreeSet<u16> = match &a.probe_allow {
         Some(spec) => portprobe::parse_ports(spec)
             .map_err(|e| input_error("--probe-allow", e))?
@@ -442,13 +625,13 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
             .collect(),
         None => BTreeSet::new(),
     };
-    if a.probe_concurrency == 0 {
+    if a.probe_concurrency == Some(0) {
         return Err(input_error(
             "--probe-concurrency",
             "must be at least 1".into(),
         ));
     }
-    if a.probe_timeout == 0 {
+    if a.probe_timeout == Some(0) {
         return Err(input_error(
             "--probe-timeout",
             "must be at least 1 ms".into(),
@@ -503,30 +686,26 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
         .collect();
     let probe_on = !a.no_probe && filter.selects(PORTS_CONTROL);
     let mut notes = Vec::new();
-    let probe_targets: Vec<ProbeTarget> = if probe_on {
-        planned
-            .jobs
-            .iter()
-            .filter(|j| {
-                if j.target.jump.is_empty() {
-                    true
-                } else {
-                    notes.push(format!(
-                        "{}: reached through a bastion, so this machine cannot probe its ports ({PORTS_CONTROL} not run)",
-                        j.name
-                    ));
-                    false
-                }
-            })
-            .map(|j| ProbeTarget {
-                host: j.name.clone(),
-                address: j.target.host.clone(),
-                skip: vec![j.target.port],
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let mut planned = planned;
+    let sink: exposure::Sink = Arc::default();
+    let mut pending: HashMap<String, (String, Vec<u16>)> = HashMap::new();
+    if probe_on {
+        for j in &mut planned.jobs {
+            if j.target.jump.is_empty() {
+                pending.insert(j.name.clone(), (j.target.host.clone(), vec![j.target.port]));
+                // The host's account of what could be reachable rides in the same probe.
+                j.roles.push(RoleJob {
+                    name: EXPOSURE_ROLE.into(),
+                    configured: Arc::new(exposure::ExposureFacts(sink.clone())),
+                });
+            } else {
+                notes.push(format!(
+                    "{}: reached through a bastion, so this machine cannot probe its ports ({PORTS_CONTROL} not run)",
+                    j.name
+                ));
+            }
+        }
+    }
     let ssh_ports: HashMap<String, u16> = planned
         .jobs
         .iter()
@@ -534,14 +713,45 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
         .collect();
     let n = planned.jobs.len();
     let quiet = a.conn.json && !std::io::stderr().is_terminal();
-    if !probe_targets.is_empty() && !quiet {
+    // Sockets in flight: what the open-file limit leaves after a descriptor per SSH connection
+    // (a jump host or two included) and some for the runtime and the reports.
+    let limit = portprobe::raise_nofile_limit();
+    let forks = a.conn.forks.unwrap_or(n).max(1);
+    let reserve = 128 + 3 * forks.min(n) as u64;
+    let sockets = a
+        .probe_concurrency
+        .unwrap_or_else(|| portprobe::sockets_for(limit, reserve));
+    let timing = Timing {
+        fixed: a.probe_timeout.map(Duration::from_millis),
+        ..Timing::default()
+    };
+    if !pending.is_empty() && !quiet {
+        let what = match &mode {
+            PortMode::Default => format!(
+                "1-1024, {} common ports and what each host says could be reachable",
+                exposure::COMMON_PORTS.len()
+            ),
+            PortMode::All => "all 65535 TCP ports".to_owned(),
+            PortMode::List(l) => format!("{} TCP ports", l.len()),
+        };
+        let wait = match timing.fixed {
+            Some(t) => format!("{} ms timeout", t.as_millis()),
+            None => format!(
+                "timeouts from each host's round-trip time, {}-{} ms, timed-out ports probed twice",
+                timing.floor.as_millis(),
+                timing.ceiling.as_millis()
+            ),
+        };
         eprintln!(
-            "probing {} TCP ports on {} hosts from this machine ({} sockets at once, {} ms timeout)",
-            probe_ports.len(),
-            probe_targets.len(),
-            a.probe_concurrency,
-            a.probe_timeout
+            "probing {what} on {} hosts from this machine ({sockets} sockets at once, {wait})",
+            pending.len(),
         );
+        if a.verbose > 0 {
+            eprintln!(
+                "port probe: open-file limit {} (soft, raised to the hard limit), {reserve} kept for SSH and the run, so {sockets} sockets in flight",
+                limit.map_or("none".to_owned(), |l| l.to_string())
+            );
+        }
     }
     let shared = Arc::new(Shared::new(
         planned.templates,
@@ -553,44 +763,71 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
             ..RunOptions::default()
         },
     ));
-    let forks = a.conn.forks.unwrap_or(n).max(1);
     let on_done: portprobe::OnDone = if quiet {
         Box::new(|_| {})
     } else {
         Box::new(|s: &HostScan| {
-            let open: Vec<String> = s.open.iter().map(|o| o.port.to_string()).collect();
+            let mut open: Vec<String> = s.open.iter().map(|o| o.port.to_string()).collect();
+            open.extend(
+                s.udp
+                    .iter()
+                    .filter(|u| exposure::udp_reachable(u.state))
+                    .map(|u| format!("{}/udp", u.port)),
+            );
             let what = match (&s.error, open.is_empty()) {
                 (Some(e), _) => format!("could not run: {e}"),
                 (None, true) => "no open port".to_owned(),
                 (None, false) => format!("open: {}", open.join(", ")),
             };
             eprintln!(
-                "{:<16} port probe: {what} ({} ports in {:.1}s)",
+                "{:<16} port probe: {what} ({} ports in {:.1}s, timeout {:.0} ms)",
                 s.host,
-                s.scanned(),
-                s.seconds
+                s.scanned() + s.udp.len(),
+                s.seconds,
+                s.timeout_ms
             );
         })
     };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let probing = !pending.is_empty();
+    let progress = Arc::new(AuditProgress {
+        quiet,
+        feed: probing.then(|| ProbeFeed {
+            tx: Mutex::new(Some(tx)),
+            pending: Mutex::new(pending),
+            later: Mutex::default(),
+            connecting: Mutex::default(),
+            sink: sink.clone(),
+            mode: mode.clone(),
+        }),
+    });
+    let fleet = {
+        let progress = progress.clone();
+        let connector = connector(&a.conn);
+        async move {
+            let run = run_fleet(planned.jobs, shared, connector, forks, progress.clone()).await;
+            if let Some(feed) = &progress.feed {
+                feed.close();
+            }
+            run
+        }
+    };
     let (mut run, scans) = tokio::join!(
-        run_fleet(
-            planned.jobs,
-            shared,
-            connector(&a.conn),
-            forks,
-            Arc::new(AuditProgress { quiet }),
-        ),
-        portprobe::scan_with(
-            probe_targets,
+        fleet,
+        portprobe::scan_stream(
+            rx,
             ProbeOptions {
-                ports: probe_ports,
-                concurrency: a.probe_concurrency,
-                timeout: Duration::from_millis(a.probe_timeout),
+                ports: mode.first_ports(),
+                concurrency: sockets,
+                timing,
                 ..ProbeOptions::default()
             },
             on_done,
         )
     );
+    drop(progress);
+    let hosts_side: HashMap<String, HostExposure> =
+        sink.lock().map(|s| s.clone()).unwrap_or_default();
     let scans: HashMap<String, HostScan> = scans.into_iter().map(|s| (s.host.clone(), s)).collect();
     for h in &mut run.hosts {
         let ids = builtin_ids.get(&h.host);
@@ -610,7 +847,8 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
         }
         if let Some(scan) = scans.get(&h.host) {
             let port = ssh_ports.get(&h.host).copied().unwrap_or(22);
-            h.verify.push(probe_verdict(scan, port, &allowed));
+            let views = exposure::views(scan, hosts_side.get(&h.host), &mode);
+            h.verify.push(probe_verdict(scan, port, &allowed, &views));
             h.timeline.push(Phase {
                 name: "port probe".into(),
                 start: scan.start,
@@ -647,6 +885,8 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
                 let name = h["host"].as_str().unwrap_or_default().to_owned();
                 if let Some(s) = scans.get(&name) {
                     h["probe"] = serde_json::to_value(s).unwrap_or_default();
+                    let views = exposure::views(s, hosts_side.get(&name), &mode);
+                    h["probe"]["ports"] = serde_json::to_value(views).unwrap_or_default();
                 }
             }
         }
@@ -698,6 +938,7 @@ mod tests {
             &scan(&[(22, Some("SSH-2.0-OpenSSH_9.2"))]),
             22,
             &BTreeSet::new(),
+            &[],
         );
         assert!(v.pass, "{v:?}");
         assert_eq!(v.id, "ports.only-ssh");
@@ -710,7 +951,12 @@ mod tests {
 
     #[test]
     fn another_open_port_fails_and_is_named() {
-        let v = probe_verdict(&scan(&[(22, None), (8080, None)]), 22, &BTreeSet::new());
+        let v = probe_verdict(
+            &scan(&[(22, None), (8080, None)]),
+            22,
+            &BTreeSet::new(),
+            &[],
+        );
         assert!(!v.pass);
         assert!(
             v.evidence
@@ -719,7 +965,7 @@ mod tests {
             v.evidence
         );
         let allowed: BTreeSet<u16> = [8080].into();
-        let v = probe_verdict(&scan(&[(22, None), (8080, None)]), 22, &allowed);
+        let v = probe_verdict(&scan(&[(22, None), (8080, None)]), 22, &allowed, &[]);
         assert!(v.pass);
         assert!(v.title.contains("and 8080"));
     }
@@ -728,11 +974,11 @@ mod tests {
     fn a_probe_that_could_not_run_fails() {
         let mut s = scan(&[]);
         s.error = Some("cannot resolve".into());
-        assert!(!probe_verdict(&s, 22, &BTreeSet::new()).pass);
+        assert!(!probe_verdict(&s, 22, &BTreeSet::new(), &[]).pass);
         let mut s = scan(&[(22, None)]);
         s.errors = 3;
         s.first_error = Some("port 1: No route to host".into());
-        let v = probe_verdict(&s, 22, &BTreeSet::new());
+        let v = probe_verdict(&s, 22, &BTreeSet::new(), &[]);
         assert!(!v.pass && v.evidence.contains("No route to host"));
     }
 

@@ -75,6 +75,11 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, value_name = "N")]
     pub forks: Option<usize>,
 
+    /// Only the I-th of N stable slices of the selected hosts (by a hash of each host's name),
+    /// for N runners that share one fleet: `--shard 1/4` .. `--shard 4/4`.
+    #[arg(long, global = true, value_name = "I/N")]
+    pub shard: Option<String>,
+
     /// One JSON document on stdout instead of the recap.
     #[arg(long, global = true)]
     pub json: bool,
@@ -90,13 +95,14 @@ pub struct GlobalArgs {
 
 /// The global options of the fleet commands, and the commands that take each one (every other
 /// command hides it from its help and refuses it on its command line).
-const FLEET_GLOBALS: [(&str, &[&str]); 4] = [
+const FLEET_GLOBALS: [(&str, &[&str]); 5] = [
     (
         "inventory",
         &["ping", "check", "apply", "audit", "inventory"],
     ),
     ("limit", &["ping", "check", "apply", "audit"]),
     ("forks", &["ping", "check", "apply", "audit"]),
+    ("shard", &["ping", "check", "apply", "audit"]),
     ("json", &["ping", "check", "apply", "audit"]),
 ];
 
@@ -250,6 +256,10 @@ pub struct ConnArgs {
     /// At most N hosts at once (global `--forks`).
     #[arg(from_global)]
     pub forks: Option<usize>,
+
+    /// Only this slice of the selected hosts (global `--shard I/N`).
+    #[arg(from_global)]
+    pub shard: Option<String>,
 
     /// Learn the host keys of hosts never seen before (like OpenSSH's
     /// StrictHostKeyChecking=accept-new). A changed key is still refused.

@@ -103,7 +103,7 @@ const FLEET_GLOBALS: [(&str, &[&str]); 5] = [
     ("limit", &["ping", "check", "apply", "audit"]),
     ("forks", &["ping", "check", "apply", "audit"]),
     ("shard", &["ping", "check", "apply", "audit"]),
-    ("json", &["ping", "check", "apply", "audit"]),
+    ("json", &["ping", "check", "apply", "audit", "report"]),
 ];
 
 /// The commands that refuse to run without an inventory.
@@ -193,6 +193,45 @@ pub enum Command {
     /// Read-only compliance audit of every host: a hosts x controls matrix from the roles'
     /// checks, the seeds' checklist and a port probe from this machine. Writes nothing.
     Audit(crate::audit::AuditArgs),
+    /// Work with audit reports: merge the reports of shards (`audit --shard I/N --json`).
+    Report(ReportArgs),
+}
+
+/// `rampart report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: ReportAction,
+}
+
+/// Report actions.
+#[derive(Debug, Subcommand)]
+pub enum ReportAction {
+    /// Merge shard reports (`rampart audit --shard I/N --json`) into one fleet report: the
+    /// matrix and scores on stdout (`--json`: the merged JSON document), and `--html`/`--junit`
+    /// files. Refuses reports of different sites or rampart versions.
+    Merge(MergeArgs),
+}
+
+/// `rampart report merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shard reports, JSON documents of `rampart audit --shard I/N --json`.
+    #[arg(value_name = "REPORT", required = true)]
+    pub reports: Vec<PathBuf>,
+
+    /// Write the merged fleet's self-contained HTML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
+    /// Write the merged fleet's JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Print the merged JSON document instead of the matrix (global `--json`).
+    #[arg(from_global)]
+    pub json: bool,
 }
 
 /// `rampart secrets`.

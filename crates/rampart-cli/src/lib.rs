@@ -26,7 +26,7 @@ pub struct Parsed(Cli);
 
 impl Parsed {
     /// The command's name, as typed: `ping`, `check`, `apply`, `inventory`, `roles`, `init`,
-    /// `secrets` or `audit`.
+    /// `secrets`, `audit` or `report`.
     pub fn command(&self) -> &'static str {
         match self.0.command {
             Command::Ping(_) => "ping",
@@ -37,6 +37,7 @@ impl Parsed {
             Command::Init(_) => "init",
             Command::Secrets(_) => "secrets",
             Command::Audit(_) => "audit",
+            Command::Report(_) => "report",
         }
     }
 
@@ -94,6 +95,7 @@ pub fn main() -> ExitCode {
             Command::Init(a) => commands::init(a),
             Command::Secrets(a) => commands::secrets(a),
             Command::Audit(a) => audit::run(a).await,
+            Command::Report(a) => commands::report(a),
         }
     });
     match result {

@@ -37,6 +37,7 @@ use crate::args::{ConnArgs, RunArgs};
 use crate::error::{CliError, Exit};
 use crate::jobs;
 use crate::registry;
+use crate::report::scores::{self, TrendPoint};
 use crate::report::{self, Extras, baseline};
 use controls::ControlFilter;
 use exposure::{HostExposure, PortMode, PortView};
@@ -81,9 +82,17 @@ pub struct AuditArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
-    /// An earlier `rampart audit --json` document: show what got worse since.
+    /// An earlier `rampart audit --json` document: show what got worse (and better) since.
+    /// Repeat it to give a history, oldest first: the last one is compared with this run, and
+    /// the reports say the fleet's score over all of them.
     #[arg(long, value_name = "FILE")]
-    pub baseline: Option<PathBuf>,
+    pub baseline: Vec<PathBuf>,
+
+    /// Waive these controls: comma-separated ids, `*` matches anything. A waived control
+    /// still runs and shows its evidence, but counts as waived, not failed, in the scores and
+    /// the exit code.
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub waive: Vec<String>,
 
     /// What makes the exit code 5: any failing control, or only a control that got worse since
     /// --baseline (for CI that tolerates known failures).
@@ -330,6 +339,10 @@ fn input_error(what: &str, message: String) -> CliError {
 
 /// Everything the engine needs from the site: jobs with the roles' checks, templates, secrets.
 struct Planned {
+    /// The site's name (else its file), for merging shard reports.
+    site: Option<String>,
+    /// Each host's position in the unsharded selection.
+    positions: HashMap<String, usize>,
     jobs: Vec<HostJob>,
     templates: Templates,
     secrets: BTreeMap<String, rampart_core::secret::Secret>,
@@ -349,6 +362,24 @@ fn plan_jobs(a: &AuditArgs, filter: &Arc<ControlFilter>) -> Result<Planned, CliE
     };
     let sel = jobs::select(&a.conn)?;
     let order: Vec<String> = sel.hosts.clone();
+    // Positions in the whole selection, so merged shard reports keep the fleet's order.
+    let positions: HashMap<String, usize> = if a.conn.shard.is_some() {
+        let mut whole = a.conn.clone();
+        whole.shard = None;
+        jobs::select(&whole)?
+            .hosts
+            .into_iter()
+            .enumerate()
+            .map(|(i, h)| (h, i))
+            .collect()
+    } else {
+        order
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.clone(), i))
+            .collect()
+    };
+    let mut site_label = None;
     let mut by_name: HashMap<String, HostJob> = HashMap::new();
     let mut templates = Templates::embedded();
     let mut secrets = BTreeMap::new();
@@ -370,6 +401,13 @@ fn plan_jobs(a: &AuditArgs, filter: &Arc<ControlFilter>) -> Result<Planned, CliE
         };
         let registry = registry::roles();
         let prepared = jobs::prepare(&run, &registry)?;
+        site_label = Some(
+            prepared
+                .site
+                .name
+                .clone()
+                .unwrap_or_else(|| prepared.site.source.display().to_string()),
+        );
         templates = jobs::load_templates(&prepared)?;
         let file = a
             .secrets
@@ -432,6 +470,8 @@ fn plan_jobs(a: &AuditArgs, filter: &Arc<ControlFilter>) -> Result<Planned, CliE
         out.push(job);
     }
     Ok(Planned {
+        site: site_label,
+        positions,
         jobs: out,
         templates,
         secrets,
@@ -596,7 +636,12 @@ pub fn probe_verdict(
 }
 
 /// The exit code of an audit.
-fn exit_of(run: &RunReport, fail_on: FailOn, diff: Option<&baseline::BaselineDiff>) -> Exit {
+pub(crate) fn exit_of(
+    run: &RunReport,
+    fail_on: FailOn,
+    diff: Option<&baseline::BaselineDiff>,
+    waived: &BTreeSet<(String, String)>,
+) -> Exit {
     if run
         .hosts
         .iter()
@@ -609,7 +654,11 @@ fn exit_of(run: &RunReport, fail_on: FailOn, diff: Option<&baseline::BaselineDif
     }
     let failing = match (fail_on, diff) {
         (FailOn::Worse, Some(d)) => d.worse(),
-        _ => run.hosts.iter().any(|h| h.verify.iter().any(|v| !v.pass)),
+        _ => run.hosts.iter().any(|h| {
+            h.verify
+                .iter()
+                .any(|v| !v.pass && !waived.contains(&(h.host.clone(), v.id.clone())))
+        }),
     };
     if failing { Exit::Drift } else { Exit::Ok }
 }
@@ -637,7 +686,7 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
             "must be at least 1 ms".into(),
         ));
     }
-    if a.fail_on == FailOn::Worse && a.baseline.is_none() {
+    if a.fail_on == FailOn::Worse && a.baseline.is_empty() {
         return Err(rampart_core::InputError::new(
             rampart_core::Location::file("--fail-on"),
             "`--fail-on worse` compares with a baseline, and none was given".to_owned(),
@@ -645,23 +694,30 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
         .with_hint("add --baseline FILE (an earlier `rampart audit --json` document)")
         .into());
     }
-    let base = match &a.baseline {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| {
-                CliError::from(rampart_core::InputError::in_file(
-                    p,
-                    format!("cannot read the baseline: {e}"),
-                ))
-            })?;
-            Some(baseline::parse(&text).map_err(|e| {
-                CliError::from(
-                    rampart_core::InputError::in_file(p, format!("not an audit document: {e}"))
-                        .with_hint("a baseline is what `rampart audit --json` printed earlier"),
-                )
-            })?)
-        }
-        None => None,
-    };
+    // Every baseline is read (and scored, for the trend); the last one is compared.
+    let mut history: Vec<TrendPoint> = Vec::new();
+    let mut base = None;
+    for p in &a.baseline {
+        let text = std::fs::read_to_string(p).map_err(|e| {
+            CliError::from(rampart_core::InputError::in_file(
+                p,
+                format!("cannot read the baseline: {e}"),
+            ))
+        })?;
+        let parsed = baseline::parse(&text).map_err(|e| {
+            CliError::from(
+                rampart_core::InputError::in_file(p, format!("not an audit document: {e}"))
+                    .with_hint("a baseline is what `rampart audit --json` printed earlier"),
+            )
+        })?;
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        history.push(TrendPoint::of(
+            &p.display().to_string(),
+            doc["generated"].as_str().map(str::to_owned),
+            &scores::of_doc(&doc),
+        ));
+        base = Some(parsed);
+    }
     let filter = Arc::new(ControlFilter {
         only: a.controls.clone(),
         skip: a.skip_controls.clone(),
@@ -687,6 +743,8 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
     let probe_on = !a.no_probe && filter.selects(PORTS_CONTROL);
     let mut notes = Vec::new();
     let mut planned = planned;
+    let site_label = planned.site.take();
+    let positions = std::mem::take(&mut planned.positions);
     let sink: exposure::Sink = Arc::default();
     let mut pending: HashMap<String, (String, Vec<u16>)> = HashMap::new();
     if probe_on {
@@ -868,18 +926,52 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
             b,
             &run,
             &a.baseline
-                .as_ref()
+                .last()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
         )
     });
-    let extras = Extras {
+    let waive = ControlFilter {
+        only: a.waive.clone(),
+        skip: Vec::new(),
+    };
+    let waived: BTreeSet<(String, String)> = if a.waive.is_empty() {
+        BTreeSet::new()
+    } else {
+        run.hosts
+            .iter()
+            .flat_map(|h| {
+                h.verify
+                    .iter()
+                    .filter(|v| !v.pass && waive.selects(&v.id))
+                    .map(|v| (h.host.clone(), v.id.clone()))
+            })
+            .collect()
+    };
+    let mut extras = Extras {
         generated: Some(generated),
         baseline: diff.as_ref(),
         notes,
+        site: site_label,
+        shard: a.conn.shard.clone(),
+        waived,
+        positions,
+        ..Extras::default()
     };
+    let mut doc = report::audit_json(&run, &extras);
+    let scored = scores::of_doc(&doc);
+    if !history.is_empty() {
+        history.push(TrendPoint::of(
+            "this run",
+            extras.generated.clone(),
+            &scored,
+        ));
+        doc["trend"] = serde_json::to_value(&history).unwrap_or_default();
+        extras.trend = history;
+    }
+    let waived_all = scored.waived.clone();
+    extras.scores = Some(&scored);
     if a.conn.json {
-        let mut doc = report::audit_json(&run, &extras);
         if let Some(hosts) = doc["hosts"].as_array_mut() {
             for h in hosts {
                 let name = h["host"].as_str().unwrap_or_default().to_owned();
@@ -907,7 +999,7 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
         let _ = out.write_all(text.as_bytes());
     }
     report::write_files(&run, a.html.as_deref(), a.junit.as_deref(), &extras)?;
-    Ok(exit_of(&run, a.fail_on, diff.as_ref()))
+    Ok(exit_of(&run, a.fail_on, diff.as_ref(), &waived_all))
 }
 
 #[cfg(test)]
@@ -985,18 +1077,30 @@ mod tests {
     #[test]
     fn exit_codes() {
         let mut run = crate::report::testdata::fleet();
-        assert_eq!(exit_of(&run, FailOn::Any, None), Exit::Unreachable);
+        assert_eq!(
+            exit_of(&run, FailOn::Any, None, &BTreeSet::new()),
+            Exit::Unreachable
+        );
         run.hosts.pop();
-        assert_eq!(exit_of(&run, FailOn::Any, None), Exit::Drift);
+        assert_eq!(
+            exit_of(&run, FailOn::Any, None, &BTreeSet::new()),
+            Exit::Drift
+        );
         let quiet = baseline::BaselineDiff::default();
-        assert_eq!(exit_of(&run, FailOn::Worse, Some(&quiet)), Exit::Ok);
+        assert_eq!(
+            exit_of(&run, FailOn::Worse, Some(&quiet), &BTreeSet::new()),
+            Exit::Ok
+        );
         for h in &mut run.hosts {
             for v in &mut h.verify {
                 v.pass = true;
             }
         }
-        assert_eq!(exit_of(&run, FailOn::Any, None), Exit::Ok);
+        assert_eq!(exit_of(&run, FailOn::Any, None, &BTreeSet::new()), Exit::Ok);
         run.hosts[0].error = Some("the fact probe failed".into());
-        assert_eq!(exit_of(&run, FailOn::Any, None), Exit::HostFailed);
+        assert_eq!(
+            exit_of(&run, FailOn::Any, None, &BTreeSet::new()),
+            Exit::HostFailed
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! A fleet audited as `--shard 1/4 .. 4/4` and merged with `rampart report merge` is the fleet
-//! audited at once, host for host (issue 16). On loopback sshds, no lab: 200 inventory hosts
+//! audited at once, host for host (issue 16). On loopback sshds, no lab: 100 inventory hosts
 //! (`RAMPART_SHARD_HOSTS=1000` for the issue's 1,000; on two shared cores a debug build takes
 //! about 10 minutes for the whole fleet alone) spread over four sshd endpoints, one in 50 pointing at a
 //! closed port (unreachable), each audited with the `custom` role's check (the port probe and
@@ -79,7 +79,7 @@ fn a_sharded_audit_merges_into_the_whole_fleets_report() {
     let n: usize = std::env::var("RAMPART_SHARD_HOSTS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+        .unwrap_or(100);
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let key = keygen(d, "id", "ed25519", "");

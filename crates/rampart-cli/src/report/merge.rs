@@ -24,8 +24,8 @@ pub struct Input {
 fn shown(v: &Value) -> String {
     match v {
         Value::Null => "no site (built-in controls only)".to_owned(),
-        Value::String(s) => format!("`{s}`"),
-        v => v.to_string(),
+        Value::String(s) => format!("`{}`", rampart_core::report::terminal_safe(s)),
+        v => rampart_core::report::terminal_safe(&v.to_string()).into_owned(),
     }
 }
 
@@ -45,7 +45,10 @@ pub fn merge(inputs: &[Input]) -> Result<Value, String> {
             if i.doc[key] != first.doc[key] {
                 let (a, b) = (&first.doc[key], &i.doc[key]);
                 let (a, b) = if key == "version" {
-                    (a.to_string(), b.to_string())
+                    (
+                        rampart_core::report::terminal_safe(&a.to_string()).into_owned(),
+                        rampart_core::report::terminal_safe(&b.to_string()).into_owned(),
+                    )
                 } else {
                     (shown(a), shown(b))
                 };

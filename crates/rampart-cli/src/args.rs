@@ -75,6 +75,11 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, value_name = "N")]
     pub forks: Option<usize>,
 
+    /// Only the I-th of N stable slices of the selected hosts (by a hash of each host's name),
+    /// for N runners that share one fleet: `--shard 1/4` .. `--shard 4/4`.
+    #[arg(long, global = true, value_name = "I/N")]
+    pub shard: Option<String>,
+
     /// One JSON document on stdout instead of the recap.
     #[arg(long, global = true)]
     pub json: bool,
@@ -99,16 +104,20 @@ pub struct GlobalArgs {
 
 /// The global options of the fleet commands, and the commands that take each one (every other
 /// command hides it from its help and refuses it on its command line).
-const FLEET_GLOBALS: [(&str, &[&str]); 6] = [
+const FLEET_GLOBALS: [(&str, &[&str]); 7] = [
     (
         "inventory",
         &["ping", "check", "apply", "audit", "inventory"],
     ),
     ("limit", &["ping", "check", "apply", "audit"]),
     ("forks", &["ping", "check", "apply", "audit"]),
-    ("json", &["ping", "check", "apply", "audit", "baseline"]),
+    (
+        "json",
+        &["ping", "check", "apply", "audit", "baseline", "report"],
+    ),
     ("quiet", &["ping", "check", "apply"]),
     ("log", &["ping", "check", "apply"]),
+    ("shard", &["ping", "check", "apply", "audit"]),
 ];
 
 /// The commands that refuse to run without an inventory.
@@ -200,6 +209,45 @@ pub enum Command {
     Audit(crate::audit::AuditArgs),
     /// The embedded CIS baseline: `rampart baseline list` prints its controls.
     Baseline(crate::baseline::BaselineArgs),
+    /// Work with audit reports: merge the reports of shards (`audit --shard I/N --json`).
+    Report(ReportArgs),
+}
+
+/// `rampart report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: ReportAction,
+}
+
+/// Report actions.
+#[derive(Debug, Subcommand)]
+pub enum ReportAction {
+    /// Merge shard reports (`rampart audit --shard I/N --json`) into one fleet report: the
+    /// matrix and scores on stdout (`--json`: the merged JSON document), and `--html`/`--junit`
+    /// files. Refuses reports of different sites or rampart versions.
+    Merge(MergeArgs),
+}
+
+/// `rampart report merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shard reports, JSON documents of `rampart audit --shard I/N --json`.
+    #[arg(value_name = "REPORT", required = true)]
+    pub reports: Vec<PathBuf>,
+
+    /// Write the merged fleet's self-contained HTML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
+    /// Write the merged fleet's JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Print the merged JSON document instead of the matrix (global `--json`).
+    #[arg(from_global)]
+    pub json: bool,
 }
 
 /// `rampart secrets`.
@@ -263,6 +311,10 @@ pub struct ConnArgs {
     /// At most N hosts at once (global `--forks`).
     #[arg(from_global)]
     pub forks: Option<usize>,
+
+    /// Only this slice of the selected hosts (global `--shard I/N`).
+    #[arg(from_global)]
+    pub shard: Option<String>,
 
     /// Learn the host keys of hosts never seen before (like OpenSSH's
     /// StrictHostKeyChecking=accept-new). A changed key is still refused.

@@ -576,3 +576,74 @@ pub fn secrets(a: SecretsArgs) -> Result<Exit, CliError> {
     }
     Ok(Exit::Ok)
 }
+
+/// `rampart report merge`: shard reports into one fleet report.
+pub fn report(a: crate::args::ReportArgs) -> Result<Exit, CliError> {
+    use crate::report::merge;
+    let crate::args::ReportAction::Merge(m) = a.action;
+    let mut inputs = Vec::with_capacity(m.reports.len());
+    for p in &m.reports {
+        let text = std::fs::read_to_string(p).map_err(|e| {
+            CliError::from(rampart_core::InputError::in_file(
+                p,
+                format!("cannot read the report: {e}"),
+            ))
+        })?;
+        let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            CliError::from(
+                rampart_core::InputError::in_file(p, format!("not JSON: {e}"))
+                    .with_hint("shard reports are what `rampart audit --shard I/N --json` printed"),
+            )
+        })?;
+        inputs.push(merge::Input {
+            label: p.display().to_string(),
+            doc,
+        });
+    }
+    let doc = merge::merge(&inputs).map_err(|e| {
+        CliError::from(rampart_core::InputError::new(
+            rampart_core::Location::file("rampart report merge"),
+            e,
+        ))
+    })?;
+    let run = crate::report::run_of_doc(&doc);
+    let scores = crate::report::scores::of_doc(&doc);
+    let extras = crate::report::Extras {
+        generated: doc["generated"].as_str().map(str::to_owned),
+        notes: doc["notes"]
+            .as_array()
+            .map(|n| {
+                n.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        site: doc["site"].as_str().map(str::to_owned),
+        waived: scores.waived.clone(),
+        scores: Some(&scores),
+        ..crate::report::Extras::default()
+    };
+    if m.json {
+        crate::output::print_json(&doc);
+    } else {
+        let width = console::Term::stdout()
+            .size_checked()
+            .map(|(_, w)| usize::from(w));
+        let text = crate::report::matrix::render(
+            &run,
+            &extras,
+            crate::report::matrix::Options {
+                colors: console::colors_enabled(),
+                width,
+            },
+        );
+        let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+    }
+    crate::report::write_files(&run, m.html.as_deref(), m.junit.as_deref(), &extras)?;
+    Ok(crate::audit::exit_of(
+        &run,
+        crate::audit::FailOn::Any,
+        None,
+        &scores.waived,
+    ))
+}

@@ -49,7 +49,65 @@ pub fn select(conn: &ConnArgs) -> Result<Selection, CliError> {
             .with_hint("the inventory is empty, or --limit excludes every host")
             .into());
     }
+    let mut hosts = hosts;
+    if let Some(spec) = &conn.shard {
+        let shard = Shard::parse(spec)
+            .map_err(|e| CliError::from(InputError::new(Location::file("--shard"), e)))?;
+        hosts.retain(|h| shard.selects(h));
+        if hosts.is_empty() {
+            return Err(InputError::in_file(
+                &conn.inventory,
+                format!("no host selected: shard {spec} of the selected hosts is empty"),
+            )
+            .with_hint("fewer shards than hosts: lower N in --shard I/N")
+            .into());
+        }
+    }
     Ok(Selection { inventory, hosts })
+}
+
+/// One stable slice of a fleet: `--shard I/N`. A host belongs to slice
+/// `fnv1a64(name) % N + 1`, so the same host lands in the same slice on every runner, in every
+/// run, whatever the inventory's order or the other hosts (adding a host moves no other).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// 1-based slice.
+    pub index: u64,
+    /// Slices in all.
+    pub count: u64,
+}
+
+impl Shard {
+    /// Parses `I/N`, 1 <= I <= N.
+    pub fn parse(spec: &str) -> Result<Shard, String> {
+        let bad = || format!("`{spec}` is not a shard: write I/N with 1 <= I <= N, e.g. 1/4");
+        let (i, n) = spec.trim().split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            i.trim().parse::<u64>().map_err(|_| bad())?,
+            n.trim().parse::<u64>().map_err(|_| bad())?,
+        );
+        if index == 0 || count == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The slice a host name falls in (1-based).
+    pub fn of(name: &str, count: u64) -> u64 {
+        // FNV-1a, 64 bits: fixed by its definition, so runners of any platform and any
+        // rampart version agree.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in name.as_bytes() {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h % count.max(1) + 1
+    }
+
+    /// Whether this slice holds the host.
+    pub fn selects(&self, name: &str) -> bool {
+        Shard::of(name, self.count) == self.index
+    }
 }
 
 /// Resolves every selected host's SSH target.
@@ -386,4 +444,44 @@ pub fn redactor(
         }
     }
     redactor
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Shard;
+
+    #[test]
+    fn shards_parse_and_refuse_nonsense() {
+        assert_eq!(Shard::parse("2/4"), Ok(Shard { index: 2, count: 4 }));
+        for bad in ["0/4", "5/4", "1/0", "4", "a/b", "1/4/2", ""] {
+            assert!(Shard::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_host_is_in_exactly_one_stable_slice() {
+        let names: Vec<String> = (0..1000).map(|i| format!("web{i:04}")).collect();
+        let mut sizes = [0usize; 4];
+        for n in &names {
+            let shards: Vec<u64> = (1..=4)
+                .filter(|i| {
+                    Shard {
+                        index: *i,
+                        count: 4,
+                    }
+                    .selects(n)
+                })
+                .collect();
+            assert_eq!(shards.len(), 1, "{n}");
+            sizes[(shards[0] - 1) as usize] += 1;
+        }
+        // Roughly even: each slice within 20% of a quarter.
+        assert!(sizes.iter().all(|s| (200..=300).contains(s)), "{sizes:?}");
+        // Stable: fixed by FNV-1a, not by the process, the platform or the other hosts.
+        assert_eq!(Shard::of("web0001", 4), Shard::of("web0001", 4));
+        assert_eq!(Shard::of("", 7), 0xcbf2_9ce4_8422_2325 % 7 + 1);
+        // Pinned: FNV-1a of "h1" is 0x08ba8707b55f07d2.
+        assert_eq!(Shard::of("h1", 4), 0x08ba_8707_b55f_07d2 % 4 + 1);
+        assert_eq!(Shard::of("h1", 4), 3);
+    }
 }

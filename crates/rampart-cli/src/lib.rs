@@ -29,7 +29,7 @@ pub struct Parsed(Cli);
 
 impl Parsed {
     /// The command's name, as typed: `ping`, `check`, `apply`, `inventory`, `roles`, `init`,
-    /// `secrets`, `audit` or `baseline`.
+    /// `secrets`, `audit`, `baseline` or `report`.
     pub fn command(&self) -> &'static str {
         match self.0.command {
             Command::Ping(_) => "ping",
@@ -41,6 +41,7 @@ impl Parsed {
             Command::Secrets(_) => "secrets",
             Command::Audit(_) => "audit",
             Command::Baseline(_) => "baseline",
+            Command::Report(_) => "report",
         }
     }
 
@@ -113,6 +114,7 @@ pub fn main() -> ExitCode {
             Command::Secrets(a) => commands::secrets(a),
             Command::Audit(a) => audit::run(a).await,
             Command::Baseline(a) => baseline::run(a),
+            Command::Report(a) => commands::report(a),
         }
     });
     match result {

@@ -14,28 +14,119 @@
 //! because a bare connect-and-close makes sshd log `kex_exchange_identification` errors that
 //! fail2ban's aggressive mode counts against the controller.
 
+use std::collections::BTreeSet;
 use std::io::ErrorKind;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
+
+/// How long a probe waits for an answer: from the measured round-trip time, within bounds.
+///
+/// Like nmap's adaptive timing: each answer (a SYN-ACK or a reset) is a round-trip sample,
+/// smoothed as TCP does (RFC 6298); the timeout is `srtt + 4 * rttvar`, never below `floor`
+/// nor above `ceiling`. Before the first answer the estimate is the host's hint (its SSH
+/// connection time, a few round trips), or `initial` without one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Timing {
+    /// A fixed timeout instead of the measured one (`--probe-timeout`).
+    pub fixed: Option<Duration>,
+    /// The shortest timeout, whatever the measurements say.
+    pub floor: Duration,
+    /// The longest timeout.
+    pub ceiling: Duration,
+    /// The timeout before anything was measured.
+    pub initial: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            fixed: None,
+            floor: Duration::from_millis(100),
+            ceiling: Duration::from_secs(2),
+            initial: Duration::from_secs(1),
+        }
+    }
+}
+
+/// One host's round-trip estimate (seconds).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Rtt {
+    /// Smoothed round-trip time.
+    pub srtt: f64,
+    /// Its variation.
+    pub rttvar: f64,
+    /// Answers measured so far (0: `srtt` is the hint, or nothing).
+    pub samples: u32,
+    /// Whether `srtt` holds a hint or a sample at all.
+    pub known: bool,
+}
+
+impl Rtt {
+    /// The estimate from a hint: the time an SSH login took, which is about four round trips
+    /// (TCP, key exchange, authentication, channel) plus the crypto, so an upper bound.
+    pub fn from_hint(hint: Option<Duration>) -> Rtt {
+        match hint {
+            Some(h) => {
+                let rtt = h.as_secs_f64() / 4.0;
+                Rtt {
+                    srtt: rtt,
+                    rttvar: rtt / 2.0,
+                    samples: 0,
+                    known: true,
+                }
+            }
+            None => Rtt::default(),
+        }
+    }
+
+    /// Takes one measured round trip into account (RFC 6298's smoothing; the first sample
+    /// replaces the hint).
+    pub fn sample(&mut self, r: Duration) {
+        let r = r.as_secs_f64();
+        if self.samples == 0 {
+            self.srtt = r;
+            self.rttvar = r / 2.0;
+        } else {
+            self.rttvar = 0.75 * self.rttvar + 0.25 * (self.srtt - r).abs();
+            self.srtt = 0.875 * self.srtt + 0.125 * r;
+        }
+        self.samples += 1;
+        self.known = true;
+    }
+
+    /// The timeout for the next probe.
+    pub fn timeout(&self, t: &Timing) -> Duration {
+        if let Some(f) = t.fixed {
+            return f;
+        }
+        if !self.known {
+            return t.initial.clamp(t.floor, t.ceiling);
+        }
+        let secs = self.srtt + 4.0 * self.rttvar;
+        Duration::from_secs_f64(secs.max(0.0)).clamp(t.floor, t.ceiling)
+    }
+}
 
 /// Knobs of a scan.
 #[derive(Clone, Debug)]
 pub struct ProbeOptions {
-    /// Ports to try, in order.
+    /// TCP ports to try on a target that names none of its own, in order.
     pub ports: Vec<u16>,
     /// Sockets in flight at once, over all hosts together.
     pub concurrency: usize,
-    /// How long one connect may take before the port counts as filtered.
-    pub timeout: Duration,
+    /// How long a probe waits for an answer.
+    pub timing: Timing,
     /// How long an open port is given to send a banner.
     pub banner_timeout: Duration,
+    /// Probe the ports that timed out once more, with twice the timeout.
+    pub retry: bool,
 }
 
 impl Default for ProbeOptions {
@@ -43,14 +134,24 @@ impl Default for ProbeOptions {
         ProbeOptions {
             ports: (1..=u16::MAX).collect(),
             concurrency: 1024,
-            timeout: Duration::from_millis(300),
+            timing: Timing::default(),
             banner_timeout: Duration::from_millis(800),
+            retry: true,
         }
     }
 }
 
+/// What a host says about itself once its facts are in: more ports to probe from outside.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Later {
+    /// TCP ports (listening sockets, forwarded ports, ports the firewall allows).
+    pub tcp: Vec<u16>,
+    /// UDP ports (listening sockets, forwarded ports).
+    pub udp: Vec<u16>,
+}
+
 /// One host to scan.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct ProbeTarget {
     /// The inventory name.
     pub host: String,
@@ -59,6 +160,26 @@ pub struct ProbeTarget {
     /// Ports not to probe: the SSH port rampart is connected to (its session proves the port
     /// open, and a probe of it would only add a line to sshd's log).
     pub skip: Vec<u16>,
+    /// The TCP ports to probe first; `None`: [`ProbeOptions::ports`].
+    pub ports: Option<Vec<u16>>,
+    /// The host's SSH login time, as a first round-trip estimate ([`Rtt::from_hint`]).
+    pub rtt_hint: Option<Duration>,
+    /// More ports, known later (when the host's facts are in); probed after the first ones.
+    pub later: Option<oneshot::Receiver<Later>>,
+}
+
+impl ProbeTarget {
+    /// A target with the default ports and nothing more to come.
+    pub fn new(host: &str, address: &str, skip: Vec<u16>) -> ProbeTarget {
+        ProbeTarget {
+            host: host.into(),
+            address: address.into(),
+            skip,
+            ports: None,
+            rtt_hint: None,
+            later: None,
+        }
+    }
 }
 
 /// An open port.
@@ -69,6 +190,45 @@ pub struct OpenPort {
     /// The first line the service sent by itself, printable ASCII, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub banner: Option<String>,
+}
+
+/// What a UDP probe of one port saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UdpState {
+    /// The service answered.
+    Open,
+    /// The host answered "port unreachable".
+    Closed,
+    /// Nothing came back: a firewall drops it, or the service ignores the probe (UDP cannot
+    /// tell these apart).
+    #[serde(rename = "open|filtered")]
+    OpenFiltered,
+    /// The probe could not be sent.
+    Error,
+}
+
+impl UdpState {
+    /// As nmap spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UdpState::Open => "open",
+            UdpState::Closed => "closed",
+            UdpState::OpenFiltered => "open|filtered",
+            UdpState::Error => "error",
+        }
+    }
+}
+
+/// A probed UDP port.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UdpPort {
+    /// The port number.
+    pub port: u16,
+    /// What came back.
+    pub state: UdpState,
+    /// The protocol the probe spoke ("dns", "ntp", "wireguard", "empty").
+    pub payload: &'static str,
 }
 
 /// What a scan found on one host.
@@ -82,8 +242,10 @@ pub struct HostScan {
     pub open: Vec<OpenPort>,
     /// Ports that answered with a reset.
     pub closed: usize,
-    /// Ports that did not answer within the timeout.
+    /// Ports that did not answer within the timeout (twice, with a retry).
     pub filtered: usize,
+    /// Ports probed a second time because the first probe timed out.
+    pub retried: usize,
     /// Ports left out on purpose ([`ProbeTarget::skip`]).
     pub skipped: Vec<u16>,
     /// Ports whose connect failed otherwise (host or network unreachable, ...).
@@ -91,9 +253,17 @@ pub struct HostScan {
     /// The first such error, for the report.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
+    /// UDP ports probed, ascending.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub udp: Vec<UdpPort>,
     /// The scan could not run at all (the address did not resolve).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The smoothed round-trip time measured (milliseconds), if any answer came back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<f64>,
+    /// The timeout the first probes used at the end (milliseconds).
+    pub timeout_ms: f64,
     /// Seconds from the start of the whole scan to this host's first connect.
     pub start: f64,
     /// Seconds this host's scan took.
@@ -101,7 +271,7 @@ pub struct HostScan {
 }
 
 impl HostScan {
-    /// The ports scanned.
+    /// The TCP ports scanned.
     pub fn scanned(&self) -> usize {
         self.open.len() + self.closed + self.filtered + self.errors
     }
@@ -139,6 +309,49 @@ pub fn parse_ports(spec: &str) -> Result<Vec<u16>, String> {
     Ok(out)
 }
 
+/// Raises this process's open-file soft limit as far as the hard limit allows (macOS refuses
+/// more than `OPEN_MAX` whatever the hard limit says, so a refused raise is retried at 10240).
+/// Returns the soft limit in force afterwards, or `None` where there is no such limit.
+pub fn raise_nofile_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+        let cur = getrlimit(Resource::Nofile);
+        let soft = cur.current;
+        let hard = cur.maximum;
+        let want = hard.unwrap_or(u64::MAX);
+        if soft.is_some_and(|s| s < want) {
+            for target in [want, 10_240.min(want)] {
+                if soft.is_some_and(|s| s >= target) {
+                    break;
+                }
+                let raised = Rlimit {
+                    current: Some(target),
+                    maximum: hard,
+                };
+                if setrlimit(Resource::Nofile, raised).is_ok() {
+                    break;
+                }
+            }
+        }
+        getrlimit(Resource::Nofile).current.or(Some(u64::MAX))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// Sockets the probe keeps in flight, from the open-file limit: what is left after `reserve`
+/// descriptors (the SSH connections, the reports, the runtime), at most 8192 (beyond that a
+/// scan is no faster: the hosts answer no quicker, and each socket in flight costs memory),
+/// at least 16.
+pub fn sockets_for(limit: Option<u64>, reserve: u64) -> usize {
+    const MAX: u64 = 8192;
+    let free = limit.map_or(MAX, |l| l.saturating_sub(reserve));
+    usize::try_from(free.clamp(16, MAX)).unwrap_or(16)
+}
+
 enum PortState {
     Open(Option<String>),
     Closed,
@@ -161,38 +374,60 @@ pub async fn scan_with(
     opts: ProbeOptions,
     on_done: OnDone,
 ) -> Vec<HostScan> {
+    let names: Vec<String> = targets.iter().map(|t| t.host.clone()).collect();
+    let (tx, rx) = mpsc::unbounded_channel();
+    for t in targets {
+        let _ = tx.send(t);
+    }
+    drop(tx);
+    let mut got = scan_stream(rx, opts, on_done).await;
+    names
+        .into_iter()
+        .map(|n| match got.iter().position(|s| s.host == n) {
+            Some(i) => got.swap_remove(i),
+            None => HostScan {
+                host: n,
+                error: Some("the port probe of this host ended abnormally (a bug)".into()),
+                ..HostScan::default()
+            },
+        })
+        .collect()
+}
+
+/// Scans targets as they arrive (a host is probed as soon as the caller knows enough about it),
+/// until the channel closes and every scan ended. One semaphore caps the sockets in flight over
+/// all of them. Results come in the order the scans ended.
+pub async fn scan_stream(
+    mut targets: mpsc::UnboundedReceiver<ProbeTarget>,
+    opts: ProbeOptions,
+    on_done: OnDone,
+) -> Vec<HostScan> {
     let t0 = Instant::now();
     let sem = Arc::new(Semaphore::new(
         opts.concurrency.clamp(1, Semaphore::MAX_PERMITS),
     ));
     let opts = Arc::new(opts);
-    let mut set = JoinSet::new();
-    let n = targets.len();
-    for (i, t) in targets.iter().cloned().enumerate() {
-        let sem = sem.clone();
-        let opts = opts.clone();
-        set.spawn(async move { (i, scan_host(t, sem, opts, t0).await) });
-    }
-    let mut out: Vec<Option<HostScan>> = vec![None; n];
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok((i, r)) => {
-                on_done(&r);
-                out[i] = Some(r);
-            }
-            Err(e) => tracing::error!("a port probe task ended abnormally: {e}"),
+    let mut set: JoinSet<HostScan> = JoinSet::new();
+    let mut out = Vec::new();
+    let mut open = true;
+    while open || !set.is_empty() {
+        tokio::select! {
+            t = targets.recv(), if open => match t {
+                Some(t) => {
+                    set.spawn(scan_host(t, sem.clone(), opts.clone(), t0));
+                }
+                None => open = false,
+            },
+            Some(joined) = set.join_next(), if !set.is_empty() => match joined {
+                Ok(r) => {
+                    on_done(&r);
+                    out.push(r);
+                }
+                Err(e) => tracing::error!("a port probe task ended abnormally: {e}"),
+            },
         }
     }
-    out.into_iter()
-        .zip(targets)
-        .map(|(r, t)| {
-            r.unwrap_or_else(|| HostScan {
-                host: t.host,
-                error: Some("the port probe of this host ended abnormally (a bug)".into()),
-                ..HostScan::default()
-            })
-        })
-        .collect()
+    out
 }
 
 /// Resolves an inventory address to the one IP the scan uses (the first the resolver gives,
@@ -214,8 +449,29 @@ async fn resolve(address: &str) -> Result<IpAddr, String> {
         .ok_or_else(|| format!("`{address}` resolves to no address"))
 }
 
+/// One host's probing context, shared by its port tasks.
+struct HostCtx {
+    ip: IpAddr,
+    sem: Arc<Semaphore>,
+    opts: Arc<ProbeOptions>,
+    rtt: Mutex<Rtt>,
+}
+
+impl HostCtx {
+    fn timeout(&self) -> Duration {
+        self.rtt
+            .lock()
+            .map_or(self.opts.timing.initial, |r| r.timeout(&self.opts.timing))
+    }
+    fn sample(&self, d: Duration) {
+        if let Ok(mut r) = self.rtt.lock() {
+            r.sample(d);
+        }
+    }
+}
+
 async fn scan_host(
-    t: ProbeTarget,
+    mut t: ProbeTarget,
     sem: Arc<Semaphore>,
     opts: Arc<ProbeOptions>,
     t0: Instant,
@@ -232,42 +488,99 @@ async fn scan_host(
         }
     };
     r.ip = ip.to_string();
-    r.skipped = opts
-        .ports
-        .iter()
-        .copied()
-        .filter(|p| t.skip.contains(p))
-        .collect();
     let started = Instant::now();
     r.start = started.duration_since(t0).as_secs_f64();
+    let ctx = Arc::new(HostCtx {
+        ip,
+        sem,
+        rtt: Mutex::new(Rtt::from_hint(t.rtt_hint)),
+        opts: opts.clone(),
+    });
+    let mut done: BTreeSet<u16> = BTreeSet::new();
+    let first = t.ports.take().unwrap_or_else(|| opts.ports.clone());
+    tcp_round(&ctx, &t.skip, first, &mut done, &mut r).await;
+    if let Some(later) = t.later.take() {
+        // The sender is dropped when the host has nothing more to say (it was unreachable).
+        let more = later.await.unwrap_or_default();
+        tcp_round(&ctx, &t.skip, more.tcp, &mut done, &mut r).await;
+        let mut udp = more.udp;
+        udp.sort_unstable();
+        udp.dedup();
+        r.udp = udp_round(&ctx, udp).await;
+    }
+    r.open.sort_by_key(|o| o.port);
+    let rtt = ctx.rtt.lock().map(|x| *x).unwrap_or_default();
+    r.rtt_ms = (rtt.samples > 0).then_some(rtt.srtt * 1000.0);
+    r.timeout_ms = ctx.timeout().as_secs_f64() * 1000.0;
+    r.seconds = started.elapsed().as_secs_f64();
+    r
+}
+
+/// Probes `ports` (but the skipped and those already done), then once more those that timed
+/// out, with twice the timeout.
+async fn tcp_round(
+    ctx: &Arc<HostCtx>,
+    skip: &[u16],
+    ports: Vec<u16>,
+    done: &mut BTreeSet<u16>,
+    r: &mut HostScan,
+) {
+    let mut todo = Vec::new();
+    for p in ports {
+        if skip.contains(&p) {
+            if !r.skipped.contains(&p) {
+                r.skipped.push(p);
+            }
+        } else if done.insert(p) {
+            todo.push(p);
+        }
+    }
+    let timed_out = tcp_pass(ctx, todo, 1, r).await;
+    if ctx.opts.retry && !timed_out.is_empty() {
+        r.retried += timed_out.len();
+        let again = tcp_pass(ctx, timed_out, 2, r).await;
+        r.filtered += again.len();
+    } else {
+        r.filtered += timed_out.len();
+    }
+}
+
+/// One pass over `ports`, each probe waiting `factor` times the current timeout. Returns the
+/// ports that timed out; records everything else in `r`.
+async fn tcp_pass(ctx: &Arc<HostCtx>, ports: Vec<u16>, factor: u32, r: &mut HostScan) -> Vec<u16> {
+    let mut timed_out = Vec::new();
     let mut set: JoinSet<(u16, PortState)> = JoinSet::new();
-    for &port in opts.ports.iter().filter(|p| !t.skip.contains(p)) {
+    let mut take = |done: (u16, PortState), r: &mut HostScan| match done.1 {
+        PortState::Filtered => timed_out.push(done.0),
+        s => record(r, done.0, s),
+    };
+    for port in ports {
         // The semaphore is never closed, so acquiring only fails if that changes: stop then.
-        let Ok(permit) = sem.clone().acquire_owned().await else {
+        let Ok(permit) = ctx.sem.clone().acquire_owned().await else {
             break;
         };
-        let opts = opts.clone();
+        let ctx2 = ctx.clone();
         set.spawn(async move {
-            let state = probe_port(SocketAddr::new(ip, port), &opts).await;
+            let wait = (ctx2.timeout() * factor).min(ctx2.opts.timing.ceiling.max(ctx2.timeout()));
+            let state = probe_port(&ctx2, SocketAddr::new(ctx2.ip, port), wait).await;
             drop(permit);
             (port, state)
         });
         // Drain what finished, so a 65535-port scan never holds 65535 results in the set.
         while let Some(done) = set.try_join_next() {
-            if let Ok((p, s)) = done {
-                record(&mut r, p, s);
+            if let Ok(d) = done {
+                take(d, r);
             }
         }
     }
     while let Some(done) = set.join_next().await {
         match done {
-            Ok((p, s)) => record(&mut r, p, s),
-            Err(e) => record(&mut r, 0, PortState::Error(e.to_string())),
+            Ok(d) => take(d, r),
+            Err(e) => record(r, 0, PortState::Error(e.to_string())),
         }
     }
-    r.open.sort_by_key(|o| o.port);
-    r.seconds = started.elapsed().as_secs_f64();
-    r
+    timed_out.sort_unstable();
+    timed_out
 }
 
 fn record(r: &mut HostScan, port: u16, state: PortState) {
@@ -292,13 +605,20 @@ fn is_local_exhaustion(e: &std::io::Error) -> bool {
         || e.to_string().contains("Too many open files")
 }
 
-async fn probe_port(addr: SocketAddr, opts: &ProbeOptions) -> PortState {
+async fn probe_port(ctx: &HostCtx, addr: SocketAddr, wait: Duration) -> PortState {
     let mut pause = Duration::from_millis(20);
     for _attempt in 0..8 {
-        match tokio::time::timeout(opts.timeout, TcpStream::connect(addr)).await {
+        let sent = Instant::now();
+        match tokio::time::timeout(wait, TcpStream::connect(addr)).await {
             Err(_) => return PortState::Filtered,
-            Ok(Ok(stream)) => return PortState::Open(banner(stream, opts.banner_timeout).await),
-            Ok(Err(e)) if e.kind() == ErrorKind::ConnectionRefused => return PortState::Closed,
+            Ok(Ok(stream)) => {
+                ctx.sample(sent.elapsed());
+                return PortState::Open(banner(stream, ctx.opts.banner_timeout).await);
+            }
+            Ok(Err(e)) if e.kind() == ErrorKind::ConnectionRefused => {
+                ctx.sample(sent.elapsed());
+                return PortState::Closed;
+            }
             Ok(Err(e)) if is_local_exhaustion(&e) => {
                 tracing::debug!(%addr, error = %e, "controller out of sockets; retrying");
                 tokio::time::sleep(pause).await;
@@ -338,6 +658,96 @@ async fn banner(mut stream: TcpStream, wait: Duration) -> Option<String> {
         .take(80)
         .collect();
     (!line.is_empty()).then_some(line)
+}
+
+/// The datagram a UDP probe sends to a port, and the protocol's name: a question the service
+/// answers where one is known (a DNS query for the root's NS records, an NTP client request),
+/// a WireGuard handshake initiation (WireGuard answers only peers that know its key, so
+/// silence is all an outsider gets), else an empty line.
+pub fn udp_payload(port: u16) -> (&'static str, Vec<u8>) {
+    match port {
+        53 | 5353 | 5355 => (
+            "dns",
+            vec![
+                0x72, 0x70, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                0x02, 0x00, 0x01,
+            ],
+        ),
+        123 => {
+            let mut p = vec![0u8; 48];
+            p[0] = 0x23; // LI 0, version 4, mode 3 (client)
+            ("ntp", p)
+        }
+        51820 | 41641 => {
+            let mut p = vec![0u8; 148];
+            p[0] = 1; // handshake initiation
+            ("wireguard", p)
+        }
+        _ => ("empty", b"\n".to_vec()),
+    }
+}
+
+async fn udp_round(ctx: &Arc<HostCtx>, ports: Vec<u16>) -> Vec<UdpPort> {
+    let mut set: JoinSet<UdpPort> = JoinSet::new();
+    for port in ports {
+        let Ok(permit) = ctx.sem.clone().acquire_owned().await else {
+            break;
+        };
+        let ctx = ctx.clone();
+        set.spawn(async move {
+            let (payload, bytes) = udp_payload(port);
+            // UDP services may take longer than a handshake: twice the TCP timeout, then once
+            // more with four times.
+            let mut state = UdpState::OpenFiltered;
+            for factor in [2, 4] {
+                let wait = (ctx.timeout() * factor).max(Duration::from_millis(200));
+                state = udp_probe(SocketAddr::new(ctx.ip, port), &bytes, wait).await;
+                if state != UdpState::OpenFiltered {
+                    break;
+                }
+            }
+            drop(permit);
+            UdpPort {
+                port,
+                state,
+                payload,
+            }
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(done) = set.join_next().await {
+        if let Ok(p) = done {
+            out.push(p);
+        }
+    }
+    out.sort_by_key(|p| p.port);
+    out
+}
+
+async fn udp_probe(addr: SocketAddr, payload: &[u8], wait: Duration) -> UdpState {
+    let local: SocketAddr = match addr {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let Ok(sock) = UdpSocket::bind(local).await else {
+        return UdpState::Error;
+    };
+    if sock.connect(addr).await.is_err() {
+        return UdpState::Error;
+    }
+    match sock.send(payload).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => return UdpState::Closed,
+        Err(_) => return UdpState::Error,
+    }
+    let mut buf = [0u8; 512];
+    match tokio::time::timeout(wait, sock.recv(&mut buf)).await {
+        Err(_) => UdpState::OpenFiltered,
+        Ok(Ok(_)) => UdpState::Open,
+        // A connected UDP socket reports the host's ICMP port unreachable as a refusal.
+        Ok(Err(e)) if e.kind() == ErrorKind::ConnectionRefused => UdpState::Closed,
+        Ok(Err(_)) => UdpState::Error,
+    }
 }
 
 #[cfg(test)]
@@ -390,16 +800,16 @@ mod tests {
         ports.dedup();
         let n = ports.len();
         let res = scan(
-            vec![ProbeTarget {
-                host: "lo".into(),
-                address: "127.0.0.1".into(),
-                skip: vec![],
-            }],
+            vec![ProbeTarget::new("lo", "127.0.0.1", vec![])],
             ProbeOptions {
                 ports,
                 concurrency: 4,
-                timeout: Duration::from_secs(2),
+                timing: Timing {
+                    fixed: Some(Duration::from_secs(2)),
+                    ..Timing::default()
+                },
                 banner_timeout: Duration::from_millis(300),
+                retry: true,
             },
         )
         .await;
@@ -428,14 +838,9 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = l.local_addr().expect("addr").port();
         let res = scan(
-            vec![ProbeTarget {
-                host: "lo".into(),
-                address: "127.0.0.1".into(),
-                skip: vec![port],
-            }],
+            vec![ProbeTarget::new("lo", "127.0.0.1", vec![port])],
             ProbeOptions {
                 ports: vec![port],
-                timeout: Duration::from_secs(2),
                 ..ProbeOptions::default()
             },
         )
@@ -454,5 +859,117 @@ mod tests {
             resolve("[::1]").await,
             Ok("::1".parse::<IpAddr>().expect("ip"))
         );
+    }
+
+    #[test]
+    fn timeouts_follow_the_measured_round_trip_within_bounds() {
+        let t = Timing::default();
+        // Nothing known: the initial timeout.
+        assert_eq!(Rtt::default().timeout(&t), Duration::from_secs(1));
+        // A 40 ms SSH login: 10 ms a round trip, 5 ms variation: 30 ms, raised to the floor.
+        let hinted = Rtt::from_hint(Some(Duration::from_millis(40)));
+        assert_eq!(hinted.timeout(&t), t.floor);
+        // A 2 s login over a satellite link: 0.5 s + 4 * 0.25 s = 1.5 s.
+        let slow = Rtt::from_hint(Some(Duration::from_secs(2)));
+        assert_eq!(slow.timeout(&t), Duration::from_millis(1500));
+        // An 8 s login: capped.
+        let worse = Rtt::from_hint(Some(Duration::from_secs(8)));
+        assert_eq!(worse.timeout(&t), t.ceiling);
+        // The first answer replaces the hint; steady answers shrink the variation.
+        let mut r = Rtt::from_hint(Some(Duration::from_secs(2)));
+        r.sample(Duration::from_millis(200));
+        assert_eq!(r.samples, 1);
+        assert!((r.srtt - 0.2).abs() < 1e-9 && (r.rttvar - 0.1).abs() < 1e-9);
+        assert_eq!(r.timeout(&t), Duration::from_millis(600));
+        for _ in 0..50 {
+            r.sample(Duration::from_millis(200));
+        }
+        let steady = r.timeout(&t);
+        assert!(
+            steady >= Duration::from_millis(200) && steady < Duration::from_millis(210),
+            "{steady:?}"
+        );
+        // A fixed timeout wins over everything.
+        let fixed = Timing {
+            fixed: Some(Duration::from_millis(300)),
+            ..t
+        };
+        assert_eq!(r.timeout(&fixed), Duration::from_millis(300));
+    }
+
+    #[test]
+    fn socket_budget_comes_from_the_file_limit() {
+        assert_eq!(sockets_for(Some(20_000), 200), 8192);
+        assert_eq!(sockets_for(Some(1024), 200), 824);
+        assert_eq!(sockets_for(Some(100), 200), 16);
+        assert_eq!(sockets_for(None, 200), 8192);
+        let raised = raise_nofile_limit();
+        if cfg!(unix) {
+            assert!(raised.is_some_and(|l| l >= 16));
+        }
+    }
+
+    #[test]
+    fn udp_payloads_speak_the_protocol() {
+        assert_eq!(udp_payload(53).0, "dns");
+        assert_eq!(udp_payload(53).1.len(), 17);
+        let (name, ntp) = udp_payload(123);
+        assert_eq!((name, ntp.len(), ntp[0] & 0x07), ("ntp", 48, 3));
+        assert_eq!(udp_payload(51820).0, "wireguard");
+        assert_eq!(udp_payload(9999).0, "empty");
+    }
+
+    /// A closed and a silent port time out / refuse, an echoing one answers: open, closed and
+    /// open|filtered are told apart on loopback. Ports that come later are probed after the
+    /// first ones, and the RTT of the answers is measured.
+    #[tokio::test]
+    async fn later_ports_and_udp_are_probed() {
+        let echo = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let silent = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let closed = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let (pe, ps, pc) = (
+            echo.local_addr().expect("a").port(),
+            silent.local_addr().expect("a").port(),
+            closed.local_addr().expect("a").port(),
+        );
+        drop(closed);
+        let answer = tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            for _ in 0..2 {
+                if let Ok((n, from)) = echo.recv_from(&mut buf).await {
+                    let _ = echo.send_to(&buf[..n], from).await;
+                }
+            }
+        });
+        let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let pt = tcp.local_addr().expect("a").port();
+        let (tx, rx) = oneshot::channel();
+        let mut target = ProbeTarget::new("lo", "127.0.0.1", vec![]);
+        target.ports = Some(vec![]);
+        target.later = Some(rx);
+        let scanning = tokio::spawn(scan(
+            vec![target],
+            ProbeOptions {
+                timing: Timing {
+                    floor: Duration::from_millis(100),
+                    ..Timing::default()
+                },
+                ..ProbeOptions::default()
+            },
+        ));
+        tx.send(Later {
+            tcp: vec![pt],
+            udp: vec![pe, ps, pc],
+        })
+        .expect("send");
+        let r = scanning.await.expect("join").remove(0);
+        assert_eq!(r.open.iter().map(|o| o.port).collect::<Vec<_>>(), [pt]);
+        let state = |p: u16| r.udp.iter().find(|u| u.port == p).map(|u| u.state);
+        assert_eq!(state(pe), Some(UdpState::Open), "{r:?}");
+        assert_eq!(state(ps), Some(UdpState::OpenFiltered), "{r:?}");
+        assert_eq!(state(pc), Some(UdpState::Closed), "{r:?}");
+        assert!(r.rtt_ms.is_some());
+        answer.abort();
+        drop(silent);
     }
 }

@@ -15,12 +15,13 @@
 //! an SSH server before closing so sshd logs a plain disconnect.
 
 pub mod controls;
+pub mod exposure;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use rampart_core::facts::FactRequest;
@@ -28,7 +29,7 @@ use rampart_core::report::{HostReport, Mode, Phase, RunReport};
 use rampart_core::role::{Configured, HostContext, RoleError, RolePlan};
 use rampart_core::template::Templates;
 use rampart_core::verify::{Check, Verdict};
-use rampart_engine::portprobe::{self, HostScan, ProbeOptions, ProbeTarget};
+use rampart_engine::portprobe::{self, HostScan, ProbeOptions, ProbeTarget, Timing};
 use rampart_engine::{HostJob, Reporter, RoleJob, RunOptions, Shared, VerifyPolicy, run_fleet};
 use rampart_ssh::{ClientOptions, Connector, HostKeyPolicy};
 
@@ -36,13 +37,18 @@ use crate::args::{ConnArgs, RunArgs};
 use crate::error::{CliError, Exit};
 use crate::jobs;
 use crate::registry;
+use crate::report::scores::{self, TrendPoint};
 use crate::report::{self, Extras, baseline};
 use controls::ControlFilter;
+use exposure::{HostExposure, PortMode, PortView};
+use tokio::sync::{mpsc, oneshot};
 
 /// The id of the external port probe's control.
 pub const PORTS_CONTROL: &str = "ports.only-ssh";
 /// The name under which built-in controls travel through the engine, like a role.
 const BUILTIN_ROLE: &str = "audit";
+/// The name under which the host's account of its exposure travels through the engine.
+const EXPOSURE_ROLE: &str = "audit-exposure";
 
 /// `rampart audit`.
 #[derive(Debug, Args)]
@@ -76,9 +82,17 @@ pub struct AuditArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
-    /// An earlier `rampart audit --json` document: show what got worse since.
+    /// An earlier `rampart audit --json` document: show what got worse (and better) since.
+    /// Repeat it to give a history, oldest first: the last one is compared with this run, and
+    /// the reports say the fleet's score over all of them.
     #[arg(long, value_name = "FILE")]
-    pub baseline: Option<PathBuf>,
+    pub baseline: Vec<PathBuf>,
+
+    /// Waive these controls: comma-separated ids, `*` matches anything. A waived control
+    /// still runs and shows its evidence, but counts as waived, not failed, in the scores and
+    /// the exit code.
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub waive: Vec<String>,
 
     /// What makes the exit code 5: any failing control, or only a control that got worse since
     /// --baseline (for CI that tolerates known failures).
@@ -101,21 +115,35 @@ pub struct AuditArgs {
     #[arg(long)]
     pub no_probe: bool,
 
-    /// TCP ports the probe tries: `1-65535`, `22,80,443`, `1-1024,8080`.
-    #[arg(long, value_name = "PORTS", default_value = "1-65535")]
-    pub probe_ports: String,
+    /// TCP ports the probe tries: `default` (every port the host says could be reachable:
+    /// its listening sockets, forwarded and firewall-allowed ports; plus 1-1024 and common
+    /// service ports), `all` (1-65535), or a list (`22,80,443`, `1-1024,8080`). The host's
+    /// listening UDP sockets are probed in every case.
+    #[arg(
+        long = "ports",
+        visible_alias = "probe-ports",
+        value_name = "PORTS",
+        default_value = "default"
+    )]
+    pub ports: String,
 
     /// Ports that may be open besides the SSH port rampart connects to (`443,8443`).
     #[arg(long, value_name = "PORTS")]
     pub probe_allow: Option<String>,
 
-    /// Sockets the probe keeps in flight at once, over all hosts together.
-    #[arg(long, value_name = "N", default_value_t = 1024)]
-    pub probe_concurrency: usize,
+    /// Sockets the probe keeps in flight at once, over all hosts together (default: from the
+    /// open-file limit, raised to its hard limit; `-v` says what was chosen).
+    #[arg(long, value_name = "N")]
+    pub probe_concurrency: Option<usize>,
 
-    /// Milliseconds a connect may take before the port counts as filtered.
-    #[arg(long, value_name = "MS", default_value_t = 300)]
-    pub probe_timeout: u64,
+    /// Milliseconds a connect may take before the port counts as filtered (default: measured
+    /// per host, a few round-trip times, 100 ms to 2 s).
+    #[arg(long, value_name = "MS")]
+    pub probe_timeout: Option<u64>,
+
+    /// Verbosity (global `-v`).
+    #[arg(from_global)]
+    pub verbose: u8,
 }
 
 /// When a failing control makes the exit code 5.
@@ -164,13 +192,100 @@ impl Configured for Filtered {
     }
 }
 
+/// Feeds the port probe as hosts come in: a host's scan starts once its SSH login is done
+/// (its time is the first round-trip estimate) with the port list's ports, and gets the ports
+/// the host reported once its checks are in.
+struct ProbeFeed {
+    tx: Mutex<Option<mpsc::UnboundedSender<ProbeTarget>>>,
+    /// Hosts whose scan has not started: address and ports to skip.
+    pending: Mutex<HashMap<String, (String, Vec<u16>)>>,
+    /// Scans waiting for the host's side.
+    later: Mutex<HashMap<String, oneshot::Sender<portprobe::Later>>>,
+    connecting: Mutex<HashMap<String, Instant>>,
+    sink: exposure::Sink,
+    mode: PortMode,
+}
+
+impl ProbeFeed {
+    fn start(&self, host: &str, hint: Option<Duration>, more: bool) {
+        let Some((address, skip)) = self.pending.lock().ok().and_then(|mut p| p.remove(host))
+        else {
+            return;
+        };
+        let mut t = ProbeTarget::new(host, &address, skip);
+        t.ports = Some(self.mode.first_ports());
+        t.rtt_hint = hint;
+        if more {
+            let (tx, rx) = oneshot::channel();
+            t.later = Some(rx);
+            if let Ok(mut l) = self.later.lock() {
+                l.insert(host.to_owned(), tx);
+            }
+        }
+        if let Ok(g) = self.tx.lock()
+            && let Some(tx) = g.as_ref()
+        {
+            let _ = tx.send(t);
+        }
+    }
+
+    /// Starts what has not started and closes the feed (the fleet run is over).
+    fn close(&self) {
+        let rest: Vec<String> = self
+            .pending
+            .lock()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        for h in rest {
+            self.start(&h, None, false);
+        }
+        if let Ok(mut l) = self.later.lock() {
+            l.clear();
+        }
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+    }
+}
+
 /// Progress on stderr: one line per host when its checks are in, one per port probe.
 struct AuditProgress {
     quiet: bool,
+    feed: Option<ProbeFeed>,
 }
 
 impl Reporter for AuditProgress {
+    fn phase(&self, host: &str, phase: &str) {
+        let Some(feed) = &self.feed else { return };
+        match phase {
+            "connect" => {
+                if let Ok(mut c) = feed.connecting.lock() {
+                    c.insert(host.to_owned(), Instant::now());
+                }
+            }
+            "facts" => {
+                let hint = feed
+                    .connecting
+                    .lock()
+                    .ok()
+                    .and_then(|mut c| c.remove(host))
+                    .map(|t| t.elapsed());
+                feed.start(host, hint, true);
+            }
+            _ => {}
+        }
+    }
+
     fn finished(&self, r: &HostReport) {
+        if let Some(feed) = &self.feed {
+            // Unreachable, or failed before its facts: the port list only.
+            feed.start(&r.host, None, false);
+            let tx = feed.later.lock().ok().and_then(|mut l| l.remove(&r.host));
+            let e = feed.sink.lock().ok().and_then(|s| s.get(&r.host).cloned());
+            if let (Some(tx), Some(e)) = (tx, e) {
+                let _ = tx.send(feed.mode.later(&e));
+            }
+        }
         if self.quiet {
             return;
         }
@@ -224,11 +339,15 @@ fn input_error(what: &str, message: String) -> CliError {
 
 /// Everything the engine needs from the site: jobs with the roles' checks, templates, secrets.
 struct Planned {
+    /// The site's name (else its file), for merging shard reports.
+    site: Option<String>,
+    /// Each host's position in the unsharded selection.
+    positions: HashMap<String, usize>,
     jobs: Vec<HostJob>,
     templates: Templates,
     secrets: BTreeMap<String, rampart_core::secret::Secret>,
     /// The site, when there is one (its baseline waivers go into the notes).
-    site: Option<rampart_core::site::Site>,
+    site_def: Option<rampart_core::site::Site>,
 }
 
 /// Jobs for every selected host: the site's roles (if any) plus the built-ins.
@@ -245,6 +364,24 @@ fn plan_jobs(a: &AuditArgs, filter: &Arc<ControlFilter>) -> Result<Planned, CliE
     };
     let sel = jobs::select(&a.conn)?;
     let order: Vec<String> = sel.hosts.clone();
+    // Positions in the whole selection, so merged shard reports keep the fleet's order.
+    let positions: HashMap<String, usize> = if a.conn.shard.is_some() {
+        let mut whole = a.conn.clone();
+        whole.shard = None;
+        jobs::select(&whole)?
+            .hosts
+            .into_iter()
+            .enumerate()
+            .map(|(i, h)| (h, i))
+            .collect()
+    } else {
+        order
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.clone(), i))
+            .collect()
+    };
+    let mut site_label = None;
     let mut by_name: HashMap<String, HostJob> = HashMap::new();
     let mut templates = Templates::embedded();
     let mut secrets = BTreeMap::new();
@@ -267,6 +404,13 @@ fn plan_jobs(a: &AuditArgs, filter: &Arc<ControlFilter>) -> Result<Planned, CliE
         };
         let registry = registry::roles();
         let prepared = jobs::prepare(&run, &registry)?;
+        site_label = Some(
+            prepared
+                .site
+                .name
+                .clone()
+                .unwrap_or_else(|| prepared.site.source.display().to_string()),
+        );
         templates = jobs::load_templates(&prepared)?;
         let file = a
             .secrets
@@ -330,15 +474,23 @@ fn plan_jobs(a: &AuditArgs, filter: &Arc<ControlFilter>) -> Result<Planned, CliE
         out.push(job);
     }
     Ok(Planned {
-        site: the_site,
+        site: site_label,
+        site_def: the_site,
+        positions,
         jobs: out,
         templates,
         secrets,
     })
 }
 
-/// The `ports.only-ssh` verdict of one host's scan.
-pub fn probe_verdict(scan: &HostScan, ssh_port: u16, allowed: &BTreeSet<u16>) -> Verdict {
+/// The `ports.only-ssh` verdict of one host's scan, with the host's account of each port
+/// ([`exposure::views`]).
+pub fn probe_verdict(
+    scan: &HostScan,
+    ssh_port: u16,
+    allowed: &BTreeSet<u16>,
+    views: &[PortView],
+) -> Verdict {
     let mut others: Vec<String> = allowed
         .iter()
         .filter(|p| **p != ssh_port)
@@ -353,9 +505,31 @@ pub fn probe_verdict(scan: &HostScan, ssh_port: u16, allowed: &BTreeSet<u16>) ->
             others.join(", ")
         )
     };
-    let describe = |p: &portprobe::OpenPort| match &p.banner {
-        Some(b) => format!("{} ({b})", p.port),
-        None => format!("{} (no banner)", p.port),
+    let view = |proto: &str, port: u16| views.iter().find(|v| v.proto == proto && v.port == port);
+    let account = |proto: &str, port: u16| -> String {
+        match view(proto, port) {
+            Some(v) if v.unexplained => {
+                " — UNEXPLAINED: nothing on the host listens on or forwards it".to_owned()
+            }
+            Some(v) => {
+                let mut s = String::new();
+                if let Some(o) = &v.owner {
+                    s.push_str(&format!(" — {o}"));
+                }
+                if !v.found.is_empty() {
+                    s.push_str(&format!(" [{}]", v.found.join("; ")));
+                }
+                s
+            }
+            None => String::new(),
+        }
+    };
+    let describe = |p: &portprobe::OpenPort| {
+        let banner = match &p.banner {
+            Some(b) => format!("{} ({b})", p.port),
+            None => format!("{} (no banner)", p.port),
+        };
+        format!("{banner}{}", account("tcp", p.port))
     };
     let mut lines = Vec::new();
     if let Some(e) = &scan.error {
@@ -373,6 +547,19 @@ pub fn probe_verdict(scan: &HostScan, ssh_port: u16, allowed: &BTreeSet<u16>) ->
         lines.push(format!(
             "… and {} more unexpected open ports",
             unexpected.len() - 20
+        ));
+    }
+    let udp_open: Vec<&portprobe::UdpPort> = scan
+        .udp
+        .iter()
+        .filter(|u| exposure::udp_reachable(u.state) && !allowed.contains(&u.port))
+        .collect();
+    for u in &udp_open {
+        lines.push(format!(
+            "unexpected open port {}/udp (it answered the {} probe){}",
+            u.port,
+            u.payload,
+            account("udp", u.port)
         ));
     }
     if scan.errors > 0 {
@@ -397,12 +584,46 @@ pub fn probe_verdict(scan: &HostScan, ssh_port: u16, allowed: &BTreeSet<u16>) ->
     if !expected.is_empty() {
         lines.push(format!("open as allowed: {}", expected.join(", ")));
     }
-    if scan.error.is_none() {
+    // What the host listens on or forwards that the outside cannot reach (or can only guess).
+    let shut: Vec<String> = views
+        .iter()
+        .filter(|v| v.outside != "open" && !(v.proto == "tcp" && v.port == ssh_port))
+        .map(|v| {
+            format!(
+                "{}/{} {}{}",
+                v.port,
+                v.proto,
+                v.outside,
+                v.owner
+                    .as_ref()
+                    .map(|o| format!(" ({o})"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    if !shut.is_empty() {
         lines.push(format!(
-            "probed {} TCP ports of {} in {:.1}s: {} open, {} closed, {} filtered",
+            "listening on the host but not reachable from here: {}",
+            shut.join(", ")
+        ));
+    }
+    if scan.error.is_none() {
+        let udp = if scan.udp.is_empty() {
+            String::new()
+        } else {
+            format!(" and {} UDP ports", scan.udp.len())
+        };
+        let rtt = scan
+            .rtt_ms
+            .map(|r| format!("RTT {r:.1} ms, "))
+            .unwrap_or_default();
+        lines.push(format!(
+            "probed {} TCP ports{udp} of {} in {:.1}s ({rtt}timeout {:.0} ms, {} re-probed): {} open, {} closed, {} filtered",
             scan.scanned(),
             scan.ip,
             scan.seconds,
+            scan.timeout_ms,
+            scan.retried,
             scan.open.len(),
             scan.closed,
             scan.filtered
@@ -411,13 +632,21 @@ pub fn probe_verdict(scan: &HostScan, ssh_port: u16, allowed: &BTreeSet<u16>) ->
     Verdict {
         id: PORTS_CONTROL.into(),
         title,
-        pass: scan.error.is_none() && scan.errors == 0 && unexpected.is_empty(),
+        pass: scan.error.is_none()
+            && scan.errors == 0
+            && unexpected.is_empty()
+            && udp_open.is_empty(),
         evidence: lines.join("\n"),
     }
 }
 
 /// The exit code of an audit.
-fn exit_of(run: &RunReport, fail_on: FailOn, diff: Option<&baseline::BaselineDiff>) -> Exit {
+pub(crate) fn exit_of(
+    run: &RunReport,
+    fail_on: FailOn,
+    diff: Option<&baseline::BaselineDiff>,
+    waived: &BTreeSet<(String, String)>,
+) -> Exit {
     if run
         .hosts
         .iter()
@@ -430,7 +659,11 @@ fn exit_of(run: &RunReport, fail_on: FailOn, diff: Option<&baseline::BaselineDif
     }
     let failing = match (fail_on, diff) {
         (FailOn::Worse, Some(d)) => d.worse(),
-        _ => run.hosts.iter().any(|h| h.verify.iter().any(|v| !v.pass)),
+        _ => run.hosts.iter().any(|h| {
+            h.verify
+                .iter()
+                .any(|v| !v.pass && !waived.contains(&(h.host.clone(), v.id.clone())))
+        }),
     };
     if failing { Exit::Drift } else { Exit::Ok }
 }
@@ -438,8 +671,7 @@ fn exit_of(run: &RunReport, fail_on: FailOn, diff: Option<&baseline::BaselineDif
 /// Runs `rampart audit`.
 pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
     // Every flag is checked before any host is touched.
-    let probe_ports =
-        portprobe::parse_ports(&a.probe_ports).map_err(|e| input_error("--probe-ports", e))?;
+    let mode = PortMode::parse(&a.ports).map_err(|e| input_error("--ports", e))?;
     let allowed: BTreeSet<u16> = match &a.probe_allow {
         Some(spec) => portprobe::parse_ports(spec)
             .map_err(|e| input_error("--probe-allow", e))?
@@ -447,19 +679,19 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
             .collect(),
         None => BTreeSet::new(),
     };
-    if a.probe_concurrency == 0 {
+    if a.probe_concurrency == Some(0) {
         return Err(input_error(
             "--probe-concurrency",
             "must be at least 1".into(),
         ));
     }
-    if a.probe_timeout == 0 {
+    if a.probe_timeout == Some(0) {
         return Err(input_error(
             "--probe-timeout",
             "must be at least 1 ms".into(),
         ));
     }
-    if a.fail_on == FailOn::Worse && a.baseline.is_none() {
+    if a.fail_on == FailOn::Worse && a.baseline.is_empty() {
         return Err(rampart_core::InputError::new(
             rampart_core::Location::file("--fail-on"),
             "`--fail-on worse` compares with a baseline, and none was given".to_owned(),
@@ -467,23 +699,30 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
         .with_hint("add --baseline FILE (an earlier `rampart audit --json` document)")
         .into());
     }
-    let base = match &a.baseline {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| {
-                CliError::from(rampart_core::InputError::in_file(
-                    p,
-                    format!("cannot read the baseline: {e}"),
-                ))
-            })?;
-            Some(baseline::parse(&text).map_err(|e| {
-                CliError::from(
-                    rampart_core::InputError::in_file(p, format!("not an audit document: {e}"))
-                        .with_hint("a baseline is what `rampart audit --json` printed earlier"),
-                )
-            })?)
-        }
-        None => None,
-    };
+    // Every baseline is read (and scored, for the trend); the last one is compared.
+    let mut history: Vec<TrendPoint> = Vec::new();
+    let mut base = None;
+    for p in &a.baseline {
+        let text = std::fs::read_to_string(p).map_err(|e| {
+            CliError::from(rampart_core::InputError::in_file(
+                p,
+                format!("cannot read the baseline: {e}"),
+            ))
+        })?;
+        let parsed = baseline::parse(&text).map_err(|e| {
+            CliError::from(
+                rampart_core::InputError::in_file(p, format!("not an audit document: {e}"))
+                    .with_hint("a baseline is what `rampart audit --json` printed earlier"),
+            )
+        })?;
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        history.push(TrendPoint::of(
+            &p.display().to_string(),
+            doc["generated"].as_str().map(str::to_owned),
+            &scores::of_doc(&doc),
+        ));
+        base = Some(parsed);
+    }
     let filter = Arc::new(ControlFilter {
         only: a.controls.clone(),
         skip: a.skip_controls.clone(),
@@ -491,7 +730,7 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
     let planned = plan_jobs(&a, &filter)?;
     let generated = report::now_utc();
     let redactor = crate::jobs::redactor(&planned.secrets, &planned.jobs);
-    let site = planned.site.clone();
+    let site = planned.site_def.clone();
     // Which ids each host got from the built-ins: only those may be "not applicable".
     let builtin_ids: HashMap<String, BTreeSet<String>> = planned
         .jobs
@@ -509,30 +748,28 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
         .collect();
     let probe_on = !a.no_probe && filter.selects(PORTS_CONTROL);
     let mut notes = Vec::new();
-    let probe_targets: Vec<ProbeTarget> = if probe_on {
-        planned
-            .jobs
-            .iter()
-            .filter(|j| {
-                if j.target.jump.is_empty() {
-                    true
-                } else {
-                    notes.push(format!(
-                        "{}: reached through a bastion, so this machine cannot probe its ports ({PORTS_CONTROL} not run)",
-                        j.name
-                    ));
-                    false
-                }
-            })
-            .map(|j| ProbeTarget {
-                host: j.name.clone(),
-                address: j.target.host.clone(),
-                skip: vec![j.target.port],
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let mut planned = planned;
+    let site_label = planned.site.take();
+    let positions = std::mem::take(&mut planned.positions);
+    let sink: exposure::Sink = Arc::default();
+    let mut pending: HashMap<String, (String, Vec<u16>)> = HashMap::new();
+    if probe_on {
+        for j in &mut planned.jobs {
+            if j.target.jump.is_empty() {
+                pending.insert(j.name.clone(), (j.target.host.clone(), vec![j.target.port]));
+                // The host's account of what could be reachable rides in the same probe.
+                j.roles.push(RoleJob {
+                    name: EXPOSURE_ROLE.into(),
+                    configured: Arc::new(exposure::ExposureFacts(sink.clone())),
+                });
+            } else {
+                notes.push(format!(
+                    "{}: reached through a bastion, so this machine cannot probe its ports ({PORTS_CONTROL} not run)",
+                    j.name
+                ));
+            }
+        }
+    }
     let ssh_ports: HashMap<String, u16> = planned
         .jobs
         .iter()
@@ -540,14 +777,45 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
         .collect();
     let n = planned.jobs.len();
     let quiet = a.conn.json && !std::io::stderr().is_terminal();
-    if !probe_targets.is_empty() && !quiet {
+    // Sockets in flight: what the open-file limit leaves after a descriptor per SSH connection
+    // (a jump host or two included) and some for the runtime and the reports.
+    let limit = portprobe::raise_nofile_limit();
+    let forks = a.conn.forks.unwrap_or(n).max(1);
+    let reserve = 128 + 3 * forks.min(n) as u64;
+    let sockets = a
+        .probe_concurrency
+        .unwrap_or_else(|| portprobe::sockets_for(limit, reserve));
+    let timing = Timing {
+        fixed: a.probe_timeout.map(Duration::from_millis),
+        ..Timing::default()
+    };
+    if !pending.is_empty() && !quiet {
+        let what = match &mode {
+            PortMode::Default => format!(
+                "1-1024, {} common ports and what each host says could be reachable",
+                exposure::COMMON_PORTS.len()
+            ),
+            PortMode::All => "all 65535 TCP ports".to_owned(),
+            PortMode::List(l) => format!("{} TCP ports", l.len()),
+        };
+        let wait = match timing.fixed {
+            Some(t) => format!("{} ms timeout", t.as_millis()),
+            None => format!(
+                "timeouts from each host's round-trip time, {}-{} ms, timed-out ports probed twice",
+                timing.floor.as_millis(),
+                timing.ceiling.as_millis()
+            ),
+        };
         eprintln!(
-            "probing {} TCP ports on {} hosts from this machine ({} sockets at once, {} ms timeout)",
-            probe_ports.len(),
-            probe_targets.len(),
-            a.probe_concurrency,
-            a.probe_timeout
+            "probing {what} on {} hosts from this machine ({sockets} sockets at once, {wait})",
+            pending.len(),
         );
+        if a.verbose > 0 {
+            eprintln!(
+                "port probe: open-file limit {} (soft, raised to the hard limit), {reserve} kept for SSH and the run, so {sockets} sockets in flight",
+                limit.map_or("none".to_owned(), |l| l.to_string())
+            );
+        }
     }
     let shared = Arc::new(Shared::new(
         planned.templates,
@@ -559,44 +827,71 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
             ..RunOptions::default()
         },
     ));
-    let forks = a.conn.forks.unwrap_or(n).max(1);
     let on_done: portprobe::OnDone = if quiet {
         Box::new(|_| {})
     } else {
         Box::new(|s: &HostScan| {
-            let open: Vec<String> = s.open.iter().map(|o| o.port.to_string()).collect();
+            let mut open: Vec<String> = s.open.iter().map(|o| o.port.to_string()).collect();
+            open.extend(
+                s.udp
+                    .iter()
+                    .filter(|u| exposure::udp_reachable(u.state))
+                    .map(|u| format!("{}/udp", u.port)),
+            );
             let what = match (&s.error, open.is_empty()) {
                 (Some(e), _) => format!("could not run: {e}"),
                 (None, true) => "no open port".to_owned(),
                 (None, false) => format!("open: {}", open.join(", ")),
             };
             eprintln!(
-                "{:<16} port probe: {what} ({} ports in {:.1}s)",
+                "{:<16} port probe: {what} ({} ports in {:.1}s, timeout {:.0} ms)",
                 s.host,
-                s.scanned(),
-                s.seconds
+                s.scanned() + s.udp.len(),
+                s.seconds,
+                s.timeout_ms
             );
         })
     };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let probing = !pending.is_empty();
+    let progress = Arc::new(AuditProgress {
+        quiet,
+        feed: probing.then(|| ProbeFeed {
+            tx: Mutex::new(Some(tx)),
+            pending: Mutex::new(pending),
+            later: Mutex::default(),
+            connecting: Mutex::default(),
+            sink: sink.clone(),
+            mode: mode.clone(),
+        }),
+    });
+    let fleet = {
+        let progress = progress.clone();
+        let connector = connector(&a.conn);
+        async move {
+            let run = run_fleet(planned.jobs, shared, connector, forks, progress.clone()).await;
+            if let Some(feed) = &progress.feed {
+                feed.close();
+            }
+            run
+        }
+    };
     let (mut run, scans) = tokio::join!(
-        run_fleet(
-            planned.jobs,
-            shared,
-            connector(&a.conn),
-            forks,
-            Arc::new(AuditProgress { quiet }),
-        ),
-        portprobe::scan_with(
-            probe_targets,
+        fleet,
+        portprobe::scan_stream(
+            rx,
             ProbeOptions {
-                ports: probe_ports,
-                concurrency: a.probe_concurrency,
-                timeout: Duration::from_millis(a.probe_timeout),
+                ports: mode.first_ports(),
+                concurrency: sockets,
+                timing,
                 ..ProbeOptions::default()
             },
             on_done,
         )
     );
+    drop(progress);
+    let hosts_side: HashMap<String, HostExposure> =
+        sink.lock().map(|s| s.clone()).unwrap_or_default();
     let scans: HashMap<String, HostScan> = scans.into_iter().map(|s| (s.host.clone(), s)).collect();
     for h in &mut run.hosts {
         let ids = builtin_ids.get(&h.host);
@@ -616,7 +911,8 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
         }
         if let Some(scan) = scans.get(&h.host) {
             let port = ssh_ports.get(&h.host).copied().unwrap_or(22);
-            h.verify.push(probe_verdict(scan, port, &allowed));
+            let views = exposure::views(scan, hosts_side.get(&h.host), &mode);
+            h.verify.push(probe_verdict(scan, port, &allowed, &views));
             h.timeline.push(Phase {
                 name: "port probe".into(),
                 start: scan.start,
@@ -639,23 +935,59 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
             b,
             &run,
             &a.baseline
-                .as_ref()
+                .last()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
         )
     });
-    let extras = Extras {
+    let waive = ControlFilter {
+        only: a.waive.clone(),
+        skip: Vec::new(),
+    };
+    let waived: BTreeSet<(String, String)> = if a.waive.is_empty() {
+        BTreeSet::new()
+    } else {
+        run.hosts
+            .iter()
+            .flat_map(|h| {
+                h.verify
+                    .iter()
+                    .filter(|v| !v.pass && waive.selects(&v.id))
+                    .map(|v| (h.host.clone(), v.id.clone()))
+            })
+            .collect()
+    };
+    let mut extras = Extras {
         generated: Some(generated),
         baseline: diff.as_ref(),
         notes,
+        site: site_label,
+        shard: a.conn.shard.clone(),
+        waived,
+        positions,
+        ..Extras::default()
     };
+    let mut doc = report::audit_json(&run, &extras);
+    let scored = scores::of_doc(&doc);
+    if !history.is_empty() {
+        history.push(TrendPoint::of(
+            "this run",
+            extras.generated.clone(),
+            &scored,
+        ));
+        doc["trend"] = serde_json::to_value(&history).unwrap_or_default();
+        extras.trend = history;
+    }
+    let waived_all = scored.waived.clone();
+    extras.scores = Some(&scored);
     if a.conn.json {
-        let mut doc = report::audit_json(&run, &extras);
         if let Some(hosts) = doc["hosts"].as_array_mut() {
             for h in hosts {
                 let name = h["host"].as_str().unwrap_or_default().to_owned();
                 if let Some(s) = scans.get(&name) {
                     h["probe"] = serde_json::to_value(s).unwrap_or_default();
+                    let views = exposure::views(s, hosts_side.get(&name), &mode);
+                    h["probe"]["ports"] = serde_json::to_value(views).unwrap_or_default();
                 }
             }
         }
@@ -676,7 +1008,7 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
         let _ = out.write_all(text.as_bytes());
     }
     report::write_files(&run, a.html.as_deref(), a.junit.as_deref(), &extras)?;
-    Ok(exit_of(&run, a.fail_on, diff.as_ref()))
+    Ok(exit_of(&run, a.fail_on, diff.as_ref(), &waived_all))
 }
 
 #[cfg(test)]
@@ -707,6 +1039,7 @@ mod tests {
             &scan(&[(22, Some("SSH-2.0-OpenSSH_9.2"))]),
             22,
             &BTreeSet::new(),
+            &[],
         );
         assert!(v.pass, "{v:?}");
         assert_eq!(v.id, "ports.only-ssh");
@@ -719,7 +1052,12 @@ mod tests {
 
     #[test]
     fn another_open_port_fails_and_is_named() {
-        let v = probe_verdict(&scan(&[(22, None), (8080, None)]), 22, &BTreeSet::new());
+        let v = probe_verdict(
+            &scan(&[(22, None), (8080, None)]),
+            22,
+            &BTreeSet::new(),
+            &[],
+        );
         assert!(!v.pass);
         assert!(
             v.evidence
@@ -728,7 +1066,7 @@ mod tests {
             v.evidence
         );
         let allowed: BTreeSet<u16> = [8080].into();
-        let v = probe_verdict(&scan(&[(22, None), (8080, None)]), 22, &allowed);
+        let v = probe_verdict(&scan(&[(22, None), (8080, None)]), 22, &allowed, &[]);
         assert!(v.pass);
         assert!(v.title.contains("and 8080"));
     }
@@ -737,29 +1075,41 @@ mod tests {
     fn a_probe_that_could_not_run_fails() {
         let mut s = scan(&[]);
         s.error = Some("cannot resolve".into());
-        assert!(!probe_verdict(&s, 22, &BTreeSet::new()).pass);
+        assert!(!probe_verdict(&s, 22, &BTreeSet::new(), &[]).pass);
         let mut s = scan(&[(22, None)]);
         s.errors = 3;
         s.first_error = Some("port 1: No route to host".into());
-        let v = probe_verdict(&s, 22, &BTreeSet::new());
+        let v = probe_verdict(&s, 22, &BTreeSet::new(), &[]);
         assert!(!v.pass && v.evidence.contains("No route to host"));
     }
 
     #[test]
     fn exit_codes() {
         let mut run = crate::report::testdata::fleet();
-        assert_eq!(exit_of(&run, FailOn::Any, None), Exit::Unreachable);
+        assert_eq!(
+            exit_of(&run, FailOn::Any, None, &BTreeSet::new()),
+            Exit::Unreachable
+        );
         run.hosts.pop();
-        assert_eq!(exit_of(&run, FailOn::Any, None), Exit::Drift);
+        assert_eq!(
+            exit_of(&run, FailOn::Any, None, &BTreeSet::new()),
+            Exit::Drift
+        );
         let quiet = baseline::BaselineDiff::default();
-        assert_eq!(exit_of(&run, FailOn::Worse, Some(&quiet)), Exit::Ok);
+        assert_eq!(
+            exit_of(&run, FailOn::Worse, Some(&quiet), &BTreeSet::new()),
+            Exit::Ok
+        );
         for h in &mut run.hosts {
             for v in &mut h.verify {
                 v.pass = true;
             }
         }
-        assert_eq!(exit_of(&run, FailOn::Any, None), Exit::Ok);
+        assert_eq!(exit_of(&run, FailOn::Any, None, &BTreeSet::new()), Exit::Ok);
         run.hosts[0].error = Some("the fact probe failed".into());
-        assert_eq!(exit_of(&run, FailOn::Any, None), Exit::HostFailed);
+        assert_eq!(
+            exit_of(&run, FailOn::Any, None, &BTreeSet::new()),
+            Exit::HostFailed
+        );
     }
 }

@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 
 use rampart_core::report::{HostReport, Mode, Phase, RunReport, Status};
 
+use super::scores::{Scores, Tally, show};
 use super::{Cell, Extras, Matrix, host_state, state_ok};
 
 const CSS: &str = include_str!("assets/report.css");
@@ -155,6 +156,15 @@ pub fn render(run: &RunReport, extras: &Extras<'_>) -> String {
         unreachable.to_string(),
         "unreachable",
     );
+    if let Some(sc) = extras.scores {
+        let _ = writeln!(
+            s,
+            "<div class=\"card {}\" id=\"score-fleet\" data-percent=\"{}\"><b>{}</b><span>compliance</span></div>",
+            if sc.fleet.failed > 0 { "bad" } else { "good" },
+            sc.fleet.percent.map(|p| p.to_string()).unwrap_or_default(),
+            show(sc.fleet.percent)
+        );
+    }
     if let Some(b) = extras.baseline {
         card(
             &mut s,
@@ -171,6 +181,12 @@ pub fn render(run: &RunReport, extras: &Extras<'_>) -> String {
     if !m.columns.is_empty() {
         s.push_str("<a href=\"#matrix\">Matrix</a><a href=\"#failures\">Failures</a>");
     }
+    if extras.scores.is_some() {
+        s.push_str("<a href=\"#scores\">Scores</a>");
+    }
+    if !extras.trend.is_empty() {
+        s.push_str("<a href=\"#trend\">Trend</a>");
+    }
     if extras.baseline.is_some() {
         s.push_str("<a href=\"#baseline\">Baseline</a>");
     }
@@ -186,6 +202,12 @@ pub fn render(run: &RunReport, extras: &Extras<'_>) -> String {
     if !m.columns.is_empty() {
         matrix(&mut s, &m);
         failures(&mut s, &m);
+    }
+    if let Some(sc) = extras.scores {
+        scores_section(&mut s, sc);
+    }
+    if !extras.trend.is_empty() {
+        trend_section(&mut s, extras);
     }
     if let Some(b) = extras.baseline {
         let _ = write!(
@@ -717,6 +739,173 @@ fn host(s: &mut String, hi: usize, h: &HostReport, m: &Matrix<'_>, mode: Mode) {
     s.push_str("</div>\n</details>\n");
 }
 
+fn tally_cells(t: &Tally) -> String {
+    format!(
+        "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\"><b>{}</b></td>",
+        t.passed,
+        t.failed,
+        t.waived,
+        show(t.percent)
+    )
+}
+
+/// Scores: the fleet's by section and level, and each host's.
+fn scores_section(s: &mut String, sc: &Scores) {
+    let head = "<thead><tr><th></th><th>passed</th><th>failed</th><th>waived</th><th>compliance</th></tr></thead><tbody>\n";
+    let _ = write!(
+        s,
+        "<section id=\"scores\">\n<h2>Scores</h2>\n<p class=\"meta\">Compliance is the share of \
+         controls that passed of those that passed or failed; waived controls count neither way.</p>\n\
+         <table class=\"list\" id=\"score-sections\">{head}"
+    );
+    for (name, t) in &sc.by_section {
+        let _ = writeln!(
+            s,
+            "<tr class=\"section-score\" data-section=\"{}\" data-percent=\"{}\"><td>{}</td>{}</tr>",
+            esc(name),
+            t.percent.map(|p| p.to_string()).unwrap_or_default(),
+            esc(name),
+            tally_cells(t)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "<tr class=\"fleet-score\"><td><b>fleet</b></td>{}</tr>\n</tbody></table>",
+        tally_cells(&sc.fleet)
+    );
+    if !sc.by_level.is_empty() {
+        let _ = write!(s, "<table class=\"list\" id=\"score-levels\">{head}");
+        for (name, t) in &sc.by_level {
+            let _ = writeln!(
+                s,
+                "<tr class=\"level-score\" data-level=\"{}\" data-percent=\"{}\"><td>level {}</td>{}</tr>",
+                esc(name),
+                t.percent.map(|p| p.to_string()).unwrap_or_default(),
+                esc(name),
+                tally_cells(t)
+            );
+        }
+        s.push_str("</tbody></table>\n");
+    }
+    let _ = write!(s, "<table class=\"list\" id=\"score-hosts\">{head}");
+    for h in &sc.hosts {
+        let _ = writeln!(
+            s,
+            "<tr class=\"host-score\" data-host=\"{}\" data-percent=\"{}\" data-passed=\"{}\" data-failed=\"{}\" data-waived=\"{}\"><td>{}{}</td>{}</tr>",
+            esc(&h.host),
+            h.total.percent.map(|p| p.to_string()).unwrap_or_default(),
+            h.total.passed,
+            h.total.failed,
+            h.total.waived,
+            esc(&h.host),
+            if h.ran {
+                ""
+            } else {
+                " <span class=\"badge unreachable\">not audited</span>"
+            },
+            tally_cells(&h.total)
+        );
+    }
+    s.push_str("</tbody></table>\n</section>\n");
+}
+
+/// The trend: the fleet's score over the reports given, and per host what got better or worse
+/// since the previous report.
+fn trend_section(s: &mut String, extras: &Extras<'_>) {
+    let trend = &extras.trend;
+    s.push_str("<section id=\"trend\">\n<h2>Trend</h2>\n");
+    // A small bar chart of the fleet's score, one bar per report.
+    let w = 40 * trend.len().max(1);
+    let _ = write!(
+        s,
+        "<svg id=\"trend-chart\" width=\"{w}\" height=\"110\" viewBox=\"0 0 {w} 110\" role=\"img\" aria-label=\"fleet compliance over the reports\">"
+    );
+    for (i, p) in trend.iter().enumerate() {
+        let pct = p.fleet.percent.unwrap_or(0.0);
+        let h = pct.clamp(0.0, 100.0);
+        let _ = write!(
+            s,
+            "<rect x=\"{}\" y=\"{:.1}\" width=\"28\" height=\"{h:.1}\" fill=\"#3a7\"><title>{}: {}</title></rect>",
+            i * 40 + 6,
+            105.0 - h,
+            esc(p.generated.as_deref().unwrap_or(&p.label)),
+            show(p.fleet.percent)
+        );
+    }
+    s.push_str("</svg>\n<table class=\"list\" id=\"trend-fleet\"><thead><tr><th>report</th><th>generated</th><th>passed</th><th>failed</th><th>waived</th><th>compliance</th></tr></thead><tbody>\n");
+    for p in trend {
+        let _ = writeln!(
+            s,
+            "<tr class=\"trend-point\" data-percent=\"{}\"><td>{}</td><td>{}</td>{}</tr>",
+            p.fleet.percent.map(|x| x.to_string()).unwrap_or_default(),
+            esc(&p.label),
+            esc(p.generated.as_deref().unwrap_or("")),
+            tally_cells(&p.fleet)
+        );
+    }
+    s.push_str("</tbody></table>\n");
+    let (Some(now), Some(prev)) = (trend.last(), trend.len().checked_sub(2).map(|i| &trend[i]))
+    else {
+        s.push_str("</section>\n");
+        return;
+    };
+    let _ = write!(
+        s,
+        "<h3>Per host, since {}</h3>\n<table class=\"list\" id=\"trend-hosts\"><thead><tr><th>host</th><th>then</th><th>now</th><th>change</th><th>better</th><th>worse</th></tr></thead><tbody>\n",
+        esc(&prev.label)
+    );
+    for (host, pct) in &now.hosts {
+        let then = prev.hosts.get(host).copied().flatten();
+        let delta = match (then, *pct) {
+            (Some(a), Some(b)) => Some(((b - a) * 10.0).round() / 10.0),
+            _ => None,
+        };
+        let (better, worse): (Vec<&str>, Vec<&str>) = match extras.baseline {
+            Some(b) => (
+                b.fixed
+                    .iter()
+                    .filter(|c| &c.host == host)
+                    .map(|c| c.id.as_str())
+                    .collect(),
+                b.newly_failing
+                    .iter()
+                    .filter(|c| &c.host == host)
+                    .map(|c| c.id.as_str())
+                    .collect(),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        let class = match delta {
+            Some(d) if d > 0.0 => "better",
+            Some(d) if d < 0.0 => "worse",
+            _ if !worse.is_empty() => "worse",
+            _ if !better.is_empty() => "better",
+            _ => "same",
+        };
+        let _ = writeln!(
+            s,
+            "<tr class=\"trend-host {class}\" data-host=\"{}\" data-then=\"{}\" data-now=\"{}\" data-delta=\"{}\" data-better=\"{}\" data-worse=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(host),
+            then.map(|x| x.to_string()).unwrap_or_default(),
+            pct.map(|x| x.to_string()).unwrap_or_default(),
+            delta.map(|x| x.to_string()).unwrap_or_default(),
+            better.len(),
+            worse.len(),
+            esc(host),
+            show(then),
+            show(*pct),
+            match delta {
+                Some(d) => format!("{d:+.1}"),
+                None if then.is_none() => "new".to_owned(),
+                None => "-".to_owned(),
+            },
+            esc(&better.join(", ")),
+            esc(&worse.join(", "))
+        );
+    }
+    s.push_str("</tbody></table>\n</section>\n");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -824,5 +1013,49 @@ mod tests {
             "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
         );
         assert_eq!(esc("a\u{1b}[0m"), "a\u{fffd}[0m");
+    }
+
+    #[test]
+    fn scores_and_trend_are_in_the_page() {
+        use crate::report::{audit_json, baseline, scores};
+        let run = fleet();
+        let doc = audit_json(&run, &Extras::default());
+        let sc = scores::of_doc(&doc);
+        let mut older = doc.clone();
+        older["hosts"][0]["controls"][0]["pass"] = serde_json::json!(false);
+        older["generated"] = serde_json::json!("2024-12-31 00:00:00 UTC");
+        let prev = scores::of_doc(&older);
+        let base = baseline::parse(&older.to_string()).expect("baseline");
+        let diff = baseline::compare(&base, &run, "old.json");
+        let trend = vec![
+            scores::TrendPoint::of(
+                "old.json",
+                older["generated"].as_str().map(str::to_owned),
+                &prev,
+            ),
+            scores::TrendPoint::of("this run", None, &sc),
+        ];
+        let html = render(
+            &run,
+            &Extras {
+                scores: Some(&sc),
+                trend,
+                baseline: Some(&diff),
+                ..Extras::default()
+            },
+        );
+        assert!(html.contains(&format!(
+            "id=\"score-fleet\" data-percent=\"{}\"",
+            sc.fleet.percent.expect("percent")
+        )));
+        assert_eq!(html.matches("<tr class=\"host-score\"").count(), 4);
+        assert_eq!(html.matches("<tr class=\"trend-point\"").count(), 2);
+        assert_eq!(
+            html.matches("<tr class=\"trend-host better\"").count(),
+            1,
+            "web1 got better"
+        );
+        assert!(html.contains("data-host=\"web1\" data-then=\"75\" data-now=\"100\" data-delta=\"25\" data-better=\"1\""), "{html}");
+        assert!(html.contains("<a href=\"#scores\">Scores</a><a href=\"#trend\">Trend</a>"));
     }
 }

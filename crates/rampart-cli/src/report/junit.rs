@@ -10,6 +10,8 @@ use std::fmt::Write as _;
 
 use rampart_core::report::{HostReport, Mode, RunReport, Status};
 
+use super::scores::{Scores, show};
+
 /// Escapes text for XML 1.0 attributes and content. Characters XML 1.0 cannot carry at all
 /// (most C0 controls) become U+FFFD.
 pub fn escape(s: &str) -> String {
@@ -35,10 +37,11 @@ struct Case {
     seconds: f64,
     failure: Option<(String, String)>,
     error: Option<(String, String)>,
-    skipped: Option<String>,
+    /// A failing control waived with `--waive`: shown as skipped, with its evidence.
+    waived: Option<String>,
 }
 
-fn cases(h: &HostReport, mode: Mode) -> Vec<Case> {
+fn cases(h: &HostReport, mode: Mode, scores: Option<&Scores>) -> Vec<Case> {
     let mut out = Vec::new();
     if h.unreachable || h.error.is_some() {
         let msg = h.error.clone().unwrap_or_else(|| "unreachable".into());
@@ -48,7 +51,7 @@ fn cases(h: &HostReport, mode: Mode) -> Vec<Case> {
             seconds: h.seconds,
             failure: None,
             error: Some((h.error_kind.clone().unwrap_or_else(|| "error".into()), msg)),
-            skipped: None,
+            waived: None,
         });
     }
     if mode != Mode::Audit {
@@ -74,7 +77,7 @@ fn cases(h: &HostReport, mode: Mode) -> Vec<Case> {
                 seconds: 0.0,
                 failure,
                 error: None,
-                skipped: None,
+                waived: None,
             });
         }
         for n in h.notes.iter().filter(|n| n.starts_with("baseline: ")) {
@@ -88,35 +91,42 @@ fn cases(h: &HostReport, mode: Mode) -> Vec<Case> {
                     seconds: 0.0,
                     failure: None,
                     error: None,
-                    skipped: Some(n.clone()),
+                    waived: Some(n.clone()),
                 });
             }
         }
     }
     for v in &h.verify {
-        let waived = v.pass && v.title.ends_with("[waived]");
+        // a baseline control the site waives (it passes, titled "[waived]"), or a failing
+        // control waived with `--waive`
+        let waived = (v.pass && v.title.ends_with("[waived]"))
+            || (!v.pass && scores.is_some_and(|s| s.is_waived(&h.host, &v.id)));
         out.push(Case {
             class: h.host.clone(),
             name: v.id.clone(),
             seconds: 0.0,
-            failure: (!v.pass).then(|| (v.title.clone(), v.evidence.clone())),
+            failure: (!v.pass && !waived).then(|| (v.title.clone(), v.evidence.clone())),
             error: None,
-            skipped: waived.then(|| v.evidence.clone()),
+            waived: waived.then(|| v.evidence.clone()),
         });
     }
     out
 }
 
-/// Renders a run as JUnit XML.
-pub fn render(run: &RunReport) -> String {
+/// Renders a run as JUnit XML, with the audit's scores when there are any: each host's suite carries its compliance and the
+/// fleet's as properties, and waived controls are skipped test cases.
+pub fn render_scored(run: &RunReport, scores: Option<&Scores>) -> String {
     let mode = match run.mode {
         Mode::Ping => "ping",
         Mode::Check => "check",
         Mode::Apply => "apply",
         Mode::Audit => "audit",
     };
-    let all: Vec<(&HostReport, Vec<Case>)> =
-        run.hosts.iter().map(|h| (h, cases(h, run.mode))).collect();
+    let all: Vec<(&HostReport, Vec<Case>)> = run
+        .hosts
+        .iter()
+        .map(|h| (h, cases(h, run.mode, scores)))
+        .collect();
     let count = |f: &dyn Fn(&Case) -> bool| -> usize {
         all.iter()
             .map(|(_, c)| c.iter().filter(|x| f(x)).count())
@@ -140,9 +150,34 @@ pub fn render(run: &RunReport) -> String {
             cs.len(),
             cs.iter().filter(|c| c.failure.is_some()).count(),
             cs.iter().filter(|c| c.error.is_some()).count(),
-            cs.iter().filter(|c| c.skipped.is_some()).count(),
+            cs.iter().filter(|c| c.waived.is_some()).count(),
             h.seconds
         );
+        if let Some(sc) = scores {
+            s.push_str("    <properties>\n");
+            let mut prop = |name: &str, value: String| {
+                let _ = writeln!(
+                    s,
+                    "      <property name=\"{}\" value=\"{}\"/>",
+                    escape(name),
+                    escape(&value)
+                );
+            };
+            if let Some(hs) = sc.host(&h.host) {
+                prop("compliance", show(hs.total.percent));
+                prop("passed", hs.total.passed.to_string());
+                prop("failed", hs.total.failed.to_string());
+                prop("waived", hs.total.waived.to_string());
+                for (sec, t) in &hs.by_section {
+                    prop(&format!("compliance.section.{sec}"), show(t.percent));
+                }
+                for (l, t) in &hs.by_level {
+                    prop(&format!("compliance.level.{l}"), show(t.percent));
+                }
+            }
+            prop("fleet.compliance", show(sc.fleet.percent));
+            s.push_str("    </properties>\n");
+        }
         for c in cs {
             let _ = write!(
                 s,
@@ -151,14 +186,15 @@ pub fn render(run: &RunReport) -> String {
                 escape(&c.name),
                 c.seconds
             );
+            if let Some(body) = &c.waived {
+                let _ = writeln!(
+                    s,
+                    ">\n      <skipped message=\"waived\">{}</skipped>\n    </testcase>",
+                    escape(body)
+                );
+                continue;
+            }
             match (&c.failure, &c.error) {
-                (None, None) if c.skipped.is_some() => {
-                    let _ = writeln!(
-                        s,
-                        ">\n      <skipped message=\"{}\"/>\n    </testcase>",
-                        escape(c.skipped.as_deref().unwrap_or_default())
-                    );
-                }
                 (None, None) => s.push_str("/>\n"),
                 (Some((msg, body)), _) => {
                     let _ = writeln!(
@@ -192,7 +228,7 @@ mod tests {
 
     #[test]
     fn one_case_per_host_and_control() {
-        let x = render(&fleet());
+        let x = render_scored(&fleet(), None);
         assert!(x.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"rampart audit\" tests=\"12\" failures=\"1\" errors=\"1\""), "{x}");
         assert_eq!(x.matches("<testsuite ").count(), 4);
         assert_eq!(x.matches("<testcase ").count(), 4 + 4 + 3 + 1);
@@ -207,10 +243,10 @@ mod tests {
     fn check_runs_report_drift_as_failures() {
         let mut run = fleet();
         run.mode = Mode::Check;
-        let x = render(&run);
+        let x = render_scored(&run, None);
         assert!(x.contains("<testcase classname=\"web&lt;2&gt;.ufw\" name=\"ufw\" time=\"0.000\">\n      <failure message=\"would change: enable ufw\">-Status: inactive\n+Status: active</failure>"), "{x}");
         run.mode = Mode::Apply;
-        let x = render(&run);
+        let x = render_scored(&run, None);
         assert!(
             x.contains("<testcase classname=\"web&lt;2&gt;.ufw\" name=\"ufw\" time=\"0.000\"/>")
         );
@@ -225,14 +261,14 @@ mod tests {
             pass: true,
             evidence: "waived: routes (by ops, expires 2027-03-01)".into(),
         });
-        let x = render(&run);
-        assert!(x.contains("name=\"net.ipv4.rp-filter\" time=\"0.000\">\n      <skipped message=\"waived: routes (by ops, expires 2027-03-01)\"/>"), "{x}");
+        let x = render_scored(&run, None);
+        assert!(x.contains("name=\"net.ipv4.rp-filter\" time=\"0.000\">\n      <skipped message=\"waived\">waived: routes (by ops, expires 2027-03-01)</skipped>"), "{x}");
         run.mode = Mode::Check;
         run.hosts[0].notes.push(
             "baseline: waived net.* (12 controls): routes (by ops, expires 2027-03-01)".into(),
         );
-        let x = render(&run);
-        assert!(x.contains("name=\"waiver net.*\" time=\"0.000\">\n      <skipped message=\"baseline: waived net.* (12 controls)"), "{x}");
+        let x = render_scored(&run, None);
+        assert!(x.contains("name=\"waiver net.*\" time=\"0.000\">\n      <skipped message=\"waived\">baseline: waived net.* (12 controls)"), "{x}");
         assert!(x.contains("skipped=\"2\""), "{x}");
     }
 

@@ -319,6 +319,9 @@ pub fn render(run: &RunReport, extras: &Extras<'_>, opts: Options) -> String {
             rampart_core::report::terminal_safe(n)
         );
     }
+    if let Some(sc) = extras.scores {
+        out.push_str(&scores_text(sc, &extras.trend));
+    }
 
     let unreachable = run.hosts.iter().filter(|h| h.unreachable).count();
     let bad_hosts = m
@@ -345,6 +348,67 @@ pub fn render(run: &RunReport, extras: &Extras<'_>, opts: Options) -> String {
             p.ok.apply_to(summary)
         }
     );
+    out
+}
+
+/// The scores block: the fleet, each section and level, each host; and the fleet's score over
+/// the reports given, when there is a history.
+pub fn scores_text(sc: &super::scores::Scores, trend: &[super::scores::TrendPoint]) -> String {
+    use super::scores::{Tally, show};
+    use rampart_core::report::terminal_safe;
+    let t = |x: &Tally| {
+        format!(
+            "{} ({} passed, {} failed, {} waived)",
+            show(x.percent),
+            x.passed,
+            x.failed,
+            x.waived
+        )
+    };
+    let mut out = format!("\ncompliance: {}\n", t(&sc.fleet));
+    if !sc.by_level.is_empty() {
+        let levels: Vec<String> = sc
+            .by_level
+            .iter()
+            .map(|(l, x)| format!("level {} {}", terminal_safe(l), show(x.percent)))
+            .collect();
+        let _ = writeln!(out, "  by level:   {}", levels.join(" · "));
+    }
+    let sections: Vec<String> = sc
+        .by_section
+        .iter()
+        .map(|(s, x)| format!("{} {}", terminal_safe(s), show(x.percent)))
+        .collect();
+    let _ = writeln!(out, "  by section: {}", sections.join(" · "));
+    let hosts: Vec<String> = sc
+        .hosts
+        .iter()
+        .map(|h| {
+            format!(
+                "{} {}",
+                terminal_safe(&h.host),
+                if h.ran {
+                    show(h.total.percent)
+                } else {
+                    "unreachable".to_owned()
+                }
+            )
+        })
+        .collect();
+    let _ = writeln!(out, "  by host:    {}", hosts.join(" · "));
+    if trend.len() > 1 {
+        let points: Vec<String> = trend
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {}",
+                    terminal_safe(p.generated.as_deref().unwrap_or(&p.label)),
+                    show(p.fleet.percent)
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "  trend:      {}", points.join(" → "));
+    }
     out
 }
 

@@ -11,7 +11,10 @@ pub mod baseline;
 pub mod html;
 pub mod junit;
 pub mod matrix;
+pub mod merge;
+pub mod scores;
 
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use rampart_core::report::{HostReport, Mode, RunReport, Status};
@@ -19,6 +22,7 @@ use serde_json::json;
 
 use crate::error::CliError;
 use baseline::BaselineDiff;
+use scores::{Scores, TrendPoint};
 
 /// What a report shows beyond the run itself.
 #[derive(Debug, Default, Clone)]
@@ -29,6 +33,19 @@ pub struct Extras<'a> {
     pub baseline: Option<&'a BaselineDiff>,
     /// Notes for the reader (hosts the port probe skipped, ...).
     pub notes: Vec<String>,
+    /// The site audited (its name, else its file), for merging shard reports.
+    pub site: Option<String>,
+    /// `--shard I/N`, when the run was one slice of a fleet.
+    pub shard: Option<String>,
+    /// Failing controls waived with `--waive`: (host, control id).
+    pub waived: BTreeSet<(String, String)>,
+    /// Each host's position in the whole (unsharded) selection, so merged shards come out in
+    /// the fleet's order.
+    pub positions: HashMap<String, usize>,
+    /// The report's scores, once computed ([`scores::of_doc`]).
+    pub scores: Option<&'a Scores>,
+    /// The fleet's score over the reports given (`--baseline`, oldest first, this run last).
+    pub trend: Vec<TrendPoint>,
 }
 
 /// One matrix column: a control.
@@ -220,9 +237,10 @@ pub fn audit_json(run: &RunReport, extras: &Extras<'_>) -> serde_json::Value {
                 "error_kind": h.error_kind,
                 "failing": r.failing(),
                 "seconds": h.seconds,
-                "controls": h.verify,
+                "controls": control_entries(h, extras),
                 "drift": drift,
                 "timeline": h.timeline,
+                "index": extras.positions.get(&h.host),
             })
         })
         .collect();
@@ -234,6 +252,8 @@ pub fn audit_json(run: &RunReport, extras: &Extras<'_>) -> serde_json::Value {
     let mut doc = json!({
         "mode": "audit",
         "version": run.version,
+        "site": extras.site,
+        "shard": extras.shard,
         "generated": extras.generated,
         "seconds": run.seconds,
         "summary": {
@@ -252,7 +272,100 @@ pub fn audit_json(run: &RunReport, extras: &Extras<'_>) -> serde_json::Value {
     if let Some(b) = extras.baseline {
         doc["baseline"] = serde_json::to_value(b).unwrap_or_default();
     }
+    let scores = scores::of_doc(&doc);
+    doc["summary"]["compliance"] = json!(scores.fleet.percent);
+    doc["summary"]["waived"] = json!(scores.fleet.waived);
+    doc["scores"] = serde_json::to_value(&scores).unwrap_or_default();
+    if !extras.trend.is_empty() {
+        doc["trend"] = serde_json::to_value(&extras.trend).unwrap_or_default();
+    }
     doc
+}
+
+/// A host's control entries: each verdict, with its section (its own, else its id's group)
+/// and, when it was waived, `"waived": true`.
+fn control_entries(h: &HostReport, extras: &Extras<'_>) -> Vec<serde_json::Value> {
+    h.verify
+        .iter()
+        .map(|v| {
+            let mut e = serde_json::to_value(v).unwrap_or_default();
+            if let Some(o) = e.as_object_mut() {
+                o.entry("section").or_insert_with(|| json!(group_of(&v.id)));
+                if !v.pass && extras.waived.contains(&(h.host.clone(), v.id.clone())) {
+                    o.insert("waived".into(), json!(true));
+                }
+            }
+            e
+        })
+        .collect()
+}
+
+/// The run an audit document describes, as far as the renderers need it: hosts with their
+/// controls, errors, drift and timeline (the inverse of [`audit_json`] for merged reports).
+pub fn run_of_doc(doc: &serde_json::Value) -> RunReport {
+    use rampart_core::report::{Phase, ResourceOutcome};
+    use rampart_core::verify::Verdict;
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let hosts = doc["hosts"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|h| {
+            let list = |k: &str| h[k].as_array().map(Vec::as_slice).unwrap_or_default();
+            let mut r = HostReport {
+                host: text(&h["host"]),
+                address: text(&h["address"]),
+                unreachable: h["unreachable"].as_bool().unwrap_or(false),
+                error: h["error"].as_str().map(str::to_owned),
+                error_kind: h["error_kind"].as_str().map(str::to_owned),
+                seconds: h["seconds"].as_f64().unwrap_or(0.0),
+                verify: list("controls")
+                    .iter()
+                    .map(|c| Verdict {
+                        id: text(&c["id"]),
+                        title: text(&c["title"]),
+                        pass: c["pass"].as_bool().unwrap_or(false),
+                        evidence: text(&c["evidence"]),
+                    })
+                    .collect(),
+                timeline: list("timeline")
+                    .iter()
+                    .map(|p| Phase {
+                        name: text(&p["name"]),
+                        start: p["start"].as_f64().unwrap_or(0.0),
+                        seconds: p["seconds"].as_f64().unwrap_or(0.0),
+                    })
+                    .collect(),
+                resources: list("drift")
+                    .iter()
+                    .map(|d| ResourceOutcome {
+                        role: text(&d["role"]),
+                        id: text(&d["id"]),
+                        status: match d["status"].as_str() {
+                            Some("failed") => Status::Failed,
+                            Some("skipped") => Status::Skipped,
+                            Some("unchanged") => Status::Unchanged,
+                            _ => Status::Changed,
+                        },
+                        summary: text(&d["summary"]),
+                        diff: String::new(),
+                        risk: None,
+                        error: None,
+                    })
+                    .collect(),
+                ..HostReport::default()
+            };
+            r.tally();
+            r
+        })
+        .collect();
+    RunReport {
+        mode: Mode::Audit,
+        version: text(&doc["version"]),
+        seconds: doc["seconds"].as_f64().unwrap_or(0.0),
+        hosts,
+    }
 }
 
 /// Writes the `--html` and `--junit` files of a run, each atomically (a temporary file beside
@@ -267,7 +380,7 @@ pub fn write_files(
         write_atomic(p, &html::render(run, extras))?;
     }
     if let Some(p) = junit_path {
-        write_atomic(p, &junit::render(run))?;
+        write_atomic(p, &junit::render_scored(run, extras.scores))?;
     }
     Ok(())
 }

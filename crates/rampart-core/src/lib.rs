@@ -16,6 +16,7 @@ pub mod role;
 pub mod rollback;
 pub mod secret;
 pub mod shell;
+pub mod sshd;
 pub mod site;
 pub mod template;
 pub mod testing;

@@ -18,13 +18,17 @@ use rampart_core::resource::{
 };
 use rampart_core::role::{Configured, HostContext, Role, RoleError, RolePlan, TypedRole};
 use rampart_core::shell::{join, quote};
-use rampart_core::verify::{Check, Expect};
+use rampart_core::verify::{Check, Expect, script_with_args};
 use serde::{Deserialize, Serialize};
 
 mod validate;
 
 /// Where the kernel's hostname is read from: `hostname(1)` may be missing on minimal images.
 const KERNEL_HOSTNAME: &str = "/proc/sys/kernel/hostname";
+/// Sets the live hostname (`$1`).
+const HOSTNAME_SH: &str = include_str!("scripts/hostname.sh");
+/// Whether the live hostname is `$1`.
+const HOSTNAME_OK_SH: &str = include_str!("scripts/hostname_ok.sh");
 /// Debian's address for the host's own name (see the README).
 const HOSTS_ADDR: &str = "127.0.1.1";
 const ZONEINFO: &str = "/usr/share/zoneinfo";
@@ -163,11 +167,8 @@ impl Config {
     fn hostname_command(name: &str) -> Command {
         Command::unless(
             "set the live hostname",
-            &format!(
-                "if command -v hostname >/dev/null; then hostname {q}; else echo {q} > {KERNEL_HOSTNAME}; fi",
-                q = quote(name)
-            ),
-            &format!("[ \"$(cat {KERNEL_HOSTNAME})\" = {} ]", quote(name)),
+            &script_with_args(HOSTNAME_SH, &[name]),
+            &script_with_args(HOSTNAME_OK_SH, &[name]),
         )
     }
 }

@@ -143,7 +143,7 @@ fn steps_are_safe_and_guarded() {
             })
             .unwrap_or_else(|| panic!("{id} does not change"))
     };
-    assert!(script("command:set the live hostname").contains("hostname fleetclaw-prod"));
+    assert!(script("command:set the live hostname").contains("set -- fleetclaw-prod\n"));
     assert!(
         script("user:fleetclaw").contains("useradd --create-home --shell /bin/bash -- fleetclaw")
     );

@@ -435,44 +435,8 @@ pub fn facts(built: &Built, req: &mut FactRequest) {
 /// The sshd reload after the drop-in changed: as the sshd role does it (socket activation on
 /// Ubuntu 24.04 regenerates the socket; otherwise a reload, waiting until sshd listens again).
 pub fn sshd_handler(facts: &Facts) -> Handler {
-    let mut script = Script::new();
-    let unit = if facts.units.get("ssh").is_some_and(|u| u.exists()) {
-        "ssh"
-    } else {
-        "sshd"
-    };
-    let svc = quote(&format!("{unit}.service")).into_owned();
-    if facts.units.get("ssh.socket").is_some_and(|u| u.is_active()) {
-        script.raw("systemctl daemon-reload");
-        script.raw(format!("systemctl stop {svc}"));
-        script.raw("systemctl restart ssh.socket");
-        script.raw(format!("systemctl start {svc}"));
-    } else {
-        let pid = facts
-            .sshd
-            .as_ref()
-            .and_then(|e| e.get("pidfile"))
-            .filter(|p| p.starts_with('/'))
-            .unwrap_or("/run/sshd.pid");
-        let pid = quote(pid).into_owned();
-        script.raw("m=$(mktemp /run/rampart-sshd-reload.XXXXXX)");
-        script.raw("trap 'rm -f \"$m\"' EXIT");
-        script.raw(format!("systemctl try-reload-or-restart {svc}"));
-        script.raw(format!(
-            "if systemctl is-active --quiet {svc} && [ -e {pid} ]; then"
-        ));
-        script.raw("  i=0");
-        script.raw(format!(
-            "  until [ -n \"$(find {pid} -newer \"$m\" 2>/dev/null)\" ]; do"
-        ));
-        script.raw("    i=$((i + 1))");
-        script.raw("    if [ \"$i\" -gt 100 ]; then echo 'rampart: sshd did not listen again within 10 s of the reload' >&2; exit 1; fi");
-        script.raw("    sleep 0.1");
-        script.raw("  done");
-        script.raw("fi");
-    }
     Handler {
         name: SSHD_HANDLER.into(),
-        script,
+        script: rampart_core::sshd::reload_script(facts, rampart_core::sshd::unit(facts)),
     }
 }

@@ -285,7 +285,7 @@ impl Config {
     fn reapply(&self, f: &Facts) -> Command {
         let mut c = Command::decided(
             REAPPLY,
-            &format!("systemctl restart {UNIT}"),
+            Script::new().cmd(["systemctl", "restart", UNIT]).as_str(),
             self.loaded(f).then(|| {
                 "the live chain is the rules file's; the file's change reloads it".to_owned()
             }),
@@ -392,7 +392,7 @@ impl Configured for Config {
         }
         let mut reload = Script::new();
         reload.raw("systemctl daemon-reload");
-        reload.raw(format!("systemctl restart {UNIT}"));
+        reload.cmd(["systemctl", "restart", UNIT]);
         Ok(RolePlan {
             resources,
             handlers: vec![Handler {

@@ -91,6 +91,11 @@ pub struct SshdJail {
     pub bantime: String,
 }
 
+/// Waits (30 s at most) until fail2ban's sshd jail answers.
+const WAIT_READY_SSHD: &str = "i=0; until fail2ban-client status sshd >/dev/null 2>&1; do i=$((i + 1)); if [ \"$i\" -gt 60 ]; then echo 'rampart: fail2ban did not answer within 30 s of its start' >&2; systemctl status fail2ban.service --no-pager -n 20 >&2 || true; exit 1; fi; sleep 0.5; done";
+/// Waits (30 s at most) until fail2ban answers a ping (no sshd jail).
+const WAIT_READY_PING: &str = "i=0; until fail2ban-client ping >/dev/null 2>&1; do i=$((i + 1)); if [ \"$i\" -gt 60 ]; then echo 'rampart: fail2ban did not answer within 30 s of its start' >&2; systemctl status fail2ban.service --no-pager -n 20 >&2 || true; exit 1; fi; sleep 0.5; done";
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -140,15 +145,12 @@ impl Config {
     }
 
     /// Shell code that waits until fail2ban answers (its sshd jail is up, when enabled).
-    fn wait_ready(&self) -> String {
-        let probe = if self.sshd.enabled {
-            "fail2ban-client status sshd"
+    fn wait_ready(&self) -> &'static str {
+        if self.sshd.enabled {
+            WAIT_READY_SSHD
         } else {
-            "fail2ban-client ping"
-        };
-        format!(
-            "i=0; until {probe} >/dev/null 2>&1; do i=$((i + 1)); if [ \"$i\" -gt 60 ]; then echo 'rampart: fail2ban did not answer within 30 s of its start' >&2; systemctl status fail2ban.service --no-pager -n 20 >&2 || true; exit 1; fi; sleep 0.5; done"
-        )
+            WAIT_READY_PING
+        }
     }
 
     /// Starts fail2ban when the facts show it not running, and waits until it answers. Decided
@@ -160,7 +162,7 @@ impl Config {
             .is_some_and(|u| u.active_state == "active");
         let mut c = Command::decided(
             "start fail2ban",
-            &format!("systemctl start fail2ban.service\n{}", self.wait_ready()),
+            &["systemctl start fail2ban.service\n", self.wait_ready()].concat(),
             running.then(|| "fail2ban is running".to_owned()),
         );
         c.risk = Risk::Service;

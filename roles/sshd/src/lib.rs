@@ -170,52 +170,9 @@ fn service_unit(facts: &Facts, host: &str) -> Result<&'static str, RoleError> {
 /// login hit it). sshd rewrites its pid file right after it listens again, so the handler
 /// waits for that, and the change is only reported done when sshd accepts logins.
 fn handler(facts: &Facts, unit: &str) -> Handler {
-    let mut script = Script::new();
-    if facts.units.get("ssh.socket").is_some_and(|u| u.is_active()) {
-        let svc = quote(&format!("{unit}.service")).into_owned();
-        // The generator writes the socket's ListenStream from Port/ListenAddress at a reload.
-        script.raw("systemctl daemon-reload");
-        // systemd refuses to start a socket while its service runs ("Socket service
-        // ssh.service already active, refusing"), and a running sshd keeps listening on the
-        // socket it was handed: stop the listener first (KillMode=process: sessions, this
-        // one included, survive), then the socket on its new addresses, then sshd on it, so
-        // the next login is served at once. A SIGHUP reload is no use here: sshd re-executes
-        // without the socket and, on Debian 13's sshd, exits ("Cannot bind any address").
-        script.raw(format!("systemctl stop {svc}"));
-        script.raw("systemctl restart ssh.socket");
-        script.raw(format!("systemctl start {svc}"));
-        return Handler {
-            name: HANDLER.into(),
-            script,
-        };
-    }
-    let service = format!("{unit}.service");
-    let pidfile = facts
-        .sshd
-        .as_ref()
-        .and_then(|e| e.get("pidfile"))
-        .filter(|p| p.starts_with('/'))
-        .unwrap_or("/run/sshd.pid")
-        .to_owned();
-    let (svc, pid) = (quote(&service).into_owned(), quote(&pidfile).into_owned());
-    script.raw("m=$(mktemp /run/rampart-sshd-reload.XXXXXX)");
-    script.raw("trap 'rm -f \"$m\"' EXIT");
-    script.raw(format!("systemctl try-reload-or-restart {svc}"));
-    script.raw(format!(
-        "if systemctl is-active --quiet {svc} && [ -e {pid} ]; then"
-    ));
-    script.raw("  i=0");
-    script.raw(format!(
-        "  until [ -n \"$(find {pid} -newer \"$m\" 2>/dev/null)\" ]; do"
-    ));
-    script.raw("    i=$((i + 1))");
-    script.raw("    if [ \"$i\" -gt 100 ]; then echo 'rampart: sshd did not listen again within 10 s of the reload' >&2; exit 1; fi");
-    script.raw("    sleep 0.1");
-    script.raw("  done");
-    script.raw("fi");
     Handler {
         name: HANDLER.into(),
-        script,
+        script: rampart_core::sshd::reload_script(facts, unit),
     }
 }
 

@@ -135,12 +135,10 @@ fn fresh_host_gets_the_seed_settings_as_a_validated_drop_in() {
     // A reload, not a restart, of the Debian unit name, that waits for sshd to listen again.
     assert_eq!(p.handlers.len(), 1);
     let h = p.handlers[0].script.as_str();
+    assert!(h.starts_with("set -- ssh.service /run/sshd.pid\n"), "{h}");
+    assert!(h.contains("systemctl try-reload-or-restart \"$1\"\n"), "{h}");
     assert!(
-        h.contains("systemctl try-reload-or-restart ssh.service\n"),
-        "{h}"
-    );
-    assert!(
-        h.contains("until [ -n \"$(find /run/sshd.pid -newer \"$m\" 2>/dev/null)\" ]"),
+        h.contains("until [ -n \"$(find \"$2\" -newer \"$m\" 2>/dev/null)\" ]"),
         "{h}"
     );
 }
@@ -316,7 +314,7 @@ fn socket_activated_ubuntu_regenerates_and_restarts_the_socket() {
     let p = plan_checked(&c, &f, &no_secrets(), "root");
     assert_eq!(
         p.handlers[0].script.as_str(),
-        "systemctl daemon-reload\nsystemctl stop ssh.service\nsystemctl restart ssh.socket\nsystemctl start ssh.service\n"
+        "set -- ssh.service\nsystemctl daemon-reload\nsystemctl stop \"$1\"\nsystemctl restart ssh.socket\nsystemctl start \"$1\"\n"
     );
 }
 
@@ -337,7 +335,7 @@ fn rhel_style_hosts_reload_sshd() {
         p.handlers[0]
             .script
             .as_str()
-            .contains("systemctl try-reload-or-restart sshd.service\n")
+            .starts_with("set -- sshd.service ")
     );
     f.units.insert(
         "sshd".into(),

@@ -155,7 +155,7 @@ fn steps_are_safe_and_guarded() {
     c.facts(&mut req);
     assert_eq!(
         req.commands["unless:set the live hostname"],
-        "[ \"$(cat /proc/sys/kernel/hostname)\" = fleetclaw-prod ]"
+        "set -- fleetclaw-prod\n[ \"$(cat /proc/sys/kernel/hostname)\" = \"$1\" ]"
     );
 }
 

@@ -39,7 +39,15 @@ fn with_parameters(first: &str, script: &str, values: &[&str]) -> String {
         s.push_str(&crate::shell::quote(v));
     }
     s.push('\n');
-    s.push_str(script);
+    // as `Script::source`: a `.sh` file's comment lines document it; the host need not get them
+    for line in script.lines() {
+        let t = line.trim_start();
+        if t.starts_with('#') && !t.starts_with("#!") {
+            continue;
+        }
+        s.push_str(line);
+        s.push('\n');
+    }
     s
 }
 

@@ -312,7 +312,7 @@ pub fn annotate(run: &mut RunReport, site: &Site) -> Vec<String> {
     let cat = rampart_role_baseline::catalogue();
     for h in &mut run.hosts {
         h.verify.retain(|v| {
-            !(v.evidence.starts_with("not applicable on ") && cat.control(&v.id).is_some())
+            !(v.evidence.starts_with("not applicable ") && cat.control(&v.id).is_some())
         });
     }
     let Some(cfg) = site.baseline.as_ref() else {
@@ -344,4 +344,133 @@ pub fn annotate(run: &mut RunReport, site: &Site) -> Vec<String> {
         }
     }
     if any { lines } else { Vec::new() }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    const ROLES: &[&str] = &["base", "sshd", "baseline"];
+
+    fn errors(site: &str) -> Result<(), String> {
+        let s = rampart_core::site::parse_site(Path::new("site.toml"), site, ROLES)
+            .map_err(|e| e.to_string())?;
+        validate_site(&s).map_err(|e| match e {
+            CliError::Input(v) => v
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            other => format!("{other:?}"),
+        })
+    }
+
+    const PLAY: &str = "[[play]]\nhosts = \"all\"\nroles = [\"base\"]\n";
+
+    #[test]
+    fn bad_baseline_input_is_an_error_at_its_place() {
+        assert_eq!(
+            errors(&format!(
+                "{PLAY}[baseline]\nprofile = \"cis-l1-server\"\nvars = {{ banner = \"x\" }}\n[[baseline.waiver]]\ncontrol = \"net.ipv4.*\"\nreason = \"r\"\nexpires = \"2027-03-01\"\nby = \"me\"\n"
+            )),
+            Ok(())
+        );
+        for (site, want) in [
+            (
+                format!("{PLAY}[baseline]\nprofile = \"cis-l1-sever\"\n"),
+                "site.toml:5:11: unknown baseline profile `cis-l1-sever`\n  hint: did you mean `cis-l1-server`?",
+            ),
+            (
+                "[[play]]\nhosts = \"all\"\nroles = [\"base\"]\nbaseline = \"cis\"\n".to_owned(),
+                "site.toml:4:12: unknown baseline profile `cis`\n  hint: use cis-l1-server, cis-l2-server, none",
+            ),
+            (
+                format!("{PLAY}[baseline]\nvars = {{ pass_max_dayz = 90 }}\n"),
+                "site.toml:5:10: unknown baseline variable `pass_max_dayz`\n  hint: did you mean `pass_max_days`?",
+            ),
+            (
+                format!("{PLAY}[baseline]\nvars = {{ pass_max_days = \"90\" }}\n"),
+                "site.toml:5:10: `pass_max_days` must be a number (like 365), not a string\n  hint: the default is 365",
+            ),
+            (
+                format!(
+                    "{PLAY}[[baseline.waiver]]\ncontrol = \"net.ipv4.send-redirect\"\nreason = \"r\"\nexpires = \"2027-03-01\"\nby = \"me\"\n"
+                ),
+                "site.toml:5:11: no baseline control matches `net.ipv4.send-redirect` (did you mean `net.ipv4.send-redirects`?): `rampart baseline list` shows the ids",
+            ),
+            (
+                format!(
+                    "{PLAY}[[baseline.waiver]]\ncontrol = \"net.*\"\nreason = \"r\"\nexpires = \"2027-3-1\"\nby = \"me\"\n"
+                ),
+                "site.toml:7:11: invalid date `2027-3-1`: write YYYY-MM-DD, like 2027-03-01",
+            ),
+            (
+                format!(
+                    "{PLAY}[[baseline.waiver]]\ncontrol = \"net.*\"\nreason = \"r\"\nby = \"me\"\n"
+                ),
+                "site.toml:4:1: this waiver has no `expires`\n  hint: a waiver names control, reason, expires (YYYY-MM-DD) and by (who approved it)",
+            ),
+            (
+                format!("{PLAY}[baseline]\nprofiles = \"cis-l1-server\"\n"),
+                "site.toml:5:1: unknown key `profiles` in [baseline]\n  hint: did you mean `profile`?",
+            ),
+        ] {
+            assert_eq!(errors(&site), Err(want.to_owned()), "site:\n{site}");
+        }
+    }
+
+    #[test]
+    fn a_host_runs_the_strictest_profile_of_its_plays_and_none_turns_it_off() {
+        let site = "[baseline]\nprofile = \"cis-l1-server\"\n[[play]]\nhosts = \"web\"\nroles = [\"base\"]\n[[play]]\nhosts = \"db\"\nroles = [\"sshd\"]\nbaseline = \"cis-l2-server\"\n[[play]]\nhosts = \"lab\"\nbaseline = \"none\"\nroles = [\"base\"]\n[[play]]\nhosts = \"bastion\"\nbaseline = \"cis-l1-server\"\n";
+        let s = rampart_core::site::parse_site(Path::new("site.toml"), site, ROLES).unwrap();
+        let inv = rampart_core::inventory::parse(
+            Path::new("i.ini"),
+            "[web]\nh1\nh2\n[db]\nh2\n[lab]\nh3\n[bastion]\nh4\n",
+        )
+        .unwrap();
+        let host = |n: &str| inv.host(n).unwrap();
+        assert_eq!(s.baseline_for(host("h1")), Some("cis-l1-server"));
+        assert_eq!(s.baseline_for(host("h2")), Some("cis-l2-server"));
+        assert_eq!(s.baseline_for(host("h3")), None);
+        assert_eq!(s.roles_for(host("h3")), vec!["base"]);
+        assert_eq!(s.roles_for(host("h2")), vec!["base", "sshd", "baseline"]);
+        assert_eq!(s.roles_for(host("h4")), vec!["baseline"]);
+        let cfg = role_config(&s, "cis-l2-server");
+        assert_eq!(cfg["profile"], "cis-l2-server");
+        assert!(rampart_role_baseline::role().configure(cfg).is_ok());
+    }
+
+    #[test]
+    fn waivers_become_notes_of_the_hosts_that_run_the_baseline() {
+        let site = "[baseline]\nprofile = \"cis-l1-server\"\n[[baseline.waiver]]\ncontrol = \"net.ipv4.rp-filter\"\nreason = \"asymmetric routing\"\nexpires = \"2000-01-01\"\nby = \"ops\"\n[[play]]\nhosts = \"all\"\nroles = [\"base\"]\n";
+        let s = rampart_core::site::parse_site(Path::new("site.toml"), site, ROLES).unwrap();
+        let mut run = RunReport {
+            mode: rampart_core::report::Mode::Check,
+            version: String::new(),
+            seconds: 0.0,
+            hosts: vec![rampart_core::report::HostReport {
+                host: "h1".into(),
+                resources: vec![rampart_core::report::ResourceOutcome {
+                    role: "baseline".into(),
+                    id: "file:/etc/sysctl.d/60-rampart-baseline.conf".into(),
+                    status: rampart_core::report::Status::Unchanged,
+                    summary: String::new(),
+                    diff: String::new(),
+                    risk: None,
+                    error: None,
+                }],
+                ..Default::default()
+            }],
+        };
+        let lines = annotate(&mut run, &s);
+        assert_eq!(
+            lines,
+            vec![
+                "baseline: EXPIRED waiver net.ipv4.rp-filter (1 control): asymmetric routing (by ops, expires 2000-01-01)"
+            ]
+        );
+        assert_eq!(run.hosts[0].notes, lines);
+    }
 }

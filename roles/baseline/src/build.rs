@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use rampart_core::facts::{FactRequest, Facts};
 use rampart_core::plan::Risk;
 use rampart_core::resource::{
-    Command, Edit, File, Packages, Perms, Resource, Service, ServiceState, Sysctl, Validate,
+    AptUpdate, Command, Edit, File, Packages, Perms, Resource, Service, ServiceState, Sysctl,
+    Validate,
 };
 use rampart_core::role::Handler;
 use rampart_core::shell::{Script, quote};
@@ -59,6 +60,33 @@ pub fn render(s: &str, o: &Options<'_>) -> Result<String, String> {
     o.templates
         .render_str(s, o.vars)
         .map_err(|e| format!("template `{s}`: {}", e.message))
+}
+
+/// Files that decide who gets in (PAM, sudo, sshd, the firewall, accounts): a change to one of
+/// them is risk Access, so the preflight reads it and the dead-man switch guards it.
+pub const ACCESS_PATHS: &[&str] = &[
+    "/etc/pam.d/",
+    "/etc/security/",
+    "/etc/sudoers",
+    "/etc/ssh/",
+    "/etc/ufw/",
+    "/etc/default/ufw",
+    "/etc/hosts.allow",
+    "/etc/hosts.deny",
+    "/etc/nsswitch.conf",
+    "/etc/passwd",
+    "/etc/shadow",
+    "/etc/group",
+    "/etc/gshadow",
+];
+
+/// The risk of changing a file.
+pub fn path_risk(path: &str) -> Risk {
+    if ACCESS_PATHS.iter().any(|p| path.starts_with(p)) {
+        Risk::Access
+    } else {
+        Risk::Low
+    }
 }
 
 fn mode_or(s: Option<&str>, default: u32) -> u32 {
@@ -127,12 +155,14 @@ pub fn build(
             let line = render(&l.line, o).map_err(ctx)?;
             let mut e = Edit::line(&l.path, &format!("{}.{i}", c.id), &l.matches, &line);
             e.create_mode = mode_or(l.create_mode.as_deref(), 0o644);
+            e.risk = path_risk(&l.path);
             edits.push(Resource::Edit(e));
         }
         for b in &c.block {
             let body = render(&b.body, o).map_err(ctx)?;
             let mut e = Edit::block(&b.path, &b.name, &body);
             e.create_mode = mode_or(b.create_mode.as_deref(), 0o644);
+            e.risk = path_risk(&b.path);
             edits.push(Resource::Edit(e));
         }
         for f in &c.file {
@@ -154,7 +184,7 @@ pub fn build(
                     file
                 }
             };
-            files.push(Resource::File(r));
+            files.push(Resource::File(r.risk(path_risk(&f.path))));
         }
         for p in &c.perms {
             perms.push(Resource::Perms(Perms {
@@ -211,6 +241,17 @@ pub fn build(
         )));
     }
     if !present.is_empty() {
+        // The lists are refreshed (within a day's window) only when a package is missing: a
+        // converged host's rerun never runs apt.
+        let missing = facts.is_none_or(|f| {
+            present
+                .iter()
+                .any(|p| !f.packages.get(p).is_some_and(|s| s.installed))
+        });
+        if missing {
+            out.resources
+                .push(Resource::AptUpdate(AptUpdate { valid_secs: 86_400 }));
+        }
         out.resources.push(Resource::Packages(Packages::present(
             &present.iter().collect::<Vec<_>>(),
         )));
@@ -227,8 +268,10 @@ pub fn build(
         out.resources
             .push(Resource::File(File::new(SYSCTL_FILE, text, 0o644)));
         for (k, v) in &sysctls {
-            let missing = facts.is_some_and(|f| matches!(f.sysctls.get(k), Some(None)));
-            if !missing {
+            if !live(k, facts) {
+                continue;
+            }
+            {
                 out.resources.push(Resource::Sysctl(Sysctl {
                     key: k.clone(),
                     value: v.clone(),
@@ -269,10 +312,57 @@ pub fn build(
     Ok(out)
 }
 
+/// Whether a kernel parameter is set live on this host: not when the host lacks it (a
+/// namespaced key in a container), nor in a container for a key outside the network
+/// namespace (/proc/sys is the host kernel's there, mounted read-only): then the file only.
+pub fn live(key: &str, facts: Option<&Facts>) -> bool {
+    let Some(f) = facts else {
+        return true;
+    };
+    let missing = matches!(f.sysctls.get(key), Some(None));
+    !missing && (!f.host.in_container() || key.starts_with("net."))
+}
+
+/// The file systemd-sysctl reads last at boot (as /etc/sysctl.d/99-sysctl.conf).
+pub const SYSCTL_CONF: &str = "/etc/sysctl.conf";
+
+/// The kernel parameters /etc/sysctl.conf gives another value than the baseline's: at the
+/// next boot it is read after the baseline's drop-in, and would win.
+pub fn overridden_at_boot(built: &Built, facts: &Facts) -> Vec<String> {
+    let Some(text) = facts.files.get(SYSCTL_CONF).and_then(|f| f.text()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for r in &built.resources {
+        let Resource::Sysctl(s) = r else { continue };
+        let other = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with('#') && !l.starts_with(';'))
+            .filter_map(|l| l.trim_start_matches('-').split_once('='))
+            .filter(|(k, _)| k.trim().replace('/', ".") == s.key)
+            .map(|(_, v)| v.split_whitespace().collect::<Vec<_>>().join(" "))
+            .next_back();
+        if let Some(v) = other
+            && v != s.value.split_whitespace().collect::<Vec<_>>().join(" ")
+        {
+            out.push(format!("{} = {v} (the baseline sets {})", s.key, s.value));
+        }
+    }
+    out
+}
+
 /// Adds what the resources and the sshd handler read.
 pub fn facts(built: &Built, req: &mut FactRequest) {
     for r in &built.resources {
         r.facts(req);
+    }
+    if built
+        .resources
+        .iter()
+        .any(|r| matches!(r, Resource::Sysctl(_)))
+    {
+        req.file(SYSCTL_CONF);
     }
     if built.sshd {
         req.units

@@ -305,6 +305,11 @@ pub struct Control {
     /// dev-sec ids.
     #[serde(default)]
     pub devsec: Vec<String>,
+    /// Applies inside a container (default true). `false`: the control is about what a
+    /// container shares with its host or cannot have (auditd, AppArmor, mounts, kernel-wide
+    /// settings): not planned there, and its audit check says "not applicable".
+    #[serde(default = "yes")]
+    pub container: bool,
     /// The section id (filled in by the loader).
     #[serde(skip_deserializing)]
     pub section: String,
@@ -338,6 +343,10 @@ pub struct Control {
     /// Guarded commands.
     #[serde(default, deserialize_with = "one_or_many")]
     pub command: Vec<CommandSpec>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn all_os() -> Vec<Os> {

@@ -261,12 +261,22 @@ impl Configured for Baseline {
                 Os::ALL.map(Os::name).join(", ")
             ))
         })?;
-        let built = build::build(
-            &self.applied(Some(os)),
-            &self.opts(ctx.templates),
-            Some(ctx.facts),
-        )
-        .map_err(RoleError)?;
+        let mut controls = self.applied(Some(os));
+        if h.in_container() {
+            controls.retain(|c| c.container);
+        }
+        let built = build::build(&controls, &self.opts(ctx.templates), Some(ctx.facts))
+            .map_err(RoleError)?;
+        let overridden = build::overridden_at_boot(&built, ctx.facts);
+        if !overridden.is_empty() {
+            return Err(RoleError(format!(
+                "baseline: {} sets {}, and at boot it is read after {}, so the baseline would not survive a reboot. Fix: remove those lines from {}",
+                build::SYSCTL_CONF,
+                overridden.join(", "),
+                build::SYSCTL_FILE,
+                build::SYSCTL_CONF
+            )));
+        }
         Ok(RolePlan {
             resources: built.resources,
             handlers: vec![build::sshd_handler(ctx.facts)],
@@ -279,36 +289,31 @@ impl Configured for Baseline {
     }
 }
 
-/// Waivers, for the CLI's displays: (control ids or glob, reason, by, expires, expired).
+/// One line per waiver, for the CLI's notes and warnings:
+/// `baseline: waived ID (N controls): REASON (by BY, expires DATE)`, or
+/// `baseline: EXPIRED waiver ...` once past its date.
 pub fn waiver_lines(b: &Baseline) -> Vec<String> {
     b.config
         .waivers
         .iter()
         .map(|w| {
-            let ids: Vec<&str> = b
+            let n = b
                 .waived(None)
                 .into_iter()
                 .filter(|(_, x)| std::ptr::eq(*x, w))
-                .map(|(c, _)| c.id.as_str())
-                .collect();
+                .count();
             let state = if b.expired(w) {
                 "EXPIRED waiver"
             } else {
                 "waived"
             };
-            let what = if ids.len() == 1 || w.control.contains('*') {
-                format!(
-                    "{} ({} control{})",
-                    w.control,
-                    ids.len(),
-                    if ids.len() == 1 { "" } else { "s" }
-                )
-            } else {
-                w.control.clone()
-            };
             format!(
-                "baseline: {what} {state} ({}, by {}, expires {})",
-                w.reason, w.by, w.expires
+                "baseline: {state} {} ({n} control{}): {} (by {}, expires {})",
+                w.control,
+                if n == 1 { "" } else { "s" },
+                w.reason,
+                w.by,
+                w.expires
             )
         })
         .collect()

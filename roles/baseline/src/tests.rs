@@ -32,6 +32,9 @@ struct Fixture {
     vars: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     deep: bool,
+    /// `systemd-detect-virt -c`: "none" (a VM or metal, the default) or a container type.
+    #[serde(default)]
+    virt: Option<String>,
     #[serde(default)]
     facts: FixtureFacts,
     expect_changes: Vec<String>,
@@ -245,9 +248,17 @@ fn run_fixture(file: &str, fx: &Fixture) -> Result<(), String> {
     let all = build::build(&[c], &opts, None)?;
     let mut req = FactRequest::new();
     build::facts(&all, &mut req);
-    let mut facts = blank_facts(&req, host_for(os));
+    let mut host = host_for(os);
+    host.virt = fx.virt.clone().unwrap_or_else(|| "none".into());
+    let mut facts = blank_facts(&req, host);
     overlay(&mut facts, &fx.facts, c);
-    let built = build::build(&[c], &opts, Some(&facts))?;
+    // As the role plans: a control that does not apply inside a container plans nothing there.
+    let picked: Vec<&Control> = if facts.host.in_container() && !c.container {
+        Vec::new()
+    } else {
+        vec![c]
+    };
+    let built = build::build(&picked, &opts, Some(&facts))?;
     // Every fact a resource reads was declared from the configuration alone.
     let mut used = FactRequest::new();
     for r in &built.resources {
@@ -709,4 +720,134 @@ fn audit_checks_cover_each_kind_and_the_release() {
         assert!(c.command.contains(want), "{want} not in:\n{}", c.command);
     }
     assert_eq!(c.id, "k");
+}
+
+#[test]
+fn in_a_container_kernel_wide_parameters_are_persisted_only() {
+    let cat = sample(
+        "[section]\nid = \"network\"\ntitle = \"N\"\n[[control]]\nid = \"k\"\ntitle = \"t\"\nrationale = \"r\"\nlevels = [\"l1-server\"]\nsysctl = { \"kernel.randomize_va_space\" = \"2\", \"net.ipv4.tcp_syncookies\" = \"1\" }\n",
+    );
+    let templates = rampart_core::template::Templates::embedded();
+    let vars = merge_vars(&serde_json::Map::new()).unwrap();
+    let opts = build::Options {
+        vars: &vars,
+        deep: false,
+        templates: &templates,
+    };
+    let mut req = FactRequest::new();
+    build::facts(
+        &build::build(&[&cat.controls[0]], &opts, None).unwrap(),
+        &mut req,
+    );
+    let container = blank_facts(&req, lab_host());
+    let b = build::build(&[&cat.controls[0]], &opts, Some(&container)).unwrap();
+    let ids: Vec<String> = b.resources.iter().map(Resource::id).collect();
+    assert!(ids.contains(&"sysctl:net.ipv4.tcp_syncookies".to_owned()));
+    assert!(!ids.contains(&"sysctl:kernel.randomize_va_space".to_owned()));
+    let mut vm = lab_host();
+    vm.virt = "none".into();
+    let b = build::build(&[&cat.controls[0]], &opts, Some(&blank_facts(&req, vm))).unwrap();
+    assert!(
+        b.resources
+            .iter()
+            .any(|r| r.id() == "sysctl:kernel.randomize_va_space")
+    );
+}
+
+#[test]
+fn packages_refresh_the_lists_only_when_one_is_missing_and_container_false_controls_skip_containers()
+ {
+    let cat = sample(
+        "[section]\nid = \"network\"\ntitle = \"N\"\n[[control]]\nid = \"audit.auditd\"\ntitle = \"t\"\nrationale = \"r\"\nlevels = [\"l1-server\"]\ncontainer = false\npackages = { present = [\"auditd\"], absent = [\"telnet\"] }\nservice = { name = \"auditd\", enabled = true, running = true }\n",
+    );
+    let c = &cat.controls[0];
+    let templates = rampart_core::template::Templates::embedded();
+    let vars = merge_vars(&serde_json::Map::new()).unwrap();
+    let opts = build::Options {
+        vars: &vars,
+        deep: false,
+        templates: &templates,
+    };
+    let mut req = FactRequest::new();
+    build::facts(&build::build(&[c], &opts, None).unwrap(), &mut req);
+    assert!(req.apt, "the lists' age is a fact of the single probe");
+    let mut vm = lab_host();
+    vm.virt = "none".into();
+    let mut facts = blank_facts(&req, vm);
+    let b = build::build(&[c], &opts, Some(&facts)).unwrap();
+    assert_eq!(
+        plan_labels(&b.resources, &facts).unwrap(),
+        vec!["apt-update", "packages auditd", "service auditd"]
+    );
+    facts.packages.insert(
+        "auditd".into(),
+        PackageState {
+            installed: true,
+            version: "1".into(),
+            status: "install ok installed".into(),
+        },
+    );
+    let b = build::build(&[c], &opts, Some(&facts)).unwrap();
+    assert!(b.resources.iter().all(|r| r.id() != "apt-update"));
+    // Inside a container the role leaves it out, and its check says it does not apply.
+    let role = Baseline::new(Config::default()).unwrap();
+    let check = audit::check(c, &opts);
+    assert!(check.command.starts_with("f=0\nif v=$(systemd-detect-virt -c 2>/dev/null); then echo \"not applicable in a container ($v)\"; echo ok; exit 0; fi\n"), "{}", check.command);
+    assert!(
+        role.applied(None)
+            .iter()
+            .all(|x| x.container || x.id != c.id)
+    );
+}
+
+#[test]
+fn files_that_decide_who_gets_in_are_risk_access() {
+    let cat = sample(
+        "[section]\nid = \"network\"\ntitle = \"N\"\n[[control]]\nid = \"pam\"\ntitle = \"t\"\nrationale = \"r\"\nlevels = [\"l1-server\"]\nline = [{ path = \"/etc/security/faillock.conf\", match = \"deny\", line = \"deny = 5\" }, { path = \"/etc/login.defs\", match = \"UMASK\", line = \"UMASK {{ umask }}\" }]\nfile = { path = \"/etc/sudoers.d/50-baseline\", content = \"Defaults use_pty\\n\", mode = \"0440\", validate = \"visudo -cf %s\" }\n",
+    );
+    let templates = rampart_core::template::Templates::embedded();
+    let vars = merge_vars(&serde_json::Map::new()).unwrap();
+    let opts = build::Options {
+        vars: &vars,
+        deep: false,
+        templates: &templates,
+    };
+    let b = build::build(&[&cat.controls[0]], &opts, None).unwrap();
+    let risk = |id: &str| {
+        b.resources
+            .iter()
+            .find(|r| r.id() == id)
+            .map(|r| match r {
+                Resource::Edit(e) => e.risk,
+                Resource::File(f) => f.risk,
+                _ => panic!(),
+            })
+            .unwrap()
+    };
+    use rampart_core::plan::Risk;
+    assert_eq!(risk("edit:/etc/security/faillock.conf#pam.0"), Risk::Access);
+    assert_eq!(risk("edit:/etc/login.defs#pam.1"), Risk::Low);
+    assert_eq!(risk("file:/etc/sudoers.d/50-baseline"), Risk::Access);
+}
+
+#[test]
+fn a_conflicting_sysctl_conf_is_refused_with_the_fix() {
+    let b = Baseline::new(Config::default()).unwrap();
+    let mut req = FactRequest::new();
+    b.facts(&mut req);
+    assert!(req.files.contains(build::SYSCTL_CONF));
+    let mut facts = blank_facts(&req, lab_host());
+    facts.files.insert(
+        build::SYSCTL_CONF.into(),
+        text_file(
+            "#net.ipv4.tcp_syncookies=1\nnet.ipv4.tcp_syncookies = 0\nnet.ipv4.conf.all.rp_filter=1\n",
+            0o644,
+            "root",
+        ),
+    );
+    let e = rampart_core::testing::try_plan(&b, &facts, &BTreeMap::new(), "lab").unwrap_err();
+    assert_eq!(
+        e.0,
+        "baseline: /etc/sysctl.conf sets net.ipv4.tcp_syncookies = 0 (the baseline sets 1), and at boot it is read after /etc/sysctl.d/60-rampart-baseline.conf, so the baseline would not survive a reboot. Fix: remove those lines from /etc/sysctl.conf"
+    );
 }

@@ -3,7 +3,8 @@
 //!
 //! A failing control, a failed resource, and in a check run a resource that would change
 //! (drift, exit code 5) are `<failure>`s; an unreachable host or a host-level error is one
-//! `<error>` test case named `connect` or `host`.
+//! `<error>` test case named `connect` or `host`. A baseline waiver is a `<skipped>` case with
+//! its reason: the waived control's case in an audit, one case per waiver in check and apply.
 
 use std::fmt::Write as _;
 
@@ -34,6 +35,7 @@ struct Case {
     seconds: f64,
     failure: Option<(String, String)>,
     error: Option<(String, String)>,
+    skipped: Option<String>,
 }
 
 fn cases(h: &HostReport, mode: Mode) -> Vec<Case> {
@@ -46,6 +48,7 @@ fn cases(h: &HostReport, mode: Mode) -> Vec<Case> {
             seconds: h.seconds,
             failure: None,
             error: Some((h.error_kind.clone().unwrap_or_else(|| "error".into()), msg)),
+            skipped: None,
         });
     }
     if mode != Mode::Audit {
@@ -71,16 +74,34 @@ fn cases(h: &HostReport, mode: Mode) -> Vec<Case> {
                 seconds: 0.0,
                 failure,
                 error: None,
+                skipped: None,
             });
+        }
+        for n in h.notes.iter().filter(|n| n.starts_with("baseline: ")) {
+            if let Some(rest) = n
+                .strip_prefix("baseline: waived ")
+                .or_else(|| n.strip_prefix("baseline: EXPIRED waiver "))
+            {
+                out.push(Case {
+                    class: format!("{}.baseline", h.host),
+                    name: format!("waiver {}", rest.split(' ').next().unwrap_or_default()),
+                    seconds: 0.0,
+                    failure: None,
+                    error: None,
+                    skipped: Some(n.clone()),
+                });
+            }
         }
     }
     for v in &h.verify {
+        let waived = v.pass && v.title.ends_with("[waived]");
         out.push(Case {
             class: h.host.clone(),
             name: v.id.clone(),
             seconds: 0.0,
             failure: (!v.pass).then(|| (v.title.clone(), v.evidence.clone())),
             error: None,
+            skipped: waived.then(|| v.evidence.clone()),
         });
     }
     out
@@ -113,12 +134,13 @@ pub fn render(run: &RunReport) -> String {
     for (h, cs) in &all {
         let _ = writeln!(
             s,
-            "  <testsuite name=\"{}\" hostname=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\" time=\"{:.3}\">",
+            "  <testsuite name=\"{}\" hostname=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
             escape(&h.host),
             escape(&h.address),
             cs.len(),
             cs.iter().filter(|c| c.failure.is_some()).count(),
             cs.iter().filter(|c| c.error.is_some()).count(),
+            cs.iter().filter(|c| c.skipped.is_some()).count(),
             h.seconds
         );
         for c in cs {
@@ -130,6 +152,13 @@ pub fn render(run: &RunReport) -> String {
                 c.seconds
             );
             match (&c.failure, &c.error) {
+                (None, None) if c.skipped.is_some() => {
+                    let _ = writeln!(
+                        s,
+                        ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                        escape(c.skipped.as_deref().unwrap_or_default())
+                    );
+                }
                 (None, None) => s.push_str("/>\n"),
                 (Some((msg, body)), _) => {
                     let _ = writeln!(
@@ -185,6 +214,26 @@ mod tests {
         assert!(
             x.contains("<testcase classname=\"web&lt;2&gt;.ufw\" name=\"ufw\" time=\"0.000\"/>")
         );
+    }
+
+    #[test]
+    fn baseline_waivers_are_skipped_cases() {
+        let mut run = fleet();
+        run.hosts[0].verify.push(rampart_core::verify::Verdict {
+            id: "net.ipv4.rp-filter".into(),
+            title: "Reverse path filtering is enabled [waived]".into(),
+            pass: true,
+            evidence: "waived: routes (by ops, expires 2027-03-01)".into(),
+        });
+        let x = render(&run);
+        assert!(x.contains("name=\"net.ipv4.rp-filter\" time=\"0.000\">\n      <skipped message=\"waived: routes (by ops, expires 2027-03-01)\"/>"), "{x}");
+        run.mode = Mode::Check;
+        run.hosts[0].notes.push(
+            "baseline: waived net.* (12 controls): routes (by ops, expires 2027-03-01)".into(),
+        );
+        let x = render(&run);
+        assert!(x.contains("name=\"waiver net.*\" time=\"0.000\">\n      <skipped message=\"baseline: waived net.* (12 controls)"), "{x}");
+        assert!(x.contains("skipped=\"2\""), "{x}");
     }
 
     #[test]

@@ -113,6 +113,17 @@ pub fn check(c: &Control, o: &Options<'_>) -> Check {
                 quote(&format!("{k} {v}")),
                 fail(&format!("{SSHD_FILE} does not set {k} {v}"))
             ));
+            if let Some(removed) = v.strip_prefix('-') {
+                // A removal list ("-a,b"): sshd -T offers none of them.
+                for a in removed.split(',') {
+                    s.push_str(&format!(
+                        "if printf '%s\\n' \"$t\" | grep -i '^{lk} ' | tr ' ,' '\\n\\n' | grep -qixF -- {}; then echo \"FAIL: sshd -T still offers {a}\"; f=1; fi\n",
+                        quote(a),
+                        lk = k.to_ascii_lowercase()
+                    ));
+                }
+                continue;
+            }
             s.push_str(&format!(
                 "printf '%s\\n' \"$t\" | grep -qixF -- {} || {{ echo \"FAIL: sshd -T says: $(printf '%s\\n' \"$t\" | grep -i '^{lk} ')\"; f=1; }}\n",
                 quote(&format!("{} {v}", k.to_ascii_lowercase())),

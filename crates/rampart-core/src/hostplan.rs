@@ -172,9 +172,7 @@ pub fn plan_role(name: &str, configured: &dyn Configured, ctx: &HostContext<'_>)
     let mut items = Vec::with_capacity(plan.resources.len());
     for resource in plan.resources {
         let change = resource.plan(edited.as_ref().unwrap_or(ctx.facts));
-        if matches!(resource, Resource::Edit(_))
-            && matches!(change, Ok(Change::Apply(_)))
-        {
+        if matches!(resource, Resource::Edit(_)) && matches!(change, Ok(Change::Apply(_))) {
             resource.simulate(edited.get_or_insert_with(|| ctx.facts.clone()));
         }
         items.push(Planned { resource, change });
@@ -506,11 +504,24 @@ mod tests {
         fn facts(&self, req: &mut FactRequest) {
             req.files.insert("/etc/login.defs".into());
         }
-        fn plan(&self, _: &HostContext<'_>) -> Result<crate::role::RolePlan, crate::role::RoleError> {
+        fn plan(
+            &self,
+            _: &HostContext<'_>,
+        ) -> Result<crate::role::RolePlan, crate::role::RoleError> {
             Ok(crate::role::RolePlan {
                 resources: vec![
-                    Resource::Edit(crate::resource::Edit::line("/etc/login.defs", "a", "A ", "A 1")),
-                    Resource::Edit(crate::resource::Edit::line("/etc/login.defs", "b", "B ", "B 2")),
+                    Resource::Edit(crate::resource::Edit::line(
+                        "/etc/login.defs",
+                        "a",
+                        "A ",
+                        "A 1",
+                    )),
+                    Resource::Edit(crate::resource::Edit::line(
+                        "/etc/login.defs",
+                        "b",
+                        "B ",
+                        "B 2",
+                    )),
                 ],
                 handlers: Vec::new(),
             })
@@ -521,10 +532,15 @@ mod tests {
     fn two_edits_of_one_file_plan_one_after_the_other() {
         let mut facts = Facts::default();
         let before = "A 0\nB 0\n";
-        facts.files.insert("/etc/login.defs".into(), crate::testing::text_file(before, 0o644, "root"));
+        facts.files.insert(
+            "/etc/login.defs".into(),
+            crate::testing::text_file(before, 0o644, "root"),
+        );
         let planned = crate::testing::plan_checked(&TwoLines, &facts, &BTreeMap::new(), "lab");
         let after_first = crate::testing::text_file("A 1\nB 0\n", 0o644, "root");
-        let FileState::File { sha256, .. } = after_first else { unreachable!() };
+        let FileState::File { sha256, .. } = after_first else {
+            unreachable!()
+        };
         let second = match &planned.items[1].change {
             Ok(Change::Apply(a)) => a.script.as_str().to_owned(),
             other => panic!("{other:?}"),

@@ -59,6 +59,26 @@ fn cis_l1_server_converges_with_a_waiver_on_all_three_kinds() {
     assert_eq!(code, 5, "{doc}");
     for (h, b) in HOSTS.iter().zip(&before) {
         assert_eq!(&lab.state_hash(h), b, "check wrote to {h}");
+        // Two roles: the access part (the sshd drop-in, PAM, sudo) on its own, after the rest.
+        let roles: Vec<(String, String)> = host(&doc, h)["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["role"].as_str().unwrap().to_owned(),
+                    r["id"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert!(
+            roles.contains(&(
+                "baseline-access".into(),
+                "file:/etc/ssh/sshd_config.d/10-rampart-baseline.conf".into()
+            )),
+            "{h}: {roles:?}"
+        );
+        assert!(roles.iter().any(|(r, _)| r == "baseline"), "{h}: {roles:?}");
         let notes = host(&doc, h)["notes"].to_string();
         assert!(
             notes.contains("baseline: waived net.ipv4.log-martians (1 control): the lab's logs stay quiet (by lab@example.com, expires 2099-12-31)"),

@@ -221,6 +221,15 @@ pub fn role_config(site: &Site, profile: &str) -> serde_json::Value {
     })
 }
 
+/// The `[baseline]` table with every default, for `rampart roles baseline`.
+pub fn site_defaults() -> String {
+    let mut s = String::from(
+        "# See docs/baseline.md; a play's `baseline = \"...\"` overrides the profile.\n[baseline]\nprofile = \"cis-l1-server\"    # or cis-l2-server\ndeep = false\n# [[baseline.waiver]]\n# control = \"net.ipv4.*\"\n# reason = \"why\"\n# expires = \"2027-03-01\"\n# by = \"who approved it\"\n\n[baseline.vars]\n",
+    );
+    s.push_str(rampart_role_baseline::catalogue::DEFAULTS);
+    s
+}
+
 /// Checks the site's `[baseline]` against the catalogue: profile names, variables and
 /// waivers, each error at its `file:line:col`. Nothing is sent to a host before this passes.
 pub fn validate_site(site: &Site) -> Result<(), CliError> {
@@ -234,6 +243,15 @@ pub fn validate_site(site: &Site) -> Result<(), CliError> {
         }
     };
     let known = |n: &str| n == "none" || Profile::named(n).is_some();
+    if let Some(r) = site.roles.get(rampart_role_baseline::NAME) {
+        errors.push(
+            InputError::new(
+                r.location.clone(),
+                "the baseline is set in the site's [baseline] table, not in [roles.baseline]",
+            )
+            .with_hint("move these settings to [baseline] (`rampart roles baseline` shows them)"),
+        );
+    }
     if let Some(b) = &site.baseline {
         if let Some(p) = &b.profile
             && !known(&p.value)
@@ -331,7 +349,7 @@ pub fn annotate(run: &mut RunReport, site: &Site) -> Vec<String> {
     for h in &mut run.hosts {
         if h.resources
             .iter()
-            .any(|r| r.role == rampart_role_baseline::NAME)
+            .any(|r| r.role.starts_with(rampart_role_baseline::NAME))
             || h.verify.iter().any(|v| v.title.ends_with("[waived]"))
         {
             any = true;
@@ -411,6 +429,10 @@ mod tests {
                     "{PLAY}[[baseline.waiver]]\ncontrol = \"net.*\"\nreason = \"r\"\nby = \"me\"\n"
                 ),
                 "site.toml:4:1: this waiver has no `expires`\n  hint: a waiver names control, reason, expires (YYYY-MM-DD) and by (who approved it)",
+            ),
+            (
+                format!("{PLAY}[roles.baseline]\nprofile = \"cis-l2-server\"\n"),
+                "site.toml:4:8: the baseline is set in the site's [baseline] table, not in [roles.baseline]\n  hint: move these settings to [baseline] (`rampart roles baseline` shows them)",
             ),
             (
                 format!("{PLAY}[baseline]\nprofiles = \"cis-l1-server\"\n"),

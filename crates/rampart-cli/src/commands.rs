@@ -437,6 +437,11 @@ pub fn roles(a: RolesArgs) -> Result<Exit, CliError> {
                 return Err(e.into());
             };
             let _ = writeln!(out, "# {}", r.summary());
+            if r.name() == rampart_role_baseline::NAME {
+                // Set in the site's own [baseline] table, not under [roles.baseline].
+                let _ = write!(out, "{}", crate::baseline::site_defaults());
+                return Ok(Exit::Ok);
+            }
             let defaults = r.defaults();
             // Wrapped in `roles.NAME` so nested tables print as `[roles.NAME.sub]`, ready to paste.
             let wrapped = serde_json::json!({ "roles": { r.name(): defaults } });

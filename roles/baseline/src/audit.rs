@@ -65,6 +65,20 @@ pub fn check(c: &Control, o: &Options<'_>) -> Check {
     if !c.container {
         s.push_str("if v=$(systemd-detect-virt -c 2>/dev/null); then echo \"not applicable in a container ($v)\"; echo ok; exit 0; fi\n");
     }
+    for p in &c.if_installed {
+        s.push_str(&format!(
+            "dpkg-query -W -f='${{db:Status-Abbrev}}' {q} 2>/dev/null | grep -q '^.i' || {{ echo {}; echo ok; exit 0; }}\n",
+            quote(&format!("not applicable: {p} is not installed")),
+            q = quote(p)
+        ));
+    }
+    for p in &c.if_exists {
+        s.push_str(&format!(
+            "[ -e {q} ] || [ -L {q} ] || {{ echo {}; echo ok; exit 0; }}\n",
+            quote(&format!("not applicable: {p} does not exist")),
+            q = quote(p)
+        ));
+    }
     let fail = |what: &str| format!("{{ echo {}; f=1; }}", quote(&format!("FAIL: {what}")));
     let allowed: Vec<String> = o
         .vars

@@ -50,6 +50,41 @@ pub struct Built {
     pub resources: Vec<Resource>,
     /// The handlers they may notify.
     pub sshd: bool,
+    /// `reload` commands, deduplicated: (handler name, shell code).
+    pub reloads: Vec<(String, String)>,
+}
+
+impl Built {
+    /// The handler name of a `reload` command, registering it once.
+    fn reload(&mut self, code: &str) -> String {
+        let name = format!("baseline: {}", code.lines().next().unwrap_or_default());
+        if !self.reloads.iter().any(|(n, _)| *n == name) {
+            self.reloads.push((name.clone(), code.to_owned()));
+        }
+        name
+    }
+
+    /// Every handler the resources may notify: the sshd reload and the `reload` commands.
+    pub fn handlers(&self, facts: &Facts) -> Vec<Handler> {
+        let mut out = vec![sshd_handler(facts)];
+        for (name, code) in &self.reloads {
+            let mut script = Script::new();
+            script.raw(code);
+            out.push(Handler {
+                name: name.clone(),
+                script,
+            });
+        }
+        out
+    }
+}
+
+/// A resource's risk when it also restarts something: at least Service.
+fn with_reload(risk: Risk, reload: Option<&String>) -> Risk {
+    match (risk, reload) {
+        (Risk::Low, Some(_)) => Risk::Service,
+        (r, _) => r,
+    }
 }
 
 /// Renders a template string with the variables, or returns it as is.
@@ -155,14 +190,20 @@ pub fn build(
             let line = render(&l.line, o).map_err(ctx)?;
             let mut e = Edit::line(&l.path, &format!("{}.{i}", c.id), &l.matches, &line);
             e.create_mode = mode_or(l.create_mode.as_deref(), 0o644);
-            e.risk = path_risk(&l.path);
+            e.risk = with_reload(path_risk(&l.path), l.reload.as_ref());
+            if let Some(code) = &l.reload {
+                e.notify.push(out.reload(code));
+            }
             edits.push(Resource::Edit(e));
         }
         for b in &c.block {
             let body = render(&b.body, o).map_err(ctx)?;
             let mut e = Edit::block(&b.path, &b.name, &body);
             e.create_mode = mode_or(b.create_mode.as_deref(), 0o644);
-            e.risk = path_risk(&b.path);
+            e.risk = with_reload(path_risk(&b.path), b.reload.as_ref());
+            if let Some(code) = &b.reload {
+                e.notify.push(out.reload(code));
+            }
             edits.push(Resource::Edit(e));
         }
         for f in &c.file {
@@ -184,7 +225,11 @@ pub fn build(
                     file
                 }
             };
-            files.push(Resource::File(r.risk(path_risk(&f.path))));
+            let mut r = r.risk(with_reload(path_risk(&f.path), f.reload.as_ref()));
+            if let Some(code) = &f.reload {
+                r = r.notifies(&out.reload(code));
+            }
+            files.push(Resource::File(r));
         }
         for p in &c.perms {
             perms.push(Resource::Perms(Perms {
@@ -352,6 +397,14 @@ pub fn overridden_at_boot(built: &Built, facts: &Facts) -> Vec<String> {
     out
 }
 
+/// Adds the facts the controls' conditions read (`if_installed`, `if_exists`).
+pub fn condition_facts(controls: &[&Control], req: &mut FactRequest) {
+    for c in controls {
+        req.packages.extend(c.if_installed.iter().cloned());
+        req.stats.extend(c.if_exists.iter().cloned());
+    }
+}
+
 /// Adds what the resources and the sshd handler read.
 pub fn facts(built: &Built, req: &mut FactRequest) {
     for r in &built.resources {
@@ -363,6 +416,15 @@ pub fn facts(built: &Built, req: &mut FactRequest) {
         .any(|r| matches!(r, Resource::Sysctl(_)))
     {
         req.file(SYSCTL_CONF);
+    }
+    // The preflight judges the drop-in against the effective configuration (`sshd -T`, which
+    // the fact cache answers on a rerun while no sshd file changed).
+    if built
+        .resources
+        .iter()
+        .any(|r| matches!(r, Resource::File(f) if f.path == SSHD_FILE && f.content.is_some()))
+    {
+        req.sshd_effective = true;
     }
     if built.sshd {
         req.units

@@ -176,6 +176,9 @@ pub struct LineSpec {
     /// Mode if the file must be created ("0644").
     #[serde(default)]
     pub create_mode: Option<String>,
+    /// Shell code run once at the end of the role when this changed (a handler).
+    #[serde(default)]
+    pub reload: Option<String>,
 }
 
 /// A `block` entry: a marked block in a file.
@@ -191,6 +194,9 @@ pub struct BlockSpec {
     /// Mode if the file must be created ("0644").
     #[serde(default)]
     pub create_mode: Option<String>,
+    /// Shell code run once at the end of the role when this changed (a handler).
+    #[serde(default)]
+    pub reload: Option<String>,
 }
 
 /// A `file` entry: a whole file (or its absence).
@@ -217,6 +223,9 @@ pub struct FileSpec {
     /// A validation command run on the temporary file, `%s` is its path.
     #[serde(default)]
     pub validate: Option<String>,
+    /// Shell code run once at the end of the role when this changed (a handler).
+    #[serde(default)]
+    pub reload: Option<String>,
 }
 
 /// A `perms` entry: mode and ownership of an existing path.
@@ -310,6 +319,12 @@ pub struct Control {
     /// settings): not planned there, and its audit check says "not applicable".
     #[serde(default = "yes")]
     pub container: bool,
+    /// Applies only where these packages are installed (a fact of the same probe: dpkg).
+    #[serde(default)]
+    pub if_installed: Vec<String>,
+    /// Applies only where these paths exist (a fact of the same probe: the one `find`).
+    #[serde(default)]
+    pub if_exists: Vec<String>,
     /// The section id (filled in by the loader).
     #[serde(skip_deserializing)]
     pub section: String,
@@ -384,6 +399,20 @@ impl Control {
     /// The sshd entries, merged.
     pub fn sshd_settings(&self) -> impl Iterator<Item = (&String, &Text)> {
         self.sshd.iter().flat_map(|m| m.iter())
+    }
+
+    /// Whether its conditions hold on a host (`None`: unknown, no facts yet). A path that is
+    /// present in any form counts as existing.
+    pub fn conditions_hold(&self, facts: &rampart_core::facts::Facts) -> bool {
+        self.if_installed
+            .iter()
+            .all(|p| facts.packages.get(p).is_some_and(|s| s.installed))
+            && self.if_exists.iter().all(|p| {
+                facts
+                    .files
+                    .get(p)
+                    .is_some_and(|f| *f != rampart_core::facts::FileState::Absent)
+            })
     }
 
     /// Whether it applies to a release.
@@ -771,6 +800,16 @@ pub fn load(files: &[(&str, &str)], defaults: &str) -> Result<Catalogue, Vec<Str
             for p in &paths {
                 if !valid_path(p) {
                     err(format!("`{p}` is not a canonical absolute path"));
+                }
+            }
+            for n in &c.if_installed {
+                if !valid_name(n) || n.contains('@') {
+                    err(format!("if_installed: invalid package name `{n}`"));
+                }
+            }
+            for p in &c.if_exists {
+                if !valid_path(p) {
+                    err(format!("if_exists: `{p}` is not a canonical absolute path"));
                 }
             }
             for pk in &c.packages {

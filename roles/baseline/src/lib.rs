@@ -26,6 +26,38 @@ pub use waiver::{Date, Waiver};
 
 /// The role's name in sites and reports.
 pub const NAME: &str = "baseline";
+/// The name the access part runs under (see [`Part`]).
+pub const ACCESS_NAME: &str = "baseline-access";
+
+/// Which of the baseline's resources a role instance plans. The CLI runs the baseline as two
+/// roles: `baseline` (everything but access, with every audit check) and then
+/// `baseline-access` (the risk Access changes: sshd, PAM, sudoers, ...). The dead-man switch
+/// guards a whole role's apply, so the access part stays short: package installs and the
+/// like never run inside the confirmation window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Part {
+    /// Everything (one role).
+    #[default]
+    All,
+    /// Everything but the risk Access resources.
+    Main,
+    /// Only the risk Access resources.
+    Access,
+}
+
+/// A resource's risk as its change will carry it.
+fn risk_of(r: &rampart_core::resource::Resource) -> rampart_core::plan::Risk {
+    use rampart_core::plan::Risk;
+    use rampart_core::resource::Resource as R;
+    match r {
+        R::File(f) => f.risk,
+        R::Edit(e) => e.risk,
+        R::Service(s) => s.risk,
+        R::Command(c) => c.risk,
+        _ => Risk::Low,
+    }
+}
 
 /// The role's settings, as the CLI builds them from the site's `[baseline]` table and the
 /// play's `baseline = "..."`.
@@ -47,6 +79,9 @@ pub struct Config {
     /// Today's date (the controller's clock, UTC), for waiver expiry: core reads no clock.
     #[serde(default)]
     pub today: Option<String>,
+    /// Which resources this instance plans.
+    #[serde(default)]
+    pub part: Part,
 }
 
 fn default_profile() -> String {
@@ -61,6 +96,7 @@ impl Default for Config {
             waivers: Vec::new(),
             deep: false,
             today: None,
+            part: Part::All,
         }
     }
 }
@@ -245,9 +281,11 @@ impl Configured for Baseline {
     fn facts(&self, req: &mut FactRequest) {
         let templates = Templates::embedded();
         // Config alone: every release's controls (a host's release is a fact).
-        if let Ok(b) = build::build(&self.applied(None), &self.opts(&templates), None) {
+        let controls = self.applied(None);
+        if let Ok(b) = build::build(&controls, &self.opts(&templates), None) {
             build::facts(&b, req);
         }
+        build::condition_facts(&controls, req);
     }
 
     fn plan(&self, ctx: &HostContext<'_>) -> Result<RolePlan, RoleError> {
@@ -265,6 +303,7 @@ impl Configured for Baseline {
         if h.in_container() {
             controls.retain(|c| c.container);
         }
+        controls.retain(|c| c.conditions_hold(ctx.facts));
         let built = build::build(&controls, &self.opts(ctx.templates), Some(ctx.facts))
             .map_err(RoleError)?;
         let overridden = build::overridden_at_boot(&built, ctx.facts);
@@ -277,13 +316,31 @@ impl Configured for Baseline {
                 build::SYSCTL_CONF
             )));
         }
+        let handlers = built.handlers(ctx.facts);
+        let part = self.config.part;
+        let resources = built
+            .resources
+            .into_iter()
+            .filter(|r| {
+                let access = risk_of(r) == rampart_core::plan::Risk::Access;
+                match part {
+                    Part::All => true,
+                    Part::Main => !access,
+                    Part::Access => access,
+                }
+            })
+            .collect();
         Ok(RolePlan {
-            resources: built.resources,
-            handlers: vec![build::sshd_handler(ctx.facts)],
+            resources,
+            handlers,
         })
     }
 
     fn checks(&self) -> Vec<Check> {
+        if self.config.part == Part::Access {
+            // The main part carries every control's check.
+            return Vec::new();
+        }
         let templates = Templates::embedded();
         audit::checks(self, &self.opts(&templates))
     }

@@ -248,16 +248,18 @@ fn run_fixture(file: &str, fx: &Fixture) -> Result<(), String> {
     let all = build::build(&[c], &opts, None)?;
     let mut req = FactRequest::new();
     build::facts(&all, &mut req);
+    build::condition_facts(&[c], &mut req);
     let mut host = host_for(os);
     host.virt = fx.virt.clone().unwrap_or_else(|| "none".into());
     let mut facts = blank_facts(&req, host);
     overlay(&mut facts, &fx.facts, c);
     // As the role plans: a control that does not apply inside a container plans nothing there.
-    let picked: Vec<&Control> = if facts.host.in_container() && !c.container {
-        Vec::new()
-    } else {
-        vec![c]
-    };
+    let picked: Vec<&Control> =
+        if (facts.host.in_container() && !c.container) || !c.conditions_hold(&facts) {
+            Vec::new()
+        } else {
+            vec![c]
+        };
     let built = build::build(&picked, &opts, Some(&facts))?;
     // Every fact a resource reads was declared from the configuration alone.
     let mut used = FactRequest::new();
@@ -850,4 +852,221 @@ fn a_conflicting_sysctl_conf_is_refused_with_the_fix() {
         e.0,
         "baseline: /etc/sysctl.conf sets net.ipv4.tcp_syncookies = 0 (the baseline sets 1), and at boot it is read after /etc/sysctl.d/60-rampart-baseline.conf, so the baseline would not survive a reboot. Fix: remove those lines from /etc/sysctl.conf"
     );
+}
+
+#[test]
+fn conditions_on_packages_and_paths_come_from_the_same_probe() {
+    let cat = sample(
+        "[section]\nid = \"network\"\ntitle = \"N\"\n[[control]]\nid = \"log.rsyslog-perms\"\ntitle = \"t\"\nrationale = \"r\"\nlevels = [\"l1-server\"]\nif_installed = [\"rsyslog\"]\nif_exists = [\"/etc/rsyslog.conf\"]\nline = { path = \"/etc/rsyslog.conf\", match = \"$FileCreateMode\", line = \"$FileCreateMode 0640\" }\n",
+    );
+    let c = &cat.controls[0];
+    let mut req = FactRequest::new();
+    build::condition_facts(&[c], &mut req);
+    assert!(req.packages.contains("rsyslog") && req.stats.contains("/etc/rsyslog.conf"));
+    let mut facts = blank_facts(&req, lab_host());
+    assert!(!c.conditions_hold(&facts));
+    facts.packages.insert(
+        "rsyslog".into(),
+        PackageState {
+            installed: true,
+            version: "1".into(),
+            status: "install ok installed".into(),
+        },
+    );
+    assert!(!c.conditions_hold(&facts));
+    facts
+        .files
+        .insert("/etc/rsyslog.conf".into(), text_file("", 0o644, "root"));
+    assert!(c.conditions_hold(&facts));
+    let templates = rampart_core::template::Templates::embedded();
+    let vars = merge_vars(&serde_json::Map::new()).unwrap();
+    let opts = build::Options {
+        vars: &vars,
+        deep: false,
+        templates: &templates,
+    };
+    let check = audit::check(c, &opts);
+    assert!(
+        check
+            .command
+            .contains("|| { echo 'not applicable: rsyslog is not installed'; echo ok; exit 0; }"),
+        "{}",
+        check.command
+    );
+}
+
+/// Resources as a role, to plan them the way the engine does.
+#[derive(Debug)]
+struct Fixed(Vec<Resource>);
+
+impl rampart_core::role::Configured for Fixed {
+    fn facts(&self, req: &mut FactRequest) {
+        for r in &self.0 {
+            r.facts(req);
+        }
+    }
+    fn plan(
+        &self,
+        _ctx: &rampart_core::role::HostContext<'_>,
+    ) -> Result<rampart_core::role::RolePlan, rampart_core::role::RoleError> {
+        Ok(rampart_core::role::RolePlan {
+            resources: self.0.clone(),
+            handlers: Vec::new(),
+        })
+    }
+}
+
+#[test]
+fn the_preflight_refuses_an_sshd_drop_in_that_cuts_the_operator_off() {
+    let cat = sample(
+        "[section]\nid = \"network\"\ntitle = \"N\"\n[[control]]\nid = \"ssh.allow\"\ntitle = \"t\"\nrationale = \"r\"\nlevels = [\"l1-server\"]\nsshd = { AllowUsers = \"nobody\" }\n",
+    );
+    let templates = rampart_core::template::Templates::embedded();
+    let vars = merge_vars(&serde_json::Map::new()).unwrap();
+    let opts = build::Options {
+        vars: &vars,
+        deep: false,
+        templates: &templates,
+    };
+    let built = build::build(&[&cat.controls[0]], &opts, None).unwrap();
+    let mut req = FactRequest::new();
+    build::facts(&built, &mut req);
+    assert!(req.sshd_effective);
+    req.accounts = true;
+    let facts = blank_facts(&req, lab_host());
+    let role = Fixed(built.resources);
+    let planned = rampart_core::testing::plan_checked(&role, &facts, &BTreeMap::new(), "lab");
+    let cuts = rampart_core::preflight::check(
+        &[planned],
+        &facts,
+        &rampart_core::preflight::AccessPath {
+            user: "lab".into(),
+            client_ip: Some("10.213.1.1".into()),
+            port: 22,
+        },
+    );
+    assert_eq!(cuts.len(), 1, "{cuts:?}");
+    assert_eq!(cuts[0].setting, "sshd AllowUsers");
+}
+
+#[test]
+fn a_reload_is_one_handler_notified_by_every_file_that_needs_it() {
+    let cat = sample(
+        "[section]\nid = \"network\"\ntitle = \"N\"\n[[control]]\nid = \"log.journald\"\ntitle = \"t\"\nrationale = \"r\"\nlevels = [\"l1-server\"]\nline = [{ path = \"/etc/systemd/journald.conf\", match = \"Storage=\", line = \"Storage=persistent\", reload = \"systemctl restart systemd-journald\" }, { path = \"/etc/systemd/journald.conf\", match = \"SystemMaxUse=\", line = \"SystemMaxUse={{ journald_system_max_use }}\", reload = \"systemctl restart systemd-journald\" }]\n",
+    );
+    let templates = rampart_core::template::Templates::embedded();
+    let vars = merge_vars(&serde_json::Map::new()).unwrap();
+    let opts = build::Options {
+        vars: &vars,
+        deep: false,
+        templates: &templates,
+    };
+    let b = build::build(&[&cat.controls[0]], &opts, None).unwrap();
+    assert_eq!(
+        b.reloads,
+        vec![(
+            "baseline: systemctl restart systemd-journald".to_owned(),
+            "systemctl restart systemd-journald".to_owned()
+        )]
+    );
+    for r in &b.resources {
+        if let Resource::Edit(e) = r {
+            assert_eq!(
+                e.notify,
+                vec!["baseline: systemctl restart systemd-journald"]
+            );
+            assert_eq!(e.risk, rampart_core::plan::Risk::Service);
+        }
+    }
+    let handlers = b.handlers(&Facts::default());
+    assert_eq!(handlers.len(), 2);
+    assert_eq!(
+        handlers[1].script.as_str(),
+        "systemctl restart systemd-journald\n"
+    );
+}
+
+/// The examples of the shared format note (the lead's baseline-schema.md) stay valid.
+#[test]
+fn the_schema_notes_examples_load() {
+    let text = r#"
+[section]
+id = "network"
+title = "Network parameters"
+cis = "3"
+
+[[control]]
+id = "net.ipv4.send-redirects"
+title = "Packet redirect sending is disabled"
+rationale = "A host that is not a router has no reason to send ICMP redirects."
+levels = ["l1-server"]
+os = ["ubuntu-24.04", "debian-12", "debian-13"]
+cis = { ubuntu2404 = "3.3.1", debian12 = "3.3.1" }
+devsec = ["sysctl-08"]
+sysctl = { "net.ipv4.conf.all.send_redirects" = "0", "net.ipv4.conf.default.send_redirects" = "0" }
+
+[[control]]
+id = "all.kinds"
+title = "t"
+rationale = "r"
+levels = ["l1-server", "l2-server"]
+modprobe = ["cramfs", "dccp"]
+sshd = { LogLevel = "VERBOSE", KexAlgorithms = "sntrup761x25519-sha512@openssh.com,curve25519-sha256" }
+line = [{ path = "/etc/login.defs", match = "PASS_MAX_DAYS", line = "PASS_MAX_DAYS {{ pass_max_days }}" }]
+block = [{ path = "/etc/x.conf", name = "x", body = "a\nb" }]
+file = [{ path = "/etc/issue", content = "{{ banner }}", mode = "0644", owner = "root", group = "root", validate = "test -s %s" }, { path = "/etc/motd", absent = true }]
+perms = [{ path = "/etc/shadow", mode = "0640", owner = "root", group = "shadow" }, { path = "/etc/gshadow", max_mode = "0640" }]
+packages = { present = ["auditd"], absent = ["telnet", "rsh-client"] }
+service = [{ name = "auditd", enabled = true, running = true, masked = false }]
+command = [{ check = "true", fix = "true", cost = "bounded: one find over /etc", rerun = false }]
+"#;
+    let cat = catalogue::load(&[("03-network.toml", text)], catalogue::DEFAULTS)
+        .unwrap_or_else(|e| panic!("{}", e.join("\n")));
+    assert_eq!(cat.controls[1].kinds().len(), 9);
+    let fixture: FixtureFile = toml::from_str(
+        r#"
+[[fixture]]
+control = "net.ipv4.send-redirects"
+os = "debian-12"
+facts = { sysctl = { "net.ipv4.conf.all.send_redirects" = "1" }, files = { "/etc/sysctl.d/60-rampart-baseline.conf" = "" } }
+expect_changes = ["sysctl net.ipv4.conf.all.send_redirects", "file /etc/sysctl.d/60-rampart-baseline.conf"]
+"#,
+    )
+    .unwrap();
+    run_fixture("schema", &fixture.fixture[0]).unwrap();
+}
+
+#[test]
+fn the_access_part_holds_only_the_access_changes_and_no_checks() {
+    let cfg = |part: &str| {
+        let mut c = serde_json::to_value(Config {
+            profile: "cis-l2-server".into(),
+            ..Config::default()
+        })
+        .unwrap();
+        c["part"] = serde_json::json!(part);
+        Baseline::new(serde_json::from_value(c).unwrap()).unwrap()
+    };
+    let (all, main, access) = (cfg("all"), cfg("main"), cfg("access"));
+    let mut req = FactRequest::new();
+    all.facts(&mut req);
+    let facts = blank_facts(&req, lab_host());
+    let plan = |b: &Baseline| {
+        rampart_core::testing::try_plan(b, &facts, &BTreeMap::new(), "lab")
+            .unwrap()
+            .resources
+    };
+    let (a, m, x) = (plan(&all), plan(&main), plan(&access));
+    assert_eq!(a.len(), m.len() + x.len());
+    assert!(
+        x.iter()
+            .all(|r| risk_of(r) == rampart_core::plan::Risk::Access)
+    );
+    assert!(
+        m.iter()
+            .all(|r| risk_of(r) != rampart_core::plan::Risk::Access)
+    );
+    assert!(x.iter().any(|r| r.id() == format!("file:{SSHD_FILE}")));
+    assert!(access.checks().is_empty());
+    assert_eq!(main.checks().len(), all.checks().len());
 }

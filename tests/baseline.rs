@@ -357,7 +357,8 @@ mod fleetclaw_with_the_baseline {
     fn lynis_index(lab: &Lab, h: &str) -> u32 {
         let out = lab.sh(
             h,
-            "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lynis >/dev/null 2>&1; \
+            "DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq lynis >/dev/null 2>&1 \
+               || { sleep 10; DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq lynis >&2; }; \
              lynis audit system --quick --no-colors >/dev/null 2>&1; \
              sed -n 's/.*Hardening index : \\[\\([0-9]*\\)\\].*/\\1/p' /var/log/lynis.log | tail -1",
         );

@@ -165,14 +165,18 @@ pub fn plan_role(name: &str, configured: &dyn Configured, ctx: &HostContext<'_>)
             };
         }
     };
-    let items = plan
-        .resources
-        .into_iter()
-        .map(|resource| {
-            let change = resource.plan(ctx.facts);
-            Planned { resource, change }
-        })
-        .collect();
+    // Edits of one file plan one after another: each against the file as the earlier ones
+    // leave it, so the second edit's guard expects the first one's result, not the gathered
+    // text (a catalogue edits /etc/login.defs line by line).
+    let mut edited: Option<Facts> = None;
+    let mut items = Vec::with_capacity(plan.resources.len());
+    for resource in plan.resources {
+        let change = resource.plan(edited.as_ref().unwrap_or(ctx.facts));
+        if matches!(resource, Resource::Edit(_)) && matches!(change, Ok(Change::Apply(_))) {
+            resource.simulate(edited.get_or_insert_with(|| ctx.facts.clone()));
+        }
+        items.push(Planned { resource, change });
+    }
     PlannedRole {
         role: name.into(),
         items,
@@ -617,5 +621,59 @@ mod tests {
         for p in &r.items {
             assert!(!p.resource.plan(&after).unwrap().is_apply());
         }
+    }
+
+    #[derive(Debug)]
+    struct TwoLines;
+
+    impl Configured for TwoLines {
+        fn facts(&self, req: &mut FactRequest) {
+            req.files.insert("/etc/login.defs".into());
+        }
+        fn plan(
+            &self,
+            _: &HostContext<'_>,
+        ) -> Result<crate::role::RolePlan, crate::role::RoleError> {
+            Ok(crate::role::RolePlan {
+                resources: vec![
+                    Resource::Edit(crate::resource::Edit::line(
+                        "/etc/login.defs",
+                        "a",
+                        "A ",
+                        "A 1",
+                    )),
+                    Resource::Edit(crate::resource::Edit::line(
+                        "/etc/login.defs",
+                        "b",
+                        "B ",
+                        "B 2",
+                    )),
+                ],
+                handlers: Vec::new(),
+            })
+        }
+    }
+
+    #[test]
+    fn two_edits_of_one_file_plan_one_after_the_other() {
+        let mut facts = Facts::default();
+        let before = "A 0\nB 0\n";
+        facts.files.insert(
+            "/etc/login.defs".into(),
+            crate::testing::text_file(before, 0o644, "root"),
+        );
+        let planned = crate::testing::plan_checked(&TwoLines, &facts, &BTreeMap::new(), "lab");
+        let after_first = crate::testing::text_file("A 1\nB 0\n", 0o644, "root");
+        let FileState::File { sha256, .. } = after_first else {
+            unreachable!()
+        };
+        let second = match &planned.items[1].change {
+            Ok(Change::Apply(a)) => a.script.as_str().to_owned(),
+            other => panic!("{other:?}"),
+        };
+        // The second edit's stale-facts guard expects the file as the first edit leaves it.
+        assert!(second.contains(&sha256), "{second}");
+        let after = predicted(&planned, &facts);
+        assert_eq!(after.files["/etc/login.defs"].text(), Some("A 1\nB 2\n"));
     }
 }

@@ -182,7 +182,7 @@ impl Facts {
                     .get(path)
                     .and_then(FileState::text)
                     .map(str::to_owned);
-                if !req.files.contains(path) {
+                if !req.files.contains(path) && !req.stats.contains(path) {
                     f.files.remove(path);
                 }
                 t.unwrap_or_default()

@@ -173,12 +173,15 @@ mod tests {
             panic!("expected a change")
         };
         assert_eq!(a.summary, "set mode and owner on /etc/shadow");
+        // perms/perms.sh with the values as parameters: a file, owner root:shadow, mode 0640
         assert!(
-            a.script.as_str().contains("chmod 0640 ./shadow"),
+            a.script
+                .as_str()
+                .contains("/etc/shadow shadow -f root:shadow 0640\n"),
             "{}",
             a.script.as_str()
         );
-        assert!(a.script.as_str().contains("chown -h root:shadow ./shadow"));
+        assert!(a.script.as_str().contains("chown -h \"$2\" \"$b\""));
         assert_idempotent(&Resource::Perms(p.clone()), bad);
         // Missing: not applicable.
         let none = facts_with_file("/etc/shadow", FileState::Absent);

@@ -61,9 +61,17 @@ mod tests {
     #[test]
     fn the_unit_and_pid_file_are_parameters() {
         let s = reload_script(&socket_facts(false), "ssh");
-        assert!(s.as_str().starts_with("set -- ssh.service /run/sshd.pid\n"), "{}", s.as_str());
+        assert!(
+            s.as_str().starts_with("set -- ssh.service /run/sshd.pid\n"),
+            "{}",
+            s.as_str()
+        );
         let s = reload_script(&socket_facts(true), "ssh");
-        assert!(s.as_str().starts_with("set -- ssh.service\n"), "{}", s.as_str());
+        assert!(
+            s.as_str().starts_with("set -- ssh.service\n"),
+            "{}",
+            s.as_str()
+        );
         assert!(s.as_str().contains("systemctl restart ssh.socket"));
     }
 

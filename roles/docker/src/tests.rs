@@ -286,7 +286,10 @@ fn a_docker_group_created_by_this_run_gets_its_users() {
     let ch = changes(&p);
     let s = script(&ch, "command:add fleetclaw to the docker group");
     assert!(s.starts_with("set -- fleetclaw\n"), "{s}");
-    assert!(s.contains("usermod --append --groups docker -- \"$1\""), "{s}");
+    assert!(
+        s.contains("usermod --append --groups docker -- \"$1\""),
+        "{s}"
+    );
     // Under dash: a missing user is created, then put in the group; an existing one only
     // gets the group.
     if let Some(sh) = rampart_shtest::Sh::new() {

@@ -27,7 +27,7 @@ use rampart_core::Risk;
 use rampart_core::facts::{FactRequest, Facts};
 use rampart_core::resource::{File, Resource, Validate};
 use rampart_core::role::{Configured, Handler, HostContext, Role, RoleError, RolePlan, TypedRole};
-use rampart_core::shell::{Script, quote};
+use rampart_core::shell::quote;
 use rampart_core::types::Port;
 use rampart_core::verify::{Check, Expect};
 use serde::{Deserialize, Serialize};

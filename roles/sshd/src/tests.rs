@@ -136,7 +136,10 @@ fn fresh_host_gets_the_seed_settings_as_a_validated_drop_in() {
     assert_eq!(p.handlers.len(), 1);
     let h = p.handlers[0].script.as_str();
     assert!(h.starts_with("set -- ssh.service /run/sshd.pid\n"), "{h}");
-    assert!(h.contains("systemctl try-reload-or-restart \"$1\"\n"), "{h}");
+    assert!(
+        h.contains("systemctl try-reload-or-restart \"$1\"\n"),
+        "{h}"
+    );
     assert!(
         h.contains("until [ -n \"$(find \"$2\" -newer \"$m\" 2>/dev/null)\" ]"),
         "{h}"

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # sshd_ports: the ports sshd listens on, one per line (nothing when `sshd -T` cannot run).
 # The one copy of this knowledge: every check that needs sshd's ports starts with it.
 sshd_ports() {

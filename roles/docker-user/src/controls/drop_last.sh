@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # docker-user.drop-last: DOCKER-USER ends by dropping traffic from the external interface (the
 # default route's) to containers. `n/a` without docker.
 command -v docker >/dev/null 2>&1 || { echo 'n/a: docker is not installed'; exit 0; }

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # docker.config-loaded: the running dockerd started after daemon.json ($2) last changed, so it
 # runs with it. (`ps -o etimes` rounds down, so the start computed here is never earlier than
 # the real one: no false failure.)

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Fetches Docker's apt key once, on the host: the seed's curl (https only, redirects included)
 # into a temp file in the keyring directory; its fingerprint, computed by `openpgp_fingerprint`
 # (defined before this script: sh, awk and coreutils, no gpg), must be the expected one before

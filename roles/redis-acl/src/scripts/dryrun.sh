@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # ACL DRYRUN probes in one session, judged by awk: a `+` probe must answer OK, a `-` one must
 # not. Prints `ok`, or each probe that went the wrong way.
 # $1 SSH_CONNECTION (unused) $2 the auth file $3 the maintenance user $4 host $5 port

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # The live ACL is the file's, in one session and one awk: the isolation DRYRUN probes, then
 # `ACL USERS` against the configured names as a set. Prints `ok` or what differs.
 # $1 the auth file $2 the maintenance user $3 host $4 port $5 `+`/`-` per probe

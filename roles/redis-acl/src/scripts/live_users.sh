@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # The user names the running Redis has, sorted, on one line.
 # $1 SSH_CONNECTION (unused) $2 the auth file $3 the maintenance user $4 host $5 port
 redis_pw "$2"

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # The `load acl` handler: ACL LOAD as the maintenance user; a restart when the running Redis
 # does not know that user yet (the first run, a rotated admin secret).
 # $1 the service $2 the ACL file $3 host $4 port $5 the auth file $6 the maintenance user

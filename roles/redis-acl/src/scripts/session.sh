@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Functions for one authenticated client session as the maintenance user; the scripts of
 # this folder that talk to Redis start with them.
 #

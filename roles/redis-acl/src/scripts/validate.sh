@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Validation of a new ACL file ($1): start a throwaway redis-server on it with no TCP port, a
 # private unix socket and no persistence; an ACL error makes it exit at once, a good file makes
 # it listen (then it is stopped).

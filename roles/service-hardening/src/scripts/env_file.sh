@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Makes an env file ($1) mode 0600 and owned by $2 (user:group), when it exists. The file
 # usually sits in a directory the service user can write: a symlink or a hard link swapped in
 # there must not make root chown/chmod something else (the seed's `chown fleetclaw:fleetclaw

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # service-hardening.env-files: each env file ($3...) is absent, or a regular file (not a link)
 # with mode and owner $2 ("600 user:group"); a `BAD` line for each that is not.
 want=$2

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # The `reload systemd` handler: picks up the drop-in; restarts the unit ($1) when $2 is `yes`
 # and it runs, else says what to do.
 systemctl daemon-reload

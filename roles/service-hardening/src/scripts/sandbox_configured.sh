@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # service-hardening.sandbox-configured: the unit's ($2) sandbox settings as systemd shows them
 # are the wanted ones ($3: KEY=VALUE joined by `|`) and ReadWritePaths has each of $4 (space-
 # separated). Prints `ok` or what differs.

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # service-hardening.sandbox-running: the unit's ($2) running process has no-new-privileges
 # (shown when $3 is `yes`) and a read-only root (shown when $4 is `yes`), or it is stopped.
 pid=$(systemctl show -p MainPID --value "$2")

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # swap.active: swap is on; `n/a` in a container, where the kernel refuses swap.
 if systemd-detect-virt -cq 2>/dev/null; then
 	echo "n/a: in a container ($(systemd-detect-virt -c)), the kernel refuses swap"

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # swap.active (the role's own): the swap file ($2) is in use; in a container, where the kernel
 # refuses swapon, the file and its fstab line are what can be checked.
 if systemd-detect-virt -cq; then

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # sysctl.KEY: a kernel parameter within a bound.
 # $2 the key, $3 the test (le or ge), $4 the bound, $5 the test as shown (<= or >=)
 v=$(sysctl -n "$2" 2>&1)

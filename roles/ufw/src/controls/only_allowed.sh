@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # ufw.only-allowed: nothing is allowed beyond the configuration, read from ufw's rules files.
 # $1 SSH_CONNECTION (its last word: the port rampart is connected on, which counts as SSH)
 # $2 the expected rule lines, joined by a literal \n (printf %b expands them)

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # ufw.only-allowed, the audit's built-in: ufw lets in only SSH (the ports sshd listens on,
 # from sshd_ports) and Tailscale (41641/udp). Ends with `ok` or FAIL lines.
 command -v ufw >/dev/null 2>&1 || { echo 'FAIL: ufw is not installed'; exit 0; }

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # ufw.ssh-allowed: every port sshd listens on (sshd_ports) has an allow rule in ufw's rules.
 ports=$(sshd_ports)
 [ -n "$ports" ] || { echo 'FAIL: sshd -T printed no port'; exit 0; }

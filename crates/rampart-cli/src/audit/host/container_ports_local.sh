@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # host.container-ports-local: published container ports are bound to 127.0.0.1; `n/a` without
 # docker.
 command -v docker >/dev/null 2>&1 || { echo 'n/a: docker is not installed'; exit 0; }

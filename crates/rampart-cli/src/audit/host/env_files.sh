@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # host.env-files: .env files under /home /root /opt /srv are mode 600 (no access for group or
 # others).
 find /home /root /opt /srv -xdev -maxdepth 5 -name .env -type f -exec stat -c '%a %U:%G %n' {} + 2>/dev/null |

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # host.listeners-local: only sshd (the ports of sshd_ports) listens on addresses other than
 # loopback.
 out=$(ss -Hltn 2>&1) || { echo "FAIL: ss: $out"; exit 0; }

@@ -266,3 +266,21 @@ pub fn assert_converges(
     );
     after
 }
+
+/// Whether a check passes on what its command printed and exited with (the audit's verdict).
+pub fn judged(check: &crate::verify::Check, status: i32, output: &str) -> bool {
+    check
+        .judge(Some(&crate::facts::CommandResult {
+            rc: status,
+            output: output.to_owned(),
+        }))
+        .pass
+}
+
+/// The check `id` among `checks` (a role's built-ins); panics naming it when it is missing.
+pub fn check_by_id(checks: Vec<crate::verify::Check>, id: &str) -> crate::verify::Check {
+    checks
+        .into_iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no check {id}"))
+}

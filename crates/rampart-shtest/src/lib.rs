@@ -146,6 +146,18 @@ impl Sh {
         names
     }
 
+    /// Only the stubs and /usr/bin, /bin on PATH: a command not stubbed there is not installed.
+    pub fn bare_path(&mut self) -> &mut Self {
+        let bin = self.dir.path().join("bin");
+        self.env("PATH", &format!("{}:/usr/bin:/bin", bin.display()))
+    }
+
+    /// Runs an audit check's command as the probe does: `$1` is the connection's
+    /// `SSH_CONNECTION` (client 10.213.1.1, server port 22).
+    pub fn run_check(&self, command: &str) -> Out {
+        self.run(command, &["10.213.1.1 50000 10.213.1.2 22"])
+    }
+
     /// Sets an environment variable for the scripts this harness runs.
     pub fn env(&mut self, key: &str, value: &str) -> &mut Self {
         self.env.push((key.to_owned(), value.to_owned()));

@@ -34,34 +34,18 @@ mod tests {
     //! The scripts' branches, run under dash with fake commands (rampart-shtest).
 
     use super::*;
-    use rampart_core::facts::CommandResult;
+    use rampart_core::testing::{check_by_id, judged};
     use rampart_shtest::Sh;
 
     /// Runs a check as the probe does (SSH_CONNECTION as $1) and judges it.
     fn judge(sh: &Sh, c: &Check) -> (bool, String) {
-        let out = sh.run(&c.command, &["10.213.1.1 50000 10.213.1.2 22"]);
+        let out = sh.run_check(&c.command);
         let text = out.stdout_str();
-        let pass = c
-            .judge(Some(&CommandResult {
-                rc: out.status,
-                output: text.clone(),
-            }))
-            .pass;
-        (pass, text)
-    }
-
-    /// Only the stubs and /usr/bin, /bin on PATH: what is not stubbed there is not installed.
-    #[allow(dead_code)]
-    fn bare_path(sh: &mut Sh) {
-        let bin = sh.root().parent().expect("root has a parent").join("bin");
-        sh.env("PATH", &format!("{}:/usr/bin:/bin", bin.display()));
+        (judged(c, out.status, &text), text)
     }
 
     fn by_id(id: &str) -> Check {
-        builtin()
-            .into_iter()
-            .find(|c| c.id == id)
-            .unwrap_or_else(|| panic!("no built-in {id}"))
+        check_by_id(builtin(), id)
     }
 
     const STATUS: &str = "Status: active\n\nTo                         Action      From\n--                         ------      ----\n22/tcp                     ALLOW       Anywhere\n41641/udp                  ALLOW       Anywhere\n22/tcp (v6)                ALLOW       Anywhere (v6)\n";
@@ -69,7 +53,7 @@ mod tests {
     #[test]
     fn seed_only_allowed_fails_without_ufw_inactive_or_with_another_rule() {
         let Some(mut sh) = Sh::new() else { return };
-        bare_path(&mut sh);
+        sh.bare_path();
         let c = by_id("ufw.only-allowed");
         let (pass, out) = judge(&sh, &c);
         assert!(!pass && out.contains("FAIL: ufw is not installed"), "{out}");

@@ -213,7 +213,7 @@ mod fleetclaw_with_the_baseline {
     use std::path::Path;
     use std::process::Command;
 
-    use super::util::{Lab, brief, changed, host, rampart_bin, rampart_json};
+    use super::util::{Lab, brief, changed, fleetclaw_secrets, host, rampart_json};
 
     const HOSTS: [&str; 3] = ["h44", "h45", "h46"];
 
@@ -286,38 +286,7 @@ mod fleetclaw_with_the_baseline {
         );
         let inv_path = dir.join("inventory.toml");
         std::fs::write(&inv_path, inv).expect("write inventory");
-        let key = dir.join("age.key");
-        let st = Command::new(rampart_bin())
-            .args(["secrets", "keygen", "-o", key.to_str().expect("utf-8")])
-            .output()
-            .expect("keygen");
-        assert!(st.status.success());
-        let plain = dir.join("s.toml");
-        let mut text = String::from("[redis]\n");
-        for u in ["admin", "monitor", "coordinator", "ex_001", "DZ-001"] {
-            text.push_str(&format!(
-                "{u} = \"baseline-test-password-{u}-0123456789\"\n"
-            ));
-        }
-        std::fs::write(&plain, text).expect("write");
-        let secrets = dir.join("secrets.age");
-        let out = Command::new(rampart_bin())
-            .args([
-                "secrets",
-                "encrypt",
-                plain.to_str().expect("utf-8"),
-                "-o",
-                secrets.to_str().expect("utf-8"),
-                "--identity",
-                key.to_str().expect("utf-8"),
-            ])
-            .output()
-            .expect("encrypt");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (key, secrets) = fleetclaw_secrets(dir, "baseline-test");
         let mut site = std::fs::read_to_string(root.join("examples/fleetclaw/site.toml"))
             .expect("site")
             .replace("secrets = \"secrets.age\"\n", "");

@@ -8,9 +8,8 @@
 mod util;
 
 use std::path::Path;
-use std::process::Command;
 
-use util::{Lab, brief, changed, host, rampart_bin, rampart_json};
+use util::{Lab, brief, changed, fleetclaw_secrets, host, rampart_json};
 
 const HOSTS: [&str; 6] = ["h13", "h14", "h15", "h16", "h25", "h28"];
 
@@ -34,39 +33,7 @@ fn setup(lab: &Lab, dir: &Path) -> (String, String, Vec<String>) {
     );
     let inv_path = dir.join("inventory.toml");
     std::fs::write(&inv_path, inv).expect("write inventory");
-    let key = dir.join("age.key");
-    assert!(
-        Command::new(rampart_bin())
-            .args(["secrets", "keygen", "-o", key.to_str().expect("utf-8")])
-            .output()
-            .expect("keygen")
-            .status
-            .success()
-    );
-    let plain = dir.join("s.toml");
-    let mut text = String::from("[redis]\n");
-    for u in ["admin", "monitor", "coordinator", "ex_001", "DZ-001"] {
-        text.push_str(&format!("{u} = \"site-test-password-{u}-0123456789\"\n"));
-    }
-    std::fs::write(&plain, text).expect("write");
-    let secrets = dir.join("secrets.age");
-    let out = Command::new(rampart_bin())
-        .args([
-            "secrets",
-            "encrypt",
-            plain.to_str().expect("utf-8"),
-            "-o",
-            secrets.to_str().expect("utf-8"),
-            "--identity",
-            key.to_str().expect("utf-8"),
-        ])
-        .output()
-        .expect("encrypt");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (key, secrets) = fleetclaw_secrets(dir, "site-test");
     let site = root.join("examples/fleetclaw/site.toml");
     let extra = vec![
         "--secrets".to_owned(),

@@ -337,6 +337,47 @@ pub fn verified(doc: &serde_json::Value, h: &str) -> usize {
 
 /// The PRETTY_NAME fragment of a lab host's kind, as `tests/run` boots them (HOSTS.md): h25 -
 /// h27 are Debian 13, h28 - h30 the Ubuntu 24.04-like host, every other host Debian 12.
+/// An age identity (`DIR/age.key`) and `DIR/secrets.age` holding a password for every Redis
+/// user of the FleetClaw site (`[redis]` admin, monitor, coordinator and its two assets), each
+/// starting with `tag`: what a lab test passes as `--identity` and `--secrets`.
+pub fn fleetclaw_secrets(dir: &Path, tag: &str) -> (PathBuf, PathBuf) {
+    let key = dir.join("age.key");
+    let st = Command::new(rampart_bin())
+        .args(["secrets", "keygen", "-o", key.to_str().expect("utf-8")])
+        .output()
+        .expect("keygen");
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let plain = dir.join("s.toml");
+    let mut text = String::from("[redis]\n");
+    for u in ["admin", "monitor", "coordinator", "ex_001", "DZ-001"] {
+        text.push_str(&format!("{u} = \"{tag}-password-{u}-0123456789\"\n"));
+    }
+    std::fs::write(&plain, text).expect("write");
+    let secrets = dir.join("secrets.age");
+    let out = Command::new(rampart_bin())
+        .args([
+            "secrets",
+            "encrypt",
+            plain.to_str().expect("utf-8"),
+            "-o",
+            secrets.to_str().expect("utf-8"),
+            "--identity",
+            key.to_str().expect("utf-8"),
+        ])
+        .output()
+        .expect("encrypt");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (key, secrets)
+}
+
 pub fn os_of(host: &str) -> &'static str {
     match host.trim_start_matches('h').parse::<u32>() {
         Ok(25..=27 | 42 | 45) => "Debian GNU/Linux 13",

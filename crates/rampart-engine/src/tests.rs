@@ -246,8 +246,19 @@ async fn a_confirm_whose_sudo_fails_is_rolled_back_too() {
         )],
         CONFIRM,
     );
+    let err = sshd_rolled_back(&net).await;
+    assert!(
+        err.contains("a fresh login worked but `sudo -n` did not: sudo: a password is required"),
+        "{err}"
+    );
+    assert!(net.host("h1").todo.contains("sshd"), "restored");
+}
+
+/// Applies a risky `sshd` role to h1 alone, asserts the host rolled itself back, and returns
+/// its error.
+async fn sshd_rolled_back(net: &FakeNet) -> String {
     let r = apply(
-        &net,
+        net,
         vec![job("h1", &[role("sshd", Risk::Access)])],
         apply_options(),
         None,
@@ -256,11 +267,7 @@ async fn a_confirm_whose_sudo_fails_is_rolled_back_too() {
     .await;
     let err = error(&r, "h1");
     assert!(host(&r, "h1").rolled_back, "{err}");
-    assert!(
-        err.contains("a fresh login worked but `sudo -n` did not: sudo: a password is required"),
-        "{err}"
-    );
-    assert!(net.host("h1").todo.contains("sshd"), "restored");
+    err
 }
 
 #[tokio::test(start_paused = true)]
@@ -704,16 +711,7 @@ async fn a_confirm_that_comes_after_the_rollback_fired_reports_the_rollback() {
         )],
         CONFIRM,
     );
-    let r = apply(
-        &net,
-        vec![job("h1", &[role("sshd", Risk::Access)])],
-        apply_options(),
-        None,
-        None,
-    )
-    .await;
-    let err = error(&r, "h1");
-    assert!(host(&r, "h1").rolled_back, "{err}");
+    let err = sshd_rolled_back(&net).await;
     assert!(
         err.starts_with("rolled back: the change was confirmed too late"),
         "{err}"

@@ -18,9 +18,13 @@ const HOSTS: &[&str] = &["h41", "h42", "h43"];
 const WAIVED: &str = "net.ipv4.log-martians";
 const WAIVED_KEY: &str = "net.ipv4.conf.all.log_martians";
 
+/// This site runs the baseline alone: the controls only the sshd and ufw roles put in place
+/// (the baseline checks them, it does not write them) are waived, without expiry trouble.
+const ROLES_WAIVERS: &str = "\n[[baseline.waiver]]\ncontrol = \"fw.ufw.*\"\nreason = \"the ufw role's, not in this site\"\nexpires = \"2099-12-31\"\nby = \"lab@example.com\"\n\n[[baseline.waiver]]\ncontrol = \"ssh.access-configured\"\nreason = \"the sshd role's, not in this site\"\nexpires = \"2099-12-31\"\nby = \"lab@example.com\"\n\n[[baseline.waiver]]\ncontrol = \"ssh.permit-root-login\"\nreason = \"the sshd role's, not in this site\"\nexpires = \"2099-12-31\"\nby = \"lab@example.com\"\n";
+
 fn site_text(expires: &str) -> String {
     format!(
-        "[baseline]\nprofile = \"cis-l1-server\"\n\n[[baseline.waiver]]\ncontrol = \"{WAIVED}\"\nreason = \"the lab's logs stay quiet\"\nexpires = \"{expires}\"\nby = \"lab@example.com\"\n\n[[play]]\nname = \"hardened\"\nhosts = \"lab\"\nbaseline = \"cis-l1-server\"\n"
+        "[baseline]\nprofile = \"cis-l1-server\"\n\n[[baseline.waiver]]\ncontrol = \"{WAIVED}\"\nreason = \"the lab's logs stay quiet\"\nexpires = \"{expires}\"\nby = \"lab@example.com\"\n{ROLES_WAIVERS}\n[[play]]\nname = \"hardened\"\nhosts = \"lab\"\nbaseline = \"cis-l1-server\"\n"
     )
 }
 

@@ -252,70 +252,56 @@ pub fn prepare(run: &RunArgs, registry: &[Box<dyn Role>]) -> Result<Prepared, Cl
             let Some(role) = registry.iter().find(|r| r.name() == role_name) else {
                 continue;
             };
-            if role_name == rampart_core::site::BASELINE_ROLE {
-                // Two roles: the access part (sshd, PAM, sudo) after the rest, so the dead-man
-                // switch's window holds only those changes (see `rampart_role_baseline::Part`).
-                let profile = site.baseline_for(host).or_else(|| {
-                    site.baseline
-                        .as_ref()
-                        .and_then(|b| b.profile.as_ref())
-                        .map(|p| p.value.as_str())
-                });
-                for (name, part) in [
-                    (rampart_role_baseline::NAME, "main"),
-                    (rampart_role_baseline::ACCESS_NAME, "access"),
-                ] {
-                    let mut value =
-                        crate::baseline::role_config(&site, profile.unwrap_or("cis-l1-server"));
-                    value["part"] = serde_json::json!(part);
-                    let key = (name.to_owned(), value.to_string());
-                    let configured = match cache.get(&key) {
-                        Some(c) => c.clone(),
-                        None => match role.configure(value) {
-                            Ok(c) => {
-                                let c: Arc<dyn Configured> = Arc::from(c);
-                                cache.insert(key, c.clone());
-                                c
-                            }
-                            Err(e) => {
-                                let err = vars::config_error_to_input(&e, role_name, &resolved);
-                                if !errors.contains(&err) {
-                                    errors.push(err);
-                                }
-                                continue;
-                            }
-                        },
-                    };
-                    roles.push(RoleJob {
-                        name: name.to_owned(),
-                        configured,
+            // The role's jobs: one, or for the baseline two, the access part (sshd, PAM, sudo)
+            // after the rest, so the dead-man switch's window holds only those changes (see
+            // `rampart_role_baseline::Part`).
+            let parts: Vec<(&str, serde_json::Value)> =
+                if role_name == rampart_core::site::BASELINE_ROLE {
+                    let profile = site.baseline_for(host).or_else(|| {
+                        site.baseline
+                            .as_ref()
+                            .and_then(|b| b.profile.as_ref())
+                            .map(|p| p.value.as_str())
                     });
-                }
-                continue;
-            }
-            let value = vars::role_config(&resolved, role_name);
-            let key = (role_name.to_owned(), value.to_string());
-            let configured = match cache.get(&key) {
-                Some(c) => c.clone(),
-                None => match role.configure(value) {
-                    Ok(c) => {
-                        let c: Arc<dyn Configured> = Arc::from(c);
-                        cache.insert(key, c.clone());
-                        c
-                    }
-                    Err(e) => {
-                        let err = vars::config_error_to_input(&e, role_name, &resolved);
-                        if !errors.contains(&err) {
-                            errors.push(err);
+                    [
+                        (rampart_role_baseline::NAME, "main"),
+                        (rampart_role_baseline::ACCESS_NAME, "access"),
+                    ]
+                    .into_iter()
+                    .map(|(name, part)| {
+                        let mut value =
+                            crate::baseline::role_config(&site, profile.unwrap_or("cis-l1-server"));
+                        value["part"] = serde_json::json!(part);
+                        (name, value)
+                    })
+                    .collect()
+                } else {
+                    vec![(role_name, vars::role_config(&resolved, role_name))]
+                };
+            for (name, value) in parts {
+                let key = (name.to_owned(), value.to_string());
+                let configured = match cache.get(&key) {
+                    Some(c) => c.clone(),
+                    None => match role.configure(value) {
+                        Ok(c) => {
+                            let c: Arc<dyn Configured> = Arc::from(c);
+                            cache.insert(key, c.clone());
+                            c
                         }
-                        continue;
-                    }
-                },
-            };
-            roles.push(RoleJob {
-                name: role_name.to_owned(),
-                configured,
-            });
+                        Err(e) => {
+                            let err = vars::config_error_to_input(&e, role_name, &resolved);
+                            if !errors.contains(&err) {
+                                errors.push(err);
+                            }
+                            continue;
+                        }
+                    },
+                };
+                roles.push(RoleJob {
+                    name: name.to_owned(),
+                    configured,
+                });
+            }
         }
         if roles.is_empty() {
             idle.push(name);

@@ -76,13 +76,16 @@ fn fail2ban_starts_on_the_journal_and_repairs_on_h6() {
     assert_eq!(lab.sh("h6", "systemctl is-active fail2ban"), "active\n");
 
     // jail.local edited and fail2ban restarted with it: the role puts its jail back live.
+    // `systemctl restart` returns when the server answers, before it has loaded its jails: wait
+    // for the jail (up to 10 s) instead of racing it.
     lab.sh("h6", "sed -i 's/^maxretry = 3/maxretry = 30/' /etc/fail2ban/jail.local && systemctl restart fail2ban");
-    assert_eq!(lab.sh("h6", "fail2ban-client get sshd maxretry"), "30\n");
+    let maxretry = "for i in $(seq 50); do fail2ban-client get sshd maxretry 2>/dev/null && exit 0; sleep 0.2; done; exit 1";
+    assert_eq!(lab.sh("h6", maxretry), "30\n");
     let (code, doc) = s.run("apply", &[]);
     assert_eq!(code, 0, "{doc}");
     assert_eq!(changed_ids(&doc, "h6"), ["file:/etc/fail2ban/jail.local"]);
     assert_eq!(failed_checks(&doc, "h6"), Vec::<String>::new());
-    assert_eq!(lab.sh("h6", "fail2ban-client get sshd maxretry"), "3\n");
+    assert_eq!(lab.sh("h6", maxretry), "3\n");
 
     // And it stays converged.
     let (code, doc) = s.run("apply", &[]);

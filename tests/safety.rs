@@ -1,7 +1,8 @@
 //! Lockout-proof apply against real hosts: the preflight refuses a plan that would shut rampart
 //! out (and nothing changes anywhere), the dead-man switch rolls back a lockout the preflight
 //! was told to ignore, and a host whose link dies mid-run is unreachable while the others
-//! finish. Hosts h17 - h24 (Debian 12), h26, h27 (Debian 13), h29, h30 (Ubuntu 24.04-like):
+//! finish, with and without the CIS baseline. Hosts h17 - h24, h38, h41 (Debian 12), h26, h27, h42
+//! (Debian 13), h29, h30, h43 (Ubuntu 24.04-like):
 //! tests/util/HOSTS.md.
 
 mod util;
@@ -300,5 +301,74 @@ fn a_confirmation_during_the_restore_waits_for_it_on_h38() {
     assert_eq!(
         lab.sh("h38", &format!("cat {conf}; ls /var/lib/rampart/rollback")),
         "confirmed\nrace1\n"
+    );
+}
+
+/// Issue 15: the lockout guards hold with the CIS baseline on. The lockout above, in a site
+/// that also turns on `cis-l1-server` (whose own sshd drop-in, PAM and sudoers changes are risk
+/// Access too): the preflight refuses every host and nothing changes anywhere; told to skip the
+/// preflight, each host rolls the lockout back by itself before any baseline change is made, and
+/// a fresh login works. Debian 12 (h41), Debian 13 (h42), the Ubuntu 24.04-like host (h43).
+#[test]
+#[ignore = "needs the lab (sudo tests/run)"]
+fn the_lockout_guards_hold_with_the_cis_baseline_on() {
+    let lab = Lab::get();
+    let hosts = ["h41", "h42", "h43"];
+    lab.reset(&hosts);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inv = lab.inventory(dir.path(), &hosts, "lab");
+    let i = inv.to_str().expect("utf-8");
+    let site = site(
+        dir.path(),
+        &format!("[baseline]\nprofile = \"cis-l1-server\"\n{LOCKOUT_SITE}"),
+    );
+    let before: Vec<String> = hosts.iter().map(|h| lab.state_hash(h)).collect();
+    let (code, doc) = rampart_json(&["apply", "-i", i, &site]);
+    assert_eq!(code, 3, "{}", util::brief(&doc));
+    for h in hosts {
+        let r = host(&doc, h);
+        let err = r["error"].as_str().unwrap_or_default();
+        assert!(
+            err.contains("preflight refused")
+                && err.contains("AllowUsers")
+                && err.contains("`lab`"),
+            "{h}: {err}"
+        );
+        assert_eq!(r["changed"], 0, "{r}");
+    }
+    let after: Vec<String> = hosts.iter().map(|h| lab.state_hash(h)).collect();
+    assert_eq!(
+        before, after,
+        "no host may change when the preflight refuses"
+    );
+
+    let (code, doc) = rampart_json(&[
+        "apply",
+        "-i",
+        i,
+        &site,
+        "--skip-preflight",
+        "--confirm-timeout",
+        "10",
+    ]);
+    assert_eq!(code, 3, "{}", util::brief(&doc));
+    for h in hosts {
+        let r = host(&doc, h);
+        assert_eq!(r["rolled_back"], true, "{h}: {r}");
+        assert_eq!(
+            lab.exec(
+                h,
+                "test -e /etc/ssh/sshd_config.d/00-rampart.conf || test -e /etc/ssh/sshd_config.d/10-rampart-baseline.conf"
+            )
+            .0,
+            1,
+            "{h}: the lockout is restored and no baseline drop-in was written"
+        );
+        assert!(!lab.sh(h, "sshd -T").contains("allowusers"), "{h}");
+    }
+    let (code, doc) = rampart_json(&["ping", "-i", i]);
+    assert_eq!(
+        code, 0,
+        "a fresh login works on every host after the rollback: {doc}"
     );
 }

@@ -239,3 +239,6 @@ pub fn check(c: &Control, o: &Options<'_>) -> Check {
         expect: Expect::Line("ok".into()),
     }
 }
+
+#[cfg(test)]
+mod tests;

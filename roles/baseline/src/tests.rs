@@ -1113,3 +1113,46 @@ fn the_access_part_holds_only_the_access_changes_and_no_checks() {
     assert!(access.checks().is_empty());
     assert_eq!(main.checks().len(), all.checks().len());
 }
+
+#[test]
+fn a_run_once_fix_runs_unless_its_check_passes_then_leaves_its_stamp() {
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    let dir = sh.path("var/lib/rampart/baseline");
+    let stamp = format!("{dir}/fs.x.0.done");
+    // As the apply script runs a change: in a `set -e` subshell.
+    let step = |check: &str, fix: &str| {
+        let s = build::fix_once(check, fix, &dir, &stamp);
+        sh.clear_calls();
+        sh.run(&format!("(\nset -e\n{}) </dev/null\n", s.as_str()), &[])
+    };
+    let stamped = || std::path::Path::new(&stamp).exists();
+    sh.stub("fixit", 0).stub("checkit", 1);
+    // The check passes: no fix, the stamp.
+    let out = step("true", "fixit");
+    assert!(out.ok() && stamped(), "{out:?}");
+    assert!(sh.calls().is_empty(), "{:?}", sh.calls());
+    std::fs::remove_file(&stamp).unwrap();
+    // The check fails: the fix runs as written (the check's output is not shown), the stamp.
+    let out = step("echo noise; checkit 'a  b'", "fixit 'c  d'");
+    assert!(out.ok() && stamped(), "{out:?}");
+    assert_eq!(out.stdout_str(), "");
+    assert_eq!(sh.calls(), ["checkit a  b", "fixit c  d"]);
+    std::fs::remove_file(&stamp).unwrap();
+    // A failing command of the fix stops the step: no stamp, so the next run tries again.
+    sh.stub("fixit", 1);
+    let out = step("false", "fixit\necho after");
+    assert!(!out.ok() && !stamped(), "{out:?}");
+    assert_eq!(out.stdout_str(), "");
+    // ... but not a failing `a && b`, as for any code of the step (the fix is spliced as
+    // written, not run through eval or a function, which would stop there).
+    let out = step("false", "fixit && echo no; echo after");
+    assert!(out.ok() && stamped(), "{out:?}");
+    assert_eq!(out.stdout_str(), "after\n");
+    // The stamp cannot be written (a file where its directory goes): the step fails.
+    std::fs::remove_dir_all(&dir).unwrap();
+    sh.write("var/lib/rampart/baseline", "");
+    let out = step("true", "fixit");
+    assert!(!out.ok(), "{out:?}");
+}

@@ -68,6 +68,8 @@ impl Built {
     pub fn handlers(&self, facts: &Facts) -> Vec<Handler> {
         let mut out = vec![sshd_handler(facts)];
         for (name, code) in &self.reloads {
+            // A `reload` is the catalogue's own shell code (embedded in the binary, written as
+            // code like an operator's): it runs as written.
             let mut script = Script::new();
             script.operator_code(code);
             out.push(Handler {
@@ -281,6 +283,7 @@ pub fn build(
             };
             let name = command_name(&c.id, i);
             commands.push(Resource::Command(if cmd.rerun || o.deep {
+                // The catalogue's check and fix, as written (see `fix_once`).
                 Command::unless(&name, fix, &cmd.check)
             } else {
                 // Checked and fixed once, then never again on a no-change rerun: the stamp

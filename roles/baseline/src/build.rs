@@ -11,7 +11,7 @@ use rampart_core::resource::{
     Validate,
 };
 use rampart_core::role::Handler;
-use rampart_core::shell::{Script, quote};
+use rampart_core::shell::Script;
 use rampart_core::template::Templates;
 
 use crate::catalogue::{Control, parse_mode};
@@ -68,6 +68,8 @@ impl Built {
     pub fn handlers(&self, facts: &Facts) -> Vec<Handler> {
         let mut out = vec![sshd_handler(facts)];
         for (name, code) in &self.reloads {
+            // A `reload` is the catalogue's own shell code (embedded in the binary, written as
+            // code like an operator's): it runs as written.
             let mut script = Script::new();
             script.operator_code(code);
             out.push(Handler {
@@ -131,6 +133,25 @@ fn mode_or(s: Option<&str>, default: u32) -> u32 {
 /// The name of a command control's stamp file.
 pub fn stamp(id: &str, i: usize) -> String {
     format!("{STAMP_DIR}/{id}.{i}.done")
+}
+
+/// Writes a command control's stamp: `stamp.sh DIR STAMP`.
+const STAMP_SH: &str = include_str!("build/stamp.sh");
+
+/// The script of a command control with `rerun = false`: its fix unless its check passes,
+/// then its stamp (`stamp` in `stamp_dir`, [`STAMP_DIR`] on a host). The check and the fix are the catalogue's own shell code (embedded in the
+/// binary, written as code like an operator's), so they go in as written
+/// ([`Script::operator_code`]), between constant lines: the fix runs in the step's `set -e`
+/// shell exactly as spliced code (through `eval` a failing `a && b` would stop the step).
+pub fn fix_once(check: &str, fix: &str, stamp_dir: &str, stamp: &str) -> Script {
+    let mut s = Script::new();
+    s.raw("if ! (")
+        .operator_code(check)
+        .raw(") >/dev/null 2>&1; then")
+        .operator_code(fix)
+        .raw("fi")
+        .call(STAMP_SH, [stamp_dir, stamp]);
+    s
 }
 
 /// The resource name of a command control.
@@ -261,21 +282,20 @@ pub fn build(
                 continue;
             };
             let name = command_name(&c.id, i);
-            let run = format!("if ! ( {} ) >/dev/null 2>&1; then\n{fix}\nfi", cmd.check);
             commands.push(Resource::Command(if cmd.rerun || o.deep {
+                // The catalogue's check and fix, as written (see `fix_once`).
                 Command::unless(&name, fix, &cmd.check)
             } else {
                 // Checked and fixed once, then never again on a no-change rerun: the stamp
                 // is one more path in the probe's single `find`, not a process.
                 let st = stamp(&c.id, i);
-                let run = format!(
-                    "{run}\nmkdir -p {d} && : > {s}",
-                    d = quote(STAMP_DIR),
-                    s = quote(&st)
-                );
                 Command {
-                    creates: Some(st),
-                    ..Command::decided(&name, &run, None)
+                    creates: Some(st.clone()),
+                    ..Command::decided(
+                        &name,
+                        fix_once(&cmd.check, fix, STAMP_DIR, &st).as_str(),
+                        None,
+                    )
                 }
             }));
         }

@@ -567,11 +567,19 @@ fn waiver_globs_and_expiry() {
         .find(|c| c.id == "net.ipv4.rp-filter")
         .unwrap();
     assert!(c.title.ends_with("[waived]"));
-    assert!(
-        c.command
-            .contains("waiver EXPIRED on 2027-03-01: router (by ops@example.com)")
-    );
-    assert!(c.command.contains("exit 1"));
+    if let Some(sh) = rampart_shtest::Sh::new() {
+        let out = sh.run_check(&c.command);
+        assert_eq!(out.status, 1, "{out:?}");
+        assert_eq!(
+            out.stdout_str(),
+            "waiver EXPIRED on 2027-03-01: router (by ops@example.com)\n"
+        );
+        assert!(!rampart_core::testing::judged(
+            c,
+            out.status,
+            &out.stdout_str()
+        ));
+    }
     let fresh = Baseline::new(Config {
         waivers: vec![w],
         today: Some("2027-01-01".into()),
@@ -583,10 +591,20 @@ fn waiver_globs_and_expiry() {
         .into_iter()
         .find(|c| c.id == "net.ipv4.rp-filter")
         .unwrap();
-    assert_eq!(
-        c.command,
-        "echo 'waived: router (by ops@example.com, expires 2027-03-01)'"
+    assert!(
+        c.command
+            .starts_with("set -- \"$1\" router ops@example.com 2027-03-01\n"),
+        "{}",
+        c.command
     );
+    if let Some(sh) = rampart_shtest::Sh::new() {
+        let out = sh.run_check(&c.command);
+        assert!(out.ok(), "{out:?}");
+        assert_eq!(
+            out.stdout_str(),
+            "waived: router (by ops@example.com, expires 2027-03-01)\n"
+        );
+    }
 }
 
 #[test]
@@ -684,7 +702,7 @@ fn command_controls_stay_out_of_a_rerun_probe_unless_deep() {
             assert!(plan_labels(&b.resources, &facts).unwrap().is_empty());
         }
     }
-    // Its audit check is the command's check.
+    // Its audit check is the command's check, passed as it is written.
     let vars = merge_vars(&serde_json::Map::new()).unwrap();
     let opts = build::Options {
         vars: &vars,
@@ -694,7 +712,9 @@ fn command_controls_stay_out_of_a_rerun_probe_unless_deep() {
     let c = audit::check(&cat.controls[0], &opts);
     assert!(
         c.command
-            .contains("( ! find /etc -xdev -perm -0002 -type f | grep -q . )")
+            .contains("\nbaseline_command '! find /etc -xdev -perm -0002 -type f | grep -q .'\n"),
+        "{}",
+        c.command
     );
 }
 
@@ -712,12 +732,11 @@ fn audit_checks_cover_each_kind_and_the_release() {
     };
     let c = audit::check(&cat.controls[0], &opts);
     for want in [
-        "case \"$ID-$VERSION_ID\" in ubuntu-24.04)",
-        "/proc/sys/kernel/randomize_va_space",
-        "grep -qxF -- 'kernel.randomize_va_space = 2' /etc/sysctl.d/60-rampart-baseline.conf",
-        "$(( 0$1 & ~0640 ))",
-        "dpkg-query -W -f='${db:Status-Abbrev}' telnet",
-        "systemctl is-active --quiet auditd",
+        "\nbaseline_os ubuntu-24.04\n",
+        "\nbaseline_sysctl kernel.randomize_va_space 2 /proc/sys/kernel/randomize_va_space kernel /etc/sysctl.d/60-rampart-baseline.conf\n",
+        "\nbaseline_perms /etc/shadow '' 640 '' shadow\n",
+        "\nbaseline_not_installed telnet\n",
+        "\nbaseline_unit_is auditd enabled yes\nbaseline_active auditd yes\n",
     ] {
         assert!(c.command.contains(want), "{want} not in:\n{}", c.command);
     }
@@ -795,6 +814,20 @@ fn packages_refresh_the_lists_only_when_one_is_missing_and_container_false_contr
     let role = Baseline::new(Config::default()).unwrap();
     let check = audit::check(c, &opts);
     assert!(check.command.starts_with("f=0\nif v=$(systemd-detect-virt -c 2>/dev/null); then echo \"not applicable in a container ($v)\"; echo ok; exit 0; fi\n"), "{}", check.command);
+    if let Some(sh) = rampart_shtest::Sh::new() {
+        sh.stub_output("systemd-detect-virt", 0, "lxc\n");
+        let out = sh.run_check(&check.command);
+        assert_eq!(
+            out.stdout_str(),
+            "not applicable in a container (lxc)\nok\n",
+            "{out:?}"
+        );
+        assert!(rampart_core::testing::judged(
+            &check,
+            out.status,
+            &out.stdout_str()
+        ));
+    }
     assert!(
         role.applied(None)
             .iter()
@@ -887,12 +920,22 @@ fn conditions_on_packages_and_paths_come_from_the_same_probe() {
     };
     let check = audit::check(c, &opts);
     assert!(
-        check
-            .command
-            .contains("|| { echo 'not applicable: rsyslog is not installed'; echo ok; exit 0; }"),
+        check.command.contains("\nbaseline_if_installed rsyslog\n")
+            && check
+                .command
+                .contains("\nbaseline_if_exists /etc/rsyslog.conf\n"),
         "{}",
         check.command
     );
+    if let Some(sh) = rampart_shtest::Sh::new() {
+        sh.stub("dpkg-query", 1);
+        let out = sh.run_check(&check.command);
+        assert_eq!(
+            out.stdout_str(),
+            "not applicable: rsyslog is not installed\nok\n",
+            "{out:?}"
+        );
+    }
 }
 
 /// Resources as a role, to plan them the way the engine does.
@@ -1069,4 +1112,47 @@ fn the_access_part_holds_only_the_access_changes_and_no_checks() {
     assert!(x.iter().any(|r| r.id() == format!("file:{SSHD_FILE}")));
     assert!(access.checks().is_empty());
     assert_eq!(main.checks().len(), all.checks().len());
+}
+
+#[test]
+fn a_run_once_fix_runs_unless_its_check_passes_then_leaves_its_stamp() {
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    let dir = sh.path("var/lib/rampart/baseline");
+    let stamp = format!("{dir}/fs.x.0.done");
+    // As the apply script runs a change: in a `set -e` subshell.
+    let step = |check: &str, fix: &str| {
+        let s = build::fix_once(check, fix, &dir, &stamp);
+        sh.clear_calls();
+        sh.run(&format!("(\nset -e\n{}) </dev/null\n", s.as_str()), &[])
+    };
+    let stamped = || std::path::Path::new(&stamp).exists();
+    sh.stub("fixit", 0).stub("checkit", 1);
+    // The check passes: no fix, the stamp.
+    let out = step("true", "fixit");
+    assert!(out.ok() && stamped(), "{out:?}");
+    assert!(sh.calls().is_empty(), "{:?}", sh.calls());
+    std::fs::remove_file(&stamp).unwrap();
+    // The check fails: the fix runs as written (the check's output is not shown), the stamp.
+    let out = step("echo noise; checkit 'a  b'", "fixit 'c  d'");
+    assert!(out.ok() && stamped(), "{out:?}");
+    assert_eq!(out.stdout_str(), "");
+    assert_eq!(sh.calls(), ["checkit a  b", "fixit c  d"]);
+    std::fs::remove_file(&stamp).unwrap();
+    // A failing command of the fix stops the step: no stamp, so the next run tries again.
+    sh.stub("fixit", 1);
+    let out = step("false", "fixit\necho after");
+    assert!(!out.ok() && !stamped(), "{out:?}");
+    assert_eq!(out.stdout_str(), "");
+    // ... but not a failing `a && b`, as for any code of the step (the fix is spliced as
+    // written, not run through eval or a function, which would stop there).
+    let out = step("false", "fixit && echo no; echo after");
+    assert!(out.ok() && stamped(), "{out:?}");
+    assert_eq!(out.stdout_str(), "after\n");
+    // The stamp cannot be written (a file where its directory goes): the step fails.
+    std::fs::remove_dir_all(&dir).unwrap();
+    sh.write("var/lib/rampart/baseline", "");
+    let out = step("true", "fixit");
+    assert!(!out.ok(), "{out:?}");
 }

@@ -47,9 +47,9 @@ pub fn quote(word: &str) -> Cow<'_, str> {
 /// - `rampart_stale PATH` says PATH changed since the facts were gathered and exits 75.
 pub const SAFE_PATH_FNS: &str = include_str!("shell/safe_path.sh");
 
-/// Code that [`Script::raw`] accepts: a constant. (`String` is accepted only until the roles'
-/// scripts are converted to `.sh` files; nothing in rampart-core, rampart-ssh or
-/// rampart-engine passes one, which `tests/script_sources.rs` checks.)
+/// Code that [`Script::raw`] accepts: a constant. (`String` is accepted only until the
+/// baseline role's scripts are converted to `.sh` files; nothing in rampart-core, rampart-ssh,
+/// rampart-engine or the other roles passes one, which `tests/script_sources.rs` checks.)
 pub trait Code {
     /// The text.
     fn text(&self) -> &str;
@@ -160,8 +160,12 @@ impl Script {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let line = join(argv);
-        self.raw(line)
+        // As `raw` does, without taking the built line for code `raw` would accept.
+        self.code.push_str(&join(argv));
+        if !self.code.ends_with('\n') {
+            self.code.push('\n');
+        }
+        self
     }
 
     /// Appends another script.

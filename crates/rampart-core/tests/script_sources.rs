@@ -1,9 +1,11 @@
 //! The invariant "all values in shell code go through `shell::quote` or a base64
 //! here-document", checked over the source of the crates that build host scripts
-//! (rampart-core, rampart-ssh, rampart-engine): script text is constant (`.sh` files through
-//! `include_str!`, or literals), and values reach it through `Script::call` (positional
-//! parameters), `Script::cmd` (quoted argv) or a base64 here-document. So no `Script::raw`,
-//! `feed_base64` or `call` gets code built at run time, and no `format!` builds shell code.
+//! (rampart-core, rampart-ssh, rampart-engine, and every role under roles/): script text is
+//! constant (`.sh` files through `include_str!`, or literals), and values reach it through
+//! `Script::call` (positional parameters), `Script::cmd` (quoted argv), a base64 here-document,
+//! or `verify::check_command` / `verify::script_with_args` (positional parameters of a check,
+//! a handler or a guard). So no `Script::raw`, `feed_base64` or `call` gets code built at run
+//! time, no check's `command` is built by `format!`, and no `format!` builds shell code.
 //! Unit tests (after `#[cfg(test)]`, and `tests.rs` files) are not product code and are skipped.
 
 use std::path::{Path, PathBuf};
@@ -61,21 +63,88 @@ const SHELL_TOKENS: &[&str] = &[
     "set -- ",
 ];
 
+/// The `src` directories checked: the three crates that build host scripts and every role's.
+fn source_dirs() -> Vec<PathBuf> {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut dirs: Vec<PathBuf> = ["rampart-core", "rampart-ssh", "rampart-engine"]
+        .iter()
+        .map(|k| crates.join(k).join("src"))
+        .collect();
+    let roles = crates.join("../roles");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&roles)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("src").is_dir())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 11, "found the roles: {names:?}");
+    for r in names {
+        // roles/baseline: converted on branch checks-baseline
+        if r.ends_with("baseline") {
+            continue;
+        }
+        dirs.push(r.join("src"));
+    }
+    dirs
+}
+
+/// Whether a call's first argument is constant code: a literal, a constant (UPPER_CASE), an
+/// `if` choosing between those.
+fn constant_arg(arg: &str) -> bool {
+    arg.starts_with('"')
+        || arg.starts_with("r\"")
+        || arg.starts_with("r#\"")
+        || arg.starts_with("if ")
+        || arg
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .next()
+            .is_some_and(|w| {
+                !w.is_empty()
+                    && w.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            })
+}
+
+/// Where a check's `command` (or a `Command`'s `run`) is built by `format!`: shell code is a
+/// constant script and its values as parameters (`check_command`, `script_with_args`), never
+/// text formatted at run time.
+fn formatted_commands(code: &str) -> Vec<usize> {
+    ["command:", "run:"]
+        .iter()
+        .flat_map(|field| {
+            code.match_indices(field).filter_map(|(i, _)| {
+                let value = code[i + field.len()..].trim_start();
+                value
+                    .trim_start_matches('&')
+                    .starts_with("format!(")
+                    .then_some(i)
+            })
+        })
+        .collect()
+}
+
 #[test]
 fn no_script_text_is_built_by_formatting_values() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut files = Vec::new();
-    for krate in ["rampart-core", "rampart-ssh", "rampart-engine"] {
-        sources(&root.join(krate).join("src"), &mut files);
+    for dir in source_dirs() {
+        sources(&dir, &mut files);
     }
-    assert!(files.len() > 20, "found the sources: {files:?}");
+    assert!(files.len() > 40, "found the sources: {files:?}");
     let mut bad = Vec::new();
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
         let code = product(&text);
-        let name = f.strip_prefix(&root).unwrap().display().to_string();
-        // `call` and `feed_base64` take `&'static str` code: the compiler holds them to
-        // constants. `raw` also takes a `String` (until the roles are converted): not here.
+        let f = f.canonicalize().unwrap();
+        let name = f
+            .strip_prefix(root.canonicalize().unwrap())
+            .unwrap()
+            .display()
+            .to_string();
+        // `call`, `source` and `feed_base64` take `&'static str` code: the compiler holds them
+        // to constants. `raw` also takes a `String` (until roles/baseline is converted): not
+        // here.
         // (shell.rs itself implements them.)
         for (call, needle) in [("raw", ".raw(")] {
             if name.ends_with("shell.rs") {
@@ -83,21 +152,7 @@ fn no_script_text_is_built_by_formatting_values() {
             }
             for (i, _) in code.match_indices(needle) {
                 let arg = first_arg(&code[i + needle.len()..]);
-                // A literal, a constant (UPPER_CASE), an `if` choosing between literals.
-                let ok = arg.starts_with('"')
-                    || arg.starts_with("r\"")
-                    || arg.starts_with("r#\"")
-                    || arg.starts_with("if ")
-                    || arg
-                        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                        .next()
-                        .is_some_and(|w| {
-                            !w.is_empty()
-                                && w.chars().all(|c| {
-                                    c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'
-                                })
-                        });
-                if !ok {
+                if !constant_arg(arg) {
                     let line = code[..i].lines().count();
                     bad.push(format!(
                         "{name}:{line}: {call} gets code built at run time: {}",
@@ -105,6 +160,12 @@ fn no_script_text_is_built_by_formatting_values() {
                     ));
                 }
             }
+        }
+        for i in formatted_commands(code) {
+            let line = code[..i].lines().count();
+            bad.push(format!(
+                "{name}:{line}: a check's command (or a command's run) is built by format!"
+            ));
         }
         for (i, _) in code.match_indices("format!(") {
             let Some(lit) = literal(first_arg(&code[i + 8..])) else {
@@ -134,15 +195,24 @@ fn the_check_catches_a_formatted_script() {
     assert_eq!(lit, "if [ -e {p} ]; then rm -f {p}; fi");
     assert!(SHELL_TOKENS.iter().any(|t| lit.contains(t)));
     assert_eq!(literal(r#""a \" b" x"#), Some(r#"a \" b"#));
+    assert!(constant_arg("WAIT_READY);"));
+    assert!(constant_arg("if self.sshd.enabled { A } else { B });"));
+    assert!(!constant_arg("self.wait_ready());"));
+    assert!(!constant_arg("script_with_args(HANDLER, &[u]));"));
+    let check = "Check { id: x, command: format!(\"cat {p}\"), expect }";
+    assert_eq!(formatted_commands(check).len(), 1);
+    assert_eq!(formatted_commands("run:\n    &format!(\"x\")").len(), 1);
+    assert!(formatted_commands("command: check_command(SH, &[p]), run: SH.into()").is_empty());
 }
 
 #[test]
 fn every_script_file_is_used_and_no_rust_file_holds_a_long_script() {
-    // Every `.sh` under the three crates' src is include_str!'d by a Rust file next to it.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // Every `.sh` under the three crates' and the roles' src is include_str!'d by a Rust file
+    // next to it.
+    let dirs = source_dirs();
     let mut rs = Vec::new();
-    for krate in ["rampart-core", "rampart-ssh", "rampart-engine"] {
-        sources(&root.join(krate).join("src"), &mut rs);
+    for dir in &dirs {
+        sources(dir, &mut rs);
     }
     let all: String = rs
         .iter()
@@ -159,7 +229,9 @@ fn every_script_file_is_used_and_no_rust_file_holds_a_long_script() {
         }
     }
     let mut files = Vec::new();
-    shs(&root.join("rampart-core/src"), &mut files);
+    for dir in &dirs {
+        shs(dir, &mut files);
+    }
     assert!(files.len() >= 30, "{files:?}");
     for f in files {
         let rel = format!(

@@ -17,8 +17,7 @@ use rampart_core::resource::{
     AptUpdate, Command, Directory, Edit, File, Packages, Resource, Symlink, User,
 };
 use rampart_core::role::{Configured, HostContext, Role, RoleError, RolePlan, TypedRole};
-use rampart_core::shell::{join, quote};
-use rampart_core::verify::{Check, Expect, script_with_args};
+use rampart_core::verify::{Check, Expect, check_command, script_with_args};
 use serde::{Deserialize, Serialize};
 
 mod validate;
@@ -29,6 +28,14 @@ const KERNEL_HOSTNAME: &str = "/proc/sys/kernel/hostname";
 const HOSTNAME_SH: &str = include_str!("scripts/hostname.sh");
 /// Whether the live hostname is `$1`.
 const HOSTNAME_OK_SH: &str = include_str!("scripts/hostname_ok.sh");
+/// The `base.packages` check.
+const PACKAGES_CHECK_SH: &str = include_str!("checks/packages.sh");
+/// The `base.hostname` check.
+const HOSTNAME_CHECK_SH: &str = include_str!("checks/hostname.sh");
+/// The `base.admin-user` check.
+const ADMIN_USER_CHECK_SH: &str = include_str!("checks/admin_user.sh");
+/// The `base.admin-ssh` check.
+const ADMIN_SSH_CHECK_SH: &str = include_str!("checks/admin_ssh.sh");
 /// Debian's address for the host's own name (see the README).
 const HOSTS_ADDR: &str = "127.0.1.1";
 const ZONEINFO: &str = "/usr/share/zoneinfo";
@@ -268,9 +275,9 @@ impl Configured for Config {
             out.push(Check {
                 id: "base.packages".into(),
                 title: format!("base packages are installed ({})", packages.join(", ")),
-                command: format!(
-                    "for p in {}; do dpkg-query -W -f='${{db:Status-Abbrev}}' \"$p\" 2>/dev/null | grep -q '^ii' || echo \"missing: $p\"; done; true",
-                    join(&packages)
+                command: check_command(
+                    PACKAGES_CHECK_SH,
+                    &packages.iter().map(String::as_str).collect::<Vec<_>>(),
                 ),
                 expect: Expect::Lacks(vec!["missing:".into()]),
             });
@@ -287,7 +294,7 @@ impl Configured for Config {
             out.push(Check {
                 id: "base.hostname".into(),
                 title: format!("the hostname is {name}"),
-                command: format!("cat {KERNEL_HOSTNAME}; cat /etc/hostname"),
+                command: check_command(HOSTNAME_CHECK_SH, &[KERNEL_HOSTNAME, "/etc/hostname"]),
                 expect: Expect::Equals(format!("{name}\n{name}")),
             });
             out.push(Check {
@@ -303,7 +310,7 @@ impl Configured for Config {
             out.push(Check {
                 id: "base.admin-user".into(),
                 title: format!("the admin user {} exists with {}", a.name, a.shell),
-                command: format!("getent passwd {} | cut -d: -f7", quote(&a.name)),
+                command: check_command(ADMIN_USER_CHECK_SH, &[&a.name]),
                 expect: Expect::Equals(a.shell.clone()),
             });
             let mut paths = vec![a.ssh_dir()];
@@ -318,7 +325,10 @@ impl Configured for Config {
                     "{}'s ~/.ssh is 0700 and authorized_keys 0600, owned by it",
                     a.name
                 ),
-                command: format!("stat -c '%a %U %n' {}", join(&paths)),
+                command: check_command(
+                    ADMIN_SSH_CHECK_SH,
+                    &paths.iter().map(String::as_str).collect::<Vec<_>>(),
+                ),
                 expect: Expect::Equals(want.join("\n")),
             });
         }

@@ -528,7 +528,7 @@ fn checks_are_the_seeds_controls() {
     assert_eq!(
         get("base.admin-ssh"),
         (
-            "stat -c '%a %U %n' /home/fleetclaw/.ssh /home/fleetclaw/.ssh/authorized_keys".into(),
+            "set -- \"$1\" /home/fleetclaw/.ssh /home/fleetclaw/.ssh/authorized_keys\nshift\nstat -c '%a %U %n' \"$@\"\n".into(),
             Expect::Equals("700 fleetclaw /home/fleetclaw/.ssh\n600 fleetclaw /home/fleetclaw/.ssh/authorized_keys".into())
         )
     );
@@ -574,4 +574,110 @@ fn config_errors_have_paths() {
         ])
     );
     assert_eq!(r.defaults()["admin"]["name"], json!("fleetclaw"));
+}
+
+/// The checks' scripts (`checks/*.sh`) under dash with fake commands: each branch.
+mod check_scripts {
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use rampart_shtest::Sh;
+
+    fn run(sh: &Sh, k: &Check) -> (bool, String, i32) {
+        let out = sh.run_check(&k.command);
+        let text = out.stdout_str();
+        let r = rampart_core::facts::CommandResult {
+            rc: out.status,
+            output: text.clone(),
+        };
+        (k.judge(Some(&r)).pass, text, out.status)
+    }
+
+    fn check(id: &str) -> Check {
+        site_config()
+            .checks()
+            .into_iter()
+            .find(|c| c.id == id)
+            .expect(id)
+    }
+
+    #[test]
+    fn packages_names_each_missing_one() {
+        let Some(sh) = Sh::new() else { return };
+        let k = check("base.packages");
+        // Installed: dpkg-query says ii for every package.
+        sh.stub_output("dpkg-query", 0, "ii ");
+        let (pass, out, rc) = run(&sh, &k);
+        assert!(pass && rc == 0 && out.is_empty(), "{out}");
+        // dpkg-query fails (unknown package) or says rc (removed): missing.
+        sh.stub_body(
+            "dpkg-query",
+            "case $3 in tmux) exit 1 ;; curl) printf 'rc ' ;; *) printf 'ii ' ;; esac",
+        );
+        let (pass, out, rc) = run(&sh, &k);
+        assert!(!pass && rc == 0, "{out}");
+        assert!(
+            out.contains("missing: tmux\n") && out.contains("missing: curl\n"),
+            "{out}"
+        );
+        assert_eq!(out.lines().count(), 2, "{out}");
+    }
+
+    #[test]
+    fn hostname_reads_both_files() {
+        let Some(sh) = Sh::new() else { return };
+        let k = check("base.hostname");
+        let k = Check {
+            command: k
+                .command
+                .replace("/proc/sys/kernel/hostname", &sh.path("proc/hostname"))
+                .replace(" /etc/hostname", &format!(" {}", sh.path("etc/hostname"))),
+            ..k
+        };
+        sh.write("proc/hostname", "fleetclaw-prod\n");
+        sh.write("etc/hostname", "fleetclaw-prod\n");
+        assert!(run(&sh, &k).0);
+        sh.write("etc/hostname", "debian\n");
+        assert!(!run(&sh, &k).0);
+        // /etc/hostname missing: cat's failure is the check's.
+        std::fs::remove_file(sh.path("etc/hostname")).expect("rm");
+        let (pass, out, rc) = run(&sh, &k);
+        assert!(!pass && rc != 0 && out == "fleetclaw-prod\n", "{out}");
+    }
+
+    #[test]
+    fn admin_user_prints_the_shell_or_nothing() {
+        let Some(sh) = Sh::new() else { return };
+        let k = check("base.admin-user");
+        sh.stub_output(
+            "getent",
+            0,
+            "fleetclaw:x:1000:1000::/home/fleetclaw:/bin/bash\n",
+        );
+        let (pass, out, _) = run(&sh, &k);
+        assert!(pass && out == "/bin/bash\n", "{out}");
+        assert_eq!(sh.calls(), ["getent passwd fleetclaw"]);
+        // No such user: no output, the check fails.
+        sh.stub("getent", 2);
+        let (pass, out, _) = run(&sh, &k);
+        assert!(!pass && out.is_empty(), "{out}");
+    }
+
+    #[test]
+    fn admin_ssh_stats_each_path() {
+        let Some(sh) = Sh::new() else { return };
+        let k = check("base.admin-ssh");
+        sh.stub_body(
+            "stat",
+            "shift 2; for p do case $p in *keys) echo \"600 fleetclaw $p\" ;; *) echo \"700 fleetclaw $p\" ;; esac; done",
+        );
+        let (pass, out, _) = run(&sh, &k);
+        assert!(pass, "{out}");
+        // A wrong mode, or stat failing on a missing file.
+        sh.stub_body(
+            "stat",
+            "shift 2; echo \"755 fleetclaw $1\"; echo \"stat: cannot statx '$2': No such file or directory\" >&2; exit 1",
+        );
+        let (pass, out, rc) = run(&sh, &k);
+        assert!(!pass && rc == 1, "{out}");
+    }
 }

@@ -24,12 +24,26 @@ use rampart_core::role::{
     ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, TemplateUse,
     TypedRole,
 };
-use rampart_core::shell::{Script, quote};
-use rampart_core::verify::{Check, Expect};
+use rampart_core::shell::Script;
+use rampart_core::verify::{Check, Expect, check_command};
 use serde::{Deserialize, Serialize};
 
 /// The handler that reloads systemd's view of unit files.
 pub const DAEMON_RELOAD: &str = "systemd daemon-reload";
+
+/// The `&str`s of owned values, for [`check_command`].
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// The `custom.paths` check: each path's mode and owner, or whether it exists.
+const PATHS_SH: &str = include_str!("checks/paths.sh");
+/// The `custom.lines` check: each managed line there exactly once.
+const LINES_SH: &str = include_str!("checks/lines.sh");
+/// The `custom.sysctls` check: each kernel parameter's live value.
+const SYSCTLS_SH: &str = include_str!("checks/sysctls.sh");
+/// The `custom.services` check: each unit enabled or not, running or not.
+const SERVICES_SH: &str = include_str!("checks/services.sh");
 
 /// Whether a file should exist.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -674,16 +688,14 @@ impl Configured for Config {
 
     fn checks(&self) -> Vec<Check> {
         let mut checks = Vec::new();
-        let mut cmds = Vec::new();
+        // Each check is one constant script (`checks/*.sh`) with the paths, lines and units
+        // as its parameters.
+        let mut args: Vec<String> = Vec::new();
         let mut want = Vec::new();
         for f in &self.files {
-            let p = quote(&f.path).into_owned();
             match f.state {
                 FileState::Present => {
-                    cmds.push(format!(
-                        "stat -c '%n %a %U:%G' -- {p} 2>/dev/null || echo {}",
-                        quote(&format!("{} absent", f.path))
-                    ));
+                    args.extend(["stat".to_owned(), f.path.clone()]);
                     want.push(format!(
                         "{} {:o} {}:{}",
                         f.path,
@@ -693,21 +705,13 @@ impl Configured for Config {
                     ));
                 }
                 FileState::Absent => {
-                    cmds.push(format!(
-                        "if [ -e {p} ] || [ -L {p} ]; then echo {}; else echo {}; fi",
-                        quote(&format!("{} present", f.path)),
-                        quote(&format!("{} absent", f.path))
-                    ));
+                    args.extend(["absent".to_owned(), f.path.clone()]);
                     want.push(format!("{} absent", f.path));
                 }
             }
         }
         for d in &self.directories {
-            let p = quote(&d.path).into_owned();
-            cmds.push(format!(
-                "stat -c '%n %a %U:%G' -- {p} 2>/dev/null || echo {}",
-                quote(&format!("{} absent", d.path))
-            ));
+            args.extend(["stat".to_owned(), d.path.clone()]);
             want.push(format!(
                 "{} {:o} {}:{}",
                 d.path,
@@ -716,53 +720,38 @@ impl Configured for Config {
                 d.group
             ));
         }
-        if !cmds.is_empty() {
+        if !args.is_empty() {
             checks.push(Check {
                 id: "custom.paths".into(),
                 title: "managed files and directories exist (or not) with their mode and owner"
                     .into(),
-                command: cmds.join("; "),
+                command: check_command(PATHS_SH, &strs(&args)),
                 expect: Expect::Equals(want.join("\n")),
             });
         }
         if !self.lines.is_empty() {
-            let cmds: Vec<String> = self
+            let args: Vec<&str> = self
                 .lines
                 .iter()
-                .map(|l| {
-                    // The Edit's own rule: exactly one line starts with `match` (or equals
-                    // `line`), and it is `line`. ENVIRON keeps awk from reading escapes.
-                    format!(
-                        "M={} L={} awk 'BEGIN {{ m = ENVIRON[\"M\"]; l = ENVIRON[\"L\"] }} index($0, m) == 1 || $0 == l {{ n++; if ($0 == l) ok = 1 }} END {{ if (n == 1 && ok) print FILENAME \": present\"; else print \"WRONG in \" FILENAME \": \" n + 0 \" line(s) match, the managed one is \" (ok ? \"there\" : \"missing\") }}' {} 2>&1",
-                        quote(&l.matches),
-                        quote(&l.line),
-                        quote(&l.path),
-                    )
-                })
+                .flat_map(|l| [l.matches.as_str(), l.line.as_str(), l.path.as_str()])
                 .collect();
             checks.push(Check {
                 id: "custom.lines".into(),
                 title: "each managed line is there exactly once".into(),
-                command: cmds.join("; "),
+                command: check_command(LINES_SH, &args),
                 expect: Expect::Lacks(vec!["WRONG ".into(), "cannot open".into()]),
             });
         }
         if !self.sysctls.is_empty() {
             let entries = self.sysctl_entries();
-            let cmds: Vec<String> = entries
+            let args: Vec<String> = entries
                 .iter()
-                .map(|(k, _)| {
-                    format!(
-                        "printf '%s = %s\\n' {} \"$(tr -s '[:space:]' ' ' < {} | sed 's/ $//')\"",
-                        quote(k),
-                        quote(&format!("/proc/sys/{}", k.replace('.', "/")))
-                    )
-                })
+                .flat_map(|(k, _)| [k.clone(), format!("/proc/sys/{}", k.replace('.', "/"))])
                 .collect();
             checks.push(Check {
                 id: "custom.sysctls".into(),
                 title: "kernel parameters have their configured values".into(),
-                command: cmds.join("; "),
+                command: check_command(SYSCTLS_SH, &strs(&args)),
                 expect: Expect::Equals(
                     entries
                         .iter()
@@ -773,16 +762,11 @@ impl Configured for Config {
             });
         }
         if !self.services.is_empty() {
-            let mut cmds = Vec::new();
+            let mut args = Vec::new();
             let mut want = Vec::new();
             for s in &self.services {
-                let n = quote(&s.name).into_owned();
                 if let Some(e) = s.enabled {
-                    cmds.push(format!(
-                        "case $(systemctl is-enabled {n} 2>/dev/null) in enabled|enabled-runtime|alias) echo {};; *) echo {};; esac",
-                        quote(&format!("{} enabled", s.name)),
-                        quote(&format!("{} disabled", s.name))
-                    ));
+                    args.extend(["enabled", s.name.as_str()]);
                     want.push(format!(
                         "{} {}",
                         s.name,
@@ -790,11 +774,7 @@ impl Configured for Config {
                     ));
                 }
                 if let Some(st) = s.state {
-                    cmds.push(format!(
-                        "if systemctl is-active --quiet {n}; then echo {}; else echo {}; fi",
-                        quote(&format!("{} started", s.name)),
-                        quote(&format!("{} stopped", s.name))
-                    ));
+                    args.extend(["active", s.name.as_str()]);
                     want.push(format!(
                         "{} {}",
                         s.name,
@@ -809,7 +789,7 @@ impl Configured for Config {
             checks.push(Check {
                 id: "custom.services".into(),
                 title: "managed units are enabled and running as configured".into(),
-                command: cmds.join("; "),
+                command: check_command(SERVICES_SH, &args),
                 expect: Expect::Equals(want.join("\n")),
             });
         }

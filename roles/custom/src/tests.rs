@@ -469,7 +469,9 @@ fn checks_describe_the_intended_state() {
         Expect::Equals("net.core.somaxconn = 1024\nnet.ipv4.tcp_rmem = 4096 131072 6291456".into())
     );
     assert!(
-        checks[2].command.contains("< /proc/sys/net/core/somaxconn"),
+        checks[2]
+            .command
+            .contains(" net.core.somaxconn /proc/sys/net/core/somaxconn "),
         "{}",
         checks[2].command
     );
@@ -820,4 +822,147 @@ fn fixtures() {
         role().as_ref(),
         concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
     );
+}
+
+/// The checks' scripts (`checks/*.sh`) under dash with fake commands: each branch.
+mod check_scripts {
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use rampart_shtest::Sh;
+
+    fn judge(sh: &Sh, k: &Check) -> (bool, String, i32) {
+        let out = sh.run_check(&k.command);
+        let text = out.stdout_str();
+        let r = CommandResult {
+            rc: out.status,
+            output: text.clone(),
+        };
+        (k.judge(Some(&r)).pass, text, out.status)
+    }
+
+    fn check(c: &dyn Configured, id: &str) -> Check {
+        c.checks().into_iter().find(|k| k.id == id).expect(id)
+    }
+
+    #[test]
+    fn paths_reports_mode_owner_or_presence() {
+        let Some(sh) = Sh::new() else { return };
+        let conf = sh.write("etc/app.conf", "x");
+        let gone = sh.path("etc/gone");
+        let link = sh.path("etc/dangling");
+        std::os::unix::fs::symlink(sh.path("nowhere"), &link).expect("symlink");
+        let c = configure(json!({"files": [
+            {"path": "/etc/app.conf", "content": "x", "mode": "0640"},
+            {"path": "/etc/gone", "state": "absent"},
+            {"path": "/etc/dangling", "state": "absent"},
+            {"path": "/etc/missing", "content": "x"},
+        ]}));
+        let k = check(c.as_ref(), "custom.paths");
+        let k = Check {
+            command: k
+                .command
+                .replace(" /etc/", &format!(" {}/etc/", sh.root().display())),
+            ..k
+        };
+        // stat's own answer is replaced by a fake to pin the owner.
+        sh.stub_body(
+            "stat",
+            "shift 3; [ -e \"$1\" ] || exit 1; printf '%s 640 root:root\\n' \"$1\"",
+        );
+        let (pass, out, rc) = judge(&sh, &k);
+        assert_eq!(
+            out,
+            format!(
+                "{conf} 640 root:root\n{gone} absent\n{link} present\n{} absent\n",
+                sh.path("etc/missing")
+            )
+        );
+        assert!(!pass && rc == 0, "{out}");
+    }
+
+    #[test]
+    fn lines_counts_the_matches_and_keeps_awk_s_status() {
+        let Some(sh) = Sh::new() else { return };
+        sh.write("etc/a.conf", "PermitRootLogin no\nX=1\n");
+        sh.write("etc/b.conf", "MaxAuthTries 3\nMaxAuthTries 4\n");
+        let c = configure(json!({"lines": [
+            {"path": "/etc/a.conf", "match": "PermitRootLogin ", "line": "PermitRootLogin no"},
+            {"path": "/etc/b.conf", "match": "MaxAuthTries ", "line": "MaxAuthTries 3"},
+        ]}));
+        let k = check(c.as_ref(), "custom.lines");
+        let rooted = |k: &Check| Check {
+            command: k
+                .command
+                .replace(" /etc/", &format!(" {}/etc/", sh.root().display())),
+            ..k.clone()
+        };
+        let (pass, out, rc) = judge(&sh, &rooted(&k));
+        assert!(!pass && rc == 0, "{out}");
+        assert!(out.contains("a.conf: present\n"), "{out}");
+        assert!(
+            out.contains("b.conf: 2 line(s) match, the managed one is there"),
+            "{out}"
+        );
+        sh.write("etc/b.conf", "MaxAuthTries 3\n");
+        assert!(judge(&sh, &rooted(&k)).0);
+        // A missing file: awk's error and status (the last file's) fail the check.
+        std::fs::remove_file(sh.path("etc/b.conf")).expect("rm");
+        let (pass, out, rc) = judge(&sh, &rooted(&k));
+        assert!(!pass && rc != 0 && out.contains("b.conf"), "{out}");
+    }
+
+    #[test]
+    fn sysctls_prints_each_value_squeezed() {
+        let Some(sh) = Sh::new() else { return };
+        let c = configure(
+            json!({"sysctls": {"net.core.somaxconn": 1024, "net.ipv4.tcp_rmem": "4096 131072 6291456"}}),
+        );
+        let k = check(c.as_ref(), "custom.sysctls");
+        let k = Check {
+            command: k
+                .command
+                .replace(" /proc/", &format!(" {}/proc/", sh.root().display())),
+            ..k
+        };
+        sh.write("proc/sys/net/core/somaxconn", "1024\n");
+        sh.write("proc/sys/net/ipv4/tcp_rmem", "4096\t131072\t6291456\n");
+        let (pass, out, _) = judge(&sh, &k);
+        assert!(pass, "{out}");
+        sh.write("proc/sys/net/core/somaxconn", "4096\n");
+        assert!(!judge(&sh, &k).0);
+        // A missing key: an empty value and the shell's complaint.
+        std::fs::remove_file(sh.path("proc/sys/net/core/somaxconn")).expect("rm");
+        let out = sh.run_check(&k.command);
+        assert!(
+            out.stdout_str().starts_with("net.core.somaxconn = \n") && !out.stderr.is_empty(),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn services_reads_systemctl() {
+        let Some(sh) = Sh::new() else { return };
+        let c = configure(json!({"services": [
+            {"name": "fleet", "enabled": true, "state": "started"},
+            {"name": "old", "enabled": false, "state": "stopped"},
+        ]}));
+        let k = check(c.as_ref(), "custom.services");
+        sh.stub_body(
+            "systemctl",
+            "case \"$1 $2 $3\" in 'is-enabled fleet '*) echo enabled-runtime ;; 'is-enabled old '*) echo masked ;; 'is-active --quiet fleet') exit 0 ;; *) exit 3 ;; esac",
+        );
+        let (pass, out, _) = judge(&sh, &k);
+        assert!(pass, "{out}");
+        assert_eq!(
+            out,
+            "fleet enabled\nfleet started\nold disabled\nold stopped\n"
+        );
+        sh.stub("systemctl", 1);
+        let (pass, out, _) = judge(&sh, &k);
+        assert!(!pass, "{out}");
+        assert_eq!(
+            out,
+            "fleet disabled\nfleet stopped\nold disabled\nold stopped\n"
+        );
+    }
 }

@@ -35,8 +35,8 @@ use rampart_core::resource::{Command, File, Packages, Resource, Service};
 use rampart_core::role::{
     ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
-use rampart_core::shell::{Script, quote};
-use rampart_core::verify::{Check, Expect};
+use rampart_core::shell::Script;
+use rampart_core::verify::{Check, Expect, check_command};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -46,6 +46,12 @@ const UNIT: &str = "docker-iptables.service";
 const UNIT_FILE: &str = "/etc/systemd/system/docker-iptables.service";
 const RELOAD: &str = "reload DOCKER-USER rules";
 const REAPPLY: &str = "load the DOCKER-USER rules again";
+/// The check that the chain ends with the DROP from the external interface.
+const DROP_LAST_SH: &str = include_str!("checks/drop_last.sh");
+/// The check that the live chain(s) are the rules file(s)' (`Config::loaded` on the host).
+const RULES_LOADED_SH: &str = include_str!("checks/rules_loaded.sh");
+/// The check that the unit that loads the rules is enabled.
+const UNIT_ENABLED_SH: &str = include_str!("checks/unit_enabled.sh");
 
 /// The role's settings. Defaults are the seed's chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,19 +271,15 @@ impl Config {
         one("v4/filter", RULES4) && (!self.ipv6 || one("v6/filter", RULES6))
     }
 
-    /// The same test as [`Config::loaded`], in shell, for the verify check and the audit: they
-    /// must see the host as it is after the run, not the facts from before it.
-    fn loaded_test(&self) -> String {
-        let one = |tool: &str, file: &str| {
-            format!(
-                "[ -f {file} ] && [ \"$(grep '^-A DOCKER-USER ' {file})\" = \"$({tool} -w -S DOCKER-USER 2>/dev/null | grep '^-A DOCKER-USER ')\" ]"
-            )
-        };
-        let mut t = one("iptables", RULES4);
+    /// The same test as [`Config::loaded`], in shell (`checks/rules_loaded.sh`), for the
+    /// verify check and the audit: they must see the host as it is after the run, not the
+    /// facts from before it.
+    fn loaded_check(&self) -> String {
+        let mut pairs = vec!["iptables", RULES4];
         if self.ipv6 {
-            t = format!("{t} && {}", one("ip6tables", RULES6));
+            pairs.extend(["ip6tables", RULES6]);
         }
-        t
+        check_command(RULES_LOADED_SH, &pairs)
     }
 
     /// Loads the chain again when it drifted from the file(s), unless the live chain is what
@@ -405,16 +407,10 @@ impl Configured for Config {
     fn checks(&self) -> Vec<Check> {
         // The interface is a host fact; the check finds it on the host the same way.
         // (The IPv6 default falls back to the IPv4 route's interface, as the plan does.)
-        let iface = |configured: &Option<String>, routes: &str| match configured {
-            Some(i) => quote(i).into_owned(),
-            None => format!(
-                "\"$({{ {routes}; }} 2>/dev/null | awk '{{for (k = 1; k < NF; k++) if ($k == \"dev\") {{ print $(k + 1); exit }}}}')\""
-            ),
-        };
-        let drop_last = |tool: &str, i: String| {
-            format!(
-                "i={i}; last=$({tool} -w -S DOCKER-USER 2>&1 | tail -n 1); echo \"last rule: $last\"; \
-                 if [ -n \"$i\" ] && [ \"$last\" = \"-A DOCKER-USER -i $i -j DROP\" ]; then echo ok; else echo \"FAIL: expected -A DOCKER-USER -i ${{i:-<no default route>}} -j DROP last\"; fi"
+        let drop_last = |tool: &str, configured: Option<&String>, route: &str| {
+            check_command(
+                DROP_LAST_SH,
+                &[tool, configured.map_or("", String::as_str), route],
             )
         };
         let mut out = vec![
@@ -423,20 +419,14 @@ impl Configured for Config {
                 title:
                     "DOCKER-USER ends by dropping traffic from the external interface to containers"
                         .into(),
-                command: drop_last(
-                    "iptables",
-                    iface(&self.external_interface, "ip -4 route show default"),
-                ),
+                command: drop_last("iptables", self.external_interface.as_ref(), "4"),
                 expect: Expect::Line("ok".into()),
             },
             Check {
                 id: "docker-user.rules-loaded".into(),
                 title: "the live DOCKER-USER chain is exactly /etc/docker/iptables-rules.conf"
                     .into(),
-                command: format!(
-                    "if {}; then echo ok; else echo 'FAIL: live chain:'; iptables -w -S DOCKER-USER 2>&1; fi",
-                    self.loaded_test()
-                ),
+                command: self.loaded_check(),
                 expect: Expect::Line("ok".into()),
             },
             Check {
@@ -448,23 +438,20 @@ impl Configured for Config {
             Check {
                 id: "docker-user.unit-enabled".into(),
                 title: "docker-iptables.service loads the rules at boot".into(),
-                command: format!("systemctl is-enabled {UNIT}"),
+                command: check_command(UNIT_ENABLED_SH, &[UNIT]),
                 expect: Expect::Equals("enabled".into()),
             },
         ];
         if self.ipv6 {
-            let i6 = iface(
-                &self
-                    .external_interface6
-                    .clone()
-                    .or_else(|| self.external_interface.clone()),
-                "ip -6 route show default; ip -4 route show default",
-            );
+            let i6 = self
+                .external_interface6
+                .as_ref()
+                .or(self.external_interface.as_ref());
             out.push(Check {
                 id: "docker-user.drop-last-v6".into(),
                 title: "the IPv6 DOCKER-USER chain ends by dropping external traffic to containers"
                     .into(),
-                command: drop_last("ip6tables", i6),
+                command: drop_last("ip6tables", i6, "6"),
                 expect: Expect::Line("ok".into()),
             });
         }

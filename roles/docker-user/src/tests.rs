@@ -510,3 +510,145 @@ fn fixtures() {
         concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
     );
 }
+
+/// The role's check scripts (`checks/*.sh`) under dash with fake commands: each failure branch.
+mod check_scripts {
+    use super::*;
+    use rampart_shtest::Sh;
+
+    fn judge(sh: &Sh, c: &Check) -> (bool, String, i32) {
+        let out = sh.run_check(&c.command);
+        let text = out.stdout_str();
+        (
+            c.judge(Some(&CommandResult {
+                rc: out.status,
+                output: text.clone(),
+            }))
+            .pass,
+            text,
+            out.status,
+        )
+    }
+
+    fn by_id(c: &Config, id: &str) -> Check {
+        c.checks().into_iter().find(|k| k.id == id).expect(id)
+    }
+
+    #[test]
+    fn drop_last_takes_the_configured_interface_or_the_route_s() {
+        let Some(sh) = Sh::new() else { return };
+        sh.stub_output(
+            "iptables",
+            0,
+            "-N DOCKER-USER\n-A DOCKER-USER -i ens3 -j DROP\n",
+        );
+        sh.stub_output(
+            "ip6tables",
+            0,
+            "-N DOCKER-USER\n-A DOCKER-USER -i eth1 -j DROP\n",
+        );
+        // A configured interface: no route is read.
+        let c = by_id(
+            &cfg(json!({"external_interface": "ens3"})),
+            "docker-user.drop-last",
+        );
+        let (pass, out, _) = judge(&sh, &c);
+        assert!(pass, "{out}");
+        assert!(
+            !sh.calls().iter().any(|l| l.starts_with("ip ")),
+            "{:?}",
+            sh.calls()
+        );
+        // The default route's interface when none is configured, and a mismatch fails.
+        sh.stub_output("ip", 0, "default via 10.213.7.1 dev eth0 proto static\n");
+        let c = by_id(&Config::default(), "docker-user.drop-last");
+        let (pass, out, _) = judge(&sh, &c);
+        assert!(
+            !pass && out.contains("FAIL: expected -A DOCKER-USER -i eth0 -j DROP last"),
+            "{out}"
+        );
+        // IPv6: the IPv6 default route first, ip6tables' chain.
+        sh.stub_body(
+            "ip",
+            "case $1 in -6) echo 'default via fe80::1 dev eth1 metric 1024' ;; esac",
+        );
+        let v6 = cfg(json!({"ipv6": true}));
+        let (pass, out, _) = judge(&sh, &by_id(&v6, "docker-user.drop-last-v6"));
+        assert!(pass, "{out}");
+        // No IPv6 route: the IPv4 route's interface.
+        sh.stub_body(
+            "ip",
+            "case $1 in -4) echo 'default via 10.213.7.1 dev eth1 proto static' ;; esac",
+        );
+        let (pass, out, _) = judge(&sh, &by_id(&v6, "docker-user.drop-last-v6"));
+        assert!(pass, "{out}");
+        // No route at all, ip failing.
+        sh.stub("ip", 2);
+        let (pass, out, rc) = judge(&sh, &by_id(&v6, "docker-user.drop-last-v6"));
+        assert!(
+            !pass && rc == 0 && out.contains("<no default route>"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn rules_loaded_fails_on_a_missing_file_or_a_differing_chain() {
+        let Some(sh) = Sh::new() else { return };
+        let rules = "*filter\n:DOCKER-USER - [0:0]\n-F DOCKER-USER\n-A DOCKER-USER -i lo -j ACCEPT\n-A DOCKER-USER -i eth0 -j DROP\nCOMMIT\n";
+        let live =
+            "-N DOCKER-USER\n-A DOCKER-USER -i lo -j ACCEPT\n-A DOCKER-USER -i eth0 -j DROP\n";
+        let v4 = sh.path(RULES4);
+        let v6 = sh.path(RULES6);
+        let with_root = |c: &Config| {
+            let k = by_id(c, "docker-user.rules-loaded");
+            Check {
+                command: k.command.replace(RULES4, &v4).replace(RULES6, &v6),
+                ..k
+            }
+        };
+        let plain = with_root(&Config::default());
+        // The file is missing: FAIL, the live chain as evidence, iptables' own status.
+        sh.stub_output("iptables", 3, live);
+        let (pass, out, rc) = judge(&sh, &plain);
+        assert!(
+            !pass && rc == 3 && out.starts_with("FAIL: live chain:\n-N DOCKER-USER"),
+            "{out}"
+        );
+        sh.write(RULES4, rules);
+        sh.stub_output("iptables", 0, live);
+        let (pass, out, rc) = judge(&sh, &plain);
+        assert!(pass && rc == 0 && out == "ok\n", "{out}");
+        // A rule missing from the live chain.
+        sh.stub_output(
+            "iptables",
+            0,
+            "-N DOCKER-USER\n-A DOCKER-USER -i lo -j ACCEPT\n",
+        );
+        let (pass, out, _) = judge(&sh, &plain);
+        assert!(!pass && out.starts_with("FAIL: live chain:"), "{out}");
+        // IPv6: the v4 pair holds, the v6 file is missing, then its chain differs.
+        sh.stub_output("iptables", 0, live);
+        let both = with_root(&cfg(json!({"ipv6": true})));
+        sh.stub_output("ip6tables", 0, live);
+        let (pass, out, _) = judge(&sh, &both);
+        assert!(!pass && out.starts_with("FAIL: live chain:"), "{out}");
+        sh.write(RULES6, rules);
+        let (pass, out, _) = judge(&sh, &both);
+        assert!(pass, "{out}");
+        sh.stub_output("ip6tables", 1, "");
+        let (pass, out, _) = judge(&sh, &both);
+        assert!(!pass && out.starts_with("FAIL: live chain:"), "{out}");
+    }
+
+    #[test]
+    fn unit_enabled_is_systemctl_s_answer() {
+        let Some(sh) = Sh::new() else { return };
+        let c = by_id(&Config::default(), "docker-user.unit-enabled");
+        sh.stub_output("systemctl", 0, "enabled\n");
+        assert!(judge(&sh, &c).0);
+        pretty_assertions::assert_eq!(sh.calls(), ["systemctl is-enabled docker-iptables.service"]);
+        sh.stub_output("systemctl", 1, "disabled\n");
+        let (pass, out, rc) = judge(&sh, &c);
+        assert!(!pass && rc == 1 && out == "disabled\n", "{out}");
+    }
+}

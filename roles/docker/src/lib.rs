@@ -40,6 +40,10 @@ const FETCH_KEY: &str = include_str!("scripts/fetch_key.sh");
 const ADD_TO_NEW_GROUP: &str = include_str!("scripts/add_to_new_group.sh");
 /// `docker.config-loaded` (`scripts/config_loaded.sh`).
 const CONFIG_LOADED: &str = include_str!("scripts/config_loaded.sh");
+/// Installs the distribution's docker client where it did not come with docker.io.
+const DISTRO_CLI_SH: &str = include_str!("scripts/distro_cli.sh");
+/// The `docker.daemon-json` check: the file as it is on the host.
+const DAEMON_JSON_SH: &str = include_str!("checks/daemon_json.sh");
 const SOURCES: &str = "/etc/apt/sources.list.d/docker.sources";
 const DAEMON_JSON: &str = "/etc/docker/daemon.json";
 const RESTART: &str = "restart docker";
@@ -560,9 +564,7 @@ impl Config {
     fn distro_cli() -> Command {
         Command {
             name: "the docker client".into(),
-            run: format!(
-                "command -v docker >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=120 install -y --no-install-recommends {DISTRO_CLI}"
-            ),
+            run: script_with_args(DISTRO_CLI_SH, &[DISTRO_CLI]),
             creates: Some(DOCKER_BIN.into()),
             unless: None,
             satisfied: None,
@@ -746,7 +748,7 @@ impl Configured for Config {
             Check {
                 id: "docker.daemon-json".into(),
                 title: "/etc/docker/daemon.json holds the hardened settings".into(),
-                command: format!("cat {DAEMON_JSON}"),
+                command: check_command(DAEMON_JSON_SH, &[DAEMON_JSON]),
                 expect: Expect::Equals(d.render()),
             },
             Check {

@@ -694,3 +694,65 @@ fn fixtures() {
         concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
     );
 }
+
+/// The distribution's docker client step and the daemon.json check (`scripts/distro_cli.sh`,
+/// `checks/daemon_json.sh`) under dash, each branch.
+#[test]
+fn distro_cli_installs_only_without_a_client_and_fails_with_apt() {
+    let Some(mut sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    sh.bare_path();
+    let run = Config::distro_cli().run;
+    // A client on PATH: nothing installed.
+    sh.stub("docker", 0).stub("apt-get", 0);
+    assert!(sh.run(&run, &[]).ok());
+    assert_eq!(sh.calls(), Vec::<String>::new());
+    // No client: the package is installed; apt-get's failure is the step's.
+    if ["/usr/bin/docker", "/bin/docker"]
+        .iter()
+        .any(|p| std::path::Path::new(p).exists())
+    {
+        eprintln!("SKIPPED: this machine has a docker client in /usr/bin or /bin");
+        return;
+    }
+    std::fs::remove_file(std::path::Path::new(&sh.bin()).join("docker")).expect("rm stub");
+    assert!(sh.run(&run, &[]).ok());
+    assert_eq!(
+        sh.calls(),
+        ["apt-get -q -o DPkg::Lock::Timeout=120 install -y --no-install-recommends docker-cli"]
+    );
+    sh.stub("apt-get", 100);
+    assert_eq!(sh.run(&run, &[]).status, 100);
+}
+
+#[test]
+fn the_daemon_json_check_reads_the_file_on_the_host() {
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    let c = cfg(json!({}));
+    let check = c
+        .checks()
+        .into_iter()
+        .find(|k| k.id == "docker.daemon-json")
+        .expect("check");
+    let path = sh.path(DAEMON_JSON);
+    let command = check.command.replace(DAEMON_JSON, &path);
+    let judge = |out: rampart_shtest::Out| {
+        check
+            .judge(Some(&rampart_core::facts::CommandResult {
+                rc: out.status,
+                output: out.stdout_str(),
+            }))
+            .pass
+    };
+    // Missing: cat fails, the check fails.
+    let out = sh.run_check(&command);
+    assert!(!out.ok() && out.stderr.contains("No such file"), "{out:?}");
+    assert!(!judge(out));
+    sh.write(DAEMON_JSON, "{}\n");
+    assert!(!judge(sh.run_check(&command)));
+    sh.write(DAEMON_JSON, c.daemon.render());
+    assert!(judge(sh.run_check(&command)));
+}

@@ -300,7 +300,8 @@ impl Configured for Config {
             script.raw("systemctl restart fail2ban.service");
         }
         // When fail2ban was down, the start above already read the new jail.local: only wait.
-        script.raw(self.wait_ready());
+        // (`source` takes `&'static str` only: the wait is one of two constants.)
+        script.source(self.wait_ready());
         Ok(RolePlan {
             resources,
             handlers: vec![Handler {

@@ -777,17 +777,19 @@ impl Config {
     fn load_handler(&self) -> Script {
         let port = self.port.to_string();
         let mut s = Script::new();
-        s.raw(script_with_args(
-            &[SESSION, LOAD_SCRIPT].concat(),
-            &[
-                &self.service,
+        // The session's functions, then the load, with the values as their parameters.
+        s.call(
+            SESSION,
+            [
+                self.service.as_str(),
                 &self.acl_file,
                 &self.host,
                 &port,
                 &self.maintenance_auth_file,
                 &self.maintenance_user,
             ],
-        ));
+        )
+        .source(LOAD_SCRIPT);
         s
     }
 }

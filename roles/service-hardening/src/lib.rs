@@ -410,7 +410,7 @@ impl Config {
     fn handler(&self) -> Script {
         let restart = if self.restart { "yes" } else { "no" };
         let mut s = Script::new();
-        s.raw(script_with_args(HANDLER_SCRIPT, &[&self.unit(), restart]));
+        s.call(HANDLER_SCRIPT, [self.unit().as_str(), restart]);
         s
     }
 

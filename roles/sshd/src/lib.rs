@@ -27,9 +27,8 @@ use rampart_core::Risk;
 use rampart_core::facts::{FactRequest, Facts};
 use rampart_core::resource::{File, Resource, Validate};
 use rampart_core::role::{Configured, Handler, HostContext, Role, RoleError, RolePlan, TypedRole};
-use rampart_core::shell::quote;
 use rampart_core::types::Port;
-use rampart_core::verify::{Check, Expect};
+use rampart_core::verify::{Check, Expect, check_command};
 use serde::{Deserialize, Serialize};
 
 pub use settings::{PermitRootLogin, Setting};
@@ -43,6 +42,12 @@ pub const HANDLER: &str = "reload sshd";
 /// `sshd -t` needs its privilege separation directory, which only exists while ssh.service
 /// runs (RuntimeDirectory): socket-activated hosts may not have it.
 const VALIDATE: &str = "mkdir -p -m 0755 /run/sshd && sshd -t";
+/// Where the drop-ins are (sshd_config's `Include`).
+const DROPIN_DIR: &str = "/etc/ssh/sshd_config.d";
+/// The checks of the effective value of a keyword (`sshd -T`).
+const EFFECTIVE_SH: &str = include_str!("checks/effective.sh");
+/// The check that something listens on a port.
+const LISTENING_SH: &str = include_str!("checks/listening.sh");
 
 /// The role's settings. Defaults are the seed's (section 2), plus `KbdInteractiveAuthentication
 /// no`, which the seed forgot.
@@ -270,7 +275,7 @@ impl Configured for Config {
                 Some(Check {
                     id: format!("sshd.{k}"),
                     title: format!("{} ({} {})", s.title, s.key, s.value),
-                    command: effective_check(k, &format!("grep -E '^{k} '"), &format!("{k} {v}")),
+                    command: effective_check(k, "line", &format!("{k} {v}")),
                     expect: Expect::Line(format!("{k} {v}")),
                 })
             })
@@ -286,11 +291,7 @@ impl Configured for Config {
                     "only {} may log in over SSH (AllowUsers)",
                     sorted.join(", ")
                 ),
-                command: effective_check(
-                    "allowusers",
-                    "sed -n 's/^allowusers //p' | sort -u | paste -sd' ' -",
-                    &want,
-                ),
+                command: effective_check("allowusers", "set", &want),
                 expect: Expect::Line(want),
             });
         }
@@ -302,7 +303,7 @@ impl Configured for Config {
                 "sshd is configured for port {} only",
                 ports.replace(' ', ", ")
             ),
-            command: effective_check("port", "sed -n 's/^port //p' | paste -sd' ' -", &ports),
+            command: effective_check("port", "list", &ports),
             expect: Expect::Line(ports.clone()),
         });
         for p in ports
@@ -316,7 +317,7 @@ impl Configured for Config {
                     "sshd.listening".into()
                 },
                 title: format!("something accepts SSH connections on port {p}"),
-                command: format!("ss -Hltn 'sport = :{p}'"),
+                command: check_command(LISTENING_SH, &[&p.to_string()]),
                 expect: Expect::Contains(format!(":{p} ")),
             });
         }
@@ -324,15 +325,13 @@ impl Configured for Config {
     }
 }
 
-/// A check command: `sshd -T`'s value of a keyword through `filter`, and when it is not
-/// `want`, every line of sshd_config and its drop-ins that sets the keyword, so the evidence
-/// names the file that overrides (or adds to) rampart's drop-in.
-fn effective_check(lkey: &str, filter: &str, want: &str) -> String {
-    format!(
-        "t=$(sshd -T 2>&1) || {{ printf '%s\\n' \"$t\" | tail -n 3; exit 1; }}; v=$(printf '%s\\n' \"$t\" | {filter}); \
-         printf '%s\\n' \"$v\"; [ \"$v\" = {} ] || grep -HinE '^[[:space:]]*{lkey}([[:space:]]|=)' {MAIN} /etc/ssh/sshd_config.d/*.conf 2>/dev/null | sed 's/^/set in /'; true",
-        quote(want)
-    )
+/// A check command (`checks/effective.sh`): `sshd -T`'s value of a keyword, read as `read`
+/// says (`line`: the line "keyword value"; `set`: the values sorted and unique on one line;
+/// `list`: the values in order on one line), and when it is not `want`, every line of
+/// sshd_config and its drop-ins that sets the keyword, so the evidence names the file that
+/// overrides (or adds to) rampart's drop-in.
+fn effective_check(lkey: &str, read: &str, want: &str) -> String {
+    check_command(EFFECTIVE_SH, &[lkey, read, want, MAIN, DROPIN_DIR])
 }
 
 pub mod controls;

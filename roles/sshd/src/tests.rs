@@ -522,8 +522,10 @@ fn checks_assert_effective_values_and_name_the_overriding_file() {
         Expect::Contains(":22 ".into())
     );
     let cmd = &find("sshd.passwordauthentication").command;
-    assert!(cmd.starts_with("t=$(sshd -T 2>&1)"), "{cmd}");
-    assert!(cmd.contains("grep -HinE '^[[:space:]]*passwordauthentication([[:space:]]|=)' /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf"), "{cmd}");
+    assert!(
+        cmd.starts_with("set -- \"$1\" passwordauthentication line 'passwordauthentication no' /etc/ssh/sshd_config /etc/ssh/sshd_config.d\n"),
+        "{cmd}"
+    );
     // Judging real sshd -T output through the same command shape.
     let pass = rampart_core::facts::CommandResult {
         rc: 0,
@@ -586,4 +588,95 @@ fn fixtures() {
         role().as_ref(),
         concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
     );
+}
+
+/// The checks' scripts (`checks/*.sh`) under dash, a fake `sshd -T` and `ss`: each branch.
+mod check_scripts {
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use rampart_shtest::Sh;
+
+    /// The check `id`, its files below the harness's root; run and judged.
+    fn run(sh: &Sh, checks: &[Check], id: &str) -> (bool, String, i32) {
+        let k = checks.iter().find(|c| c.id == id).expect(id);
+        let command = k
+            .command
+            .replace(" /etc/ssh/", &format!(" {}/etc/ssh/", sh.root().display()));
+        let out = sh.run_check(&command);
+        let text = out.stdout_str();
+        let r = rampart_core::facts::CommandResult {
+            rc: out.status,
+            output: text.clone(),
+        };
+        (k.judge(Some(&r)).pass, text, out.status)
+    }
+
+    const T: &str = "port 22\nport 2222\npermitrootlogin without-password\npasswordauthentication no\nallowusers root\nallowusers lab\nallowusers fleetclaw\nallowusers lab\n";
+
+    #[test]
+    fn effective_values_pass_and_a_wrong_one_names_the_file() {
+        let Some(sh) = Sh::new() else { return };
+        let checks = lab_config().checks();
+        sh.write(
+            "etc/ssh/sshd_config",
+            "Include /etc/ssh/sshd_config.d/*.conf\n",
+        );
+        sh.write(
+            "etc/ssh/sshd_config.d/00-rampart.conf",
+            "PasswordAuthentication no\n",
+        );
+        sh.stub_output("sshd", 0, T);
+        let (pass, out, _) = run(&sh, &checks, "sshd.passwordauthentication");
+        assert!(pass && out == "passwordauthentication no\n", "{out}");
+        // allowusers: sorted, unique, one line.
+        let (pass, out, _) = run(&sh, &checks, "sshd.allowusers");
+        assert!(pass && out == "fleetclaw lab root\n", "{out}");
+        // port: in order, one line (the lab config wants 22 alone).
+        let (pass, out, _) = run(&sh, &checks, "sshd.port");
+        assert!(!pass && out.starts_with("22 2222\n"), "{out}");
+        // A wrong value: the lines that set the keyword, in the main file and the drop-ins.
+        sh.write(
+            "etc/ssh/sshd_config.d/0-early.conf",
+            "# x\nPasswordAuthentication yes\n",
+        );
+        sh.stub_output(
+            "sshd",
+            0,
+            &T.replace("passwordauthentication no", "passwordauthentication yes"),
+        );
+        let (pass, out, rc) = run(&sh, &checks, "sshd.passwordauthentication");
+        assert!(!pass && rc == 0, "{out}");
+        assert!(
+            out.starts_with("passwordauthentication yes\nset in ")
+                && out.contains("0-early.conf:2:PasswordAuthentication yes")
+                && out.contains("00-rampart.conf:1:PasswordAuthentication no"),
+            "{out}"
+        );
+        // sshd -T fails: its last lines and exit 1.
+        sh.stub_output(
+            "sshd",
+            255,
+            "a\nb\nc\n/etc/ssh/sshd_config line 3: Bad configuration option: Foo\n",
+        );
+        let (pass, out, rc) = run(&sh, &checks, "sshd.passwordauthentication");
+        assert!(!pass && rc == 1, "{out}");
+        assert_eq!(
+            out,
+            "b\nc\n/etc/ssh/sshd_config line 3: Bad configuration option: Foo\n"
+        );
+    }
+
+    #[test]
+    fn listening_asks_ss_for_the_port() {
+        let Some(sh) = Sh::new() else { return };
+        let checks = lab_config().checks();
+        sh.stub_output("ss", 0, "LISTEN 0 128 0.0.0.0:22 0.0.0.0:*\n");
+        let (pass, out, _) = run(&sh, &checks, "sshd.listening");
+        assert!(pass, "{out}");
+        assert_eq!(sh.calls(), ["ss -Hltn sport = :22"]);
+        sh.stub_output("ss", 0, "");
+        assert!(!run(&sh, &checks, "sshd.listening").0);
+        sh.stub("ss", 1);
+        assert!(!run(&sh, &checks, "sshd.listening").0);
+    }
 }

@@ -23,8 +23,7 @@ use rampart_core::resource::{
 use rampart_core::role::{
     ConfigError, Configured, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
-use rampart_core::shell::join;
-use rampart_core::verify::{Check, Expect};
+use rampart_core::verify::{Check, Expect, check_command};
 use serde::{Deserialize, Serialize};
 
 /// The main configuration file (the package's conffile, replaced whole).
@@ -39,6 +38,10 @@ pub const TIMERS: [&str; 2] = ["apt-daily.timer", "apt-daily-upgrade.timer"];
 /// A syntax check of an apt configuration file that does not need it in place.
 const APT_CONFIG_CHECK: &str = "apt-config -c %s dump >/dev/null";
 const APT_WINDOW: u64 = 3600;
+/// The `unattended-upgrades.timers` check.
+const TIMERS_CHECK_SH: &str = include_str!("checks/timers.sh");
+/// The `unattended-upgrades.blacklist` check.
+const BLACKLIST_CHECK_SH: &str = include_str!("checks/blacklist.sh");
 
 /// The seed's origins (Ubuntu): the release and security pockets, and ESM security.
 pub const UBUNTU_ORIGINS: [&str; 4] = [
@@ -286,7 +289,7 @@ impl Configured for Config {
             out.push(Check {
                 id: "unattended-upgrades.timers".into(),
                 title: "the apt timers that run the upgrades are active".into(),
-                command: format!("systemctl is-active {}", join(TIMERS)),
+                command: check_command(TIMERS_CHECK_SH, &TIMERS),
                 expect: Expect::Equals("active\nactive".into()),
             });
         }
@@ -308,9 +311,13 @@ impl Configured for Config {
             Check {
                 id: "unattended-upgrades.blacklist".into(),
                 title: format!("never upgraded automatically: {}", self.blacklist().join(", ")),
-                command: format!(
-                    "d=$(apt-config dump) || exit 1; for p in {}; do printf '%s\\n' \"$d\" | grep -qxF \"Unattended-Upgrade::Package-Blacklist:: \\\"$p\\\";\" || echo \"missing: $p\"; done; echo checked",
-                    join(self.blacklist())
+                command: check_command(
+                    BLACKLIST_CHECK_SH,
+                    &self
+                        .blacklist()
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>(),
                 ),
                 expect: Expect::Lacks(vec!["missing:".into()]),
             },

@@ -377,7 +377,7 @@ fn the_blacklist_check_reads_apt_configs_dump_format() {
     assert!(
         check
             .command
-            .contains("for p in docker-ce docker-ce-cli containerd.io;"),
+            .starts_with("set -- \"$1\" docker-ce docker-ce-cli containerd.io\n"),
         "{}",
         check.command
     );
@@ -459,4 +459,68 @@ fn fixtures() {
         role().as_ref(),
         concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
     );
+}
+
+/// The checks' scripts (`checks/*.sh`) under dash with fake commands: the failure branches.
+mod check_scripts {
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use rampart_shtest::Sh;
+
+    fn check(id: &str) -> Check {
+        Config::default()
+            .checks()
+            .into_iter()
+            .find(|c| c.id == id)
+            .expect(id)
+    }
+
+    fn judge(k: &Check, out: &rampart_shtest::Out) -> bool {
+        k.judge(Some(&CommandResult {
+            rc: out.status,
+            output: out.stdout_str(),
+        }))
+        .pass
+    }
+
+    #[test]
+    fn blacklist_fails_when_apt_config_does() {
+        let Some(sh) = Sh::new() else { return };
+        let k = check("unattended-upgrades.blacklist");
+        sh.stub_output(
+            "apt-config",
+            100,
+            "E: Syntax error /etc/apt/apt.conf.d/50x:3\n",
+        );
+        let out = sh.run_check(&k.command);
+        assert_eq!(out.status, 1, "{out:?}");
+        assert!(out.stdout.is_empty() && !judge(&k, &out), "{out:?}");
+        // Every package there: only "checked".
+        sh.stub_output(
+            "apt-config",
+            0,
+            "Unattended-Upgrade::Package-Blacklist:: \"docker-ce\";\nUnattended-Upgrade::Package-Blacklist:: \"docker-ce-cli\";\nUnattended-Upgrade::Package-Blacklist:: \"containerd.io\";\n",
+        );
+        let out = sh.run_check(&k.command);
+        assert!(
+            out.stdout_str() == "checked\n" && judge(&k, &out),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn timers_are_systemctl_s_states() {
+        let Some(sh) = Sh::new() else { return };
+        let k = check("unattended-upgrades.timers");
+        sh.stub_output("systemctl", 0, "active\nactive\n");
+        let out = sh.run_check(&k.command);
+        assert!(judge(&k, &out), "{out:?}");
+        assert_eq!(
+            sh.calls(),
+            ["systemctl is-active apt-daily.timer apt-daily-upgrade.timer"]
+        );
+        sh.stub_output("systemctl", 3, "active\ninactive\n");
+        let out = sh.run_check(&k.command);
+        assert!(out.status == 3 && !judge(&k, &out), "{out:?}");
+    }
 }

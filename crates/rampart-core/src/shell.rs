@@ -47,22 +47,14 @@ pub fn quote(word: &str) -> Cow<'_, str> {
 /// - `rampart_stale PATH` says PATH changed since the facts were gathered and exits 75.
 pub const SAFE_PATH_FNS: &str = include_str!("shell/safe_path.sh");
 
-/// Code that [`Script::raw`] accepts: a constant. (`String` is accepted only until the
-/// baseline role's scripts are converted to `.sh` files; nothing in rampart-core, rampart-ssh,
-/// rampart-engine or the other roles passes one, which `tests/script_sources.rs` checks.)
+/// Code that [`Script::raw`] accepts: a constant (`&'static str`), never text built at run
+/// time; `tests/script_sources.rs` checks the callers too.
 pub trait Code {
     /// The text.
     fn text(&self) -> &str;
 }
 
 impl Code for &'static str {
-    fn text(&self) -> &str {
-        self
-    }
-}
-
-#[doc(hidden)]
-impl Code for String {
     fn text(&self) -> &str {
         self
     }

@@ -121,7 +121,8 @@ impl Sshd {
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nPidFile none\nUsePAM no\n\
                  StrictModes no\nPermitRootLogin yes\nAuthorizedKeysFile {ak}\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
-                 AllowTcpForwarding yes\nMaxSessions 10\nMaxStartups 200\nLogLevel VERBOSE\n{penalties}{extra}\n",
+                 AllowTcpForwarding yes\nMaxSessions 10\nMaxStartups 200\nLogLevel VERBOSE\n\
+                 PermitUserEnvironment HOME\n{penalties}{extra}\n",
                 hk = host_key_path.display(),
                 ak = dir.path().join("authorized_keys").display(),
             );
@@ -166,7 +167,18 @@ impl Sshd {
             .append(true)
             .open(self.dir.path().join("authorized_keys"))
             .expect("authorized_keys");
-        writeln!(f, "{}", key.public_line).expect("write authorized_keys");
+        // The login's shell starts in an empty home: the test user's own startup files (a
+        // `.bashrc` that runs pyenv or conda costs each login tens of milliseconds, and bash
+        // reads it for every command sshd runs) are not what these tests measure or test.
+        let home = self.dir.path().join("home");
+        let _ = std::fs::create_dir_all(&home);
+        writeln!(
+            f,
+            "environment=\"HOME={}\" {}",
+            home.display(),
+            key.public_line
+        )
+        .expect("write authorized_keys");
     }
 
     /// This server's line for a known_hosts file.

@@ -161,6 +161,8 @@ pub trait Reporter: Send + Sync {
     fn started(&self, _host: &str) {}
     /// A host entered a phase ("connect", "facts", "apply sshd").
     fn phase(&self, _host: &str, _phase: &str) {}
+    /// A host's connection is up: how long its TCP handshake took, when it dialled directly.
+    fn connected(&self, _host: &str, _tcp_rtt: Option<Duration>) {}
     /// A host's run ended.
     fn finished(&self, _report: &HostReport) {}
     /// A step of a role's apply began on the host (read live from the apply's output).
@@ -518,6 +520,7 @@ pub async fn stage<C: Connect>(
     {
         Err(e) => record_error(&mut st.rep, &HostError::Ssh(e), &shared.redactor),
         Ok(remote) => {
+            st.tl.reporter.connected(&st.tl.host, remote.tcp_rtt());
             st.remote = Some(remote);
             if let Err(e) = probe_and_plan(&mut st, shared).await {
                 record_error(&mut st.rep, &e, &shared.redactor);

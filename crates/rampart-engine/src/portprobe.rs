@@ -86,6 +86,16 @@ impl Rtt {
         }
     }
 
+    /// The estimate a host's scan starts from: its handshake time when measured (a real round
+    /// trip), else the hint.
+    pub fn first_estimate(hint: Option<Duration>, sample: Option<Duration>) -> Rtt {
+        let mut rtt = Rtt::from_hint(hint);
+        if let Some(d) = sample {
+            rtt.sample(d);
+        }
+        rtt
+    }
+
     /// Takes one measured round trip into account (RFC 6298's smoothing; the first sample
     /// replaces the hint).
     pub fn sample(&mut self, r: Duration) {
@@ -164,6 +174,10 @@ pub struct ProbeTarget {
     pub ports: Option<Vec<u16>>,
     /// The host's SSH login time, as a first round-trip estimate ([`Rtt::from_hint`]).
     pub rtt_hint: Option<Duration>,
+    /// A measured round trip: the TCP handshake of the host's SSH connection. It replaces the
+    /// hint, so a host whose firewall answers no probe (every port filtered, the hardened
+    /// case) still gets timeouts from its real distance instead of from its login time.
+    pub rtt_sample: Option<Duration>,
     /// More ports, known later (when the host's facts are in); probed after the first ones.
     pub later: Option<oneshot::Receiver<Later>>,
 }
@@ -177,6 +191,7 @@ impl ProbeTarget {
             skip,
             ports: None,
             rtt_hint: None,
+            rtt_sample: None,
             later: None,
         }
     }
@@ -493,7 +508,7 @@ async fn scan_host(
     let ctx = Arc::new(HostCtx {
         ip,
         sem,
-        rtt: Mutex::new(Rtt::from_hint(t.rtt_hint)),
+        rtt: Mutex::new(Rtt::first_estimate(t.rtt_hint, t.rtt_sample)),
         opts: opts.clone(),
     });
     let mut done: BTreeSet<u16> = BTreeSet::new();
@@ -895,6 +910,24 @@ mod tests {
             ..t
         };
         assert_eq!(r.timeout(&fixed), Duration::from_millis(300));
+    }
+
+    #[test]
+    fn a_measured_handshake_wins_over_the_login_time() {
+        let t = Timing::default();
+        // A 2.4 s login on a loaded controller (32 logins at once) would make every filtered
+        // port wait 1.8 s; the handshake says the host is 0.2 ms away: the floor.
+        let login = Some(Duration::from_millis(2400));
+        assert_eq!(
+            Rtt::first_estimate(login, None).timeout(&t),
+            Duration::from_millis(1800)
+        );
+        let near = Rtt::first_estimate(login, Some(Duration::from_micros(200)));
+        assert_eq!(near.timeout(&t), t.floor);
+        assert_eq!(near.samples, 1);
+        // A distant host: three round trips.
+        let far = Rtt::first_estimate(login, Some(Duration::from_millis(80)));
+        assert_eq!(far.timeout(&t), Duration::from_millis(240));
     }
 
     #[test]

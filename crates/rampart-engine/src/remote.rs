@@ -119,6 +119,12 @@ pub trait Remote: Clone + Send + Sync + 'static {
     /// the fingerprint of the host key verified on it (the fact cache's key).
     fn route(&self) -> Vec<(String, String)>;
 
+    /// How long the connection's TCP handshake took (about one round trip to the host), when
+    /// it dialled the host itself: the audit's port probe starts its timeouts from it.
+    fn tcp_rtt(&self) -> Option<Duration> {
+        None
+    }
+
     /// Closes the connection.
     fn close(self) -> impl Future<Output = ()> + Send;
 }
@@ -234,6 +240,10 @@ impl Remote for SshRemote {
 
     fn route(&self) -> Vec<(String, String)> {
         self.session.route()
+    }
+
+    fn tcp_rtt(&self) -> Option<Duration> {
+        self.session.tcp_rtt()
     }
 
     async fn close(self) {

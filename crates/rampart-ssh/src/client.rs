@@ -19,7 +19,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use russh::client::{Config, Handle, Handler};
 use russh::keys::{Algorithm, PublicKeyOrCertificate};
@@ -150,6 +150,9 @@ pub(crate) struct Conn {
     /// Type and SHA256 fingerprint of the host key this connection's handshake verified.
     pub(crate) host_key: String,
     pub(crate) via: Option<Arc<Conn>>,
+    /// How long the TCP handshake to the host took (one round trip, plus scheduling), when
+    /// this connection dialled it directly (not through a jump host).
+    pub(crate) tcp_rtt: Option<Duration>,
 }
 
 impl Conn {
@@ -354,9 +357,12 @@ impl Connector {
             verified: verified.clone(),
         };
         let seen = Arc::new(AtomicBool::new(false));
+        let mut tcp_rtt = None;
         let handshake = match &via {
             None => {
+                let dialled = Instant::now();
                 let tcp = connect_tcp(t).await?;
+                tcp_rtt = Some(dialled.elapsed());
                 *stage = "SSH handshake";
                 russh::client::connect_stream(config, Watched::new(tcp, seen.clone()), handler)
                     .await
@@ -402,6 +408,7 @@ impl Connector {
             label: hop_label(t),
             host_key,
             via,
+            tcp_rtt,
         })
     }
 

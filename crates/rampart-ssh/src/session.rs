@@ -246,6 +246,12 @@ impl Session {
         self.inner.conn.route()
     }
 
+    /// How long the TCP handshake of this session's connection took: about one network round
+    /// trip (the port probe's first estimate). `None` through a jump host.
+    pub fn tcp_rtt(&self) -> Option<Duration> {
+        self.inner.conn.tcp_rtt
+    }
+
     /// Connections opened and commands run so far.
     pub fn stats(&self) -> SessionStats {
         SessionStats {

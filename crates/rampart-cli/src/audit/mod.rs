@@ -202,6 +202,8 @@ struct ProbeFeed {
     /// Scans waiting for the host's side.
     later: Mutex<HashMap<String, oneshot::Sender<portprobe::Later>>>,
     connecting: Mutex<HashMap<String, Instant>>,
+    /// Each host's TCP handshake time, from its SSH connection.
+    handshakes: Mutex<HashMap<String, Duration>>,
     sink: exposure::Sink,
     mode: PortMode,
 }
@@ -215,6 +217,7 @@ impl ProbeFeed {
         let mut t = ProbeTarget::new(host, &address, skip);
         t.ports = Some(self.mode.first_ports());
         t.rtt_hint = hint;
+        t.rtt_sample = self.handshakes.lock().ok().and_then(|mut h| h.remove(host));
         if more {
             let (tx, rx) = oneshot::channel();
             t.later = Some(rx);
@@ -273,6 +276,14 @@ impl Reporter for AuditProgress {
                 feed.start(host, hint, true);
             }
             _ => {}
+        }
+    }
+
+    fn connected(&self, host: &str, tcp_rtt: Option<Duration>) {
+        if let (Some(feed), Some(d)) = (&self.feed, tcp_rtt)
+            && let Ok(mut h) = feed.handshakes.lock()
+        {
+            h.insert(host.to_owned(), d);
         }
     }
 
@@ -861,6 +872,7 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
             pending: Mutex::new(pending),
             later: Mutex::default(),
             connecting: Mutex::default(),
+            handshakes: Mutex::default(),
             sink: sink.clone(),
             mode: mode.clone(),
         }),

@@ -328,11 +328,22 @@ impl Session {
         // The channel is opened inside the task too: if the caller gives up while the open is
         // in flight, the task still gets the channel and closes it instead of leaking it.
         let task = tokio::spawn(async move {
-            let channel = conn
-                .handle
-                .channel_open_session()
-                .await
-                .map_err(|e| ChannelEnd::Lost(format!("cannot open a channel: {e}")))?;
+            // sshd counts a session until it has processed the channel's close, which can come
+            // after this side released the slot: a refused open (MaxSessions reached for a
+            // moment) is retried a few times, briefly, before it counts as lost.
+            let mut pause = Duration::from_millis(20);
+            let mut attempt = 0;
+            let channel = loop {
+                match conn.handle.channel_open_session().await {
+                    Ok(c) => break c,
+                    Err(russh::Error::ChannelOpenFailure(_)) if attempt < 5 => {
+                        attempt += 1;
+                        tokio::time::sleep(pause).await;
+                        pause *= 2;
+                    }
+                    Err(e) => return Err(ChannelEnd::Lost(format!("cannot open a channel: {e}"))),
+                }
+            };
             let (rx, tx) = channel.split();
             drive_channel(rx, tx, command, stdin, cancel_rx, permit, budget, watch).await
         });

@@ -193,8 +193,9 @@ impl Configured for Filtered {
 }
 
 /// Feeds the port probe as hosts come in: a host's scan starts once its SSH login is done
-/// (its time is the first round-trip estimate) with the port list's ports, and gets the ports
-/// the host reported once its checks are in.
+/// (the login's TCP handshake is the first round-trip sample, the login's time a rougher
+/// hint) with the port list's ports, and gets the ports the host reported once its checks
+/// are in.
 struct ProbeFeed {
     tx: Mutex<Option<mpsc::UnboundedSender<ProbeTarget>>>,
     /// Hosts whose scan has not started: address and ports to skip.
@@ -202,14 +203,13 @@ struct ProbeFeed {
     /// Scans waiting for the host's side.
     later: Mutex<HashMap<String, oneshot::Sender<portprobe::Later>>>,
     connecting: Mutex<HashMap<String, Instant>>,
-    /// Each host's TCP handshake time, from its SSH connection.
-    handshakes: Mutex<HashMap<String, Duration>>,
     sink: exposure::Sink,
     mode: PortMode,
 }
 
 impl ProbeFeed {
-    fn start(&self, host: &str, hint: Option<Duration>, more: bool) {
+    /// `hint`: the host's login time; `sample`: its connection's TCP handshake time.
+    fn start(&self, host: &str, hint: Option<Duration>, sample: Option<Duration>, more: bool) {
         let Some((address, skip)) = self.pending.lock().ok().and_then(|mut p| p.remove(host))
         else {
             return;
@@ -217,7 +217,7 @@ impl ProbeFeed {
         let mut t = ProbeTarget::new(host, &address, skip);
         t.ports = Some(self.mode.first_ports());
         t.rtt_hint = hint;
-        t.rtt_sample = self.handshakes.lock().ok().and_then(|mut h| h.remove(host));
+        t.rtt_sample = sample;
         if more {
             let (tx, rx) = oneshot::channel();
             t.later = Some(rx);
@@ -240,7 +240,7 @@ impl ProbeFeed {
             .map(|p| p.keys().cloned().collect())
             .unwrap_or_default();
         for h in rest {
-            self.start(&h, None, false);
+            self.start(&h, None, None, false);
         }
         if let Ok(mut l) = self.later.lock() {
             l.clear();
@@ -260,37 +260,28 @@ struct AuditProgress {
 impl Reporter for AuditProgress {
     fn phase(&self, host: &str, phase: &str) {
         let Some(feed) = &self.feed else { return };
-        match phase {
-            "connect" => {
-                if let Ok(mut c) = feed.connecting.lock() {
-                    c.insert(host.to_owned(), Instant::now());
-                }
-            }
-            "facts" => {
-                let hint = feed
-                    .connecting
-                    .lock()
-                    .ok()
-                    .and_then(|mut c| c.remove(host))
-                    .map(|t| t.elapsed());
-                feed.start(host, hint, true);
-            }
-            _ => {}
+        if phase == "connect"
+            && let Ok(mut c) = feed.connecting.lock()
+        {
+            c.insert(host.to_owned(), Instant::now());
         }
     }
 
     fn connected(&self, host: &str, tcp_rtt: Option<Duration>) {
-        if let (Some(feed), Some(d)) = (&self.feed, tcp_rtt)
-            && let Ok(mut h) = feed.handshakes.lock()
-        {
-            h.insert(host.to_owned(), d);
-        }
+        let Some(feed) = &self.feed else { return };
+        let hint = feed
+            .connecting
+            .lock()
+            .ok()
+            .and_then(|mut c| c.remove(host))
+            .map(|t| t.elapsed());
+        feed.start(host, hint, tcp_rtt, true);
     }
 
     fn finished(&self, r: &HostReport) {
         if let Some(feed) = &self.feed {
             // Unreachable, or failed before its facts: the port list only.
-            feed.start(&r.host, None, false);
+            feed.start(&r.host, None, None, false);
             let tx = feed.later.lock().ok().and_then(|mut l| l.remove(&r.host));
             let e = feed.sink.lock().ok().and_then(|s| s.get(&r.host).cloned());
             if let (Some(tx), Some(e)) = (tx, e) {
@@ -872,7 +863,6 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
             pending: Mutex::new(pending),
             later: Mutex::default(),
             connecting: Mutex::default(),
-            handshakes: Mutex::default(),
             sink: sink.clone(),
             mode: mode.clone(),
         }),

@@ -31,6 +31,34 @@ const UFW_LIVE_SH: &str = include_str!("probe/ufw_live.sh");
 const SSHD_SH: &str = include_str!("probe/sshd.sh");
 const APT_SH: &str = include_str!("probe/apt.sh");
 const CMD_SH: &str = include_str!("probe/cmd.sh");
+const MEMO_SH: &str = include_str!("probe/memo.sh");
+
+/// The daemon queries `probe/memo.sh` can answer from one run: each costs a host 10-90 ms
+/// (`ufw` is Python), and a full site's checks repeat them.
+const MEMO_CALLS: [&str; 4] = ["sshd -T", "ufw status", "ufw status verbose", "docker info"];
+
+/// Whether shell code makes exactly this call: the words stand alone (not `sshd -T -C ...`,
+/// not `ufw status verbose` for `ufw status`), ended by the end of a command.
+fn makes_call(code: &str, call: &str) -> bool {
+    code.match_indices(call).any(|(at, _)| {
+        let before = code[..at].chars().next_back();
+        let after = code[at + call.len()..].trim_start_matches([' ', '\t']);
+        let starts = before
+            .is_none_or(|c| matches!(c, ' ' | '\t' | '\n' | '(' | ';' | '|' | '&' | '`' | '{'));
+        let ends = after.is_empty()
+            || after.starts_with(['\n', ')', ';', '|', '&', '`', '>', '}'])
+            || after.starts_with("2>");
+        starts && ends
+    })
+}
+
+/// The calls worth a memo: those that at least two checks make.
+fn memo_calls<'a>(commands: impl Iterator<Item = &'a String> + Clone) -> Vec<&'static str> {
+    MEMO_CALLS
+        .into_iter()
+        .filter(|call| commands.clone().filter(|c| makes_call(c, call)).count() >= 2)
+        .collect()
+}
 const END_SH: &str = include_str!("probe/end.sh");
 
 /// Paths one per line, between newlines: what a `case` matches a path against literally.
@@ -201,7 +229,17 @@ impl FactRequest {
         if self.apt {
             s.call(APT_SH, [marker("apt", "-")]);
         }
+        let memo = memo_calls(self.commands.values());
+        if !memo.is_empty() {
+            s.call(MEMO_SH, memo);
+        }
+        // Check code asked under several ids (checks that judge one answer differently) runs
+        // once, under the first id; the parser gives every id that result.
+        let mut sent = std::collections::BTreeSet::new();
         for (id, cmd) in &self.commands {
+            if !sent.insert(cmd.as_str()) {
+                continue;
+            }
             s.call(CMD_SH, [marker("cmd", id), cmd.clone()]);
         }
         s.call(
@@ -234,5 +272,70 @@ mod tests {
         assert!(SUMS_SH.contains(&format!("-size +{}k", MAX_FETCHED_FILE / 1024)));
         assert!(STATS_SH.contains(super::super::SSHD_INPUTS));
         assert!(STATS_SH.contains(super::super::DPKG_STATUS));
+    }
+
+    #[test]
+    fn a_memo_is_for_exact_calls_that_two_checks_make() {
+        assert!(makes_call("sshd -T", "sshd -T"));
+        assert!(makes_call("t=$(sshd -T 2>&1) || exit", "sshd -T"));
+        assert!(makes_call("out=$(sshd -T); x", "sshd -T"));
+        assert!(makes_call("ufw status | grep -q x", "ufw status"));
+        assert!(!makes_call("ufw status verbose", "ufw status"));
+        assert!(makes_call("ufw status verbose 2>&1", "ufw status verbose"));
+        assert!(!makes_call("sshd -T -C user=root", "sshd -T"));
+        assert!(!makes_call("xsshd -T", "sshd -T"));
+        assert!(!makes_call("docker info --format x", "docker info"));
+        let cmds: Vec<String> = vec![
+            "sshd -T | grep a".into(),
+            "t=$(sshd -T)".into(),
+            "docker info".into(),
+            "ufw status verbose".into(),
+            "ufw status verbose 2>&1".into(),
+            "sshd -T -C user=root".into(),
+        ];
+        assert_eq!(
+            memo_calls(cmds.iter()),
+            ["sshd -T", "ufw status verbose"],
+            "one docker info needs no memo"
+        );
+    }
+
+    /// The memo runs each tool once, answers the exact call from that run, sends every other
+    /// call to the tool, and keeps nothing of a run that failed.
+    #[test]
+    fn the_memo_answers_repeated_calls_from_one_run() {
+        let Some(sh) = rampart_shtest::Sh::new() else {
+            return;
+        };
+        sh.stub_output("sshd", 0, "port 22\npermitrootlogin no\n");
+        sh.stub_body("ufw", "echo 'ufw: no rules' >&2; exit 1");
+        sh.stub_output("docker", 0, "");
+        let script = crate::verify::script_with_args(
+            MEMO_SH,
+            &["sshd -T", "ufw status verbose", "docker info"],
+        ) + "set --\n\
+               t=$(sshd -T 2>&1); echo \"1:$t\"\n\
+               sshd -T | grep -c port\n\
+               sshd -t -f x >/dev/null; echo \"t:$?\"\n\
+               ufw status verbose; echo \"u:$?\"\n\
+               command -v ufw >/dev/null && echo 'ufw is a tool'\n\
+               [ -z \"$(docker info)\" ] && echo 'docker: empty'\n";
+        let out = sh.run(&script, &[]);
+        assert!(out.ok(), "{out:?}");
+        assert_eq!(
+            out.stdout_str(),
+            "1:port 22\npermitrootlogin no\n1\nt:0\nu:1\nufw is a tool\ndocker: empty\n"
+        );
+        assert_eq!(
+            sh.calls(),
+            [
+                "sshd -T",
+                "ufw status verbose",
+                "docker info",
+                "sshd -t -f x",
+                "ufw status verbose"
+            ],
+            "sshd -T ran once for two checks; the failed ufw ran again for its check"
+        );
     }
 }

@@ -192,6 +192,21 @@ impl Facts {
             let g: Vec<&str> = g.lines().collect();
             facts.accounts = Some(parse_accounts(&p, &g));
         }
+        // The same check code asked under several ids ran once (the probe sends it once, under
+        // the first id): every id gets that run's result.
+        for (id, code) in &req.commands {
+            if facts.commands.contains_key(id) {
+                continue;
+            }
+            let first = req
+                .commands
+                .iter()
+                .find(|(_, c)| *c == code)
+                .map(|(i, _)| i);
+            if let Some(r) = first.and_then(|f| facts.commands.get(f)).cloned() {
+                facts.commands.insert(id.clone(), r);
+            }
+        }
         if req.ufw_live && facts.ufw_live.is_none() {
             facts.ufw_live = Some(
                 facts

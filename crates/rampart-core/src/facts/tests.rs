@@ -416,7 +416,15 @@ fn check_commands_report_their_own_exit_status() {
     req.commands
         .insert("conn".into(), "echo \"${1%% *}\" | tr 0 o".into());
     req.commands.insert("broken".into(), "if then".into());
+    // The same code under two ids runs once: both get that one run's answer.
+    let once = "od -An -N8 -tx8 /dev/urandom";
+    req.commands.insert("once-a".into(), once.into());
+    req.commands.insert("once-b".into(), once.into());
+    let script = req.probe_script("n");
+    assert_eq!(script.matches("/dev/urandom").count(), 1, "{script}");
     let f = probe_under_dash(&sh, &req);
+    assert_eq!(f.commands["once-a"], f.commands["once-b"]);
+    assert_eq!(f.commands["once-a"].output.trim().len(), 16);
     assert_eq!(f.commands["false"].rc, 1);
     assert_eq!(
         (f.commands["three"].rc, f.commands["three"].output.as_str()),

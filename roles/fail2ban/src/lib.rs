@@ -92,6 +92,8 @@ pub struct SshdJail {
 }
 
 /// Waits (30 s at most) until fail2ban's sshd jail answers.
+/// The one command of the `fail2ban.sshd-jail`, `.sshd-policy` and `.ignores-controller` checks.
+const JAIL_CHECK_SH: &str = include_str!("checks/jail.sh");
 const WAIT_READY_SSHD: &str = "i=0; until fail2ban-client status sshd >/dev/null 2>&1; do i=$((i + 1)); if [ \"$i\" -gt 60 ]; then echo 'rampart: fail2ban did not answer within 30 s of its start' >&2; systemctl status fail2ban.service --no-pager -n 20 >&2 || true; exit 1; fi; sleep 0.5; done";
 /// Waits (30 s at most) until fail2ban answers a ping (no sshd jail).
 const WAIT_READY_PING: &str = "i=0; until fail2ban-client ping >/dev/null 2>&1; do i=$((i + 1)); if [ \"$i\" -gt 60 ]; then echo 'rampart: fail2ban did not answer within 30 s of its start' >&2; systemctl status fail2ban.service --no-pager -n 20 >&2 || true; exit 1; fi; sleep 0.5; done";
@@ -321,10 +323,13 @@ impl Configured for Config {
         if !self.sshd.enabled {
             return out;
         }
+        // One command for the three jail checks: the probe runs it once, in one fail2ban-client
+        // session; each check judges its own part of the answer.
+        let jail = rampart_core::verify::check_command(JAIL_CHECK_SH, &[]);
         out.push(Check {
             id: "fail2ban.sshd-jail".into(),
             title: "fail2ban's sshd jail is active".into(),
-            command: "fail2ban-client status sshd".into(),
+            command: jail.clone(),
             expect: Expect::Contains("Status for the jail: sshd".into()),
         });
         // Durations were validated by configure(); a failure here would only blank the value.
@@ -335,8 +340,13 @@ impl Configured for Config {
                 "the sshd jail bans after {} failures within {} for {}",
                 self.sshd.maxretry, self.findtime, self.sshd.bantime
             ),
-            command: "printf 'maxretry %s findtime %s bantime %s\\n' \"$(fail2ban-client get sshd maxretry)\" \"$(fail2ban-client get sshd findtime)\" \"$(fail2ban-client get sshd bantime)\"".into(),
-            expect: Expect::Equals(format!("maxretry {} findtime {} bantime {}", self.sshd.maxretry, secs(&self.findtime), secs(&self.sshd.bantime))),
+            command: jail.clone(),
+            expect: Expect::Line(format!(
+                "maxretry {} findtime {} bantime {}",
+                self.sshd.maxretry,
+                secs(&self.findtime),
+                secs(&self.sshd.bantime)
+            )),
         });
         if self.ignore_controller {
             // The controller's address is the first word of SSH_CONNECTION, which the engine
@@ -344,10 +354,7 @@ impl Configured for Config {
             out.push(Check {
                 id: "fail2ban.ignores-controller".into(),
                 title: "fail2ban never bans the controller rampart runs from".into(),
-                command: "c=${1%% *}; [ -n \"$c\" ] || { echo 'the controller address is unknown (no SSH_CONNECTION)'; exit 1; }; \
-                          l=$(fail2ban-client get sshd ignoreip) || exit 1; printf '%s\\n' \"$l\"; \
-                          if printf '%s\\n' \"$l\" | grep -qwF -- \"$c\"; then echo \"controller $c is never banned\"; else echo \"controller $c is NOT in ignoreip\"; fi"
-                    .into(),
+                command: jail,
                 expect: Expect::Contains("is never banned".into()),
             });
         }

@@ -282,7 +282,7 @@ fn checks_prove_the_jail_and_the_controller_exemption() {
     );
     assert_eq!(
         checks[2].expect,
-        Expect::Equals("maxretry 3 findtime 600 bantime 86400".into())
+        Expect::Line("maxretry 3 findtime 600 bantime 86400".into())
     );
     let ignore = &checks[3];
     let out = "These IP addresses/networks are ignored:\n|- 127.0.0.0/8\n|- ::1\n`- 10.213.5.1\ncontroller 10.213.5.1 is never banned";
@@ -305,57 +305,6 @@ fn checks_prove_the_jail_and_the_controller_exemption() {
     );
     let c = configure(json!({"ignore_controller": false, "sshd": {"enabled": false}}));
     assert_eq!(c.checks().len(), 1);
-}
-
-#[test]
-fn the_controller_check_finds_the_address_in_fail2bans_list() {
-    // Run the check's shell against a stand-in fail2ban-client, with $1 as the engine sets it.
-    let cmd = Config::default()
-        .checks()
-        .into_iter()
-        .find(|c| c.id == "fail2ban.ignores-controller")
-        .map(|c| c.command)
-        .unwrap_or_default();
-    let dir = std::env::temp_dir().join(format!("rampart-f2b-check-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let run = |list: &str, conn: &str| {
-        let fake = dir.join("fail2ban-client");
-        std::fs::write(
-            &fake,
-            format!(
-                "#!/bin/sh\nprintf '%s\\n' {}\n",
-                rampart_core::shell::quote(list)
-            ),
-        )
-        .expect("write stand-in");
-        std::process::Command::new("chmod")
-            .arg("+x")
-            .arg(&fake)
-            .status()
-            .expect("chmod");
-        let path = format!(
-            "{}:{}",
-            dir.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let out = std::process::Command::new("sh")
-            .env("PATH", path)
-            .args(["-c", &cmd, "sh", conn])
-            .output()
-            .expect("sh runs");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let list = "These IP addresses/networks are ignored:\n|- 127.0.0.0/8\n`- 10.213.5.1";
-    assert!(
-        run(list, "10.213.5.1 50000 10.213.5.2 22")
-            .contains("controller 10.213.5.1 is never banned")
-    );
-    assert!(
-        run(list, "10.213.5.10 50000 10.213.5.2 22").contains("is NOT in ignoreip"),
-        "no prefix match"
-    );
-    assert!(run(list, "").contains("unknown"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -386,5 +335,58 @@ fn fixtures() {
     rampart_core::testing::fixtures::run_fixtures(
         role().as_ref(),
         concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
+    );
+}
+
+/// The three jail checks share one command, which asks one fail2ban-client session.
+#[test]
+fn the_jail_checks_ask_one_interactive_session() {
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    let checks = Config::default().checks();
+    let jail: Vec<&Check> = checks.iter().skip(1).collect();
+    assert!(jail.iter().all(|c| c.command == jail[0].command));
+    // fail2ban-client -i as 1.0 and 1.1 answer: a banner, then each answer after the prompt.
+    let fake = |ignored: &str| {
+        sh.stub_body(
+            "fail2ban-client",
+            &format!(
+                "[ \"$1\" = -i ] || exit 9\nprintf 'Fail2Ban v1.0.2 reads log file\\n\\n'\n\
+                 while read -r c j k; do case $c/$k in\n\
+                 status/) printf 'fail2ban> Status for the jail: sshd\\n|- Filter\\n`- Actions\\n' ;;\n\
+                 get/maxretry) echo 'fail2ban> 3' ;; get/findtime) echo 'fail2ban> 600' ;;\n\
+                 get/bantime) echo 'fail2ban> 86400' ;;\n\
+                 get/ignoreip) printf 'fail2ban> These IP addresses/networks are ignored:\\n|- 127.0.0.0/8\\n`- {ignored}\\n' ;;\n\
+                 *) printf 'fail2ban> '; exit 0 ;; esac; done"
+            ),
+        );
+    };
+    let judge = |conn: &str| -> Vec<bool> {
+        sh.clear_calls();
+        let out = sh.run(&jail[0].command, &[conn]);
+        assert_eq!(sh.calls(), ["fail2ban-client -i"]);
+        let r = CommandResult {
+            rc: out.status,
+            output: out.stdout_str(),
+        };
+        jail.iter().map(|c| c.judge(Some(&r)).pass).collect()
+    };
+    fake("10.213.5.1");
+    assert_eq!(judge("10.213.5.1 50000 10.213.5.2 22"), [true, true, true]);
+    assert_eq!(
+        judge("10.213.5.10 50000 10.213.5.2 22"),
+        [true, true, false],
+        "no prefix match"
+    );
+    assert_eq!(judge(""), [true, true, false], "the controller is unknown");
+    // A server that does not answer: every jail check fails.
+    sh.stub_body(
+        "fail2ban-client",
+        "echo 'ERROR  Failed to access socket path' >&2; exit 255",
+    );
+    assert_eq!(
+        judge("10.213.5.1 50000 10.213.5.2 22"),
+        [false, false, false]
     );
 }

@@ -620,6 +620,15 @@ mod check_scripts {
             "{out}"
         );
         assert_eq!(out.lines().count(), 2, "{out}");
+        // One dpkg-query answers every installed package; only the one missing is asked alone.
+        sh.clear_calls();
+        sh.stub_body(
+            "dpkg-query",
+            "shift 2; for p do [ \"$p\" = htop ] || printf 'ii %s\\n' \"$p\"; done",
+        );
+        let (pass, out, _) = run(&sh, &k);
+        assert!(!pass && out == "missing: htop\n", "{out}");
+        assert_eq!(sh.calls().len(), 2, "{:?}", sh.calls());
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub fn fact_request(roles: &[RoleInstance<'_>]) -> FactRequest {
 /// Adds verify checks to a request, so they run in the same probe.
 pub fn add_checks(req: &mut FactRequest, checks: &[Check]) {
     for c in checks {
-        req.commands.insert(c.fact_id(), c.command.clone());
+        c.request(req);
     }
 }
 

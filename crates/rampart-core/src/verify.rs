@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::facts::CommandResult;
+use crate::facts::{CommandResult, FactRequest, Facts};
 
 /// Shell code defining `sshd_ports`, which prints the ports sshd listens on, one per line
 /// (nothing when `sshd -T` cannot run). The one copy: the ufw role's checks and the audit's
@@ -62,6 +62,62 @@ pub struct Check {
     pub command: String,
     /// What its result must look like.
     pub expect: Expect,
+    /// When set, the answer comes from a fact the probe gathers for every resource anyway,
+    /// judged on the controller: no command runs on the host. `command` then only says, for
+    /// reports, what shell command gives the same answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fact: Option<FactQuery>,
+}
+
+/// A check's answer taken from the probe's facts, printed as its shell command would print it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum FactQuery {
+    /// `systemctl is-active UNIT`: the unit's ActiveState, exit 0 only when it is active.
+    UnitActive(String),
+    /// `sysctl -n KEY`, whitespace squeezed to single spaces.
+    Sysctl(String),
+}
+
+impl FactQuery {
+    /// Asks the probe for the fact.
+    pub fn request(&self, req: &mut FactRequest) {
+        match self {
+            FactQuery::UnitActive(u) => {
+                req.units.insert(u.clone());
+            }
+            FactQuery::Sysctl(k) => {
+                req.sysctls.insert(k.clone());
+            }
+        }
+    }
+
+    /// The answer as the shell command would give it; `None` when the probe did not gather it.
+    pub fn answer(&self, facts: &Facts) -> Option<CommandResult> {
+        match self {
+            FactQuery::UnitActive(u) => facts.units.get(u).map(|s| CommandResult {
+                rc: if s.active_state == "active" { 0 } else { 3 },
+                output: if s.active_state.is_empty() {
+                    "inactive".into()
+                } else {
+                    s.active_state.clone()
+                },
+            }),
+            FactQuery::Sysctl(k) => facts.sysctls.get(k).map(|v| match v {
+                Some(v) => CommandResult {
+                    rc: 0,
+                    output: v.clone(),
+                },
+                None => CommandResult {
+                    rc: 255,
+                    output: format!(
+                        "sysctl: cannot stat /proc/sys/{}: No such file or directory",
+                        k.replace('.', "/")
+                    ),
+                },
+            }),
+        }
+    }
 }
 
 /// What a check's result must look like.
@@ -97,6 +153,7 @@ impl Check {
     /// A check that must exit 0.
     pub fn success(id: &str, title: &str, command: &str) -> Self {
         Check {
+            fact: None,
             id: id.into(),
             title: title.into(),
             command: command.into(),
@@ -107,10 +164,46 @@ impl Check {
     /// A check whose output must contain a line.
     pub fn line(id: &str, title: &str, command: &str, line: &str) -> Self {
         Check {
+            fact: None,
             id: id.into(),
             title: title.into(),
             command: command.into(),
             expect: Expect::Line(line.into()),
+        }
+    }
+
+    /// A check answered from a fact (see [`FactQuery`]); `command` is its shell equivalent.
+    pub fn from_fact(
+        id: &str,
+        title: &str,
+        command: &str,
+        fact: FactQuery,
+        expect: Expect,
+    ) -> Self {
+        Check {
+            id: id.into(),
+            title: title.into(),
+            command: command.into(),
+            expect,
+            fact: Some(fact),
+        }
+    }
+
+    /// Asks the probe for what this check needs: its fact, or its command's run.
+    pub fn request(&self, req: &mut FactRequest) {
+        match &self.fact {
+            Some(f) => f.request(req),
+            None => {
+                req.commands.insert(self.fact_id(), self.command.clone());
+            }
+        }
+    }
+
+    /// Judges the check against a probe's facts.
+    pub fn judge_facts(&self, facts: &Facts) -> Verdict {
+        match &self.fact {
+            Some(f) => self.judge(f.answer(facts).as_ref()),
+            None => self.judge(facts.commands.get(&self.fact_id())),
         }
     }
 
@@ -197,11 +290,71 @@ mod tests {
         assert!(!c.judge(Some(&r(1, "permitrootlogin no"))).pass);
         assert!(!c.judge(None).pass);
         let lacks = Check {
+            fact: None,
             expect: Expect::Lacks(vec!["8080".into()]),
             ..c.clone()
         };
         assert!(lacks.judge(Some(&r(0, "22"))).pass);
         let v = lacks.judge(Some(&r(0, "22 8080")));
         assert!(!v.pass && v.evidence == "22 8080");
+    }
+
+    /// A check answered from a fact asks the probe for the fact, not for a command, and is
+    /// judged as its shell equivalent would be.
+    #[test]
+    fn fact_checks_ask_for_facts_and_answer_as_their_command() {
+        use crate::facts::UnitState;
+        let unit = Check::from_fact(
+            "x.service",
+            "x runs",
+            "systemctl is-active x.service",
+            FactQuery::UnitActive("x.service".into()),
+            Expect::Equals("active".into()),
+        );
+        let sysctl = Check::from_fact(
+            "sysctl.vm.swappiness",
+            "swappiness 10",
+            "sysctl -n vm.swappiness",
+            FactQuery::Sysctl("vm.swappiness".into()),
+            Expect::Equals("10".into()),
+        );
+        let mut req = FactRequest::new();
+        unit.request(&mut req);
+        sysctl.request(&mut req);
+        assert!(req.commands.is_empty());
+        assert!(req.units.contains("x.service") && req.sysctls.contains("vm.swappiness"));
+        let mut facts = Facts::default();
+        assert_eq!(unit.judge_facts(&facts).evidence, "not run");
+        let state = |s: &str| UnitState {
+            load_state: "loaded".into(),
+            active_state: s.into(),
+            ..Default::default()
+        };
+        facts.units.insert("x.service".into(), state("active"));
+        facts
+            .sysctls
+            .insert("vm.swappiness".into(), Some("10".into()));
+        assert!(unit.judge_facts(&facts).pass && sysctl.judge_facts(&facts).pass);
+        facts.units.insert("x.service".into(), state("failed"));
+        facts
+            .sysctls
+            .insert("vm.swappiness".into(), Some("60".into()));
+        let (u, s) = (unit.judge_facts(&facts), sysctl.judge_facts(&facts));
+        assert!(!u.pass && u.evidence == "exit 3: failed", "{u:?}");
+        assert!(!s.pass && s.evidence == "60", "{s:?}");
+        facts.sysctls.insert("vm.swappiness".into(), None);
+        assert!(
+            sysctl
+                .judge_facts(&facts)
+                .evidence
+                .starts_with("exit 255: sysctl: cannot stat")
+        );
+        // A command check still asks for its command.
+        let cmd = Check::success("c", "c", "true");
+        cmd.request(&mut req);
+        assert_eq!(
+            req.commands.get("verify:c").map(String::as_str),
+            Some("true")
+        );
     }
 }

@@ -636,7 +636,7 @@ async fn probe_and_plan<R: Remote>(st: &mut Staged<R>, shared: &Shared) -> Resul
 }
 
 fn judge(c: &Check, facts: &Facts, redactor: &Redactor) -> Verdict {
-    let mut v = c.judge(facts.commands.get(&c.fact_id()));
+    let mut v = c.judge_facts(facts);
     v.evidence = redactor.redact(&v.evidence);
     v
 }

@@ -273,6 +273,7 @@ impl Configured for Config {
         let packages = self.all_packages();
         if !packages.is_empty() {
             out.push(Check {
+                fact: None,
                 id: "base.packages".into(),
                 title: format!("base packages are installed ({})", packages.join(", ")),
                 command: check_command(
@@ -284,6 +285,7 @@ impl Configured for Config {
         }
         if !self.timezone.is_empty() {
             out.push(Check {
+                fact: None,
                 id: "base.timezone".into(),
                 title: format!("the time zone is {}", self.timezone),
                 command: "[ -e /etc/localtime ] && readlink /etc/localtime".into(),
@@ -292,12 +294,14 @@ impl Configured for Config {
         }
         if let Some(name) = &self.hostname {
             out.push(Check {
+                fact: None,
                 id: "base.hostname".into(),
                 title: format!("the hostname is {name}"),
                 command: check_command(HOSTNAME_CHECK_SH, &[KERNEL_HOSTNAME, "/etc/hostname"]),
                 expect: Expect::Equals(format!("{name}\n{name}")),
             });
             out.push(Check {
+                fact: None,
                 id: "base.hosts-entry".into(),
                 title: format!("/etc/hosts maps {name} to {HOSTS_ADDR} exactly once"),
                 command: "grep -E '^127\\.0\\.1\\.1[[:space:]]' /etc/hosts | tr -s ' \\t' ' '"
@@ -308,6 +312,7 @@ impl Configured for Config {
         if self.admin.manage {
             let a = &self.admin;
             out.push(Check {
+                fact: None,
                 id: "base.admin-user".into(),
                 title: format!("the admin user {} exists with {}", a.name, a.shell),
                 command: check_command(ADMIN_USER_CHECK_SH, &[&a.name]),
@@ -320,6 +325,7 @@ impl Configured for Config {
                 want.push(format!("600 {} {}", a.name, a.authorized_keys_path()));
             }
             out.push(Check {
+                fact: None,
                 id: "base.admin-ssh".into(),
                 title: format!(
                     "{}'s ~/.ssh is 0700 and authorized_keys 0600, owned by it",

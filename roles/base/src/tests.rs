@@ -636,6 +636,7 @@ mod check_scripts {
         let Some(sh) = Sh::new() else { return };
         let k = check("base.hostname");
         let k = Check {
+            fact: None,
             command: k
                 .command
                 .replace("/proc/sys/kernel/hostname", &sh.path("proc/hostname"))

@@ -37,6 +37,7 @@ const EXPIRED: &str = include_str!("audit/expired.sh");
 fn waived_check(c: &Control, w: &Waiver, expired: bool) -> Check {
     let script = if expired { EXPIRED } else { WAIVED };
     Check {
+        fact: None,
         id: c.id.clone(),
         title: format!("{} [waived]", c.title),
         command: check_command(script, &[&w.reason, &w.by, &w.expires]),
@@ -233,6 +234,7 @@ pub fn check(c: &Control, o: &Options<'_>) -> Check {
     }
     s.script.source(END);
     Check {
+        fact: None,
         id: c.id.clone(),
         title: c.title.clone(),
         command: s.script.as_str().to_owned(),

@@ -722,6 +722,7 @@ impl Configured for Config {
         }
         if !args.is_empty() {
             checks.push(Check {
+                fact: None,
                 id: "custom.paths".into(),
                 title: "managed files and directories exist (or not) with their mode and owner"
                     .into(),
@@ -736,6 +737,7 @@ impl Configured for Config {
                 .flat_map(|l| [l.matches.as_str(), l.line.as_str(), l.path.as_str()])
                 .collect();
             checks.push(Check {
+                fact: None,
                 id: "custom.lines".into(),
                 title: "each managed line is there exactly once".into(),
                 command: check_command(LINES_SH, &args),
@@ -749,6 +751,7 @@ impl Configured for Config {
                 .flat_map(|(k, _)| [k.clone(), format!("/proc/sys/{}", k.replace('.', "/"))])
                 .collect();
             checks.push(Check {
+                fact: None,
                 id: "custom.sysctls".into(),
                 title: "kernel parameters have their configured values".into(),
                 command: check_command(SYSCTLS_SH, &strs(&args)),
@@ -787,6 +790,7 @@ impl Configured for Config {
                 }
             }
             checks.push(Check {
+                fact: None,
                 id: "custom.services".into(),
                 title: "managed units are enabled and running as configured".into(),
                 command: check_command(SERVICES_SH, &args),

@@ -859,6 +859,7 @@ mod check_scripts {
         ]}));
         let k = check(c.as_ref(), "custom.paths");
         let k = Check {
+            fact: None,
             command: k
                 .command
                 .replace(" /etc/", &format!(" {}/etc/", sh.root().display())),
@@ -891,6 +892,7 @@ mod check_scripts {
         ]}));
         let k = check(c.as_ref(), "custom.lines");
         let rooted = |k: &Check| Check {
+            fact: None,
             command: k
                 .command
                 .replace(" /etc/", &format!(" {}/etc/", sh.root().display())),
@@ -919,6 +921,7 @@ mod check_scripts {
         );
         let k = check(c.as_ref(), "custom.sysctls");
         let k = Check {
+            fact: None,
             command: k
                 .command
                 .replace(" /proc/", &format!(" {}/proc/", sh.root().display())),

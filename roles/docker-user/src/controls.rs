@@ -10,6 +10,7 @@ const DROP_LAST: &str = include_str!("controls/drop_last.sh");
 /// The audit's built-in DOCKER-USER controls, in matrix order.
 pub fn builtin() -> Vec<Check> {
     vec![Check {
+        fact: None,
         id: "docker-user.drop-last".into(),
         title: "DOCKER-USER ends by dropping traffic from the external interface to containers"
             .into(),

@@ -415,6 +415,7 @@ impl Configured for Config {
         };
         let mut out = vec![
             Check {
+                fact: None,
                 id: "docker-user.drop-last".into(),
                 title:
                     "DOCKER-USER ends by dropping traffic from the external interface to containers"
@@ -423,6 +424,7 @@ impl Configured for Config {
                 expect: Expect::Line("ok".into()),
             },
             Check {
+                fact: None,
                 id: "docker-user.rules-loaded".into(),
                 title: "the live DOCKER-USER chain is exactly /etc/docker/iptables-rules.conf"
                     .into(),
@@ -430,12 +432,14 @@ impl Configured for Config {
                 expect: Expect::Line("ok".into()),
             },
             Check {
+                fact: None,
                 id: "docker-user.forward-jump".into(),
                 title: "forwarded traffic passes through DOCKER-USER".into(),
                 command: "iptables -w -S FORWARD".into(),
                 expect: Expect::Line("-A FORWARD -j DOCKER-USER".into()),
             },
             Check {
+                fact: None,
                 id: "docker-user.unit-enabled".into(),
                 title: "docker-iptables.service loads the rules at boot".into(),
                 command: check_command(UNIT_ENABLED_SH, &[UNIT]),
@@ -448,6 +452,7 @@ impl Configured for Config {
                 .as_ref()
                 .or(self.external_interface.as_ref());
             out.push(Check {
+                fact: None,
                 id: "docker-user.drop-last-v6".into(),
                 title: "the IPv6 DOCKER-USER chain ends by dropping external traffic to containers"
                     .into(),

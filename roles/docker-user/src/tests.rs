@@ -490,6 +490,7 @@ fn checks_judge_the_live_chain() {
     text.push_str("COMMIT\n");
     std::fs::write(&file, text).expect("write");
     let loaded = Check {
+        fact: None,
         command: checks[1]
             .command
             .replace(RULES4, &file.display().to_string()),
@@ -602,6 +603,7 @@ mod check_scripts {
         let with_root = |c: &Config| {
             let k = by_id(c, "docker-user.rules-loaded");
             Check {
+                fact: None,
                 command: k.command.replace(RULES4, &v4).replace(RULES6, &v6),
                 ..k
             }

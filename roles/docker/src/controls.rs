@@ -10,6 +10,7 @@ const DOCKER_INFO: &str = include_str!("controls/docker_info.sh");
 /// The audit's built-in Docker controls, in matrix order.
 pub fn builtin() -> Vec<Check> {
     let info = |id: &str, title: &str, format: &str, expect: Expect| Check {
+        fact: None,
         id: id.into(),
         title: title.into(),
         command: check_command(DOCKER_INFO, &[format]),

@@ -28,7 +28,7 @@ use rampart_core::role::{
     ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
 use rampart_core::shell::Script;
-use rampart_core::verify::{Check, Expect, check_command, script_with_args};
+use rampart_core::verify::{Check, Expect, FactQuery, check_command, script_with_args};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -739,19 +739,22 @@ impl Configured for Config {
     fn checks(&self) -> Vec<Check> {
         let d = &self.daemon;
         let mut out = vec![
+            Check::from_fact(
+                "docker.service",
+                "the Docker daemon is running",
+                "systemctl is-active docker.service",
+                FactQuery::UnitActive("docker.service".into()),
+                Expect::Equals("active".into()),
+            ),
             Check {
-                id: "docker.service".into(),
-                title: "the Docker daemon is running".into(),
-                command: "systemctl is-active docker.service".into(),
-                expect: Expect::Equals("active".into()),
-            },
-            Check {
+                fact: None,
                 id: "docker.daemon-json".into(),
                 title: "/etc/docker/daemon.json holds the hardened settings".into(),
                 command: check_command(DAEMON_JSON_SH, &[DAEMON_JSON]),
                 expect: Expect::Equals(d.render()),
             },
             Check {
+                fact: None,
                 id: "docker.logging-driver".into(),
                 title: format!("containers log through {}", d.log_driver),
                 command: "docker info".into(),
@@ -760,6 +763,7 @@ impl Configured for Config {
         ];
         if d.live_restore {
             out.push(Check {
+                fact: None,
                 id: "docker.live-restore".into(),
                 title: "containers survive a daemon restart (live restore)".into(),
                 command: "docker info".into(),
@@ -771,6 +775,7 @@ impl Configured for Config {
         // the file last changed, so it runs with it. (`ps -o etimes` rounds down, so the start
         // computed here is never earlier than the real one: no false failure.)
         out.push(Check {
+            fact: None,
             id: "docker.config-loaded".into(),
             title: "the running dockerd has loaded the current daemon.json (no-new-privileges, userland-proxy, ulimits)".into(),
             command: check_command(CONFIG_LOADED, &[DAEMON_JSON]),
@@ -778,6 +783,7 @@ impl Configured for Config {
         });
         for u in &self.users {
             out.push(Check {
+                fact: None,
                 id: format!("docker.group.{u}"),
                 title: format!("{u} is in the docker group"),
                 command: check_command("id -nG \"$2\" | tr ' ' '\\n'\n", &[u]),

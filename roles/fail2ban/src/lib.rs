@@ -23,7 +23,7 @@ use rampart_core::role::{
 };
 use rampart_core::shell::Script;
 use rampart_core::types::{Cidr, Port};
-use rampart_core::verify::{Check, Expect};
+use rampart_core::verify::{Check, Expect, FactQuery};
 use serde::{Deserialize, Serialize};
 
 mod duration;
@@ -314,12 +314,13 @@ impl Configured for Config {
     }
 
     fn checks(&self) -> Vec<Check> {
-        let mut out = vec![Check {
-            id: "fail2ban.service".into(),
-            title: "fail2ban is running".into(),
-            command: "systemctl is-active fail2ban.service".into(),
-            expect: Expect::Equals("active".into()),
-        }];
+        let mut out = vec![Check::from_fact(
+            "fail2ban.service",
+            "fail2ban is running",
+            "systemctl is-active fail2ban.service",
+            FactQuery::UnitActive("fail2ban.service".into()),
+            Expect::Equals("active".into()),
+        )];
         if !self.sshd.enabled {
             return out;
         }
@@ -327,6 +328,7 @@ impl Configured for Config {
         // session; each check judges its own part of the answer.
         let jail = rampart_core::verify::check_command(JAIL_CHECK_SH, &[]);
         out.push(Check {
+            fact: None,
             id: "fail2ban.sshd-jail".into(),
             title: "fail2ban's sshd jail is active".into(),
             command: jail.clone(),
@@ -335,6 +337,7 @@ impl Configured for Config {
         // Durations were validated by configure(); a failure here would only blank the value.
         let secs = |d: &str| seconds(d).map_or_else(|_| d.to_owned(), |s| s.to_string());
         out.push(Check {
+            fact: None,
             id: "fail2ban.sshd-policy".into(),
             title: format!(
                 "the sshd jail bans after {} failures within {} for {}",
@@ -352,6 +355,7 @@ impl Configured for Config {
             // The controller's address is the first word of SSH_CONNECTION, which the engine
             // passes to the probe (and so to every check) as $1.
             out.push(Check {
+                fact: None,
                 id: "fail2ban.ignores-controller".into(),
                 title: "fail2ban never bans the controller rampart runs from".into(),
                 command: jail,

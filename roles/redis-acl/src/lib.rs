@@ -913,6 +913,7 @@ impl Configured for Config {
         let port = self.port.to_string();
         vec![
             Check {
+                fact: None,
                 id: "redis-acl.default-user-off".into(),
                 title: "Redis refuses unauthenticated clients (the default user is off)".into(),
                 command: check_command(
@@ -922,36 +923,42 @@ impl Configured for Config {
                 expect: Expect::Contains("NOAUTH".into()),
             },
             Check {
+                fact: None,
                 id: "redis-acl.asset-isolation".into(),
                 title: "each asset reaches only its own keys and channels (e.g. NOPERM on another asset's inbox), and cannot flush or reconfigure Redis".into(),
                 command: dryrun_check(self, &self.isolation_probes()),
                 expect: Expect::Equals("ok".into()),
             },
             Check {
+                fact: None,
                 id: "redis-acl.monitor-read-only".into(),
                 title: "the monitoring user can read health and statistics only".into(),
                 command: dryrun_check(self, &self.monitor_probes()),
                 expect: Expect::Equals("ok".into()),
             },
             Check {
+                fact: None,
                 id: "redis-acl.live-users".into(),
                 title: "the running Redis has exactly the configured users".into(),
                 command: self.live_users(),
                 expect: Expect::Equals(self.expected_users()),
             },
             Check {
+                fact: None,
                 id: "redis-acl.acl-file-mode".into(),
                 title: format!("the ACL file is readable by {} only", self.acl_owner),
                 command: check_command("stat -c '%a %U:%G' \"$2\" 2>&1\n", &[&self.acl_file]),
                 expect: Expect::Equals(format!("600 {0}:{0}", self.acl_owner)),
             },
             Check {
+                fact: None,
                 id: "redis-acl.no-clear-passwords".into(),
                 title: "no Redis user has a clear-text password or no password (nopass)".into(),
                 command: check_command(NO_CLEAR_PASSWORDS, &[&self.acl_file]),
                 expect: Expect::Equals("ok".into()),
             },
             Check {
+                fact: None,
                 id: "redis-acl.aclfile-configured".into(),
                 title: "redis.conf loads the managed ACL file".into(),
                 command: check_command(

@@ -524,6 +524,7 @@ impl Configured for Config {
         ]
         .join("|");
         let mut checks = vec![Check {
+            fact: None,
             id: "service-hardening.sandbox-configured".into(),
             title: format!(
                 "{} is configured with no-new-privileges, a private /tmp, a read-only system and home",
@@ -539,6 +540,7 @@ impl Configured for Config {
         let (nnp, ro_root) = (self.no_new_privileges, self.protect_system == "strict");
         if nnp || ro_root {
             checks.push(Check {
+                fact: None,
                 id: "service-hardening.sandbox-running".into(),
                 title: format!("the running {} process is sandboxed (no-new-privileges, read-only root), or the service is stopped", self.unit()),
                 command: check_command(SANDBOX_RUNNING, &[&unit, yes(nnp), yes(ro_root)]),
@@ -550,6 +552,7 @@ impl Configured for Config {
             let mut args = vec![mode_owner.as_str()];
             args.extend(self.env_files.iter().map(String::as_str));
             checks.push(Check {
+                fact: None,
                 id: "service-hardening.env-files".into(),
                 title: format!(
                     "the service's env files are mode 0600 and owned by {}",
@@ -562,6 +565,7 @@ impl Configured for Config {
         if self.sudo {
             let sudoers = self.sudoers();
             checks.push(Check {
+                fact: None,
                 id: "service-hardening.sudoers-valid".into(),
                 title: "the sudoers configuration parses (visudo -c)".into(),
                 command:
@@ -570,12 +574,14 @@ impl Configured for Config {
                 expect: Expect::Equals("valid".into()),
             });
             checks.push(Check {
+                fact: None,
                 id: "service-hardening.sudoers-file".into(),
                 title: format!("{} is read-only and owned by root", self.sudoers()),
                 command: check_command("stat -c '%a %U:%G' \"$2\" 2>&1\n", &[&sudoers]),
                 expect: Expect::Equals("440 root:root".into()),
             });
             checks.push(Check {
+                fact: None,
                 id: "service-hardening.sudo-scoped".into(),
                 title: format!("{} cannot run arbitrary commands as root", self.user),
                 command: check_command(

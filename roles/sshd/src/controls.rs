@@ -8,12 +8,14 @@ use rampart_core::verify::{Check, Expect};
 pub fn builtin() -> Vec<Check> {
     vec![
         Check {
+            fact: None,
             id: "sshd.permitrootlogin".into(),
             title: "root cannot log in over SSH (PermitRootLogin no)".into(),
             command: "out=$(sshd -T 2>&1); printf '%s\\n' \"$out\" | grep -E '^permitrootlogin ' || printf '%s\\n' \"$out\" | tail -n 3".into(),
             expect: Expect::Line("permitrootlogin no".into()),
         },
         Check {
+            fact: None,
             id: "sshd.passwordauthentication".into(),
             title: "SSH logins need a key, never a password (PasswordAuthentication no)".into(),
             command: "out=$(sshd -T 2>&1); printf '%s\\n' \"$out\" | grep -E '^passwordauthentication ' || printf '%s\\n' \"$out\" | tail -n 3".into(),

@@ -273,6 +273,7 @@ impl Configured for Config {
             .filter_map(|s| {
                 let (k, v) = s.effective.as_ref()?;
                 Some(Check {
+                    fact: None,
                     id: format!("sshd.{k}"),
                     title: format!("{} ({} {})", s.title, s.key, s.value),
                     command: effective_check(k, "line", &format!("{k} {v}")),
@@ -286,6 +287,7 @@ impl Configured for Config {
             sorted.dedup();
             let want = sorted.join(" ");
             out.push(Check {
+                fact: None,
                 id: "sshd.allowusers".into(),
                 title: format!(
                     "only {} may log in over SSH (AllowUsers)",
@@ -298,6 +300,7 @@ impl Configured for Config {
         let ports =
             Config::final_value(&settings, "port").unwrap_or_else(|| self.port().to_string());
         out.push(Check {
+            fact: None,
             id: "sshd.port".into(),
             title: format!(
                 "sshd is configured for port {} only",
@@ -311,6 +314,7 @@ impl Configured for Config {
             .filter_map(|p| p.parse::<u16>().ok())
         {
             out.push(Check {
+                fact: None,
                 id: if ports.contains(' ') {
                     format!("sshd.listening-{p}")
                 } else {

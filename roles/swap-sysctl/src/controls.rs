@@ -14,6 +14,7 @@ const SYSCTL_BOUND: &str = include_str!("controls/sysctl_bound.sh");
 /// The audit's built-in swap and kernel-parameter controls, in matrix order.
 pub fn builtin() -> Vec<Check> {
     let mut out = vec![Check {
+        fact: None,
         id: "swap.active".into(),
         title: "swap is on".into(),
         command: SWAP_ACTIVE.into(),
@@ -49,6 +50,7 @@ pub fn builtin() -> Vec<Check> {
     ] {
         let test = if op == "<=" { "le" } else { "ge" };
         out.push(Check {
+            fact: None,
             id: format!("sysctl.{key}"),
             title: title.into(),
             command: check_command(SYSCTL_BOUND, &[key, test, value, op]),

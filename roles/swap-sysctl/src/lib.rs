@@ -18,7 +18,7 @@ use rampart_core::resource::{Content, Resource, Swapfile, Sysctl};
 use rampart_core::role::{
     ConfigError, Configured, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
-use rampart_core::verify::{Check, Expect, check_command};
+use rampart_core::verify::{Check, Expect, FactQuery, check_command};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -343,6 +343,7 @@ impl Configured for Config {
         if self.swap {
             let p = self.swapfile.as_str();
             out.push(Check {
+                fact: None,
                 id: "swap.file".into(),
                 title: format!(
                     "{} is a {} swap file, mode 0600, owned by root",
@@ -352,12 +353,14 @@ impl Configured for Config {
                 expect: Expect::Equals(format!("600 root {}", self.swap_size.get() * 1024 * 1024)),
             });
             out.push(Check {
+                fact: None,
                 id: "swap.fstab".into(),
                 title: format!("/etc/fstab lists {} exactly once", self.swapfile),
                 command: check_command("awk -v p=\"$2\" '$1 == p' /etc/fstab\n", &[p]),
                 expect: Expect::Equals(format!("{} none swap sw 0 0", self.swapfile)),
             });
             out.push(Check {
+                fact: None,
                 id: "swap.active".into(),
                 title: format!("{} is in use as swap", self.swapfile),
                 command: check_command(controls::SWAP_FILE_ACTIVE, &[p]),
@@ -365,12 +368,14 @@ impl Configured for Config {
             });
         }
         for (k, v) in &self.sysctls {
-            out.push(Check {
-                id: format!("sysctl.{k}"),
-                title: format!("kernel parameter {k} is {}", v.0),
-                command: check_command("sysctl -n \"$2\" | tr '\\t' ' ' | tr -s ' '\n", &[k]),
-                expect: Expect::Equals(v.0.clone()),
-            });
+            // From the sysctl fact the role's own resources gather anyway: no command.
+            out.push(Check::from_fact(
+                &format!("sysctl.{k}"),
+                &format!("kernel parameter {k} is {}", v.0),
+                &check_command("sysctl -n \"$2\" | tr '\\t' ' ' | tr -s ' '\n", &[k]),
+                FactQuery::Sysctl(k.clone()),
+                Expect::Equals(v.0.clone()),
+            ));
         }
         let persisted = self.resources().into_iter().find_map(|r| match r {
             Resource::File(f) if f.path == self.sysctl_file => match f.content {
@@ -381,6 +386,7 @@ impl Configured for Config {
         });
         if let Some(text) = persisted {
             out.push(Check {
+                fact: None,
                 id: "sysctl.persisted".into(),
                 title: format!(
                     "{} persists the parameters across reboots",

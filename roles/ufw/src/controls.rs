@@ -15,12 +15,14 @@ const ONLY_ALLOWED_SEED: &str = include_str!("controls/only_allowed_seed.sh");
 pub fn builtin() -> Vec<Check> {
     vec![
         Check {
+            fact: None,
             id: "ufw.active".into(),
             title: "the ufw firewall is active".into(),
             command: "if command -v ufw >/dev/null 2>&1; then ufw status verbose 2>&1; else echo 'ufw is not installed'; fi".into(),
             expect: Expect::Contains("Status: active".into()),
         },
         Check {
+            fact: None,
             id: "ufw.only-allowed".into(),
             title: "ufw lets in only SSH and Tailscale (41641/udp)".into(),
             command: [SSHD_PORTS_FN, ONLY_ALLOWED_SEED].concat(),
@@ -85,6 +87,7 @@ mod tests {
         let Some(sh) = Sh::new() else { return };
         sh.stub_output("sshd", 255, "");
         let c = Check {
+            fact: None,
             id: "ufw.ssh-allowed".into(),
             title: String::new(),
             command: [SSHD_PORTS_FN, SSH_ALLOWED].concat(),

@@ -597,12 +597,14 @@ impl Configured for Config {
         let mut out = Vec::new();
         if self.enabled {
             out.push(Check {
+                fact: None,
                 id: "ufw.active".into(),
                 title: "the ufw firewall is active".into(),
                 command: "ufw status verbose".into(),
                 expect: Expect::Contains("Status: active".into()),
             });
             out.push(Check {
+                fact: None,
                 id: "ufw.default-policy".into(),
                 title: format!(
                     "ufw's default policy is {} incoming, {} outgoing",
@@ -619,6 +621,7 @@ impl Configured for Config {
             // `ufw status` shows "disabled (routed)" while the kernel does not forward, so the
             // routed policy is read from its file.
             out.push(Check {
+                fact: None,
                 id: "ufw.routed-policy".into(),
                 title: format!(
                     "ufw's default policy for routed traffic is {}",
@@ -631,6 +634,7 @@ impl Configured for Config {
                 )),
             });
             out.push(Check {
+                fact: None,
                 id: "ufw.logging".into(),
                 title: format!("ufw logs at level {}", self.logging.word()),
                 command: "ufw status verbose".into(),
@@ -641,6 +645,7 @@ impl Configured for Config {
             });
         }
         out.push(Check {
+            fact: None,
             id: "ufw.ipv6".into(),
             title: if self.ipv6 {
                 "ufw filters IPv6 too".into()
@@ -652,6 +657,7 @@ impl Configured for Config {
         });
         // Every port sshd listens on has an allow rule: the anti-lockout control.
         out.push(Check {
+            fact: None,
             id: "ufw.ssh-allowed".into(),
             title: "every port sshd listens on is allowed through ufw".into(),
             command: [SSHD_PORTS_FN, controls::SSH_ALLOWED].concat(),
@@ -668,6 +674,7 @@ impl Configured for Config {
         }
         let ssh_ports: Vec<String> = self.ssh_ports.iter().map(ToString::to_string).collect();
         out.push(Check {
+            fact: None,
             id: "ufw.only-allowed".into(),
             title: "ufw allows only the configured ports (SSH, Tailscale, the site's rules)".into(),
             command: check_command(

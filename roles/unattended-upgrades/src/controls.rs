@@ -11,12 +11,14 @@ const REBOOT_REQUIRED: &str = include_str!("controls/reboot_required.sh");
 pub fn builtin() -> Vec<Check> {
     vec![
         Check {
+            fact: None,
             id: "unattended-upgrades.service".into(),
             title: "unattended-upgrades is running".into(),
             command: "systemctl is-active unattended-upgrades.service 2>&1".into(),
             expect: Expect::Equals("active".into()),
         },
         Check {
+            fact: None,
             id: "unattended-upgrades.enabled".into(),
             title: "apt refreshes its lists and runs unattended-upgrade every day".into(),
             command: "eval \"$(apt-config shell L APT::Periodic::Update-Package-Lists U APT::Periodic::Unattended-Upgrade)\"; \
@@ -24,6 +26,7 @@ pub fn builtin() -> Vec<Check> {
             expect: Expect::Equals("Update-Package-Lists=1 Unattended-Upgrade=1".into()),
         },
         Check {
+            fact: None,
             id: "unattended-upgrades.reboot-required".into(),
             title: "no reboot is pending".into(),
             command: REBOOT_REQUIRED.into(),

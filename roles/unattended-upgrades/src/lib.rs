@@ -23,7 +23,7 @@ use rampart_core::resource::{
 use rampart_core::role::{
     ConfigError, Configured, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
-use rampart_core::verify::{Check, Expect, check_command};
+use rampart_core::verify::{Check, Expect, FactQuery, check_command};
 use serde::{Deserialize, Serialize};
 
 /// The main configuration file (the package's conffile, replaced whole).
@@ -279,14 +279,16 @@ impl Configured for Config {
     }
 
     fn checks(&self) -> Vec<Check> {
-        let mut out = vec![Check {
-            id: "unattended-upgrades.service".into(),
-            title: "unattended-upgrades is running".into(),
-            command: "systemctl is-active unattended-upgrades.service".into(),
-            expect: Expect::Equals("active".into()),
-        }];
+        let mut out = vec![Check::from_fact(
+            "unattended-upgrades.service",
+            "unattended-upgrades is running",
+            "systemctl is-active unattended-upgrades.service",
+            FactQuery::UnitActive("unattended-upgrades.service".into()),
+            Expect::Equals("active".into()),
+        )];
         if self.manage_timers {
             out.push(Check {
+                fact: None,
                 id: "unattended-upgrades.timers".into(),
                 title: "the apt timers that run the upgrades are active".into(),
                 command: check_command(TIMERS_CHECK_SH, &TIMERS),
@@ -295,6 +297,7 @@ impl Configured for Config {
         }
         out.extend([
             Check {
+                fact: None,
                 id: "unattended-upgrades.enabled".into(),
                 title: "apt refreshes its lists and runs unattended-upgrade every day".into(),
                 command: "eval \"$(apt-config shell L APT::Periodic::Update-Package-Lists U APT::Periodic::Unattended-Upgrade)\"; \
@@ -303,12 +306,14 @@ impl Configured for Config {
                 expect: Expect::Equals("Update-Package-Lists=1 Unattended-Upgrade=1".into()),
             },
             Check {
+                fact: None,
                 id: "unattended-upgrades.security-origins".into(),
                 title: "unattended-upgrades installs security updates".into(),
                 command: "apt-config dump | grep -iE '^Unattended-Upgrade::(Allowed-Origins|Origins-Pattern):: .*security'".into(),
                 expect: Expect::Success,
             },
             Check {
+                fact: None,
                 id: "unattended-upgrades.blacklist".into(),
                 title: format!("never upgraded automatically: {}", self.blacklist().join(", ")),
                 command: check_command(
@@ -322,12 +327,14 @@ impl Configured for Config {
                 expect: Expect::Lacks(vec!["missing:".into()]),
             },
             Check {
+                fact: None,
                 id: "unattended-upgrades.automatic-reboot".into(),
                 title: if self.automatic_reboot { "hosts reboot by themselves after upgrades" } else { "hosts never reboot by themselves" }.into(),
                 command: "eval \"$(apt-config shell R Unattended-Upgrade::Automatic-Reboot)\"; echo \"Automatic-Reboot=$R\"".into(),
                 expect: Expect::Equals(format!("Automatic-Reboot={}", self.automatic_reboot)),
             },
             Check {
+                fact: None,
                 id: "unattended-upgrades.reboot-required".into(),
                 title: "no reboot is pending".into(),
                 command: "if [ -e /var/run/reboot-required ]; then \

@@ -45,18 +45,21 @@ mod host {
 pub fn host_controls() -> Vec<Check> {
     vec![
         Check {
+            fact: None,
             id: "host.listeners-local".into(),
             title: "only sshd listens on addresses other than loopback".into(),
             command: [SSHD_PORTS_FN, host::LISTENERS_LOCAL].concat(),
             expect: Expect::Line("ok".into()),
         },
         Check {
+            fact: None,
             id: "host.container-ports-local".into(),
             title: "published container ports are bound to 127.0.0.1".into(),
             command: host::CONTAINER_PORTS_LOCAL.into(),
             expect: Expect::Line("ok".into()),
         },
         Check {
+            fact: None,
             id: "host.env-files".into(),
             title: ".env files are mode 600 (no access for group or others)".into(),
             command: host::ENV_FILES.into(),

@@ -99,14 +99,20 @@ impl Facts {
                     }
                 }
                 "units" => {
+                    // Under every name it was asked by ("fail2ban" for a resource,
+                    // "fail2ban.service" for a check): systemctl prints one block per name.
                     for unit in parse_units(lines) {
-                        let key = req
-                            .units
-                            .iter()
-                            .find(|u| unit_matches(u, &unit.0))
-                            .cloned()
-                            .unwrap_or(unit.0.clone());
-                        facts.units.insert(key, unit.1);
+                        let mut named = false;
+                        for u in req.units.iter().filter(|u| unit_matches(u, &unit.0)) {
+                            named = true;
+                            facts
+                                .units
+                                .entry(u.clone())
+                                .or_insert_with(|| unit.1.clone());
+                        }
+                        if !named {
+                            facts.units.insert(unit.0.clone(), unit.1);
+                        }
                     }
                 }
                 "swaps" => {

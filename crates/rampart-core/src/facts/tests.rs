@@ -146,6 +146,10 @@ fn parses_packages_units_and_fills_missing() {
     assert!(!f.packages["nope"].installed);
     assert!(f.units["ssh"].is_active() && f.units["ssh"].is_enabled());
     assert!(!f.units["ghost.service"].exists());
+    // A unit asked by two names (a resource's "ssh", a check's "ssh.service") is under both.
+    req.units.insert("ssh.service".to_owned());
+    let f = Facts::parse(&req, "n", &o).unwrap();
+    assert!(f.units["ssh"].is_active() && f.units["ssh.service"].is_active());
 }
 
 #[test]

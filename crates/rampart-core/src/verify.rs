@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::facts::{CommandResult, FactRequest, Facts};
+use crate::facts::{CommandResult, FactRequest, Facts, FileState};
 
 /// Shell code defining `sshd_ports`, which prints the ports sshd listens on, one per line
 /// (nothing when `sshd -T` cannot run). The one copy: the ufw role's checks and the audit's
@@ -75,9 +75,67 @@ pub struct Check {
 pub enum FactQuery {
     /// `systemctl is-active UNIT`: the unit's ActiveState, exit 0 only when it is active.
     UnitActive(String),
+    /// `systemctl is-active UNIT...`: each unit's ActiveState on a line, exit 0 only when
+    /// every one is active.
+    UnitsActive(Vec<String>),
+    /// The lines of a read-only command's output that start with one of the prefixes (ASCII
+    /// case ignored), as `CMD | grep -iE '^(P1|P2...)'` prints them (exit 1 when none does).
+    /// Every check naming the same command shares one run of it per probe: the `apt-config
+    /// dump` that four unattended-upgrades checks read runs once.
+    SharedLines {
+        /// The command, run once per probe whatever number of checks read it.
+        command: String,
+        /// Line prefixes.
+        prefixes: Vec<String>,
+    },
     /// `sysctl -n KEY`, whitespace squeezed to single spaces.
     Sysctl(String),
+    /// The first line of `ufw status`: `Status: active` while ufw's chains are loaded in the
+    /// kernel (what ufw itself tests), else `Status: inactive`; no Python runs.
+    UfwStatus,
+    /// `grep -E '^(P1|P2...)' PATH`: the file's lines that start with one of the prefixes
+    /// (exit 1 when none does, 2 when the file is missing), from the file's fetched content.
+    FileLines {
+        /// The file.
+        path: String,
+        /// Literal line prefixes (`IPV6=`).
+        prefixes: Vec<String>,
+    },
+    /// `sshd -T`'s value of a keyword (see [`SshdRead`]), from the effective configuration the
+    /// probe gathers (and caches) for the sshd role anyway. A value that is not the wanted
+    /// one gets, as evidence, the lines of sshd's main file and drop-ins that set the keyword
+    /// (one shared `grep` per probe, [`SSHD_SOURCES_ID`]).
+    Sshd {
+        /// The keyword, lower case as `sshd -T` prints it.
+        key: String,
+        /// How its values are read.
+        read: SshdRead,
+    },
 }
+
+/// The fact id under which a [`FactQuery::SharedLines`] command runs: one per command text.
+fn shared_id(command: &str) -> String {
+    format!("shared:{command}")
+}
+
+/// How [`FactQuery::Sshd`] reads a keyword's values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SshdRead {
+    /// Every `keyword value` line.
+    Line,
+    /// The values sorted, each once, on one line.
+    Set,
+    /// The values in order on one line.
+    List,
+}
+
+/// The fact id of the shared command that prints, for the evidence of failing sshd checks,
+/// every setting line of sshd's main file and drop-ins with its file and line number.
+pub const SSHD_SOURCES_ID: &str = "verify:sshd.sources";
+
+/// That command: one `grep` over the main file and the drop-ins.
+pub const SSHD_SOURCES: &str = "grep -HinE '^[[:space:]]*[a-z]' /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf 2>/dev/null; true";
 
 impl FactQuery {
     /// Asks the probe for the fact.
@@ -88,6 +146,19 @@ impl FactQuery {
             }
             FactQuery::Sysctl(k) => {
                 req.sysctls.insert(k.clone());
+            }
+            FactQuery::UnitsActive(units) => req.units.extend(units.iter().cloned()),
+            FactQuery::SharedLines { command, .. } => {
+                req.commands.insert(shared_id(command), command.clone());
+            }
+            FactQuery::UfwStatus => req.ufw_live = true,
+            FactQuery::FileLines { path, .. } => {
+                req.files.insert(path.clone());
+            }
+            FactQuery::Sshd { .. } => {
+                req.sshd_effective = true;
+                req.commands
+                    .insert(SSHD_SOURCES_ID.into(), SSHD_SOURCES.into());
             }
         }
     }
@@ -116,7 +187,142 @@ impl FactQuery {
                     ),
                 },
             }),
+            FactQuery::UnitsActive(units) => {
+                let mut rc = 0;
+                let mut lines = Vec::new();
+                for u in units {
+                    let s = facts.units.get(u)?;
+                    if s.active_state != "active" {
+                        rc = 3;
+                    }
+                    lines.push(if s.active_state.is_empty() {
+                        "inactive"
+                    } else {
+                        s.active_state.as_str()
+                    });
+                }
+                Some(CommandResult {
+                    rc,
+                    output: lines.join("\n"),
+                })
+            }
+            FactQuery::SharedLines { command, prefixes } => {
+                let r = facts.commands.get(&shared_id(command))?;
+                if r.rc != 0 {
+                    return Some(r.clone());
+                }
+                let lines: Vec<&str> = r
+                    .output
+                    .lines()
+                    .filter(|l| {
+                        prefixes.iter().any(|p| {
+                            l.get(..p.len())
+                                .is_some_and(|head| head.eq_ignore_ascii_case(p))
+                        })
+                    })
+                    .collect();
+                Some(CommandResult {
+                    rc: if lines.is_empty() { 1 } else { 0 },
+                    output: lines.join("\n"),
+                })
+            }
+            FactQuery::UfwStatus => facts.ufw_live.map(|live| CommandResult {
+                rc: 0,
+                output: if live {
+                    "Status: active"
+                } else {
+                    "Status: inactive"
+                }
+                .into(),
+            }),
+            FactQuery::FileLines { path, prefixes } => {
+                let state = facts.files.get(path)?;
+                let content = match state {
+                    FileState::File {
+                        content: Some(c), ..
+                    } => String::from_utf8_lossy(c).into_owned(),
+                    FileState::File { content: None, .. } => return None,
+                    FileState::Absent => {
+                        return Some(CommandResult {
+                            rc: 2,
+                            output: format!("grep: {path}: No such file or directory"),
+                        });
+                    }
+                    _ => {
+                        return Some(CommandResult {
+                            rc: 2,
+                            output: format!("grep: {path}: not a regular file"),
+                        });
+                    }
+                };
+                let lines: Vec<&str> = content
+                    .lines()
+                    .filter(|l| prefixes.iter().any(|p| l.starts_with(p.as_str())))
+                    .collect();
+                Some(CommandResult {
+                    rc: if lines.is_empty() { 1 } else { 0 },
+                    output: lines.join("\n"),
+                })
+            }
+            FactQuery::Sshd { key, read } => {
+                let e = facts.sshd.as_ref()?;
+                if !e.ok {
+                    let err = e.error.clone().unwrap_or_default();
+                    let tail: Vec<&str> = err.lines().rev().take(3).collect();
+                    return Some(CommandResult {
+                        rc: 1,
+                        output: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+                    });
+                }
+                let values = e.all(key);
+                let output = match read {
+                    SshdRead::Line => values
+                        .iter()
+                        .map(|v| format!("{key} {v}"))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    SshdRead::Set => {
+                        let mut v: Vec<&str> = values.iter().map(String::as_str).collect();
+                        v.sort_unstable();
+                        v.dedup();
+                        v.join(" ")
+                    }
+                    SshdRead::List => values.join(" "),
+                };
+                Some(CommandResult { rc: 0, output })
+            }
         }
+    }
+
+    /// For a failing verdict: what else says why (the sshd lines that set the keyword).
+    fn explain(&self, facts: &Facts) -> Option<String> {
+        let FactQuery::Sshd { key, .. } = self else {
+            return None;
+        };
+        if !facts.sshd.as_ref().is_some_and(|e| e.ok) {
+            return None;
+        }
+        let sources = facts.commands.get(SSHD_SOURCES_ID)?;
+        let lines: Vec<String> = sources
+            .output
+            .lines()
+            .filter(|l| {
+                // FILE:LINE:  Keyword value
+                let mut parts = l.splitn(3, ':');
+                let (Some(_), Some(_), Some(text)) = (parts.next(), parts.next(), parts.next())
+                else {
+                    return false;
+                };
+                let word = text
+                    .trim_start()
+                    .split(|c: char| c.is_whitespace() || c == '=')
+                    .next()
+                    .unwrap_or("");
+                word.eq_ignore_ascii_case(key)
+            })
+            .map(|l| format!("set in {l}"))
+            .collect();
+        (!lines.is_empty()).then(|| lines.join("\n"))
     }
 }
 
@@ -134,6 +340,10 @@ pub enum Expect {
     Equals(String),
     /// Exit 0 and this exact line in the output.
     Line(String),
+    /// Exit 0 and each of these exact lines in the output.
+    Lines(Vec<String>),
+    /// Exit 0 and this text somewhere in the output, ASCII case ignored.
+    ContainsNoCase(String),
 }
 
 /// A judged check.
@@ -202,7 +412,15 @@ impl Check {
     /// Judges the check against a probe's facts.
     pub fn judge_facts(&self, facts: &Facts) -> Verdict {
         match &self.fact {
-            Some(f) => self.judge(f.answer(facts).as_ref()),
+            Some(f) => {
+                let mut v = self.judge(f.answer(facts).as_ref());
+                if !v.pass
+                    && let Some(why) = f.explain(facts)
+                {
+                    v.evidence = format!("{}\n{why}", v.evidence);
+                }
+                v
+            }
             None => self.judge(facts.commands.get(&self.fact_id())),
         }
     }
@@ -226,7 +444,21 @@ impl Check {
                 Expect::Lacks(list) => list.iter().all(|s| !out.contains(s.as_str())),
                 Expect::Equals(s) => out == s.trim(),
                 Expect::Line(l) => out.lines().any(|x| x.trim() == l.trim()),
+                Expect::Lines(want) => want
+                    .iter()
+                    .all(|l| out.lines().any(|x| x.trim() == l.trim())),
+                Expect::ContainsNoCase(s) => {
+                    out.to_ascii_lowercase().contains(&s.to_ascii_lowercase())
+                }
             };
+        let mut evidence = evidence;
+        if let (false, 0, Expect::Lines(want)) = (pass, r.rc, &self.expect) {
+            for l in want {
+                if !out.lines().any(|x| x.trim() == l.trim()) {
+                    evidence.push_str(&format!("\nmissing: {l}"));
+                }
+            }
+        }
         self.verdict(pass, evidence)
     }
 

@@ -28,7 +28,7 @@ use rampart_core::facts::{FactRequest, Facts};
 use rampart_core::resource::{File, Resource, Validate};
 use rampart_core::role::{Configured, Handler, HostContext, Role, RoleError, RolePlan, TypedRole};
 use rampart_core::types::Port;
-use rampart_core::verify::{Check, Expect, check_command};
+use rampart_core::verify::{Check, Expect, FactQuery, SshdRead, check_command};
 use serde::{Deserialize, Serialize};
 
 pub use settings::{PermitRootLogin, Setting};
@@ -272,13 +272,13 @@ impl Configured for Config {
             .iter()
             .filter_map(|s| {
                 let (k, v) = s.effective.as_ref()?;
-                Some(Check {
-                    fact: None,
-                    id: format!("sshd.{k}"),
-                    title: format!("{} ({} {})", s.title, s.key, s.value),
-                    command: effective_check(k, "line", &format!("{k} {v}")),
-                    expect: Expect::Line(format!("{k} {v}")),
-                })
+                Some(effective_check(
+                    &format!("sshd.{k}"),
+                    &format!("{} ({} {})", s.title, s.key, s.value),
+                    k,
+                    SshdRead::Line,
+                    Expect::Line(format!("{k} {v}")),
+                ))
             })
             .collect();
         if let Some(users) = Config::final_value(&settings, "allowusers") {
@@ -286,29 +286,29 @@ impl Configured for Config {
             sorted.sort_unstable();
             sorted.dedup();
             let want = sorted.join(" ");
-            out.push(Check {
-                fact: None,
-                id: "sshd.allowusers".into(),
-                title: format!(
+            out.push(effective_check(
+                "sshd.allowusers",
+                &format!(
                     "only {} may log in over SSH (AllowUsers)",
                     sorted.join(", ")
                 ),
-                command: effective_check("allowusers", "set", &want),
-                expect: Expect::Line(want),
-            });
+                "allowusers",
+                SshdRead::Set,
+                Expect::Line(want),
+            ));
         }
         let ports =
             Config::final_value(&settings, "port").unwrap_or_else(|| self.port().to_string());
-        out.push(Check {
-            fact: None,
-            id: "sshd.port".into(),
-            title: format!(
+        out.push(effective_check(
+            "sshd.port",
+            &format!(
                 "sshd is configured for port {} only",
                 ports.replace(' ', ", ")
             ),
-            command: effective_check("port", "list", &ports),
-            expect: Expect::Line(ports.clone()),
-        });
+            "port",
+            SshdRead::List,
+            Expect::Line(ports.clone()),
+        ));
         for p in ports
             .split_whitespace()
             .filter_map(|p| p.parse::<u16>().ok())
@@ -334,8 +334,32 @@ impl Configured for Config {
 /// `list`: the values in order on one line), and when it is not `want`, every line of
 /// sshd_config and its drop-ins that sets the keyword, so the evidence names the file that
 /// overrides (or adds to) rampart's drop-in.
-fn effective_check(lkey: &str, read: &str, want: &str) -> String {
-    check_command(EFFECTIVE_SH, &[lkey, read, want, MAIN, DROPIN_DIR])
+/// A check of `sshd -T`'s value of a keyword, judged on the controller from the effective
+/// configuration the probe gathers for this role's resources anyway (no command per check);
+/// `checks/effective.sh` is its shell equivalent, shown in reports.
+pub(crate) fn effective_check(
+    id: &str,
+    title: &str,
+    lkey: &str,
+    read: SshdRead,
+    expect: Expect,
+) -> Check {
+    let (mode, want) = match (&read, &expect) {
+        (SshdRead::Line, Expect::Line(w)) => ("line", w.clone()),
+        (SshdRead::Set, Expect::Line(w)) => ("set", w.clone()),
+        (_, Expect::Line(w)) => ("list", w.clone()),
+        _ => ("line", String::new()),
+    };
+    Check::from_fact(
+        id,
+        title,
+        &check_command(EFFECTIVE_SH, &[lkey, mode, &want, MAIN, DROPIN_DIR]),
+        FactQuery::Sshd {
+            key: lkey.into(),
+            read,
+        },
+        expect,
+    )
 }
 
 pub mod controls;

@@ -666,6 +666,84 @@ mod check_scripts {
         );
     }
 
+    /// The controller judges the sshd checks from the probe's `sshd -T` facts, with no
+    /// command per check: its answers are the shell equivalent's, run here on the same files
+    /// and the same `sshd -T`, for passing, failing and broken configurations.
+    #[test]
+    fn judged_from_facts_as_the_shell_equivalent_answers() {
+        use rampart_core::facts::{CommandResult, Facts, SshdEffective};
+        use rampart_core::verify::{SSHD_SOURCES, SSHD_SOURCES_ID};
+        let Some(sh) = Sh::new() else { return };
+        let checks = lab_config().checks();
+        sh.write(
+            "etc/ssh/sshd_config",
+            "Include /etc/ssh/sshd_config.d/*.conf\n",
+        );
+        sh.write(
+            "etc/ssh/sshd_config.d/00-rampart.conf",
+            "PasswordAuthentication no\n",
+        );
+        sh.write(
+            "etc/ssh/sshd_config.d/0-early.conf",
+            "# x\nPasswordAuthentication yes\n",
+        );
+        let root = sh.root().display().to_string();
+        let sources = sh.run(
+            &SSHD_SOURCES.replace(" /etc/ssh/", &format!(" {root}/etc/ssh/")),
+            &[],
+        );
+        for (sshd_t, rc) in [
+            (T.to_owned(), 0),
+            (
+                T.replace("passwordauthentication no", "passwordauthentication yes"),
+                0,
+            ),
+            (
+                "b\nc\n/etc/ssh/sshd_config line 3: Bad configuration option: Foo\n".to_owned(),
+                255,
+            ),
+        ] {
+            sh.stub_output("sshd", rc, &sshd_t);
+            let mut f = Facts::default();
+            let mut e = SshdEffective {
+                ok: rc == 0,
+                ..Default::default()
+            };
+            if rc == 0 {
+                for l in sshd_t.lines() {
+                    let (k, v) = l.split_once(' ').unwrap();
+                    e.values.entry(k.into()).or_default().push(v.into());
+                }
+            } else {
+                e.error = Some(sshd_t.trim().into());
+            }
+            f.sshd = Some(e);
+            f.commands.insert(
+                SSHD_SOURCES_ID.into(),
+                CommandResult {
+                    rc: 0,
+                    output: sources.stdout_str(),
+                },
+            );
+            for id in [
+                "sshd.passwordauthentication",
+                "sshd.allowusers",
+                "sshd.port",
+            ] {
+                let k = checks.iter().find(|c| c.id == id).unwrap();
+                assert!(k.fact.is_some(), "{id}");
+                let (pass, out, rc) = run(&sh, &checks, id);
+                let v = k.judge_facts(&f);
+                assert_eq!(v.pass, pass, "{id}: {v:?} / {out}");
+                let shell = k.judge(Some(&CommandResult {
+                    rc,
+                    output: out.clone(),
+                }));
+                assert_eq!(v.evidence, shell.evidence, "{id}");
+            }
+        }
+    }
+
     #[test]
     fn listening_asks_ss_for_the_port() {
         let Some(sh) = Sh::new() else { return };

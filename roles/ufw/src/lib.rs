@@ -27,7 +27,7 @@ use rampart_core::role::{
 };
 use rampart_core::shell::join;
 use rampart_core::types::{Cidr, Port};
-use rampart_core::verify::{Check, Expect, SSHD_PORTS_FN, check_command};
+use rampart_core::verify::{Check, Expect, FactQuery, SSHD_PORTS_FN, check_command};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -37,6 +37,27 @@ const UFW_BIN: &str = "/usr/sbin/ufw";
 const BOOTSTRAP: &str = "configure ufw right after installing it";
 /// Tailscale's WireGuard port (direct connections; relays work without it).
 const TAILSCALE_PORT: u16 = 41641;
+/// ufw's default policies and IPv6 switch.
+const DEFAULTS: &str = "/etc/default/ufw";
+/// ufw's own settings (ENABLED, LOGLEVEL).
+const UFW_CONF: &str = "/etc/ufw/ufw.conf";
+/// The shell command that answers as [`FactQuery::UfwStatus`] does (ufw's own test).
+const UFW_STATUS_EQUIVALENT: &str = "if iptables -w -S ufw-user-input >/dev/null 2>&1; then echo 'Status: active'; else echo 'Status: inactive'; fi";
+
+/// A check of a file's lines that start with `prefixes`, judged from the file's fetched
+/// content; its shell equivalent is a `grep`.
+fn file_lines_check(id: &str, title: &str, path: &str, prefixes: &[&str], expect: Expect) -> Check {
+    Check::from_fact(
+        id,
+        title,
+        &format!("grep -E '^({})' {path}", prefixes.join("|")),
+        FactQuery::FileLines {
+            path: path.into(),
+            prefixes: prefixes.iter().map(|p| (*p).to_owned()).collect(),
+        },
+        expect,
+    )
+}
 
 /// A transport protocol for a rule.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -596,65 +617,71 @@ impl Configured for Config {
     fn checks(&self) -> Vec<Check> {
         let mut out = Vec::new();
         if self.enabled {
-            out.push(Check {
-                fact: None,
-                id: "ufw.active".into(),
-                title: "the ufw firewall is active".into(),
-                command: "ufw status verbose".into(),
-                expect: Expect::Contains("Status: active".into()),
-            });
-            out.push(Check {
-                fact: None,
-                id: "ufw.default-policy".into(),
-                title: format!(
+            // `ufw status verbose` (Python, ~60 ms of host CPU) is what these were asked of;
+            // it prints the loaded chains' state and the configured defaults and level from
+            // ufw's files, which the controller reads from the facts the probe gathers for
+            // this role's own resources: no command runs.
+            out.push(Check::from_fact(
+                "ufw.active",
+                "the ufw firewall is active",
+                UFW_STATUS_EQUIVALENT,
+                FactQuery::UfwStatus,
+                Expect::Contains("Status: active".into()),
+            ));
+            out.push(file_lines_check(
+                "ufw.default-policy",
+                &format!(
                     "ufw's default policy is {} incoming, {} outgoing",
                     policy_word(self.default_incoming),
                     policy_word(self.default_outgoing)
                 ),
-                command: "ufw status verbose".into(),
-                expect: Expect::Contains(format!(
-                    "Default: {} (incoming), {} (outgoing)",
-                    policy_word(self.default_incoming),
-                    policy_word(self.default_outgoing)
-                )),
-            });
+                DEFAULTS,
+                &["DEFAULT_INPUT_POLICY=", "DEFAULT_OUTPUT_POLICY="],
+                Expect::Lines(vec![
+                    format!(
+                        "DEFAULT_INPUT_POLICY=\"{}\"",
+                        policy_iptables(self.default_incoming)
+                    ),
+                    format!(
+                        "DEFAULT_OUTPUT_POLICY=\"{}\"",
+                        policy_iptables(self.default_outgoing)
+                    ),
+                ]),
+            ));
             // `ufw status` shows "disabled (routed)" while the kernel does not forward, so the
             // routed policy is read from its file.
-            out.push(Check {
-                fact: None,
-                id: "ufw.routed-policy".into(),
-                title: format!(
+            out.push(file_lines_check(
+                "ufw.routed-policy",
+                &format!(
                     "ufw's default policy for routed traffic is {}",
                     policy_word(self.default_routed)
                 ),
-                command: "grep '^DEFAULT_FORWARD_POLICY=' /etc/default/ufw".into(),
-                expect: Expect::Equals(format!(
+                DEFAULTS,
+                &["DEFAULT_FORWARD_POLICY="],
+                Expect::Equals(format!(
                     "DEFAULT_FORWARD_POLICY=\"{}\"",
                     policy_iptables(self.default_routed)
                 )),
-            });
-            out.push(Check {
-                fact: None,
-                id: "ufw.logging".into(),
-                title: format!("ufw logs at level {}", self.logging.word()),
-                command: "ufw status verbose".into(),
-                expect: Expect::Line(match self.logging {
-                    Logging::Off => "Logging: off".into(),
-                    l => format!("Logging: on ({})", l.word()),
-                }),
-            });
+            ));
+            out.push(file_lines_check(
+                "ufw.logging",
+                &format!("ufw logs at level {}", self.logging.word()),
+                UFW_CONF,
+                &["LOGLEVEL="],
+                Expect::Equals(format!("LOGLEVEL={}", self.logging.word())),
+            ));
         }
-        out.push(Check {
-            fact: None,
-            id: "ufw.ipv6".into(),
-            title: if self.ipv6 {
-                "ufw filters IPv6 too".into()
+        out.push(file_lines_check(
+            "ufw.ipv6",
+            if self.ipv6 {
+                "ufw filters IPv6 too"
             } else {
-                "ufw leaves IPv6 alone".into()
+                "ufw leaves IPv6 alone"
             },
-            command: "grep '^IPV6=' /etc/default/ufw".into(),
-            expect: Expect::Equals(format!("IPV6={}", if self.ipv6 { "yes" } else { "no" })),
-        });
+            DEFAULTS,
+            &["IPV6="],
+            Expect::Equals(format!("IPV6={}", if self.ipv6 { "yes" } else { "no" })),
+        ));
         // Every port sshd listens on has an allow rule: the anti-lockout control.
         out.push(Check {
             fact: None,

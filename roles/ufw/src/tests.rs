@@ -484,7 +484,10 @@ fn checks_are_named_controls() {
     };
     assert_eq!(
         by("ufw.default-policy").expect,
-        Expect::Contains("Default: deny (incoming), allow (outgoing)".into())
+        Expect::Lines(vec![
+            "DEFAULT_INPUT_POLICY=\"DROP\"".into(),
+            "DEFAULT_OUTPUT_POLICY=\"ACCEPT\"".into()
+        ])
     );
     assert_eq!(
         by("ufw.routed-policy").expect,
@@ -492,7 +495,7 @@ fn checks_are_named_controls() {
     );
     assert_eq!(
         by("ufw.logging").expect,
-        Expect::Line("Logging: on (low)".into())
+        Expect::Equals("LOGLEVEL=low".into())
     );
     let only = by("ufw.only-allowed").command;
     for want in [
@@ -512,6 +515,98 @@ fn checks_are_named_controls() {
         !off.checks()
             .iter()
             .any(|c| c.command.contains("user6.rules"))
+    );
+}
+
+/// The status, policy, logging and IPv6 controls run no command (not the ~60 ms of Python
+/// `ufw status verbose` is): the controller judges ufw's files and whether its chains are
+/// loaded, from the facts the probe gathers, as ufw itself reads them.
+#[test]
+fn status_and_settings_controls_are_judged_from_facts() {
+    use rampart_core::facts::{FactRequest, Facts};
+    use rampart_core::testing::text_file;
+    let checks: Vec<_> = cfg(serde_json::json!({}))
+        .checks()
+        .into_iter()
+        .filter(|c| c.fact.is_some())
+        .collect();
+    let ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "ufw.active",
+            "ufw.default-policy",
+            "ufw.routed-policy",
+            "ufw.logging",
+            "ufw.ipv6"
+        ]
+    );
+    let mut req = FactRequest::new();
+    for c in &checks {
+        c.request(&mut req);
+    }
+    assert!(req.commands.is_empty() && req.ufw_live);
+    assert!(req.files.contains("/etc/default/ufw") && req.files.contains("/etc/ufw/ufw.conf"));
+    let defaults = "# comment\nIPV6=yes\nDEFAULT_INPUT_POLICY=\"DROP\"\nDEFAULT_OUTPUT_POLICY=\"ACCEPT\"\nDEFAULT_FORWARD_POLICY=\"DROP\"\n";
+    let mut f = Facts::default();
+    f.ufw_live = Some(true);
+    f.files.insert(
+        "/etc/default/ufw".into(),
+        text_file(defaults, 0o644, "root"),
+    );
+    f.files.insert(
+        "/etc/ufw/ufw.conf".into(),
+        text_file("ENABLED=yes\nLOGLEVEL=low\n", 0o644, "root"),
+    );
+    for c in &checks {
+        let v = c.judge_facts(&f);
+        assert!(v.pass, "{v:?}");
+    }
+    let v = checks[1].judge_facts(&f);
+    assert_eq!(
+        v.evidence,
+        "DEFAULT_INPUT_POLICY=\"DROP\"\nDEFAULT_OUTPUT_POLICY=\"ACCEPT\""
+    );
+    // drift by hand: `ufw disable`, `ufw default allow incoming`, `ufw logging off`
+    f.ufw_live = Some(false);
+    f.files.insert(
+        "/etc/default/ufw".into(),
+        text_file(
+            &defaults.replace("INPUT_POLICY=\"DROP", "INPUT_POLICY=\"ACCEPT"),
+            0o644,
+            "root",
+        ),
+    );
+    f.files.insert(
+        "/etc/ufw/ufw.conf".into(),
+        text_file("ENABLED=no\nLOGLEVEL=off\n", 0o644, "root"),
+    );
+    let failed: Vec<(String, String)> = checks
+        .iter()
+        .map(|c| c.judge_facts(&f))
+        .filter(|v| !v.pass)
+        .map(|v| (v.id, v.evidence))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            ("ufw.active".to_owned(), "Status: inactive".to_owned()),
+            (
+                "ufw.default-policy".to_owned(),
+                "DEFAULT_INPUT_POLICY=\"ACCEPT\"\nDEFAULT_OUTPUT_POLICY=\"ACCEPT\"".to_owned()
+            ),
+            ("ufw.logging".to_owned(), "LOGLEVEL=off".to_owned()),
+        ]
+    );
+    // ufw not installed: its defaults file is missing
+    f.files.insert(
+        "/etc/default/ufw".into(),
+        rampart_core::facts::FileState::Absent,
+    );
+    let v = checks[4].judge_facts(&f);
+    assert!(
+        !v.pass && v.evidence == "exit 2: grep: /etc/default/ufw: No such file or directory",
+        "{v:?}"
     );
 }
 

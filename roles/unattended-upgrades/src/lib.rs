@@ -40,8 +40,10 @@ const APT_CONFIG_CHECK: &str = "apt-config -c %s dump >/dev/null";
 const APT_WINDOW: u64 = 3600;
 /// The `unattended-upgrades.timers` check.
 const TIMERS_CHECK_SH: &str = include_str!("checks/timers.sh");
-/// The `unattended-upgrades.blacklist` check.
-const BLACKLIST_CHECK_SH: &str = include_str!("checks/blacklist.sh");
+/// What `apt-config dump` prints before each blacklisted package's name.
+const BLACKLIST: &str = "Unattended-Upgrade::Package-Blacklist:: ";
+/// apt's whole configuration, as the apt tools read it: the four checks of it share one run.
+const APT_CONFIG_DUMP: &str = "apt-config dump";
 
 /// The seed's origins (Ubuntu): the release and security pockets, and ESM security.
 pub const UBUNTU_ORIGINS: [&str; 4] = [
@@ -287,52 +289,75 @@ impl Configured for Config {
             Expect::Equals("active".into()),
         )];
         if self.manage_timers {
-            out.push(Check {
-                fact: None,
-                id: "unattended-upgrades.timers".into(),
-                title: "the apt timers that run the upgrades are active".into(),
-                command: check_command(TIMERS_CHECK_SH, &TIMERS),
-                expect: Expect::Equals("active\nactive".into()),
-            });
+            out.push(Check::from_fact(
+                "unattended-upgrades.timers",
+                "the apt timers that run the upgrades are active",
+                &check_command(TIMERS_CHECK_SH, &TIMERS),
+                FactQuery::UnitsActive(TIMERS.iter().map(|t| (*t).to_owned()).collect()),
+                Expect::Equals("active\nactive".into()),
+            ));
         }
+        // Four checks read apt's configuration: one `apt-config dump` per probe answers them
+        // all, and the controller picks each one's lines.
+        let dump = |id: &str, title: &str, equivalent: &str, prefixes: &[&str], expect| {
+            Check::from_fact(
+                id,
+                title,
+                equivalent,
+                FactQuery::SharedLines {
+                    command: APT_CONFIG_DUMP.into(),
+                    prefixes: prefixes.iter().map(|p| (*p).to_owned()).collect(),
+                },
+                expect,
+            )
+        };
+        let blacklist: Vec<String> = self
+            .blacklist()
+            .iter()
+            .map(|p| format!("{BLACKLIST}\"{p}\";"))
+            .collect();
         out.extend([
-            Check {
-                fact: None,
-                id: "unattended-upgrades.enabled".into(),
-                title: "apt refreshes its lists and runs unattended-upgrade every day".into(),
-                command: "eval \"$(apt-config shell L APT::Periodic::Update-Package-Lists U APT::Periodic::Unattended-Upgrade)\"; \
-                          echo \"Update-Package-Lists=$L Unattended-Upgrade=$U\""
-                    .into(),
-                expect: Expect::Equals("Update-Package-Lists=1 Unattended-Upgrade=1".into()),
-            },
-            Check {
-                fact: None,
-                id: "unattended-upgrades.security-origins".into(),
-                title: "unattended-upgrades installs security updates".into(),
-                command: "apt-config dump | grep -iE '^Unattended-Upgrade::(Allowed-Origins|Origins-Pattern):: .*security'".into(),
-                expect: Expect::Success,
-            },
-            Check {
-                fact: None,
-                id: "unattended-upgrades.blacklist".into(),
-                title: format!("never upgraded automatically: {}", self.blacklist().join(", ")),
-                command: check_command(
-                    BLACKLIST_CHECK_SH,
-                    &self
-                        .blacklist()
-                        .iter()
-                        .map(String::as_str)
-                        .collect::<Vec<_>>(),
-                ),
-                expect: Expect::Lacks(vec!["missing:".into()]),
-            },
-            Check {
-                fact: None,
-                id: "unattended-upgrades.automatic-reboot".into(),
-                title: if self.automatic_reboot { "hosts reboot by themselves after upgrades" } else { "hosts never reboot by themselves" }.into(),
-                command: "eval \"$(apt-config shell R Unattended-Upgrade::Automatic-Reboot)\"; echo \"Automatic-Reboot=$R\"".into(),
-                expect: Expect::Equals(format!("Automatic-Reboot={}", self.automatic_reboot)),
-            },
+            dump(
+                "unattended-upgrades.enabled",
+                "apt refreshes its lists and runs unattended-upgrade every day",
+                "apt-config dump | grep -E '^APT::Periodic::(Update-Package-Lists|Unattended-Upgrade) '",
+                &["APT::Periodic::Update-Package-Lists ", "APT::Periodic::Unattended-Upgrade "],
+                Expect::Lines(vec![
+                    "APT::Periodic::Update-Package-Lists \"1\";".into(),
+                    "APT::Periodic::Unattended-Upgrade \"1\";".into(),
+                ]),
+            ),
+            dump(
+                "unattended-upgrades.security-origins",
+                "unattended-upgrades installs security updates",
+                "apt-config dump | grep -iE '^Unattended-Upgrade::(Allowed-Origins|Origins-Pattern):: .*security'",
+                &[
+                    "Unattended-Upgrade::Allowed-Origins:: ",
+                    "Unattended-Upgrade::Origins-Pattern:: ",
+                ],
+                Expect::ContainsNoCase("security".into()),
+            ),
+            dump(
+                "unattended-upgrades.blacklist",
+                &format!("never upgraded automatically: {}", self.blacklist().join(", ")),
+                "apt-config dump | grep -F 'Unattended-Upgrade::Package-Blacklist:: '",
+                &[BLACKLIST],
+                Expect::Lines(blacklist),
+            ),
+            dump(
+                "unattended-upgrades.automatic-reboot",
+                if self.automatic_reboot {
+                    "hosts reboot by themselves after upgrades"
+                } else {
+                    "hosts never reboot by themselves"
+                },
+                "apt-config dump | grep -E '^Unattended-Upgrade::Automatic-Reboot '",
+                &["Unattended-Upgrade::Automatic-Reboot "],
+                Expect::Equals(format!(
+                    "Unattended-Upgrade::Automatic-Reboot \"{}\";",
+                    self.automatic_reboot
+                )),
+            ),
             Check {
                 fact: None,
                 id: "unattended-upgrades.reboot-required".into(),

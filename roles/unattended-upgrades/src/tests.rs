@@ -366,55 +366,84 @@ fn reboot_required_check_lists_the_packages() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The four checks of apt's configuration share one `apt-config dump` per probe; the
+/// controller picks each one's lines from its real output format, and an apt-config that
+/// fails fails them all with its error.
 #[test]
-fn the_blacklist_check_reads_apt_configs_dump_format() {
-    let c = Config::default();
-    let check = c
+fn the_apt_config_checks_share_one_dump() {
+    let checks: Vec<Check> = Config::default()
         .checks()
         .into_iter()
-        .find(|c| c.id == "unattended-upgrades.blacklist")
-        .expect("check");
-    assert!(
-        check
-            .command
-            .starts_with("set -- \"$1\" docker-ce docker-ce-cli containerd.io\n"),
-        "{}",
-        check.command
+        .filter(|c| {
+            [
+                "unattended-upgrades.enabled",
+                "unattended-upgrades.security-origins",
+                "unattended-upgrades.blacklist",
+                "unattended-upgrades.automatic-reboot",
+            ]
+            .contains(&c.id.as_str())
+        })
+        .collect();
+    assert_eq!(checks.len(), 4);
+    let mut req = rampart_core::facts::FactRequest::new();
+    for c in &checks {
+        c.request(&mut req);
+    }
+    assert_eq!(
+        req.commands.values().collect::<Vec<_>>(),
+        ["apt-config dump"],
+        "one run for the four"
     );
-    // Feed the loop apt-config's real output format through a stand-in apt-config.
-    let dir = std::env::temp_dir().join(format!("rampart-uu-bl-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let fake = dir.join("apt-config");
-    std::fs::write(
-        &fake,
-        "#!/bin/sh\nprintf '%s\\n' 'Unattended-Upgrade::Package-Blacklist \"\";' 'Unattended-Upgrade::Package-Blacklist:: \"docker-ce\";' 'Unattended-Upgrade::Package-Blacklist:: \"containerd.io\";'\n",
-    )
-    .expect("write");
-    std::process::Command::new("chmod")
-        .arg("+x")
-        .arg(&fake)
-        .status()
-        .expect("chmod");
-    let path = format!(
-        "{}:{}",
-        dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = std::process::Command::new("sh")
-        .env("PATH", path)
-        .args(["-c", &check.command])
-        .output()
-        .expect("sh");
-    let r = CommandResult {
-        rc: out.status.code().unwrap_or(-1),
-        output: String::from_utf8_lossy(&out.stdout).into_owned(),
+    let id = req.commands.keys().next().unwrap().clone();
+    let dump = "APT::Periodic::Update-Package-Lists \"1\";\nAPT::Periodic::Unattended-Upgrade \"1\";\nUnattended-Upgrade \"\";\nUnattended-Upgrade::Origins-Pattern \"\";\nUnattended-Upgrade::Origins-Pattern:: \"origin=Debian,codename=bookworm,label=Debian\";\nUnattended-Upgrade::Origins-Pattern:: \"origin=Debian,codename=bookworm,label=Debian-Security\";\nUnattended-Upgrade::Package-Blacklist \"\";\nUnattended-Upgrade::Package-Blacklist:: \"docker-ce\";\nUnattended-Upgrade::Package-Blacklist:: \"containerd.io\";\nUnattended-Upgrade::Package-Blacklist:: \"docker-ce-cli\";\nUnattended-Upgrade::Automatic-Reboot \"false\";\n";
+    let mut f = rampart_core::facts::Facts::default();
+    let mut answer = |rc: i32, output: &str| {
+        f.commands.insert(
+            id.clone(),
+            CommandResult {
+                rc,
+                output: output.into(),
+            },
+        );
+        checks.iter().map(|c| c.judge_facts(&f)).collect::<Vec<_>>()
     };
-    let v = check.judge(Some(&r));
+    for v in answer(0, dump) {
+        assert!(v.pass, "{v:?}");
+    }
+    // Hand edits: the lists no longer refreshed, docker-ce-cli upgradable, reboots on, the
+    // security origin gone.
+    let drifted = dump
+        .replace("Update-Package-Lists \"1\"", "Update-Package-Lists \"0\"")
+        .replace(
+            "Unattended-Upgrade::Package-Blacklist:: \"docker-ce-cli\";\n",
+            "",
+        )
+        .replace("Automatic-Reboot \"false\"", "Automatic-Reboot \"true\"")
+        .replace(",label=Debian-Security", "");
+    let v = answer(0, &drifted);
+    assert!(v.iter().all(|v| !v.pass), "{v:?}");
     assert!(
-        !v.pass && v.evidence == "missing: docker-ce-cli\nchecked",
-        "{v:?}"
+        v[0].evidence
+            .ends_with("missing: APT::Periodic::Update-Package-Lists \"1\";"),
+        "{:?}",
+        v[0]
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        v[2].evidence
+            .ends_with("\nmissing: Unattended-Upgrade::Package-Blacklist:: \"docker-ce-cli\";"),
+        "{:?}",
+        v[2]
+    );
+    assert_eq!(
+        v[3].evidence, "Unattended-Upgrade::Automatic-Reboot \"true\";",
+        "{v:#?}"
+    );
+    for v in answer(100, "E: Syntax error /etc/apt/apt.conf.d/50x:3") {
+        assert!(
+            !v.pass && v.evidence == "exit 100: E: Syntax error /etc/apt/apt.conf.d/50x:3",
+            "{v:?}"
+        );
+    }
 }
 
 #[test]
@@ -481,31 +510,6 @@ mod check_scripts {
             output: out.stdout_str(),
         }))
         .pass
-    }
-
-    #[test]
-    fn blacklist_fails_when_apt_config_does() {
-        let Some(sh) = Sh::new() else { return };
-        let k = check("unattended-upgrades.blacklist");
-        sh.stub_output(
-            "apt-config",
-            100,
-            "E: Syntax error /etc/apt/apt.conf.d/50x:3\n",
-        );
-        let out = sh.run_check(&k.command);
-        assert_eq!(out.status, 1, "{out:?}");
-        assert!(out.stdout.is_empty() && !judge(&k, &out), "{out:?}");
-        // Every package there: only "checked".
-        sh.stub_output(
-            "apt-config",
-            0,
-            "Unattended-Upgrade::Package-Blacklist:: \"docker-ce\";\nUnattended-Upgrade::Package-Blacklist:: \"docker-ce-cli\";\nUnattended-Upgrade::Package-Blacklist:: \"containerd.io\";\n",
-        );
-        let out = sh.run_check(&k.command);
-        assert!(
-            out.stdout_str() == "checked\n" && judge(&k, &out),
-            "{out:?}"
-        );
     }
 
     #[test]

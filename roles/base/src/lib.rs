@@ -17,7 +17,7 @@ use rampart_core::resource::{
     AptUpdate, Command, Directory, Edit, File, Packages, Resource, Symlink, User,
 };
 use rampart_core::role::{Configured, HostContext, Role, RoleError, RolePlan, TypedRole};
-use rampart_core::verify::{Check, Expect, check_command, script_with_args};
+use rampart_core::verify::{Check, Expect, FactQuery, check_command, script_with_args};
 use serde::{Deserialize, Serialize};
 
 mod validate;
@@ -272,16 +272,18 @@ impl Configured for Config {
         let mut out = Vec::new();
         let packages = self.all_packages();
         if !packages.is_empty() {
-            out.push(Check {
-                fact: None,
-                id: "base.packages".into(),
-                title: format!("base packages are installed ({})", packages.join(", ")),
-                command: check_command(
+            // Judged from the package facts the probe gathers (and caches) for this role's
+            // own package resource: no dpkg-query of its own.
+            out.push(Check::from_fact(
+                "base.packages",
+                &format!("base packages are installed ({})", packages.join(", ")),
+                &check_command(
                     PACKAGES_CHECK_SH,
                     &packages.iter().map(String::as_str).collect::<Vec<_>>(),
                 ),
-                expect: Expect::Lacks(vec!["missing:".into()]),
-            });
+                FactQuery::Packages(packages.clone()),
+                Expect::Lacks(vec!["missing:".into()]),
+            ));
         }
         if !self.timezone.is_empty() {
             out.push(Check {
@@ -311,32 +313,35 @@ impl Configured for Config {
         }
         if self.admin.manage {
             let a = &self.admin;
-            out.push(Check {
-                fact: None,
-                id: "base.admin-user".into(),
-                title: format!("the admin user {} exists with {}", a.name, a.shell),
-                command: check_command(ADMIN_USER_CHECK_SH, &[&a.name]),
-                expect: Expect::Equals(a.shell.clone()),
-            });
+            out.push(Check::from_fact(
+                "base.admin-user",
+                &format!("the admin user {} exists with {}", a.name, a.shell),
+                &check_command(ADMIN_USER_CHECK_SH, &[&a.name]),
+                FactQuery::Shell(a.name.clone()),
+                Expect::Equals(a.shell.clone()),
+            ));
             let mut paths = vec![a.ssh_dir()];
             let mut want = vec![format!("700 {} {}", a.name, a.ssh_dir())];
             if !a.authorized_keys.is_empty() {
                 paths.push(a.authorized_keys_path());
                 want.push(format!("600 {} {}", a.name, a.authorized_keys_path()));
             }
-            out.push(Check {
-                fact: None,
-                id: "base.admin-ssh".into(),
-                title: format!(
+            out.push(Check::from_fact(
+                "base.admin-ssh",
+                &format!(
                     "{}'s ~/.ssh is 0700 and authorized_keys 0600, owned by it",
                     a.name
                 ),
-                command: check_command(
+                &check_command(
                     ADMIN_SSH_CHECK_SH,
                     &paths.iter().map(String::as_str).collect::<Vec<_>>(),
                 ),
-                expect: Expect::Equals(want.join("\n")),
-            });
+                FactQuery::Stat {
+                    paths: paths.clone(),
+                    format: "%a %U %n".into(),
+                },
+                Expect::Equals(want.join("\n")),
+            ));
         }
         out
     }

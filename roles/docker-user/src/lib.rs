@@ -36,7 +36,7 @@ use rampart_core::role::{
     ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
 use rampart_core::shell::Script;
-use rampart_core::verify::{Check, Expect, check_command};
+use rampart_core::verify::{Check, Expect, FactQuery, check_command};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -431,20 +431,23 @@ impl Configured for Config {
                 command: self.loaded_check(),
                 expect: Expect::Line("ok".into()),
             },
-            Check {
-                fact: None,
-                id: "docker-user.forward-jump".into(),
-                title: "forwarded traffic passes through DOCKER-USER".into(),
-                command: "iptables -w -S FORWARD".into(),
-                expect: Expect::Line("-A FORWARD -j DOCKER-USER".into()),
-            },
-            Check {
-                fact: None,
-                id: "docker-user.unit-enabled".into(),
-                title: "docker-iptables.service loads the rules at boot".into(),
-                command: check_command(UNIT_ENABLED_SH, &[UNIT]),
-                expect: Expect::Equals("enabled".into()),
-            },
+            Check::from_fact(
+                "docker-user.forward-jump",
+                "forwarded traffic passes through DOCKER-USER",
+                "iptables -w -S FORWARD",
+                FactQuery::IptablesChain {
+                    ipv6: false,
+                    chain: "FORWARD".into(),
+                },
+                Expect::Line("-A FORWARD -j DOCKER-USER".into()),
+            ),
+            Check::from_fact(
+                "docker-user.unit-enabled",
+                "docker-iptables.service loads the rules at boot",
+                &check_command(UNIT_ENABLED_SH, &[UNIT]),
+                FactQuery::UnitEnabled(UNIT.into()),
+                Expect::Equals("enabled".into()),
+            ),
         ];
         if self.ipv6 {
             let i6 = self

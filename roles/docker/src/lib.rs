@@ -746,13 +746,13 @@ impl Configured for Config {
                 FactQuery::UnitActive("docker.service".into()),
                 Expect::Equals("active".into()),
             ),
-            Check {
-                fact: None,
-                id: "docker.daemon-json".into(),
-                title: "/etc/docker/daemon.json holds the hardened settings".into(),
-                command: check_command(DAEMON_JSON_SH, &[DAEMON_JSON]),
-                expect: Expect::Equals(d.render()),
-            },
+            Check::from_fact(
+                "docker.daemon-json",
+                "/etc/docker/daemon.json holds the hardened settings",
+                &check_command(DAEMON_JSON_SH, &[DAEMON_JSON]),
+                FactQuery::FileContent(DAEMON_JSON.into()),
+                Expect::Equals(d.render()),
+            ),
             Check {
                 fact: None,
                 id: "docker.logging-driver".into(),
@@ -782,13 +782,13 @@ impl Configured for Config {
             expect: Expect::Line("ok".into()),
         });
         for u in &self.users {
-            out.push(Check {
-                fact: None,
-                id: format!("docker.group.{u}"),
-                title: format!("{u} is in the docker group"),
-                command: check_command("id -nG \"$2\" | tr ' ' '\\n'\n", &[u]),
-                expect: Expect::Line("docker".into()),
-            });
+            out.push(Check::from_fact(
+                &format!("docker.group.{u}"),
+                &format!("{u} is in the docker group"),
+                &check_command("id -nG \"$2\" | tr ' ' '\\n'\n", &[u]),
+                FactQuery::Groups(u.clone()),
+                Expect::Line("docker".into()),
+            ));
         }
         out
     }

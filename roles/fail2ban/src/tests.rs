@@ -390,3 +390,114 @@ fn the_jail_checks_ask_one_interactive_session() {
         [false, false, false]
     );
 }
+
+/// The jail checks' own client of fail2ban's socket (`checks/jail_client.py`, standard
+/// library only) against a stand-in server speaking fail2ban's protocol (pickled commands and
+/// answers, each ended by `<F2B_END_COMMAND>`; addresses as `str` reductions, as fail2ban
+/// 1.0 sends them): the checks judge its answers as they judge `fail2ban-client -i`'s, without
+/// starting fail2ban-client; an error answer falls back to fail2ban-client.
+#[test]
+fn the_jail_checks_ask_the_socket_first() {
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    if std::process::Command::new("python3")
+        .arg("-c")
+        .arg("1")
+        .status()
+        .map_or(true, |s| !s.success())
+    {
+        return;
+    }
+    let sock = sh.root().join("f2b.sock");
+    let server = sh.write(
+        "server.py",
+        r#"import io, os, pickle, socket, sys
+END = b"<F2B_END_COMMAND>"
+class Addr(str):
+    def __reduce__(self):
+        return (str, (str(self),))
+answers = {
+    ("status", "sshd"): [("Filter", [("Currently failed", 0), ("Total failed", 2), ("Journal matches", ["_SYSTEMD_UNIT=sshd.service", "+", "_COMM=sshd"])]), ("Actions", [("Currently banned", 0), ("Total banned", 0), ("Banned IP list", [])])],
+    ("get", "sshd", "maxretry"): 3, ("get", "sshd", "findtime"): 600, ("get", "sshd", "bantime"): 86400,
+    ("get", "sshd", "ignoreip"): [Addr("127.0.0.0/8"), Addr("10.213.5.1")],
+}
+fail = len(sys.argv) > 2
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1]); s.listen(1)
+open(sys.argv[1] + ".ready", "w").close()
+c, _ = s.accept()
+buf = b""
+while True:
+    d = c.recv(65536)
+    if not d:
+        break
+    buf += d
+    while END in buf:
+        msg, buf = buf.split(END, 1)
+        cmd = tuple(pickle.loads(msg))
+        reply = (1, "boom") if fail else (0, answers[cmd])
+        c.sendall(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL) + END)
+"#,
+    );
+    let checks = Config::default().checks();
+    let jail: Vec<&Check> = checks.iter().skip(1).collect();
+    sh.stub_body(
+        "fail2ban-client",
+        "echo 'ERROR  Failed to access socket path' >&2; exit 255",
+    );
+    for fail in [false, true] {
+        let _ = std::fs::remove_file(&sock);
+        let ready = format!("{}.ready", sock.display());
+        let _ = std::fs::remove_file(&ready);
+        let mut srv = std::process::Command::new("python3");
+        srv.arg(&server).arg(&sock);
+        if fail {
+            srv.arg("fail");
+        }
+        let mut child = srv.spawn().expect("python3");
+        for _ in 0..200 {
+            if std::path::Path::new(&ready).exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        sh.clear_calls();
+        let command = jail[0].command.replace(
+            "/var/run/fail2ban/fail2ban.sock",
+            &sock.display().to_string(),
+        );
+        let out = sh.run(&command, &["10.213.5.1 50000 10.213.5.2 22"]);
+        let _ = child.kill();
+        let _ = child.wait();
+        let r = CommandResult {
+            rc: out.status,
+            output: out.stdout_str(),
+        };
+        let verdicts: Vec<bool> = jail.iter().map(|c| c.judge(Some(&r)).pass).collect();
+        if fail {
+            assert_eq!(
+                sh.calls(),
+                ["fail2ban-client -i"],
+                "an error answer falls back"
+            );
+            assert_eq!(verdicts, [false, false, false]);
+        } else {
+            assert!(sh.calls().is_empty(), "{:?}", sh.calls());
+            assert_eq!(verdicts, [true, true, true], "{}", r.output);
+            assert!(
+                r.output.starts_with(
+                    "Status for the jail: sshd\n|- Filter\n|  |- Currently failed:\t0\n"
+                ) && r
+                    .output
+                    .contains("`- Journal matches:\t_SYSTEMD_UNIT=sshd.service + _COMM=sshd\n")
+                    && r.output.contains("maxretry 3 findtime 600 bantime 86400\n")
+                    && r.output.contains(
+                        "|- 127.0.0.0/8\n`- 10.213.5.1\ncontroller 10.213.5.1 is never banned"
+                    ),
+                "{}",
+                r.output
+            );
+        }
+    }
+}

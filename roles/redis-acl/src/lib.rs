@@ -21,7 +21,7 @@ use rampart_core::role::{
 };
 use rampart_core::secret::Secret;
 use rampart_core::shell::{Script, quote};
-use rampart_core::verify::{Check, Expect, check_command, script_with_args};
+use rampart_core::verify::{Check, Expect, FactQuery, check_command, script_with_args};
 use serde::{Deserialize, Serialize};
 
 /// The template that renders the ACL file.
@@ -943,13 +943,16 @@ impl Configured for Config {
                 command: self.live_users(),
                 expect: Expect::Equals(self.expected_users()),
             },
-            Check {
-                fact: None,
-                id: "redis-acl.acl-file-mode".into(),
-                title: format!("the ACL file is readable by {} only", self.acl_owner),
-                command: check_command("stat -c '%a %U:%G' \"$2\" 2>&1\n", &[&self.acl_file]),
-                expect: Expect::Equals(format!("600 {0}:{0}", self.acl_owner)),
-            },
+            Check::from_fact(
+                "redis-acl.acl-file-mode",
+                &format!("the ACL file is readable by {} only", self.acl_owner),
+                &check_command("stat -c '%a %U:%G' \"$2\" 2>&1\n", &[&self.acl_file]),
+                FactQuery::Stat {
+                    paths: vec![self.acl_file.clone()],
+                    format: "%a %U:%G".into(),
+                },
+                Expect::Equals(format!("600 {0}:{0}", self.acl_owner)),
+            ),
             Check {
                 fact: None,
                 id: "redis-acl.no-clear-passwords".into(),
@@ -957,16 +960,18 @@ impl Configured for Config {
                 command: check_command(NO_CLEAR_PASSWORDS, &[&self.acl_file]),
                 expect: Expect::Equals("ok".into()),
             },
-            Check {
-                fact: None,
-                id: "redis-acl.aclfile-configured".into(),
-                title: "redis.conf loads the managed ACL file".into(),
-                command: check_command(
-                    "if grep -qxF \"aclfile $2\" \"$3\" 2>/dev/null; then echo configured; else echo missing; fi\n",
-                    &[&self.acl_file, &self.redis_conf],
-                ),
-                expect: Expect::Equals("configured".into()),
-            },
+            // redis.conf's `aclfile` lines, from the content the probe fetches for this
+            // role's own line resource: no command.
+            Check::from_fact(
+                "redis-acl.aclfile-configured",
+                "redis.conf loads the managed ACL file",
+                &check_command("grep '^aclfile' \"$2\"\n", &[&self.redis_conf]),
+                FactQuery::FileLines {
+                    path: self.redis_conf.clone(),
+                    prefixes: vec!["aclfile".into()],
+                },
+                Expect::Line(format!("aclfile {}", self.acl_file)),
+            ),
         ]
     }
 }

@@ -18,7 +18,7 @@ use rampart_core::role::{
     ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
 use rampart_core::shell::Script;
-use rampart_core::verify::{Check, Expect, check_command, script_with_args};
+use rampart_core::verify::{Check, Expect, FactQuery, check_command, script_with_args};
 use serde::{Deserialize, Serialize};
 
 /// The drop-in template.
@@ -573,13 +573,16 @@ impl Configured for Config {
                         .into(),
                 expect: Expect::Equals("valid".into()),
             });
-            checks.push(Check {
-                fact: None,
-                id: "service-hardening.sudoers-file".into(),
-                title: format!("{} is read-only and owned by root", self.sudoers()),
-                command: check_command("stat -c '%a %U:%G' \"$2\" 2>&1\n", &[&sudoers]),
-                expect: Expect::Equals("440 root:root".into()),
-            });
+            checks.push(Check::from_fact(
+                "service-hardening.sudoers-file",
+                &format!("{} is read-only and owned by root", self.sudoers()),
+                &check_command("stat -c '%a %U:%G' \"$2\" 2>&1\n", &[&sudoers]),
+                FactQuery::Stat {
+                    paths: vec![sudoers.clone()],
+                    format: "%a %U:%G".into(),
+                },
+                Expect::Equals("440 root:root".into()),
+            ));
             checks.push(Check {
                 fact: None,
                 id: "service-hardening.sudo-scoped".into(),

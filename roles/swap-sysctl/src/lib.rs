@@ -342,30 +342,38 @@ impl Configured for Config {
         let mut out = Vec::new();
         if self.swap {
             let p = self.swapfile.as_str();
-            out.push(Check {
-                fact: None,
-                id: "swap.file".into(),
-                title: format!(
+            // All three from facts the role's own resources gather anyway (the file's stat,
+            // /etc/fstab, /proc/swaps): no command.
+            out.push(Check::from_fact(
+                "swap.file",
+                &format!(
                     "{} is a {} swap file, mode 0600, owned by root",
                     self.swapfile, self.swap_size
                 ),
-                command: check_command("stat -c '%a %U %s' \"$2\"\n", &[p]),
-                expect: Expect::Equals(format!("600 root {}", self.swap_size.get() * 1024 * 1024)),
-            });
-            out.push(Check {
-                fact: None,
-                id: "swap.fstab".into(),
-                title: format!("/etc/fstab lists {} exactly once", self.swapfile),
-                command: check_command("awk -v p=\"$2\" '$1 == p' /etc/fstab\n", &[p]),
-                expect: Expect::Equals(format!("{} none swap sw 0 0", self.swapfile)),
-            });
-            out.push(Check {
-                fact: None,
-                id: "swap.active".into(),
-                title: format!("{} is in use as swap", self.swapfile),
-                command: check_command(controls::SWAP_FILE_ACTIVE, &[p]),
-                expect: Expect::Line("ok".into()),
-            });
+                &check_command("stat -c '%a %U %s' \"$2\"\n", &[p]),
+                FactQuery::Stat {
+                    paths: vec![p.to_owned()],
+                    format: "%a %U %s".into(),
+                },
+                Expect::Equals(format!("600 root {}", self.swap_size.get() * 1024 * 1024)),
+            ));
+            out.push(Check::from_fact(
+                "swap.fstab",
+                &format!("/etc/fstab lists {} exactly once", self.swapfile),
+                &check_command("awk -v p=\"$2\" '$1 == p' /etc/fstab\n", &[p]),
+                FactQuery::FileLines {
+                    path: "/etc/fstab".into(),
+                    prefixes: vec![format!("{p} "), format!("{p}\t")],
+                },
+                Expect::Equals(format!("{} none swap sw 0 0", self.swapfile)),
+            ));
+            out.push(Check::from_fact(
+                "swap.active",
+                &format!("{} is in use as swap", self.swapfile),
+                &check_command(controls::SWAP_FILE_ACTIVE, &[p]),
+                FactQuery::SwapFileActive(p.to_owned()),
+                Expect::Line("ok".into()),
+            ));
         }
         for (k, v) in &self.sysctls {
             // From the sysctl fact the role's own resources gather anyway: no command.
@@ -385,16 +393,16 @@ impl Configured for Config {
             _ => None,
         });
         if let Some(text) = persisted {
-            out.push(Check {
-                fact: None,
-                id: "sysctl.persisted".into(),
-                title: format!(
+            out.push(Check::from_fact(
+                "sysctl.persisted",
+                &format!(
                     "{} persists the parameters across reboots",
                     self.sysctl_file
                 ),
-                command: check_command("cat \"$2\"\n", &[&self.sysctl_file]),
-                expect: Expect::Equals(text),
-            });
+                &check_command("cat \"$2\"\n", &[&self.sysctl_file]),
+                FactQuery::FileContent(self.sysctl_file.clone()),
+                Expect::Equals(text),
+            ));
         }
         out
     }

@@ -548,8 +548,10 @@ fn status_and_settings_controls_are_judged_from_facts() {
     assert!(req.commands.is_empty() && req.ufw_live);
     assert!(req.files.contains("/etc/default/ufw") && req.files.contains("/etc/ufw/ufw.conf"));
     let defaults = "# comment\nIPV6=yes\nDEFAULT_INPUT_POLICY=\"DROP\"\nDEFAULT_OUTPUT_POLICY=\"ACCEPT\"\nDEFAULT_FORWARD_POLICY=\"DROP\"\n";
-    let mut f = Facts::default();
-    f.ufw_live = Some(true);
+    let mut f = Facts {
+        ufw_live: Some(true),
+        ..Facts::default()
+    };
     f.files.insert(
         "/etc/default/ufw".into(),
         text_file(defaults, 0o644, "root"),
@@ -593,7 +595,7 @@ fn status_and_settings_controls_are_judged_from_facts() {
             ("ufw.active".to_owned(), "Status: inactive".to_owned()),
             (
                 "ufw.default-policy".to_owned(),
-                "DEFAULT_INPUT_POLICY=\"ACCEPT\"\nDEFAULT_OUTPUT_POLICY=\"ACCEPT\"".to_owned()
+                "DEFAULT_INPUT_POLICY=\"ACCEPT\"\nDEFAULT_OUTPUT_POLICY=\"ACCEPT\"\nmissing: DEFAULT_INPUT_POLICY=\"DROP\"".to_owned()
             ),
             ("ufw.logging".to_owned(), "LOGLEVEL=off".to_owned()),
         ]

@@ -1,0 +1,831 @@
+//! Checks answered from facts: [`FactQuery`], what a check asks the probe for when its answer
+//! is a fact the probe gathers anyway, and that answer as its shell equivalent prints it.
+
+use serde::Serialize;
+
+use crate::facts::{CommandResult, FactRequest, Facts, FileState};
+
+/// A check's answer taken from the probe's facts, printed as its shell command would print it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum FactQuery {
+    /// `systemctl is-active UNIT`: the unit's ActiveState, exit 0 only when it is active.
+    UnitActive(String),
+    /// `systemctl is-active UNIT...`: each unit's ActiveState on a line, exit 0 only when
+    /// every one is active.
+    UnitsActive(Vec<String>),
+    /// The lines of a read-only command's output that start with one of the prefixes (ASCII
+    /// case ignored), as `CMD | grep -iE '^(P1|P2...)'` prints them (exit 1 when none does).
+    /// Every check naming the same command shares one run of it per probe: the `apt-config
+    /// dump` that four unattended-upgrades checks read runs once.
+    SharedLines {
+        /// The command, run once per probe whatever number of checks read it.
+        command: String,
+        /// Line prefixes.
+        prefixes: Vec<String>,
+    },
+    /// `sysctl -n KEY`, whitespace squeezed to single spaces.
+    Sysctl(String),
+    /// `systemctl is-enabled UNIT`: its unit-file state, exit 0 when it is enabled (or static,
+    /// an alias, generated...), 1 otherwise.
+    UnitEnabled(String),
+    /// `iptables -w -S CHAIN` (`ip6tables` when `ipv6`) of the filter table, from the
+    /// `iptables-save` dump the probe takes anyway: the chain's policy (`-P`) or `-N` line,
+    /// then its rules; exit 1 when there is no such chain.
+    IptablesChain {
+        /// ip6tables.
+        ipv6: bool,
+        /// The chain.
+        chain: String,
+    },
+    /// `missing: NAME` for each package dpkg does not have installed (nothing when all are),
+    /// from the package facts the probe gathers (and caches) anyway.
+    Packages(Vec<String>),
+    /// `stat -c FORMAT PATH...` (each path on its line) from the stat facts, never reading a
+    /// file: FORMAT knows `%a` (octal mode), `%U`, `%G`, `%s` (size) and `%n` (the path).
+    /// A missing path prints stat's error and makes the exit status 1.
+    Stat {
+        /// The paths.
+        paths: Vec<String>,
+        /// The format.
+        format: String,
+    },
+    /// A swap file is in use (`/proc/swaps`): `ok`, or `FAIL: not active` and the active
+    /// areas. In a container, where the kernel refuses swap, it says so and passes (`ok`).
+    SwapFileActive(String),
+    /// `getent passwd USER | cut -d: -f7`: a user's login shell (nothing when no such user).
+    Shell(String),
+    /// `cat PATH`: a file's whole content, from its fetched content.
+    FileContent(String),
+    /// `id -nG USER | tr ' ' '\n'`: the groups a user is in (its primary group and every
+    /// group listing it), one per line, from /etc/passwd and /etc/group.
+    Groups(String),
+    /// The first line of `ufw status`: `Status: active` while ufw's chains are loaded in the
+    /// kernel (what ufw itself tests), else `Status: inactive`; no Python runs.
+    UfwStatus,
+    /// `grep -E '^(P1|P2...)' PATH`: the file's lines that start with one of the prefixes
+    /// (exit 1 when none does, 2 when the file is missing), from the file's fetched content.
+    FileLines {
+        /// The file.
+        path: String,
+        /// Literal line prefixes (`IPV6=`).
+        prefixes: Vec<String>,
+    },
+    /// `sshd -T`'s value of a keyword (see [`SshdRead`]), from the effective configuration the
+    /// probe gathers (and caches) for the sshd role anyway. A value that is not the wanted
+    /// one gets, as evidence, the lines of sshd's main file and drop-ins that set the keyword
+    /// (one shared `grep` per probe, [`SSHD_SOURCES_ID`]).
+    Sshd {
+        /// The keyword, lower case as `sshd -T` prints it.
+        key: String,
+        /// How its values are read.
+        read: SshdRead,
+    },
+}
+
+/// One path's line of [`FactQuery::Stat`].
+fn stat_line(format: &str, path: &str, state: &FileState) -> String {
+    let (mode, owner, group, size) = match state {
+        FileState::File {
+            mode,
+            owner,
+            group,
+            size,
+            ..
+        } => (*mode, owner.as_str(), group.as_str(), *size),
+        FileState::Dir { mode, owner, group } => (*mode, owner.as_str(), group.as_str(), 0),
+        FileState::Link { target } => (0o777, "?", "?", target.len() as u64),
+        _ => (0, "?", "?", 0),
+    };
+    let mut out = String::new();
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('a') => out.push_str(&format!("{mode:o}")),
+            Some('U') => out.push_str(owner),
+            Some('G') => out.push_str(group),
+            Some('s') => out.push_str(&size.to_string()),
+            Some('n') => out.push_str(path),
+            Some(o) => {
+                out.push('%');
+                out.push(o);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
+}
+
+/// The fact id under which a [`FactQuery::SharedLines`] command runs: one per command text.
+fn shared_id(command: &str) -> String {
+    format!("shared:{command}")
+}
+
+/// How [`FactQuery::Sshd`] reads a keyword's values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SshdRead {
+    /// Every `keyword value` line.
+    Line,
+    /// The values sorted, each once, on one line.
+    Set,
+    /// The values in order on one line.
+    List,
+}
+
+/// The fact id of the shared command that prints, for the evidence of failing sshd checks,
+/// every setting line of sshd's main file and drop-ins with its file and line number.
+pub const SSHD_SOURCES_ID: &str = "verify:sshd.sources";
+
+/// That command: one `grep` over the main file and the drop-ins.
+pub const SSHD_SOURCES: &str = "grep -HinE '^[[:space:]]*[a-z]' /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf 2>/dev/null; true";
+
+impl FactQuery {
+    /// Asks the probe for the fact.
+    pub fn request(&self, req: &mut FactRequest) {
+        match self {
+            FactQuery::UnitActive(u) => {
+                req.units.insert(u.clone());
+            }
+            FactQuery::Sysctl(k) => {
+                req.sysctls.insert(k.clone());
+            }
+            FactQuery::UnitsActive(units) => req.units.extend(units.iter().cloned()),
+            FactQuery::SharedLines { command, .. } => {
+                req.commands.insert(shared_id(command), command.clone());
+            }
+            FactQuery::FileContent(path) => {
+                req.files.insert(path.clone());
+            }
+            FactQuery::UnitEnabled(u) => {
+                req.units.insert(u.clone());
+            }
+            FactQuery::IptablesChain { ipv6, .. } => {
+                req.iptables.insert((*ipv6, "filter".into()));
+            }
+            FactQuery::Packages(names) => req.packages.extend(names.iter().cloned()),
+            FactQuery::Groups(_) | FactQuery::Shell(_) => req.accounts = true,
+            FactQuery::Stat { paths, .. } => req.stats.extend(paths.iter().cloned()),
+            FactQuery::SwapFileActive(_) => req.swaps = true,
+            FactQuery::UfwStatus => req.ufw_live = true,
+            FactQuery::FileLines { path, .. } => {
+                req.files.insert(path.clone());
+            }
+            FactQuery::Sshd { .. } => {
+                req.sshd_effective = true;
+                req.commands
+                    .insert(SSHD_SOURCES_ID.into(), SSHD_SOURCES.into());
+            }
+        }
+    }
+
+    /// The answer as the shell command would give it; `None` when the probe did not gather it.
+    pub fn answer(&self, facts: &Facts) -> Option<CommandResult> {
+        match self {
+            FactQuery::UnitActive(u) => facts.units.get(u).map(|s| CommandResult {
+                rc: if s.active_state == "active" { 0 } else { 3 },
+                output: if s.active_state.is_empty() {
+                    "inactive".into()
+                } else {
+                    s.active_state.clone()
+                },
+            }),
+            FactQuery::Sysctl(k) => facts.sysctls.get(k).map(|v| match v {
+                Some(v) => CommandResult {
+                    rc: 0,
+                    output: v.clone(),
+                },
+                None => CommandResult {
+                    rc: 255,
+                    output: format!(
+                        "sysctl: cannot stat /proc/sys/{}: No such file or directory",
+                        k.replace('.', "/")
+                    ),
+                },
+            }),
+            FactQuery::UnitsActive(units) => {
+                let mut rc = 0;
+                let mut lines = Vec::new();
+                for u in units {
+                    let s = facts.units.get(u)?;
+                    if s.active_state != "active" {
+                        rc = 3;
+                    }
+                    lines.push(if s.active_state.is_empty() {
+                        "inactive"
+                    } else {
+                        s.active_state.as_str()
+                    });
+                }
+                Some(CommandResult {
+                    rc,
+                    output: lines.join("\n"),
+                })
+            }
+            FactQuery::SharedLines { command, prefixes } => {
+                let r = facts.commands.get(&shared_id(command))?;
+                if r.rc != 0 {
+                    return Some(r.clone());
+                }
+                let lines: Vec<&str> = r
+                    .output
+                    .lines()
+                    .filter(|l| {
+                        prefixes.iter().any(|p| {
+                            l.get(..p.len())
+                                .is_some_and(|head| head.eq_ignore_ascii_case(p))
+                        })
+                    })
+                    .collect();
+                Some(CommandResult {
+                    rc: if lines.is_empty() { 1 } else { 0 },
+                    output: lines.join("\n"),
+                })
+            }
+            FactQuery::UfwStatus => facts.ufw_live.map(|live| CommandResult {
+                rc: 0,
+                output: if live {
+                    "Status: active"
+                } else {
+                    "Status: inactive"
+                }
+                .into(),
+            }),
+            FactQuery::UnitEnabled(u) => {
+                let s = facts.units.get(u)?;
+                if !s.exists() {
+                    return Some(CommandResult {
+                        rc: 1,
+                        output: format!(
+                            "Failed to get unit file state for {u}: No such file or directory"
+                        ),
+                    });
+                }
+                let on = s.unit_file_state.starts_with("enabled")
+                    || ["static", "alias", "indirect", "generated", "transient"]
+                        .contains(&s.unit_file_state.as_str());
+                Some(CommandResult {
+                    rc: if on { 0 } else { 1 },
+                    output: s.unit_file_state.clone(),
+                })
+            }
+            FactQuery::IptablesChain { ipv6, chain } => {
+                let (tool, key) = if *ipv6 {
+                    ("ip6tables", "v6/filter")
+                } else {
+                    ("iptables", "v4/filter")
+                };
+                let Some(dump) = facts.iptables.get(key)? else {
+                    return Some(CommandResult {
+                        rc: 127,
+                        output: format!("{tool}: not found"),
+                    });
+                };
+                let mut head = None;
+                let mut rules = Vec::new();
+                let rule = format!("-A {chain} ");
+                for l in dump.lines() {
+                    if let Some(rest) = l.strip_prefix(':') {
+                        let mut w = rest.split_whitespace();
+                        if w.next() == Some(chain.as_str()) {
+                            head = Some(match w.next() {
+                                Some(p) if p != "-" => format!("-P {chain} {p}"),
+                                _ => format!("-N {chain}"),
+                            });
+                        }
+                    } else if l.starts_with(&rule) {
+                        rules.push(l);
+                    }
+                }
+                Some(match head {
+                    None => CommandResult {
+                        rc: 1,
+                        output: format!("{tool}: No chain/target/match by that name."),
+                    },
+                    Some(h) => CommandResult {
+                        rc: 0,
+                        output: std::iter::once(h.as_str())
+                            .chain(rules)
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    },
+                })
+            }
+            FactQuery::Packages(names) => {
+                let mut missing = Vec::new();
+                for n in names {
+                    if !facts.packages.get(n)?.installed {
+                        missing.push(format!("missing: {n}"));
+                    }
+                }
+                Some(CommandResult {
+                    rc: 0,
+                    output: missing.join("\n"),
+                })
+            }
+            FactQuery::FileContent(path) => Some(match facts.files.get(path)? {
+                FileState::File {
+                    content: Some(c), ..
+                } => CommandResult {
+                    rc: 0,
+                    output: String::from_utf8_lossy(c).into_owned(),
+                },
+                FileState::File { content: None, .. } => return None,
+                FileState::Absent => CommandResult {
+                    rc: 1,
+                    output: format!("cat: {path}: No such file or directory"),
+                },
+                _ => CommandResult {
+                    rc: 1,
+                    output: format!("cat: {path}: not a regular file"),
+                },
+            }),
+            FactQuery::Stat { paths, format } => {
+                let mut rc = 0;
+                let mut lines = Vec::new();
+                for p in paths {
+                    match facts.files.get(p)? {
+                        FileState::Absent => {
+                            rc = 1;
+                            lines.push(format!(
+                                "stat: cannot statx '{p}': No such file or directory"
+                            ));
+                        }
+                        state => lines.push(stat_line(format, p, state)),
+                    }
+                }
+                Some(CommandResult {
+                    rc,
+                    output: lines.join("\n"),
+                })
+            }
+            FactQuery::SwapFileActive(path) => {
+                if facts.host.in_container() {
+                    return Some(CommandResult {
+                        rc: 0,
+                        output: format!(
+                            "in a container ({}): the kernel refuses swapon; the file and fstab are checked\nok",
+                            facts.host.virt
+                        ),
+                    });
+                }
+                let swaps = facts.swaps.as_ref()?;
+                let output = if swaps.iter().any(|a| &a.path == path) {
+                    "ok".to_owned()
+                } else {
+                    let mut o = String::from("FAIL: not active");
+                    for a in swaps {
+                        o.push_str(&format!("\n{} {} KiB", a.path, a.size_kib));
+                    }
+                    o
+                };
+                Some(CommandResult { rc: 0, output })
+            }
+            FactQuery::Shell(user) => Some(CommandResult {
+                rc: 0,
+                output: facts
+                    .accounts
+                    .as_ref()?
+                    .users
+                    .get(user)
+                    .map(|u| u.shell.clone())
+                    .unwrap_or_default(),
+            }),
+            FactQuery::Groups(user) => {
+                let a = facts.accounts.as_ref()?;
+                if !a.users.contains_key(user) {
+                    return Some(CommandResult {
+                        rc: 1,
+                        output: format!("id: '{user}': no such user"),
+                    });
+                }
+                Some(CommandResult {
+                    rc: 0,
+                    output: a.groups_of(user).into_iter().collect::<Vec<_>>().join("\n"),
+                })
+            }
+            FactQuery::FileLines { path, prefixes } => {
+                let state = facts.files.get(path)?;
+                let content = match state {
+                    FileState::File {
+                        content: Some(c), ..
+                    } => String::from_utf8_lossy(c).into_owned(),
+                    FileState::File { content: None, .. } => return None,
+                    FileState::Absent => {
+                        return Some(CommandResult {
+                            rc: 2,
+                            output: format!("grep: {path}: No such file or directory"),
+                        });
+                    }
+                    _ => {
+                        return Some(CommandResult {
+                            rc: 2,
+                            output: format!("grep: {path}: not a regular file"),
+                        });
+                    }
+                };
+                let lines: Vec<&str> = content
+                    .lines()
+                    .filter(|l| prefixes.iter().any(|p| l.starts_with(p.as_str())))
+                    .collect();
+                Some(CommandResult {
+                    rc: if lines.is_empty() { 1 } else { 0 },
+                    output: lines.join("\n"),
+                })
+            }
+            FactQuery::Sshd { key, read } => {
+                let e = facts.sshd.as_ref()?;
+                if !e.ok {
+                    let err = e.error.clone().unwrap_or_default();
+                    let tail: Vec<&str> = err.lines().rev().take(3).collect();
+                    return Some(CommandResult {
+                        rc: 1,
+                        output: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+                    });
+                }
+                let values = e.all(key);
+                let output = match read {
+                    SshdRead::Line => values
+                        .iter()
+                        .map(|v| format!("{key} {v}"))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    SshdRead::Set => {
+                        let mut v: Vec<&str> = values.iter().map(String::as_str).collect();
+                        v.sort_unstable();
+                        v.dedup();
+                        v.join(" ")
+                    }
+                    SshdRead::List => values.join(" "),
+                };
+                Some(CommandResult { rc: 0, output })
+            }
+        }
+    }
+
+    /// For a failing verdict: what else says why (the sshd lines that set the keyword).
+    pub(crate) fn explain(&self, facts: &Facts) -> Option<String> {
+        let FactQuery::Sshd { key, .. } = self else {
+            return None;
+        };
+        if !facts.sshd.as_ref().is_some_and(|e| e.ok) {
+            return None;
+        }
+        let sources = facts.commands.get(SSHD_SOURCES_ID)?;
+        let lines: Vec<String> = sources
+            .output
+            .lines()
+            .filter(|l| {
+                // FILE:LINE:  Keyword value
+                let mut parts = l.splitn(3, ':');
+                let (Some(_), Some(_), Some(text)) = (parts.next(), parts.next(), parts.next())
+                else {
+                    return false;
+                };
+                let word = text
+                    .trim_start()
+                    .split(|c: char| c.is_whitespace() || c == '=')
+                    .next()
+                    .unwrap_or("");
+                word.eq_ignore_ascii_case(key)
+            })
+            .map(|l| format!("set in {l}"))
+            .collect();
+        (!lines.is_empty()).then(|| lines.join("\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::{Check, Expect};
+
+    /// A check answered from a fact asks the probe for the fact, not for a command, and is
+    /// judged as its shell equivalent would be.
+    #[test]
+    fn fact_checks_ask_for_facts_and_answer_as_their_command() {
+        use crate::facts::UnitState;
+        let unit = Check::from_fact(
+            "x.service",
+            "x runs",
+            "systemctl is-active x.service",
+            FactQuery::UnitActive("x.service".into()),
+            Expect::Equals("active".into()),
+        );
+        let sysctl = Check::from_fact(
+            "sysctl.vm.swappiness",
+            "swappiness 10",
+            "sysctl -n vm.swappiness",
+            FactQuery::Sysctl("vm.swappiness".into()),
+            Expect::Equals("10".into()),
+        );
+        let mut req = FactRequest::new();
+        unit.request(&mut req);
+        sysctl.request(&mut req);
+        assert!(req.commands.is_empty());
+        assert!(req.units.contains("x.service") && req.sysctls.contains("vm.swappiness"));
+        let mut facts = Facts::default();
+        assert_eq!(unit.judge_facts(&facts).evidence, "not run");
+        let state = |s: &str| UnitState {
+            load_state: "loaded".into(),
+            active_state: s.into(),
+            ..Default::default()
+        };
+        facts.units.insert("x.service".into(), state("active"));
+        facts
+            .sysctls
+            .insert("vm.swappiness".into(), Some("10".into()));
+        assert!(unit.judge_facts(&facts).pass && sysctl.judge_facts(&facts).pass);
+        facts.units.insert("x.service".into(), state("failed"));
+        facts
+            .sysctls
+            .insert("vm.swappiness".into(), Some("60".into()));
+        let (u, s) = (unit.judge_facts(&facts), sysctl.judge_facts(&facts));
+        assert!(!u.pass && u.evidence == "exit 3: failed", "{u:?}");
+        assert!(!s.pass && s.evidence == "60", "{s:?}");
+        facts.sysctls.insert("vm.swappiness".into(), None);
+        assert!(
+            sysctl
+                .judge_facts(&facts)
+                .evidence
+                .starts_with("exit 255: sysctl: cannot stat")
+        );
+        // A command check still asks for its command.
+        let cmd = Check::success("c", "c", "true");
+        cmd.request(&mut req);
+        assert_eq!(
+            req.commands.get("verify:c").map(String::as_str),
+            Some("true")
+        );
+    }
+
+    /// A file's content and a user's groups are answered as `cat` and `id -nG` print them,
+    /// with their failures.
+    #[test]
+    fn file_and_group_facts_answer_as_cat_and_id() {
+        use crate::facts::{Accounts, GroupEntry, UserEntry};
+        let file = Check::from_fact(
+            "f",
+            "f",
+            "cat /etc/x.json",
+            FactQuery::FileContent("/etc/x.json".into()),
+            Expect::Equals("{\"a\": 1}".into()),
+        );
+        let groups = Check::from_fact(
+            "g",
+            "g",
+            "id -nG u | tr ' ' '\\n'",
+            FactQuery::Groups("u".into()),
+            Expect::Line("docker".into()),
+        );
+        let mut req = FactRequest::new();
+        file.request(&mut req);
+        groups.request(&mut req);
+        assert!(req.commands.is_empty() && req.accounts && req.files.contains("/etc/x.json"));
+        let mut f = Facts::default();
+        f.files.insert(
+            "/etc/x.json".into(),
+            crate::testing::text_file("{\"a\": 1}\n", 0o644, "root"),
+        );
+        let user = |gid| UserEntry {
+            uid: 1000,
+            gid,
+            home: "/home/u".into(),
+            shell: "/bin/bash".into(),
+        };
+        let group = |gid, members: &[&str]| GroupEntry {
+            gid,
+            members: members.iter().map(|m| (*m).to_owned()).collect(),
+        };
+        let mut a = Accounts::default();
+        a.users.insert("u".into(), user(1000));
+        a.groups.insert("u".into(), group(1000, &[]));
+        a.groups.insert("docker".into(), group(999, &["x", "u"]));
+        f.accounts = Some(a.clone());
+        assert!(file.judge_facts(&f).pass);
+        let v = groups.judge_facts(&f);
+        assert!(v.pass && v.evidence == "docker\nu", "{v:?}");
+        // drift: out of the group, the file edited, then gone, the user gone
+        a.groups.insert("docker".into(), group(999, &["x"]));
+        f.accounts = Some(a.clone());
+        assert_eq!(groups.judge_facts(&f).evidence, "u");
+        f.files.insert(
+            "/etc/x.json".into(),
+            crate::testing::text_file("{}", 0o644, "root"),
+        );
+        assert!(!file.judge_facts(&f).pass);
+        f.files.insert("/etc/x.json".into(), FileState::Absent);
+        assert_eq!(
+            file.judge_facts(&f).evidence,
+            "exit 1: cat: /etc/x.json: No such file or directory"
+        );
+        a.users.clear();
+        f.accounts = Some(a);
+        assert_eq!(
+            groups.judge_facts(&f).evidence,
+            "exit 1: id: 'u': no such user"
+        );
+    }
+
+    /// A unit's enablement, a chain of the filter table and the packages are answered as
+    /// `systemctl is-enabled`, `iptables -S CHAIN` and the package check print them.
+    #[test]
+    fn unit_chain_and_package_facts_answer_as_their_commands() {
+        use crate::facts::{PackageState, UnitState};
+        let enabled = Check::from_fact(
+            "u",
+            "u",
+            "systemctl is-enabled x.service",
+            FactQuery::UnitEnabled("x.service".into()),
+            Expect::Equals("enabled".into()),
+        );
+        let jump = Check::from_fact(
+            "j",
+            "j",
+            "iptables -w -S FORWARD",
+            FactQuery::IptablesChain {
+                ipv6: false,
+                chain: "FORWARD".into(),
+            },
+            Expect::Line("-A FORWARD -j DOCKER-USER".into()),
+        );
+        let user = Check::from_fact(
+            "d",
+            "d",
+            "iptables -w -S DOCKER-USER",
+            FactQuery::IptablesChain {
+                ipv6: false,
+                chain: "DOCKER-USER".into(),
+            },
+            Expect::Success,
+        );
+        let pkgs = Check::from_fact(
+            "p",
+            "p",
+            "packages.sh curl ufw",
+            FactQuery::Packages(vec!["curl".into(), "ufw".into()]),
+            Expect::Lacks(vec!["missing:".into()]),
+        );
+        let mut req = FactRequest::new();
+        for c in [&enabled, &jump, &pkgs] {
+            c.request(&mut req);
+        }
+        assert!(req.commands.is_empty());
+        assert!(
+            req.units.contains("x.service") && req.iptables.contains(&(false, "filter".into()))
+        );
+        assert!(req.packages.contains("curl") && req.packages.contains("ufw"));
+        let mut f = Facts::default();
+        let unit = |file: &str| UnitState {
+            load_state: "loaded".into(),
+            unit_file_state: file.into(),
+            ..Default::default()
+        };
+        f.units.insert("x.service".into(), unit("enabled"));
+        f.iptables.insert(
+            "v4/filter".into(),
+            Some("*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [3:180]\n:DOCKER-USER - [0:0]\n-A FORWARD -j DOCKER-USER\n-A FORWARD -j DOCKER-FORWARD\n-A DOCKER-USER -i eth0 -j DROP\nCOMMIT".into()),
+        );
+        let installed = PackageState {
+            installed: true,
+            ..PackageState::absent()
+        };
+        f.packages.insert("curl".into(), installed.clone());
+        f.packages.insert("ufw".into(), installed);
+        for c in [&enabled, &jump, &user, &pkgs] {
+            assert!(c.judge_facts(&f).pass, "{:?}", c.judge_facts(&f));
+        }
+        assert_eq!(
+            jump.judge_facts(&f).evidence,
+            "-P FORWARD DROP\n-A FORWARD -j DOCKER-USER\n-A FORWARD -j DOCKER-FORWARD"
+        );
+        assert_eq!(
+            user.judge_facts(&f).evidence,
+            "-N DOCKER-USER\n-A DOCKER-USER -i eth0 -j DROP"
+        );
+        // drift: disabled, the jump and the chain gone, a package removed
+        f.units.insert("x.service".into(), unit("disabled"));
+        f.iptables.insert(
+            "v4/filter".into(),
+            Some("*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT".into()),
+        );
+        f.packages.insert("ufw".into(), PackageState::absent());
+        assert_eq!(enabled.judge_facts(&f).evidence, "exit 1: disabled");
+        assert_eq!(jump.judge_facts(&f).evidence, "-P FORWARD ACCEPT");
+        assert!(!jump.judge_facts(&f).pass);
+        assert_eq!(
+            user.judge_facts(&f).evidence,
+            "exit 1: iptables: No chain/target/match by that name."
+        );
+        let v = pkgs.judge_facts(&f);
+        assert!(!v.pass && v.evidence == "missing: ufw", "{v:?}");
+        f.units.insert("x.service".into(), UnitState::default());
+        assert!(enabled.judge_facts(&f).evidence.contains("No such file"));
+    }
+
+    /// Stat lines, a swap file's use and a login shell are answered as `stat -c`, the swap
+    /// control and `getent passwd | cut` print them, from facts that never read a file.
+    #[test]
+    fn stat_swap_and_shell_facts_answer_as_their_commands() {
+        use crate::facts::{Accounts, SwapArea, UserEntry};
+        let stat = Check::from_fact(
+            "s",
+            "s",
+            "stat -c '%a %U %n' /home/a/.ssh /home/a/.ssh/authorized_keys",
+            FactQuery::Stat {
+                paths: vec!["/home/a/.ssh".into(), "/home/a/.ssh/authorized_keys".into()],
+                format: "%a %U %n".into(),
+            },
+            Expect::Equals("700 a /home/a/.ssh\n600 a /home/a/.ssh/authorized_keys".into()),
+        );
+        let swap = Check::from_fact(
+            "w",
+            "w",
+            "swap_file_active.sh /swapfile",
+            FactQuery::SwapFileActive("/swapfile".into()),
+            Expect::Line("ok".into()),
+        );
+        let shell = Check::from_fact(
+            "h",
+            "h",
+            "getent passwd a | cut -d: -f7",
+            FactQuery::Shell("a".into()),
+            Expect::Equals("/bin/bash".into()),
+        );
+        let mut req = FactRequest::new();
+        for c in [&stat, &swap, &shell] {
+            c.request(&mut req);
+        }
+        assert!(req.commands.is_empty() && req.files.is_empty());
+        assert!(req.stats.contains("/home/a/.ssh") && req.swaps && req.accounts);
+        let mut f = Facts::default();
+        f.host.virt = "none".into();
+        f.files.insert(
+            "/home/a/.ssh".into(),
+            FileState::Dir {
+                mode: 0o700,
+                owner: "a".into(),
+                group: "a".into(),
+            },
+        );
+        f.files.insert(
+            "/home/a/.ssh/authorized_keys".into(),
+            FileState::File {
+                mode: 0o600,
+                owner: "a".into(),
+                group: "a".into(),
+                size: 80,
+                content: None,
+                sha256: String::new(),
+            },
+        );
+        f.swaps = Some(vec![SwapArea {
+            path: "/swapfile".into(),
+            size_kib: 65536,
+        }]);
+        let mut a = Accounts::default();
+        a.users.insert(
+            "a".into(),
+            UserEntry {
+                uid: 1000,
+                gid: 1000,
+                home: "/home/a".into(),
+                shell: "/bin/bash".into(),
+            },
+        );
+        f.accounts = Some(a);
+        for c in [&stat, &swap, &shell] {
+            assert!(c.judge_facts(&f).pass, "{:?}", c.judge_facts(&f));
+        }
+        // drift: ~/.ssh a symlink, the key file gone, swap off, the user gone
+        f.files.insert(
+            "/home/a/.ssh".into(),
+            FileState::Link {
+                target: "/etc/cron.hourly".into(),
+            },
+        );
+        f.files
+            .insert("/home/a/.ssh/authorized_keys".into(), FileState::Absent);
+        f.swaps = Some(vec![]);
+        f.accounts = Some(Accounts::default());
+        let v = stat.judge_facts(&f);
+        assert!(!v.pass, "{v:?}");
+        assert_eq!(
+            v.evidence,
+            "exit 1: 777 ? /home/a/.ssh\nstat: cannot statx '/home/a/.ssh/authorized_keys': No such file or directory"
+        );
+        assert_eq!(swap.judge_facts(&f).evidence, "FAIL: not active");
+        assert!(!shell.judge_facts(&f).pass);
+        // in a container the kernel refuses swap: said, and passed
+        f.host.virt = "systemd-nspawn".into();
+        let v = swap.judge_facts(&f);
+        assert!(
+            v.pass && v.evidence.starts_with("in a container (systemd-nspawn)"),
+            "{v:?}"
+        );
+    }
+}

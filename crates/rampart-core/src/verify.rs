@@ -145,6 +145,43 @@ impl Check {
         }
     }
 
+    /// A check that `unit` runs (`systemctl is-active UNIT` prints `active`), judged from the
+    /// unit facts the probe gathers.
+    pub fn unit_active(id: &str, title: &str, unit: &str) -> Self {
+        Check::from_fact(
+            id,
+            title,
+            &format!("systemctl is-active {}", crate::shell::quote(unit)),
+            FactQuery::UnitActive(unit.into()),
+            Expect::Equals("active".into()),
+        )
+    }
+
+    /// A check of a file's lines that start with `prefixes`, judged from the file's fetched
+    /// content ([`FactQuery::FileLines`]); its shell equivalent is a `grep`.
+    pub fn file_lines(
+        id: &str,
+        title: &str,
+        path: &str,
+        prefixes: &[&str],
+        expect: Expect,
+    ) -> Self {
+        Check::from_fact(
+            id,
+            title,
+            &format!(
+                "grep -E '^({})' {}",
+                prefixes.join("|"),
+                crate::shell::quote(path)
+            ),
+            FactQuery::FileLines {
+                path: path.into(),
+                prefixes: prefixes.iter().map(|p| (*p).to_owned()).collect(),
+            },
+            expect,
+        )
+    }
+
     /// Asks the probe for what this check needs: its fact, or its command's run.
     pub fn request(&self, req: &mut FactRequest) {
         match &self.fact {
@@ -182,29 +219,27 @@ impl Check {
             return self.verdict(false, "not run".into());
         };
         let out = r.output.trim();
-        let evidence = evidence(out, r.rc);
+        let mut evidence = evidence(out, r.rc);
+        let has_line = |l: &str| out.lines().any(|x| x.trim() == l.trim());
         let pass = r.rc == 0
             && match &self.expect {
                 Expect::Success => true,
                 Expect::Contains(s) => out.contains(s.as_str()),
                 Expect::Lacks(list) => list.iter().all(|s| !out.contains(s.as_str())),
                 Expect::Equals(s) => out == s.trim(),
-                Expect::Line(l) => out.lines().any(|x| x.trim() == l.trim()),
-                Expect::Lines(want) => want
-                    .iter()
-                    .all(|l| out.lines().any(|x| x.trim() == l.trim())),
+                Expect::Line(l) => has_line(l),
+                Expect::Lines(want) => {
+                    // each missing line is named in the evidence
+                    let missing: Vec<&String> = want.iter().filter(|l| !has_line(l)).collect();
+                    for l in &missing {
+                        evidence.push_str(&format!("\nmissing: {l}"));
+                    }
+                    missing.is_empty()
+                }
                 Expect::ContainsNoCase(s) => {
                     out.to_ascii_lowercase().contains(&s.to_ascii_lowercase())
                 }
             };
-        let mut evidence = evidence;
-        if let (false, 0, Expect::Lines(want)) = (pass, r.rc, &self.expect) {
-            for l in want {
-                if !out.lines().any(|x| x.trim() == l.trim()) {
-                    evidence.push_str(&format!("\nmissing: {l}"));
-                }
-            }
-        }
         self.verdict(pass, evidence)
     }
 

@@ -739,12 +739,10 @@ impl Configured for Config {
     fn checks(&self) -> Vec<Check> {
         let d = &self.daemon;
         let mut out = vec![
-            Check::from_fact(
+            Check::unit_active(
                 "docker.service",
                 "the Docker daemon is running",
-                "systemctl is-active docker.service",
-                FactQuery::UnitActive("docker.service".into()),
-                Expect::Equals("active".into()),
+                "docker.service",
             ),
             Check::from_fact(
                 "docker.daemon-json",

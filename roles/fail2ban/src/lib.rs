@@ -23,7 +23,7 @@ use rampart_core::role::{
 };
 use rampart_core::shell::Script;
 use rampart_core::types::{Cidr, Port};
-use rampart_core::verify::{Check, Expect, FactQuery};
+use rampart_core::verify::{Check, Expect};
 use serde::{Deserialize, Serialize};
 
 mod duration;
@@ -317,12 +317,10 @@ impl Configured for Config {
     }
 
     fn checks(&self) -> Vec<Check> {
-        let mut out = vec![Check::from_fact(
+        let mut out = vec![Check::unit_active(
             "fail2ban.service",
             "fail2ban is running",
-            "systemctl is-active fail2ban.service",
-            FactQuery::UnitActive("fail2ban.service".into()),
-            Expect::Equals("active".into()),
+            "fail2ban.service",
         )];
         if !self.sshd.enabled {
             return out;

@@ -962,14 +962,11 @@ impl Configured for Config {
             },
             // redis.conf's `aclfile` lines, from the content the probe fetches for this
             // role's own line resource: no command.
-            Check::from_fact(
+            Check::file_lines(
                 "redis-acl.aclfile-configured",
                 "redis.conf loads the managed ACL file",
-                &check_command("grep '^aclfile' \"$2\"\n", &[&self.redis_conf]),
-                FactQuery::FileLines {
-                    path: self.redis_conf.clone(),
-                    prefixes: vec!["aclfile".into()],
-                },
+                &self.redis_conf,
+                &["aclfile"],
                 Expect::Line(format!("aclfile {}", self.acl_file)),
             ),
         ]

@@ -2,7 +2,7 @@
 //! site gives this role (ids shared with the role's own checks, which replace them where the
 //! site assigns the role).
 
-use rampart_core::verify::{Check, Expect, SshdRead};
+use rampart_core::verify::{Check, SshdRead};
 
 use crate::effective_check;
 
@@ -14,14 +14,14 @@ pub fn builtin() -> Vec<Check> {
             "root cannot log in over SSH (PermitRootLogin no)",
             "permitrootlogin",
             SshdRead::Line,
-            Expect::Line("permitrootlogin no".into()),
+            "permitrootlogin no",
         ),
         effective_check(
             "sshd.passwordauthentication",
             "SSH logins need a key, never a password (PasswordAuthentication no)",
             "passwordauthentication",
             SshdRead::Line,
-            Expect::Line("passwordauthentication no".into()),
+            "passwordauthentication no",
         ),
     ]
 }

@@ -277,7 +277,7 @@ impl Configured for Config {
                     &format!("{} ({} {})", s.title, s.key, s.value),
                     k,
                     SshdRead::Line,
-                    Expect::Line(format!("{k} {v}")),
+                    &format!("{k} {v}"),
                 ))
             })
             .collect();
@@ -294,7 +294,7 @@ impl Configured for Config {
                 ),
                 "allowusers",
                 SshdRead::Set,
-                Expect::Line(want),
+                &want,
             ));
         }
         let ports =
@@ -307,7 +307,7 @@ impl Configured for Config {
             ),
             "port",
             SshdRead::List,
-            Expect::Line(ports.clone()),
+            &ports,
         ));
         for p in ports
             .split_whitespace()
@@ -329,36 +329,34 @@ impl Configured for Config {
     }
 }
 
-/// A check command (`checks/effective.sh`): `sshd -T`'s value of a keyword, read as `read`
-/// says (`line`: the line "keyword value"; `set`: the values sorted and unique on one line;
-/// `list`: the values in order on one line), and when it is not `want`, every line of
-/// sshd_config and its drop-ins that sets the keyword, so the evidence names the file that
-/// overrides (or adds to) rampart's drop-in.
-/// A check of `sshd -T`'s value of a keyword, judged on the controller from the effective
-/// configuration the probe gathers for this role's resources anyway (no command per check);
-/// `checks/effective.sh` is its shell equivalent, shown in reports.
+/// A check that `sshd -T`'s value of a keyword, read as `read` says (`line`: the line
+/// "keyword value"; `set`: the values sorted and unique on one line; `list`: the values in
+/// order on one line), is the line `want`; when it is not, the evidence names every line of
+/// sshd_config and its drop-ins that sets the keyword (the file that overrides, or adds to,
+/// rampart's drop-in). Judged on the controller from the effective configuration the probe
+/// gathers for this role's resources anyway (no command per check); `checks/effective.sh` is
+/// its shell equivalent, shown in reports.
 pub(crate) fn effective_check(
     id: &str,
     title: &str,
     lkey: &str,
     read: SshdRead,
-    expect: Expect,
+    want: &str,
 ) -> Check {
-    let (mode, want) = match (&read, &expect) {
-        (SshdRead::Line, Expect::Line(w)) => ("line", w.clone()),
-        (SshdRead::Set, Expect::Line(w)) => ("set", w.clone()),
-        (_, Expect::Line(w)) => ("list", w.clone()),
-        _ => ("line", String::new()),
+    let mode = match read {
+        SshdRead::Line => "line",
+        SshdRead::Set => "set",
+        SshdRead::List => "list",
     };
     Check::from_fact(
         id,
         title,
-        &check_command(EFFECTIVE_SH, &[lkey, mode, &want, MAIN, DROPIN_DIR]),
+        &check_command(EFFECTIVE_SH, &[lkey, mode, want, MAIN, DROPIN_DIR]),
         FactQuery::Sshd {
             key: lkey.into(),
             read,
         },
-        expect,
+        Expect::Line(want.into()),
     )
 }
 

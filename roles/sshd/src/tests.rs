@@ -611,12 +611,8 @@ mod check_scripts {
         (k.judge(Some(&r)).pass, text, out.status)
     }
 
-    const T: &str = "port 22\nport 2222\npermitrootlogin without-password\npasswordauthentication no\nallowusers root\nallowusers lab\nallowusers fleetclaw\nallowusers lab\n";
-
-    #[test]
-    fn effective_values_pass_and_a_wrong_one_names_the_file() {
-        let Some(sh) = Sh::new() else { return };
-        let checks = lab_config().checks();
+    /// sshd_config including the drop-ins, and rampart's drop-in turning passwords off.
+    fn write_main_and_dropin(sh: &Sh) {
         sh.write(
             "etc/ssh/sshd_config",
             "Include /etc/ssh/sshd_config.d/*.conf\n",
@@ -625,6 +621,15 @@ mod check_scripts {
             "etc/ssh/sshd_config.d/00-rampart.conf",
             "PasswordAuthentication no\n",
         );
+    }
+
+    const T: &str = "port 22\nport 2222\npermitrootlogin without-password\npasswordauthentication no\nallowusers root\nallowusers lab\nallowusers fleetclaw\nallowusers lab\n";
+
+    #[test]
+    fn effective_values_pass_and_a_wrong_one_names_the_file() {
+        let Some(sh) = Sh::new() else { return };
+        let checks = lab_config().checks();
+        write_main_and_dropin(&sh);
         sh.stub_output("sshd", 0, T);
         let (pass, out, _) = run(&sh, &checks, "sshd.passwordauthentication");
         assert!(pass && out == "passwordauthentication no\n", "{out}");
@@ -675,14 +680,7 @@ mod check_scripts {
         use rampart_core::verify::{SSHD_SOURCES, SSHD_SOURCES_ID};
         let Some(sh) = Sh::new() else { return };
         let checks = lab_config().checks();
-        sh.write(
-            "etc/ssh/sshd_config",
-            "Include /etc/ssh/sshd_config.d/*.conf\n",
-        );
-        sh.write(
-            "etc/ssh/sshd_config.d/00-rampart.conf",
-            "PasswordAuthentication no\n",
-        );
+        write_main_and_dropin(&sh);
         sh.write(
             "etc/ssh/sshd_config.d/0-early.conf",
             "# x\nPasswordAuthentication yes\n",

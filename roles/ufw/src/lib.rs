@@ -44,21 +44,6 @@ const UFW_CONF: &str = "/etc/ufw/ufw.conf";
 /// The shell command that answers as [`FactQuery::UfwStatus`] does (ufw's own test).
 const UFW_STATUS_EQUIVALENT: &str = "if iptables -w -S ufw-user-input >/dev/null 2>&1; then echo 'Status: active'; else echo 'Status: inactive'; fi";
 
-/// A check of a file's lines that start with `prefixes`, judged from the file's fetched
-/// content; its shell equivalent is a `grep`.
-fn file_lines_check(id: &str, title: &str, path: &str, prefixes: &[&str], expect: Expect) -> Check {
-    Check::from_fact(
-        id,
-        title,
-        &format!("grep -E '^({})' {path}", prefixes.join("|")),
-        FactQuery::FileLines {
-            path: path.into(),
-            prefixes: prefixes.iter().map(|p| (*p).to_owned()).collect(),
-        },
-        expect,
-    )
-}
-
 /// A transport protocol for a rule.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -628,7 +613,7 @@ impl Configured for Config {
                 FactQuery::UfwStatus,
                 Expect::Contains("Status: active".into()),
             ));
-            out.push(file_lines_check(
+            out.push(Check::file_lines(
                 "ufw.default-policy",
                 &format!(
                     "ufw's default policy is {} incoming, {} outgoing",
@@ -650,7 +635,7 @@ impl Configured for Config {
             ));
             // `ufw status` shows "disabled (routed)" while the kernel does not forward, so the
             // routed policy is read from its file.
-            out.push(file_lines_check(
+            out.push(Check::file_lines(
                 "ufw.routed-policy",
                 &format!(
                     "ufw's default policy for routed traffic is {}",
@@ -663,7 +648,7 @@ impl Configured for Config {
                     policy_iptables(self.default_routed)
                 )),
             ));
-            out.push(file_lines_check(
+            out.push(Check::file_lines(
                 "ufw.logging",
                 &format!("ufw logs at level {}", self.logging.word()),
                 UFW_CONF,
@@ -671,7 +656,7 @@ impl Configured for Config {
                 Expect::Equals(format!("LOGLEVEL={}", self.logging.word())),
             ));
         }
-        out.push(file_lines_check(
+        out.push(Check::file_lines(
             "ufw.ipv6",
             if self.ipv6 {
                 "ufw filters IPv6 too"

@@ -281,12 +281,10 @@ impl Configured for Config {
     }
 
     fn checks(&self) -> Vec<Check> {
-        let mut out = vec![Check::from_fact(
+        let mut out = vec![Check::unit_active(
             "unattended-upgrades.service",
             "unattended-upgrades is running",
-            "systemctl is-active unattended-upgrades.service",
-            FactQuery::UnitActive("unattended-upgrades.service".into()),
-            Expect::Equals("active".into()),
+            "unattended-upgrades.service",
         )];
         if self.manage_timers {
             out.push(Check::from_fact(

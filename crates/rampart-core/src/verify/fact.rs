@@ -120,6 +120,59 @@ fn stat_line(format: &str, path: &str, state: &FileState) -> String {
     out
 }
 
+/// `systemctl is-active UNIT...`: each unit's ActiveState on a line, exit 3 unless every one
+/// is active; `None` when the probe did not gather one of them.
+fn units_active(facts: &Facts, units: &[String]) -> Option<CommandResult> {
+    let mut rc = 0;
+    let mut lines = Vec::new();
+    for u in units {
+        let s = facts.units.get(u)?;
+        if s.active_state != "active" {
+            rc = 3;
+        }
+        lines.push(if s.active_state.is_empty() {
+            "inactive"
+        } else {
+            s.active_state.as_str()
+        });
+    }
+    Some(CommandResult {
+        rc,
+        output: lines.join("\n"),
+    })
+}
+
+/// A file's fetched content as text, or `tool`'s failure (exit `rc`) when it is missing or not
+/// a regular file; `None` when the probe did not fetch it.
+fn fetched_text(
+    facts: &Facts,
+    path: &str,
+    tool: &str,
+    rc: i32,
+) -> Option<Result<String, CommandResult>> {
+    let why = match facts.files.get(path)? {
+        FileState::File {
+            content: Some(c), ..
+        } => return Some(Ok(String::from_utf8_lossy(c).into_owned())),
+        FileState::File { content: None, .. } => return None,
+        FileState::Absent => "No such file or directory",
+        _ => "not a regular file",
+    };
+    Some(Err(CommandResult {
+        rc,
+        output: format!("{tool}: {path}: {why}"),
+    }))
+}
+
+/// The lines of `text` that `keep` selects, as `grep` prints them: exit 1 when none is.
+fn grep(text: &str, keep: impl Fn(&str) -> bool) -> CommandResult {
+    let lines: Vec<&str> = text.lines().filter(|l| keep(l)).collect();
+    CommandResult {
+        rc: if lines.is_empty() { 1 } else { 0 },
+        output: lines.join("\n"),
+    }
+}
+
 /// The fact id under which a [`FactQuery::SharedLines`] command runs: one per command text.
 fn shared_id(command: &str) -> String {
     format!("shared:{command}")
@@ -148,7 +201,7 @@ impl FactQuery {
     /// Asks the probe for the fact.
     pub fn request(&self, req: &mut FactRequest) {
         match self {
-            FactQuery::UnitActive(u) => {
+            FactQuery::UnitActive(u) | FactQuery::UnitEnabled(u) => {
                 req.units.insert(u.clone());
             }
             FactQuery::Sysctl(k) => {
@@ -158,11 +211,8 @@ impl FactQuery {
             FactQuery::SharedLines { command, .. } => {
                 req.commands.insert(shared_id(command), command.clone());
             }
-            FactQuery::FileContent(path) => {
+            FactQuery::FileContent(path) | FactQuery::FileLines { path, .. } => {
                 req.files.insert(path.clone());
-            }
-            FactQuery::UnitEnabled(u) => {
-                req.units.insert(u.clone());
             }
             FactQuery::IptablesChain { ipv6, .. } => {
                 req.iptables.insert((*ipv6, "filter".into()));
@@ -172,9 +222,6 @@ impl FactQuery {
             FactQuery::Stat { paths, .. } => req.stats.extend(paths.iter().cloned()),
             FactQuery::SwapFileActive(_) => req.swaps = true,
             FactQuery::UfwStatus => req.ufw_live = true,
-            FactQuery::FileLines { path, .. } => {
-                req.files.insert(path.clone());
-            }
             FactQuery::Sshd { .. } => {
                 req.sshd_effective = true;
                 req.commands
@@ -186,14 +233,7 @@ impl FactQuery {
     /// The answer as the shell command would give it; `None` when the probe did not gather it.
     pub fn answer(&self, facts: &Facts) -> Option<CommandResult> {
         match self {
-            FactQuery::UnitActive(u) => facts.units.get(u).map(|s| CommandResult {
-                rc: if s.active_state == "active" { 0 } else { 3 },
-                output: if s.active_state.is_empty() {
-                    "inactive".into()
-                } else {
-                    s.active_state.clone()
-                },
-            }),
+            FactQuery::UnitActive(u) => units_active(facts, std::slice::from_ref(u)),
             FactQuery::Sysctl(k) => facts.sysctls.get(k).map(|v| match v {
                 Some(v) => CommandResult {
                     rc: 0,
@@ -207,44 +247,18 @@ impl FactQuery {
                     ),
                 },
             }),
-            FactQuery::UnitsActive(units) => {
-                let mut rc = 0;
-                let mut lines = Vec::new();
-                for u in units {
-                    let s = facts.units.get(u)?;
-                    if s.active_state != "active" {
-                        rc = 3;
-                    }
-                    lines.push(if s.active_state.is_empty() {
-                        "inactive"
-                    } else {
-                        s.active_state.as_str()
-                    });
-                }
-                Some(CommandResult {
-                    rc,
-                    output: lines.join("\n"),
-                })
-            }
+            FactQuery::UnitsActive(units) => units_active(facts, units),
             FactQuery::SharedLines { command, prefixes } => {
                 let r = facts.commands.get(&shared_id(command))?;
                 if r.rc != 0 {
                     return Some(r.clone());
                 }
-                let lines: Vec<&str> = r
-                    .output
-                    .lines()
-                    .filter(|l| {
-                        prefixes.iter().any(|p| {
-                            l.get(..p.len())
-                                .is_some_and(|head| head.eq_ignore_ascii_case(p))
-                        })
+                Some(grep(&r.output, |l| {
+                    prefixes.iter().any(|p| {
+                        l.get(..p.len())
+                            .is_some_and(|head| head.eq_ignore_ascii_case(p))
                     })
-                    .collect();
-                Some(CommandResult {
-                    rc: if lines.is_empty() { 1 } else { 0 },
-                    output: lines.join("\n"),
-                })
+                }))
             }
             FactQuery::UfwStatus => facts.ufw_live.map(|live| CommandResult {
                 rc: 0,
@@ -327,22 +341,9 @@ impl FactQuery {
                     output: missing.join("\n"),
                 })
             }
-            FactQuery::FileContent(path) => Some(match facts.files.get(path)? {
-                FileState::File {
-                    content: Some(c), ..
-                } => CommandResult {
-                    rc: 0,
-                    output: String::from_utf8_lossy(c).into_owned(),
-                },
-                FileState::File { content: None, .. } => return None,
-                FileState::Absent => CommandResult {
-                    rc: 1,
-                    output: format!("cat: {path}: No such file or directory"),
-                },
-                _ => CommandResult {
-                    rc: 1,
-                    output: format!("cat: {path}: not a regular file"),
-                },
+            FactQuery::FileContent(path) => Some(match fetched_text(facts, path, "cat", 1)? {
+                Ok(output) => CommandResult { rc: 0, output },
+                Err(failed) => failed,
             }),
             FactQuery::Stat { paths, format } => {
                 let mut rc = 0;
@@ -409,32 +410,11 @@ impl FactQuery {
                 })
             }
             FactQuery::FileLines { path, prefixes } => {
-                let state = facts.files.get(path)?;
-                let content = match state {
-                    FileState::File {
-                        content: Some(c), ..
-                    } => String::from_utf8_lossy(c).into_owned(),
-                    FileState::File { content: None, .. } => return None,
-                    FileState::Absent => {
-                        return Some(CommandResult {
-                            rc: 2,
-                            output: format!("grep: {path}: No such file or directory"),
-                        });
-                    }
-                    _ => {
-                        return Some(CommandResult {
-                            rc: 2,
-                            output: format!("grep: {path}: not a regular file"),
-                        });
-                    }
-                };
-                let lines: Vec<&str> = content
-                    .lines()
-                    .filter(|l| prefixes.iter().any(|p| l.starts_with(p.as_str())))
-                    .collect();
-                Some(CommandResult {
-                    rc: if lines.is_empty() { 1 } else { 0 },
-                    output: lines.join("\n"),
+                Some(match fetched_text(facts, path, "grep", 2)? {
+                    Ok(text) => grep(&text, |l| {
+                        prefixes.iter().any(|p| l.starts_with(p.as_str()))
+                    }),
+                    Err(failed) => failed,
                 })
             }
             FactQuery::Sshd { key, read } => {

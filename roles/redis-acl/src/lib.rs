@@ -63,6 +63,9 @@ const LIVE_USERS: &str = include_str!("scripts/live_users.sh");
 const LOAD_SCRIPT: &str = include_str!("scripts/load.sh");
 /// Validation of a new ACL file with a throwaway redis-server.
 const VALIDATE: &str = include_str!("scripts/validate.sh");
+/// The four live controls in one session, each answer on its tagged lines (the audit's and
+/// verify's fact for those checks).
+const CONTROLS: &str = include_str!("scripts/controls.sh");
 /// No clear-text passwords in the ACL file (a check).
 const NO_CLEAR_PASSWORDS: &str = include_str!("scripts/no_clear_passwords.sh");
 
@@ -511,6 +514,11 @@ fn dryrun_check(cfg: &Config, probes: &[(String, bool)]) -> String {
     check_command(&[SESSION, DRYRUN].concat(), &args)
 }
 
+/// A check's command whose every output line is tagged as the shared session tags it.
+fn tagged(command: String, tag: &'static str) -> String {
+    ["{\n", &command, "\n} | sed 's/^/", tag, ": /'\n"].concat()
+}
+
 /// What the awk judges of DRYRUN probes get: the commands, `+`/`-` per probe (must be
 /// allowed / denied), and the probes' labels joined by `|`.
 fn dryrun_parts(probes: &[(String, bool)]) -> (Vec<String>, String, String) {
@@ -735,6 +743,22 @@ impl Config {
         check_command(&[SESSION, LIVE_USERS].concat(), &args)
     }
 
+    /// The four live controls' one session (`scripts/controls.sh`): PING unauthenticated,
+    /// then as the maintenance user the isolation and monitor DRYRUN probes and `ACL USERS`.
+    fn live_controls(&self) -> String {
+        let iso = self.isolation_probes();
+        let niso = iso.len().to_string();
+        let probes: Vec<(String, bool)> = iso.into_iter().chain(self.monitor_probes()).collect();
+        let (commands, want, labels) = dryrun_parts(&probes);
+        let session = self.session_args();
+        let mut args: Vec<&str> = session.iter().map(String::as_str).collect();
+        args.push(&want);
+        args.push(&labels);
+        args.push(&niso);
+        args.extend(commands.iter().map(String::as_str));
+        check_command(CONTROLS, &args)
+    }
+
     /// One redis-cli session (and one awk) that proves the live ACL is the file's: the
     /// isolation DRYRUN probes, then `ACL USERS` against the configured names as a set. It runs
     /// in every fact probe, so it costs two processes, not the seven of the separate checks.
@@ -911,38 +935,54 @@ impl Configured for Config {
 
     fn checks(&self) -> Vec<Check> {
         let port = self.port.to_string();
+        // The four live controls read their lines of one session (`scripts/controls.sh`):
+        // one redis-cli and one awk per probe instead of four sessions. Each check's own
+        // command is the shell equivalent of its lines.
+        let shared = self.live_controls();
+        let live = |id: &str, title: &str, command: String, tag: &str, expect: Expect| {
+            Check::from_fact(
+                id,
+                title,
+                &command,
+                FactQuery::SharedLines {
+                    command: shared.clone(),
+                    prefixes: vec![format!("{tag}: ")],
+                },
+                expect,
+            )
+        };
         vec![
-            Check {
-                fact: None,
-                id: "redis-acl.default-user-off".into(),
-                title: "Redis refuses unauthenticated clients (the default user is off)".into(),
-                command: check_command(
-                    "redis-cli -h \"$2\" -p \"$3\" PING 2>&1\n",
+            live(
+                "redis-acl.default-user-off",
+                "Redis refuses unauthenticated clients (the default user is off)",
+                check_command(
+                    "redis-cli -h \"$2\" -p \"$3\" PING 2>&1 | sed 's/^/ping: /'\n",
                     &[&self.host, &port],
                 ),
-                expect: Expect::Contains("NOAUTH".into()),
-            },
-            Check {
-                fact: None,
-                id: "redis-acl.asset-isolation".into(),
-                title: "each asset reaches only its own keys and channels (e.g. NOPERM on another asset's inbox), and cannot flush or reconfigure Redis".into(),
-                command: dryrun_check(self, &self.isolation_probes()),
-                expect: Expect::Equals("ok".into()),
-            },
-            Check {
-                fact: None,
-                id: "redis-acl.monitor-read-only".into(),
-                title: "the monitoring user can read health and statistics only".into(),
-                command: dryrun_check(self, &self.monitor_probes()),
-                expect: Expect::Equals("ok".into()),
-            },
-            Check {
-                fact: None,
-                id: "redis-acl.live-users".into(),
-                title: "the running Redis has exactly the configured users".into(),
-                command: self.live_users(),
-                expect: Expect::Equals(self.expected_users()),
-            },
+                "ping",
+                Expect::Contains("NOAUTH".into()),
+            ),
+            live(
+                "redis-acl.asset-isolation",
+                "each asset reaches only its own keys and channels (e.g. NOPERM on another asset's inbox), and cannot flush or reconfigure Redis",
+                tagged(dryrun_check(self, &self.isolation_probes()), "isolation"),
+                "isolation",
+                Expect::Equals("isolation: ok".into()),
+            ),
+            live(
+                "redis-acl.monitor-read-only",
+                "the monitoring user can read health and statistics only",
+                tagged(dryrun_check(self, &self.monitor_probes()), "monitor"),
+                "monitor",
+                Expect::Equals("monitor: ok".into()),
+            ),
+            live(
+                "redis-acl.live-users",
+                "the running Redis has exactly the configured users",
+                tagged(self.live_users(), "users"),
+                "users",
+                Expect::Equals(format!("users: {}", self.expected_users())),
+            ),
             Check::from_fact(
                 "redis-acl.acl-file-mode",
                 &format!("the ACL file is readable by {} only", self.acl_owner),

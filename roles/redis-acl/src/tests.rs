@@ -12,6 +12,7 @@ use rampart_core::template::Templates;
 use rampart_core::testing::{
     applies, assert_converges, fresh_lab_facts, plan_checked, text_file, try_plan,
 };
+use rampart_core::verify::Check;
 use serde_json::json;
 
 use super::*;
@@ -754,7 +755,7 @@ fn dryrun_judge_reads_redis_replies() {
     };
     let denied = "This user has no permissions to run the 'get' command";
     let good = format!("OK\nOK\nOK\n{denied}\n{denied}\n{denied}\n{denied}\n");
-    assert_eq!(run(&good), "ok");
+    assert_eq!(run(&good), "monitor: ok");
     assert_eq!(
         sh.read("stdin").as_deref(),
         Some(
@@ -764,19 +765,19 @@ fn dryrun_judge_reads_redis_replies() {
     let leaky = format!("OK\nOK\nOK\nOK\n{denied}\n{denied}\n{denied}\n");
     assert_eq!(
         run(&leaky),
-        "allowed but must be denied: monitor GET fleet:inbox:ex_001"
+        "monitor: allowed but must be denied: monitor GET fleet:inbox:ex_001"
     );
     assert_eq!(
         run("WRONGPASS invalid username-password pair or user is disabled.\n\n"),
-        "cannot authenticate as rampart: WRONGPASS invalid username-password pair or user is disabled."
+        "monitor: cannot authenticate as rampart: WRONGPASS invalid username-password pair or user is disabled."
     );
-    assert_eq!(run("OK\nOK\n"), "got 1 replies for 6 probes");
+    assert_eq!(run("OK\nOK\n"), "monitor: got 1 replies for 6 probes");
     assert_eq!(
         run("OK\nERR unknown subcommand 'dryrun'\n\nOK\nNO\nNO\nNO\nNO\n"),
-        "denied but must be allowed: monitor PING (ERR unknown subcommand 'dryrun')"
+        "monitor: denied but must be allowed: monitor PING (ERR unknown subcommand 'dryrun')"
     );
     std::fs::remove_file(&auth).expect("rm auth");
-    assert_eq!(run(&good), format!("cannot read {auth}"));
+    assert_eq!(run(&good), format!("monitor: cannot read {auth}"));
 }
 
 /// The live-ACL guard and the live-users check under dash: a user the file does not have, one
@@ -809,7 +810,103 @@ fn live_acl_guard_and_live_users_under_dash() {
         .expect("live-users");
     fake_redis(&sh, "", "OK\nrampart\nadmin\ndefault\n");
     let out = sh.run(&live.command, &[""]);
-    assert_eq!(out.stdout_str(), "admin default rampart");
+    assert_eq!(out.stdout_str(), "users: admin default rampart");
+}
+
+/// The audit's one session for the four live controls, under dash: PING before AUTH, the
+/// isolation and monitor probes, ACL USERS; each control judged from its tagged lines of the
+/// one output as the audit judges it, passing and failing.
+#[test]
+fn live_controls_share_one_session() {
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    let auth = sh.write("auth", "maint-PW\n");
+    let c = configure(json!({"assets": ["ex_001"], "maintenance_auth_file": auth}));
+    let checks: Vec<Check> = c.checks().into_iter().take(4).collect();
+    let mut req = FactRequest::new();
+    for k in &checks {
+        k.request(&mut req);
+    }
+    assert_eq!(
+        req.commands.len(),
+        1,
+        "one shared command: {:?}",
+        req.commands
+    );
+    let (id, shared) = req.commands.iter().next().expect("the shared command");
+    assert_eq!(shared.matches("redis-cli").count(), 1, "{shared}");
+    let judge = |replies: &str| -> Vec<(bool, String)> {
+        fake_redis(&sh, "", replies);
+        let out = sh.run(shared, &["10.213.1.1 50000 10.213.1.2 22"]);
+        let mut f = Facts::default();
+        f.commands.insert(
+            id.clone(),
+            CommandResult {
+                rc: 0,
+                output: out.stdout_str().trim_end().to_owned(),
+            },
+        );
+        checks
+            .iter()
+            .map(|k| {
+                let v = k.judge_facts(&f);
+                (v.pass, v.evidence)
+            })
+            .collect()
+    };
+    let no = "NOPERM";
+    // ex_001: GET own (+), GET other (-), SUBSCRIBE own (+), PUBLISH other (-), FLUSHALL (-),
+    // CONFIG (-); monitor: PING (+), INFO (+), GET (-), SET (-), CONFIG (-), FLUSHALL (-)
+    let iso = format!("OK\n{no}\nOK\n{no}\n{no}\n{no}\n");
+    let mon = format!("OK\nOK\n{no}\n{no}\n{no}\n{no}\n");
+    let users = "rampart\nadmin\ncoordinator\ndefault\nex_001\nmonitor\n";
+    let good = format!("NOAUTH Authentication required.\nOK\n{iso}{mon}{users}");
+    let all = judge(&good);
+    assert!(all.iter().all(|(pass, _)| *pass), "{all:?}");
+    let stdin = sh.read("stdin").expect("stdin");
+    assert!(
+        stdin.starts_with("PING\nAUTH rampart maint-PW\nACL DRYRUN ex_001 GET ")
+            && stdin.ends_with("ACL DRYRUN monitor FLUSHALL\nACL USERS\n"),
+        "{stdin}"
+    );
+    // The default user on, an asset reaching another's inbox, an extra user: those fail.
+    let bad = format!("PONG\nOK\nOK\nOK\nOK\n{no}\n{no}\n{no}\n{mon}{users}intruder\n");
+    let v = judge(&bad);
+    assert_eq!(
+        v.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+        [false, false, true, false],
+        "{v:?}"
+    );
+    assert!(
+        v[1].1
+            .contains("allowed but must be denied: ex_001 GET fleet:inbox:ex_001-rampart-probe"),
+        "{v:?}"
+    );
+    assert!(v[3].1.contains("intruder"), "{v:?}");
+    // AUTH refused: every authenticated control says so; the probes cut short are counted.
+    let v = judge("NOAUTH Authentication required.\nWRONGPASS invalid username-password pair\n");
+    assert!(v[0].0, "{v:?}");
+    for (pass, ev) in &v[1..] {
+        assert!(
+            !pass && ev.contains("cannot authenticate as rampart: WRONGPASS"),
+            "{v:?}"
+        );
+    }
+    let v = judge(&format!("NOAUTH x\nOK\n{iso}OK\n"));
+    assert!(v[2].1.contains("got 1 replies for 6 probes"), "{v:?}");
+    assert!(v[3].1.contains("no reply to ACL USERS"), "{v:?}");
+    // No password file: PING is still asked; the others name the file.
+    std::fs::remove_file(&auth).expect("rm auth");
+    let v = judge("NOAUTH Authentication required.\n");
+    assert!(v[0].0, "{v:?}");
+    assert_eq!(sh.read("stdin").as_deref(), Some("PING\n"));
+    for (pass, ev) in &v[1..] {
+        assert!(
+            !pass && ev.contains(&format!("cannot read {auth}")),
+            "{v:?}"
+        );
+    }
 }
 
 #[test]

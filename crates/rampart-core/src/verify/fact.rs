@@ -174,8 +174,15 @@ fn grep(text: &str, keep: impl Fn(&str) -> bool) -> CommandResult {
 }
 
 /// The fact id under which a [`FactQuery::SharedLines`] command runs: one per command text.
+/// The id is the section's marker line in the probe's output, so a command of more than one
+/// line (a script with its arguments) goes by its hash.
 fn shared_id(command: &str) -> String {
-    format!("shared:{command}")
+    if command.contains(['\n', '\r']) {
+        let h = crate::facts::sha256_hex(command.as_bytes());
+        format!("shared:sha256:{}", &h[..16])
+    } else {
+        format!("shared:{command}")
+    }
 }
 
 /// How [`FactQuery::Sshd`] reads a keyword's values.
@@ -541,6 +548,73 @@ mod tests {
             req.commands.get("verify:c").map(String::as_str),
             Some("true")
         );
+    }
+
+    /// A shared command that is a script (more than one line) goes by a one-line id: the id
+    /// is the section's marker line in the probe's output. Its checks read their own lines.
+    #[test]
+    fn a_shared_script_has_a_one_line_id() {
+        let script = "set -- 'a'\necho 'one: 1'\necho 'two: 2'\n";
+        let check = |tag: &str, want: &str| {
+            Check::from_fact(
+                tag,
+                tag,
+                "true",
+                FactQuery::SharedLines {
+                    command: script.into(),
+                    prefixes: vec![format!("{tag}: ")],
+                },
+                Expect::Equals(want.into()),
+            )
+        };
+        let (one, two) = (check("one", "one: 1"), check("two", "two: 3"));
+        let mut req = FactRequest::new();
+        one.request(&mut req);
+        two.request(&mut req);
+        assert_eq!(req.commands.len(), 1, "{:?}", req.commands);
+        let (id, cmd) = req.commands.iter().next().expect("one command");
+        assert!(
+            !id.contains('\n') && id.starts_with("shared:sha256:"),
+            "{id}"
+        );
+        assert_eq!(cmd, script);
+        let script_id = req.probe_script("n0nce");
+        assert!(
+            script_id.contains(&format!("@@n0nce cmd {id}")),
+            "{script_id}"
+        );
+        let mut facts = Facts::default();
+        facts.commands.insert(
+            id.clone(),
+            CommandResult {
+                rc: 0,
+                output: "one: 1\ntwo: 2".into(),
+            },
+        );
+        assert!(one.judge_facts(&facts).pass);
+        let v = two.judge_facts(&facts);
+        assert!(!v.pass && v.evidence == "two: 2", "{v:?}");
+        // A one-line command keeps its text as its id.
+        let mut req = FactRequest::new();
+        check_one_line().request(&mut req);
+        assert!(
+            req.commands.contains_key("shared:apt-config dump"),
+            "{:?}",
+            req.commands
+        );
+    }
+
+    fn check_one_line() -> Check {
+        Check::from_fact(
+            "apt",
+            "apt",
+            "apt-config dump",
+            FactQuery::SharedLines {
+                command: "apt-config dump".into(),
+                prefixes: vec!["APT::".into()],
+            },
+            Expect::Equals("APT::X".into()),
+        )
     }
 
     /// A file's content and a user's groups are answered as `cat` and `id -nG` print them,

@@ -505,18 +505,19 @@ fn key_probe(user: &str, pattern: &str, asset: &str) -> String {
 /// One session of DRYRUN probes judged by awk (`scripts/dryrun.sh`): `+` must be `OK`, `-`
 /// must not be. Prints `ok` or each probe that went the wrong way.
 fn dryrun_check(cfg: &Config, probes: &[(String, bool)]) -> String {
-    let (commands, want, labels) = dryrun_parts(probes);
-    let session = cfg.session_args();
-    let mut args: Vec<&str> = session.iter().map(String::as_str).collect();
-    args.push(&want);
-    args.push(&labels);
-    args.extend(commands.iter().map(String::as_str));
-    check_command(&[SESSION, DRYRUN].concat(), &args)
+    check_command(
+        &[SESSION, DRYRUN].concat(),
+        &strs(&cfg.probe_args(probes, None)),
+    )
 }
 
 /// A check's command whose every output line is tagged as the shared session tags it.
-fn tagged(command: String, tag: &'static str) -> String {
-    ["{\n", &command, "\n} | sed 's/^/", tag, ": /'\n"].concat()
+fn tagged(command: &str, tag: &str) -> String {
+    ["{\n", command, "\n} | sed 's/^/", tag, ": /'\n"].concat()
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
 }
 
 /// What the awk judges of DRYRUN probes get: the commands, `+`/`-` per probe (must be
@@ -738,9 +739,7 @@ impl Config {
 
     /// The user names the running Redis has, sorted, on one line.
     fn live_users(&self) -> String {
-        let session = self.session_args();
-        let args: Vec<&str> = session.iter().map(String::as_str).collect();
-        check_command(&[SESSION, LIVE_USERS].concat(), &args)
+        check_command(&[SESSION, LIVE_USERS].concat(), &strs(&self.session_args()))
     }
 
     /// The four live controls' one session (`scripts/controls.sh`): PING unauthenticated,
@@ -749,29 +748,28 @@ impl Config {
         let iso = self.isolation_probes();
         let niso = iso.len().to_string();
         let probes: Vec<(String, bool)> = iso.into_iter().chain(self.monitor_probes()).collect();
-        let (commands, want, labels) = dryrun_parts(&probes);
-        let session = self.session_args();
-        let mut args: Vec<&str> = session.iter().map(String::as_str).collect();
-        args.push(&want);
-        args.push(&labels);
-        args.push(&niso);
-        args.extend(commands.iter().map(String::as_str));
-        check_command(CONTROLS, &args)
+        check_command(CONTROLS, &strs(&self.probe_args(&probes, Some(&niso))))
+    }
+
+    /// The arguments of the scripts that run DRYRUN probes in one session: the session's
+    /// values, `+`/`-` per probe, the probes' labels joined by `|`, the script's own value
+    /// (`extra`), then the probes.
+    fn probe_args(&self, probes: &[(String, bool)], extra: Option<&str>) -> Vec<String> {
+        let (commands, want, labels) = dryrun_parts(probes);
+        let mut args: Vec<String> = self.session_args().into();
+        args.extend([want, labels]);
+        args.extend(extra.map(str::to_owned));
+        args.extend(commands);
+        args
     }
 
     /// One redis-cli session (and one awk) that proves the live ACL is the file's: the
     /// isolation DRYRUN probes, then `ACL USERS` against the configured names as a set. It runs
     /// in every fact probe, so it costs two processes, not the seven of the separate checks.
     fn live_acl_check(&self) -> String {
-        let (commands, want, labels) = dryrun_parts(&self.isolation_probes());
-        let session = self.session_args();
         let users = self.expected_users();
-        let mut args: Vec<&str> = session.iter().map(String::as_str).collect();
-        args.push(&want);
-        args.push(&labels);
-        args.push(&users);
-        args.extend(commands.iter().map(String::as_str));
-        script_with_args(&[SESSION, LIVE_ACL].concat(), &args)
+        let args = self.probe_args(&self.isolation_probes(), Some(&users));
+        script_with_args(&[SESSION, LIVE_ACL].concat(), &strs(&args))
     }
 
     /// The configured user names, sorted as `sort` does under `LC_ALL=C`.
@@ -943,7 +941,7 @@ impl Configured for Config {
             Check::from_fact(
                 id,
                 title,
-                &command,
+                &tagged(&command, tag),
                 FactQuery::SharedLines {
                     command: shared.clone(),
                     prefixes: vec![format!("{tag}: ")],
@@ -956,7 +954,7 @@ impl Configured for Config {
                 "redis-acl.default-user-off",
                 "Redis refuses unauthenticated clients (the default user is off)",
                 check_command(
-                    "redis-cli -h \"$2\" -p \"$3\" PING 2>&1 | sed 's/^/ping: /'\n",
+                    "redis-cli -h \"$2\" -p \"$3\" PING 2>&1\n",
                     &[&self.host, &port],
                 ),
                 "ping",
@@ -965,21 +963,21 @@ impl Configured for Config {
             live(
                 "redis-acl.asset-isolation",
                 "each asset reaches only its own keys and channels (e.g. NOPERM on another asset's inbox), and cannot flush or reconfigure Redis",
-                tagged(dryrun_check(self, &self.isolation_probes()), "isolation"),
+                dryrun_check(self, &self.isolation_probes()),
                 "isolation",
                 Expect::Equals("isolation: ok".into()),
             ),
             live(
                 "redis-acl.monitor-read-only",
                 "the monitoring user can read health and statistics only",
-                tagged(dryrun_check(self, &self.monitor_probes()), "monitor"),
+                dryrun_check(self, &self.monitor_probes()),
                 "monitor",
                 Expect::Equals("monitor: ok".into()),
             ),
             live(
                 "redis-acl.live-users",
                 "the running Redis has exactly the configured users",
-                tagged(self.live_users(), "users"),
+                self.live_users(),
                 "users",
                 Expect::Equals(format!("users: {}", self.expected_users())),
             ),

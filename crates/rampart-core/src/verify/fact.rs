@@ -596,15 +596,6 @@ mod tests {
         assert!(!v.pass && v.evidence == "two: 2", "{v:?}");
         // A one-line command keeps its text as its id.
         let mut req = FactRequest::new();
-        check_one_line().request(&mut req);
-        assert!(
-            req.commands.contains_key("shared:apt-config dump"),
-            "{:?}",
-            req.commands
-        );
-    }
-
-    fn check_one_line() -> Check {
         Check::from_fact(
             "apt",
             "apt",
@@ -615,6 +606,12 @@ mod tests {
             },
             Expect::Equals("APT::X".into()),
         )
+        .request(&mut req);
+        assert!(
+            req.commands.contains_key("shared:apt-config dump"),
+            "{:?}",
+            req.commands
+        );
     }
 
     /// A file's content and a user's groups are answered as `cat` and `id -nG` print them,

@@ -234,9 +234,14 @@ mod tests {
             "{calls}"
         );
 
-        // The change lands, then the link is cut: the timer runs the restore.
+        // The change lands, then the link is cut: the timer runs the restore. sshd is not
+        // socket-activated here.
         sh.write("etc/ssh/sshd_config.d/00-rampart.conf", "Port 2222\n");
         sh.write("etc/ufw/user.rules", "new\n");
+        sh.stub_body(
+            "systemctl",
+            "case \"$*\" in *is-active*ssh.socket*) exit 3 ;; esac",
+        );
         sh.clear_calls();
         let out = sh.run("dash \"$1/restore.sh\"", &[&snap]);
         assert!(out.ok(), "{out:?}");
@@ -259,6 +264,61 @@ mod tests {
         sh.clear_calls();
         let out = sh.run("dash \"$1/restore.sh\"", &[&snap]);
         assert!(out.ok() && sh.calls().is_empty(), "{out:?}");
+    }
+
+    /// Ubuntu 24.04's socket-activated sshd is brought back the way the sshd handler does it
+    /// (never a SIGHUP, which makes that sshd exit without a socket), whether the socket was
+    /// active when the change was armed or is active now.
+    #[test]
+    fn a_restore_brings_a_socket_activated_sshd_back_on_its_socket() {
+        let Some(sh) = host() else { return };
+        let conf = sh.write("etc/ssh/sshd_config.d/00-rampart.conf", "Port 22\n");
+        assert!(arm(&sh, "s", std::slice::from_ref(&conf)).ok());
+        sh.write("rb/s/sshd", "");
+        let socket_path = [
+            "systemctl stop ssh.service",
+            "systemctl restart ssh.socket",
+            "systemctl start ssh.service",
+        ];
+        // Armed on a socket-activated sshd; at the restore the socket is down (say the change's
+        // handler failed half-way): still the socket path, and nothing else after it once sshd
+        // is active.
+        sh.write("rb/s/ssh.socket", "");
+        sh.stub_body(
+            "systemctl",
+            "case \"$*\" in *is-active*ssh.socket*) exit 3 ;; esac",
+        );
+        sh.clear_calls();
+        let out = sh.run("dash \"$1/restore.sh\"", &[&sh.path("rb/s")]);
+        assert!(out.ok(), "{out:?}");
+        let calls: Vec<String> = sh
+            .calls()
+            .into_iter()
+            .filter(|c| c.starts_with("systemctl") && !c.contains("is-active"))
+            .collect();
+        assert_eq!(calls[1..], socket_path, "{calls:?}");
+        assert!(!calls.iter().any(|c| c.contains("reload ssh")), "{calls:?}");
+    }
+
+    /// Whatever the reload did, the restore ends with sshd running: a reload that "worked" but
+    /// left no sshd (the race a SIGHUP of a socket-activated sshd has) is followed by a restart.
+    #[test]
+    fn a_restore_that_leaves_no_sshd_restarts_it() {
+        let Some(sh) = host() else { return };
+        let conf = sh.write("etc/ssh/sshd_config.d/00-rampart.conf", "Port 22\n");
+        assert!(arm(&sh, "d", std::slice::from_ref(&conf)).ok());
+        sh.write("rb/d/sshd", "");
+        sh.stub_body("systemctl", "case \"$*\" in *is-active*) exit 3 ;; esac");
+        sh.clear_calls();
+        let out = sh.run("dash \"$1/restore.sh\"", &[&sh.path("rb/d")]);
+        assert!(out.ok(), "{out:?}");
+        let calls = sh.calls();
+        let reload = calls.iter().position(|c| c == "systemctl reload ssh");
+        let restart = calls.iter().position(|c| c == "systemctl restart ssh");
+        assert!(
+            matches!((reload, restart), (Some(a), Some(b)) if a < b),
+            "{calls:?}"
+        );
     }
 
     #[test]

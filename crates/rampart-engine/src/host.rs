@@ -1067,35 +1067,46 @@ async fn confirm<C: Connect>(
     tracing::warn!(host = %st.job.name, "change not confirmed ({failure}); waiting {wait:?} for the host to roll back");
     tokio::time::sleep(wait).await;
     let mut restored = None;
+    // What the last try saw, for the error when no try sees the rollback.
+    let mut last = String::new();
     for _ in 0..10 {
-        if let Ok(fresh) = connector.open(&st.job.target, st.job.become_root).await {
-            if let Ok(out) = fresh
-                .run_script(
-                    Step::RollbackStatus {
-                        id,
-                        marker: &marker,
-                    },
-                    rollback::status_script(id, &marker),
-                    "",
-                    Some(Duration::from_secs(30)),
-                )
-                .await
-            {
-                let text = String::from_utf8_lossy(&out.stdout).into_owned();
-                let (c, r) = fresh.counters();
-                st.rep.connections += c;
-                st.rep.round_trips += r;
-                fresh.close().await;
-                if let Some(line) = text
-                    .lines()
-                    .find(|l| l.starts_with(&format!("@@{marker} rolled-back")))
+        match connector.open(&st.job.target, st.job.become_root).await {
+            Ok(fresh) => {
+                match fresh
+                    .run_script(
+                        Step::RollbackStatus {
+                            id,
+                            marker: &marker,
+                        },
+                        rollback::status_script(id, &marker),
+                        "",
+                        Some(Duration::from_secs(30)),
+                    )
+                    .await
                 {
-                    restored = Some(line.rsplit(' ').next().unwrap_or_default().to_owned());
-                    break;
+                    Ok(out) => {
+                        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                        let (c, r) = fresh.counters();
+                        st.rep.connections += c;
+                        st.rep.round_trips += r;
+                        fresh.close().await;
+                        if let Some(line) = text
+                            .lines()
+                            .find(|l| l.starts_with(&format!("@@{marker} rolled-back")))
+                        {
+                            restored = Some(line.rsplit(' ').next().unwrap_or_default().to_owned());
+                            break;
+                        }
+                        last = "a fresh login worked but the rollback had not run".into();
+                    }
+                    Err(e) => {
+                        fresh.close().await;
+                        last =
+                            format!("a fresh login worked but asking for the rollback failed: {e}");
+                    }
                 }
-            } else {
-                fresh.close().await;
             }
+            Err(e) => last = format!("the last fresh login failed: {e}"),
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
@@ -1105,7 +1116,7 @@ async fn confirm<C: Connect>(
             "rolled back: {failure}. The host restored its previous configuration at {at}; a fresh login works again"
         ),
         None => format!(
-            "{failure}; the rollback did not report back in time: the host may be unreachable until it restores itself"
+            "{failure}; the rollback did not report back in time ({last}): the host may be unreachable until it restores itself"
         ),
     }))
 }

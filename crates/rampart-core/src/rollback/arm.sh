@@ -22,7 +22,11 @@ done
 sed 's|^/||' "$d/present" | tar -cpf "$d/files.tar" -C / --no-recursion -T -
 if command -v iptables-save >/dev/null; then iptables-save > "$d/iptables.v4" 2>/dev/null || true; ip6tables-save > "$d/iptables.v6" 2>/dev/null || true; fi
 if [ "$flag_ufw" = ufw ]; then touch "$d/ufw"; fi
-if [ "$flag_sshd" = sshd ]; then touch "$d/sshd"; fi
+if [ "$flag_sshd" = sshd ]; then
+  touch "$d/sshd"
+  # sshd was socket-activated before the change: the restore brings it back that way
+  if systemctl is-active --quiet ssh.socket 2>/dev/null; then touch "$d/ssh.socket"; fi
+fi
 if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null; then
   systemd-run --quiet --unit="$unit" --on-active="$delay" --timer-property=AccuracySec=1s /bin/sh "$d/restore.sh"
 else

@@ -27,8 +27,21 @@ fi
 systemctl daemon-reload 2>/dev/null
 if [ -e "$S/sshd" ]; then
   mkdir -p /run/sshd
-  if systemctl is-active --quiet ssh.socket 2>/dev/null; then systemctl restart ssh.socket; fi
-  systemctl reload ssh 2>/dev/null || systemctl reload sshd 2>/dev/null || systemctl restart ssh 2>/dev/null || systemctl restart sshd
+  if [ -e "$S/ssh.socket" ] || systemctl is-active --quiet ssh.socket 2>/dev/null; then
+    # Socket-activated sshd (Ubuntu 24.04), as the sshd handler does it (sshd/reload_socket.sh):
+    # systemd refuses to restart the socket while sshd runs, and a SIGHUP makes that sshd exit
+    # without a socket; whether `systemctl reload` reports that exit is a race, and losing it
+    # left nothing listening. So: the listener stopped (sessions survive), the socket restarted
+    # on the restored addresses, sshd started on it.
+    systemctl stop ssh.service
+    systemctl restart ssh.socket
+    systemctl start ssh.service
+  else
+    systemctl reload ssh 2>/dev/null || systemctl reload sshd 2>/dev/null || systemctl restart ssh 2>/dev/null || systemctl restart sshd
+  fi
+  # Whatever happened above, something must listen again.
+  systemctl is-active --quiet ssh.service 2>/dev/null || systemctl is-active --quiet sshd.service 2>/dev/null \
+    || systemctl is-active --quiet ssh.socket 2>/dev/null || systemctl restart ssh 2>/dev/null || systemctl restart sshd
 fi
 date -u +%Y-%m-%dT%H:%M:%SZ > "$S/rolled-back"
 logger -t rampart "rolled back an unconfirmed change (snapshot $S)" 2>/dev/null

@@ -27,6 +27,13 @@ use crate::target::Target;
 /// How long a cancelled channel may take to close before we stop waiting for it.
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
+/// stdin goes out in pieces of this size. russh encrypts what it is handed into one send
+/// buffer per connection that keeps its largest size: a fact probe (24 KiB with the CIS
+/// baseline) handed over whole left about 47 KiB of buffers behind per connection, 1.5 MiB
+/// at 32 hosts; pieces of 8 KiB keep them at about a third of that. The pieces share the
+/// one zeroed-on-drop buffer (no copy).
+const STDIN_PIECE: usize = 8 * 1024;
+
 /// The most one command may print, stdout and stderr together. A converged host's probe of
 /// the full FleetClaw site prints about 140 KiB; a host past this is broken or hostile (`yes`
 /// as its shell), and its channel is closed instead of filling the controller's memory.
@@ -530,15 +537,18 @@ async fn drive_channel(
     let writer = async {
         // The script may carry secrets (a credential file's content): its only buffer is
         // handed over without a copy and zeroed when russh has sent it.
-        if !stdin.is_empty()
-            && let Err(e) = tx
-                .data_bytes(bytes::Bytes::from_owner(ZeroOnDrop(stdin)))
-                .await
-        {
-            // The command may exit without reading all of stdin; that is its business.
-            tracing::debug!(error = %e, "stdin not fully sent");
-            return;
+        let all = bytes::Bytes::from_owner(ZeroOnDrop(stdin));
+        let mut at = 0;
+        while at < all.len() {
+            let end = (at + STDIN_PIECE).min(all.len());
+            if let Err(e) = tx.data_bytes(all.slice(at..end)).await {
+                // The command may exit without reading all of stdin; that is its business.
+                tracing::debug!(error = %e, "stdin not fully sent");
+                return;
+            }
+            at = end;
         }
+        drop(all);
         let _ = tx.eof().await;
     };
     tokio::pin!(writer);

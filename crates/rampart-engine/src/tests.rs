@@ -308,8 +308,9 @@ async fn a_host_that_dies_between_apply_and_confirm_fails_alone() {
     let err = error(&r, "dies");
     assert!(
         err.starts_with("a fresh SSH login failed")
-            && err.contains("the rollback did not report back in time"),
-        "{err}"
+            && err
+                .contains("the rollback did not report back in time (the last fresh login failed:"),
+        "the error says what the last try saw: {err}"
     );
     assert!(!host(&r, "dies").rolled_back, "nobody saw it roll back");
     // It was asked for the rollback's status again and again, never reached.

@@ -83,21 +83,6 @@ fn preflight_refuses_allow_users_without_the_connecting_user_and_changes_nothing
     );
 }
 
-/// On the Ubuntu-like host, sshd is back after a rollback the way it was: socket-activated,
-/// sshd running on the socket (a SIGHUP restore used to leave the socket failed, and at worst
-/// nothing listening). Other hosts: nothing to check.
-fn sshd_is_back_on_its_socket(lab: &Lab, h: &str) {
-    if util::os_of(h) == "Ubuntu 24.04" {
-        assert_eq!(
-            lab.exec(h, "systemctl is-active ssh.socket ssh.service")
-                .1
-                .trim(),
-            "active\nactive",
-            "{h}: the restore brings sshd back on its socket"
-        );
-    }
-}
-
 /// The dead-man switch on host `h`: a lockout the preflight was told to ignore is rolled back
 /// by the host itself, and a fresh login works again.
 fn dead_man_rolls_back_a_lockout(h: &str) {
@@ -145,7 +130,7 @@ fn dead_man_rolls_back_a_lockout(h: &str) {
         root_mode,
         "restoring must not touch parent directories"
     );
-    sshd_is_back_on_its_socket(&lab, h);
+    lab.sshd_back_on_its_socket(h);
     let (code, doc) = rampart_json(&["ping", "-i", i]);
     assert_eq!(code, 0, "a fresh login works after the rollback: {doc}");
 }
@@ -381,7 +366,7 @@ fn the_lockout_guards_hold_with_the_cis_baseline_on() {
             "{h}: the lockout is restored and no baseline drop-in was written"
         );
         assert!(!lab.sh(h, "sshd -T").contains("allowusers"), "{h}");
-        sshd_is_back_on_its_socket(&lab, h);
+        lab.sshd_back_on_its_socket(h);
     }
     let (code, doc) = rampart_json(&["ping", "-i", i]);
     assert_eq!(

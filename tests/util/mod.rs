@@ -158,6 +158,21 @@ impl Lab {
         }
     }
 
+    /// On the Ubuntu-like hosts, sshd is back after a rollback the way it was: socket-activated,
+    /// sshd running on the socket (a SIGHUP restore used to leave the socket failed, and at
+    /// worst nothing listening). Other hosts: nothing to check.
+    pub fn sshd_back_on_its_socket(&self, host: &str) {
+        if os_of(host) == "Ubuntu 24.04" {
+            assert_eq!(
+                self.exec(host, "systemctl is-active ssh.socket ssh.service")
+                    .1
+                    .trim(),
+                "active\nactive",
+                "{host}: the restore brings sshd back on its socket"
+            );
+        }
+    }
+
     /// A content hash of what `check` must never touch: /etc, /var/lib/ufw, iptables rules.
     pub fn state_hash(&self, host: &str) -> String {
         self.sh(

@@ -81,12 +81,17 @@ pub fn arm_script_in(
 /// it and reports the rollback. Each path is put back from inside its parent directory,
 /// entered without following a link a user other than root could have planted
 /// ([`SAFE_PATH_FNS`]); a path whose way is such a link is left alone and logged. `rm -f`
-/// and tar's extraction never follow a link at the last component.
+/// and tar's extraction never follow a link at the last component. A socket-activated sshd is
+/// brought back by the sshd handler's own steps (`sshd/socket_restart.sh`).
 pub fn restore_script(dir: &str) -> String {
     let mut s = String::from("#!/bin/sh\nS=");
     s.push_str(&quote(dir));
     s.push('\n');
     s.push_str(SAFE_PATH_FNS);
+    // A socket-activated sshd comes back the way the sshd handler moves it.
+    s.push_str("rampart_sshd_on_socket() {\n");
+    s.push_str(crate::sshd::SOCKET_RESTART_SH);
+    s.push_str("}\n");
     s.push_str(RESTORE_SH);
     s
 }
@@ -205,6 +210,9 @@ mod tests {
         Some(sh)
     }
 
+    /// A systemctl whose ssh.socket is not active (everything else succeeds).
+    const NO_SOCKET: &str = "case \"$*\" in *is-active*ssh.socket*) exit 3 ;; esac";
+
     fn arm(sh: &Sh, id: &str, paths: &[String]) -> rampart_shtest::Out {
         sh.run(&arm_script_in(&sh.path("rb"), id, paths, 30, "N"), &[])
     }
@@ -238,10 +246,7 @@ mod tests {
         // socket-activated here.
         sh.write("etc/ssh/sshd_config.d/00-rampart.conf", "Port 2222\n");
         sh.write("etc/ufw/user.rules", "new\n");
-        sh.stub_body(
-            "systemctl",
-            "case \"$*\" in *is-active*ssh.socket*) exit 3 ;; esac",
-        );
+        sh.stub_body("systemctl", NO_SOCKET);
         sh.clear_calls();
         let out = sh.run("dash \"$1/restore.sh\"", &[&snap]);
         assert!(out.ok(), "{out:?}");
@@ -284,10 +289,7 @@ mod tests {
         // handler failed half-way): still the socket path, and nothing else after it once sshd
         // is active.
         sh.write("rb/s/ssh.socket", "");
-        sh.stub_body(
-            "systemctl",
-            "case \"$*\" in *is-active*ssh.socket*) exit 3 ;; esac",
-        );
+        sh.stub_body("systemctl", NO_SOCKET);
         sh.clear_calls();
         let out = sh.run("dash \"$1/restore.sh\"", &[&sh.path("rb/s")]);
         assert!(out.ok(), "{out:?}");

@@ -4,8 +4,15 @@
 use crate::facts::Facts;
 use crate::shell::Script;
 
-/// A socket-activated sshd (Ubuntu 24.04's ssh.socket): regenerate and restart the socket.
-const RELOAD_SOCKET_SH: &str = include_str!("sshd/reload_socket.sh");
+/// A socket-activated sshd (Ubuntu 24.04's ssh.socket): regenerate and restart the socket
+/// (a daemon-reload, then [`SOCKET_RESTART_SH`]).
+const RELOAD_SOCKET_SH: &str = concat!(
+    include_str!("sshd/reload_socket.sh"),
+    include_str!("sshd/socket_restart.sh")
+);
+/// sshd stopped, ssh.socket restarted, sshd started on it; `$1` the service. The handler runs
+/// it after its daemon-reload, the dead-man switch's restore as a function of its own.
+pub(crate) const SOCKET_RESTART_SH: &str = include_str!("sshd/socket_restart.sh");
 /// A plain sshd: reload, then wait until it listens again.
 const RELOAD_SH: &str = include_str!("sshd/reload.sh");
 

@@ -1,8 +1,9 @@
 # shellcheck shell=sh
 # rampart dead-man switch: rampart could not confirm a change over a fresh connection in time.
 # Puts every snapshotted path back as it was, then makes the services read it again. Written
-# by arm.sh as SNAPSHOT/restore.sh after "#!/bin/sh", "S=SNAPSHOT" (quoted by shell::quote)
-# and the safe-path functions (shell::SAFE_PATH_FNS).
+# by arm.sh as SNAPSHOT/restore.sh after "#!/bin/sh", "S=SNAPSHOT" (quoted by shell::quote),
+# the safe-path functions (shell::SAFE_PATH_FNS) and rampart_sshd_on_socket
+# (sshd/socket_restart.sh).
 # shellcheck disable=SC2154 # S is set above this part
 mkdir "$S/claimed" 2>/dev/null || exit 0
 rampart_skip() {
@@ -28,14 +29,10 @@ systemctl daemon-reload 2>/dev/null
 if [ -e "$S/sshd" ]; then
   mkdir -p /run/sshd
   if [ -e "$S/ssh.socket" ] || systemctl is-active --quiet ssh.socket 2>/dev/null; then
-    # Socket-activated sshd (Ubuntu 24.04), as the sshd handler does it (sshd/reload_socket.sh):
-    # systemd refuses to restart the socket while sshd runs, and a SIGHUP makes that sshd exit
-    # without a socket; whether `systemctl reload` reports that exit is a race, and losing it
-    # left nothing listening. So: the listener stopped (sessions survive), the socket restarted
-    # on the restored addresses, sshd started on it.
-    systemctl stop ssh.service
-    systemctl restart ssh.socket
-    systemctl start ssh.service
+    # Socket-activated sshd (Ubuntu 24.04), by the sshd handler's own steps: a SIGHUP makes that
+    # sshd exit without a socket, and whether `systemctl reload` reports that exit is a race
+    # whose loss left nothing listening.
+    rampart_sshd_on_socket ssh.service
   else
     systemctl reload ssh 2>/dev/null || systemctl reload sshd 2>/dev/null || systemctl restart ssh 2>/dev/null || systemctl restart sshd
   fi

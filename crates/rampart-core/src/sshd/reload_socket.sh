@@ -7,8 +7,6 @@
 # listener first (KillMode=process: sessions, this one included, survive), then the socket on
 # its new addresses, then sshd on it, so the next login is served at once. A SIGHUP reload is no
 # use here: sshd re-executes without the socket and, on Debian 13's sshd, exits ("Cannot bind
-# any address").
+# any address"). The steps after the daemon-reload are socket_restart.sh, which follows this
+# file in the handler (sshd.rs) and which the dead-man switch's restore runs too.
 systemctl daemon-reload
-systemctl stop "$1"
-systemctl restart ssh.socket
-systemctl start "$1"

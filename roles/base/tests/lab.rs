@@ -3,8 +3,7 @@
 //! really logs in; a second apply changes nothing; check writes nothing; verify passes; drift is
 //! reported by check and repaired by apply. Host: h5 (as root) — tests/util/HOSTS.md.
 
-#[path = "../../../tests/util/mod.rs"]
-mod util;
+use crate::util;
 
 use util::{Lab, Site, changed, changed_ids, failed_checks, rampart_json, verified};
 

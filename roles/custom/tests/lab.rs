@@ -6,8 +6,7 @@
 //! fails its validation is never installed.
 //! Host: h9 (tests/util/HOSTS.md).
 
-#[path = "../../../tests/util/mod.rs"]
-mod util;
+use crate::util;
 
 use util::{Lab, Site, changed, changed_ids, failed_checks, host};
 

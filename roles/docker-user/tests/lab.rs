@@ -8,8 +8,7 @@
 //! check and put back by apply. (h8, in roles/docker/tests/lab.rs, repeats the proof with the real
 //! Docker.) Host: h7 (tests/util/HOSTS.md).
 
-#[path = "../../../tests/util/mod.rs"]
-mod util;
+use crate::util;
 
 use std::process::Command;
 

@@ -11,8 +11,7 @@
 //! and only from the host after it, also across a docker restart.
 //! Host: h8, reset with LAB_DOCKER=1 (tests/util/HOSTS.md).
 
-#[path = "../../../tests/util/mod.rs"]
-mod util;
+use crate::util;
 
 use std::process::Command;
 

@@ -3,8 +3,7 @@
 //! on the journal, with the controller never banned; a second apply changes nothing; check
 //! writes nothing; drift is reported and repaired. Host: h6 (as root) — tests/util/HOSTS.md.
 
-#[path = "../../../tests/util/mod.rs"]
-mod util;
+use crate::util;
 
 use util::{Lab, Site, changed, changed_ids, failed_checks, host, verified};
 

@@ -6,8 +6,7 @@
 //! admin secret is loaded; a missing secret stops the role with its name.
 //! Host: h9 (tests/util/HOSTS.md).
 
-#[path = "../../../tests/util/mod.rs"]
-mod util;
+use crate::util;
 
 use std::path::PathBuf;
 

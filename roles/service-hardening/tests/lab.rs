@@ -5,8 +5,7 @@
 //! and repaired; a symlinked `.env` is refused instead of followed.
 //! Host: h10 (tests/util/HOSTS.md).
 
-#[path = "../../../tests/util/mod.rs"]
-mod util;
+use crate::util;
 
 use util::{Lab, Site, changed, changed_ids, failed_checks, host};
 

@@ -4,8 +4,7 @@
 //! is rolled back; lockouts are refused; and the seed's settings really keep root out.
 //! Hosts: h5 (as root), h6 (as `lab` with sudo) — tests/util/HOSTS.md.
 
-#[path = "../../../tests/util/mod.rs"]
-mod util;
+use crate::util;
 
 use util::{Lab, Site, changed, changed_ids, failed_checks, host, rampart_json, verified};
 

@@ -8,8 +8,7 @@
 //! their values first and puts them back at the end, even when it fails, asserts only what h7
 //! itself sees, and injects drift on a per-host `net.*` key. Host: h7 (tests/util/HOSTS.md).
 
-#[path = "../../../tests/util/mod.rs"]
-mod util;
+use crate::util;
 
 use util::{Lab, Site, changed, changed_ids, failed_checks, host};
 

@@ -6,8 +6,7 @@
 //! reset`; an `ssh_from` that excludes rampart is refused before anything is sent.
 //! Host: h7 (tests/util/HOSTS.md).
 
-#[path = "../../../tests/util/mod.rs"]
-mod util;
+use crate::util;
 
 use std::process::Command;
 

@@ -4,8 +4,7 @@
 //! drift is reported and repaired; a pending reboot is reported with its packages.
 //! Host: h5 (as `lab` with sudo) — tests/util/HOSTS.md.
 
-#[path = "../../../tests/util/mod.rs"]
-mod util;
+use crate::util;
 
 use util::{Lab, Site, changed, changed_ids, failed_checks, verified};
 

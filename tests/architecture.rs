@@ -154,6 +154,51 @@ fn core_and_roles_do_no_io() {
     }
 }
 
+/// "A role's lab test needs no line outside its folder": every `roles/NAME/tests/lab.rs` is a
+/// module of the root's `roles` test binary (build.rs), so its crate must not build it as a test
+/// of its own (`autotests = false`: it would fail on `crate::util`) and the root must not
+/// declare it again.
+#[test]
+fn a_roles_lab_test_is_a_module_of_the_roles_binary_only() {
+    let mut labs = 0;
+    for src in role_dirs() {
+        let dir = src.parent().unwrap();
+        if !dir.join("tests/lab.rs").is_file() {
+            continue;
+        }
+        labs += 1;
+        let doc: toml::Table = std::fs::read_to_string(dir.join("Cargo.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let autotests = doc["package"].get("autotests").and_then(|v| v.as_bool());
+        assert_eq!(
+            autotests,
+            Some(false),
+            "{}/Cargo.toml: add `autotests = false` under [package]: tests/lab.rs is the root's \
+             `roles` binary's module (docs/ROLE-AUTHORING.md), not a test of this crate",
+            dir.display()
+        );
+    }
+    assert!(labs >= 10, "found the roles' lab tests: {labs}");
+    let root_doc: toml::Table = std::fs::read_to_string(root().join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    for t in root_doc
+        .get("test")
+        .and_then(|t| t.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let path = t.get("path").and_then(|p| p.as_str()).unwrap_or_default();
+        assert!(
+            !path.starts_with("roles/"),
+            "Cargo.toml declares [[test]] {path}: build.rs already makes it a module of tests/roles.rs"
+        );
+    }
+}
+
 /// "Only rampart-ssh touches russh; the controller is portable."
 #[test]
 fn only_rampart_ssh_touches_russh_and_the_controller_is_portable() {

@@ -157,6 +157,47 @@ fn contents_over_the_threshold_travel_gzipped_and_read_back_the_same() {
     assert_eq!(f.files[&small].text(), Some("x\n"));
 }
 
+/// The threshold counts the tar, not the text: a hundred small files are 20 KB of text but a
+/// 100 KiB tar of headers and padding, and that travels gzipped; two of them do not.
+#[test]
+fn many_small_files_travel_gzipped_by_the_size_of_their_tar() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_owned();
+    let line = "key = value # a setting of a drop-in file\n".repeat(5);
+    let mut req = FactRequest::new();
+    let mut paths = Vec::new();
+    for i in 0..100 {
+        let p = format!("{d}/{i}.conf");
+        std::fs::write(&p, &line).unwrap();
+        req.file(p.clone());
+        paths.push(p);
+    }
+    assert!(100 * line.len() as u64 <= rampart_core::facts::GZIP_ABOVE / 2);
+    let out = output(&req);
+    let stdout = String::from_utf8_lossy(&out);
+    assert!(stdout.contains("@@t3st contents gz\n"), "{stdout}");
+    assert!(
+        out.len() < 100 * 1024 / 4,
+        "gzip shrinks the headers and padding: {} bytes",
+        out.len()
+    );
+    let f = Facts::parse_output(&req, "t3st", &out).unwrap();
+    for p in &paths {
+        assert_eq!(f.files[p].text(), Some(line.as_str()));
+    }
+
+    let mut two = FactRequest::new();
+    two.file(paths[0].clone());
+    two.file(paths[1].clone());
+    let out = output(&two);
+    assert!(
+        String::from_utf8_lossy(&out).contains("@@t3st contents -\n"),
+        "two small files travel as they are"
+    );
+    let f = Facts::parse_output(&two, "t3st", &out).unwrap();
+    assert_eq!(f.files[&paths[1]].text(), Some(line.as_str()));
+}
+
 #[test]
 fn a_remembered_section_is_not_run_again_while_its_inputs_are_unchanged() {
     if !std::path::Path::new("/var/lib/dpkg/status").exists() {

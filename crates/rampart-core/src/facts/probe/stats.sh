@@ -43,14 +43,14 @@ rampart_rec() {
 $p
 "*)
       if [ "$5" -le "$rampart_max" ]; then rampart_small="$rampart_small$p
-"; rampart_sum=$((rampart_sum + $5)); else rampart_big=1; fi
+"; rampart_sum=$((rampart_sum + 512 + ($5 + 511) / 512 * 512)); else rampart_big=1; fi
       return ;;
     esac
     # A source file too big to carry is one apt's freshness cannot judge.
     if [ -n "$rampart_apt" ]; then
       case $p in /etc/apt/sources.list|/etc/apt/sources.list.d/*.list|/etc/apt/sources.list.d/*.sources)
         if [ "$5" -le "$rampart_max" ]; then rampart_small="$rampart_small$p
-"; rampart_sum=$((rampart_sum + $5)); fi ;;
+"; rampart_sum=$((rampart_sum + 512 + ($5 + 511) / 512 * 512)); fi ;;
       esac
     fi
   fi

@@ -1,6 +1,6 @@
-//! Finds the roles' lab tests: every `roles/NAME/tests/lab.rs` becomes the module `NAME` (dashes
-//! as underscores) of the `role` module in the `roles` test binary (tests/roles.rs), so a role's
-//! lab test lives in its folder and needs no line outside it. The list is written to
+//! Finds the roles' lab tests: every `roles/NAME/tests/lab.rs` becomes the module
+//! `role_lab::NAME` (dashes as underscores) of the `roles` test binary (tests/roles.rs), so a
+//! role's lab test lives in its folder and needs no line outside it. The list is written to
 //! `$OUT_DIR/role_labs.rs`, in the order of the folders' names.
 //!
 //! It is looked for again when a role's `tests/` folder changes, or when the CLI's Cargo.toml

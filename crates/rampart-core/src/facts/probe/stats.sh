@@ -23,6 +23,13 @@ printf '%s\n' "$rampart_st"
 # here-document costs dash a forked writer (over 4 KiB) and a read(2) per byte. The path is
 # the 9th field; only a path holding `|` needs the pattern strip, whose eight `*` cost dash
 # 5 ms over a site's 70 records.
+# A file the tar carries: its path joins the list, and the tar's size (a 512-byte header, the
+# content in 512-byte blocks: facts::GZIP_ABOVE) grows by its share. $1: its size.
+rampart_take() {
+  rampart_small="$rampart_small$p
+"
+  rampart_sum=$((rampart_sum + 512 + ($1 + 511) / 512 * 512))
+}
 rampart_rec() {
   if [ $# -eq 9 ]; then p=$9; else p=${r#*|*|*|*|*|*|*|*|}; fi
   if [ -n "$rampart_fps" ]; then
@@ -42,15 +49,13 @@ rampart_rec() {
     *"
 $p
 "*)
-      if [ "$5" -le "$rampart_max" ]; then rampart_small="$rampart_small$p
-"; rampart_sum=$((rampart_sum + 512 + ($5 + 511) / 512 * 512)); else rampart_big=1; fi
+      if [ "$5" -le "$rampart_max" ]; then rampart_take "$5"; else rampart_big=1; fi
       return ;;
     esac
     # A source file too big to carry is one apt's freshness cannot judge.
     if [ -n "$rampart_apt" ]; then
       case $p in /etc/apt/sources.list|/etc/apt/sources.list.d/*.list|/etc/apt/sources.list.d/*.sources)
-        if [ "$5" -le "$rampart_max" ]; then rampart_small="$rampart_small$p
-"; rampart_sum=$((rampart_sum + 512 + ($5 + 511) / 512 * 512)); fi ;;
+        if [ "$5" -le "$rampart_max" ]; then rampart_take "$5"; fi ;;
       esac
     fi
   fi

@@ -242,3 +242,80 @@ fn a_remembered_section_is_not_run_again_while_its_inputs_are_unchanged() {
     assert!(third.packages["tar"].installed);
     assert!(third.cache_updates.contains_key("packages"));
 }
+
+/// A file whose content the controller remembers stays on the host while find's record of it
+/// is the same: the tar leaves it out and the parser takes the remembered content. A file only
+/// root may read, that no resource declares whole, travels every time; so does one changed
+/// since (the same size, its mtime set back: a new ctime). Fresh records are not remembered.
+#[test]
+fn a_remembered_file_stays_on_the_host_while_its_record_is_the_same() {
+    use rampart_core::facts::{Cached, file_key};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_owned();
+    let written = std::time::Instant::now();
+    let (open, closed) = (format!("{d}/open.conf"), format!("{d}/closed.conf"));
+    std::fs::write(&open, "alpha\n").unwrap();
+    std::fs::write(&closed, "bravo\n").unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut req = FactRequest::new();
+    req.file(open.clone());
+    req.file(closed.clone());
+    let out = output(&req);
+    let first = Facts::parse_output(&req, "t3st", &out).unwrap();
+    // (Whole seconds: a record is surely too young within one second of its write.)
+    assert!(
+        written.elapsed().as_millis() >= 900 || first.cache_updates.is_empty(),
+        "records younger than the clock's margin are not remembered: {:?}",
+        first.cache_updates
+    );
+    // Remember both as a later run would have: as find printed them.
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let record = |p: &str| {
+        text.lines()
+            .find(|l| l.starts_with("f|") && l.ends_with(&format!("|{p}")))
+            .unwrap_or_else(|| panic!("no record of {p}: {text}"))
+            .to_owned()
+    };
+    for (p, body) in [(&open, "alpha\n"), (&closed, "bravo\n")] {
+        let c = Cached {
+            fp: record(p),
+            args: String::new(),
+            output: body.into(),
+        };
+        req.cached.insert(file_key(p), c);
+    }
+    let out = output(&req);
+    let raw = String::from_utf8_lossy(&out);
+    assert!(!raw.contains("alpha"), "the open file stayed: {raw}");
+    assert!(
+        raw.contains("bravo"),
+        "a file only root reads travels: {raw}"
+    );
+    assert_eq!(
+        Facts::parse_output(&req, "t3st", &out).unwrap().files,
+        first.files
+    );
+    req.declared.insert(closed.clone());
+    let out = output(&req);
+    assert!(
+        !String::from_utf8_lossy(&out).contains("bravo"),
+        "declared whole by a resource: it stays too"
+    );
+    assert_eq!(
+        Facts::parse_output(&req, "t3st", &out).unwrap().files,
+        first.files
+    );
+
+    // Changed in place, same size, mtime put back: the ctime tells.
+    let mtime = std::fs::metadata(&open).unwrap().modified().unwrap();
+    std::fs::write(&open, "ALPHA\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&open)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let f = run(&req);
+    assert_eq!(f.files[&open].text(), Some("ALPHA\n"));
+    assert_eq!(f.files[&closed].text(), Some("bravo\n"));
+}

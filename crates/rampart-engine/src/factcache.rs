@@ -1,4 +1,7 @@
-//! The controller's memory of the costly probe sections: `sshd -T` and `dpkg-query`.
+//! The controller's memory of the costly probe sections (`sshd -T` and `dpkg-query`) and of
+//! the files' contents (a text file's content with find's record of it, while the record is
+//! the same the probe leaves the file out of its tar; `FactRequest::may_remember` says which
+//! files may be kept).
 //!
 //! A host's answer to them only changes when one of the files they read changes, and the probe
 //! already stats files: it prints a fingerprint of those files (find's records: size, mtime,

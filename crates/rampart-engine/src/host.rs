@@ -580,7 +580,11 @@ async fn probe_and_plan<R: Remote>(st: &mut Staged<R>, shared: &Shared) -> Resul
     }
     let facts = gather(&remote, Probe::Stage, &req, opts.probe_timeout).await?;
     if let Some(dir) = &opts.fact_cache {
-        factcache::store(dir, &who, &req.cached, &facts.cache_updates);
+        // Not needed past the probe (a full site's files are ~40 KiB a host); what no role
+        // asks for any more is forgotten with the next update.
+        let mut old = std::mem::take(&mut req.cached);
+        old.retain(|k, _| req.still_asks(k));
+        factcache::store(dir, &who, &old, &facts.cache_updates);
     }
     st.tl.enter("plan");
     let ctx = HostContext {

@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 pub use parse::{normalize_sysctl, sha256_hex, split_at_end};
+pub use request::file_key;
 
 /// Files larger than this are hashed on the host, not fetched.
 pub const MAX_FETCHED_FILE: u64 = 1 << 20;
@@ -64,10 +65,18 @@ pub struct FactRequest {
     pub apt: bool,
     /// Read-only checks by id: the command's exit status and stdout are the fact.
     pub commands: BTreeMap<String, String>,
-    /// What the controller remembers of the costly sections (`sshd`, `packages`) of this
-    /// host's last probe: the probe answers `@cached` instead of running `sshd -T` or
-    /// `dpkg-query` when the stat fingerprint of everything their answer depends on is the
-    /// same. Set by the engine, never by roles.
+    /// Paths whose whole content a resource declares, none of it secret: the site holds it
+    /// anyway, so the controller may remember what the host has there whatever its mode.
+    pub declared: BTreeSet<String>,
+    /// Paths a resource marks secret: their content is never remembered.
+    pub secret: BTreeSet<String>,
+    /// What the controller remembers of this host's last probe. The costly sections (`sshd`,
+    /// `packages`): the probe answers `@cached` instead of running `sshd -T` or `dpkg-query`
+    /// when the stat fingerprint of everything their answer depends on is the same. Files'
+    /// contents (`file:PATH`, [`file_key`]): the probe leaves a file out of its tar when find's
+    /// record of it (size, mtime, ctime, inode, mode, owner) is the remembered one, and the
+    /// parser takes the remembered content; see [`FactRequest::may_remember`] for which files.
+    /// Set by the engine, never by roles.
     pub cached: BTreeMap<String, Cached>,
 }
 
@@ -80,9 +89,16 @@ pub struct Cached {
     /// What the section's command was asked (dpkg-query's package list), so a cached answer is
     /// only used for the same question.
     pub args: String,
-    /// The section's output.
+    /// The section's output (a file's content, which is remembered only when it is text).
     pub output: String,
 }
+
+/// A file's content is remembered only when its find record is at least this many seconds
+/// older than the probe's clock: a later write within the same tick of the file system's clock
+/// (and of the same size) would leave the record as it is, so a record that young could hide
+/// a change (git's "racy clean" problem). Counted in whole seconds of the record's ctime and the
+/// clock, so the record is at least a second older than the probe: hundreds of ticks.
+pub const REMEMBER_AFTER_SECS: u64 = 2;
 
 /// The files `sshd -T` reads (binary, config, drop-ins, host keys): any change to any of them
 /// changes their stat records. Unquoted: the shell expands the globs. Spelled out in

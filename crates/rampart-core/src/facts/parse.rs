@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine as _;
 
-use super::request::{APT_LISTS, APT_STAMP, GROUP, PASSWD, batchable, is_apt_source, sysctl_path};
+use super::request::{
+    APT_LISTS, APT_STAMP, GROUP, PASSWD, batchable, file_key, is_apt_source, sysctl_path,
+};
 use super::*;
 
 impl Facts {
@@ -49,6 +51,7 @@ impl Facts {
         let mut facts = Facts::default();
         let mut stats: Option<&[&str]> = None;
         let mut contents_gz = false;
+        let mut clock: Option<u64> = None;
         let mut sums: Option<&[&str]> = None;
         let mut apt: Option<&[&str]> = None;
         for (kind, _, lines) in &mut sections {
@@ -79,7 +82,12 @@ impl Facts {
                     }
                 }
                 "stats" => stats = Some(lines),
-                "contents" => contents_gz = arg == "gz",
+                "contents" => {
+                    contents_gz = arg == "gz";
+                    clock = lines
+                        .iter()
+                        .find_map(|l| l.strip_prefix("now ")?.trim().parse().ok());
+                }
                 "sums" => sums = Some(lines),
                 "packages" => {
                     for line in lines {
@@ -166,6 +174,9 @@ impl Facts {
             } else {
                 untar(tail)?
             };
+        }
+        if let Some(stats) = stats {
+            with_remembered(req, stats, &mut bodies, clock, &mut facts.cache_updates);
         }
         if let Some(lines) = apt {
             facts.apt = Some(parse_apt(lines, stats.unwrap_or_default(), &bodies));
@@ -279,6 +290,65 @@ fn remembered<'a>(
             Ok(body.to_vec())
         }
         _ => Ok(lines.to_vec()),
+    }
+}
+
+/// The remembered contents of the files the host left out of its tar (their find record is the
+/// remembered one: [`FactRequest::remembered_files`]) join the tar's; and each file the tar
+/// carried that may be remembered ([`FactRequest::may_remember`]), is text, and whose record is
+/// at least [`REMEMBER_AFTER_SECS`] older than the host's `clock`, becomes an update.
+fn with_remembered(
+    req: &FactRequest,
+    stats: &[&str],
+    bodies: &mut BTreeMap<String, Member>,
+    clock: Option<u64>,
+    updates: &mut BTreeMap<String, Cached>,
+) {
+    let known = req.remembered_files();
+    for line in stats {
+        let f: Vec<&str> = line.splitn(9, '|').collect();
+        let [kind, _, _, _, size, _, ctime, _, path] = f.as_slice() else {
+            continue;
+        };
+        if *path == "/." {
+            break;
+        }
+        if *kind != "f" {
+            continue;
+        }
+        match bodies.get(*path) {
+            Some(Member::File(body)) => {
+                let changed = ctime.split('.').next().and_then(|s| s.parse::<u64>().ok());
+                let settled = matches!((changed, clock), (Some(c), Some(now)) if c.saturating_add(REMEMBER_AFTER_SECS) <= now);
+                let whole = size.parse::<usize>().ok() == Some(body.len());
+                if settled
+                    && whole
+                    && (req.reads(path) || (req.apt && is_apt_source(path)))
+                    && req.may_remember(path, line)
+                    && let Ok(text) = std::str::from_utf8(body)
+                {
+                    updates.insert(
+                        file_key(path),
+                        Cached {
+                            fp: (*line).to_owned(),
+                            args: String::new(),
+                            output: text.to_owned(),
+                        },
+                    );
+                }
+            }
+            Some(Member::Link(_)) => {}
+            None => {
+                if let Some(c) = known.get(path)
+                    && c.fp == *line
+                {
+                    bodies.insert(
+                        (*path).to_owned(),
+                        Member::File(c.output.as_bytes().to_vec()),
+                    );
+                }
+            }
+        }
     }
 }
 

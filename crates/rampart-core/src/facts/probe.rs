@@ -129,6 +129,7 @@ impl FactRequest {
                 lines(to_read.iter().copied()),
                 flag(carries),
                 MAX_FETCHED_FILE.to_string(),
+                lines(self.remembered_files().values().map(|c| c.fp.as_str())),
             ];
             args.extend(batch.iter().map(|p| p.to_string()));
             if self.apt {

@@ -1,6 +1,6 @@
 //! What resources ask for: building and merging a [`FactRequest`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Cached, FactRequest};
 
@@ -8,6 +8,51 @@ impl FactRequest {
     /// The package list as dpkg-query is asked it (the cache key of the `packages` section).
     pub fn packages_args(&self) -> String {
         self.packages.iter().cloned().collect::<Vec<_>>().join(" ")
+    }
+
+    /// Whether the controller may keep the content of `path`, as find's `record` of it
+    /// (`type|mode|owner|group|size|mtime|ctime|inode|path`) shows it: a regular file no
+    /// resource marks secret, that every user of the host may read or whose whole content a
+    /// resource declares (so the site holds it anyway). A file only root may read, that the
+    /// site does not write whole (`redis.conf` with its `requirepass`), travels every time.
+    pub fn may_remember(&self, path: &str, record: &str) -> bool {
+        if self.secret.contains(path) {
+            return false;
+        }
+        let f: Vec<&str> = record.splitn(9, '|').collect();
+        let [kind, mode, _, _, _, _, _, _, p] = f.as_slice() else {
+            return false;
+        };
+        *kind == "f"
+            && *p == path
+            && (self.declared.contains(path)
+                || u32::from_str_radix(mode, 8).is_ok_and(|m| m & 0o004 != 0))
+    }
+
+    /// The files whose remembered content the probe may use instead of reading them: those it
+    /// reads (the tar's files and apt's sources) that [`FactRequest::may_remember`].
+    pub(super) fn remembered_files(&self) -> BTreeMap<&str, &Cached> {
+        self.cached
+            .iter()
+            .filter_map(|(k, c)| Some((k.strip_prefix(FILE_KEY)?, c)))
+            .filter(|(p, c)| {
+                batchable(p)
+                    && (self.reads(p) || (self.apt && is_apt_source(p)))
+                    && self.may_remember(p, &c.fp)
+            })
+            .collect()
+    }
+
+    /// Whether a remembered answer still belongs to what this request asks: the engine keeps
+    /// only those, so a file no role reads any more is forgotten.
+    pub fn still_asks(&self, key: &str) -> bool {
+        match key {
+            "sshd" => self.sshd_effective,
+            "packages" => !self.packages.is_empty(),
+            _ => key
+                .strip_prefix(FILE_KEY)
+                .is_some_and(|p| self.reads(p) || (self.apt && is_apt_source(p))),
+        }
     }
 
     /// The section's remembered answer when it may be used for this request.
@@ -34,6 +79,8 @@ impl FactRequest {
     pub fn merge(&mut self, other: &FactRequest) {
         self.files.extend(other.files.iter().cloned());
         self.stats.extend(other.stats.iter().cloned());
+        self.declared.extend(other.declared.iter().cloned());
+        self.secret.extend(other.secret.iter().cloned());
         self.sysctls.extend(other.sysctls.iter().cloned());
         self.packages.extend(other.packages.iter().cloned());
         self.units.extend(other.units.iter().cloned());
@@ -47,6 +94,13 @@ impl FactRequest {
             self.commands.insert(k.clone(), v.clone());
         }
     }
+}
+
+const FILE_KEY: &str = "file:";
+
+/// The key a file's remembered content is kept under in [`FactRequest::cached`].
+pub fn file_key(path: &str) -> String {
+    format!("{FILE_KEY}{path}")
 }
 
 /// Whether a path can be probed in the batched `find`/`tar` pass: absolute (so `find` cannot
@@ -74,6 +128,11 @@ impl FactRequest {
             read.extend(ACCOUNT_FILES.iter());
         }
         read
+    }
+
+    /// Whether the probe reads this path's content (it is in [`FactRequest::read_set`]).
+    pub(super) fn reads(&self, path: &str) -> bool {
+        self.files.contains(path) || (self.accounts && (path == PASSWD || path == GROUP))
     }
 }
 

@@ -609,3 +609,85 @@ fn the_probe_reads_a_real_tree() {
     assert_eq!(f.host.kernel, uname("-r"));
     assert_eq!(f.host.arch, uname("-m"));
 }
+
+/// Which files' contents the controller keeps, from a probe's output: readable by every
+/// user of the host or declared whole by a resource, never one marked secret, and only once
+/// find's record is [`REMEMBER_AFTER_SECS`] older than the host's clock; a file the host left
+/// out of its tar takes the remembered content when its record is the remembered one.
+#[test]
+fn file_contents_are_remembered_only_when_safe_and_settled() {
+    let rec = |mode: &str, size: usize, ctime: u64, path: &str| {
+        format!("f|{mode}|root|root|{size}|{ctime}.5|{ctime}.5|9|{path}")
+    };
+    let files = [
+        ("/etc/world", "644", "w\n", 1000),
+        ("/etc/young", "644", "y\n", 1999),
+        ("/etc/private", "600", "p\n", 1000),
+        ("/etc/declared", "600", "d\n", 1000),
+        ("/etc/secret", "644", "s\n", 1000),
+    ];
+    let mut req = FactRequest::new();
+    for (p, ..) in &files {
+        req.file(*p);
+    }
+    req.declared.insert("/etc/declared".into());
+    req.secret.insert("/etc/secret".into());
+    let stats: String = files
+        .iter()
+        .map(|(p, m, body, c)| rec(m, body.len(), *c, p) + "\n")
+        .collect();
+    let parse = |req: &FactRequest, clock: &str, tar: &[(&str, &str)]| {
+        let mut bytes = out(
+            "n",
+            &[("stats -", &stats), ("contents -", clock), ("sums -", "")],
+        )
+        .into_bytes();
+        bytes.extend_from_slice(&tar_of(tar));
+        Facts::parse_output(req, "n", &bytes)
+    };
+    let all: Vec<(&str, &str)> = files.iter().map(|(p, _, b, _)| (*p, *b)).collect();
+    let f = parse(&req, "now 2000", &all).unwrap();
+    let kept: Vec<&str> = f.cache_updates.keys().map(String::as_str).collect();
+    assert_eq!(kept, ["file:/etc/declared", "file:/etc/world"]);
+    assert_eq!(
+        f.cache_updates["file:/etc/world"].fp,
+        rec("644", 2, 1000, "/etc/world")
+    );
+    assert_eq!(f.cache_updates["file:/etc/world"].output, "w\n");
+    assert!(
+        parse(&req, "", &all).unwrap().cache_updates.is_empty(),
+        "no clock, nothing settled"
+    );
+
+    // Remembered: the host leaves them out of its tar, the facts are the same.
+    req.cached = f.cache_updates.clone();
+    let script = req.probe_script("n");
+    assert!(
+        script.contains(&rec("644", 2, 1000, "/etc/world")),
+        "{script}"
+    );
+    let rest: Vec<(&str, &str)> = all
+        .iter()
+        .copied()
+        .filter(|(p, _)| !["/etc/world", "/etc/declared"].contains(p))
+        .collect();
+    let g = parse(&req, "now 2000", &rest).unwrap();
+    assert_eq!(g.files, f.files);
+    assert!(g.cache_updates.is_empty());
+    // A remembered file whose record changed and that the host did not send is a fault of the
+    // host's answer, not a fact.
+    req.cached.get_mut("file:/etc/world").unwrap().fp = rec("644", 2, 999, "/etc/world");
+    let e = parse(&req, "now 2000", &rest).unwrap_err();
+    assert!(e.0.contains("/etc/world"), "{e}");
+    // A file now marked secret is neither offered to the host nor taken from memory.
+    let mut secret = req.clone();
+    secret.cached = f.cache_updates.clone();
+    secret.secret.insert("/etc/declared".into());
+    assert!(
+        !secret
+            .probe_script("n")
+            .contains(&rec("600", 2, 1000, "/etc/declared"))
+    );
+    assert!(parse(&secret, "now 2000", &rest).is_err());
+    assert!(!secret.still_asks("file:/etc/nothing") && secret.still_asks("file:/etc/world"));
+}

@@ -157,6 +157,11 @@ impl File {
 
     pub(super) fn facts(&self, req: &mut FactRequest) {
         req.files.insert(self.path.clone());
+        match &self.content {
+            Some(c) if c.is_sensitive() => req.secret.insert(self.path.clone()),
+            Some(_) => req.declared.insert(self.path.clone()),
+            None => false,
+        };
     }
 
     pub(super) fn plan(&self, facts: &Facts) -> Result<Change, PlanError> {

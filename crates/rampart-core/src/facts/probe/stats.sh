@@ -4,16 +4,20 @@
 # of the shell's fresh /proc/PID), and the fingerprints of the cacheable sections.
 # $1: the section's marker line; $2 "1" for apt's paths, $3 "1" for fingerprints, $4 "1" for
 # sshd's inputs, $5 "1" for dpkg's database, $6 the paths to read (each between newlines), $7
-# "1" when a tar carries contents, $8 the largest file fetched; then the paths to stat.
+# "1" when a tar carries contents, $8 the largest file fetched, $9 the find records of the files
+# whose content the controller remembers (each between newlines: such a file stays out of the
+# tar while its record is the same); then the paths to stat.
 # No record of find's carries text a user on the host controls: a link's target (%l) is never
 # printed; the link travels in the tar, whose header frames its target by length.
 printf '%s\n' "$1"
 rampart_apt=$2 rampart_fps=$3 rampart_want=$6 rampart_carry=$7 rampart_max=$8
-rampart_sshd=$4 rampart_pk=$5
-shift 8
-# apt's sources and the clock; `/.` marks where the fingerprint inputs start (the fingerprint
-# must not depend on which files this probe also reads). Unquoted: the globs expand here.
-if [ -n "$rampart_apt" ]; then set -- "$@" /proc/$$ $rampart_src; fi
+rampart_sshd=$4 rampart_pk=$5 rampart_known=$9
+shift 9
+# The clock (for apt's age and the remembered contents' age), apt's sources; `/.` marks where
+# the fingerprint inputs start (the fingerprint must not depend on which files this probe also
+# reads). Unquoted: the globs expand here.
+if [ -n "$rampart_apt$rampart_carry" ]; then set -- "$@" /proc/$$; fi
+if [ -n "$rampart_apt" ]; then set -- "$@" $rampart_src; fi
 if [ -n "$rampart_fps" ]; then set -- "$@" /.; fi
 if [ -n "$rampart_sshd" ]; then set -- "$@" /usr/sbin/sshd /etc/ssh/sshd_config /etc/ssh/sshd_config.d /etc/ssh/sshd_config.d/* /etc/ssh/ssh_host_*; fi
 if [ -n "$rampart_pk" ]; then set -- "$@" /var/lib/dpkg/status; fi
@@ -24,8 +28,12 @@ printf '%s\n' "$rampart_st"
 # the 9th field; only a path holding `|` needs the pattern strip, whose eight `*` cost dash
 # 5 ms over a site's 70 records.
 # A file the tar carries: its path joins the list, and the tar's size (a 512-byte header, the
-# content in 512-byte blocks: facts::GZIP_ABOVE) grows by its share. $1: its size.
+# content in 512-byte blocks: facts::GZIP_ABOVE) grows by its share; unless its record ($r) is
+# one the controller remembers the content of. $1: its size.
 rampart_take() {
+  case $rampart_known in *"
+$r
+"*) return ;; esac
   rampart_small="$rampart_small$p
 "
   rampart_sum=$((rampart_sum + 512 + ($1 + 511) / 512 * 512))
@@ -39,8 +47,9 @@ rampart_rec() {
     fi
     if [ "$p" = /. ]; then rampart_fpon=1; return; fi
   fi
+  if [ "$p" = "/proc/$$" ]; then rampart_now=${6%%.*}; return; fi
   if [ -n "$rampart_apt" ]; then
-    case $p in /var/lib/apt/lists) rampart_lists=${6%%.*} ;; /var/lib/apt/periodic/update-success-stamp) rampart_stamp=${6%%.*} ;; "/proc/$$") rampart_now=${6%%.*} ;; esac
+    case $p in /var/lib/apt/lists) rampart_lists=${6%%.*} ;; /var/lib/apt/periodic/update-success-stamp) rampart_stamp=${6%%.*} ;; esac
   fi
   if [ "$1" = l ]; then rampart_small="$rampart_small$p
 "; return; fi

@@ -86,6 +86,18 @@ pub fn load(dir: &Path, id: &Identity) -> BTreeMap<String, Cached> {
         .unwrap_or_default()
 }
 
+/// [`load`] without the files' contents (`file:PATH` keeps its record, its output is empty):
+/// what the probe script needs.
+pub fn load_records(dir: &Path, id: &Identity) -> BTreeMap<String, Cached> {
+    let mut all = load(dir, id);
+    for (k, c) in &mut all {
+        if k.starts_with(&rampart_core::facts::file_key("")) {
+            c.output = String::new();
+        }
+    }
+    all
+}
+
 /// Remembers fresh answers (merged over `old`). Written atomically: temp file, then rename.
 pub fn store(
     dir: &Path,

@@ -576,16 +576,22 @@ async fn probe_and_plan<R: Remote>(st: &mut Staged<R>, shared: &Shared) -> Resul
         route: remote.route(),
     };
     if let Some(dir) = &opts.fact_cache {
-        req.cached = factcache::load(dir, &who);
+        // Files' contents stay on disk while the probe is out (every host's at once would be
+        // ~40 KiB each): the probe needs their records only, the parser reads them again.
+        req.cached = factcache::load_records(dir, &who);
     }
-    let facts = gather(&remote, Probe::Stage, &req, opts.probe_timeout).await?;
-    if let Some(dir) = &opts.fact_cache {
-        // Not needed past the probe (a full site's files are ~40 KiB a host); what no role
-        // asks for any more is forgotten with the next update.
-        let mut old = std::mem::take(&mut req.cached);
+    let remembered = opts.fact_cache.as_deref().map(|d| (d, &who));
+    let facts =
+        gather_remembered(&remote, Probe::Stage, &req, opts.probe_timeout, remembered).await?;
+    if let Some(dir) = &opts.fact_cache
+        && !facts.cache_updates.is_empty()
+    {
+        // What no role asks for any more is forgotten with the update.
+        let mut old = factcache::load(dir, &who);
         old.retain(|k, _| req.still_asks(k));
         factcache::store(dir, &who, &old, &facts.cache_updates);
     }
+    req.cached.clear();
     st.tl.enter("plan");
     let ctx = HostContext {
         host: &st.job.name,
@@ -652,6 +658,18 @@ async fn gather<R: Remote>(
     req: &FactRequest,
     timeout: Duration,
 ) -> Result<Facts, HostError> {
+    gather_remembered(remote, purpose, req, timeout, None).await
+}
+
+/// [`gather`], with the remembered files' contents read from the fact cache (`remembered`) only
+/// once the probe's answer is in: `req.cached` holds their records ([`factcache::load_records`]).
+async fn gather_remembered<R: Remote>(
+    remote: &R,
+    purpose: Probe<'_>,
+    req: &FactRequest,
+    timeout: Duration,
+    remembered: Option<(&std::path::Path, &factcache::Identity)>,
+) -> Result<Facts, HostError> {
     let n = nonce();
     let script = req.probe_script(&n);
     // The probe holds no secret (checks read credentials on the host): safe to show at trace
@@ -683,6 +701,16 @@ async fn gather<R: Remote>(
         }
         return Err(HostError::Remote(msg));
     }
+    let full;
+    let req = match remembered {
+        Some((dir, who)) => {
+            let mut r = req.clone();
+            r.cached = factcache::load(dir, who);
+            full = r;
+            &full
+        }
+        None => req,
+    };
     Facts::parse_output(req, &n, &out.stdout).map_err(|e| HostError::Remote(e.to_string()))
 }
 

@@ -91,7 +91,7 @@ pub fn load(dir: &Path, id: &Identity) -> BTreeMap<String, Cached> {
 pub fn load_records(dir: &Path, id: &Identity) -> BTreeMap<String, Cached> {
     let mut all = load(dir, id);
     for (k, c) in &mut all {
-        if k.starts_with(&rampart_core::facts::file_key("")) {
+        if k.starts_with(rampart_core::facts::FILE_KEY) {
             c.output = String::new();
         }
     }

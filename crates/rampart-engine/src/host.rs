@@ -23,7 +23,7 @@ use rampart_core::secret::{Redactor, Secret};
 use rampart_core::template::Templates;
 use rampart_core::verify::{Check, Verdict};
 use rampart_core::{Change, Risk};
-use rampart_ssh::{SshError, Target};
+use rampart_ssh::{Output, SshError, Target};
 
 use crate::factcache;
 use crate::remote::{Connect, Probe, Remote, SshRemote, Step};
@@ -581,17 +581,24 @@ async fn probe_and_plan<R: Remote>(st: &mut Staged<R>, shared: &Shared) -> Resul
         req.cached = factcache::load_records(dir, &who);
     }
     let remembered = opts.fact_cache.as_deref().map(|d| (d, &who));
-    let facts =
-        gather_remembered(&remote, Probe::Stage, &req, opts.probe_timeout, remembered).await?;
+    let facts = gather_remembered(
+        &remote,
+        Probe::Stage,
+        &mut req,
+        opts.probe_timeout,
+        remembered,
+    )
+    .await?;
+    // `req.cached` now holds the whole cache file (contents included), read once.
+    let mut old = std::mem::take(&mut req.cached);
     if let Some(dir) = &opts.fact_cache
         && !facts.cache_updates.is_empty()
     {
         // What no role asks for any more is forgotten with the update.
-        let mut old = factcache::load(dir, &who);
         old.retain(|k, _| req.still_asks(k));
         factcache::store(dir, &who, &old, &facts.cache_updates);
     }
-    req.cached.clear();
+    drop(old);
     st.tl.enter("plan");
     let ctx = HostContext {
         host: &st.job.name,
@@ -658,18 +665,38 @@ async fn gather<R: Remote>(
     req: &FactRequest,
     timeout: Duration,
 ) -> Result<Facts, HostError> {
-    gather_remembered(remote, purpose, req, timeout, None).await
+    let out = probe(remote, purpose, req, timeout).await?;
+    parse_probe(req, out)
 }
 
 /// [`gather`], with the remembered files' contents read from the fact cache (`remembered`) only
-/// once the probe's answer is in: `req.cached` holds their records ([`factcache::load_records`]).
+/// once the probe's answer is in: before, `req.cached` holds their records
+/// ([`factcache::load_records`]); after, the whole cache file ([`factcache::load`]).
 async fn gather_remembered<R: Remote>(
+    remote: &R,
+    purpose: Probe<'_>,
+    req: &mut FactRequest,
+    timeout: Duration,
+    remembered: Option<(&std::path::Path, &factcache::Identity)>,
+) -> Result<Facts, HostError> {
+    let out = probe(remote, purpose, req, timeout).await?;
+    if let Some((dir, who)) = remembered {
+        req.cached = factcache::load(dir, who);
+    }
+    parse_probe(req, out)
+}
+
+fn parse_probe(req: &FactRequest, (n, out): (String, Output)) -> Result<Facts, HostError> {
+    Facts::parse_output(req, &n, &out.stdout).map_err(|e| HostError::Remote(e.to_string()))
+}
+
+/// Runs the probe of `req`: its nonce and the host's answer (through its end).
+async fn probe<R: Remote>(
     remote: &R,
     purpose: Probe<'_>,
     req: &FactRequest,
     timeout: Duration,
-    remembered: Option<(&std::path::Path, &factcache::Identity)>,
-) -> Result<Facts, HostError> {
+) -> Result<(String, Output), HostError> {
     let n = nonce();
     let script = req.probe_script(&n);
     // The probe holds no secret (checks read credentials on the host): safe to show at trace
@@ -701,17 +728,7 @@ async fn gather_remembered<R: Remote>(
         }
         return Err(HostError::Remote(msg));
     }
-    let full;
-    let req = match remembered {
-        Some((dir, who)) => {
-            let mut r = req.clone();
-            r.cached = factcache::load(dir, who);
-            full = r;
-            &full
-        }
-        None => req,
-    };
-    Facts::parse_output(req, &n, &out.stdout).map_err(|e| HostError::Remote(e.to_string()))
+    Ok((n, out))
 }
 
 /// Stage 2: apply (when the mode and `refused` allow), verify, close, report.

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 pub use parse::{normalize_sysctl, sha256_hex, split_at_end};
-pub use request::file_key;
+pub use request::{FILE_KEY, file_key};
 
 /// Files larger than this are hashed on the host, not fetched.
 pub const MAX_FETCHED_FILE: u64 = 1 << 20;

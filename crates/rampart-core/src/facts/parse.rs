@@ -323,7 +323,7 @@ fn with_remembered(
                 let whole = size.parse::<usize>().ok() == Some(body.len());
                 if settled
                     && whole
-                    && (req.reads(path) || (req.apt && is_apt_source(path)))
+                    && req.carries(path)
                     && req.may_remember(path, line)
                     && let Ok(text) = std::str::from_utf8(body)
                 {

@@ -35,11 +35,7 @@ impl FactRequest {
         self.cached
             .iter()
             .filter_map(|(k, c)| Some((k.strip_prefix(FILE_KEY)?, c)))
-            .filter(|(p, c)| {
-                batchable(p)
-                    && (self.reads(p) || (self.apt && is_apt_source(p)))
-                    && self.may_remember(p, &c.fp)
-            })
+            .filter(|(p, c)| batchable(p) && self.carries(p) && self.may_remember(p, &c.fp))
             .collect()
     }
 
@@ -49,9 +45,7 @@ impl FactRequest {
         match key {
             "sshd" => self.sshd_effective,
             "packages" => !self.packages.is_empty(),
-            _ => key
-                .strip_prefix(FILE_KEY)
-                .is_some_and(|p| self.reads(p) || (self.apt && is_apt_source(p))),
+            _ => key.strip_prefix(FILE_KEY).is_some_and(|p| self.carries(p)),
         }
     }
 
@@ -96,7 +90,8 @@ impl FactRequest {
     }
 }
 
-const FILE_KEY: &str = "file:";
+/// The prefix of a file's key in [`FactRequest::cached`].
+pub const FILE_KEY: &str = "file:";
 
 /// The key a file's remembered content is kept under in [`FactRequest::cached`].
 pub fn file_key(path: &str) -> String {
@@ -131,8 +126,14 @@ impl FactRequest {
     }
 
     /// Whether the probe reads this path's content (it is in [`FactRequest::read_set`]).
-    pub(super) fn reads(&self, path: &str) -> bool {
+    fn reads(&self, path: &str) -> bool {
         self.files.contains(path) || (self.accounts && (path == PASSWD || path == GROUP))
+    }
+
+    /// Whether the probe's tar may carry this path's content: a file it reads, or one of apt's
+    /// sources (the files whose content may be remembered).
+    pub(super) fn carries(&self, path: &str) -> bool {
+        self.reads(path) || (self.apt && is_apt_source(path))
     }
 }
 

@@ -44,6 +44,9 @@ const CONFIG_LOADED: &str = include_str!("scripts/config_loaded.sh");
 const DISTRO_CLI_SH: &str = include_str!("scripts/distro_cli.sh");
 /// The `docker.daemon-json` check: the file as it is on the host.
 const DAEMON_JSON_SH: &str = include_str!("checks/daemon_json.sh");
+/// `docker.logging-driver` and `docker.live-restore`: the running daemon's two settings, from
+/// its API socket (one run for both checks).
+pub(crate) const SETTINGS_SH: &str = include_str!("checks/settings.sh");
 const SOURCES: &str = "/etc/apt/sources.list.d/docker.sources";
 const DAEMON_JSON: &str = "/etc/docker/daemon.json";
 const RESTART: &str = "restart docker";
@@ -755,7 +758,7 @@ impl Configured for Config {
                 fact: None,
                 id: "docker.logging-driver".into(),
                 title: format!("containers log through {}", d.log_driver),
-                command: "docker info".into(),
+                command: check_command(SETTINGS_SH, &[]),
                 expect: Expect::Line(format!("Logging Driver: {}", d.log_driver)),
             },
         ];
@@ -764,11 +767,11 @@ impl Configured for Config {
                 fact: None,
                 id: "docker.live-restore".into(),
                 title: "containers survive a daemon restart (live restore)".into(),
-                command: "docker info".into(),
+                command: check_command(SETTINGS_SH, &[]),
                 expect: Expect::Line("Live Restore Enabled: true".into()),
             });
         }
-        // `docker info` does not show no-new-privileges (nor userland-proxy): the settings
+        // The daemon's API does not show no-new-privileges (nor userland-proxy): the settings
         // are proven by the file's content above plus this: the running dockerd started after
         // the file last changed, so it runs with it. (`ps -o etimes` rounds down, so the start
         // computed here is never earlier than the real one: no false failure.)

@@ -289,10 +289,27 @@ mod tests {
 
     #[test]
     fn container_ports_local_fails_on_a_wildcard_binding() {
-        let Some(sh) = rampart_shtest::Sh::new() else {
+        let Some(mut sh) = rampart_shtest::Sh::new() else {
             return;
         };
+        sh.bare_path();
+        // No running container (the API's empty list): passes without docker's CLI.
+        sh.stub("docker", 0);
+        sh.stub_output("curl", 0, "[]\n");
+        let (pass, out) = run_host(&sh, "host.container-ports-local");
+        assert!(pass && out.starts_with("no running container"), "{out}");
+        assert_eq!(
+            sh.calls(),
+            [
+                "curl -sf --max-time 10 --unix-socket /var/run/docker.sock http://localhost/containers/json"
+            ]
+        );
+        // Containers run (or the socket does not answer): docker ps says what they publish.
+        sh.stub_output("curl", 0, r#"[{"Id":"1","Names":["/web"]}]"#);
         sh.stub_output("docker", 0, "web 127.0.0.1:8080->80/tcp\ndb \n");
+        let (pass, out) = run_host(&sh, "host.container-ports-local");
+        assert!(pass, "{out}");
+        sh.stub("curl", 7);
         let (pass, out) = run_host(&sh, "host.container-ports-local");
         assert!(pass, "{out}");
         sh.stub_output("docker", 0, "web 0.0.0.0:8080->80/tcp, :::8080->80/tcp\n");

@@ -1,7 +1,15 @@
 # shellcheck shell=sh
 # host.container-ports-local: published container ports are bound to 127.0.0.1; `n/a` without
-# docker.
+# docker. A host with no running container publishes nothing: the daemon's API socket says so
+# through curl for ~5 ms of host CPU, where `docker ps` costs ~30 ms; any other answer (or no
+# curl) goes to `docker ps`, which lists what each container publishes.
 command -v docker >/dev/null 2>&1 || { echo 'n/a: docker is not installed'; exit 0; }
+if command -v curl >/dev/null 2>&1 &&
+  [ "$(curl -sf --max-time 10 --unix-socket /var/run/docker.sock http://localhost/containers/json 2>/dev/null)" = '[]' ]; then
+  echo 'no running container'
+  echo ok
+  exit 0
+fi
 out=$(docker ps --format '{{.Names}} {{.Ports}}' 2>&1) || { echo "FAIL: docker ps: $out"; exit 0; }
 printf '%s\n' "$out" | awk 'NF { if ($0 ~ /(^| |,)(0\.0\.0\.0|::|\[::\]|:::):[0-9]/) { print "FAIL exposed: " $0; bad = 1 } else print $0 }
 	END { if (!bad) print "ok" }'

@@ -115,6 +115,13 @@ pub struct AuditArgs {
     #[arg(long)]
     pub no_probe: bool,
 
+    /// Ask every host afresh for `sshd -T`, its package states and the files the controls
+    /// read, instead of reusing what the last run (check, apply or audit) remembered while the
+    /// host reports those files unchanged (~/.cache/rampart/facts, or
+    /// $RAMPART_CACHE_DIR/facts; RAMPART_CACHE_DIR= turns it off).
+    #[arg(long)]
+    pub no_fact_cache: bool,
+
     /// TCP ports the probe tries: `default` (every port the host says could be reachable:
     /// its listening sockets, forwarded and firewall-allowed ports; plus 1-1024 and common
     /// service ports), `all` (1-65535), or a list (`22,80,443`, `1-1024,8080`). The host's
@@ -826,6 +833,13 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
         RunOptions {
             mode: Mode::Audit,
             verify: VerifyPolicy::Always,
+            // The same answers a check would reuse, on the same terms: only while the host
+            // reports the files they came from unchanged.
+            fact_cache: if a.no_fact_cache {
+                None
+            } else {
+                rampart_engine::factcache::default_dir()
+            },
             ..RunOptions::default()
         },
     ));

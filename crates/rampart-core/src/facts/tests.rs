@@ -691,3 +691,30 @@ fn file_contents_are_remembered_only_when_safe_and_settled() {
     assert!(parse(&secret, "now 2000", &rest).is_err());
     assert!(!secret.still_asks("file:/etc/nothing") && secret.still_asks("file:/etc/world"));
 }
+
+#[test]
+fn the_audit_asks_sshd_afresh_but_keeps_the_other_remembered_answers() {
+    let mut req = FactRequest::new();
+    req.sshd_effective = true;
+    req.packages.insert("openssh-server".into());
+    for (key, fp) in [
+        ("sshd", "f|644|root|root|1|2|3|4|/etc/ssh/sshd_config"),
+        ("packages", "f|644|root|root|5|6|7|8|/var/lib/dpkg/status"),
+    ] {
+        req.cached.insert(
+            key.into(),
+            Cached {
+                fp: fp.into(),
+                args: req.packages_args(),
+                output: String::new(),
+            },
+        );
+    }
+    let script = req.probe_script("t3st");
+    assert!(script.contains("/etc/ssh/sshd_config") && script.contains("/var/lib/dpkg/status"));
+    req.forget_sshd();
+    let script = req.probe_script("t3st");
+    assert!(!script.contains("|/etc/ssh/sshd_config"), "{script}");
+    assert!(script.contains("/var/lib/dpkg/status"), "{script}");
+    assert!(req.cache_hit("packages").is_some() && req.cache_hit("sshd").is_none());
+}

@@ -36,6 +36,15 @@ fn connector(conn: &ConnArgs) -> Connector {
     })
 }
 
+/// Where the run remembers costly probe answers: nowhere with `--no-fact-cache`.
+pub(crate) fn fact_cache_dir(no_fact_cache: bool) -> Option<std::path::PathBuf> {
+    if no_fact_cache {
+        None
+    } else {
+        rampart_engine::factcache::default_dir()
+    }
+}
+
 fn forks(conn: &ConnArgs, hosts: usize) -> usize {
     conn.forks.unwrap_or(hosts).max(1)
 }
@@ -269,11 +278,7 @@ pub async fn run(a: RunArgs, rollout: Option<RolloutArgs>) -> Result<Exit, CliEr
                 .health
                 .as_ref()
                 .map(|h| h.value.clone()),
-            fact_cache: if a.no_fact_cache {
-                None
-            } else {
-                rampart_engine::factcache::default_dir()
-            },
+            fact_cache: fact_cache_dir(a.no_fact_cache),
             ..RunOptions::default()
         },
     ));

@@ -835,11 +835,7 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
             verify: VerifyPolicy::Always,
             // The same answers a check would reuse, on the same terms: only while the host
             // reports the files they came from unchanged.
-            fact_cache: if a.no_fact_cache {
-                None
-            } else {
-                rampart_engine::factcache::default_dir()
-            },
+            fact_cache: crate::commands::fact_cache_dir(a.no_fact_cache),
             ..RunOptions::default()
         },
     ));

@@ -409,6 +409,7 @@ pub fn undeclared_facts(role: &PlannedRole, req: &FactRequest) -> Vec<String> {
                 && r.iptables.is_subset(&req.iptables)
                 && (!r.accounts || req.accounts)
                 && (!r.swaps || req.swaps)
+                && (!r.tcp_listeners || req.tcp_listeners)
                 && (!r.ufw_live || req.ufw_live)
                 && (!r.sshd_effective || req.sshd_effective)
                 && (!r.apt || req.apt)

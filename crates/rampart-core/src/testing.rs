@@ -106,6 +106,9 @@ pub fn blank_facts(req: &FactRequest, host: HostInfo) -> Facts {
     if req.swaps {
         f.swaps = Some(Vec::new());
     }
+    if req.tcp_listeners {
+        f.tcp_listeners = Some(vec![("0.0.0.0".into(), 22)]);
+    }
     for (v6, table) in &req.iptables {
         f.iptables.insert(
             format!("{}/{table}", if *v6 { "v6" } else { "v4" }),

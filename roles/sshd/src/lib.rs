@@ -313,17 +313,17 @@ impl Configured for Config {
             .split_whitespace()
             .filter_map(|p| p.parse::<u16>().ok())
         {
-            out.push(Check {
-                fact: None,
-                id: if ports.contains(' ') {
+            out.push(Check::from_fact(
+                &if ports.contains(' ') {
                     format!("sshd.listening-{p}")
                 } else {
                     "sshd.listening".into()
                 },
-                title: format!("something accepts SSH connections on port {p}"),
-                command: check_command(LISTENING_SH, &[&p.to_string()]),
-                expect: Expect::Contains(format!(":{p} ")),
-            });
+                &format!("something accepts SSH connections on port {p}"),
+                &check_command(LISTENING_SH, &[&p.to_string()]),
+                FactQuery::TcpListening(p),
+                Expect::Contains(format!(":{p} ")),
+            ));
         }
         out
     }

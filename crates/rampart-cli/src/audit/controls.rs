@@ -15,7 +15,7 @@
 //! exit status. A command may print `n/a: why` alone when the control does not apply to the host
 //! (no Docker installed): the audit then leaves that cell empty instead of passing it.
 
-use rampart_core::verify::{Check, Expect, SSHD_PORTS_FN};
+use rampart_core::verify::{Check, Expect, FactQuery, SSHD_PORTS_FN};
 
 use crate::registry;
 
@@ -44,13 +44,13 @@ mod host {
 /// The host-wide controls no role owns, in matrix order.
 pub fn host_controls() -> Vec<Check> {
     vec![
-        Check {
-            fact: None,
-            id: "host.listeners-local".into(),
-            title: "only sshd listens on addresses other than loopback".into(),
-            command: [SSHD_PORTS_FN, host::LISTENERS_LOCAL].concat(),
-            expect: Expect::Line("ok".into()),
-        },
+        Check::from_fact(
+            "host.listeners-local",
+            "only sshd listens on addresses other than loopback",
+            &[SSHD_PORTS_FN, host::LISTENERS_LOCAL].concat(),
+            FactQuery::ExposedListeners,
+            Expect::Line("ok".into()),
+        ),
         Check {
             fact: None,
             id: "host.container-ports-local".into(),

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use rampart_core::facts::FactRequest;
+use rampart_core::facts::{is_loopback, proc_addr};
 use rampart_core::role::{Configured, HostContext, RoleError, RolePlan};
 use rampart_engine::portprobe::{HostScan, Later, UdpState};
 use serde::Serialize;
@@ -114,38 +115,6 @@ pub struct HostExposure {
     pub ufw_enabled: Option<bool>,
     /// Ports ufw's rules allow: (proto, port); proto "any" for both.
     pub ufw_allowed: Vec<(String, u16)>,
-}
-
-/// Decodes `/proc/net`'s `ADDR:PORT` (hex; IPv4 as one little-endian word, IPv6 as four).
-fn proc_addr(s: &str) -> Option<(String, u16)> {
-    let (a, p) = s.split_once(':')?;
-    let port = u16::from_str_radix(p, 16).ok()?;
-    let addr = match a.len() {
-        8 => {
-            let w = u32::from_str_radix(a, 16).ok()?;
-            std::net::Ipv4Addr::from(w.swap_bytes()).to_string()
-        }
-        32 => {
-            let mut bytes = [0u8; 16];
-            for i in 0..4 {
-                let w = u32::from_str_radix(&a[i * 8..i * 8 + 8], 16).ok()?;
-                bytes[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
-            }
-            std::net::Ipv6Addr::from(bytes).to_string()
-        }
-        _ => return None,
-    };
-    Some((addr, port))
-}
-
-fn is_loopback(addr: &str) -> bool {
-    match addr.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(a)) => a.is_loopback(),
-        Ok(std::net::IpAddr::V6(a)) => {
-            a.is_loopback() || a.to_ipv4_mapped().is_some_and(|m| m.is_loopback())
-        }
-        Err(_) => false,
-    }
 }
 
 /// Ports of a ufw tuple's port field: `22`, `80,443`, `6000:6007` (ranges capped at 1024

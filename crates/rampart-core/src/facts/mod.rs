@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-pub use parse::{normalize_sysctl, sha256_hex, split_at_end};
+pub use parse::{is_loopback, normalize_sysctl, proc_addr, sha256_hex, split_at_end};
 pub use request::{FILE_KEY, file_key};
 
 /// Files larger than this are hashed on the host, not fetched.
@@ -55,6 +55,8 @@ pub struct FactRequest {
     pub accounts: bool,
     /// Read /proc/swaps.
     pub swaps: bool,
+    /// The listening TCP sockets (`/proc/net/tcp`, `/proc/net/tcp6`).
+    pub tcp_listeners: bool,
     /// `iptables-save` / `ip6tables-save` of a table: (ipv6, table).
     pub iptables: BTreeSet<(bool, String)>,
     /// Whether the ufw chains are loaded in the kernel right now.
@@ -129,6 +131,8 @@ pub struct Facts {
     pub accounts: Option<Accounts>,
     /// Active swap areas, when requested.
     pub swaps: Option<Vec<SwapArea>>,
+    /// The listening TCP sockets' local addresses (address, port), when requested.
+    pub tcp_listeners: Option<Vec<(String, u16)>>,
     /// `iptables-save` output by "v4/filter"; `None` when the tool is missing.
     pub iptables: BTreeMap<String, Option<String>>,
     /// Whether ufw's chains are loaded, when requested.

@@ -146,6 +146,10 @@ impl Facts {
                     };
                     facts.iptables.insert(arg.clone(), v);
                 }
+                "listeners" => {
+                    facts.tcp_listeners =
+                        Some(lines.iter().filter_map(|l| proc_addr(l.trim())).collect())
+                }
                 "ufw_live" => {
                     facts.ufw_live = Some(lines.first().is_some_and(|l| l.trim() == "yes"))
                 }
@@ -634,6 +638,40 @@ fn parse_mode(s: &str) -> Option<u32> {
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Decodes `/proc/net`'s `ADDR:PORT` (hex; IPv4 as one little-endian word, IPv6 as four).
+pub fn proc_addr(s: &str) -> Option<(String, u16)> {
+    let (a, p) = s.split_once(':')?;
+    let port = u16::from_str_radix(p, 16).ok()?;
+    let addr = match a.len() {
+        8 => {
+            let w = u32::from_str_radix(a, 16).ok()?;
+            std::net::Ipv4Addr::from(w.swap_bytes()).to_string()
+        }
+        32 => {
+            let mut bytes = [0u8; 16];
+            for i in 0..4 {
+                let w = u32::from_str_radix(&a[i * 8..i * 8 + 8], 16).ok()?;
+                bytes[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
+            }
+            std::net::Ipv6Addr::from(bytes).to_string()
+        }
+        _ => return None,
+    };
+    Some((addr, port))
+}
+
+/// Whether an address (as [`proc_addr`] prints it) is loopback: 127.0.0.0/8, ::1, or an
+/// IPv4-mapped 127.x.
+pub fn is_loopback(addr: &str) -> bool {
+    match addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => a.is_loopback(),
+        Ok(std::net::IpAddr::V6(a)) => {
+            a.is_loopback() || a.to_ipv4_mapped().is_some_and(|m| m.is_loopback())
+        }
+        Err(_) => false,
+    }
 }
 
 /// sysctl values come with tabs between fields ("4096\t131072\t6291456"); compare them with

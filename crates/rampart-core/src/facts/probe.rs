@@ -26,6 +26,7 @@ const SYSCTLS_SH: &str = include_str!("probe/sysctls.sh");
 const PACKAGES_SH: &str = include_str!("probe/packages.sh");
 const UNITS_SH: &str = include_str!("probe/units.sh");
 const SWAPS_SH: &str = include_str!("probe/swaps.sh");
+const LISTENERS_SH: &str = include_str!("probe/listeners.sh");
 const IPTABLES_SH: &str = include_str!("probe/iptables.sh");
 const UFW_LIVE_SH: &str = include_str!("probe/ufw_live.sh");
 const SSHD_SH: &str = include_str!("probe/sshd.sh");
@@ -52,11 +53,23 @@ fn makes_call(code: &str, call: &str) -> bool {
     })
 }
 
-/// The calls worth a memo: those that at least two checks make.
-fn memo_calls<'a>(commands: impl Iterator<Item = &'a String> + Clone) -> Vec<&'static str> {
+/// The calls worth a memo: those that at least two checks make, and `sshd -T` when one does
+/// and the facts ask for it too (`sshd_facts`: the facts' run is the memo's, so one check
+/// saves a run).
+fn memo_calls<'a>(
+    commands: impl Iterator<Item = &'a String> + Clone,
+    sshd_facts: bool,
+) -> Vec<&'static str> {
     MEMO_CALLS
         .into_iter()
-        .filter(|call| commands.clone().filter(|c| makes_call(c, call)).count() >= 2)
+        .filter(|call| {
+            let need = if sshd_facts && *call == "sshd -T" {
+                1
+            } else {
+                2
+            };
+            commands.clone().filter(|c| makes_call(c, call)).count() >= need
+        })
         .collect()
 }
 const END_SH: &str = include_str!("probe/end.sh");
@@ -198,6 +211,9 @@ impl FactRequest {
         if self.swaps {
             s.call(SWAPS_SH, [marker("swaps", "-")]);
         }
+        if self.tcp_listeners {
+            s.call(LISTENERS_SH, [marker("listeners", "-")]);
+        }
         for (v6, table) in &self.iptables {
             let (tool, fam) = if *v6 {
                 ("ip6tables-save", "v6")
@@ -230,7 +246,7 @@ impl FactRequest {
         if self.apt {
             s.call(APT_SH, [marker("apt", "-")]);
         }
-        let memo = memo_calls(self.commands.values());
+        let memo = memo_calls(self.commands.values(), self.sshd_effective);
         if !memo.is_empty() {
             s.call(MEMO_SH, memo);
         }
@@ -295,9 +311,91 @@ mod tests {
             "sshd -T -C user=root".into(),
         ];
         assert_eq!(
-            memo_calls(cmds.iter()),
+            memo_calls(cmds.iter(), false),
             ["sshd -T", "ufw status verbose"],
             "one docker info needs no memo"
+        );
+        let one: Vec<String> = vec!["sshd -T | grep a".into()];
+        assert!(memo_calls(one.iter(), false).is_empty());
+        assert_eq!(
+            memo_calls(one.iter(), true),
+            ["sshd -T"],
+            "with sshd's facts asked for, one check's call is answered from their run"
+        );
+    }
+
+    /// The listeners' section prints the kernel's hex local address of each listening socket,
+    /// and nothing but them (this machine's own /proc, read only).
+    #[test]
+    fn the_listeners_section_prints_hex_addresses() {
+        let Some(sh) = rampart_shtest::Sh::new() else {
+            return;
+        };
+        let out = sh.run(
+            &crate::verify::script_with_args(LISTENERS_SH, &["@@listeners"]),
+            &[],
+        );
+        assert!(out.ok(), "{out:?}");
+        let text = out.stdout_str();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("@@listeners"));
+        for l in lines {
+            let (a, p) = l.split_once(':').unwrap();
+            assert!(
+                (a.len() == 8 || a.len() == 32)
+                    && p.len() == 4
+                    && l.chars().all(|c| c == ':' || c.is_ascii_hexdigit()),
+                "{l}"
+            );
+            assert!(crate::facts::proc_addr(l).is_some(), "{l}");
+        }
+    }
+
+    /// The facts' `sshd -T` is the checks' run: sshd runs once for the section and a check
+    /// (its standard error left out of both); a failing run is asked again for its error and
+    /// is not kept.
+    #[test]
+    fn the_facts_run_of_sshd_answers_the_checks() {
+        let Some(sh) = rampart_shtest::Sh::new() else {
+            return;
+        };
+        std::fs::create_dir_all(sh.root().join("run/sshd")).unwrap();
+        let section = SSHD_SH.replace("/run/sshd", &sh.path("run/sshd"));
+        let script = format!(
+            "rampart_fp_sshd=fp\n{}set -- 'sshd -T'\n{MEMO_SH}set --\nsshd -T | grep -c port; echo \"rc:$?\"\n",
+            crate::verify::script_with_args(&section, &["@@sshd", "", ""])
+        );
+        sh.stub_body("sshd", "echo warning >&2; printf 'port 22\\nport 2222\\n'");
+        let out = sh.run(&script, &[]);
+        assert!(out.ok(), "{out:?}");
+        assert_eq!(
+            out.stdout_str(),
+            "@@sshd\n@fp fp\nport 22\nport 2222\n@rc 0\n2\nrc:0\n"
+        );
+        assert_eq!(
+            sh.calls(),
+            ["sshd -T"],
+            "one run for the facts and the check"
+        );
+
+        let sh = rampart_shtest::Sh::new().unwrap();
+        std::fs::create_dir_all(sh.root().join("run/sshd")).unwrap();
+        let section = SSHD_SH.replace("/run/sshd", &sh.path("run/sshd"));
+        let script = format!(
+            "rampart_fp_sshd=fp\n{}set -- 'sshd -T'\n{MEMO_SH}set --\nsshd -T; echo \"rc:$?\"\n",
+            crate::verify::script_with_args(&section, &["@@sshd", "", ""])
+        );
+        sh.stub_body("sshd", "echo 'sshd: bad line 3' >&2; exit 255");
+        let out = sh.run(&script, &[]);
+        assert_eq!(
+            out.stdout_str(),
+            "@@sshd\n@fp fp\nsshd: bad line 3\n@rc 255\nrc:255\n",
+            "{out:?}"
+        );
+        assert_eq!(
+            sh.calls(),
+            ["sshd -T", "sshd -T", "sshd -T", "sshd -T"],
+            "the facts' failed run, its error, the memo's own try, the check"
         );
     }
 

@@ -88,6 +88,7 @@ impl FactRequest {
         self.units.extend(other.units.iter().cloned());
         self.accounts |= other.accounts;
         self.swaps |= other.swaps;
+        self.tcp_listeners |= other.tcp_listeners;
         self.iptables.extend(other.iptables.iter().cloned());
         self.ufw_live |= other.ufw_live;
         self.sshd_effective |= other.sshd_effective;

@@ -152,6 +152,31 @@ fn parses_packages_units_and_fills_missing() {
     assert!(f.units["ssh"].is_active() && f.units["ssh.service"].is_active());
 }
 
+/// The listening sockets come as the kernel's hex addresses, IPv4 and IPv6.
+#[test]
+fn parses_listening_sockets() {
+    let mut req = FactRequest::new();
+    req.tcp_listeners = true;
+    assert!(req.probe_script("n").contains("/proc/net/tcp6"));
+    let o = out(
+        "n",
+        &[(
+            "listeners -",
+            "00000000:0016\n0100007F:18EB\n00000000000000000000000000000000:0016\n00000000000000000000000001000000:0019\nbogus",
+        )],
+    );
+    let f = Facts::parse(&req, "n", &o).unwrap();
+    assert_eq!(
+        f.tcp_listeners.unwrap(),
+        [
+            ("0.0.0.0".to_owned(), 22),
+            ("127.0.0.1".to_owned(), 6379),
+            ("::".to_owned(), 22),
+            ("::1".to_owned(), 25)
+        ]
+    );
+}
+
 #[test]
 fn parses_sysctls_sshd_accounts_swaps_apt() {
     let mut req = FactRequest::new();

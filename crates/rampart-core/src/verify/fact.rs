@@ -71,6 +71,14 @@ pub enum FactQuery {
         /// Literal line prefixes (`IPV6=`).
         prefixes: Vec<String>,
     },
+    /// `ss -Hltn "sport = :PORT"`: the TCP sockets listening on the port, one per line as ss
+    /// prints them without its two queue columns (`LISTEN 0.0.0.0:22 0.0.0.0:*`), from
+    /// `/proc/net/tcp{,6}` as the probe reads them; exit 0 when there is none, as ss.
+    TcpListening(u16),
+    /// Host-wide: every TCP socket listening on an address other than loopback, `ssh: ADDR:PORT`
+    /// when the port is one of sshd's (`sshd -T`'s `port` lines), else `FAIL exposed: ADDR:PORT`,
+    /// then `ok` when no line failed; the shell equivalent is `ss -Hltn` against `sshd -T`.
+    ExposedListeners,
     /// `sshd -T`'s value of a keyword (see [`SshdRead`]), from the effective configuration the
     /// probe gathers (and caches) for the sshd role anyway. A value that is not the wanted
     /// one gets, as evidence, the lines of sshd's main file and drop-ins that set the keyword
@@ -229,6 +237,11 @@ impl FactQuery {
             FactQuery::Stat { paths, .. } => req.stats.extend(paths.iter().cloned()),
             FactQuery::SwapFileActive(_) => req.swaps = true,
             FactQuery::UfwStatus => req.ufw_live = true,
+            FactQuery::TcpListening(_) => req.tcp_listeners = true,
+            FactQuery::ExposedListeners => {
+                req.tcp_listeners = true;
+                req.sshd_effective = true;
+            }
             FactQuery::Sshd { .. } => {
                 req.sshd_effective = true;
                 req.commands
@@ -424,6 +437,62 @@ impl FactQuery {
                     Err(failed) => failed,
                 })
             }
+            FactQuery::TcpListening(port) => {
+                let lines: Vec<String> = facts
+                    .tcp_listeners
+                    .as_ref()?
+                    .iter()
+                    .filter(|(_, p)| p == port)
+                    .map(|(a, p)| {
+                        let (addr, peer) = if a.contains(':') {
+                            (format!("[{a}]"), "[::]")
+                        } else {
+                            (a.clone(), "0.0.0.0")
+                        };
+                        format!("LISTEN {addr}:{p} {peer}:*")
+                    })
+                    .collect();
+                Some(CommandResult {
+                    rc: 0,
+                    output: lines.join("\n"),
+                })
+            }
+            FactQuery::ExposedListeners => {
+                let listeners = facts.tcp_listeners.as_ref()?;
+                let e = facts.sshd.as_ref()?;
+                // `sshd -T` that fails names no port, as the shell's `sshd_ports` prints none.
+                let ssh: Vec<&str> = if e.ok {
+                    e.all("port").iter().map(String::as_str).collect()
+                } else {
+                    Vec::new()
+                };
+                let mut lines = Vec::new();
+                let mut bad = false;
+                let mut seen = std::collections::BTreeSet::new();
+                for (a, p) in listeners {
+                    if crate::facts::is_loopback(a) || !seen.insert((a, p)) {
+                        continue;
+                    }
+                    let addr = if a.contains(':') {
+                        format!("[{a}]:{p}")
+                    } else {
+                        format!("{a}:{p}")
+                    };
+                    if ssh.contains(&p.to_string().as_str()) {
+                        lines.push(format!("ssh: {addr}"));
+                    } else {
+                        lines.push(format!("FAIL exposed: {addr}"));
+                        bad = true;
+                    }
+                }
+                if !bad {
+                    lines.push("ok".into());
+                }
+                Some(CommandResult {
+                    rc: 0,
+                    output: lines.join("\n"),
+                })
+            }
             FactQuery::Sshd { key, read } => {
                 let e = facts.sshd.as_ref()?;
                 if !e.ok {
@@ -547,6 +616,66 @@ mod tests {
         assert_eq!(
             req.commands.get("verify:c").map(String::as_str),
             Some("true")
+        );
+    }
+
+    /// The listening sockets answer `sshd.listening` (ss's lines for one port) and
+    /// `host.listeners-local` (every non-loopback listener against sshd's ports) without `ss`
+    /// or a second `sshd -T` on the host.
+    #[test]
+    fn listeners_answer_as_ss_and_sshd_ports_would() {
+        use crate::facts::SshdEffective;
+        let listening = FactQuery::TcpListening(22);
+        let exposed = FactQuery::ExposedListeners;
+        let mut req = FactRequest::new();
+        listening.request(&mut req);
+        exposed.request(&mut req);
+        assert!(req.tcp_listeners && req.sshd_effective && req.commands.is_empty());
+        let mut facts = Facts::default();
+        assert_eq!(listening.answer(&facts), None, "not gathered: not run");
+        facts.tcp_listeners = Some(vec![
+            ("0.0.0.0".into(), 22),
+            ("::".into(), 22),
+            ("127.0.0.1".into(), 6379),
+            ("::ffff:127.0.0.1".into(), 8081),
+            ("::1".into(), 25),
+            ("10.0.0.5".into(), 8080),
+            ("10.0.0.5".into(), 8080),
+        ]);
+        let out = listening.answer(&facts).unwrap();
+        assert_eq!(
+            (out.rc, out.output.as_str()),
+            (0, "LISTEN 0.0.0.0:22 0.0.0.0:*\nLISTEN [::]:22 [::]:*")
+        );
+        assert_eq!(
+            FactQuery::TcpListening(2222).answer(&facts).unwrap().output,
+            ""
+        );
+        assert_eq!(exposed.answer(&facts), None, "sshd's ports not gathered");
+        let mut sshd = SshdEffective {
+            ok: true,
+            ..Default::default()
+        };
+        sshd.values.insert("port".into(), vec!["22".into()]);
+        facts.sshd = Some(sshd.clone());
+        assert_eq!(
+            exposed.answer(&facts).unwrap().output,
+            "ssh: 0.0.0.0:22\nssh: [::]:22\nFAIL exposed: 10.0.0.5:8080"
+        );
+        facts.tcp_listeners = Some(vec![("0.0.0.0".into(), 22), ("127.0.0.53".into(), 53)]);
+        assert_eq!(
+            exposed.answer(&facts).unwrap().output,
+            "ssh: 0.0.0.0:22\nok"
+        );
+        facts.tcp_listeners = Some(Vec::new());
+        assert_eq!(exposed.answer(&facts).unwrap().output, "ok");
+        // sshd -T failing names no port, as `sshd_ports` prints none.
+        facts.tcp_listeners = Some(vec![("0.0.0.0".into(), 22)]);
+        sshd.ok = false;
+        facts.sshd = Some(sshd);
+        assert_eq!(
+            exposed.answer(&facts).unwrap().output,
+            "FAIL exposed: 0.0.0.0:22"
         );
     }
 

@@ -7,11 +7,12 @@
 # and no function is defined for it, so `command -v`, errors and exit codes stay the tool's.
 # Kept: the standard output of a run that exited 0 (its standard error is dropped). Nothing is
 # written anywhere. $1..: each one of "sshd -T", "ufw status", "ufw status verbose",
-# "docker info".
+# "docker info". A successful `sshd -T` of the facts (sshd.sh, earlier in the probe) is that
+# run already.
 rampart_replay() { if [ -n "$1" ]; then printf '%s\n' "$1"; fi; }
 for rampart_m do
   case $rampart_m in
-    'sshd -T') rampart_m_sshd=$(sshd -T 2>/dev/null) && rampart_k_sshd=1 ;;
+    'sshd -T') [ -n "${rampart_k_sshd:-}" ] || { rampart_m_sshd=$(sshd -T 2>/dev/null) && rampart_k_sshd=1; } ;;
     'ufw status') rampart_m_ufw=$(ufw status 2>/dev/null) && rampart_k_ufw=1 ;;
     'ufw status verbose') rampart_m_ufwv=$(ufw status verbose 2>/dev/null) && rampart_k_ufwv=1 ;;
     'docker info') rampart_m_docker=$(docker info 2>/dev/null) && rampart_k_docker=1 ;;

@@ -518,11 +518,16 @@ async fn scan_host(
     if let Some(later) = t.later.take() {
         // The sender is dropped when the host has nothing more to say (it was unreachable).
         let more = later.await.unwrap_or_default();
-        tcp_round(&ctx, &t.skip, more.tcp, &mut done, &mut r).await;
         let mut udp = more.udp;
         udp.sort_unstable();
         udp.dedup();
-        r.udp = udp_round(&ctx, udp).await;
+        // Together, not one after the other: the scan's tail after the host's facts is the
+        // longer of the two rounds (UDP's waits), not their sum.
+        let (_, udp) = tokio::join!(
+            tcp_round(&ctx, &t.skip, more.tcp, &mut done, &mut r),
+            udp_round(&ctx, udp)
+        );
+        r.udp = udp;
     }
     r.open.sort_by_key(|o| o.port);
     let rtt = ctx.rtt.lock().map(|x| *x).unwrap_or_default();

@@ -21,7 +21,8 @@ use crate::jobs;
 use crate::output::{self, Progress};
 use crate::registry;
 
-fn connector(conn: &ConnArgs) -> Connector {
+/// The connector of every command that logs in: check, apply and audit alike.
+pub(crate) fn connector(conn: &ConnArgs) -> Connector {
     Connector::new(ClientOptions {
         host_key_policy: if conn.accept_new {
             HostKeyPolicy::AcceptNew

@@ -31,7 +31,6 @@ use rampart_core::template::Templates;
 use rampart_core::verify::{Check, Verdict};
 use rampart_engine::portprobe::{self, HostScan, ProbeOptions, ProbeTarget, Timing};
 use rampart_engine::{HostJob, Reporter, RoleJob, RunOptions, Shared, VerifyPolicy, run_fleet};
-use rampart_ssh::{ClientOptions, Connector, HostKeyPolicy};
 
 use crate::args::{ConnArgs, RunArgs};
 use crate::error::{CliError, Exit};
@@ -328,18 +327,6 @@ impl Reporter for AuditProgress {
         };
         let _ = writeln!(std::io::stderr(), "{line}");
     }
-}
-
-fn connector(conn: &ConnArgs) -> Connector {
-    Connector::new(ClientOptions {
-        host_key_policy: if conn.accept_new {
-            HostKeyPolicy::AcceptNew
-        } else {
-            HostKeyPolicy::Strict
-        },
-        allow_tty_prompt: std::io::stdin().is_terminal(),
-        ..ClientOptions::default()
-    })
 }
 
 fn input_error(what: &str, message: String) -> CliError {
@@ -879,7 +866,7 @@ pub async fn run(a: AuditArgs) -> Result<Exit, CliError> {
     });
     let fleet = {
         let progress = progress.clone();
-        let connector = connector(&a.conn);
+        let connector = crate::commands::connector(&a.conn);
         async move {
             let run = run_fleet(planned.jobs, shared, connector, forks, progress.clone()).await;
             if let Some(feed) = &progress.feed {

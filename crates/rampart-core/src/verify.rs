@@ -13,6 +13,11 @@ use crate::facts::{CommandResult, FactRequest, Facts};
 /// host controls start their scripts with it.
 pub const SSHD_PORTS_FN: &str = include_str!("verify/sshd_ports.sh");
 
+/// Shell code defining `docker_api PATH`, which prints the Docker daemon's answer to `GET PATH`
+/// on its API socket through curl, or fails. The one copy: the docker role's settings checks
+/// and the audit's `host.container-ports-local` start their scripts with it.
+pub const DOCKER_API_FN: &str = include_str!("verify/docker_api.sh");
+
 /// A check's command made of a constant script (a `.sh` file) and the values it needs: they
 /// reach it as positional parameters `$2`, `$3`, ... after the `SSH_CONNECTION` the probe
 /// passes every check as `$1`, each quoted by [`crate::shell::quote`]; nothing is spliced into

@@ -14,7 +14,7 @@ pub fn builtin() -> Vec<Check> {
         fact: None,
         id: id.into(),
         title: title.into(),
-        command: check_command(crate::SETTINGS_SH, &[]),
+        command: check_command(&crate::settings_script(), &[]),
         expect,
     };
     vec![

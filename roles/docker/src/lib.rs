@@ -47,6 +47,11 @@ const DAEMON_JSON_SH: &str = include_str!("checks/daemon_json.sh");
 /// `docker.logging-driver` and `docker.live-restore`: the running daemon's two settings, from
 /// its API socket (one run for both checks).
 pub(crate) const SETTINGS_SH: &str = include_str!("checks/settings.sh");
+
+/// [`SETTINGS_SH`] after the `docker_api` function it calls: the settings checks' script.
+pub(crate) fn settings_script() -> String {
+    [rampart_core::verify::DOCKER_API_FN, SETTINGS_SH].concat()
+}
 const SOURCES: &str = "/etc/apt/sources.list.d/docker.sources";
 const DAEMON_JSON: &str = "/etc/docker/daemon.json";
 const RESTART: &str = "restart docker";
@@ -758,7 +763,7 @@ impl Configured for Config {
                 fact: None,
                 id: "docker.logging-driver".into(),
                 title: format!("containers log through {}", d.log_driver),
-                command: check_command(SETTINGS_SH, &[]),
+                command: check_command(&settings_script(), &[]),
                 expect: Expect::Line(format!("Logging Driver: {}", d.log_driver)),
             },
         ];
@@ -767,7 +772,7 @@ impl Configured for Config {
                 fact: None,
                 id: "docker.live-restore".into(),
                 title: "containers survive a daemon restart (live restore)".into(),
-                command: check_command(SETTINGS_SH, &[]),
+                command: check_command(&settings_script(), &[]),
                 expect: Expect::Line("Live Restore Enabled: true".into()),
             });
         }

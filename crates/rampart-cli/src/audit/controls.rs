@@ -15,7 +15,7 @@
 //! exit status. A command may print `n/a: why` alone when the control does not apply to the host
 //! (no Docker installed): the audit then leaves that cell empty instead of passing it.
 
-use rampart_core::verify::{Check, Expect, FactQuery, SSHD_PORTS_FN};
+use rampart_core::verify::{Check, DOCKER_API_FN, Expect, FactQuery, SSHD_PORTS_FN};
 
 use crate::registry;
 
@@ -55,7 +55,7 @@ pub fn host_controls() -> Vec<Check> {
             fact: None,
             id: "host.container-ports-local".into(),
             title: "published container ports are bound to 127.0.0.1".into(),
-            command: host::CONTAINER_PORTS_LOCAL.into(),
+            command: [DOCKER_API_FN, host::CONTAINER_PORTS_LOCAL].concat(),
             expect: Expect::Line("ok".into()),
         },
         Check {

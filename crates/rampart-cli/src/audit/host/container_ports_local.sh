@@ -1,11 +1,11 @@
 # shellcheck shell=sh
-# host.container-ports-local: published container ports are bound to 127.0.0.1; `n/a` without
-# docker. A host with no running container publishes nothing: the daemon's API socket says so
-# through curl for ~5 ms of host CPU, where `docker ps` costs ~30 ms; any other answer (or no
-# curl) goes to `docker ps`, which lists what each container publishes.
+# host.container-ports-local (after `docker_api`, verify/docker_api.sh): published container
+# ports are bound to 127.0.0.1; `n/a` without docker. A host with no running container
+# publishes nothing: the daemon's API socket says so for ~5 ms of host CPU, where `docker ps`
+# costs ~30 ms; any other answer (or none) goes to `docker ps`, which lists what each container
+# publishes.
 command -v docker >/dev/null 2>&1 || { echo 'n/a: docker is not installed'; exit 0; }
-if command -v curl >/dev/null 2>&1 &&
-  [ "$(curl -sf --max-time 10 --unix-socket /var/run/docker.sock http://localhost/containers/json 2>/dev/null)" = '[]' ]; then
+if [ "$(docker_api /containers/json)" = '[]' ]; then
   echo 'no running container'
   echo ok
   exit 0

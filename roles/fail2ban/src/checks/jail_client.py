@@ -1,29 +1,31 @@
 # fail2ban's own protocol, for the jail checks (checks/jail.sh): the five questions of the
 # check on one connection to the server's socket (argv[1]), printed as `fail2ban-client -i`
 # prints them. fail2ban-client itself spends ~60 ms of host CPU importing its package; this
-# needs only the standard library (python3 -S). Anything unexpected (no socket, an error
+# needs only the standard library (python3 -S), and of it the C modules behind `pickle` and
+# `socket` (the same Unpickler and socket objects): `pickle` imports `re` and `socket` imports
+# `enum`, about half of this script's start-up. Anything unexpected (no socket, an error
 # answer, a type other than the plain ones the server sends) exits 1, and the check asks
 # fail2ban-client instead, so errors stay the tool's own.
+import _pickle
+import _socket
 import io
-import pickle
-import socket
 import sys
 
 END = b"<F2B_END_COMMAND>"
 PLAIN = {"list", "tuple", "str", "unicode", "int", "float", "bool", "dict", "set", "frozenset"}
 
 
-class Plain(pickle.Unpickler):
+class Plain(_pickle.Unpickler):
     """Plain values only: the server sends its addresses as `str(...)` reductions."""
 
     def find_class(self, module, name):
         if module in ("builtins", "__builtin__") and name in PLAIN:
             return super().find_class(module, name)
-        raise pickle.UnpicklingError("unexpected %s.%s" % (module, name))
+        raise _pickle.UnpicklingError("unexpected %s.%s" % (module, name))
 
 
 def ask(sock, cmd):
-    sock.sendall(pickle.dumps(cmd, 2) + END)
+    sock.sendall(_pickle.dumps(cmd, 2) + END)
     buf = b""
     while not buf.endswith(END):
         chunk = sock.recv(65536)
@@ -53,7 +55,7 @@ def tree(items, indent=""):
 
 def main():
     jail = "sshd"
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(10)
     try:
         sock.connect(sys.argv[1])

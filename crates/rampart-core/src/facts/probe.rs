@@ -356,44 +356,33 @@ mod tests {
     /// is not kept.
     #[test]
     fn the_facts_run_of_sshd_answers_the_checks() {
-        let Some(sh) = rampart_shtest::Sh::new() else {
+        // sshd.sh's section, then the memo of `sshd -T`, then a check's `check` code, against
+        // an sshd stub of `body`: stdout and the calls made.
+        let run = |body: &str, check: &str| {
+            let sh = rampart_shtest::Sh::new()?;
+            std::fs::create_dir_all(sh.root().join("run/sshd")).unwrap();
+            let section = SSHD_SH.replace("/run/sshd", &sh.path("run/sshd"));
+            let script = format!(
+                "rampart_fp_sshd=fp\n{}set -- 'sshd -T'\n{MEMO_SH}set --\n{check}; echo \"rc:$?\"\n",
+                crate::verify::script_with_args(&section, &["@@sshd", "", ""])
+            );
+            sh.stub_body("sshd", body);
+            let out = sh.run(&script, &[]);
+            Some((out.stdout_str(), sh.calls()))
+        };
+        let Some((out, calls)) = run(
+            "echo warning >&2; printf 'port 22\\nport 2222\\n'",
+            "sshd -T | grep -c port",
+        ) else {
             return;
         };
-        std::fs::create_dir_all(sh.root().join("run/sshd")).unwrap();
-        let section = SSHD_SH.replace("/run/sshd", &sh.path("run/sshd"));
-        let script = format!(
-            "rampart_fp_sshd=fp\n{}set -- 'sshd -T'\n{MEMO_SH}set --\nsshd -T | grep -c port; echo \"rc:$?\"\n",
-            crate::verify::script_with_args(&section, &["@@sshd", "", ""])
-        );
-        sh.stub_body("sshd", "echo warning >&2; printf 'port 22\\nport 2222\\n'");
-        let out = sh.run(&script, &[]);
-        assert!(out.ok(), "{out:?}");
-        assert_eq!(
-            out.stdout_str(),
-            "@@sshd\n@fp fp\nport 22\nport 2222\n@rc 0\n2\nrc:0\n"
-        );
-        assert_eq!(
-            sh.calls(),
-            ["sshd -T"],
-            "one run for the facts and the check"
-        );
+        assert_eq!(out, "@@sshd\n@fp fp\nport 22\nport 2222\n@rc 0\n2\nrc:0\n");
+        assert_eq!(calls, ["sshd -T"], "one run for the facts and the check");
 
-        let sh = rampart_shtest::Sh::new().unwrap();
-        std::fs::create_dir_all(sh.root().join("run/sshd")).unwrap();
-        let section = SSHD_SH.replace("/run/sshd", &sh.path("run/sshd"));
-        let script = format!(
-            "rampart_fp_sshd=fp\n{}set -- 'sshd -T'\n{MEMO_SH}set --\nsshd -T; echo \"rc:$?\"\n",
-            crate::verify::script_with_args(&section, &["@@sshd", "", ""])
-        );
-        sh.stub_body("sshd", "echo 'sshd: bad line 3' >&2; exit 255");
-        let out = sh.run(&script, &[]);
+        let (out, calls) = run("echo 'sshd: bad line 3' >&2; exit 255", "sshd -T").unwrap();
+        assert_eq!(out, "@@sshd\n@fp fp\nsshd: bad line 3\n@rc 255\nrc:255\n");
         assert_eq!(
-            out.stdout_str(),
-            "@@sshd\n@fp fp\nsshd: bad line 3\n@rc 255\nrc:255\n",
-            "{out:?}"
-        );
-        assert_eq!(
-            sh.calls(),
+            calls,
             ["sshd -T", "sshd -T", "sshd -T", "sshd -T"],
             "the facts' failed run, its error, the memo's own try, the check"
         );

@@ -128,6 +128,15 @@ fn stat_line(format: &str, path: &str, state: &FileState) -> String {
     out
 }
 
+/// A socket as `ss` prints it: `0.0.0.0:22`, `[::]:22`.
+fn ss_socket(addr: &str, port: u16) -> String {
+    if addr.contains(':') {
+        format!("[{addr}]:{port}")
+    } else {
+        format!("{addr}:{port}")
+    }
+}
+
 /// `systemctl is-active UNIT...`: each unit's ActiveState on a line, exit 3 unless every one
 /// is active; `None` when the probe did not gather one of them.
 fn units_active(facts: &Facts, units: &[String]) -> Option<CommandResult> {
@@ -444,12 +453,8 @@ impl FactQuery {
                     .iter()
                     .filter(|(_, p)| p == port)
                     .map(|(a, p)| {
-                        let (addr, peer) = if a.contains(':') {
-                            (format!("[{a}]"), "[::]")
-                        } else {
-                            (a.clone(), "0.0.0.0")
-                        };
-                        format!("LISTEN {addr}:{p} {peer}:*")
+                        let peer = if a.contains(':') { "[::]" } else { "0.0.0.0" };
+                        format!("LISTEN {} {peer}:*", ss_socket(a, *p))
                     })
                     .collect();
                 Some(CommandResult {
@@ -461,8 +466,11 @@ impl FactQuery {
                 let listeners = facts.tcp_listeners.as_ref()?;
                 let e = facts.sshd.as_ref()?;
                 // `sshd -T` that fails names no port, as the shell's `sshd_ports` prints none.
-                let ssh: Vec<&str> = if e.ok {
-                    e.all("port").iter().map(String::as_str).collect()
+                let ssh: Vec<u16> = if e.ok {
+                    e.all("port")
+                        .iter()
+                        .filter_map(|v| v.parse().ok())
+                        .collect()
                 } else {
                     Vec::new()
                 };
@@ -473,12 +481,8 @@ impl FactQuery {
                     if crate::facts::is_loopback(a) || !seen.insert((a, p)) {
                         continue;
                     }
-                    let addr = if a.contains(':') {
-                        format!("[{a}]:{p}")
-                    } else {
-                        format!("{a}:{p}")
-                    };
-                    if ssh.contains(&p.to_string().as_str()) {
+                    let addr = ss_socket(a, *p);
+                    if ssh.contains(p) {
                         lines.push(format!("ssh: {addr}"));
                     } else {
                         lines.push(format!("FAIL exposed: {addr}"));

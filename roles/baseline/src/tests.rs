@@ -189,6 +189,7 @@ fn overlay(f: &mut Facts, x: &FixtureFacts, control: &Control) {
                 .into(),
                 fragment_path: format!("/usr/lib/systemd/system/{n}.service"),
                 need_daemon_reload: false,
+                props: Default::default(),
             },
         );
     }

@@ -407,30 +407,39 @@ impl Configured for Config {
     fn checks(&self) -> Vec<Check> {
         // The interface is a host fact; the check finds it on the host the same way.
         // (The IPv6 default falls back to the IPv4 route's interface, as the plan does.)
+        // Judged from the `iptables-save` dump and the default routes the probe takes anyway;
+        // the shell command is what a report shows as its equivalent.
         let drop_last = |tool: &str, configured: Option<&String>, route: &str| {
             check_command(
                 DROP_LAST_SH,
                 &[tool, configured.map_or("", String::as_str), route],
             )
         };
+        let drop_fact = |ipv6: bool, configured: Option<&String>| FactQuery::ChainEndsWithDrop {
+            ipv6,
+            chain: "DOCKER-USER".into(),
+            iface: configured.cloned(),
+        };
         let mut out = vec![
-            Check {
-                fact: None,
-                id: "docker-user.drop-last".into(),
-                title:
-                    "DOCKER-USER ends by dropping traffic from the external interface to containers"
-                        .into(),
-                command: drop_last("iptables", self.external_interface.as_ref(), "4"),
-                expect: Expect::Line("ok".into()),
-            },
-            Check {
-                fact: None,
-                id: "docker-user.rules-loaded".into(),
-                title: "the live DOCKER-USER chain is exactly /etc/docker/iptables-rules.conf"
-                    .into(),
-                command: self.loaded_check(),
-                expect: Expect::Line("ok".into()),
-            },
+            Check::from_fact(
+                "docker-user.drop-last",
+                "DOCKER-USER ends by dropping traffic from the external interface to containers",
+                &drop_last("iptables", self.external_interface.as_ref(), "4"),
+                drop_fact(false, self.external_interface.as_ref()),
+                Expect::Line("ok".into()),
+            ),
+            Check::from_fact(
+                "docker-user.rules-loaded",
+                "the live DOCKER-USER chain is exactly /etc/docker/iptables-rules.conf",
+                &self.loaded_check(),
+                FactQuery::ChainIsFile {
+                    chain: "DOCKER-USER".into(),
+                    files: std::iter::once((false, RULES4.to_owned()))
+                        .chain(self.ipv6.then(|| (true, RULES6.to_owned())))
+                        .collect(),
+                },
+                Expect::Line("ok".into()),
+            ),
             Check::from_fact(
                 "docker-user.forward-jump",
                 "forwarded traffic passes through DOCKER-USER",
@@ -454,14 +463,13 @@ impl Configured for Config {
                 .external_interface6
                 .as_ref()
                 .or(self.external_interface.as_ref());
-            out.push(Check {
-                fact: None,
-                id: "docker-user.drop-last-v6".into(),
-                title: "the IPv6 DOCKER-USER chain ends by dropping external traffic to containers"
-                    .into(),
-                command: drop_last("ip6tables", i6, "6"),
-                expect: Expect::Line("ok".into()),
-            });
+            out.push(Check::from_fact(
+                "docker-user.drop-last-v6",
+                "the IPv6 DOCKER-USER chain ends by dropping external traffic to containers",
+                &drop_last("ip6tables", i6, "6"),
+                drop_fact(true, i6),
+                Expect::Line("ok".into()),
+            ));
         }
         out
     }

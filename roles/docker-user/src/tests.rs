@@ -502,6 +502,107 @@ fn checks_judge_the_live_chain() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The drop-last and rules-loaded checks are judged from the facts (the `iptables-save` dump,
+/// the default routes, the rules files) and say what their shell equivalents say of the same
+/// host, scenario by scenario.
+#[test]
+fn fact_answers_are_the_shell_s() {
+    let chain = |rules: &[&str]| {
+        format!(
+            "iptables() {{ printf '%s\\n' '-N DOCKER-USER' {}; }}",
+            rules
+                .iter()
+                .map(|r| format!("'{r}'"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    };
+    let mut with_return = SEED_RULES_ETH0.to_vec();
+    with_return.push("-A DOCKER-USER -j RETURN");
+    let ens3 = cfg(json!({"external_interface": "ens3"}));
+    let cases: [(&Config, &[&str], bool); 6] = [
+        (&Config::default(), &SEED_RULES_ETH0, true),
+        (&Config::default(), &SEED_RULES_ETH0[..4], true),
+        (&Config::default(), &with_return, true),
+        (&Config::default(), &SEED_RULES_ETH0, false),
+        (&Config::default(), &[], true),
+        (&ens3, &["-A DOCKER-USER -i ens3 -j DROP"], true),
+    ];
+    for (c, rules, routed) in cases {
+        let check = c.checks().into_iter().next().expect("drop-last");
+        assert_eq!(check.id, "docker-user.drop-last");
+        let route = if routed {
+            "ip() { echo 'default via 10.213.7.1 dev eth0 proto static'; }"
+        } else {
+            "ip() { :; }"
+        };
+        let (pass, shell) = run_check(&check, &format!("{route}\n{}", chain(rules)));
+        let mut f = Facts::default();
+        f.host.default_iface = routed.then(|| "eth0".to_owned());
+        f.iptables.insert("v4/filter".into(), Some(save(rules)));
+        let answer = check
+            .fact
+            .as_ref()
+            .expect("a fact")
+            .answer(&f)
+            .expect("gathered");
+        assert_eq!((answer.rc, answer.output.as_str()), (0, shell.trim_end()));
+        assert_eq!(check.judge_facts(&f).pass, pass, "{shell}");
+    }
+    // rules-loaded: the file's `-A DOCKER-USER` lines against the live chain.
+    let check = by_id_checks(&Config::default(), "docker-user.rules-loaded");
+    let mut req = FactRequest::new();
+    check.request(&mut req);
+    assert!(req.commands.is_empty() && req.files.contains(RULES4));
+    let mut file = String::from("*filter\n:DOCKER-USER - [0:0]\n-F DOCKER-USER\n# comment\n");
+    for r in SEED_RULES_ETH0 {
+        file.push_str(r);
+        file.push('\n');
+    }
+    file.push_str("COMMIT\n");
+    let mut f = Facts::default();
+    f.iptables
+        .insert("v4/filter".into(), Some(save(&SEED_RULES_ETH0)));
+    assert_eq!(
+        check.judge_facts(&f).evidence,
+        "not run",
+        "no file content: not judged"
+    );
+    f.files
+        .insert(RULES4.into(), text_file(&file, 0o644, "root"));
+    let v = check.judge_facts(&f);
+    assert!(v.pass, "{v:?}");
+    f.iptables
+        .insert("v4/filter".into(), Some(save(&SEED_RULES_ETH0[1..])));
+    let v = check.judge_facts(&f);
+    assert!(
+        !v.pass
+            && v.evidence
+                .starts_with("FAIL: live chain:\n-N DOCKER-USER\n-A DOCKER-USER -i lo"),
+        "{v:?}"
+    );
+    f.files
+        .insert(RULES4.into(), rampart_core::facts::FileState::Absent);
+    f.iptables
+        .insert("v4/filter".into(), Some(save(&SEED_RULES_ETH0)));
+    assert!(!check.judge_facts(&f).pass, "a missing file fails");
+    // IPv6: its own chain and file too.
+    let v6 = by_id_checks(&cfg(json!({"ipv6": true})), "docker-user.rules-loaded");
+    f.files
+        .insert(RULES4.into(), text_file(&file, 0o644, "root"));
+    f.files
+        .insert(RULES6.into(), text_file(&file, 0o644, "root"));
+    f.iptables.insert("v6/filter".into(), Some(save(&[])));
+    assert!(!v6.judge_facts(&f).pass, "the IPv6 chain is empty");
+    f.iptables
+        .insert("v6/filter".into(), Some(save(&SEED_RULES_ETH0)));
+    assert!(v6.judge_facts(&f).pass);
+}
+
+fn by_id_checks(c: &Config, id: &str) -> Check {
+    c.checks().into_iter().find(|k| k.id == id).expect(id)
+}
+
 /// The data fixtures in this role's `fixtures/`: facts in, changes and scripts out (one
 /// generic runner, `rampart_core::testing::fixtures`).
 #[test]

@@ -780,13 +780,19 @@ impl Configured for Config {
         // are proven by the file's content above plus this: the running dockerd started after
         // the file last changed, so it runs with it. (`ps -o etimes` rounds down, so the start
         // computed here is never earlier than the real one: no false failure.)
-        out.push(Check {
-            fact: None,
-            id: "docker.config-loaded".into(),
-            title: "the running dockerd has loaded the current daemon.json (no-new-privileges, userland-proxy, ulimits)".into(),
-            command: check_command(CONFIG_LOADED, &[DAEMON_JSON]),
-            expect: Expect::Line("ok".into()),
-        });
+        // Judged from the unit's main process start (the probe's one `systemctl show`) and
+        // the file's modification time (its `find`).
+        out.push(Check::from_fact(
+            "docker.config-loaded",
+            "the running dockerd has loaded the current daemon.json (no-new-privileges, userland-proxy, ulimits)",
+            &check_command(CONFIG_LOADED, &[DAEMON_JSON]),
+            FactQuery::StartedAfter {
+                unit: "docker.service".into(),
+                daemon: "dockerd".into(),
+                file: DAEMON_JSON.into(),
+            },
+            Expect::Line("ok".into()),
+        ));
         for u in &self.users {
             out.push(Check::from_fact(
                 &format!("docker.group.{u}"),

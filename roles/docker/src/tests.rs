@@ -608,6 +608,21 @@ fn checks_are_named_controls() {
             .output()
             .expect("sh");
         let output = String::from_utf8_lossy(&out.stdout).into_owned();
+        // The controller judges the unit's start and the file's mtime from the facts.
+        let mut f = rampart_core::facts::Facts::default();
+        let mut u = rampart_core::facts::UnitState::default();
+        u.props.insert("MainPID".into(), "4242".into());
+        u.props
+            .insert("ExecMainStartTimestamp".into(), "@999900".into());
+        f.units.insert("docker.service".into(), u);
+        f.mtimes.insert(DAEMON_JSON.into(), mtime as i64);
+        let answer = loaded
+            .fact
+            .as_ref()
+            .expect("a fact")
+            .answer(&f)
+            .expect("gathered");
+        assert_eq!(answer.output, output.trim_end());
         loaded
             .judge(Some(&rampart_core::facts::CommandResult { rc: 0, output }))
             .pass
@@ -615,6 +630,23 @@ fn checks_are_named_controls() {
     assert!(run(999_000), "file older than the daemon");
     assert!(run(999_900), "file written in the daemon's first second");
     assert!(!run(999_950), "file changed after the daemon started");
+    // Not running: no main process, or no start time.
+    let mut f = rampart_core::facts::Facts::default();
+    let mut u = rampart_core::facts::UnitState::default();
+    u.props.insert("MainPID".into(), "0".into());
+    u.props
+        .insert("ExecMainStartTimestamp".into(), "@999900".into());
+    f.units.insert("docker.service".into(), u);
+    f.mtimes.insert(DAEMON_JSON.into(), 1);
+    let v = loaded.judge_facts(&f);
+    assert!(
+        !v.pass && v.evidence == "FAIL: dockerd is not running",
+        "{v:?}"
+    );
+    let mut req = rampart_core::facts::FactRequest::new();
+    loaded.request(&mut req);
+    assert!(req.commands.is_empty() && req.stats.contains(DAEMON_JSON));
+    assert!(req.unit_props.contains("ExecMainStartTimestamp"));
     let off =
         cfg(json!({"daemon": {"live_restore": false, "no_new_privileges": false}, "users": []}));
     assert_eq!(off.checks().len(), 4);

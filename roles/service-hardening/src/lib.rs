@@ -510,32 +510,42 @@ impl Configured for Config {
 
     fn checks(&self) -> Vec<Check> {
         let unit = self.unit();
-        let want = [
-            format!(
-                "NoNewPrivileges={}",
-                Self::shown(Self::directive(self.no_new_privileges))
+        let pairs = [
+            (
+                "NoNewPrivileges",
+                Self::shown(Self::directive(self.no_new_privileges)),
             ),
-            format!(
-                "PrivateTmp={}",
-                Self::shown(Self::directive(self.private_tmp))
-            ),
-            format!("ProtectSystem={}", Self::shown(&self.protect_system)),
-            format!("ProtectHome={}", Self::shown(&self.protect_home)),
-        ]
-        .join("|");
-        let mut checks = vec![Check {
-            fact: None,
-            id: "service-hardening.sandbox-configured".into(),
-            title: format!(
+            ("PrivateTmp", Self::shown(Self::directive(self.private_tmp))),
+            ("ProtectSystem", Self::shown(&self.protect_system)),
+            ("ProtectHome", Self::shown(&self.protect_home)),
+        ];
+        let want = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("|");
+        // Judged from the one `systemctl show` of the probe, which prints these properties
+        // too; the shell command is what a report shows as its equivalent.
+        let mut checks = vec![Check::from_fact(
+            "service-hardening.sandbox-configured",
+            &format!(
                 "{} is configured with no-new-privileges, a private /tmp, a read-only system and home",
                 self.unit()
             ),
-            command: check_command(
+            &check_command(
                 SANDBOX_CONFIGURED,
                 &[&unit, &want, &self.read_write_paths.join(" ")],
             ),
-            expect: Expect::Equals("ok".into()),
-        }];
+            FactQuery::UnitSettings {
+                unit: unit.clone(),
+                want: pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.to_string()))
+                    .collect(),
+                paths: self.read_write_paths.clone(),
+            },
+            Expect::Equals("ok".into()),
+        )];
         let yes = |b: bool| if b { "yes" } else { "no" };
         let (nnp, ro_root) = (self.no_new_privileges, self.protect_system == "strict");
         if nnp || ro_root {

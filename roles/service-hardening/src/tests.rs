@@ -443,7 +443,23 @@ fn sandbox_judge_reads_systemctl_show() {
     };
     let run = |shown: &str| {
         sh.stub_output("systemctl", 0, shown);
-        sh.run(&check.command, &[""]).stdout_str().trim().to_owned()
+        let shell = sh.run(&check.command, &[""]).stdout_str().trim().to_owned();
+        // The controller judges the same properties from the probe's `systemctl show`.
+        let mut f = rampart_core::facts::Facts::default();
+        let mut u = rampart_core::facts::UnitState::default();
+        for l in shown.lines() {
+            let (k, v) = l.split_once('=').expect("K=V");
+            u.props.insert(k.into(), v.into());
+        }
+        f.units.insert("clawdbot.service".into(), u);
+        let answer = check
+            .fact
+            .as_ref()
+            .expect("a fact")
+            .answer(&f)
+            .expect("gathered");
+        assert_eq!((answer.rc, answer.output.as_str()), (0, shell.as_str()));
+        shell
     };
     let good = "ReadWritePaths=/home/clawdbot/.clawdbot -/var/cache/x /var/lib/extra\nPrivateTmp=yes\nProtectHome=read-only\nProtectSystem=strict\nNoNewPrivileges=yes\n";
     assert_eq!(run(good), "ok");

@@ -668,38 +668,46 @@ impl Configured for Config {
             Expect::Equals(format!("IPV6={}", if self.ipv6 { "yes" } else { "no" })),
         ));
         // Every port sshd listens on has an allow rule: the anti-lockout control.
-        out.push(Check {
-            fact: None,
-            id: "ufw.ssh-allowed".into(),
-            title: "every port sshd listens on is allowed through ufw".into(),
-            command: [SSHD_PORTS_FN, controls::SSH_ALLOWED].concat(),
-            expect: Expect::Lacks(vec!["FAIL".into()]),
-        });
+        // Judged from `sshd -T` and the rules file the probe reads anyway.
+        out.push(Check::from_fact(
+            "ufw.ssh-allowed",
+            "every port sshd listens on is allowed through ufw",
+            &[SSHD_PORTS_FN, controls::SSH_ALLOWED].concat(),
+            FactQuery::SshPortsAllowed("/etc/ufw/user.rules".into()),
+            Expect::Lacks(vec!["FAIL".into()]),
+        ));
         // Nothing is allowed beyond what the configuration says: the seeds' "only SSH and
         // Tailscale should be open", read from ufw's own rules files. The port rampart is
         // connected on (the probe's $1 is SSH_CONNECTION) counts as SSH: the plan keeps it
         // open, and right after sshd moved to another port it is the old one until the next
         // run, connected on the new port, drops it.
-        let mut files = "/etc/ufw/user.rules".to_owned();
+        let mut files = vec!["/etc/ufw/user.rules".to_owned()];
         if self.ipv6 {
-            files.push_str(" /etc/ufw/user6.rules");
+            files.push("/etc/ufw/user6.rules".into());
         }
         let ssh_ports: Vec<String> = self.ssh_ports.iter().map(ToString::to_string).collect();
-        out.push(Check {
-            fact: None,
-            id: "ufw.only-allowed".into(),
-            title: "ufw allows only the configured ports (SSH, Tailscale, the site's rules)".into(),
-            command: check_command(
+        // Judged from the rules files and `sshd -T`, which the probe reads anyway; the shell
+        // command is what a report shows as its equivalent.
+        out.push(Check::from_fact(
+            "ufw.only-allowed",
+            "ufw allows only the configured ports (SSH, Tailscale, the site's rules)",
+            &check_command(
                 &[SSHD_PORTS_FN, controls::ONLY_ALLOWED].concat(),
                 &[
                     &self.expected_lines().join("\\n"),
                     &ssh_ports.join(" "),
                     &self.ssh_sources().join(" "),
-                    &files,
+                    &files.join(" "),
                 ],
             ),
-            expect: Expect::Lacks(vec!["unexpected:".into()]),
-        });
+            FactQuery::UfwOnlyAllowed {
+                allowed: self.expected_lines(),
+                ports: ssh_ports,
+                sources: self.ssh_sources(),
+                files,
+            },
+            Expect::Lacks(vec!["unexpected:".into()]),
+        ));
         out
     }
 }

@@ -528,7 +528,9 @@ fn status_and_settings_controls_are_judged_from_facts() {
     let checks: Vec<_> = cfg(serde_json::json!({}))
         .checks()
         .into_iter()
-        .filter(|c| c.fact.is_some())
+        .filter(|c| {
+            c.fact.is_some() && !["ufw.ssh-allowed", "ufw.only-allowed"].contains(&c.id.as_str())
+        })
         .collect();
     let ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(
@@ -640,15 +642,35 @@ fn only_allowed_check_judges_ufw_tuples() {
             .output()
             .expect("sh");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        (
-            check
-                .judge(Some(&rampart_core::facts::CommandResult {
-                    rc: out.status.code().unwrap_or(-1),
-                    output: text.clone(),
-                }))
-                .pass,
-            text,
-        )
+        let pass = check
+            .judge(Some(&rampart_core::facts::CommandResult {
+                rc: out.status.code().unwrap_or(-1),
+                output: text.clone(),
+            }))
+            .pass;
+        // The controller judges the same files and `sshd -T` from the facts: the same answer.
+        let mut f = Facts::default();
+        let mut sshd = rampart_core::facts::SshdEffective {
+            ok: true,
+            ..Default::default()
+        };
+        sshd.values.insert("port".into(), vec!["22".into()]);
+        f.sshd = Some(sshd);
+        for (path, text) in [("/etc/ufw/user.rules", v4), ("/etc/ufw/user6.rules", v6)] {
+            f.files.insert(
+                path.into(),
+                rampart_core::testing::text_file(text, 0o640, "root"),
+            );
+        }
+        let answer = check
+            .fact
+            .as_ref()
+            .expect("a fact")
+            .answer(&f)
+            .expect("gathered");
+        assert_eq!((answer.rc, answer.output.as_str()), (0, text.trim_end()));
+        assert_eq!(check.judge_facts(&f).pass, pass);
+        (pass, text)
     };
     let good4 = "### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in comment=535348\n### tuple ### allow udp 41641 0.0.0.0/0 any 0.0.0.0/0 in\n### tuple ### allow tcp 443 0.0.0.0/0 any 0.0.0.0/0 in\n";
     let good6 = "### tuple ### allow tcp 22 ::/0 any ::/0 in\n### tuple ### allow udp 41641 ::/0 any ::/0 in\n### tuple ### allow tcp 443 ::/0 any ::/0 in\n";
@@ -685,4 +707,62 @@ fn fixtures() {
         role().as_ref(),
         concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
     );
+}
+
+/// `ufw.ssh-allowed` runs no command either: `sshd -T`'s ports (which the probe gathers, and
+/// remembers, for the audit's other controls) against ufw's rules file, read as the shell's
+/// `grep -Eq "^### tuple ### (allow|limit) (tcp|any) $p "` reads it.
+#[test]
+fn ssh_allowed_is_judged_from_sshd_and_the_rules_file() {
+    use rampart_core::facts::{FactRequest, Facts, FileState, SshdEffective};
+    use rampart_core::testing::text_file;
+    let c = cfg(serde_json::json!({}))
+        .checks()
+        .into_iter()
+        .find(|c| c.id == "ufw.ssh-allowed")
+        .expect("ssh-allowed");
+    let mut req = FactRequest::new();
+    c.request(&mut req);
+    assert!(req.commands.is_empty() && req.sshd_effective);
+    assert!(req.files.contains("/etc/ufw/user.rules"));
+    let mut f = Facts::default();
+    assert_eq!(c.judge_facts(&f).evidence, "not run");
+    let mut sshd = SshdEffective {
+        ok: true,
+        ..Default::default()
+    };
+    sshd.values
+        .insert("port".into(), vec!["22".into(), "2222".into()]);
+    f.sshd = Some(sshd.clone());
+    let rules = "*filter\n### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in\n-A ufw-user-input -p tcp --dport 22 -j ACCEPT\n### tuple ### limit any 2222 0.0.0.0/0 any 10.0.0.0/8 in\n### tuple ### deny tcp 23 0.0.0.0/0 any 0.0.0.0/0 in\nCOMMIT\n";
+    f.files.insert(
+        "/etc/ufw/user.rules".into(),
+        text_file(rules, 0o640, "root"),
+    );
+    let v = c.judge_facts(&f);
+    assert!(v.pass, "{v:?}");
+    assert_eq!(v.evidence, "ssh port 22: allowed\nssh port 2222: allowed");
+    // a port only denied, or named as a prefix of another, is not allowed
+    sshd.values
+        .insert("port".into(), vec!["23".into(), "222".into()]);
+    f.sshd = Some(sshd.clone());
+    let v = c.judge_facts(&f);
+    assert!(!v.pass);
+    assert_eq!(
+        v.evidence,
+        "FAIL: ssh port 23 is not allowed\nFAIL: ssh port 222 is not allowed"
+    );
+    // no rules file: nothing is allowed
+    sshd.values.insert("port".into(), vec!["22".into()]);
+    f.sshd = Some(sshd.clone());
+    f.files
+        .insert("/etc/ufw/user.rules".into(), FileState::Absent);
+    assert_eq!(
+        c.judge_facts(&f).evidence,
+        "FAIL: ssh port 22 is not allowed"
+    );
+    // `sshd -T` failing names no port, as the shell's sshd_ports prints none
+    sshd.ok = false;
+    f.sshd = Some(sshd);
+    assert_eq!(c.judge_facts(&f).evidence, "FAIL: sshd -T printed no port");
 }

@@ -51,6 +51,9 @@ pub struct FactRequest {
     pub packages: BTreeSet<String>,
     /// systemd units to ask about.
     pub units: BTreeSet<String>,
+    /// Properties of those units that checks judge beyond their state (`MainPID`,
+    /// `NoNewPrivileges`...): the same `systemctl show` prints them too.
+    pub unit_props: BTreeSet<String>,
     /// Read /etc/passwd and /etc/group.
     pub accounts: bool,
     /// Read /proc/swaps.
@@ -141,6 +144,9 @@ pub struct Facts {
     pub sshd: Option<SshdEffective>,
     /// apt state, when requested.
     pub apt: Option<AptState>,
+    /// The modification time (whole seconds since the epoch) of each requested path `find`
+    /// printed.
+    pub mtimes: BTreeMap<String, i64>,
     /// Read-only checks by id.
     pub commands: BTreeMap<String, CommandResult>,
     /// Fresh answers of cacheable sections, for the engine to remember (see
@@ -311,6 +317,8 @@ pub struct UnitState {
     pub fragment_path: String,
     /// systemd has an older version of the unit file loaded.
     pub need_daemon_reload: bool,
+    /// The [`FactRequest::unit_props`] as `systemctl show` printed them.
+    pub props: BTreeMap<String, String>,
 }
 
 impl UnitState {

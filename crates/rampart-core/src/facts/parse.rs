@@ -193,6 +193,15 @@ impl Facts {
                 .chain(req.stats.iter().filter(|p| !read.contains(p)))
                 .filter(|p| batchable(p));
             let files = parse_batch(batch, &read, stats, bodies, sums.unwrap_or_default())?;
+            for line in stats {
+                let f: Vec<&str> = line.splitn(9, '|').collect();
+                if let [_, _, _, _, _, mtime, _, _, path] = f.as_slice()
+                    && files.contains_key(*path)
+                    && let Some(secs) = mtime.split('.').next().and_then(|s| s.parse().ok())
+                {
+                    facts.mtimes.insert((*path).to_owned(), secs);
+                }
+            }
             facts.files.extend(files);
         }
         if req.accounts {
@@ -702,7 +711,9 @@ fn parse_units(lines: &[&str]) -> Vec<(String, UnitState)> {
             "UnitFileState" => u.1.unit_file_state = v.to_owned(),
             "FragmentPath" => u.1.fragment_path = v.to_owned(),
             "NeedDaemonReload" => u.1.need_daemon_reload = v == "yes",
-            _ => {}
+            _ => {
+                u.1.props.insert(k.to_owned(), v.to_owned());
+            }
         }
     }
     out

@@ -203,7 +203,8 @@ impl FactRequest {
             s.call(PACKAGES_SH, args);
         }
         if !self.units.is_empty() {
-            let mut args = vec![marker("units", "-")];
+            let props: Vec<&str> = self.unit_props.iter().map(String::as_str).collect();
+            let mut args = vec![marker("units", "-"), props.join(",")];
             args.extend(self.units.iter().cloned());
             s.call(UNITS_SH, args);
         }

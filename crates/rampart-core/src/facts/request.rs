@@ -86,6 +86,7 @@ impl FactRequest {
         self.sysctls.extend(other.sysctls.iter().cloned());
         self.packages.extend(other.packages.iter().cloned());
         self.units.extend(other.units.iter().cloned());
+        self.unit_props.extend(other.unit_props.iter().cloned());
         self.accounts |= other.accounts;
         self.swaps |= other.swaps;
         self.tcp_listeners |= other.tcp_listeners;

@@ -152,6 +152,51 @@ fn parses_packages_units_and_fills_missing() {
     assert!(f.units["ssh"].is_active() && f.units["ssh.service"].is_active());
 }
 
+/// Checks judge unit properties beyond the state (the one `systemctl show` prints them,
+/// timestamps as `@SECONDS`) and the modification time of the paths `find` printed.
+#[test]
+fn parses_unit_properties_and_modification_times() {
+    let mut req = FactRequest::new();
+    req.units.insert("docker.service".into());
+    req.unit_props
+        .extend(["MainPID".to_owned(), "ExecMainStartTimestamp".to_owned()]);
+    let script = req.probe_script("n");
+    assert!(
+        script.contains("' 'ExecMainStartTimestamp,MainPID' 'docker.service'")
+            || script.contains(" ExecMainStartTimestamp,MainPID docker.service"),
+        "{script}"
+    );
+    let o = out(
+        "n",
+        &[(
+            "units -",
+            "Id=docker.service\nLoadState=loaded\nActiveState=active\nMainPID=1212\nExecMainStartTimestamp=@1796387827\n",
+        )],
+    );
+    let f = Facts::parse(&req, "n", &o).unwrap();
+    let u = &f.units["docker.service"];
+    assert!(u.is_active());
+    assert_eq!(u.props["MainPID"], "1212");
+    assert_eq!(u.props["ExecMainStartTimestamp"], "@1796387827");
+    assert!(!u.props.contains_key("LoadState"));
+    // The mtime, of a real file under dash, in whole seconds.
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    let path = sh.write("etc/daemon.json", "{}\n");
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_750);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_modified(t))
+        .unwrap();
+    let mut req = FactRequest::new();
+    req.stats.insert(path.clone());
+    let f = probe_under_dash(&sh, &req);
+    assert_eq!(f.mtimes.get(&path), Some(&1_700_000_000));
+    assert!(f.mtimes.len() == 1, "{:?}", f.mtimes);
+}
+
 /// The listening sockets come as the kernel's hex addresses, IPv4 and IPv6.
 #[test]
 fn parses_listening_sockets() {

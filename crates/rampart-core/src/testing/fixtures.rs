@@ -165,6 +165,7 @@ impl Fixture {
                     unit_file_state: "enabled".into(),
                     fragment_path: format!("/usr/lib/systemd/system/{name}.service"),
                     need_daemon_reload: false,
+                    props: Default::default(),
                 },
             );
         }

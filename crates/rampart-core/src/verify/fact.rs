@@ -79,6 +79,74 @@ pub enum FactQuery {
     /// when the port is one of sshd's (`sshd -T`'s `port` lines), else `FAIL exposed: ADDR:PORT`,
     /// then `ok` when no line failed; the shell equivalent is `ss -Hltn` against `sshd -T`.
     ExposedListeners,
+    /// Every port `sshd -T` names (its `port` lines) has an `allow` or `limit` rule for tcp
+    /// (or any protocol) in ufw's rules file at the path: `ssh port P: allowed` or
+    /// `FAIL: ssh port P is not allowed` for each, `FAIL: sshd -T printed no port` without
+    /// one; from the effective configuration and the file's fetched content, as the shell's
+    /// `grep -Eq "^### tuple ### (allow|limit) (tcp|any) $p "` over the file answers.
+    SshPortsAllowed(String),
+    /// The last line of `iptables -w -S CHAIN` (`ip6tables` when `ipv6`) as `last rule: R`,
+    /// then `ok` when it is `-A CHAIN -i IFACE -j DROP`, else `FAIL: expected ... last`.
+    /// IFACE is `iface`, or the default route's interface (for IPv6 the IPv6 default route's,
+    /// else the IPv4 one's), from the host facts and the `iptables-save` dump.
+    ChainEndsWithDrop {
+        /// ip6tables.
+        ipv6: bool,
+        /// The chain.
+        chain: String,
+        /// The configured interface; `None`: the default route's.
+        iface: Option<String>,
+    },
+    /// The live chain's rules are exactly the `-A CHAIN ` lines of a rules file, for each
+    /// (`ipv6`, file) pair: `ok`, else `FAIL: live chain:` and the IPv4 chain as
+    /// `iptables -w -S CHAIN` prints it. A missing chain has no rules; a missing file fails.
+    ChainIsFile {
+        /// The chain.
+        chain: String,
+        /// (ip6tables, the rules file) pairs.
+        files: Vec<(bool, String)>,
+    },
+    /// ufw allows nothing beyond the configuration: each `### tuple ###` rule of the rules
+    /// files (those that exist), once and sorted, as `allowed: R` when it is one of `allowed`
+    /// or `allow P/tcp from S in` for an SSH port P (`sshd -T`'s, the configured ones, the one
+    /// rampart is connected on) and a source S, else `unexpected: R`; without
+    /// /etc/ufw/user.rules, `unexpected: /etc/ufw/user.rules is missing`. From the files'
+    /// fetched content, `sshd -T` and `SSH_CONNECTION`, as the role's `only_allowed.sh` reads
+    /// the host.
+    UfwOnlyAllowed {
+        /// The expected rule lines (`allow 22/tcp from 0.0.0.0/0 in`).
+        allowed: Vec<String>,
+        /// The configured SSH ports.
+        ports: Vec<String>,
+        /// The sources SSH is allowed from.
+        sources: Vec<String>,
+        /// The rules files.
+        files: Vec<String>,
+    },
+    /// The unit's running main process started after the file last changed, so it runs with
+    /// it: `ok`, `FAIL: FILE changed after DAEMON started: restart SERVICE`, or
+    /// `FAIL: DAEMON is not running`; from the unit's `MainPID` and `ExecMainStartTimestamp`
+    /// and the file's modification time (whole seconds), as the shell's `ps -o etimes` and
+    /// `stat -c %Y` judge it.
+    StartedAfter {
+        /// The unit (`docker.service`).
+        unit: String,
+        /// Its daemon's name in the messages (`dockerd`).
+        daemon: String,
+        /// The configuration file.
+        file: String,
+    },
+    /// The unit's settings as `systemctl show` prints them are the wanted ones and its
+    /// `ReadWritePaths` has each path: `ok`, else a line `KEY=GOT (want WANT)` or
+    /// `ReadWritePaths lacks P` for each difference.
+    UnitSettings {
+        /// The unit.
+        unit: String,
+        /// (property, value) pairs.
+        want: Vec<(String, String)>,
+        /// Paths `ReadWritePaths` must have.
+        paths: Vec<String>,
+    },
     /// `sshd -T`'s value of a keyword (see [`SshdRead`]), from the effective configuration the
     /// probe gathers (and caches) for the sshd role anyway. A value that is not the wanted
     /// one gets, as evidence, the lines of sshd's main file and drop-ins that set the keyword
@@ -218,6 +286,118 @@ pub enum SshdRead {
 /// every setting line of sshd's main file and drop-ins with its file and line number.
 pub const SSHD_SOURCES_ID: &str = "verify:sshd.sources";
 
+/// `iptables -w -S CHAIN` of the filter table (`ip6tables` when `ipv6`) from the probe's
+/// `iptables-save` dump: the chain's policy (`-P`) or `-N` line, then its rules; exit 1 when
+/// there is no such chain, 127 without the tool; `None` when the dump was not taken.
+fn iptables_chain(facts: &Facts, ipv6: bool, chain: &str) -> Option<CommandResult> {
+    let (tool, key) = if ipv6 {
+        ("ip6tables", "v6/filter")
+    } else {
+        ("iptables", "v4/filter")
+    };
+    let Some(dump) = facts.iptables.get(key)? else {
+        return Some(CommandResult {
+            rc: 127,
+            output: format!("{tool}: not found"),
+        });
+    };
+    let mut head = None;
+    let mut rules = Vec::new();
+    let rule = format!("-A {chain} ");
+    for l in dump.lines() {
+        if let Some(rest) = l.strip_prefix(':') {
+            let mut w = rest.split_whitespace();
+            if w.next() == Some(chain) {
+                head = Some(match w.next() {
+                    Some(p) if p != "-" => format!("-P {chain} {p}"),
+                    _ => format!("-N {chain}"),
+                });
+            }
+        } else if l.starts_with(&rule) {
+            rules.push(l);
+        }
+    }
+    Some(match head {
+        None => CommandResult {
+            rc: 1,
+            output: format!("{tool}: No chain/target/match by that name."),
+        },
+        Some(h) => CommandResult {
+            rc: 0,
+            output: std::iter::once(h.as_str())
+                .chain(rules)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        },
+    })
+}
+
+/// ufw's main rules file.
+const UFW_USER_RULES: &str = "/etc/ufw/user.rules";
+
+/// [`FactQuery::UfwOnlyAllowed`]'s answer: `only_allowed.sh`'s awk, over the fetched files.
+fn ufw_only_allowed(
+    facts: &Facts,
+    allowed: &[String],
+    ports: &[String],
+    sources: &[String],
+    files: &[String],
+) -> Option<CommandResult> {
+    let answer = |output: String| Some(CommandResult { rc: 0, output });
+    if !matches!(facts.files.get(UFW_USER_RULES)?, FileState::File { .. }) {
+        return answer(format!("unexpected: {UFW_USER_RULES} is missing"));
+    }
+    let e = facts.sshd.as_ref()?;
+    let mut ssh: Vec<&str> = Vec::new();
+    if e.ok {
+        ssh.extend(e.all("port").iter().map(String::as_str));
+    }
+    ssh.extend(ports.iter().map(String::as_str));
+    let conn = facts
+        .host
+        .ssh_connection
+        .as_ref()
+        .map(|c| c.server_port.to_string());
+    ssh.extend(conn.as_deref());
+    let mut ok: std::collections::BTreeSet<String> = allowed.iter().cloned().collect();
+    for p in ssh.iter().filter(|p| !p.is_empty()) {
+        for s in sources.iter().filter(|s| !s.is_empty()) {
+            ok.insert(format!("allow {p}/tcp from {s} in"));
+        }
+    }
+    let mut rules = std::collections::BTreeSet::new();
+    for f in files {
+        // a file that is not there is not read (`[ -r ]`)
+        let Ok(text) = fetched_text(facts, f, "awk", 2)? else {
+            continue;
+        };
+        for l in text.lines().filter(|l| l.starts_with("### tuple ### ")) {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let at = |i: usize| w.get(i - 1).copied().unwrap_or("");
+            rules.insert(format!(
+                "{} {}/{} from {} {}",
+                at(4),
+                at(6),
+                at(5),
+                at(9),
+                at(10)
+            ));
+        }
+    }
+    let lines: Vec<String> = rules
+        .into_iter()
+        .map(|r| {
+            let verdict = if ok.contains(&r) {
+                "allowed"
+            } else {
+                "unexpected"
+            };
+            format!("{verdict}: {r}")
+        })
+        .collect();
+    answer(lines.join("\n"))
+}
+
 /// That command: one `grep` over the main file and the drop-ins.
 pub const SSHD_SOURCES: &str = "grep -HinE '^[[:space:]]*[a-z]' /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf 2>/dev/null; true";
 
@@ -250,6 +430,36 @@ impl FactQuery {
             FactQuery::ExposedListeners => {
                 req.tcp_listeners = true;
                 req.sshd_effective = true;
+            }
+            FactQuery::UfwOnlyAllowed { files, .. } => {
+                req.sshd_effective = true;
+                req.files.insert(UFW_USER_RULES.into());
+                req.files.extend(files.iter().cloned());
+            }
+            FactQuery::StartedAfter { unit, file, .. } => {
+                req.units.insert(unit.clone());
+                req.unit_props
+                    .extend(["MainPID".into(), "ExecMainStartTimestamp".into()]);
+                req.stats.insert(file.clone());
+            }
+            FactQuery::UnitSettings { unit, want, .. } => {
+                req.units.insert(unit.clone());
+                req.unit_props.insert("ReadWritePaths".into());
+                req.unit_props.extend(want.iter().map(|(k, _)| k.clone()));
+            }
+            FactQuery::SshPortsAllowed(path) => {
+                req.sshd_effective = true;
+                req.files.insert(path.clone());
+            }
+            FactQuery::ChainEndsWithDrop { ipv6, .. } => {
+                req.iptables.insert((*ipv6, "filter".into()));
+            }
+            FactQuery::ChainIsFile { files, .. } => {
+                req.iptables.insert((false, "filter".into()));
+                for (ipv6, path) in files {
+                    req.iptables.insert((*ipv6, "filter".into()));
+                    req.files.insert(path.clone());
+                }
             }
             FactQuery::Sshd { .. } => {
                 req.sshd_effective = true;
@@ -316,46 +526,153 @@ impl FactQuery {
                     output: s.unit_file_state.clone(),
                 })
             }
-            FactQuery::IptablesChain { ipv6, chain } => {
-                let (tool, key) = if *ipv6 {
-                    ("ip6tables", "v6/filter")
+            FactQuery::IptablesChain { ipv6, chain } => iptables_chain(facts, *ipv6, chain),
+            FactQuery::SshPortsAllowed(path) => {
+                let e = facts.sshd.as_ref()?;
+                // a missing file allows nothing, as grep finds nothing in it
+                let rules: String = fetched_text(facts, path, "grep", 2)?.unwrap_or_default();
+                let ports: Vec<&String> = if e.ok {
+                    e.all("port").iter().collect()
                 } else {
-                    ("iptables", "v4/filter")
+                    Vec::new()
                 };
-                let Some(dump) = facts.iptables.get(key)? else {
+                if ports.is_empty() {
                     return Some(CommandResult {
-                        rc: 127,
-                        output: format!("{tool}: not found"),
+                        rc: 0,
+                        output: "FAIL: sshd -T printed no port".into(),
                     });
+                }
+                let allowed = |p: &str| {
+                    rules.lines().any(|l| {
+                        let w: Vec<&str> = l.split(' ').collect();
+                        w.len() > 5
+                            && w[..3] == ["###", "tuple", "###"]
+                            && matches!(w[3], "allow" | "limit")
+                            && matches!(w[4], "tcp" | "any")
+                            && w[5] == p
+                    })
                 };
-                let mut head = None;
-                let mut rules = Vec::new();
-                let rule = format!("-A {chain} ");
-                for l in dump.lines() {
-                    if let Some(rest) = l.strip_prefix(':') {
-                        let mut w = rest.split_whitespace();
-                        if w.next() == Some(chain.as_str()) {
-                            head = Some(match w.next() {
-                                Some(p) if p != "-" => format!("-P {chain} {p}"),
-                                _ => format!("-N {chain}"),
-                            });
+                let lines: Vec<String> = ports
+                    .iter()
+                    .map(|p| {
+                        if allowed(p) {
+                            format!("ssh port {p}: allowed")
+                        } else {
+                            format!("FAIL: ssh port {p} is not allowed")
                         }
-                    } else if l.starts_with(&rule) {
-                        rules.push(l);
+                    })
+                    .collect();
+                Some(CommandResult {
+                    rc: 0,
+                    output: lines.join("\n"),
+                })
+            }
+            FactQuery::UfwOnlyAllowed {
+                allowed,
+                ports,
+                sources,
+                files,
+            } => ufw_only_allowed(facts, allowed, ports, sources, files),
+            FactQuery::StartedAfter { unit, daemon, file } => {
+                let u = facts.units.get(unit)?;
+                let prop = |k: &str| u.props.get(k).map(String::as_str).unwrap_or("");
+                let pid: u64 = prop("MainPID").parse().unwrap_or(0);
+                let started: Option<i64> = prop("ExecMainStartTimestamp")
+                    .strip_prefix('@')
+                    .and_then(|t| t.parse().ok());
+                let output = match (pid, started) {
+                    (0, _) | (_, None) => format!("FAIL: {daemon} is not running"),
+                    (_, Some(started)) => match facts.mtimes.get(file) {
+                        Some(changed) if *changed <= started => "ok".to_owned(),
+                        _ => format!(
+                            "FAIL: {file} changed after {daemon} started: restart {}",
+                            unit.trim_end_matches(".service")
+                        ),
+                    },
+                };
+                Some(CommandResult { rc: 0, output })
+            }
+            FactQuery::UnitSettings { unit, want, paths } => {
+                let u = facts.units.get(unit)?;
+                let got = |k: &str| u.props.get(k).map(String::as_str).unwrap_or("");
+                let mut lines = Vec::new();
+                for (k, v) in want {
+                    if got(k) != v {
+                        lines.push(format!("{k}={} (want {v})", got(k)));
                     }
                 }
-                Some(match head {
-                    None => CommandResult {
-                        rc: 1,
-                        output: format!("{tool}: No chain/target/match by that name."),
-                    },
-                    Some(h) => CommandResult {
-                        rc: 0,
-                        output: std::iter::once(h.as_str())
-                            .chain(rules)
-                            .collect::<Vec<_>>()
-                            .join("\n"),
-                    },
+                let have: Vec<&str> = got("ReadWritePaths").split(' ').collect();
+                for p in paths.iter().filter(|p| !p.is_empty()) {
+                    if !have.contains(&p.as_str()) {
+                        lines.push(format!("ReadWritePaths lacks {p}"));
+                    }
+                }
+                if lines.is_empty() {
+                    lines.push("ok".into());
+                }
+                Some(CommandResult {
+                    rc: 0,
+                    output: lines.join("\n"),
+                })
+            }
+            FactQuery::ChainEndsWithDrop { ipv6, chain, iface } => {
+                let live = iptables_chain(facts, *ipv6, chain)?;
+                let last = live.output.lines().last().unwrap_or("").to_owned();
+                let routed = if *ipv6 {
+                    facts
+                        .host
+                        .default_iface6
+                        .clone()
+                        .or_else(|| facts.host.default_iface.clone())
+                } else {
+                    facts.host.default_iface.clone()
+                };
+                let i = iface.clone().filter(|i| !i.is_empty()).or(routed);
+                let verdict = match &i {
+                    Some(i) if last == format!("-A {chain} -i {i} -j DROP") => "ok".to_owned(),
+                    _ => format!(
+                        "FAIL: expected -A {chain} -i {} -j DROP last",
+                        i.as_deref().unwrap_or("<no default route>")
+                    ),
+                };
+                Some(CommandResult {
+                    rc: 0,
+                    output: format!("last rule: {last}\n{verdict}"),
+                })
+            }
+            FactQuery::ChainIsFile { chain, files } => {
+                let rule = format!("-A {chain} ");
+                for (ipv6, path) in files {
+                    let file: Option<Vec<String>> = match fetched_text(facts, path, "grep", 2)? {
+                        Ok(t) => Some(
+                            t.lines()
+                                .filter(|l| l.starts_with(&rule))
+                                .map(str::to_owned)
+                                .collect(),
+                        ),
+                        Err(_) => None,
+                    };
+                    let live = iptables_chain(facts, *ipv6, chain)?;
+                    let live: Vec<String> = if live.rc == 0 {
+                        live.output
+                            .lines()
+                            .filter(|l| l.starts_with(&rule))
+                            .map(str::to_owned)
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    if file.as_ref() != Some(&live) {
+                        let v4 = iptables_chain(facts, false, chain)?;
+                        return Some(CommandResult {
+                            rc: 0,
+                            output: format!("FAIL: live chain:\n{}", v4.output),
+                        });
+                    }
+                }
+                Some(CommandResult {
+                    rc: 0,
+                    output: "ok".into(),
                 })
             }
             FactQuery::Packages(names) => {

@@ -147,8 +147,12 @@ impl Facts {
                     facts.iptables.insert(arg.clone(), v);
                 }
                 "listeners" => {
-                    facts.tcp_listeners =
-                        Some(lines.iter().filter_map(|l| proc_addr(l.trim())).collect())
+                    facts.tcp_listeners = Some(match lines.split_first() {
+                        Some((first, rest)) if first.trim() == "@ss" => {
+                            rest.iter().filter_map(|l| ss_listener(l)).collect()
+                        }
+                        _ => lines.iter().filter_map(|l| proc_addr(l.trim())).collect(),
+                    })
                 }
                 "ufw_live" => {
                     facts.ufw_live = Some(lines.first().is_some_and(|l| l.trim() == "yes"))
@@ -669,6 +673,28 @@ pub fn proc_addr(s: &str) -> Option<(String, u16)> {
         _ => return None,
     };
     Some((addr, port))
+}
+
+/// A listening socket's local address and port from a line of `ss -Htn state listening`
+/// (`0 128 0.0.0.0:22 0.0.0.0:*`; a state column first when an older ss prints one), as
+/// [`proc_addr`] gives it: `[::1]` unbracketed, `127.0.0.53%lo` without its interface, and
+/// `*` (a dual-stack socket) as `::`.
+pub fn ss_listener(line: &str) -> Option<(String, u16)> {
+    let mut w = line.split_whitespace().peekable();
+    if w.peek()?.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        w.next();
+    }
+    let local = w.nth(2)?;
+    let (host, port) = local.rsplit_once(':')?;
+    let port = port.parse().ok()?;
+    let host = host.split('%').next().unwrap_or(host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let addr: std::net::IpAddr = if host == "*" {
+        std::net::Ipv6Addr::UNSPECIFIED.into()
+    } else {
+        host.parse().ok()?
+    };
+    Some((addr.to_string(), port))
 }
 
 /// Whether an address (as [`proc_addr`] prints it) is loopback: 127.0.0.0/8, ::1, or an

@@ -325,19 +325,35 @@ mod tests {
         );
     }
 
-    /// The listeners' section prints the kernel's hex local address of each listening socket,
-    /// and nothing but them (this machine's own /proc, read only).
+    /// The listeners' section asks ss for the listening sockets only; without ss it prints
+    /// the kernel's hex local address of each listening socket of /proc, and nothing but them
+    /// (this machine's own /proc, read only).
     #[test]
-    fn the_listeners_section_prints_hex_addresses() {
-        let Some(sh) = rampart_shtest::Sh::new() else {
+    fn the_listeners_section_asks_ss_or_reads_proc() {
+        let Some(mut sh) = rampart_shtest::Sh::new() else {
             return;
         };
-        let out = sh.run(
-            &crate::verify::script_with_args(LISTENERS_SH, &["@@listeners"]),
-            &[],
-        );
-        assert!(out.ok(), "{out:?}");
-        let text = out.stdout_str();
+        let run = |sh: &rampart_shtest::Sh| {
+            let out = sh.run(
+                &crate::verify::script_with_args(LISTENERS_SH, &["@@listeners"]),
+                &[],
+            );
+            assert!(out.ok(), "{out:?}");
+            out.stdout_str()
+        };
+        // ss, for the listening sockets only
+        sh.stub_output("ss", 0, "0 128 0.0.0.0:22 0.0.0.0:*\n");
+        assert_eq!(run(&sh), "@@listeners\n@ss\n0 128 0.0.0.0:22 0.0.0.0:*\n");
+        assert_eq!(sh.calls(), ["ss -Htn state listening"]);
+        // no ss: this machine's /proc, hex
+        let awk = ["/usr/bin/awk", "/bin/awk"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .expect("awk");
+        let only = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(awk, only.path().join("awk")).unwrap();
+        sh.env("PATH", &only.path().display().to_string());
+        let text = run(&sh);
         let mut lines = text.lines();
         assert_eq!(lines.next(), Some("@@listeners"));
         for l in lines {

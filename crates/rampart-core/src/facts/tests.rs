@@ -220,6 +220,27 @@ fn parses_listening_sockets() {
             ("::1".to_owned(), 25)
         ]
     );
+    // As ss prints them (iproute2 6.1 and 6.15): the same addresses.
+    let o = out(
+        "n",
+        &[(
+            "listeners -",
+            "@ss\n0      128      0.0.0.0:22    0.0.0.0:*\n0      511    127.0.0.1:6379  0.0.0.0:*\n0      128         [::]:22       [::]:*\n0      1024           *:2222          *:*\n0      4096 127.0.0.53%lo:53 0.0.0.0:*\nLISTEN 0 5 [::ffff:127.0.0.1]:8081 [::]:*\n0 5 [fe80::1]%eth0:25 [::]:*\nbogus\n",
+        )],
+    );
+    let f = Facts::parse(&req, "n", &o).unwrap();
+    assert_eq!(
+        f.tcp_listeners.unwrap(),
+        [
+            ("0.0.0.0".to_owned(), 22),
+            ("127.0.0.1".to_owned(), 6379),
+            ("::".to_owned(), 22),
+            ("::".to_owned(), 2222),
+            ("127.0.0.53".to_owned(), 53),
+            ("::ffff:127.0.0.1".to_owned(), 8081),
+            ("fe80::1".to_owned(), 25)
+        ]
+    );
 }
 
 #[test]

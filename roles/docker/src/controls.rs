@@ -101,6 +101,21 @@ mod tests {
             ),
         );
         assert!(!judge(&sh, &c).0);
+        // A label holding a comma and forged keys, a glob in a value: none stands in.
+        sh.stub_output(
+            "curl",
+            0,
+            &INFO.replace(
+                r#""Labels":["#,
+                r#""Name":"*","Labels":["a,\"LiveRestoreEnabled\":false,\"LoggingDriver\":\"none\"","#,
+            ),
+        );
+        let (pass, out) = judge(&sh, &c);
+        assert!(pass, "{out}");
+        assert_eq!(
+            out.trim(),
+            "Logging Driver: json-file\nLive Restore Enabled: true"
+        );
 
         // The socket does not answer (curl fails, or says nothing we know): docker info
         // answers, and its error is the evidence.

@@ -205,7 +205,14 @@ impl FactRequest {
         if !self.units.is_empty() {
             let props: Vec<&str> = self.unit_props.iter().map(String::as_str).collect();
             let mut args = vec![marker("units", "-"), props.join(",")];
-            args.extend(self.units.iter().cloned());
+            // "docker" is "docker.service" to systemctl: asked once (the parser gives the
+            // answer to both names), not two D-Bus property dumps.
+            args.extend(
+                self.units
+                    .iter()
+                    .filter(|u| u.contains('.') || !self.units.contains(&format!("{u}.service")))
+                    .cloned(),
+            );
             s.call(UNITS_SH, args);
         }
         // Accounts come with the files: /etc/passwd and /etc/group ride in the same tar.

@@ -146,10 +146,16 @@ fn parses_packages_units_and_fills_missing() {
     assert!(!f.packages["nope"].installed);
     assert!(f.units["ssh"].is_active() && f.units["ssh"].is_enabled());
     assert!(!f.units["ghost.service"].exists());
-    // A unit asked by two names (a resource's "ssh", a check's "ssh.service") is under both.
+    // A unit asked by two names (a resource's "ssh", a check's "ssh.service") is under both,
+    // and systemctl is asked once.
     req.units.insert("ssh.service".to_owned());
     let f = Facts::parse(&req, "n", &o).unwrap();
     assert!(f.units["ssh"].is_active() && f.units["ssh.service"].is_active());
+    let script = req.probe_script("n");
+    assert!(
+        script.contains("units -' '' ghost.service ssh.service\n"),
+        "{script}"
+    );
 }
 
 /// Checks judge unit properties beyond the state (the one `systemctl show` prints them,

@@ -293,22 +293,30 @@ mod tests {
             return;
         };
         sh.bare_path();
-        // No running container (the API's empty list): passes without docker's CLI.
+        // No running or paused container (the API's counters): passes without docker's CLI.
         sh.stub("docker", 0);
-        sh.stub_output("curl", 0, "[]\n");
+        let info = r#"{"ID":"X","Containers":2,"ContainersRunning":0,"ContainersPaused":0,"ContainersStopped":2,"Labels":["a,\"ContainersRunning\":0,"]}"#;
+        sh.stub_output("curl", 0, info);
         let (pass, out) = run_host(&sh, "host.container-ports-local");
         assert!(pass && out.starts_with("no running container"), "{out}");
         assert_eq!(
             sh.calls(),
-            [
-                "curl -sf --max-time 10 --unix-socket /var/run/docker.sock http://localhost/containers/json"
-            ]
+            ["curl -sf --max-time 10 --unix-socket /var/run/docker.sock http://localhost/info"]
         );
-        // Containers run (or the socket does not answer): docker ps says what they publish.
-        sh.stub_output("curl", 0, r#"[{"Id":"1","Names":["/web"]}]"#);
+        // Containers run, or one is paused (or the socket does not answer, or a label forges
+        // the counter): docker ps says what they publish.
         sh.stub_output("docker", 0, "web 127.0.0.1:8080->80/tcp\ndb \n");
-        let (pass, out) = run_host(&sh, "host.container-ports-local");
-        assert!(pass, "{out}");
+        for body in [
+            info.replace("\"ContainersRunning\":0,", "\"ContainersRunning\":1,"),
+            info.replace("\"ContainersPaused\":0,", "\"ContainersPaused\":1,"),
+            info.replace("\"ContainersRunning\":0,\"", "\"ContainersRunning\":1,\""),
+        ] {
+            sh.clear_calls();
+            sh.stub_output("curl", 0, &body);
+            let (pass, out) = run_host(&sh, "host.container-ports-local");
+            assert!(pass && out.starts_with("web 127.0.0.1"), "{body}: {out}");
+            assert!(sh.calls().iter().any(|c| c.starts_with("docker ps")));
+        }
         sh.stub("curl", 7);
         let (pass, out) = run_host(&sh, "host.container-ports-local");
         assert!(pass, "{out}");

@@ -10,6 +10,7 @@ use super::request::{
 };
 use super::{FactRequest, GZIP_ABOVE, MAX_FETCHED_FILE};
 use crate::shell::Script;
+use crate::verify::DOCKER_API_FN;
 
 /// The probe's frame: one brace group (sh parses it completely before running any of it, so
 /// no command can swallow the rest of the script from stdin), the controller's address kept,
@@ -36,7 +37,13 @@ const MEMO_SH: &str = include_str!("probe/memo.sh");
 
 /// The daemon queries `probe/memo.sh` can answer from one run: each costs a host 10-90 ms
 /// (`ufw` is Python), and a full site's checks repeat them.
-const MEMO_CALLS: [&str; 4] = ["sshd -T", "ufw status", "ufw status verbose", "docker info"];
+const MEMO_CALLS: [&str; 5] = [
+    "sshd -T",
+    "ufw status",
+    "ufw status verbose",
+    "docker info",
+    "docker_api /info",
+];
 
 /// Whether shell code makes exactly this call: the words stand alone (not `sshd -T -C ...`,
 /// not `ufw status verbose` for `ufw status`), ended by the end of a command.
@@ -256,6 +263,10 @@ impl FactRequest {
         }
         let memo = memo_calls(self.commands.values(), self.sshd_effective);
         if !memo.is_empty() {
+            if memo.contains(&"docker_api /info") {
+                // memo.sh asks the daemon through the checks' own function
+                s.raw(DOCKER_API_FN);
+            }
             s.call(MEMO_SH, memo);
         }
         // Check code asked under several ids (checks that judge one answer differently) runs
@@ -329,6 +340,60 @@ mod tests {
             memo_calls(one.iter(), true),
             ["sshd -T"],
             "with sshd's facts asked for, one check's call is answered from their run"
+        );
+    }
+
+    /// The docker settings checks and `host.container-ports-local` ask the Docker API's
+    /// `GET /info` through one curl: the memo runs it through the checks' own `docker_api`,
+    /// which the checks (defining it again, as their scripts do) answer from that run; any
+    /// other path still goes to curl.
+    #[test]
+    fn one_curl_answers_the_checks_get_info() {
+        assert!(makes_call(
+            "if j=$(docker_api /info); then",
+            "docker_api /info"
+        ));
+        assert!(!makes_call("j=$(docker_api /info2)", "docker_api /info"));
+        let mut req = FactRequest::new();
+        for id in ["a", "b"] {
+            req.commands.insert(
+                id.into(),
+                format!(
+                    "{}j=$(docker_api /info) && echo \"$j\"",
+                    crate::verify::DOCKER_API_FN
+                ),
+            );
+        }
+        let script = req.probe_script("n");
+        let memo = script
+            .find("'docker_api /info'")
+            .expect("a memo of GET /info");
+        let defined = script.find("docker_api() {").expect("the function");
+        assert!(defined < memo, "the memo calls the checks' function");
+        let Some(sh) = rampart_shtest::Sh::new() else {
+            return;
+        };
+        sh.stub_output("curl", 0, r#"{"ID":"X"}"#);
+        let out = sh.run(
+            &format!(
+                "{}{}set --\n{}x=$(docker_api /info); y=$(docker_api /info); z=$(docker_api /version)\necho \"$x|$y|$z\"\n",
+                crate::verify::DOCKER_API_FN,
+                crate::verify::script_with_args(MEMO_SH, &["docker_api /info"]),
+                crate::verify::DOCKER_API_FN,
+            ),
+            &[],
+        );
+        assert!(out.ok(), "{out:?}");
+        assert_eq!(
+            out.stdout_str(),
+            "{\"ID\":\"X\"}|{\"ID\":\"X\"}|{\"ID\":\"X\"}\n"
+        );
+        assert_eq!(
+            sh.calls(),
+            [
+                "curl -sf --max-time 10 --unix-socket /var/run/docker.sock http://localhost/info",
+                "curl -sf --max-time 10 --unix-socket /var/run/docker.sock http://localhost/version"
+            ]
         );
     }
 

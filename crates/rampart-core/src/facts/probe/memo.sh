@@ -7,15 +7,18 @@
 # and no function is defined for it, so `command -v`, errors and exit codes stay the tool's.
 # Kept: the standard output of a run that exited 0 (its standard error is dropped). Nothing is
 # written anywhere. $1..: each one of "sshd -T", "ufw status", "ufw status verbose",
-# "docker info". A successful `sshd -T` of the facts (sshd.sh, earlier in the probe) is that
+# "docker info", "docker_api /info" (the Docker API's `GET /info`, through the checks' own
+# `docker_api`, verify/docker_api.sh, defined before this; that function answers from here). A successful `sshd -T` of the facts (sshd.sh, earlier in the probe) is that
 # run already.
 rampart_replay() { if [ -n "$1" ]; then printf '%s\n' "$1"; fi; }
 for rampart_m do
+  # shellcheck disable=SC2034 # rampart_m_api, rampart_k_api: docker_api's (verify/docker_api.sh)
   case $rampart_m in
     'sshd -T') [ -n "${rampart_k_sshd:-}" ] || { rampart_m_sshd=$(sshd -T 2>/dev/null) && rampart_k_sshd=1; } ;;
     'ufw status') rampart_m_ufw=$(ufw status 2>/dev/null) && rampart_k_ufw=1 ;;
     'ufw status verbose') rampart_m_ufwv=$(ufw status verbose 2>/dev/null) && rampart_k_ufwv=1 ;;
     'docker info') rampart_m_docker=$(docker info 2>/dev/null) && rampart_k_docker=1 ;;
+    'docker_api /info') rampart_m_api=$(docker_api /info) && rampart_k_api=1 ;;
   esac
 done
 if [ -n "${rampart_k_sshd:-}" ]; then

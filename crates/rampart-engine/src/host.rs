@@ -983,9 +983,10 @@ async fn apply_all<C: Connect>(
         if opts.fact_cache.is_some() {
             // Fresh answers (`vreq.cached` is empty) of the host as the change left it, so the
             // next run finds them remembered.
+            // Added to what the checks ask (`sshd -T` for ufw's, packages for others).
             let probed = hostplan::fact_request(&role_instances(&st.job));
-            vreq.sshd_effective = probed.sshd_effective;
-            vreq.packages = probed.packages;
+            vreq.sshd_effective |= probed.sshd_effective;
+            vreq.packages.extend(probed.packages);
         }
         let vf = gather(remote, Probe::Verify, &vreq, opts.probe_timeout).await?;
         if let Some(dir) = &opts.fact_cache {

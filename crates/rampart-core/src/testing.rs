@@ -280,6 +280,23 @@ pub fn judged(check: &crate::verify::Check, status: i32, output: &str) -> bool {
         .pass
 }
 
+/// Asserts that a check judged from facts answers what its shell equivalent printed on the
+/// same host (`shell_stdout`, its trailing newline aside), with exit status 0.
+pub fn assert_answers_as_shell(check: &crate::verify::Check, facts: &Facts, shell_stdout: &str) {
+    let answer = check
+        .fact
+        .as_ref()
+        .unwrap_or_else(|| panic!("{} is not judged from facts", check.id))
+        .answer(facts)
+        .unwrap_or_else(|| panic!("{}: the facts were not gathered", check.id));
+    assert_eq!(
+        (answer.rc, answer.output.as_str()),
+        (0, shell_stdout.trim_end()),
+        "{}",
+        check.id
+    );
+}
+
 /// The check `id` among `checks` (a role's built-ins); panics naming it when it is missing.
 pub fn check_by_id(checks: Vec<crate::verify::Check>, id: &str) -> crate::verify::Check {
     checks

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use pretty_assertions::assert_eq;
 use rampart_core::facts::{CommandResult, FactRequest, Facts, UnitState};
 use rampart_core::hostplan::PlannedRole;
-use rampart_core::testing::{applies, assert_converges, fresh_lab_facts, plan_checked, text_file};
+use rampart_core::testing::{
+    applies, assert_answers_as_shell, assert_converges, fresh_lab_facts, plan_checked, text_file,
+};
 
 use super::*;
 
@@ -407,6 +409,18 @@ fn config_errors_name_the_field() {
     );
 }
 
+/// A shell function standing in for `iptables`: `-S` of a DOCKER-USER chain with these rules.
+fn chain(rules: &[&str]) -> String {
+    format!(
+        "iptables() {{ printf '%s\\n' '-N DOCKER-USER' {}; }}",
+        rules
+            .iter()
+            .map(|r| format!("'{r}'"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
+}
+
 /// Runs a check's shell with fake `iptables` and `ip` commands (shell functions shadow them).
 fn run_check(check: &Check, fakes: &str) -> (bool, String) {
     let script = format!("{fakes}\n{}", check.command);
@@ -442,16 +456,6 @@ fn checks_judge_the_live_chain() {
         ]
     );
     let route = "ip() { echo 'default via 10.213.7.1 dev eth0 proto static'; }";
-    let chain = |rules: &[&str]| {
-        format!(
-            "iptables() {{ printf '%s\\n' '-N DOCKER-USER' {}; }}",
-            rules
-                .iter()
-                .map(|r| format!("'{r}'"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        )
-    };
     let (pass, out) = run_check(&checks[0], &format!("{route}\n{}", chain(&SEED_RULES_ETH0)));
     assert!(pass, "{out}");
     assert!(
@@ -507,16 +511,6 @@ fn checks_judge_the_live_chain() {
 /// host, scenario by scenario.
 #[test]
 fn fact_answers_are_the_shell_s() {
-    let chain = |rules: &[&str]| {
-        format!(
-            "iptables() {{ printf '%s\\n' '-N DOCKER-USER' {}; }}",
-            rules
-                .iter()
-                .map(|r| format!("'{r}'"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        )
-    };
     let mut with_return = SEED_RULES_ETH0.to_vec();
     with_return.push("-A DOCKER-USER -j RETURN");
     let ens3 = cfg(json!({"external_interface": "ens3"}));
@@ -540,13 +534,7 @@ fn fact_answers_are_the_shell_s() {
         let mut f = Facts::default();
         f.host.default_iface = routed.then(|| "eth0".to_owned());
         f.iptables.insert("v4/filter".into(), Some(save(rules)));
-        let answer = check
-            .fact
-            .as_ref()
-            .expect("a fact")
-            .answer(&f)
-            .expect("gathered");
-        assert_eq!((answer.rc, answer.output.as_str()), (0, shell.trim_end()));
+        assert_answers_as_shell(&check, &f, &shell);
         assert_eq!(check.judge_facts(&f).pass, pass, "{shell}");
     }
     // rules-loaded: the file's `-A DOCKER-USER` lines against the live chain.

@@ -598,6 +598,19 @@ fn checks_are_named_controls() {
     );
     // The config-loaded check, run with fake tools: dockerd started 100 s ago.
     let loaded = &checks[4];
+    // The facts of a dockerd whose main process is `pid`, started at @999900 (`None`: no
+    // start time), and of a daemon.json last changed at `mtime`.
+    let facts = |pid: &str, started: Option<&str>, mtime: i64| {
+        let mut f = rampart_core::facts::Facts::default();
+        let mut u = rampart_core::facts::UnitState::default();
+        u.props.insert("MainPID".into(), pid.into());
+        if let Some(t) = started {
+            u.props.insert("ExecMainStartTimestamp".into(), t.into());
+        }
+        f.units.insert("docker.service".into(), u);
+        f.mtimes.insert(DAEMON_JSON.into(), mtime);
+        f
+    };
     let run = |mtime: u64| {
         let fakes = format!(
             "systemctl() {{ echo 4242; }}\nps() {{ echo 100; }}\ndate() {{ echo 1000000; }}\nstat() {{ echo {mtime}; }}\n"
@@ -609,20 +622,8 @@ fn checks_are_named_controls() {
             .expect("sh");
         let output = String::from_utf8_lossy(&out.stdout).into_owned();
         // The controller judges the unit's start and the file's mtime from the facts.
-        let mut f = rampart_core::facts::Facts::default();
-        let mut u = rampart_core::facts::UnitState::default();
-        u.props.insert("MainPID".into(), "4242".into());
-        u.props
-            .insert("ExecMainStartTimestamp".into(), "@999900".into());
-        f.units.insert("docker.service".into(), u);
-        f.mtimes.insert(DAEMON_JSON.into(), mtime as i64);
-        let answer = loaded
-            .fact
-            .as_ref()
-            .expect("a fact")
-            .answer(&f)
-            .expect("gathered");
-        assert_eq!(answer.output, output.trim_end());
+        let f = facts("4242", Some("@999900"), mtime as i64);
+        rampart_core::testing::assert_answers_as_shell(loaded, &f, &output);
         loaded
             .judge(Some(&rampart_core::facts::CommandResult { rc: 0, output }))
             .pass
@@ -631,18 +632,13 @@ fn checks_are_named_controls() {
     assert!(run(999_900), "file written in the daemon's first second");
     assert!(!run(999_950), "file changed after the daemon started");
     // Not running: no main process, or no start time.
-    let mut f = rampart_core::facts::Facts::default();
-    let mut u = rampart_core::facts::UnitState::default();
-    u.props.insert("MainPID".into(), "0".into());
-    u.props
-        .insert("ExecMainStartTimestamp".into(), "@999900".into());
-    f.units.insert("docker.service".into(), u);
-    f.mtimes.insert(DAEMON_JSON.into(), 1);
-    let v = loaded.judge_facts(&f);
-    assert!(
-        !v.pass && v.evidence == "FAIL: dockerd is not running",
-        "{v:?}"
-    );
+    for f in [facts("0", Some("@999900"), 1), facts("4242", None, 1)] {
+        let v = loaded.judge_facts(&f);
+        assert!(
+            !v.pass && v.evidence == "FAIL: dockerd is not running",
+            "{v:?}"
+        );
+    }
     let mut req = rampart_core::facts::FactRequest::new();
     loaded.request(&mut req);
     assert!(req.commands.is_empty() && req.stats.contains(DAEMON_JSON));

@@ -452,13 +452,7 @@ fn sandbox_judge_reads_systemctl_show() {
             u.props.insert(k.into(), v.into());
         }
         f.units.insert("clawdbot.service".into(), u);
-        let answer = check
-            .fact
-            .as_ref()
-            .expect("a fact")
-            .answer(&f)
-            .expect("gathered");
-        assert_eq!((answer.rc, answer.output.as_str()), (0, shell.as_str()));
+        rampart_core::testing::assert_answers_as_shell(&check, &f, &shell);
         shell
     };
     let good = "ReadWritePaths=/home/clawdbot/.clawdbot -/var/cache/x /var/lib/extra\nPrivateTmp=yes\nProtectHome=read-only\nProtectSystem=strict\nNoNewPrivileges=yes\n";

@@ -662,13 +662,7 @@ fn only_allowed_check_judges_ufw_tuples() {
                 rampart_core::testing::text_file(text, 0o640, "root"),
             );
         }
-        let answer = check
-            .fact
-            .as_ref()
-            .expect("a fact")
-            .answer(&f)
-            .expect("gathered");
-        assert_eq!((answer.rc, answer.output.as_str()), (0, text.trim_end()));
+        rampart_core::testing::assert_answers_as_shell(&check, &f, &text);
         assert_eq!(check.judge_facts(&f).pass, pass);
         (pass, text)
     };

@@ -209,42 +209,36 @@ fn parses_listening_sockets() {
     let mut req = FactRequest::new();
     req.tcp_listeners = true;
     assert!(req.probe_script("n").contains("/proc/net/tcp6"));
-    let o = out(
-        "n",
-        &[(
-            "listeners -",
-            "00000000:0016\n0100007F:18EB\n00000000000000000000000000000000:0016\n00000000000000000000000001000000:0019\nbogus",
-        )],
-    );
-    let f = Facts::parse(&req, "n", &o).unwrap();
+    let listeners = |section: &str| -> Vec<(String, u16)> {
+        let o = out("n", &[("listeners -", section)]);
+        let f = Facts::parse(&req, "n", &o).unwrap();
+        f.tcp_listeners.unwrap()
+    };
+    let s = |a: &str, p: u16| (a.to_owned(), p);
     assert_eq!(
-        f.tcp_listeners.unwrap(),
+        listeners(
+            "00000000:0016\n0100007F:18EB\n00000000000000000000000000000000:0016\n00000000000000000000000001000000:0019\nbogus"
+        ),
         [
-            ("0.0.0.0".to_owned(), 22),
-            ("127.0.0.1".to_owned(), 6379),
-            ("::".to_owned(), 22),
-            ("::1".to_owned(), 25)
+            s("0.0.0.0", 22),
+            s("127.0.0.1", 6379),
+            s("::", 22),
+            s("::1", 25)
         ]
     );
     // As ss prints them (iproute2 6.1 and 6.15): the same addresses.
-    let o = out(
-        "n",
-        &[(
-            "listeners -",
-            "@ss\n0      128      0.0.0.0:22    0.0.0.0:*\n0      511    127.0.0.1:6379  0.0.0.0:*\n0      128         [::]:22       [::]:*\n0      1024           *:2222          *:*\n0      4096 127.0.0.53%lo:53 0.0.0.0:*\nLISTEN 0 5 [::ffff:127.0.0.1]:8081 [::]:*\n0 5 [fe80::1]%eth0:25 [::]:*\nbogus\n",
-        )],
-    );
-    let f = Facts::parse(&req, "n", &o).unwrap();
     assert_eq!(
-        f.tcp_listeners.unwrap(),
+        listeners(
+            "@ss\n0      128      0.0.0.0:22    0.0.0.0:*\n0      511    127.0.0.1:6379  0.0.0.0:*\n0      128         [::]:22       [::]:*\n0      1024           *:2222          *:*\n0      4096 127.0.0.53%lo:53 0.0.0.0:*\nLISTEN 0 5 [::ffff:127.0.0.1]:8081 [::]:*\n0 5 [fe80::1]%eth0:25 [::]:*\nbogus\n"
+        ),
         [
-            ("0.0.0.0".to_owned(), 22),
-            ("127.0.0.1".to_owned(), 6379),
-            ("::".to_owned(), 22),
-            ("::".to_owned(), 2222),
-            ("127.0.0.53".to_owned(), 53),
-            ("::ffff:127.0.0.1".to_owned(), 8081),
-            ("fe80::1".to_owned(), 25)
+            s("0.0.0.0", 22),
+            s("127.0.0.1", 6379),
+            s("::", 22),
+            s("::", 2222),
+            s("127.0.0.53", 53),
+            s("::ffff:127.0.0.1", 8081),
+            s("fe80::1", 25)
         ]
     );
 }

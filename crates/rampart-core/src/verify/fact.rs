@@ -332,6 +332,13 @@ fn iptables_chain(facts: &Facts, ipv6: bool, chain: &str) -> Option<CommandResul
     })
 }
 
+/// The ports `sshd -T` names (its `port` lines), none when it failed, as the shell's
+/// `sshd_ports` (verify/sshd_ports.sh) prints them; `None` when the probe did not ask sshd.
+fn sshd_ports(facts: &Facts) -> Option<&[String]> {
+    let e = facts.sshd.as_ref()?;
+    Some(if e.ok { e.all("port") } else { &[] })
+}
+
 /// ufw's main rules file.
 const UFW_USER_RULES: &str = "/etc/ufw/user.rules";
 
@@ -347,11 +354,7 @@ fn ufw_only_allowed(
     if !matches!(facts.files.get(UFW_USER_RULES)?, FileState::File { .. }) {
         return answer(format!("unexpected: {UFW_USER_RULES} is missing"));
     }
-    let e = facts.sshd.as_ref()?;
-    let mut ssh: Vec<&str> = Vec::new();
-    if e.ok {
-        ssh.extend(e.all("port").iter().map(String::as_str));
-    }
+    let mut ssh: Vec<&str> = sshd_ports(facts)?.iter().map(String::as_str).collect();
     ssh.extend(ports.iter().map(String::as_str));
     let conn = facts
         .host
@@ -528,14 +531,9 @@ impl FactQuery {
             }
             FactQuery::IptablesChain { ipv6, chain } => iptables_chain(facts, *ipv6, chain),
             FactQuery::SshPortsAllowed(path) => {
-                let e = facts.sshd.as_ref()?;
+                let ports = sshd_ports(facts)?;
                 // a missing file allows nothing, as grep finds nothing in it
                 let rules: String = fetched_text(facts, path, "grep", 2)?.unwrap_or_default();
-                let ports: Vec<&String> = if e.ok {
-                    e.all("port").iter().collect()
-                } else {
-                    Vec::new()
-                };
                 if ports.is_empty() {
                     return Some(CommandResult {
                         rc: 0,
@@ -643,26 +641,21 @@ impl FactQuery {
             FactQuery::ChainIsFile { chain, files } => {
                 let rule = format!("-A {chain} ");
                 for (ipv6, path) in files {
-                    let file: Option<Vec<String>> = match fetched_text(facts, path, "grep", 2)? {
-                        Ok(t) => Some(
-                            t.lines()
-                                .filter(|l| l.starts_with(&rule))
-                                .map(str::to_owned)
-                                .collect(),
-                        ),
-                        Err(_) => None,
-                    };
+                    let text = fetched_text(facts, path, "grep", 2)?;
                     let live = iptables_chain(facts, *ipv6, chain)?;
-                    let live: Vec<String> = if live.rc == 0 {
-                        live.output
-                            .lines()
+                    let rules_of = |t: &'_ str| -> Vec<String> {
+                        t.lines()
                             .filter(|l| l.starts_with(&rule))
                             .map(str::to_owned)
                             .collect()
+                    };
+                    // a missing chain has no rules; a missing file matches nothing
+                    let live = if live.rc == 0 {
+                        rules_of(&live.output)
                     } else {
                         Vec::new()
                     };
-                    if file.as_ref() != Some(&live) {
+                    if text.ok().map(|t| rules_of(&t)) != Some(live) {
                         let v4 = iptables_chain(facts, false, chain)?;
                         return Some(CommandResult {
                             rc: 0,
@@ -781,16 +774,10 @@ impl FactQuery {
             }
             FactQuery::ExposedListeners => {
                 let listeners = facts.tcp_listeners.as_ref()?;
-                let e = facts.sshd.as_ref()?;
-                // `sshd -T` that fails names no port, as the shell's `sshd_ports` prints none.
-                let ssh: Vec<u16> = if e.ok {
-                    e.all("port")
-                        .iter()
-                        .filter_map(|v| v.parse().ok())
-                        .collect()
-                } else {
-                    Vec::new()
-                };
+                let ssh: Vec<u16> = sshd_ports(facts)?
+                    .iter()
+                    .filter_map(|v| v.parse().ok())
+                    .collect();
                 let mut lines = Vec::new();
                 let mut bad = false;
                 let mut seen = std::collections::BTreeSet::new();

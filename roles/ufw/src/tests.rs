@@ -736,6 +736,22 @@ fn ssh_allowed_is_judged_from_sshd_and_the_rules_file() {
     let v = c.judge_facts(&f);
     assert!(v.pass, "{v:?}");
     assert_eq!(v.evidence, "ssh port 22: allowed\nssh port 2222: allowed");
+    // a rule line that ends at the port is not grep's match (`$p ` wants a space after it)
+    let mut ended = sshd.clone();
+    ended.values.insert("port".into(), vec!["2200".into()]);
+    f.sshd = Some(ended);
+    let mut cut = rules.to_owned();
+    cut.push_str("### tuple ### allow tcp 2200\n");
+    f.files
+        .insert("/etc/ufw/user.rules".into(), text_file(&cut, 0o640, "root"));
+    assert_eq!(
+        c.judge_facts(&f).evidence,
+        "FAIL: ssh port 2200 is not allowed"
+    );
+    f.files.insert(
+        "/etc/ufw/user.rules".into(),
+        text_file(rules, 0o640, "root"),
+    );
     // a port only denied, or named as a prefix of another, is not allowed
     sshd.values
         .insert("port".into(), vec!["23".into(), "222".into()]);

@@ -542,8 +542,9 @@ impl FactQuery {
                 }
                 let allowed = |p: &str| {
                     rules.lines().any(|l| {
+                        // grep's pattern ends with a space after the port: a field follows
                         let w: Vec<&str> = l.split(' ').collect();
-                        w.len() > 5
+                        w.len() > 6
                             && w[..3] == ["###", "tuple", "###"]
                             && matches!(w[3], "allow" | "limit")
                             && matches!(w[4], "tcp" | "any")

@@ -196,16 +196,14 @@ impl Facts {
                 .copied()
                 .chain(req.stats.iter().filter(|p| !read.contains(p)))
                 .filter(|p| batchable(p));
-            let files = parse_batch(batch, &read, stats, bodies, sums.unwrap_or_default())?;
-            for line in stats {
-                let f: Vec<&str> = line.splitn(9, '|').collect();
-                if let [_, _, _, _, _, mtime, _, _, path] = f.as_slice()
-                    && files.contains_key(*path)
-                    && let Some(secs) = mtime.split('.').next().and_then(|s| s.parse().ok())
-                {
-                    facts.mtimes.insert((*path).to_owned(), secs);
-                }
-            }
+            let files = parse_batch(
+                batch,
+                &read,
+                stats,
+                bodies,
+                sums.unwrap_or_default(),
+                &mut facts.mtimes,
+            )?;
             facts.files.extend(files);
         }
         if req.accounts {
@@ -456,23 +454,29 @@ fn parse_file(path: &str, lines: &[&str]) -> Result<FileState, ParseError> {
 /// (its header carries the target, framed by length), and `sha256sum` lines of the big ones.
 /// A path `find` did not print does not exist. Records end at the `/.` marker (what follows
 /// are the fingerprint inputs, read by the shell); a path printed twice before it means the
-/// output is not what the probe printed, and is refused.
+/// output is not what the probe printed, and is refused. Each path's modification time (whole
+/// seconds) goes into `mtimes`.
 fn parse_batch<'a>(
     paths: impl Iterator<Item = &'a String>,
     read: &BTreeSet<&String>,
     stats: &[&str],
     mut bodies: BTreeMap<String, Member>,
     sums: &[&str],
+    mtimes: &mut BTreeMap<String, i64>,
 ) -> Result<BTreeMap<String, FileState>, ParseError> {
     let bad = |line: &str| ParseError(format!("unexpected find output: {line:?}"));
     let mut found: BTreeMap<&str, FileState> = BTreeMap::new();
+    let mut stamps: BTreeMap<&str, i64> = BTreeMap::new();
     for line in stats {
         let f: Vec<&str> = line.splitn(9, '|').collect();
-        let [kind, mode, owner, group, size, _mtime, _ctime, _inode, path] = f.as_slice() else {
+        let [kind, mode, owner, group, size, mtime, _ctime, _inode, path] = f.as_slice() else {
             return Err(bad(line));
         };
         if *path == "/." {
             break;
+        }
+        if let Some(secs) = mtime.split('.').next().and_then(|s| s.parse().ok()) {
+            stamps.insert(path, secs);
         }
         let state = match *kind {
             // The target comes from the tar.
@@ -509,6 +513,9 @@ fn parse_batch<'a>(
     }
     let mut out = BTreeMap::new();
     for path in paths {
+        if let Some(secs) = stamps.get(path.as_str()) {
+            mtimes.insert(path.clone(), *secs);
+        }
         let mut state = found.remove(path.as_str()).unwrap_or(FileState::Absent);
         if let FileState::Link { target } = &mut state {
             match bodies.remove(path.as_str()) {

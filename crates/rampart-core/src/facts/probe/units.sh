@@ -3,12 +3,13 @@
 # properties to show, comma-separated (may be empty; timestamps among them print as @SECONDS,
 # or as systemd formats them where it has no --timestamp, before 247); then the units.
 printf '%s\n' "$1"
-rampart_p=$2
-shift 2
-if [ -z "$rampart_p" ]; then
-  systemctl show --property=Id,LoadState,ActiveState,SubState,UnitFileState,FragmentPath,NeedDaemonReload -- "$@" 2>/dev/null || true
+rampart_p=Id,LoadState,ActiveState,SubState,UnitFileState,FragmentPath,NeedDaemonReload
+if [ -z "$2" ]; then
+  shift 2
+  systemctl show --property="$rampart_p" -- "$@" 2>/dev/null || true
 else
-  rampart_p=Id,LoadState,ActiveState,SubState,UnitFileState,FragmentPath,NeedDaemonReload,$rampart_p
+  rampart_p=$rampart_p,$2
+  shift 2
   systemctl show --timestamp=unix --property="$rampart_p" -- "$@" 2>/dev/null ||
     systemctl show --property="$rampart_p" -- "$@" 2>/dev/null || true
 fi

@@ -486,6 +486,49 @@ fn running_and_env_file_checks_under_dash() {
         sh.run(&running.command, &[""]).stdout_str(),
         "not running\n"
     );
+    // The unit's processes from its cgroup, without systemctl: the check reads the fake
+    // /sys and /proc below the root (the script's absolute paths, moved there).
+    let moved = running
+        .command
+        .replace("/sys/fs/cgroup/", &sh.path("sys/"))
+        .replace("/proc/", &sh.path("proc/"));
+    sh.write(
+        "sys/unified/system.slice/clawdbot.service/cgroup.procs",
+        "7\n9\n",
+    );
+    for (pid, nnp, root) in [("7", "1", "ro"), ("9", "1", "ro")] {
+        sh.write(
+            &format!("proc/{pid}/status"),
+            format!("Name:\tclawdbot\nNoNewPrivs:\t{nnp}\nSeccomp:\t0\n"),
+        );
+        sh.write(
+            &format!("proc/{pid}/mountinfo"),
+            format!("20 1 0:64 / / {root},nosuid,relatime shared:1 - overlay overlay rw\n21 20 0:5 / /tmp rw - tmpfs tmpfs rw\n"),
+        );
+    }
+    let before = sh.calls().len();
+    assert_eq!(
+        sh.run(&moved, &[""]).stdout_str(),
+        "NoNewPrivs=1\nroot=ro\n",
+        "one line per distinct answer"
+    );
+    assert_eq!(sh.calls().len(), before, "systemctl was asked");
+    // A second process that escaped the sandbox is shown; one that ended is skipped.
+    sh.write(
+        "sys/unified/system.slice/clawdbot.service/cgroup.procs",
+        "7\n9\n11\n",
+    );
+    sh.write("proc/9/status", "NoNewPrivs:\t0\n");
+    sh.write(
+        "proc/9/mountinfo",
+        "20 1 0:64 / / rw,relatime - ext4 /dev/vda rw\n",
+    );
+    let out = sh.run(&moved, &[""]);
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(
+        out.stdout_str(),
+        "NoNewPrivs=1\nroot=ro\nNoNewPrivs=0\nroot=rw\n"
+    );
     let files = by("service-hardening.env-files");
     let out = sh.run(&files.command, &[""]).stdout_str();
     assert!(

@@ -579,9 +579,7 @@ async fn probe_and_plan<R: Remote>(st: &mut Staged<R>, shared: &Shared) -> Resul
         // Files' contents stay on disk while the probe is out (every host's at once would be
         // ~40 KiB each): the probe needs their records only, the parser reads them again.
         req.cached = factcache::load_records(dir, &who);
-        if opts.mode == Mode::Audit {
-            req.forget_sshd();
-        }
+        req.sshd_exact = opts.mode == Mode::Audit;
     }
     let remembered = opts.fact_cache.as_deref().map(|d| (d, &who));
     let facts = gather_remembered(

@@ -116,6 +116,29 @@ fn sshd_converges_proves_repairs_and_rolls_back_on_h5() {
     );
     lab.sh("h5", "rm /etc/ssh/sshd_config.d/50-cloud-init.conf");
 
+    // An Include of a file outside sshd_config.d/, which no fingerprint covers: once an audit
+    // has remembered `sshd -T`, an edit of that file still shows in the next audit.
+    lab.sh(
+        "h5",
+        "echo '# extra' > /opt/rampart-extra.conf; echo 'Include /opt/rampart-extra.conf' > /etc/ssh/sshd_config.d/60-extra.conf",
+    );
+    let allowusers = |doc: &serde_json::Value| {
+        host(doc, "h5")["controls"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["id"] == "sshd.allowusers"))
+            .map(|c| c["pass"].clone())
+            .unwrap_or_else(|| panic!("no sshd.allowusers control in {doc}"))
+    };
+    let (_, doc) = s.run("audit", &["--no-probe"]);
+    assert_eq!(allowusers(&doc), true, "{doc}");
+    lab.sh("h5", "echo 'AllowUsers intruder' > /opt/rampart-extra.conf");
+    let (_, doc) = s.run("audit", &["--no-probe"]);
+    assert_eq!(allowusers(&doc), false, "the edit went unseen: {doc}");
+    lab.sh(
+        "h5",
+        "rm /opt/rampart-extra.conf /etc/ssh/sshd_config.d/60-extra.conf",
+    );
+
     // A directive sshd rejects: sshd -t fails in place, the previous drop-in is restored, sshd
     // keeps running with it.
     let bad = Site::new(

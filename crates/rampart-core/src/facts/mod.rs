@@ -66,6 +66,11 @@ pub struct FactRequest {
     pub ufw_live: bool,
     /// Run `sshd -T` for the effective sshd configuration.
     pub sshd_effective: bool,
+    /// Use a remembered `sshd -T` only when the host shows that its fingerprint covers every
+    /// file sshd reads: no `Include` names a file outside /etc/ssh/sshd_config.d/ and none of
+    /// the fingerprinted paths is a symbolic link (whose target the stat does not see). The
+    /// audit's way past the fingerprint's blind spots; a check takes the remembered answer.
+    pub sshd_exact: bool,
     /// The apt lists' age and whether a reboot is pending.
     pub apt: bool,
     /// Read-only checks by id: the command's exit status and stdout are the fact.

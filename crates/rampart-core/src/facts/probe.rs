@@ -30,7 +30,7 @@ const SWAPS_SH: &str = include_str!("probe/swaps.sh");
 const LISTENERS_SH: &str = include_str!("probe/listeners.sh");
 const IPTABLES_SH: &str = include_str!("probe/iptables.sh");
 const UFW_LIVE_SH: &str = include_str!("probe/ufw_live.sh");
-const SSHD_SH: &str = include_str!("probe/sshd.sh");
+pub(super) const SSHD_SH: &str = include_str!("probe/sshd.sh");
 const APT_SH: &str = include_str!("probe/apt.sh");
 const CMD_SH: &str = include_str!("probe/cmd.sh");
 const MEMO_SH: &str = include_str!("probe/memo.sh");
@@ -255,6 +255,7 @@ impl FactRequest {
                     marker("sshd", "-"),
                     flag(hit.is_some()),
                     hit.map(|c| c.fp.clone()).unwrap_or_default(),
+                    flag(self.sshd_exact),
                 ],
             );
         }

@@ -49,14 +49,6 @@ impl FactRequest {
         }
     }
 
-    /// Drops the remembered `sshd -T`, so the probe asks sshd afresh. The audit's way past
-    /// that fingerprint's one blind spot: an `Include` of a file outside /etc/ssh, which sshd
-    /// reads and the fingerprint does not cover. (The packages' and files' fingerprints cover
-    /// everything their answers depend on.)
-    pub fn forget_sshd(&mut self) {
-        self.cached.remove("sshd");
-    }
-
     /// The section's remembered answer when it may be used for this request.
     pub(super) fn cache_hit(&self, kind: &str) -> Option<&Cached> {
         let c = self.cached.get(kind)?;
@@ -93,6 +85,7 @@ impl FactRequest {
         self.iptables.extend(other.iptables.iter().cloned());
         self.ufw_live |= other.ufw_live;
         self.sshd_effective |= other.sshd_effective;
+        self.sshd_exact |= other.sshd_exact;
         self.apt |= other.apt;
         for (k, v) in &other.commands {
             self.commands.insert(k.clone(), v.clone());

@@ -2,6 +2,7 @@
 //! machine's own shell.
 
 use super::parse::untar;
+use super::probe::SSHD_SH;
 use super::request::{APT_LISTS, APT_STAMP, GROUP, PASSWD, is_apt_source, sysctl_path};
 use super::*;
 
@@ -784,13 +785,13 @@ fn file_contents_are_remembered_only_when_safe_and_settled() {
 }
 
 #[test]
-fn the_audit_asks_sshd_afresh_but_keeps_the_other_remembered_answers() {
+fn the_audit_takes_a_remembered_sshd_only_on_exact_terms() {
     let mut req = FactRequest::new();
     req.sshd_effective = true;
     req.packages.insert("openssh-server".into());
     for (key, fp) in [
-        ("sshd", "f|644|root|root|1|2|3|4|/etc/ssh/sshd_config"),
-        ("packages", "f|644|root|root|5|6|7|8|/var/lib/dpkg/status"),
+        ("sshd", "f|644|root|root|1|2|3|4|/etc/ssh/sshd_config;"),
+        ("packages", "f|644|root|root|5|6|7|8|/var/lib/dpkg/status;"),
     ] {
         req.cached.insert(
             key.into(),
@@ -801,11 +802,75 @@ fn the_audit_asks_sshd_afresh_but_keeps_the_other_remembered_answers() {
             },
         );
     }
-    let script = req.probe_script("t3st");
-    assert!(script.contains("/etc/ssh/sshd_config") && script.contains("/var/lib/dpkg/status"));
-    req.forget_sshd();
-    let script = req.probe_script("t3st");
-    assert!(!script.contains("|/etc/ssh/sshd_config"), "{script}");
-    assert!(script.contains("/var/lib/dpkg/status"), "{script}");
-    assert!(req.cache_hit("packages").is_some() && req.cache_hit("sshd").is_none());
+    let sshd_args = |req: &FactRequest| {
+        let script = req.probe_script("t3st");
+        let at = script.find("'@@t3st sshd -'").expect("the sshd section");
+        script[at..].lines().next().unwrap_or_default().to_owned()
+    };
+    assert_eq!(
+        sshd_args(&req),
+        "'@@t3st sshd -' 1 'f|644|root|root|1|2|3|4|/etc/ssh/sshd_config;' ''"
+    );
+    req.sshd_exact = true;
+    assert_eq!(
+        sshd_args(&req),
+        "'@@t3st sshd -' 1 'f|644|root|root|1|2|3|4|/etc/ssh/sshd_config;' 1"
+    );
+    assert!(req.cache_hit("packages").is_some() && req.cache_hit("sshd").is_some());
+
+    // On the host (dash; the files grep reads and /run/sshd moved below a temporary root): on exact terms
+    // the remembered answer stands only while every Include names sshd_config.d's files and
+    // no fingerprinted path is a link.
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    sh.stub_output("sshd", 0, "port 22\n");
+    std::fs::create_dir_all(sh.root().join("run/sshd")).expect("run/sshd");
+    sh.write("etc/ssh/sshd_config.d/10-site.conf", "PermitRootLogin no\n");
+    let files = " /etc/ssh/sshd_config /etc/ssh/sshd_config.d/* 2>";
+    assert!(SSHD_SH.contains(files), "the files grep reads");
+    let section = SSHD_SH
+        .replace(files, &files.replace("/etc/ssh/", &sh.path("etc/ssh/")))
+        .replace("/run/sshd", &sh.path("run/sshd"));
+    let fp = "f|644|root|root|1|2|3|4|/etc/ssh/sshd_config;";
+    let run = |config: &str, fp_now: &str, exact: &str| {
+        sh.write("etc/ssh/sshd_config", config);
+        let script = format!(
+            "rampart_fp_sshd='{fp_now}'\n{}",
+            crate::verify::script_with_args(&section, &["@@sshd", "1", fp, exact])
+        );
+        let out = sh.run(&script, &[]).stdout_str();
+        out.lines().nth(1).unwrap_or_default().to_owned()
+    };
+    let debian = "Include /etc/ssh/sshd_config.d/*.conf\nPort 22\n";
+    assert_eq!(run(debian, fp, "1"), "@cached");
+    assert_eq!(
+        run("include sshd_config.d/*.conf\n# Include /opt/x\n", fp, "1"),
+        "@cached"
+    );
+    assert_eq!(run("Port 22\n", fp, "1"), "@cached");
+    for outside in [
+        "Include /opt/ssh/*.conf\n",
+        "Include /etc/ssh/sshd_config.d/*.conf /etc/ssh/more.conf\n",
+        "Include /etc/ssh/sshd_config.d/sub/*.conf\n",
+        "Include=/etc/ssh/sshd_config.d/*.conf\n",
+        "  Include \"/etc/ssh/sshd_config.d/x.conf\"\n",
+    ] {
+        assert!(run(outside, fp, "1").starts_with("@fp "), "{outside}");
+        assert_eq!(
+            run(outside, fp, ""),
+            "@cached",
+            "a check's terms: {outside}"
+        );
+    }
+    let linked = "f|644|root|root|1|2|3|4|/etc/ssh/sshd_config;l|777|root|root|9|2|3|5|/etc/ssh/sshd_config.d/x.conf;";
+    let script = |exact: &str| {
+        sh.write("etc/ssh/sshd_config", debian);
+        format!(
+            "rampart_fp_sshd='{linked}'\n{}",
+            crate::verify::script_with_args(&section, &["@@sshd", "1", linked, exact])
+        )
+    };
+    assert!(sh.run(&script("1"), &[]).stdout_str().contains("@fp "));
+    assert!(sh.run(&script(""), &[]).stdout_str().contains("@cached"));
 }

@@ -290,6 +290,23 @@ impl HostScan {
     pub fn scanned(&self) -> usize {
         self.open.len() + self.closed + self.filtered + self.errors
     }
+
+    /// Adds what another round over other ports of the same host found.
+    fn absorb(&mut self, o: HostScan) {
+        self.open.extend(o.open);
+        self.closed += o.closed;
+        self.filtered += o.filtered;
+        self.retried += o.retried;
+        for p in o.skipped {
+            if !self.skipped.contains(&p) {
+                self.skipped.push(p);
+            }
+        }
+        self.errors += o.errors;
+        if self.first_error.is_none() {
+            self.first_error = o.first_error;
+        }
+    }
 }
 
 /// Parses a port list: `22`, `1-1024`, `22,80,8000-8100`. Ports are 1..=65535; the result is
@@ -512,23 +529,32 @@ async fn scan_host(
         rtt: Mutex::new(Rtt::first_estimate(t.rtt_hint, t.rtt_sample)),
         opts: opts.clone(),
     });
-    let mut done: BTreeSet<u16> = BTreeSet::new();
     let first = t.ports.take().unwrap_or_else(|| opts.ports.clone());
-    tcp_round(&ctx, &t.skip, first, &mut done, &mut r).await;
-    if let Some(later) = t.later.take() {
+    let first_set: BTreeSet<u16> = first.iter().copied().collect();
+    let later = t.later.take();
+    // What the host says comes while its first ports are still out: its own ports go out
+    // beside them, not after them, so its facts add no wait of their own to the scan's tail.
+    let more = async {
+        let Some(later) = later else {
+            return (HostScan::default(), Vec::new());
+        };
         // The sender is dropped when the host has nothing more to say (it was unreachable).
         let more = later.await.unwrap_or_default();
         let mut udp = more.udp;
         udp.sort_unstable();
         udp.dedup();
-        // Together, not one after the other: the scan's tail after the host's facts is the
-        // longer of the two rounds (UDP's waits), not their sum.
-        let (_, udp) = tokio::join!(
-            tcp_round(&ctx, &t.skip, more.tcp, &mut done, &mut r),
-            udp_round(&ctx, udp)
-        );
-        r.udp = udp;
-    }
+        let tcp: Vec<u16> = more
+            .tcp
+            .into_iter()
+            .filter(|p| !first_set.contains(p))
+            .collect();
+        // TCP and UDP together too: the tail is the longer of the two (UDP's waits).
+        tokio::join!(tcp_round(&ctx, &t.skip, tcp), udp_round(&ctx, udp))
+    };
+    let (a, (b, udp)) = tokio::join!(tcp_round(&ctx, &t.skip, first), more);
+    r.absorb(a);
+    r.absorb(b);
+    r.udp = udp;
     r.open.sort_by_key(|o| o.port);
     let rtt = ctx.rtt.lock().map(|x| *x).unwrap_or_default();
     r.rtt_ms = (rtt.samples > 0).then_some(rtt.srtt * 1000.0);
@@ -537,71 +563,58 @@ async fn scan_host(
     r
 }
 
-/// Probes `ports` (but the skipped and those already done), then once more those that timed
-/// out, with twice the timeout.
-async fn tcp_round(
-    ctx: &Arc<HostCtx>,
-    skip: &[u16],
-    ports: Vec<u16>,
-    done: &mut BTreeSet<u16>,
-    r: &mut HostScan,
-) {
+/// Probes `ports` (but the skipped ones, and each port once): each port that times out is
+/// probed once more at once, with twice the timeout, so no port waits for the others' first
+/// answers before its second try.
+async fn tcp_round(ctx: &Arc<HostCtx>, skip: &[u16], ports: Vec<u16>) -> HostScan {
+    let mut r = HostScan::default();
     let mut todo = Vec::new();
+    let mut seen = BTreeSet::new();
     for p in ports {
         if skip.contains(&p) {
             if !r.skipped.contains(&p) {
                 r.skipped.push(p);
             }
-        } else if done.insert(p) {
+        } else if seen.insert(p) {
             todo.push(p);
         }
     }
-    let timed_out = tcp_pass(ctx, todo, 1, r).await;
-    if ctx.opts.retry && !timed_out.is_empty() {
-        r.retried += timed_out.len();
-        let again = tcp_pass(ctx, timed_out, 2, r).await;
-        r.filtered += again.len();
-    } else {
-        r.filtered += timed_out.len();
-    }
-}
-
-/// One pass over `ports`, each probe waiting `factor` times the current timeout. Returns the
-/// ports that timed out; records everything else in `r`.
-async fn tcp_pass(ctx: &Arc<HostCtx>, ports: Vec<u16>, factor: u32, r: &mut HostScan) -> Vec<u16> {
-    let mut timed_out = Vec::new();
-    let mut set: JoinSet<(u16, PortState)> = JoinSet::new();
-    let mut take = |done: (u16, PortState), r: &mut HostScan| match done.1 {
-        PortState::Filtered => timed_out.push(done.0),
-        s => record(r, done.0, s),
+    let mut set: JoinSet<(u16, PortState, bool)> = JoinSet::new();
+    let take = |(port, state, retried): (u16, PortState, bool), r: &mut HostScan| {
+        r.retried += usize::from(retried);
+        record(r, port, state);
     };
-    for port in ports {
+    for port in todo {
         // The semaphore is never closed, so acquiring only fails if that changes: stop then.
         let Ok(permit) = ctx.sem.clone().acquire_owned().await else {
             break;
         };
         let ctx2 = ctx.clone();
         set.spawn(async move {
-            let wait = (ctx2.timeout() * factor).min(ctx2.opts.timing.ceiling.max(ctx2.timeout()));
-            let state = probe_port(&ctx2, SocketAddr::new(ctx2.ip, port), wait).await;
+            let addr = SocketAddr::new(ctx2.ip, port);
+            let mut state = probe_port(&ctx2, addr, ctx2.timeout()).await;
+            let retried = ctx2.opts.retry && matches!(state, PortState::Filtered);
+            if retried {
+                let t = ctx2.timeout();
+                state = probe_port(&ctx2, addr, (t * 2).min(ctx2.opts.timing.ceiling.max(t))).await;
+            }
             drop(permit);
-            (port, state)
+            (port, state, retried)
         });
         // Drain what finished, so a 65535-port scan never holds 65535 results in the set.
         while let Some(done) = set.try_join_next() {
             if let Ok(d) = done {
-                take(d, r);
+                take(d, &mut r);
             }
         }
     }
     while let Some(done) = set.join_next().await {
         match done {
-            Ok(d) => take(d, r),
-            Err(e) => record(r, 0, PortState::Error(e.to_string())),
+            Ok(d) => take(d, &mut r),
+            Err(e) => record(&mut r, 0, PortState::Error(e.to_string())),
         }
     }
-    timed_out.sort_unstable();
-    timed_out
+    r
 }
 
 fn record(r: &mut HostScan, port: u16, state: PortState) {

@@ -243,6 +243,54 @@ fn a_remembered_section_is_not_run_again_while_its_inputs_are_unchanged() {
     assert!(third.cache_updates.contains_key("packages"));
 }
 
+/// `apt-config dump` (the unattended-upgrades controls' shared command) is remembered like
+/// `sshd -T`: this machine's real apt-config runs once, then the host answers `@cached` while
+/// its inputs' fingerprint is the same, and the controls read the same lines either way.
+#[test]
+fn apt_config_dump_is_remembered_while_its_inputs_are_unchanged() {
+    use rampart_core::facts::APT_CONFIG_DUMP;
+    if !std::path::Path::new("/usr/bin/apt-config").exists() {
+        eprintln!("skipped: no apt-config on this machine");
+        return;
+    }
+    let mut req = FactRequest::new();
+    req.commands
+        .insert(APT_CONFIG_DUMP.into(), "apt-config dump".into());
+    let first = run(&req);
+    let dump = first.commands[APT_CONFIG_DUMP].clone();
+    assert_eq!(dump.rc, 0, "{dump:?}");
+    assert!(dump.output.contains("APT::Architecture "), "{dump:?}");
+    let Some(update) = first.cache_updates.get("aptconf").cloned() else {
+        // This machine's apt configuration has an #include, a Dir::Etc or a link: apt-config
+        // runs every time, which is the point.
+        eprintln!("skipped the cached half: this machine's apt configuration is not covered");
+        return;
+    };
+    assert!(update.fp.contains("/usr/bin/apt-config"), "{update:?}");
+    assert!(update.fp.contains("/etc/apt/apt.conf.d"), "{update:?}");
+
+    req.cached.insert("aptconf".into(), update.clone());
+    let out = output(&req);
+    let stdout = String::from_utf8_lossy(&out);
+    assert!(
+        stdout.contains("@@t3st cmd shared:apt-config dump\n@cached\n"),
+        "{stdout}"
+    );
+    let second = Facts::parse_output(&req, "t3st", &out).unwrap();
+    assert_eq!(second.commands[APT_CONFIG_DUMP], dump);
+    assert!(second.cache_updates.is_empty());
+
+    // Another fingerprint (a file of apt.conf.d changed since): asked afresh.
+    let mut stale = update;
+    stale.fp = stale
+        .fp
+        .replace("/etc/apt/apt.conf.d;", "/etc/apt/apt.conf.d-old;");
+    req.cached.insert("aptconf".into(), stale);
+    let third = run(&req);
+    assert_eq!(third.commands[APT_CONFIG_DUMP], dump);
+    assert!(third.cache_updates.contains_key("aptconf"));
+}
+
 /// A file whose content the controller remembers stays on the host while find's record of it
 /// is the same: the tar leaves it out and the parser takes the remembered content. A file only
 /// root may read, that no resource declares whole, travels every time; so does one changed

@@ -118,6 +118,16 @@ const SSHD_INPUTS: &str = "/usr/sbin/sshd /etc/ssh/sshd_config /etc/ssh/sshd_con
 /// dpkg's database: rewritten (a new inode) by every package operation. In `probe/stats.sh`.
 #[cfg(test)]
 const DPKG_STATUS: &str = "/var/lib/dpkg/status";
+/// The files `apt-config dump` reads (the binary, which changes with libapt-pkg's defaults, and
+/// the configuration). In `probe/stats.sh`.
+#[cfg(test)]
+const APT_CONFIG_INPUTS: &str =
+    "/usr/bin/apt-config /etc/apt/apt.conf /etc/apt/apt.conf.d /etc/apt/apt.conf.d/*";
+
+/// The fact id of the shared command `apt-config dump` (the unattended-upgrades controls
+/// read their lines from one run of it): the probe remembers its answer as it does
+/// `sshd -T`'s, under the cache key `aptconf`.
+pub const APT_CONFIG_DUMP: &str = "shared:apt-config dump";
 
 /// A check command's output is cut to this many bytes.
 pub const MAX_CHECK_OUTPUT: usize = 65536;

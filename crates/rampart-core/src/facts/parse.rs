@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use base64::Engine as _;
 
 use super::request::{
-    APT_LISTS, APT_STAMP, GROUP, PASSWD, batchable, file_key, is_apt_source, sysctl_path,
+    APT_CONFIG_KEY, APT_LISTS, APT_STAMP, GROUP, PASSWD, batchable, file_key, is_apt_source,
+    sysctl_path,
 };
 use super::*;
 
@@ -54,9 +55,11 @@ impl Facts {
         let mut clock: Option<u64> = None;
         let mut sums: Option<&[&str]> = None;
         let mut apt: Option<&[&str]> = None;
-        for (kind, _, lines) in &mut sections {
+        for (kind, arg, lines) in &mut sections {
             if kind == "sshd" || kind == "packages" {
                 *lines = remembered(req, kind, lines, &mut facts)?;
+            } else if kind == "cmd" && arg == APT_CONFIG_DUMP && req.asks_apt_config() {
+                *lines = remembered(req, APT_CONFIG_KEY, lines, &mut facts)?;
             }
         }
         for (kind, arg, lines) in &sections {
@@ -286,7 +289,8 @@ fn remembered<'a>(
         }
         Some(first) if first.starts_with("@fp ") => {
             let body = &lines[1..];
-            let clean = kind != "sshd" || body.last() == Some(&"@rc 0");
+            // An answer with an exit status is kept only from a run that succeeded.
+            let clean = kind == "packages" || body.last() == Some(&"@rc 0");
             let fp = first["@fp ".len()..].to_owned();
             if clean && !fp.is_empty() {
                 facts.cache_updates.insert(

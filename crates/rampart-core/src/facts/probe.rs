@@ -6,7 +6,8 @@
 //! kept in `rampart_conn` first.
 
 use super::request::{
-    APT_LISTS, APT_SOURCE_LIST, APT_STAMP, batchable, is_apt_source, sysctl_path,
+    APT_CONFIG_COMMAND, APT_CONFIG_KEY, APT_LISTS, APT_SOURCE_LIST, APT_STAMP, batchable,
+    is_apt_source, sysctl_path,
 };
 use super::{FactRequest, GZIP_ABOVE, MAX_FETCHED_FILE};
 use crate::shell::Script;
@@ -32,6 +33,7 @@ const IPTABLES_SH: &str = include_str!("probe/iptables.sh");
 const UFW_LIVE_SH: &str = include_str!("probe/ufw_live.sh");
 pub(super) const SSHD_SH: &str = include_str!("probe/sshd.sh");
 const APT_SH: &str = include_str!("probe/apt.sh");
+pub(super) const APTCONF_SH: &str = include_str!("probe/aptconf.sh");
 const CMD_SH: &str = include_str!("probe/cmd.sh");
 const MEMO_SH: &str = include_str!("probe/memo.sh");
 
@@ -122,7 +124,8 @@ impl FactRequest {
             .filter(|p| read.contains(**p))
             .map(|p| p.as_str())
             .collect();
-        let fingerprints = self.sshd_effective || !self.packages.is_empty();
+        let aptconf = self.asks_apt_config();
+        let fingerprints = self.sshd_effective || !self.packages.is_empty() || aptconf;
         // apt's sources ride in the same find and tar, minus any a role asked for itself.
         let carries = !to_read.is_empty() || self.apt;
         if self.apt {
@@ -150,6 +153,7 @@ impl FactRequest {
                 flag(carries),
                 MAX_FETCHED_FILE.to_string(),
                 lines(self.remembered_files().values().map(|c| c.fp.as_str())),
+                flag(aptconf),
             ];
             args.extend(batch.iter().map(|p| p.to_string()));
             if self.apt {
@@ -277,6 +281,19 @@ impl FactRequest {
             if !sent.insert(cmd.as_str()) {
                 continue;
             }
+            if id == super::APT_CONFIG_DUMP && cmd == APT_CONFIG_COMMAND {
+                // Remembered like sshd -T, while its inputs' fingerprint is the same.
+                let hit = self.cache_hit(APT_CONFIG_KEY);
+                s.call(
+                    APTCONF_SH,
+                    [
+                        marker("cmd", id),
+                        flag(hit.is_some()),
+                        hit.map(|c| c.fp.clone()).unwrap_or_default(),
+                    ],
+                );
+                continue;
+            }
             s.call(CMD_SH, [marker("cmd", id), cmd.clone()]);
         }
         s.call(
@@ -309,6 +326,7 @@ mod tests {
         assert!(SUMS_SH.contains(&format!("-size +{}k", MAX_FETCHED_FILE / 1024)));
         assert!(STATS_SH.contains(super::super::SSHD_INPUTS));
         assert!(STATS_SH.contains(super::super::DPKG_STATUS));
+        assert!(STATS_SH.contains(super::super::APT_CONFIG_INPUTS));
     }
 
     #[test]

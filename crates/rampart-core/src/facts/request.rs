@@ -2,7 +2,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Cached, FactRequest};
+use super::{APT_CONFIG_DUMP, Cached, FactRequest};
+
+/// The command behind [`APT_CONFIG_DUMP`].
+pub(super) const APT_CONFIG_COMMAND: &str = "apt-config dump";
+/// The cache key of its remembered answer.
+pub(super) const APT_CONFIG_KEY: &str = "aptconf";
 
 impl FactRequest {
     /// The package list as dpkg-query is asked it (the cache key of the `packages` section).
@@ -45,6 +50,7 @@ impl FactRequest {
         match key {
             "sshd" => self.sshd_effective,
             "packages" => !self.packages.is_empty(),
+            APT_CONFIG_KEY => self.asks_apt_config(),
             _ => key.strip_prefix(FILE_KEY).is_some_and(|p| self.carries(p)),
         }
     }
@@ -58,6 +64,13 @@ impl FactRequest {
 }
 
 impl FactRequest {
+    /// Whether a check asks for `apt-config dump`, whose answer the probe may remember.
+    pub fn asks_apt_config(&self) -> bool {
+        self.commands
+            .get(APT_CONFIG_DUMP)
+            .is_some_and(|c| c == APT_CONFIG_COMMAND)
+    }
+
     /// An empty request.
     pub fn new() -> Self {
         Self::default()

@@ -2,7 +2,7 @@
 //! machine's own shell.
 
 use super::parse::untar;
-use super::probe::SSHD_SH;
+use super::probe::{APTCONF_SH, SSHD_SH};
 use super::request::{APT_LISTS, APT_STAMP, GROUP, PASSWD, is_apt_source, sysctl_path};
 use super::*;
 
@@ -873,4 +873,81 @@ fn the_audit_takes_a_remembered_sshd_only_on_exact_terms() {
     };
     assert!(sh.run(&script("1"), &[]).stdout_str().contains("@fp "));
     assert!(sh.run(&script(""), &[]).stdout_str().contains("@cached"));
+}
+
+/// `apt-config dump` is remembered only while apt reads nothing the fingerprint does not see:
+/// no `#include`, no `Dir::Etc` or `Dir` moved elsewhere, no link among the records. Under dash,
+/// with the files grep reads below a temporary root and apt-config a stub.
+#[test]
+fn apt_config_dump_is_remembered_only_while_the_fingerprint_covers_its_inputs() {
+    let Some(sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    sh.stub_output("apt-config", 0, "APT::Architecture \"amd64\";\n");
+    let files = " /etc/apt/apt.conf /etc/apt/apt.conf.d/*\n";
+    assert!(APTCONF_SH.contains(files), "the files grep reads");
+    let section = APTCONF_SH.replace(files, &files.replace("/etc/apt/", &sh.path("etc/apt/")));
+    let fp = "f|755|root|root|1|2|3|4|/usr/bin/apt-config;d|755|root|root|4096|2|3|5|/etc/apt/apt.conf.d;";
+    let run = |conf: &str, fp_now: &str| {
+        sh.write("etc/apt/apt.conf.d/50site", conf);
+        let script = format!(
+            "rampart_fp_aptconf='{fp_now}'\n{}",
+            crate::verify::script_with_args(&section, &["@@cmd shared:apt-config dump", "1", fp])
+        );
+        sh.run(&script, &[]).stdout_str()
+    };
+    let plain = "APT::Periodic::Unattended-Upgrade \"1\";\nDir::Cache::pkgcache \"\";\n";
+    assert_eq!(run(plain, fp), "@@cmd shared:apt-config dump\n@cached\n");
+    assert_eq!(
+        run(plain, "f|755|root|root|1|2|3|9|/usr/bin/apt-config;"),
+        "@@cmd shared:apt-config dump\n@fp f|755|root|root|1|2|3|9|/usr/bin/apt-config;\nAPT::Architecture \"amd64\";\n@rc 0\n",
+        "another fingerprint: run, and remembered under the new one"
+    );
+    for outside in [
+        "#include \"/opt/apt/extra.conf\";\n",
+        "  # include \"/opt/apt/extra.conf\";\n",
+        "Dir::Etc::Parts \"/opt/apt/conf.d\";\n",
+        "dir \"/alt/\";\n",
+        "Dir {\n  Etc \"/opt/apt\";\n};\n",
+    ] {
+        assert_eq!(
+            run(outside, fp),
+            "@@cmd shared:apt-config dump\n@fp \nAPT::Architecture \"amd64\";\n@rc 0\n",
+            "{outside}"
+        );
+    }
+    let linked = format!("{fp}l|777|root|root|9|2|3|6|/etc/apt/apt.conf.d/99x;");
+    assert!(run(plain, &linked).contains("\n@fp \n"));
+
+    // The parser keeps a run that exited 0 and had a fingerprint, takes the remembered one
+    // on `@cached`, and forgets neither the output nor the status.
+    let mut req = FactRequest::new();
+    req.commands
+        .insert(APT_CONFIG_DUMP.into(), "apt-config dump".into());
+    let section = |body: &str| format!("@@n cmd {APT_CONFIG_DUMP}\n{body}@@n end -\n");
+    let fresh =
+        Facts::parse_output(&req, "n", section("@fp F;\nA \"1\";\n@rc 0\n").as_bytes()).unwrap();
+    assert_eq!(fresh.commands[APT_CONFIG_DUMP].output, "A \"1\";");
+    let kept = fresh.cache_updates["aptconf"].clone();
+    assert_eq!(
+        (kept.fp.as_str(), kept.output.as_str()),
+        ("F;", "A \"1\";\n@rc 0")
+    );
+    let failed =
+        Facts::parse_output(&req, "n", section("@fp F;\nE: bad\n@rc 100\n").as_bytes()).unwrap();
+    assert_eq!(failed.commands[APT_CONFIG_DUMP].rc, 100);
+    assert!(
+        failed.cache_updates.is_empty(),
+        "a failed run is not remembered"
+    );
+    let uncovered =
+        Facts::parse_output(&req, "n", section("@fp \nA \"1\";\n@rc 0\n").as_bytes()).unwrap();
+    assert!(uncovered.cache_updates.is_empty());
+    req.cached.insert("aptconf".into(), kept);
+    let cached = Facts::parse_output(&req, "n", section("@cached\n").as_bytes()).unwrap();
+    assert_eq!(
+        cached.commands[APT_CONFIG_DUMP],
+        fresh.commands[APT_CONFIG_DUMP]
+    );
+    assert!(req.still_asks("aptconf") && !FactRequest::new().still_asks("aptconf"));
 }

@@ -6,13 +6,14 @@
 # sshd's inputs, $5 "1" for dpkg's database, $6 the paths to read (each between newlines), $7
 # "1" when a tar carries contents, $8 the largest file fetched, $9 the find records of the files
 # whose content the controller remembers (each between newlines: such a file stays out of the
-# tar while its record is the same); then the paths to stat.
+# tar while its record is the same), ${10} "1" for apt's configuration (`apt-config dump`'s
+# inputs); then the paths to stat.
 # No record of find's carries text a user on the host controls: a link's target (%l) is never
 # printed; the link travels in the tar, whose header frames its target by length.
 printf '%s\n' "$1"
 rampart_apt=$2 rampart_fps=$3 rampart_want=$6 rampart_carry=$7 rampart_max=$8
-rampart_sshd=$4 rampart_pk=$5 rampart_known=$9
-shift 9
+rampart_sshd=$4 rampart_pk=$5 rampart_known=$9 rampart_aptconf=${10}
+shift 10
 # The clock (for apt's age and the remembered contents' age), apt's sources; `/.` marks where
 # the fingerprint inputs start (the fingerprint must not depend on which files this probe also
 # reads). Unquoted: the globs expand here.
@@ -21,6 +22,7 @@ if [ -n "$rampart_apt" ]; then set -- "$@" $rampart_src; fi
 if [ -n "$rampart_fps" ]; then set -- "$@" /.; fi
 if [ -n "$rampart_sshd" ]; then set -- "$@" /usr/sbin/sshd /etc/ssh/sshd_config /etc/ssh/sshd_config.d /etc/ssh/sshd_config.d/* /etc/ssh/ssh_host_*; fi
 if [ -n "$rampart_pk" ]; then set -- "$@" /var/lib/dpkg/status; fi
+if [ -n "$rampart_aptconf" ]; then set -- "$@" /usr/bin/apt-config /etc/apt/apt.conf /etc/apt/apt.conf.d /etc/apt/apt.conf.d/*; fi
 rampart_st=$(find -P "$@" -maxdepth 0 -printf '%y|%m|%u|%g|%s|%T@|%C@|%i|%p\n' 2>/dev/null)
 printf '%s\n' "$rampart_st"
 # One pass over find's records, in the shell's memory: a `while read` loop over a
@@ -42,7 +44,11 @@ rampart_rec() {
   if [ $# -eq 9 ]; then p=$9; else p=${r#*|*|*|*|*|*|*|*|}; fi
   if [ -n "$rampart_fps" ]; then
     if [ -n "$rampart_fpon" ]; then
-      case $p in /usr/sbin/sshd|/etc/ssh/*) rampart_fp_sshd="$rampart_fp_sshd$r;" ;; /var/lib/dpkg/status) rampart_fp_packages="$rampart_fp_packages$r;" ;; esac
+      case $p in
+      /usr/sbin/sshd|/etc/ssh/*) rampart_fp_sshd="$rampart_fp_sshd$r;" ;;
+      /var/lib/dpkg/status) rampart_fp_packages="$rampart_fp_packages$r;" ;;
+      /usr/bin/apt-config|/etc/apt/apt.conf|/etc/apt/apt.conf.d|/etc/apt/apt.conf.d/*) rampart_fp_aptconf="$rampart_fp_aptconf$r;" ;;
+      esac
       return
     fi
     if [ "$p" = /. ]; then rampart_fpon=1; return; fi
@@ -69,7 +75,7 @@ $p
     fi
   fi
 }
-rampart_small='' rampart_big='' rampart_sum=0 rampart_fp_sshd='' rampart_fp_packages='' rampart_lists='' rampart_stamp='' rampart_now='' rampart_fpon=''
+rampart_small='' rampart_big='' rampart_sum=0 rampart_fp_sshd='' rampart_fp_packages='' rampart_fp_aptconf='' rampart_lists='' rampart_stamp='' rampart_now='' rampart_fpon=''
 rampart_ifs=$IFS
 IFS='
 '

@@ -119,4 +119,39 @@ fn unattended_upgrades_converges_repairs_and_reports_reboots_on_h5() {
         "h5",
         "rm -f /var/run/reboot-required /var/run/reboot-required.pkgs",
     );
+
+    // The audit remembers `apt-config dump` while its inputs are unchanged. A drop-in is a
+    // change it sees; so is an edit of a file a drop-in `#include`s from outside apt.conf.d,
+    // which no fingerprint covers (so the dump is never remembered while the include stands).
+    let reboot_fails = |doc: &serde_json::Value| {
+        util::host(doc, "h5")["controls"]
+            .as_array()
+            .and_then(|cs| {
+                cs.iter()
+                    .find(|c| c["id"] == "unattended-upgrades.automatic-reboot")
+            })
+            .map(|c| c["pass"] == false)
+            .unwrap_or_else(|| panic!("no automatic-reboot control in {doc}"))
+    };
+    let (_, doc) = s.run("audit", &["--no-probe"]);
+    assert!(!reboot_fails(&doc), "{doc}");
+    let (_, doc) = s.run("audit", &["--no-probe"]);
+    assert!(!reboot_fails(&doc), "{doc}");
+    let reboot = "echo 'Unattended-Upgrade::Automatic-Reboot \"true\";'";
+    lab.sh("h5", &format!("{reboot} > /etc/apt/apt.conf.d/99zz-local"));
+    let (_, doc) = s.run("audit", &["--no-probe"]);
+    assert!(reboot_fails(&doc), "a new drop-in went unseen: {doc}");
+    lab.sh(
+        "h5",
+        "rm /etc/apt/apt.conf.d/99zz-local; echo '#include \"/opt/apt-extra.conf\";' > /etc/apt/apt.conf.d/98zz-include; echo '// empty' > /opt/apt-extra.conf",
+    );
+    let (_, doc) = s.run("audit", &["--no-probe"]);
+    assert!(!reboot_fails(&doc), "{doc}");
+    lab.sh("h5", &format!("{reboot} > /opt/apt-extra.conf"));
+    let (_, doc) = s.run("audit", &["--no-probe"]);
+    assert!(reboot_fails(&doc), "an included file's edit went unseen: {doc}");
+    lab.sh(
+        "h5",
+        "rm /etc/apt/apt.conf.d/98zz-include /opt/apt-extra.conf",
+    );
 }

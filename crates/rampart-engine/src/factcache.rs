@@ -1,7 +1,7 @@
-//! The controller's memory of the costly probe sections (`sshd -T` and `dpkg-query`) and of
-//! the files' contents (a text file's content with find's record of it, while the record is
-//! the same the probe leaves the file out of its tar; `FactRequest::may_remember` says which
-//! files may be kept).
+//! The controller's memory of the costly probe sections (`sshd -T`, `dpkg-query` and
+//! `apt-config dump`) and of the files' contents (a text file's content with find's record of
+//! it, while the record is the same the probe leaves the file out of its tar;
+//! `FactRequest::may_remember` says which files may be kept).
 //!
 //! A host's answer to them only changes when one of the files they read changes, and the probe
 //! already stats files: it prints a fingerprint of those files (find's records: size, mtime,
@@ -13,8 +13,9 @@
 //! `FactRequest::cached` for what is fingerprinted.
 //!
 //! Best effort: an unreadable, missing or corrupt file only means a fresh answer. It is on the
-//! controller; nothing is written to a host. `rampart audit`, the verify step and the
-//! re-probes after a change never use it.
+//! controller; nothing is written to a host. The verify step and the re-probes after a change
+//! never use it; `rampart audit` takes a remembered `sshd -T` only on exact terms
+//! (`FactRequest::sshd_exact`), and `apt-config dump` is always held to those.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

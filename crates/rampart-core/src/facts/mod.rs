@@ -81,8 +81,9 @@ pub struct FactRequest {
     /// Paths a resource marks secret: their content is never remembered.
     pub secret: BTreeSet<String>,
     /// What the controller remembers of this host's last probe. The costly sections (`sshd`,
-    /// `packages`): the probe answers `@cached` instead of running `sshd -T` or `dpkg-query`
-    /// when the stat fingerprint of everything their answer depends on is the same. Files'
+    /// `packages`, `aptconf`): the probe answers `@cached` instead of running `sshd -T`,
+    /// `dpkg-query` or `apt-config dump` when the stat fingerprint of everything their answer
+    /// depends on is the same. Files'
     /// contents (`file:PATH`, [`file_key`]): the probe leaves a file out of its tar when find's
     /// record of it (size, mtime, ctime, inode, mode, owner) is the remembered one, and the
     /// parser takes the remembered content; see [`FactRequest::may_remember`] for which files.

@@ -87,14 +87,14 @@ pub fn load(dir: &Path, id: &Identity) -> BTreeMap<String, Cached> {
         .unwrap_or_default()
 }
 
-/// [`load`] without the files' contents (`file:PATH` keeps its record, its output is empty):
-/// what the probe script needs.
+/// [`load`] without the answers' outputs (each keeps its record or fingerprint and its
+/// arguments): what the probe script needs. A file's content, `apt-config dump` (~15 KB) and
+/// the rest stay on disk while the probe is out, so a thousand hosts' probes in flight do not
+/// hold a thousand cache files.
 pub fn load_records(dir: &Path, id: &Identity) -> BTreeMap<String, Cached> {
     let mut all = load(dir, id);
-    for (k, c) in &mut all {
-        if k.starts_with(rampart_core::facts::FILE_KEY) {
-            c.output = String::new();
-        }
+    for c in all.values_mut() {
+        c.output = String::new();
     }
     all
 }
@@ -184,6 +184,15 @@ mod tests {
         let two = BTreeMap::from([("packages".to_owned(), cached("b", "p"))]);
         store(&d, &web, &one, &two);
         assert_eq!(load(&d, &web).len(), 2);
+        // What the probe needs: every fingerprint, no output.
+        let records = load_records(&d, &web);
+        assert_eq!(
+            records
+                .iter()
+                .map(|(k, c)| (k.as_str(), c.fp.as_str(), c.output.as_str()))
+                .collect::<Vec<_>>(),
+            [("packages", "b", ""), ("sshd", "a", "")]
+        );
         std::fs::write(file(&d, &web), "{not json").unwrap();
         assert!(load(&d, &web).is_empty(), "corrupt: a fresh answer");
         #[cfg(unix)]

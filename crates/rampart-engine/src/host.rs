@@ -576,8 +576,9 @@ async fn probe_and_plan<R: Remote>(st: &mut Staged<R>, shared: &Shared) -> Resul
         route: remote.route(),
     };
     if let Some(dir) = &opts.fact_cache {
-        // Files' contents stay on disk while the probe is out (every host's at once would be
-        // ~40 KiB each): the probe needs their records only, the parser reads them again.
+        // Remembered outputs and files' contents stay on disk while the probe is out (every
+        // host's at once would be ~40-60 KiB each): the probe needs their records and
+        // fingerprints only, the parser reads them again.
         req.cached = factcache::load_records(dir, &who);
         req.sshd_exact = opts.mode == Mode::Audit;
     }

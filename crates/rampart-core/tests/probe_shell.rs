@@ -267,6 +267,7 @@ fn apt_config_dump_is_remembered_while_its_inputs_are_unchanged() {
         return;
     };
     assert!(update.fp.contains("/usr/bin/apt-config"), "{update:?}");
+    assert!(update.fp.contains("/libapt-pkg.so."), "{update:?}");
     assert!(update.fp.contains("/etc/apt/apt.conf.d"), "{update:?}");
 
     req.cached.insert("aptconf".into(), update.clone());

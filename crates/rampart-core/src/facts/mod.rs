@@ -119,11 +119,10 @@ const SSHD_INPUTS: &str = "/usr/sbin/sshd /etc/ssh/sshd_config /etc/ssh/sshd_con
 /// dpkg's database: rewritten (a new inode) by every package operation. In `probe/stats.sh`.
 #[cfg(test)]
 const DPKG_STATUS: &str = "/var/lib/dpkg/status";
-/// The files `apt-config dump` reads (the binary, which changes with libapt-pkg's defaults, and
-/// the configuration). In `probe/stats.sh`.
+/// What `apt-config dump`'s answer depends on: the binary, libapt-pkg (its compiled defaults;
+/// the library file itself, not its links) and the configuration. In `probe/stats.sh`.
 #[cfg(test)]
-const APT_CONFIG_INPUTS: &str =
-    "/usr/bin/apt-config /etc/apt/apt.conf /etc/apt/apt.conf.d /etc/apt/apt.conf.d/*";
+const APT_CONFIG_INPUTS: &str = "/usr/bin/apt-config /usr/lib/*/libapt-pkg.so.*.*.* /etc/apt/apt.conf /etc/apt/apt.conf.d /etc/apt/apt.conf.d/*";
 
 /// The fact id of the shared command `apt-config dump` (the unattended-upgrades controls
 /// read their lines from one run of it): the probe remembers its answer as it does

@@ -1,6 +1,6 @@
 # shellcheck shell=sh disable=SC2154 # rampart_fp_aptconf is stats.sh's
 # `apt-config dump` (facts::probe: the shared command of the unattended-upgrades controls), or
-# @cached when the fingerprint of its inputs (stats.sh: apt-config itself, apt.conf,
+# @cached when the fingerprint of its inputs (stats.sh: apt-config and libapt-pkg, apt.conf,
 # apt.conf.d and its files) is the remembered one and covers all apt reads: no record is a
 # symbolic link (find stats the link, not its target) and no file says `#include` or moves
 # `Dir::Etc` elsewhere (one grep, ~1 ms, where apt-config costs ~10 ms of the host's CPU).

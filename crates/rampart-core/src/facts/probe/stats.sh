@@ -22,7 +22,7 @@ if [ -n "$rampart_apt" ]; then set -- "$@" $rampart_src; fi
 if [ -n "$rampart_fps" ]; then set -- "$@" /.; fi
 if [ -n "$rampart_sshd" ]; then set -- "$@" /usr/sbin/sshd /etc/ssh/sshd_config /etc/ssh/sshd_config.d /etc/ssh/sshd_config.d/* /etc/ssh/ssh_host_*; fi
 if [ -n "$rampart_pk" ]; then set -- "$@" /var/lib/dpkg/status; fi
-if [ -n "$rampart_aptconf" ]; then set -- "$@" /usr/bin/apt-config /etc/apt/apt.conf /etc/apt/apt.conf.d /etc/apt/apt.conf.d/*; fi
+if [ -n "$rampart_aptconf" ]; then set -- "$@" /usr/bin/apt-config /usr/lib/*/libapt-pkg.so.*.*.* /etc/apt/apt.conf /etc/apt/apt.conf.d /etc/apt/apt.conf.d/*; fi
 rampart_st=$(find -P "$@" -maxdepth 0 -printf '%y|%m|%u|%g|%s|%T@|%C@|%i|%p\n' 2>/dev/null)
 printf '%s\n' "$rampart_st"
 # One pass over find's records, in the shell's memory: a `while read` loop over a
@@ -47,7 +47,7 @@ rampart_rec() {
       case $p in
       /usr/sbin/sshd|/etc/ssh/*) rampart_fp_sshd="$rampart_fp_sshd$r;" ;;
       /var/lib/dpkg/status) rampart_fp_packages="$rampart_fp_packages$r;" ;;
-      /usr/bin/apt-config|/etc/apt/apt.conf|/etc/apt/apt.conf.d|/etc/apt/apt.conf.d/*) rampart_fp_aptconf="$rampart_fp_aptconf$r;" ;;
+      /usr/bin/apt-config|/usr/lib/*/libapt-pkg.so.*|/etc/apt/apt.conf|/etc/apt/apt.conf.d|/etc/apt/apt.conf.d/*) rampart_fp_aptconf="$rampart_fp_aptconf$r;" ;;
       esac
       return
     fi

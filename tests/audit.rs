@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use util::{Lab, host, rampart, rampart_bin, rampart_json};
+use util::{Lab, control, host, rampart, rampart_bin, rampart_json};
 
 const HOSTS: [&str; 2] = ["h11", "h12"];
 
@@ -112,13 +112,6 @@ fn failing<'a>(doc: &'a Value, h: &str) -> Vec<&'a str> {
         .filter(|(_, p)| !p)
         .map(|(id, _)| id)
         .collect()
-}
-
-fn control<'a>(doc: &'a Value, h: &str, id: &str) -> &'a Value {
-    host(doc, h)["controls"]
-        .as_array()
-        .and_then(|cs| cs.iter().find(|c| c["id"] == id))
-        .unwrap_or_else(|| panic!("no control {id} on {h}: {doc}"))
 }
 
 /// Loads a report in headless Chromium, file:// only: returns the DOM after its script ran and

@@ -30,10 +30,7 @@ fn audit(inv: &Path, limit: &str, more: &[&str]) -> (i32, Value) {
 }
 
 fn probe_control<'a>(doc: &'a Value, h: &str) -> &'a Value {
-    host(doc, h)["controls"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["id"] == "ports.only-ssh"))
-        .unwrap_or_else(|| panic!("no ports.only-ssh on {h}: {doc}"))
+    util::control(doc, h, "ports.only-ssh")
 }
 
 /// The probe's view of one port: (outside, owner).

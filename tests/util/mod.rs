@@ -223,6 +223,14 @@ pub fn host<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value
         .unwrap_or_else(|| panic!("no host {name} in {doc}"))
 }
 
+/// One control of a host in an audit document (`rampart audit --json`).
+pub fn control<'a>(doc: &'a serde_json::Value, h: &str, id: &str) -> &'a serde_json::Value {
+    host(doc, h)["controls"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["id"] == id))
+        .unwrap_or_else(|| panic!("no control {id} on {h}: {doc}"))
+}
+
 /// The number of changed resources on a host in a JSON report.
 pub fn changed(doc: &serde_json::Value, name: &str) -> u64 {
     host(doc, name)["changed"].as_u64().unwrap_or(u64::MAX)

@@ -6,7 +6,9 @@
 
 use crate::util;
 
-use util::{Lab, Site, changed, changed_ids, failed_checks, host, rampart_json, verified};
+use util::{
+    Lab, Site, changed, changed_ids, control, failed_checks, host, rampart_json, verified,
+};
 
 const ROOT_SITE: &str = "[roles.sshd]\npermit_root_login = \"prohibit-password\"\nallow_users = [\"root\", \"lab\", \"fleetclaw\"]\n";
 
@@ -122,13 +124,7 @@ fn sshd_converges_proves_repairs_and_rolls_back_on_h5() {
         "h5",
         "echo '# extra' > /opt/rampart-extra.conf; echo 'Include /opt/rampart-extra.conf' > /etc/ssh/sshd_config.d/60-extra.conf",
     );
-    let allowusers = |doc: &serde_json::Value| {
-        host(doc, "h5")["controls"]
-            .as_array()
-            .and_then(|cs| cs.iter().find(|c| c["id"] == "sshd.allowusers"))
-            .map(|c| c["pass"].clone())
-            .unwrap_or_else(|| panic!("no sshd.allowusers control in {doc}"))
-    };
+    let allowusers = |doc: &serde_json::Value| control(doc, "h5", "sshd.allowusers")["pass"].clone();
     let (_, doc) = s.run("audit", &["--no-probe"]);
     assert_eq!(allowusers(&doc), true, "{doc}");
     lab.sh("h5", "echo 'AllowUsers intruder' > /opt/rampart-extra.conf");

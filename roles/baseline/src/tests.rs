@@ -187,7 +187,6 @@ fn overlay(f: &mut Facts, x: &FixtureFacts, control: &Control) {
                     "disabled"
                 }
                 .into(),
-                fragment_path: format!("/usr/lib/systemd/system/{n}.service"),
                 need_daemon_reload: false,
                 props: Default::default(),
             },

@@ -328,8 +328,6 @@ pub struct UnitState {
     pub sub_state: String,
     /// "enabled", "disabled", "static", "masked", "" when not found.
     pub unit_file_state: String,
-    /// The unit file path.
-    pub fragment_path: String,
     /// systemd has an older version of the unit file loaded.
     pub need_daemon_reload: bool,
     /// The [`FactRequest::unit_props`] as `systemctl show` printed them.

@@ -746,7 +746,6 @@ fn parse_units(lines: &[&str]) -> Vec<(String, UnitState)> {
             "ActiveState" => u.1.active_state = v.to_owned(),
             "SubState" => u.1.sub_state = v.to_owned(),
             "UnitFileState" => u.1.unit_file_state = v.to_owned(),
-            "FragmentPath" => u.1.fragment_path = v.to_owned(),
             "NeedDaemonReload" => u.1.need_daemon_reload = v == "yes",
             _ => {
                 u.1.props.insert(k.to_owned(), v.to_owned());

@@ -2,7 +2,7 @@
 //! machine's own shell.
 
 use super::parse::untar;
-use super::probe::{APTCONF_SH, SSHD_SH};
+use super::probe::{APTCONF_SH, SSHD_SH, UNITS_SH};
 use super::request::{APT_LISTS, APT_STAMP, GROUP, PASSWD, is_apt_source, sysctl_path};
 use super::*;
 
@@ -950,4 +950,335 @@ fn apt_config_dump_is_remembered_only_while_the_fingerprint_covers_its_inputs() 
         fresh.commands[APT_CONFIG_DUMP]
     );
     assert!(req.still_asks("aptconf") && !FactRequest::new().still_asks("aptconf"));
+}
+
+/// A D-Bus message as systemd writes one (little-endian): `fields` is the header's fields
+/// array, already marshalled.
+fn dbus_message(typ: u8, serial: u32, fields: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut m = vec![b'l', typ, 0, 1];
+    for v in [body.len() as u32, serial, fields.len() as u32] {
+        m.extend(v.to_le_bytes());
+    }
+    m.extend(fields);
+    m.resize(m.len().next_multiple_of(8), 0);
+    m.extend(body);
+    m
+}
+
+/// Marshals D-Bus values, aligned from the start of the buffer.
+#[derive(Default)]
+struct DBusWriter(Vec<u8>);
+
+impl DBusWriter {
+    fn pad(&mut self, a: usize) -> &mut Self {
+        self.0.resize(self.0.len().next_multiple_of(a), 0);
+        self
+    }
+    fn u32(&mut self, v: u32) -> &mut Self {
+        self.pad(4).0.extend(v.to_le_bytes());
+        self
+    }
+    fn s(&mut self, v: &str) -> &mut Self {
+        self.u32(v.len() as u32).0.extend(v.as_bytes());
+        self.0.push(0);
+        self
+    }
+    fn g(&mut self, v: &str) -> &mut Self {
+        self.0.push(v.len() as u8);
+        self.0.extend(v.as_bytes());
+        self.0.push(0);
+        self
+    }
+    /// A header field: its code, then a variant of signature `sig`.
+    fn field(&mut self, code: u8, sig: &str) -> &mut Self {
+        self.pad(8).0.push(code);
+        self.g(sig)
+    }
+}
+
+/// Reads a string at `o` (aligned to 4): the string and the offset after it.
+fn dbus_str(b: &[u8], o: usize) -> (String, usize) {
+    let o = o.next_multiple_of(4);
+    let n = u32::from_le_bytes(b[o..o + 4].try_into().unwrap()) as usize;
+    (
+        String::from_utf8(b[o + 4..o + 4 + n].to_vec()).unwrap(),
+        o + 5 + n,
+    )
+}
+
+/// A method call as the fake bus reads it: serial, object path, member, body.
+fn dbus_call(m: &[u8]) -> (u32, String, String, Vec<u8>) {
+    let word = |o: usize| u32::from_le_bytes(m[o..o + 4].try_into().unwrap()) as usize;
+    let (fields_end, serial) = (16 + word(12), word(8) as u32);
+    let (mut path, mut member, mut o) = (String::new(), String::new(), 16);
+    while o < fields_end {
+        o = o.next_multiple_of(8);
+        let (code, sl) = (m[o], m[o + 1] as usize);
+        let sig = std::str::from_utf8(&m[o + 2..o + 2 + sl]).unwrap();
+        o += 3 + sl;
+        if sig == "g" {
+            o += 2 + m[o] as usize;
+        } else {
+            let (v, next) = dbus_str(m, o);
+            match code {
+                1 => path = v,
+                3 => member = v,
+                _ => {}
+            }
+            o = next;
+        }
+    }
+    (
+        serial,
+        path,
+        member,
+        m[fields_end.next_multiple_of(8)..].to_vec(),
+    )
+}
+
+/// systemd's private socket, faked: answers the units' ListUnitsByNames and the properties
+/// they Get from `units` (name asked -> id, load, active, sub, unit-file state, reload),
+/// with a signal between the answers, as systemd broadcasts UnitNew to every client. A Get
+/// of `fail` (an object path) gets an error instead. Returns the paths the client asked.
+fn fake_systemd_bus(
+    sock: &std::path::Path,
+    units: &'static [(&'static str, [&'static str; 6])],
+    fail: &'static str,
+) -> std::thread::JoinHandle<Vec<String>> {
+    use std::io::{BufRead, Read, Write};
+    let listener = std::os::unix::net::UnixListener::bind(sock).unwrap();
+    std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut r = std::io::BufReader::new(conn.try_clone().unwrap());
+        let mut w = conn;
+        let mut line = Vec::new();
+        r.read_until(b'\n', &mut line).unwrap();
+        assert!(line.starts_with(b"\0AUTH EXTERNAL "), "{line:?}");
+        w.write_all(b"OK 0123456789abcdef0123456789abcdef\r\n")
+            .unwrap();
+        line.clear();
+        r.read_until(b'\n', &mut line).unwrap();
+        assert_eq!(line, b"BEGIN\r\n");
+        let state = |name: &str| units.iter().find(|u| u.0 == name).unwrap().1;
+        let mut paths = Vec::new();
+        let mut serial = 1000;
+        loop {
+            let mut head = [0u8; 16];
+            if r.read_exact(&mut head).is_err() {
+                return paths;
+            }
+            let word = |o: usize| u32::from_le_bytes(head[o..o + 4].try_into().unwrap()) as usize;
+            let rest = (16 + word(12)).next_multiple_of(8) - 16 + word(4);
+            let mut m = head.to_vec();
+            m.resize(16 + rest, 0);
+            r.read_exact(&mut m[16..]).unwrap();
+            let (call, path, member, body) = dbus_call(&m);
+            paths.push(path.clone());
+            let mut f = DBusWriter::default();
+            f.field(5, "u").u32(call);
+            let mut b = DBusWriter::default();
+            let typ = if member == "ListUnitsByNames" {
+                f.field(8, "g").g("a(ssssssouso)");
+                b.u32(0).pad(8);
+                let n = u32::from_le_bytes(body[..4].try_into().unwrap()) as usize;
+                let mut o = 4;
+                while o < 4 + n {
+                    let (name, next) = dbus_str(&body, o);
+                    o = next;
+                    let [id, load, active, sub, ..] = state(&name);
+                    b.pad(8).s(id).s("A unit").s(load).s(active).s(sub).s("");
+                    b.s("/org/freedesktop/systemd1/unit/x").u32(0).s("").s("/");
+                }
+                let len = (b.0.len() - 8) as u32;
+                b.0[..4].copy_from_slice(&len.to_le_bytes());
+                2
+            } else if path == fail {
+                f.field(4, "s").s("org.freedesktop.DBus.Error.Failed");
+                3
+            } else {
+                let (_, o) = dbus_str(&body, 0);
+                let (prop, _) = dbus_str(&body, o);
+                let name = units
+                    .iter()
+                    .find(|u| {
+                        path.ends_with(&format!("/{}", u.0.replace('.', "_2e").replace('-', "_2d")))
+                    })
+                    .unwrap()
+                    .0;
+                let [.., file_state, reload] = state(name);
+                f.field(8, "g").g("v");
+                match prop.as_str() {
+                    "UnitFileState" => b.g("s").s(file_state),
+                    "NeedDaemonReload" => b.g("b").u32(u32::from(reload == "yes")),
+                    other => panic!("asked for {other}"),
+                };
+                2
+            };
+            serial += 1;
+            let signal = DBusWriter::default().field(8, "g").g("so").0.clone();
+            w.write_all(&dbus_message(
+                4,
+                serial,
+                &signal,
+                &DBusWriter::default().s("x.service").s("/x").0,
+            ))
+            .unwrap();
+            serial += 1;
+            w.write_all(&dbus_message(typ, serial, &f.0, &b.0)).unwrap();
+        }
+    })
+}
+
+/// The units' states come from systemd's socket through the probe's perl, printed as
+/// `systemctl show` prints them: an alias under its unit's id, a unit that does not exist
+/// as not-found, each block in the order asked; systemctl is not run.
+#[test]
+fn units_come_from_systemds_socket_as_systemctl_show_prints_them() {
+    let Some(mut sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    if std::process::Command::new("perl")
+        .arg("-e1")
+        .status()
+        .is_err()
+    {
+        eprintln!("SKIPPED: perl is not installed (perl-base is Essential on the hosts)");
+        return;
+    }
+    const UNITS: &[(&str, [&str; 6])] = &[
+        (
+            "ssh.service",
+            [
+                "ssh.service",
+                "loaded",
+                "active",
+                "running",
+                "enabled",
+                "no",
+            ],
+        ),
+        (
+            "sshd.service",
+            [
+                "ssh.service",
+                "loaded",
+                "active",
+                "running",
+                "enabled",
+                "no",
+            ],
+        ),
+        (
+            "ghost.service",
+            ["ghost.service", "not-found", "inactive", "dead", "", "no"],
+        ),
+        (
+            "ctrl-alt-del.target",
+            [
+                "ctrl-alt-del.target",
+                "masked",
+                "inactive",
+                "dead",
+                "masked",
+                "yes",
+            ],
+        ),
+    ];
+    let sock = sh.path("private");
+    let bus = fake_systemd_bus(std::path::Path::new(&sock), UNITS, "");
+    sh.env("rampart_bus", &sock).spy("systemctl");
+    let out = sh.run(
+        UNITS_SH,
+        &[
+            "@@n units -",
+            "",
+            "ssh",
+            "sshd",
+            "ghost.service",
+            "ctrl-alt-del.target",
+        ],
+    );
+    assert!(out.ok(), "{out:?}");
+    let block = |u: &[&str; 6]| {
+        format!(
+            "Id={}\nLoadState={}\nActiveState={}\nSubState={}\nUnitFileState={}\nNeedDaemonReload={}\n",
+            u[0], u[1], u[2], u[3], u[4], u[5]
+        )
+    };
+    let want: Vec<String> = UNITS.iter().map(|u| block(&u.1)).collect();
+    assert_eq!(
+        out.stdout_str(),
+        format!("@@n units -\n{}", want.join("\n"))
+    );
+    assert_eq!(sh.calls(), Vec::<String>::new(), "systemctl is not asked");
+    let paths = bus.join().unwrap();
+    assert_eq!(paths[0], "/org/freedesktop/systemd1");
+    assert!(paths.contains(&"/org/freedesktop/systemd1/unit/ctrl_2dalt_2ddel_2etarget".to_owned()));
+    assert!(paths.contains(&"/org/freedesktop/systemd1/unit/sshd_2eservice".to_owned()));
+    assert_eq!(paths.len(), 1 + 2 * UNITS.len(), "{paths:?}");
+
+    // The facts, under every name asked.
+    let mut req = FactRequest::new();
+    req.units
+        .extend(["ssh", "sshd", "ghost.service", "ctrl-alt-del.target"].map(String::from));
+    let text = out.stdout_str();
+    let o = self::out(
+        "n",
+        &[("units -", text.trim_start_matches("@@n units -\n"))],
+    );
+    let f = Facts::parse(&req, "n", &o).unwrap();
+    assert!(f.units["ssh"].is_active() && f.units["ssh"].is_enabled());
+    assert!(!f.units["ghost.service"].exists());
+    let cad = &f.units["ctrl-alt-del.target"];
+    assert!(cad.is_masked() && cad.need_daemon_reload);
+}
+
+/// Any answer the perl does not expect (an error here), or no socket at all, and systemctl
+/// answers the whole section: the perl printed nothing of its own.
+#[test]
+fn units_fall_back_to_systemctl_when_the_socket_fails() {
+    let Some(mut sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    const UNITS: &[(&str, [&str; 6])] = &[
+        (
+            "ssh.service",
+            [
+                "ssh.service",
+                "loaded",
+                "active",
+                "running",
+                "enabled",
+                "no",
+            ],
+        ),
+        (
+            "ghost.service",
+            ["ghost.service", "not-found", "inactive", "dead", "", "no"],
+        ),
+    ];
+    let sock = sh.path("private");
+    let bus = fake_systemd_bus(
+        std::path::Path::new(&sock),
+        UNITS,
+        "/org/freedesktop/systemd1/unit/ghost_2eservice",
+    );
+    let shown = "Id=ssh.service\nLoadState=loaded\n";
+    sh.env("rampart_bus", &sock)
+        .stub_output("systemctl", 0, shown);
+    let args = ["@@n units -", "", "ssh", "ghost.service"];
+    let out = sh.run(UNITS_SH, &args);
+    assert_eq!(out.stdout_str(), format!("@@n units -\n{shown}"));
+    assert_eq!(
+        sh.calls(),
+        [
+            "systemctl show --property=Id,LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload -- ssh ghost.service"
+        ]
+    );
+    drop(bus);
+    sh.clear_calls();
+    sh.env("rampart_bus", &sh.path("no-socket-here"));
+    let out = sh.run(UNITS_SH, &args);
+    assert_eq!(out.stdout_str(), format!("@@n units -\n{shown}"));
+    assert_eq!(sh.calls().len(), 1);
 }

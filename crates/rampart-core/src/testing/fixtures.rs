@@ -163,7 +163,6 @@ impl Fixture {
                     }
                     .into(),
                     unit_file_state: "enabled".into(),
-                    fragment_path: format!("/usr/lib/systemd/system/{name}.service"),
                     need_daemon_reload: false,
                     props: Default::default(),
                 },

@@ -642,7 +642,7 @@ fn checks_are_named_controls() {
     let mut req = rampart_core::facts::FactRequest::new();
     loaded.request(&mut req);
     assert!(req.commands.is_empty() && req.stats.contains(DAEMON_JSON));
-    assert!(req.unit_props.contains("ExecMainStartTimestamp"));
+    assert!(req.unit_props["docker.service"].contains("ExecMainStartTimestamp"));
     let off =
         cfg(json!({"daemon": {"live_restore": false, "no_new_privileges": false}, "users": []}));
     assert_eq!(off.checks().len(), 4);

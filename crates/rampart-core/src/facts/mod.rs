@@ -51,9 +51,10 @@ pub struct FactRequest {
     pub packages: BTreeSet<String>,
     /// systemd units to ask about.
     pub units: BTreeSet<String>,
-    /// Properties of those units that checks judge beyond their state (`MainPID`,
-    /// `NoNewPrivileges`...): the same `systemctl show` prints them too.
-    pub unit_props: BTreeSet<String>,
+    /// Properties of some of those units that checks judge beyond their state (unit ->
+    /// `MainPID`, `NoNewPrivileges`...): the probe's one query of the units asks them of
+    /// those units (systemctl, when it answers instead, prints every one for every unit).
+    pub unit_props: BTreeMap<String, BTreeSet<String>>,
     /// Read /etc/passwd and /etc/group.
     pub accounts: bool,
     /// Read /proc/swaps.

@@ -214,8 +214,20 @@ impl FactRequest {
             s.call(PACKAGES_SH, args);
         }
         if !self.units.is_empty() {
-            let props: Vec<&str> = self.unit_props.iter().map(String::as_str).collect();
-            let mut args = vec![marker("units", "-"), props.join(",")];
+            // The properties beyond the state ($2, every one asked of any unit) and the units
+            // they are asked of ($3).
+            let props: std::collections::BTreeSet<&str> = self
+                .unit_props
+                .values()
+                .flatten()
+                .map(String::as_str)
+                .collect();
+            let of: Vec<&str> = self.unit_props.keys().map(String::as_str).collect();
+            let mut args = vec![
+                marker("units", "-"),
+                props.into_iter().collect::<Vec<_>>().join(","),
+                of.join(","),
+            ];
             // "docker" is "docker.service" to systemctl: asked once (the parser gives the
             // answer to both names), not two D-Bus property dumps.
             args.extend(
@@ -363,7 +375,7 @@ mod tests {
     }
 
     /// The docker settings checks and `host.container-ports-local` ask the Docker API's
-    /// `GET /info` through one curl: the memo runs it through the checks' own `docker_api`,
+    /// `GET /info` once (perl, else curl: curl here): the memo runs it through the checks' own `docker_api`,
     /// which the checks (defining it again, as their scripts do) answer from that run; any
     /// other path still goes to curl.
     #[test]
@@ -389,9 +401,11 @@ mod tests {
             .expect("a memo of GET /info");
         let defined = script.find("docker_api() {").expect("the function");
         assert!(defined < memo, "the memo calls the checks' function");
-        let Some(sh) = rampart_shtest::Sh::new() else {
+        let Some(mut sh) = rampart_shtest::Sh::new() else {
             return;
         };
+        // curl answers (perl finds no daemon's socket there)
+        sh.env("rampart_docker_sock", &sh.path("no-docker.sock"));
         sh.stub_output("curl", 0, r#"{"ID":"X"}"#);
         let out = sh.run(
             &format!(

@@ -91,7 +91,10 @@ impl FactRequest {
         self.sysctls.extend(other.sysctls.iter().cloned());
         self.packages.extend(other.packages.iter().cloned());
         self.units.extend(other.units.iter().cloned());
-        self.unit_props.extend(other.unit_props.iter().cloned());
+        for (unit, props) in &other.unit_props {
+            let mine = self.unit_props.entry(unit.clone()).or_default();
+            mine.extend(props.iter().cloned());
+        }
         self.accounts |= other.accounts;
         self.swaps |= other.swaps;
         self.tcp_listeners |= other.tcp_listeners;

@@ -148,13 +148,13 @@ fn parses_packages_units_and_fills_missing() {
     assert!(f.units["ssh"].is_active() && f.units["ssh"].is_enabled());
     assert!(!f.units["ghost.service"].exists());
     // A unit asked by two names (a resource's "ssh", a check's "ssh.service") is under both,
-    // and systemctl is asked once.
+    // and asked once.
     req.units.insert("ssh.service".to_owned());
     let f = Facts::parse(&req, "n", &o).unwrap();
     assert!(f.units["ssh"].is_active() && f.units["ssh.service"].is_active());
     let script = req.probe_script("n");
     assert!(
-        script.contains("units -' '' ghost.service ssh.service\n"),
+        script.contains("units -' '' '' ghost.service ssh.service\n"),
         "{script}"
     );
 }
@@ -166,11 +166,12 @@ fn parses_unit_properties_and_modification_times() {
     let mut req = FactRequest::new();
     req.units.insert("docker.service".into());
     req.unit_props
+        .entry("docker.service".into())
+        .or_default()
         .extend(["MainPID".to_owned(), "ExecMainStartTimestamp".to_owned()]);
     let script = req.probe_script("n");
     assert!(
-        script.contains("' 'ExecMainStartTimestamp,MainPID' 'docker.service'")
-            || script.contains(" ExecMainStartTimestamp,MainPID docker.service"),
+        script.contains(" ExecMainStartTimestamp,MainPID docker.service docker.service\n"),
         "{script}"
     );
     let o = out(
@@ -1037,9 +1038,12 @@ fn dbus_call(m: &[u8]) -> (u32, String, String, Vec<u8>) {
 }
 
 /// systemd's private socket, faked: answers the units' ListUnitsByNames and the properties
-/// they Get from `units` (name asked -> id, load, active, sub, unit-file state, reload),
-/// with a signal between the answers, as systemd broadcasts UnitNew to every client. A Get
-/// of `fail` (an object path) gets an error instead. Returns the paths the client asked.
+/// they Get from `units` (name asked -> id, load, active, sub, unit-file state, reload; an
+/// active unit's MainPID is 1212 and it started at @1796387827.5, an inactive one's are 0;
+/// every unit that runs processes has NoNewPrivileges, ProtectSystem=strict and two
+/// ReadWritePaths), with a signal between the answers, as systemd broadcasts UnitNew to every
+/// client. A Get of `fail` (an object path) gets an error instead. Asserts that each property
+/// is asked of the interface of the unit's type. Returns the paths the client asked.
 fn fake_systemd_bus(
     sock: &std::path::Path,
     units: &'static [(&'static str, [&'static str; 6])],
@@ -1096,7 +1100,7 @@ fn fake_systemd_bus(
                 f.field(4, "s").s("org.freedesktop.DBus.Error.Failed");
                 3
             } else {
-                let (_, o) = dbus_str(&body, 0);
+                let (iface, o) = dbus_str(&body, 0);
                 let (prop, _) = dbus_str(&body, o);
                 let name = units
                     .iter()
@@ -1105,11 +1109,44 @@ fn fake_systemd_bus(
                     })
                     .unwrap()
                     .0;
-                let [.., file_state, reload] = state(name);
+                let [_, _, active, _, file_state, reload] = state(name);
+                let up = active == "active";
+                let kind = || match name.rsplit_once('.').map(|n| n.1) {
+                    Some("service") => "Service",
+                    Some("socket") => "Socket",
+                    other => panic!("{prop} of a {other:?}"),
+                };
+                let of = |want: &str| {
+                    assert_eq!(
+                        iface,
+                        format!("org.freedesktop.systemd1.{want}"),
+                        "{prop} of {name}"
+                    )
+                };
                 f.field(8, "g").g("v");
+                match prop.as_str() {
+                    "UnitFileState" => of("Unit"),
+                    "NeedDaemonReload" => of("Unit"),
+                    "MainPID" | "ExecMainStartTimestamp" => of("Service"),
+                    _ => of(kind()),
+                }
                 match prop.as_str() {
                     "UnitFileState" => b.g("s").s(file_state),
                     "NeedDaemonReload" => b.g("b").u32(u32::from(reload == "yes")),
+                    "MainPID" => b.g("u").u32(if up { 1212 } else { 0 }),
+                    "ExecMainStartTimestamp" => {
+                        let t: u64 = if up { 1_796_387_827_500_000 } else { 0 };
+                        b.g("t").pad(8).0.extend(t.to_le_bytes());
+                        &mut b
+                    }
+                    "NoNewPrivileges" => b.g("b").u32(1),
+                    "ProtectSystem" => b.g("s").s("strict"),
+                    "ReadWritePaths" => {
+                        let mut a = DBusWriter::default();
+                        a.s("/var/lib/x").s("-/run/y");
+                        b.g("as").u32(a.0.len() as u32).0.extend(a.0);
+                        &mut b
+                    }
                     other => panic!("asked for {other}"),
                 };
                 2
@@ -1192,6 +1229,7 @@ fn units_come_from_systemds_socket_as_systemctl_show_prints_them() {
         &[
             "@@n units -",
             "",
+            "",
             "ssh",
             "sshd",
             "ghost.service",
@@ -1266,7 +1304,7 @@ fn units_fall_back_to_systemctl_when_the_socket_fails() {
     let shown = "Id=ssh.service\nLoadState=loaded\n";
     sh.env("rampart_bus", &sock)
         .stub_output("systemctl", 0, shown);
-    let args = ["@@n units -", "", "ssh", "ghost.service"];
+    let args = ["@@n units -", "", "", "ssh", "ghost.service"];
     let out = sh.run(UNITS_SH, &args);
     assert_eq!(out.stdout_str(), format!("@@n units -\n{shown}"));
     assert_eq!(
@@ -1281,4 +1319,133 @@ fn units_fall_back_to_systemctl_when_the_socket_fails() {
     let out = sh.run(UNITS_SH, &args);
     assert_eq!(out.stdout_str(), format!("@@n units -\n{shown}"));
     assert_eq!(sh.calls().len(), 1);
+}
+
+/// The audit's properties beyond the state come from the socket too, each from the interface
+/// of the unit's type, printed as `systemctl show --timestamp=unix` prints them: a service's
+/// main process and start (`@SECONDS`, empty when it never started), the sandbox settings of
+/// a service or a socket, nothing more for a target. A property the perl does not know goes
+/// to systemctl.
+#[test]
+fn more_unit_properties_come_from_the_socket_too() {
+    let Some(mut sh) = rampart_shtest::Sh::new() else {
+        return;
+    };
+    if std::process::Command::new("perl")
+        .arg("-e1")
+        .status()
+        .is_err()
+    {
+        eprintln!("SKIPPED: perl is not installed (perl-base is Essential on the hosts)");
+        return;
+    }
+    const UNITS: &[(&str, [&str; 6])] = &[
+        (
+            "docker.service",
+            [
+                "docker.service",
+                "loaded",
+                "active",
+                "running",
+                "enabled",
+                "no",
+            ],
+        ),
+        (
+            "ssh.socket",
+            [
+                "ssh.socket",
+                "loaded",
+                "active",
+                "listening",
+                "disabled",
+                "no",
+            ],
+        ),
+        (
+            "ghost.service",
+            ["ghost.service", "not-found", "inactive", "dead", "", "no"],
+        ),
+        (
+            "ctrl-alt-del.target",
+            [
+                "ctrl-alt-del.target",
+                "masked",
+                "inactive",
+                "dead",
+                "masked",
+                "no",
+            ],
+        ),
+        (
+            "cron.service",
+            [
+                "cron.service",
+                "loaded",
+                "active",
+                "running",
+                "enabled",
+                "no",
+            ],
+        ),
+    ];
+    let sock = sh.path("private");
+    let bus = fake_systemd_bus(std::path::Path::new(&sock), UNITS, "");
+    sh.env("rampart_bus", &sock).spy("systemctl");
+    let more = "ExecMainStartTimestamp,MainPID,NoNewPrivileges,ProtectSystem,ReadWritePaths";
+    // cron.service is asked for its state only.
+    let names = [
+        "docker",
+        "ssh.socket",
+        "ghost.service",
+        "ctrl-alt-del.target",
+        "cron.service",
+    ];
+    let of = "docker,ssh.socket,ghost.service,ctrl-alt-del.target";
+    let mut args = vec!["@@n units -", more, of];
+    args.extend(names);
+    let out = sh.run(UNITS_SH, &args);
+    assert!(out.ok(), "{out:?}");
+    let sandbox = "NoNewPrivileges=yes\nProtectSystem=strict\nReadWritePaths=/var/lib/x -/run/y\n";
+    let want = [
+        format!("Id=docker.service\nLoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=enabled\nNeedDaemonReload=no\nExecMainStartTimestamp=@1796387827\nMainPID=1212\n{sandbox}"),
+        format!("Id=ssh.socket\nLoadState=loaded\nActiveState=active\nSubState=listening\nUnitFileState=disabled\nNeedDaemonReload=no\n{sandbox}"),
+        format!("Id=ghost.service\nLoadState=not-found\nActiveState=inactive\nSubState=dead\nUnitFileState=\nNeedDaemonReload=no\nExecMainStartTimestamp=\nMainPID=0\n{sandbox}"),
+        "Id=ctrl-alt-del.target\nLoadState=masked\nActiveState=inactive\nSubState=dead\nUnitFileState=masked\nNeedDaemonReload=no\n".to_owned(),
+        "Id=cron.service\nLoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=enabled\nNeedDaemonReload=no\n".to_owned(),
+    ];
+    assert_eq!(
+        out.stdout_str(),
+        format!("@@n units -\n{}", want.join("\n"))
+    );
+    assert_eq!(sh.calls(), Vec::<String>::new(), "systemctl is not asked");
+    assert_eq!(bus.join().unwrap().len(), 1 + 2 * 5 + 5 * 2 + 3);
+
+    // What the audit's judges read.
+    let mut req = FactRequest::new();
+    req.units.extend(names.map(String::from));
+    for u in of.split(',') {
+        req.unit_props
+            .insert(u.into(), more.split(',').map(String::from).collect());
+    }
+    let text = out.stdout_str();
+    let o = self::out(
+        "n",
+        &[("units -", text.trim_start_matches("@@n units -\n"))],
+    );
+    let f = Facts::parse(&req, "n", &o).unwrap();
+    let d = &f.units["docker"];
+    assert_eq!(d.props["MainPID"], "1212");
+    assert_eq!(d.props["ExecMainStartTimestamp"], "@1796387827");
+    assert_eq!(f.units["ghost.service"].props["ExecMainStartTimestamp"], "");
+
+    // A property it does not know: systemctl answers, as it always did (the spy runs the
+    // real systemctl, if any, then the call without --timestamp).
+    sh.clear_calls();
+    let out = sh.run(UNITS_SH, &["@@n units -", "CPUWeight", "docker", "docker"]);
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(
+        sh.calls()[0],
+        "systemctl show --timestamp=unix --property=Id,LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload,CPUWeight -- docker"
+    );
 }

@@ -442,13 +442,16 @@ impl FactQuery {
             FactQuery::StartedAfter { unit, file, .. } => {
                 req.units.insert(unit.clone());
                 req.unit_props
+                    .entry(unit.clone())
+                    .or_default()
                     .extend(["MainPID".into(), "ExecMainStartTimestamp".into()]);
                 req.stats.insert(file.clone());
             }
             FactQuery::UnitSettings { unit, want, .. } => {
                 req.units.insert(unit.clone());
-                req.unit_props.insert("ReadWritePaths".into());
-                req.unit_props.extend(want.iter().map(|(k, _)| k.clone()));
+                let props = req.unit_props.entry(unit.clone()).or_default();
+                props.insert("ReadWritePaths".into());
+                props.extend(want.iter().map(|(k, _)| k.clone()));
             }
             FactQuery::SshPortsAllowed(path) => {
                 req.sshd_effective = true;

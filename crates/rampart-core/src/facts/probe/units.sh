@@ -1,7 +1,9 @@
 # shellcheck shell=sh
 # systemd's view of the units (facts::probe). $1: the section's marker line; $2: more
 # properties to show, comma-separated (may be empty; timestamps among them print as @SECONDS,
-# or as systemd formats them where it has no --timestamp, before 247); then the units.
+# or as systemd formats them where it has no --timestamp, before 247); $3: the units they are
+# asked of, comma-separated, as named in the list (systemctl prints them for every unit);
+# then the units.
 #
 # Without more properties the answer comes from systemd's own socket, /run/systemd/private
 # (tests point $rampart_bus elsewhere), asked by rampart_units_pl below with perl-base
@@ -10,17 +12,25 @@
 # every property of every interface of each unit (a service's include its cgroup's counters)
 # and costs a host ~27 ms of CPU for a full site's 15 units; this ~16 ms (BENCHMARKS.md).
 # The perl prints what `systemctl show --property=$rampart_p` prints (a block per unit, in
-# the order asked; an alias under its unit's id) and nothing unless every answer came: on any
-# failure (no perl, no socket, an error answer, an unexpected type, 10 s without an answer)
-# systemctl answers.
+# the order asked; an alias under its unit's id; the properties in another order), the more
+# properties it knows included for the units in $3: a service's MainPID and
+# ExecMainStartTimestamp (as @SECONDS, empty when never started), and the sandbox settings of
+# a unit that runs processes (service, socket, mount, swap). It prints nothing unless every answer came: on any failure (no perl,
+# no socket, an error answer, an unexpected type, a property it does not know, 10 s without
+# an answer) systemctl answers.
 printf '%s\n' "$1"
 rampart_p=Id,LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload
-if [ -z "$2" ]; then
-  shift 2
-  # shellcheck disable=SC2016 # perl's own $variables
-  rampart_units_pl='
+rampart_more=$2 rampart_of=$3
+shift 3
+# shellcheck disable=SC2016 # perl's own $variables
+rampart_units_pl='
 $SIG{ALRM} = sub { exit 1 }; alarm 10;
-my ($sock, @names) = @ARGV;
+my ($sock, $more, $of, @names) = @ARGV;
+my %of = map { $_ => 1 } split /,/, $of;
+my %exec = map { $_ => 1 } qw(NoNewPrivileges PrivateTmp ProtectSystem ProtectHome ReadWritePaths);
+my %main = map { $_ => 1 } qw(MainPID ExecMainStartTimestamp);
+my @more = grep { length } split /,/, $more;
+$exec{$_} || $main{$_} or exit 1 for @more;
 socket(my $s, 1, 1, 0) or exit 1;
 connect($s, pack("S Z108", 1, $sock)) or exit 1;
 binmode $s;
@@ -29,7 +39,7 @@ sub pad { "\0" x ((-$_[0]) % $_[1]) }
 sub str { my ($b, $v) = @_; $b . pad(length $b, 4) . pack("V", length $v) . $v . "\0" }
 sub field { my ($b, $code, $sig, $v) = @_; $b .= pad(length $b, 8) . pack("CC", $code, length $sig) . "$sig\0";
   $sig eq "g" ? $b . pack("C", length $v) . "$v\0" : str($b, $v) }
-my ($req, $serial) = ("", 0);
+my ($req, $serial, @asked) = ("", 0);
 sub call { my ($path, $if, $member, $sig, $body) = @_;
   my $f = field(field(field(field("", 1, "o", $path), 2, "s", $if), 3, "s", $member), 8, "g", $sig);
   my $h = pack("a C C C V V V", "l", 1, 0, 1, length $body, ++$serial, length $f) . $f;
@@ -42,11 +52,18 @@ for my $n (@names) {
 }
 my $sys = "org.freedesktop.systemd1";
 call("/org/freedesktop/systemd1", "$sys.Manager", "ListUnitsByNames", "as", pack("V", length $list) . $list);
-for my $u (@units) {
-  (my $e = $u) =~ s/([^A-Za-z0-9])/sprintf("_%02x", ord $1)/ge;
+for my $i (0 .. $#units) {
+  (my $e = $units[$i]) =~ s/([^A-Za-z0-9])/sprintf("_%02x", ord $1)/ge;
   $e =~ s/\A([0-9])/sprintf("_%02x", ord $1)/e;
-  call("/org/freedesktop/systemd1/unit/$e", "org.freedesktop.DBus.Properties", "Get", "ss", str(str("", "$sys.Unit"), $_))
-    for qw(UnitFileState NeedDaemonReload);
+  my ($type) = $units[$i] =~ /\.(\w+)\z/;
+  my @p = map { [$_, "Unit"] } qw(UnitFileState NeedDaemonReload);
+  for my $p ($of{$names[$i]} ? @more : ()) {
+    push @p, [$p, ucfirst $type] if $type eq "service" || ($exec{$p} && $type =~ /\A(socket|mount|swap)\z/);
+  }
+  for my $p (@p) {
+    call("/org/freedesktop/systemd1/unit/$e", "org.freedesktop.DBus.Properties", "Get", "ss", str(str("", "$sys.$p->[1]"), $p->[0]));
+    push @asked, [$i, $p->[0]];
+  }
 }
 out("\0AUTH EXTERNAL " . unpack("H*", $<) . "\r\n");
 my $in = "";
@@ -79,29 +96,36 @@ while ($got < $serial) {
   }
 }
 my $b = $r{1};
-my ($n, $o, $l) = (0, 4, unpack("V", $b));
-my @state;
-while ($o < 4 + $l + ((-4) % 8)) {
+my ($o, $end, @text) = (8, 8 + unpack("V", $b));
+while ($o < $end) {
   $o += (-$o) % 8; my @f;
   for (1 .. 6) { (my $v, $o) = s_at($b, $o); push @f, $v }
   (undef, $o) = s_at($b, $o); $o += (-$o) % 4; $o += 4; (undef, $o) = s_at($b, $o); (undef, $o) = s_at($b, $o);
-  push @state, "Id=$f[0]\nLoadState=$f[2]\nActiveState=$f[3]\nSubState=$f[4]\n";
+  push @text, "Id=$f[0]\nLoadState=$f[2]\nActiveState=$f[3]\nSubState=$f[4]\n";
 }
-@state == @units or exit 1;
-my $text = "";
-for my $i (0 .. $#units) {
-  $text .= "\n" if $i;
-  my ($fs, $dr) = ($r{2 * $i + 2}, $r{2 * $i + 3});
-  $fs =~ /\A\x01s\0/ && $dr =~ /\A\x01b\0/ or exit 1;
-  $text .= $state[$i] . "UnitFileState=" . (s_at($fs, 3))[0] . "\nNeedDaemonReload=" . (unpack("x4 V", $dr) ? "yes" : "no") . "\n";
+@text == @units or exit 1;
+for my $k (0 .. $#asked) {
+  my ($i, $p) = @{$asked[$k]};
+  my $v = $r{$k + 2};
+  my $sig = substr($v, 1, unpack("C", $v));
+  my $at = 3 + length $sig;
+  if ($sig eq "s") { ($v) = s_at($v, $at) }
+  elsif ($sig eq "b") { $v = unpack("x4 V", $v) ? "yes" : "no" }
+  elsif ($sig eq "u") { $v = unpack("x4 V", $v) }
+  elsif ($sig eq "t") { my $t = unpack("x8 Q<", $v); $v = $t && $t != ~0 ? "@" . int($t / 1000000) : "" }
+  elsif ($sig eq "as") { my ($n, @a) = (unpack("x4 V", $v)); my $q = 8;
+    while ($q < 8 + $n) { (my $e, $q) = s_at($v, $q); push @a, $e } $v = join " ", @a }
+  else { exit 1 }
+  $text[$i] .= "$p=$v\n";
 }
-print $text;
+print join "\n", @text;
 '
-  perl -e "$rampart_units_pl" "${rampart_bus:-/run/systemd/private}" "$@" 2>/dev/null ||
-    systemctl show --property="$rampart_p" -- "$@" 2>/dev/null || true
+if perl -e "$rampart_units_pl" "${rampart_bus:-/run/systemd/private}" "$rampart_more" "$rampart_of" "$@" 2>/dev/null; then
+  :
+elif [ -z "$rampart_more" ]; then
+  systemctl show --property="$rampart_p" -- "$@" 2>/dev/null || true
 else
-  rampart_p=$rampart_p,$2
-  shift 2
+  rampart_p=$rampart_p,$rampart_more
   systemctl show --timestamp=unix --property="$rampart_p" -- "$@" 2>/dev/null ||
     systemctl show --property="$rampart_p" -- "$@" 2>/dev/null || true
 fi

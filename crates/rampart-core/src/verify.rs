@@ -316,4 +316,90 @@ mod tests {
         let v = lacks.judge(Some(&r(0, "22 8080")));
         assert!(!v.pass && v.evidence == "22 8080");
     }
+
+    /// A stand-in Docker daemon on a Unix socket: answers each connection's request with
+    /// the next of `answers` (raw HTTP), and records the request lines.
+    fn fake_docker(
+        sock: &std::path::Path,
+        answers: Vec<String>,
+    ) -> std::thread::JoinHandle<Vec<String>> {
+        use std::io::{BufRead, Write};
+        let listener = std::os::unix::net::UnixListener::bind(sock).unwrap();
+        std::thread::spawn(move || {
+            let mut asked = Vec::new();
+            for answer in answers {
+                let (conn, _) = listener.accept().unwrap();
+                let mut r = std::io::BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+                asked.push(line.trim_end().to_owned());
+                while line != "\r\n" {
+                    line.clear();
+                    r.read_line(&mut line).unwrap();
+                }
+                let mut w = conn;
+                w.write_all(answer.as_bytes()).unwrap();
+            }
+            asked
+        })
+    }
+
+    /// `docker_api` asks the daemon's socket through perl: the body of a 2xx answer, and
+    /// nothing else. Another status, a chunked body or no socket go to curl (`-f`: a body
+    /// only for a 2xx), as before perl.
+    #[test]
+    fn docker_api_asks_the_socket_through_perl_and_gives_way_to_curl() {
+        let Some(mut sh) = rampart_shtest::Sh::new() else {
+            return;
+        };
+        if std::process::Command::new("perl")
+            .arg("-e1")
+            .status()
+            .is_err()
+        {
+            eprintln!("SKIPPED: perl is not installed (perl-base is Essential on the hosts)");
+            return;
+        }
+        let body = "{\"ID\":\"X\",\"ContainersRunning\":0}\n";
+        let ok = format!(
+            "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let sock = sh.path("docker.sock");
+        let daemon = fake_docker(
+            std::path::Path::new(&sock),
+            vec![
+                ok,
+                "HTTP/1.0 404 Not Found\r\n\r\n{\"message\":\"page not found\"}\n".into(),
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+                    .into(),
+            ],
+        );
+        sh.env("rampart_docker_sock", &sock)
+            .stub_output("curl", 0, "from curl\n");
+        let run = |path: &str| {
+            let out = sh.run(&format!("{DOCKER_API_FN}docker_api {path}"), &[]);
+            (out.status, out.stdout_str())
+        };
+        assert_eq!(run("/info"), (0, body.to_owned()));
+        assert!(sh.calls().is_empty(), "{:?}", sh.calls());
+        assert_eq!(run("/nope"), (0, "from curl\n".to_owned()));
+        assert_eq!(run("/chunked"), (0, "from curl\n".to_owned()));
+        assert_eq!(
+            daemon.join().unwrap(),
+            [
+                "GET /info HTTP/1.0",
+                "GET /nope HTTP/1.0",
+                "GET /chunked HTTP/1.0"
+            ]
+        );
+        // No daemon there: curl, whose failure is the caller's to report.
+        sh.clear_calls();
+        sh.stub("curl", 7);
+        assert_eq!(run("/info"), (7, String::new()));
+        assert_eq!(
+            sh.calls(),
+            ["curl -sf --max-time 10 --unix-socket /var/run/docker.sock http://localhost/info"]
+        );
+    }
 }

@@ -293,6 +293,9 @@ mod tests {
             return;
         };
         sh.bare_path();
+        // curl answers (perl finds no daemon's socket there)
+        let nowhere = sh.path("no-docker.sock");
+        sh.env("rampart_docker_sock", &nowhere);
         // No running or paused container (the API's counters): passes without docker's CLI.
         sh.stub("docker", 0);
         let info = r#"{"ID":"X","Containers":2,"ContainersRunning":0,"ContainersPaused":0,"ContainersStopped":2,"Labels":["a,\"ContainersRunning\":0,"]}"#;

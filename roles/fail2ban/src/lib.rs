@@ -94,9 +94,8 @@ pub struct SshdJail {
 /// Waits (30 s at most) until fail2ban's sshd jail answers.
 /// The one command of the `fail2ban.sshd-jail`, `.sshd-policy` and `.ignores-controller` checks.
 const JAIL_CHECK_SH: &str = include_str!("checks/jail.sh");
-/// The jail checks' client of fail2ban's socket (standard library only), `$2` of
-/// [`JAIL_CHECK_SH`].
-const JAIL_CLIENT_PY: &str = include_str!("checks/jail_client.py");
+/// The jail checks' client of fail2ban's socket (perl, no module), `$2` of [`JAIL_CHECK_SH`].
+const JAIL_CLIENT_PL: &str = include_str!("checks/jail_client.pl");
 const WAIT_READY_SSHD: &str = "i=0; until fail2ban-client status sshd >/dev/null 2>&1; do i=$((i + 1)); if [ \"$i\" -gt 60 ]; then echo 'rampart: fail2ban did not answer within 30 s of its start' >&2; systemctl status fail2ban.service --no-pager -n 20 >&2 || true; exit 1; fi; sleep 0.5; done";
 /// Waits (30 s at most) until fail2ban answers a ping (no sshd jail).
 const WAIT_READY_PING: &str = "i=0; until fail2ban-client ping >/dev/null 2>&1; do i=$((i + 1)); if [ \"$i\" -gt 60 ]; then echo 'rampart: fail2ban did not answer within 30 s of its start' >&2; systemctl status fail2ban.service --no-pager -n 20 >&2 || true; exit 1; fi; sleep 0.5; done";
@@ -327,7 +326,7 @@ impl Configured for Config {
         }
         // One command for the three jail checks: the probe runs it once, in one fail2ban-client
         // session; each check judges its own part of the answer.
-        let jail = rampart_core::verify::check_command(JAIL_CHECK_SH, &[JAIL_CLIENT_PY]);
+        let jail = rampart_core::verify::check_command(JAIL_CHECK_SH, &[JAIL_CLIENT_PL]);
         out.push(Check {
             fact: None,
             id: "fail2ban.sshd-jail".into(),

@@ -391,8 +391,8 @@ fn the_jail_checks_ask_one_interactive_session() {
     );
 }
 
-/// The jail checks' own client of fail2ban's socket (`checks/jail_client.py`, standard
-/// library only) against a stand-in server speaking fail2ban's protocol (pickled commands and
+/// The jail checks' own client of fail2ban's socket (`checks/jail_client.pl`, perl without
+/// modules) against a stand-in server speaking fail2ban's protocol (pickled commands and
 /// answers, each ended by `<F2B_END_COMMAND>`; addresses as `str` reductions, as fail2ban
 /// 1.0 sends them): the checks judge its answers as they judge `fail2ban-client -i`'s, without
 /// starting fail2ban-client; an error answer falls back to fail2ban-client.
@@ -422,7 +422,9 @@ answers = {
     ("get", "sshd", "maxretry"): 3, ("get", "sshd", "findtime"): 600, ("get", "sshd", "bantime"): 86400,
     ("get", "sshd", "ignoreip"): [Addr("127.0.0.0/8"), Addr("10.213.5.1")],
 }
-fail = len(sys.argv) > 2
+mode = sys.argv[2]
+fail = mode == "fail"
+proto = pickle.HIGHEST_PROTOCOL if fail else int(mode)
 s = socket.socket(socket.AF_UNIX)
 s.bind(sys.argv[1]); s.listen(1)
 open(sys.argv[1] + ".ready", "w").close()
@@ -437,7 +439,9 @@ while True:
         msg, buf = buf.split(END, 1)
         cmd = tuple(pickle.loads(msg))
         reply = (1, "boom") if fail else (0, answers[cmd])
-        c.sendall(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL) + END)
+        if mode == "0" and cmd[0] == "status":
+            reply = (0, [("Filter", 1.5)])  # a type the client does not know
+        c.sendall(pickle.dumps(reply, proto) + END)
 "#,
     );
     let checks = Config::default().checks();
@@ -446,15 +450,16 @@ while True:
         "fail2ban-client",
         "echo 'ERROR  Failed to access socket path' >&2; exit 255",
     );
-    for fail in [false, true] {
+    // fail2ban pickles with Python's highest protocol (5 on Python 3.8+); protocol 2 has
+    // other opcodes (BINPUT, BINUNICODE, GLOBAL); "0" answers a float, "fail" an error.
+    let highest = "5".to_owned();
+    for mode in [highest.as_str(), "2", "0", "fail"] {
+        let fail = mode == "0" || mode == "fail";
         let _ = std::fs::remove_file(&sock);
         let ready = format!("{}.ready", sock.display());
         let _ = std::fs::remove_file(&ready);
         let mut srv = std::process::Command::new("python3");
-        srv.arg(&server).arg(&sock);
-        if fail {
-            srv.arg("fail");
-        }
+        srv.arg(&server).arg(&sock).arg(mode);
         let mut child = srv.spawn().expect("python3");
         for _ in 0..200 {
             if std::path::Path::new(&ready).exists() {
@@ -479,11 +484,11 @@ while True:
             assert_eq!(
                 sh.calls(),
                 ["fail2ban-client -i"],
-                "an error answer falls back"
+                "{mode}: an error answer falls back"
             );
             assert_eq!(verdicts, [false, false, false]);
         } else {
-            assert!(sh.calls().is_empty(), "{:?}", sh.calls());
+            assert!(sh.calls().is_empty(), "protocol {mode}: {:?}", sh.calls());
             assert_eq!(verdicts, [true, true, true], "{}", r.output);
             assert!(
                 r.output.starts_with(

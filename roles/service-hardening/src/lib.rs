@@ -524,7 +524,7 @@ impl Configured for Config {
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("|");
-        // Judged from the one `systemctl show` of the probe, which prints these properties
+        // Judged from the probe's one query of the units, which answers these properties
         // too; the shell command is what a report shows as its equivalent.
         let mut checks = vec![Check::from_fact(
             "service-hardening.sandbox-configured",

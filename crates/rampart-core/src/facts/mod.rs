@@ -331,7 +331,7 @@ pub struct UnitState {
     pub unit_file_state: String,
     /// systemd has an older version of the unit file loaded.
     pub need_daemon_reload: bool,
-    /// The [`FactRequest::unit_props`] as `systemctl show` printed them.
+    /// The [`FactRequest::unit_props`] asked of this unit, as `systemctl show` prints them.
     pub props: BTreeMap<String, String>,
 }
 

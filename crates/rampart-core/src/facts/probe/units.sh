@@ -5,19 +5,19 @@
 # asked of, comma-separated, as named in the list (systemctl prints them for every unit);
 # then the units.
 #
-# Without more properties the answer comes from systemd's own socket, /run/systemd/private
-# (tests point $rampart_bus elsewhere), asked by rampart_units_pl below with perl-base
-# (Essential on Debian and Ubuntu): one ListUnitsByNames for every unit's id and states, then
-# UnitFileState and NeedDaemonReload of each, all written at once. `systemctl show` asks for
-# every property of every interface of each unit (a service's include its cgroup's counters)
-# and costs a host ~27 ms of CPU for a full site's 15 units; this ~16 ms (BENCHMARKS.md).
-# The perl prints what `systemctl show --property=$rampart_p` prints (a block per unit, in
-# the order asked; an alias under its unit's id; the properties in another order), the more
-# properties it knows included for the units in $3: a service's MainPID and
-# ExecMainStartTimestamp (as @SECONDS, empty when never started), and the sandbox settings of
-# a unit that runs processes (service, socket, mount, swap). It prints nothing unless every answer came: on any failure (no perl,
-# no socket, an error answer, an unexpected type, a property it does not know, 10 s without
-# an answer) systemctl answers.
+# The answer comes from systemd's own socket, /run/systemd/private (tests point $rampart_bus
+# elsewhere), asked by rampart_units_pl below with perl-base (Essential on Debian and
+# Ubuntu): one ListUnitsByNames for every unit's id and states, then a property Get of each
+# unit's UnitFileState and NeedDaemonReload and of the more properties of the units in $3,
+# all written at once. `systemctl show` asks for every property of every interface of each
+# unit (a service's include its cgroup's counters) and costs a host ~27 ms of CPU for a full
+# site's 15 units; this ~16 ms (BENCHMARKS.md). The perl prints what `systemctl show
+# --timestamp=unix --property=...` prints (a block per unit, in the order asked; an alias
+# under its unit's id; the properties in another order): of the more properties, a service's
+# MainPID and ExecMainStartTimestamp (@SECONDS, empty when it never started) and the sandbox
+# settings of a unit that runs processes (service, socket, mount, swap). It prints nothing
+# unless every answer came: on any failure (no perl, no socket, an error answer, an
+# unexpected type, a property it does not know, 10 s without an answer) systemctl answers.
 printf '%s\n' "$1"
 rampart_p=Id,LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload
 rampart_more=$2 rampart_of=$3

@@ -352,12 +352,7 @@ mod tests {
         let Some(mut sh) = rampart_shtest::Sh::new() else {
             return;
         };
-        if std::process::Command::new("perl")
-            .arg("-e1")
-            .status()
-            .is_err()
-        {
-            eprintln!("SKIPPED: perl is not installed (perl-base is Essential on the hosts)");
+        if !rampart_shtest::perl() {
             return;
         }
         let body = "{\"ID\":\"X\",\"ContainersRunning\":0}\n";

@@ -32,6 +32,19 @@ pub fn dash() -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
+/// Whether perl runs here: the host-side clients of daemons' sockets are perl (perl-base is
+/// Essential on the hosts), and their tests skip, saying so, on a machine without it.
+pub fn perl() -> bool {
+    let ok = Command::new("perl")
+        .arg("-e1")
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("SKIPPED: perl is not installed (perl-base is Essential on the hosts)");
+    }
+    ok
+}
+
 /// A temporary root with a `bin/` of stubs, a call log, and dash to run scripts.
 #[derive(Debug)]
 pub struct Sh {

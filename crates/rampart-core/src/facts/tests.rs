@@ -1174,12 +1174,7 @@ fn units_come_from_systemds_socket_as_systemctl_show_prints_them() {
     let Some(mut sh) = rampart_shtest::Sh::new() else {
         return;
     };
-    if std::process::Command::new("perl")
-        .arg("-e1")
-        .status()
-        .is_err()
-    {
-        eprintln!("SKIPPED: perl is not installed (perl-base is Essential on the hosts)");
+    if !rampart_shtest::perl() {
         return;
     }
     const UNITS: &[(&str, [&str; 6])] = &[
@@ -1331,12 +1326,7 @@ fn more_unit_properties_come_from_the_socket_too() {
     let Some(mut sh) = rampart_shtest::Sh::new() else {
         return;
     };
-    if std::process::Command::new("perl")
-        .arg("-e1")
-        .status()
-        .is_err()
-    {
-        eprintln!("SKIPPED: perl is not installed (perl-base is Essential on the hosts)");
+    if !rampart_shtest::perl() {
         return;
     }
     const UNITS: &[(&str, [&str; 6])] = &[

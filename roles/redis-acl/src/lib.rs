@@ -14,14 +14,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use rampart_core::Risk;
-use rampart_core::facts::{FactRequest, FileState, sha256_hex};
+use rampart_core::facts::{FactRequest, Facts, FileState, sha256_hex};
 use rampart_core::resource::{Command, Directory, Edit, File, Resource, Validate};
 use rampart_core::role::{
     ConfigError, Configured, Handler, HostContext, Role, RoleError, RolePlan, TypedRole,
 };
 use rampart_core::secret::Secret;
 use rampart_core::shell::{Script, quote};
-use rampart_core::verify::{Check, Expect, FactQuery, check_command, script_with_args};
+use rampart_core::verify::{Check, Expect, FactQuery, check_command};
 use serde::{Deserialize, Serialize};
 
 /// The template that renders the ACL file.
@@ -55,8 +55,6 @@ pub const RELOAD_DRIFTED: &str = "reload the live Redis ACL";
 const SESSION: &str = include_str!("scripts/session.sh");
 /// DRYRUN probes in one session, judged by awk (a check).
 const DRYRUN: &str = include_str!("scripts/dryrun.sh");
-/// The live ACL is the file's (the drift guard).
-const LIVE_ACL: &str = include_str!("scripts/live_acl.sh");
 /// The live user names (a check).
 const LIVE_USERS: &str = include_str!("scripts/live_users.sh");
 /// The `load acl` handler.
@@ -763,13 +761,14 @@ impl Config {
         args
     }
 
-    /// One redis-cli session (and one awk) that proves the live ACL is the file's: the
-    /// isolation DRYRUN probes, then `ACL USERS` against the configured names as a set. It runs
-    /// in every fact probe, so it costs two processes, not the seven of the separate checks.
-    fn live_acl_check(&self) -> String {
-        let users = self.expected_users();
-        let args = self.probe_args(&self.isolation_probes(), Some(&users));
-        script_with_args(&[SESSION, LIVE_ACL].concat(), &strs(&args))
+    /// Whether the live ACL is the file's: the `isolation:` and `users:` lines of the live
+    /// controls' one session ([`Config::live_controls`]), the session the audit and verify
+    /// read too, so a probe that asks both runs one redis-cli, not two.
+    fn live_acl(&self) -> FactQuery {
+        FactQuery::SharedLines {
+            command: self.live_controls(),
+            prefixes: vec!["isolation: ".into(), "users: ".into()],
+        }
     }
 
     /// The configured user names, sorted as `sort` does under `LC_ALL=C`.
@@ -786,11 +785,17 @@ impl Config {
         names.join(" ")
     }
 
-    /// A guarded command that reloads the ACL file when the running Redis disagrees with it
-    /// (someone ran `ACL SETUSER` or `ACL DELUSER` live) although the file itself is right.
-    fn reload_drifted(&self) -> Command {
-        let unless = ["[ \"$(", &self.live_acl_check(), ")\" = ok ]"].concat();
-        let mut c = Command::unless(RELOAD_DRIFTED, self.load_handler().as_str(), &unless);
+    /// A command that reloads the ACL file when the running Redis disagrees with it (someone
+    /// ran `ACL SETUSER` or `ACL DELUSER` live) although the file itself is right: it runs
+    /// unless the live session found the isolation probes answered as the file says and
+    /// exactly the configured users.
+    fn reload_drifted(&self, facts: &Facts) -> Command {
+        let want = format!("isolation: ok\nusers: {}", self.expected_users());
+        let live = self.live_acl().answer(facts);
+        let satisfied = live
+            .filter(|r| r.rc == 0 && r.output == want)
+            .map(|_| "the live ACL is the file's".to_owned());
+        let mut c = Command::decided(RELOAD_DRIFTED, self.load_handler().as_str(), satisfied);
         c.risk = Risk::Service;
         c
     }
@@ -839,7 +844,7 @@ impl Configured for Config {
             req.file(p.clone());
         }
         req.file(self.auth_dir());
-        Resource::Command(self.reload_drifted()).facts(req);
+        self.live_acl().request(req);
     }
 
     fn plan(&self, ctx: &HostContext<'_>) -> Result<RolePlan, RoleError> {
@@ -910,7 +915,7 @@ impl Configured for Config {
             .iter()
             .all(|r| matches!(r.plan(ctx.facts), Ok(c) if !c.is_apply()));
         if files_right {
-            resources.push(Resource::Command(self.reload_drifted()));
+            resources.push(Resource::Command(self.reload_drifted(ctx.facts)));
         }
 
         let mut restart = Script::new();

@@ -82,9 +82,40 @@ fn text(f: &Facts, path: &str) -> String {
         .to_owned()
 }
 
-/// The fact id of the live-ACL guard.
-fn live_guard() -> String {
-    format!("unless:{RELOAD_DRIFTED}")
+/// The fact the live-ACL drift guard reads (the live controls' one session, which the audit
+/// and verify read too) and a host's answer there when its live ACL is the file's.
+fn live_session(c: &dyn Configured) -> (String, CommandResult) {
+    let mut req = FactRequest::new();
+    c.facts(&mut req);
+    let id = req
+        .commands
+        .keys()
+        .find(|k| k.starts_with("shared:"))
+        .expect("the live session")
+        .clone();
+    let users = c
+        .checks()
+        .into_iter()
+        .find_map(|k| match k.expect {
+            Expect::Equals(u) if k.id == "redis-acl.live-users" => Some(u),
+            _ => None,
+        })
+        .expect("the live-users control");
+    let output =
+        format!("ping: NOAUTH Authentication required.\nisolation: ok\nmonitor: ok\n{users}");
+    (id, CommandResult { rc: 0, output })
+}
+
+/// A host's live ACL changed by hand (`ACL SETUSER intruder on`): the session sees a user the
+/// file does not have.
+fn live_drift(f: &mut Facts) {
+    for (id, r) in f.commands.iter_mut() {
+        if id.starts_with("shared:") {
+            let kept = r.output.lines().filter(|l| !l.starts_with("users: "));
+            let lines: Vec<&str> = kept.chain(["users: admin default intruder"]).collect();
+            r.output = lines.join("\n");
+        }
+    }
 }
 
 /// Applies a plan to the facts the way the host changes, handlers included: the simulation
@@ -98,13 +129,8 @@ fn apply(c: &dyn Configured, facts: Facts, secrets: &BTreeMap<String, Secret>) -
         .iter()
         .any(|i| matches!(&i.change, Ok(Change::Apply(a)) if !a.notify.is_empty()));
     if notified {
-        after.commands.insert(
-            live_guard(),
-            CommandResult {
-                rc: 0,
-                output: String::new(),
-            },
-        );
+        let (id, live) = live_session(c);
+        after.commands.insert(id, live);
     }
     after
 }
@@ -470,15 +496,7 @@ fn drifts_are_repaired() {
         ),
         (
             "live ACL changed by hand (ACL SETUSER ex_001 ~*), the file untouched",
-            |f| {
-                f.commands.insert(
-                    live_guard(),
-                    CommandResult {
-                        rc: 1,
-                        output: String::new(),
-                    },
-                );
-            },
+            live_drift,
             vec![(format!("command:{RELOAD_DRIFTED}"), vec![])],
         ),
     ];
@@ -780,29 +798,14 @@ fn dryrun_judge_reads_redis_replies() {
     assert_eq!(run(&good), format!("monitor: cannot read {auth}"));
 }
 
-/// The live-ACL guard and the live-users check under dash: a user the file does not have, one
-/// missing live, and the sorted names.
+/// The live-users check under dash: the sorted names.
 #[test]
-fn live_acl_guard_and_live_users_under_dash() {
+fn live_users_under_dash() {
     let Some(sh) = rampart_shtest::Sh::new() else {
         return;
     };
     let auth = sh.write("auth", "maint-PW\n");
     let c = configure(json!({"assets": ["ex_001"], "maintenance_auth_file": auth}));
-    let mut req = FactRequest::new();
-    c.facts(&mut req);
-    let guard = &req.commands[&live_guard()];
-    let denied = "NOPERM";
-    // ex_001: GET own (+), GET other (-), SUBSCRIBE own (+), PUBLISH other (-), FLUSHALL (-), CONFIG (-)
-    let probes = format!("OK\nOK\n{denied}\nOK\n{denied}\n{denied}\n{denied}\n");
-    let users = "admin\ncoordinator\ndefault\nex_001\nmonitor\nrampart\n";
-    fake_redis(&sh, "", &format!("{probes}{users}"));
-    assert!(sh.run(guard, &[]).ok(), "the ACL is the file's");
-    fake_redis(&sh, "", &format!("{probes}{users}intruder\n"));
-    assert!(!sh.run(guard, &[]).ok(), "a user the file does not have");
-    fake_redis(&sh, "", &format!("{probes}admin\ndefault\n"));
-    assert!(!sh.run(guard, &[]).ok(), "users missing live");
-
     let live = c
         .checks()
         .into_iter()
@@ -927,27 +930,58 @@ fn template_renders_only_user_lines() {
 #[test]
 fn live_drift_is_reloaded_only_when_the_files_are_right() {
     let (c, f) = converged();
+    let (id, ok) = live_session(c.as_ref());
     let mut req = FactRequest::new();
     c.facts(&mut req);
-    let guard = &req.commands[&live_guard()];
+    let guard = &req.commands[&id];
     assert!(
-        guard.contains("'ACL USERS'")
-            && guard.contains(" 'DZ-001 admin coordinator default ex_001 monitor rampart' ")
-            && guard.matches("redis-cli").count() == 1,
+        guard.contains("'ACL USERS'") && guard.matches("redis-cli").count() == 1,
         "{guard}"
     );
     assert!(
         guard.contains("'ACL DRYRUN ex_001 GET fleet:inbox:DZ-001'"),
         "{guard}"
     );
+    let reloads = |output: &str| {
+        let mut g = f.clone();
+        g.commands.insert(
+            id.clone(),
+            CommandResult {
+                rc: 0,
+                output: output.into(),
+            },
+        );
+        let p = plan_checked(c.as_ref(), &g, &all_secrets(), "root");
+        p.items.iter().any(|i| {
+            i.resource.id() == format!("command:{RELOAD_DRIFTED}")
+                && matches!(i.change, Ok(Change::Apply(_)))
+        })
+    };
+    assert!(!reloads(&ok.output), "the live ACL is the file's");
+    // The ping and monitor lines are other controls' business, not the guard's.
+    let others = ok
+        .output
+        .replace("monitor: ok", "monitor: allowed but must be denied: x");
+    assert!(!reloads(&others.replace("ping: NOAUTH", "ping: PONG")));
+    let users = |l: &str| l.starts_with("users: ");
+    let line = ok
+        .output
+        .lines()
+        .find(|l| users(l))
+        .expect("users line")
+        .to_owned();
+    for drift in [
+        ok.output.replace("isolation: ok", "isolation: allowed but must be denied: ex_001 GET x"),
+        ok.output.replace(&line, &format!("{line} intruder")),
+        ok.output.replace(&line, "users: admin default"),
+        ok.output.replace(&line, ""),
+        "isolation: cannot authenticate as rampart: WRONGPASS\nusers: cannot authenticate as rampart: WRONGPASS".into(),
+        String::new(),
+    ] {
+        assert!(reloads(&drift), "{drift}");
+    }
     let mut drifted = f.clone();
-    drifted.commands.insert(
-        live_guard(),
-        CommandResult {
-            rc: 1,
-            output: String::new(),
-        },
-    );
+    live_drift(&mut drifted);
     let p = plan_checked(c.as_ref(), &drifted, &all_secrets(), "root");
     let Some(Ok(Change::Apply(a))) = p.items.last().map(|i| &i.change) else {
         panic!("the reload runs")

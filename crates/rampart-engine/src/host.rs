@@ -87,7 +87,7 @@ pub struct RunOptions {
     /// A command that must succeed on a host after it converged (rolling health gate).
     pub health: Option<String>,
     /// Where the controller remembers costly probe answers ([`crate::factcache`]); `None`:
-    /// every probe asks afresh (audit).
+    /// every probe asks afresh (`--no-fact-cache`, or no cache directory).
     pub fact_cache: Option<std::path::PathBuf>,
 }
 

@@ -49,6 +49,8 @@ const MAINTENANCE_COMMANDS: &str = "-@all +ping +acl|dryrun +acl|load +acl|users
 
 /// The command that reloads a live ACL that drifted from the file.
 pub const RELOAD_DRIFTED: &str = "reload the live Redis ACL";
+/// The live controls whose failure, with the files right, makes [`RELOAD_DRIFTED`] run.
+const GUARD_CONTROLS: [&str; 2] = ["redis-acl.asset-isolation", "redis-acl.live-users"];
 
 // The role's host scripts (`scripts/`): values reach them as positional parameters.
 /// `redis_pw` and `redis_session`, which the scripts that talk to Redis start with.
@@ -761,14 +763,14 @@ impl Config {
         args
     }
 
-    /// Whether the live ACL is the file's: the `isolation:` and `users:` lines of the live
-    /// controls' one session ([`Config::live_controls`]), the session the audit and verify
-    /// read too, so a probe that asks both runs one redis-cli, not two.
-    fn live_acl(&self) -> FactQuery {
-        FactQuery::SharedLines {
-            command: self.live_controls(),
-            prefixes: vec!["isolation: ".into(), "users: ".into()],
-        }
+    /// The live controls the drift guard goes by: the assets' isolation and the live users,
+    /// read from the live controls' one session ([`Config::live_controls`]), so a probe that
+    /// asks for the guard and the controls runs one redis-cli, not two.
+    fn guard_controls(&self) -> Vec<Check> {
+        self.checks()
+            .into_iter()
+            .filter(|c| GUARD_CONTROLS.contains(&c.id.as_str()))
+            .collect()
     }
 
     /// The configured user names, sorted as `sort` does under `LC_ALL=C`.
@@ -787,14 +789,13 @@ impl Config {
 
     /// A command that reloads the ACL file when the running Redis disagrees with it (someone
     /// ran `ACL SETUSER` or `ACL DELUSER` live) although the file itself is right: it runs
-    /// unless the live session found the isolation probes answered as the file says and
-    /// exactly the configured users.
+    /// unless `redis-acl.asset-isolation` and `redis-acl.live-users` pass on the facts.
     fn reload_drifted(&self, facts: &Facts) -> Command {
-        let want = format!("isolation: ok\nusers: {}", self.expected_users());
-        let live = self.live_acl().answer(facts);
-        let satisfied = live
-            .filter(|r| r.rc == 0 && r.output == want)
-            .map(|_| "the live ACL is the file's".to_owned());
+        let satisfied = self
+            .guard_controls()
+            .iter()
+            .all(|c| c.judge_facts(facts).pass)
+            .then(|| "the live ACL is the file's".to_owned());
         let mut c = Command::decided(RELOAD_DRIFTED, self.load_handler().as_str(), satisfied);
         c.risk = Risk::Service;
         c
@@ -844,7 +845,9 @@ impl Configured for Config {
             req.file(p.clone());
         }
         req.file(self.auth_dir());
-        self.live_acl().request(req);
+        for c in self.guard_controls() {
+            c.request(req);
+        }
     }
 
     fn plan(&self, ctx: &HostContext<'_>) -> Result<RolePlan, RoleError> {

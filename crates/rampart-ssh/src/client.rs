@@ -456,9 +456,9 @@ impl Connector {
             inactivity_timeout,
             nodelay: true,
             // The host's packets are read into one buffer per connection that grows to the
-            // largest packet: 16 KiB instead of russh's 32 KiB keeps 32 connections' buffers at
-            // half a MiB (the probe's answer is tens of KiB, a few packets either way).
-            maximum_packet_size: 16 * 1024,
+            // largest packet: 8 KiB instead of russh's 32 KiB keeps 32 connections' buffers at
+            // a quarter of a MiB (the probe's answer is tens of KiB, a few packets either way).
+            maximum_packet_size: 8 * 1024,
             ..Config::default()
         })
     }

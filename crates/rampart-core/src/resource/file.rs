@@ -808,43 +808,6 @@ impl Edit {
         }
     }
 
-    /// True when [`Edit::apply_to`] would give `current` back unchanged, found without building
-    /// the new text; false when unsure (then `apply_to` decides). A converged host's
-    /// no-change run plans every edit of every file: rebuilding, then hashing, a 100 KiB
-    /// `redis.conf` once per edit of it was most of the controller's planning time.
-    pub fn leaves_unchanged(&self, current: &str) -> bool {
-        // apply_to joins `lines()` with "\n" and ends with one: a text without a final newline
-        // or with "\r\n" endings comes back different (or is left to apply_to to say).
-        if !current.ends_with('\n') || current.contains('\r') {
-            return false;
-        }
-        match &self.kind {
-            EditKind::Line { matches, line } => {
-                let mut found = current
-                    .lines()
-                    .filter(|l| l.starts_with(matches.as_str()) || l == line);
-                found.next() == Some(line.as_str()) && found.next().is_none()
-            }
-            EditKind::Block { body } => {
-                let begin = format!("# BEGIN rampart {}", self.name);
-                let end = format!("# END rampart {}", self.name);
-                let lines: Vec<&str> = current.lines().collect();
-                let b = lines.iter().position(|l| *l == begin);
-                let e = lines.iter().position(|l| *l == end);
-                match (b, e) {
-                    (Some(b), Some(e)) if b < e => {
-                        let body = body.trim_end_matches('\n');
-                        let want = std::iter::once(begin.as_str())
-                            .chain(body.split('\n'))
-                            .chain(std::iter::once(end.as_str()));
-                        want.eq(lines[b..=e].iter().copied())
-                    }
-                    _ => false,
-                }
-            }
-        }
-    }
-
     pub(super) fn facts(&self, req: &mut FactRequest) {
         req.files.insert(self.path.clone());
     }
@@ -854,13 +817,6 @@ impl Edit {
             .files
             .get(&self.path)
             .ok_or_else(|| PlanError::MissingFact(format!("file {}", self.path)))?;
-        if let (FileState::File { .. }, Some(t)) = (cur, cur.text())
-            && self.leaves_unchanged(t)
-        {
-            // What plan_content would find: the same bytes, with the file's own attributes.
-            check_path(&self.path)?;
-            return Ok(Change::noop("managed lines present"));
-        }
         let (text, mode, owner, group) = match cur {
             FileState::Absent => (
                 String::new(),
@@ -1326,55 +1282,6 @@ mod tests {
             other.apply_to(&once),
             "keep\n# BEGIN rampart x\nc\n# END rampart x\n"
         );
-    }
-
-    proptest::proptest! {
-        /// The fast no-change test agrees with building the text: when it says unchanged,
-        /// apply_to gives the text back; and on texts it can judge (ending in a newline, no
-        /// carriage return) it says unchanged whenever apply_to does.
-        #[test]
-        fn leaves_unchanged_agrees_with_apply_to(
-            parts in proptest::collection::vec(
-                proptest::sample::select(vec![
-                    "k=v", "k=w", "k=", "kk", "", "x", "\r", "# BEGIN rampart e",
-                    "# END rampart e", "a", "b", "# BEGIN rampart f",
-                ]),
-                0..9,
-            ),
-            newline_end in proptest::bool::ANY,
-            body in proptest::sample::select(vec!["a\nb\n", "a", "", "\n", "a\n\nb", "x\r"]),
-        ) {
-            let mut text = parts.join("\n");
-            if newline_end {
-                text.push('\n');
-            }
-            for e in [
-                Edit::line("/etc/f", "l", "k=", "k=v"),
-                Edit::line("/etc/f", "l", "k", "kk"),
-                Edit::block("/etc/f", "e", body),
-            ] {
-                let same = e.apply_to(&text) == text;
-                let fast = e.leaves_unchanged(&text);
-                proptest::prop_assert!(!fast || same, "{:?} on {:?}", e, text);
-                if text.ends_with('\n') && !text.contains('\r') {
-                    proptest::prop_assert_eq!(fast, same, "{:?} on {:?}", e, text);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn a_converged_edit_plans_no_change_without_rebuilding_the_text() {
-        let e = Edit::line("/etc/f", "l", "aclfile ", "aclfile /etc/redis/users.acl");
-        let text = "# comment\naclfile /etc/redis/users.acl\nport 6379\n";
-        assert!(e.leaves_unchanged(text));
-        let facts = facts_with_file(
-            "/etc/f",
-            file_state(text.as_bytes(), 0o640, "redis", "redis"),
-        );
-        assert!(!Resource::Edit(e.clone()).plan(&facts).unwrap().is_apply());
-        assert!(!e.leaves_unchanged("aclfile /etc/redis/users.acl\naclfile /x\n"));
-        assert!(!e.leaves_unchanged("aclfile /etc/redis/users.acl"));
     }
 
     #[test]

@@ -249,19 +249,6 @@ mod fleetclaw_with_the_baseline {
         "rsa-sha2-256-cert-v01@openssh.com",
     ];
 
-    /// Writes the saved kernel-wide sysctls (swap-sysctl's) back when the test ends.
-    struct Restore(Vec<(&'static str, String)>);
-
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            for (p, v) in &self.0 {
-                if !v.is_empty() {
-                    let _ = std::fs::write(p, v);
-                }
-            }
-        }
-    }
-
     /// Inventory, the FleetClaw site with `[baseline] profile = "cis-l1-server"`, and the
     /// redis-acl secrets: (inventory, site, extra arguments).
     fn setup(lab: &Lab, dir: &Path) -> (String, String, Vec<String>) {
@@ -282,11 +269,6 @@ mod fleetclaw_with_the_baseline {
         inv.push_str(
             &std::fs::read_to_string(root.join("examples/fleetclaw/lab-vars.toml"))
                 .expect("lab-vars"),
-        );
-        // fs.file-max is one kernel's, shared by every lab host and the machine, and other
-        // binaries' tests write it back: this test leaves it out of swap-sysctl's set.
-        inv.push_str(
-            "\n[groups.fleet.vars.swap-sysctl.sysctls]\n\"vm.swappiness\" = \"10\"\n\"net.core.somaxconn\" = \"1024\"\n\"net.ipv4.tcp_max_syn_backlog\" = \"1024\"\n",
         );
         let inv_path = dir.join("inventory.toml");
         std::fs::write(&inv_path, inv).expect("write inventory");
@@ -344,9 +326,6 @@ mod fleetclaw_with_the_baseline {
     #[ignore = "needs the lab (sudo tests/run)"]
     fn the_fleetclaw_site_with_cis_l1_server_converges_audits_clean_and_scores_80_in_lynis() {
         let lab = Lab::get();
-        let global = ["/proc/sys/vm/swappiness", "/proc/sys/fs/file-max"]
-            .map(|p| (p, std::fs::read_to_string(p).unwrap_or_default()));
-        let _restore = Restore(global.to_vec());
         lab.reset_docker(&HOSTS);
         let dir = tempfile::tempdir().expect("tempdir");
         let (inv, site, extra) = setup(&lab, dir.path());

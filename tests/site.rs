@@ -48,19 +48,6 @@ fn setup(lab: &Lab, dir: &Path) -> (String, String, Vec<String>) {
     )
 }
 
-/// Writes the saved global sysctls back when the test ends, pass or fail.
-struct Restore(Vec<(&'static str, String)>);
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        for (p, v) in &self.0 {
-            if !v.is_empty() {
-                let _ = std::fs::write(p, v);
-            }
-        }
-    }
-}
-
 fn run(
     cmd: &str,
     inv: &str,
@@ -78,10 +65,6 @@ fn run(
 #[ignore = "needs the lab (sudo tests/run)"]
 fn the_fleetclaw_site_converges_stays_converged_and_repairs_drift() {
     let lab = Lab::get();
-    // vm.* and fs.* are one kernel's, shared by every lab host and the machine: give them back.
-    let global = ["/proc/sys/vm/swappiness", "/proc/sys/fs/file-max"]
-        .map(|p| (p, std::fs::read_to_string(p).unwrap_or_default()));
-    let _restore = Restore(global.to_vec());
     lab.reset_docker(&HOSTS);
     let dir = tempfile::tempdir().expect("tempdir");
     let (inv, site, extra) = setup(&lab, dir.path());

@@ -8,7 +8,7 @@ use rampart_core::facts::{FactRequest, Facts};
 use rampart_core::plan::Risk;
 use rampart_core::resource::{
     AptUpdate, Command, Edit, File, Packages, Perms, Resource, Service, ServiceState, Sysctl,
-    Validate,
+    Validate, settable_here,
 };
 use rampart_core::role::Handler;
 use rampart_core::shell::Script;
@@ -378,14 +378,14 @@ pub fn build(
 }
 
 /// Whether a kernel parameter is set live on this host: not when the host lacks it (a
-/// namespaced key in a container), nor in a container for a key outside the network
-/// namespace (/proc/sys is the host kernel's there, mounted read-only): then the file only.
+/// namespaced key in a container), nor where core's rule says it is not the host's own (in a
+/// container, a key outside the network namespace): then the file only.
 pub fn live(key: &str, facts: Option<&Facts>) -> bool {
     let Some(f) = facts else {
         return true;
     };
     let missing = matches!(f.sysctls.get(key), Some(None));
-    !missing && (!f.host.in_container() || key.starts_with("net."))
+    !missing && settable_here(key, f)
 }
 
 /// The file systemd-sysctl reads last at boot (as /etc/sysctl.d/99-sysctl.conf).

@@ -8,6 +8,9 @@ use rampart_core::verify::{Check, Expect, check_command};
 pub(crate) const SWAP_FILE_ACTIVE: &str = include_str!("controls/swap_file_active.sh");
 /// `swap.active`: swap is on (`n/a` in a container).
 const SWAP_ACTIVE: &str = include_str!("controls/swap_active.sh");
+/// The role's own `sysctl.KEY`: a parameter it sets has its value (the machine's, passing,
+/// for a kernel-wide key in a container).
+pub(crate) const SYSCTL_IS: &str = include_str!("controls/sysctl_is.sh");
 /// `sysctl.KEY`: a kernel parameter within a bound.
 const SYSCTL_BOUND: &str = include_str!("controls/sysctl_bound.sh");
 
@@ -84,6 +87,7 @@ mod tests {
         let Some(sh) = Sh::new() else { return };
         let swappiness = by_id("sysctl.vm.swappiness");
         let somaxconn = by_id("sysctl.net.core.somaxconn");
+        sh.stub("systemd-detect-virt", 1);
         for (c, value, want) in [
             (&swappiness, "10", true),
             (&swappiness, "1", true),
@@ -110,6 +114,7 @@ mod tests {
         assert!(
             sh.calls()
                 .iter()
+                .filter(|c| !c.starts_with("systemd-detect-virt"))
                 .all(|c| c == "sysctl -n vm.swappiness" || c == "sysctl -n net.core.somaxconn"),
             "{:?}",
             sh.calls()
@@ -137,5 +142,80 @@ mod tests {
 
         sh.stub_output("swapon", 0, "/swapfile\n");
         assert!(judge(&sh, &c).0);
+    }
+
+    #[test]
+    fn kernel_wide_bounds_are_not_applicable_in_a_container_net_keys_still_count() {
+        let Some(sh) = Sh::new() else { return };
+        sh.stub_body(
+            "systemd-detect-virt",
+            "[ \"$1\" = -cq ] && exit 0; echo systemd-nspawn",
+        );
+        sh.stub_output("sysctl", 0, "60\n");
+        let (_, out) = judge(&sh, &by_id("sysctl.vm.swappiness"));
+        assert!(
+            out.starts_with(
+                "n/a: in a container (systemd-nspawn), vm.swappiness is the machine's kernel's"
+            ),
+            "{out}"
+        );
+        sh.stub_output("sysctl", 0, "128\n");
+        let (pass, out) = judge(&sh, &by_id("sysctl.net.core.somaxconn"));
+        assert!(!pass && out.contains("FAIL: want >= 1024"), "{out}");
+    }
+
+    /// The role's own sysctl checks: the script and the fact answer agree on every branch.
+    #[test]
+    fn the_roles_sysctl_check_script_and_fact_answer_agree() {
+        use rampart_core::facts::Facts;
+        use rampart_core::role::Configured;
+        let Some(sh) = Sh::new() else { return };
+        let checks = crate::Config::default().checks();
+        let by = |id: &str| checks.iter().find(|c| c.id == id).cloned().expect(id);
+        let (vm, net) = (by("sysctl.vm.swappiness"), by("sysctl.net.core.somaxconn"));
+        // (check, container?, live value or None for a missing key, pass)
+        for (c, container, value, want) in [
+            (&vm, false, Some("10"), true),
+            (&vm, false, Some("60"), false),
+            (&vm, false, None, false),
+            (&vm, true, Some("60"), true),
+            (&net, true, Some("1024"), true),
+            (&net, true, Some("4096"), false),
+        ] {
+            if container {
+                sh.stub_body(
+                    "systemd-detect-virt",
+                    "[ \"$1\" = -cq ] && exit 0; echo systemd-nspawn",
+                );
+            } else {
+                sh.stub("systemd-detect-virt", 1);
+            }
+            match value {
+                Some(v) => {
+                    sh.stub_output("sysctl", 0, &format!("{v}\n"));
+                }
+                None => {
+                    sh.stub("sysctl", 255);
+                }
+            }
+            let (pass, out) = judge(&sh, c);
+            assert_eq!(pass, want, "{} {container} {value:?}: {out}", c.id);
+            let mut facts = Facts::default();
+            facts.host.virt = if container { "systemd-nspawn" } else { "none" }.into();
+            let key = c.id.trim_start_matches("sysctl.");
+            facts.sysctls.insert(key.into(), value.map(str::to_owned));
+            let v = c.judge_facts(&facts);
+            assert_eq!(
+                v.pass, want,
+                "facts: {} {container} {value:?}: {}",
+                c.id, v.evidence
+            );
+            assert_eq!(
+                v.evidence.trim(),
+                out.trim(),
+                "{} {container} {value:?}",
+                c.id
+            );
+        }
     }
 }

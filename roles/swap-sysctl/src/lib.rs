@@ -376,13 +376,17 @@ impl Configured for Config {
             ));
         }
         for (k, v) in &self.sysctls {
-            // From the sysctl fact the role's own resources gather anyway: no command.
+            // From the sysctl fact the role's own resources gather anyway: no command. In a
+            // container a key outside net.* passes as the machine's (persisted only).
             out.push(Check::from_fact(
                 &format!("sysctl.{k}"),
                 &format!("kernel parameter {k} is {}", v.0),
-                &check_command("sysctl -n \"$2\" | tr '\\t' ' ' | tr -s ' '\n", &[k]),
-                FactQuery::Sysctl(k.clone()),
-                Expect::Equals(v.0.clone()),
+                &check_command(controls::SYSCTL_IS, &[k, &v.0]),
+                FactQuery::SysctlIs {
+                    key: k.clone(),
+                    want: v.0.clone(),
+                },
+                Expect::Line("ok".into()),
             ));
         }
         let persisted = self.resources().into_iter().find_map(|r| match r {

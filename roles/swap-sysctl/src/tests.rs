@@ -67,7 +67,7 @@ fn try_plan(c: &Config, f: &Facts) -> Result<RolePlan, RoleError> {
 }
 
 #[test]
-fn fresh_container_gets_file_fstab_and_sysctls_but_no_swapon() {
+fn fresh_container_gets_file_fstab_and_sysctls_but_no_swapon_nor_kernel_wide_live_values() {
     let c = Config::default();
     let f = fresh(&c);
     let ch = changes(&plan(&c, &f));
@@ -82,10 +82,8 @@ fn fresh_container_gets_file_fstab_and_sysctls_but_no_swapon() {
     let file = &ch["file:/etc/sysctl.d/99-fleetclaw.conf"];
     assert!(file.contains("base64 -d"), "{file}");
     for (k, v) in [
-        ("vm.swappiness", "10"),
         ("net.core.somaxconn", "1024"),
         ("net.ipv4.tcp_max_syn_backlog", "1024"),
-        ("fs.file-max", "100000"),
     ] {
         let s = &ch[&format!("sysctl:{k}")];
         assert!(
@@ -93,7 +91,13 @@ fn fresh_container_gets_file_fstab_and_sysctls_but_no_swapon() {
             "{s}"
         );
     }
-    let after = assert_converges(&c, f, &BTreeMap::new(), "root");
+    // vm.* and fs.* are the machine's kernel, which every container on it shares: the file
+    // persists them, the live value is left alone (core's settable_here).
+    for k in ["vm.swappiness", "fs.file-max"] {
+        assert!(!ch.contains_key(&format!("sysctl:{k}")), "{k}: {ch:?}");
+    }
+    let after = assert_converges(&c, f.clone(), &BTreeMap::new(), "root");
+    assert_eq!(after.sysctls["vm.swappiness"].as_deref(), Some("60"));
     assert_eq!(
         after.files["/etc/fstab"].text(),
         Some("# UNCONFIGURED FSTAB FOR BASE SYSTEM\n/swapfile none swap sw 0 0\n")
@@ -116,6 +120,18 @@ fn on_a_vm_the_swap_file_is_enabled() {
         swap.contains("\nset -- / '' root root /swapfile swapfile create 8589934592 8192 on\n"),
         "{swap}"
     );
+    for (k, v) in [
+        ("vm.swappiness", "10"),
+        ("net.core.somaxconn", "1024"),
+        ("net.ipv4.tcp_max_syn_backlog", "1024"),
+        ("fs.file-max", "100000"),
+    ] {
+        let s = &ch[&format!("sysctl:{k}")];
+        assert!(
+            s.contains(&format!("set -- /proc/sys/{} {v}\n", k.replace('.', "/"))),
+            "on a VM every key is set live: {s}"
+        );
+    }
     let after = assert_converges(&c, f, &BTreeMap::new(), "root");
     assert_eq!(
         after.swaps,
@@ -464,18 +480,24 @@ fn checks_are_named_controls() {
         output: "/swapfile none swap sw 0 0\n/swapfile none swap sw 0 0\n".into(),
     };
     assert!(!checks[1].judge(Some(&dup)).pass);
-    let tabbed = checks
-        .iter()
-        .find(|c| c.id == "sysctl.vm.swappiness")
-        .map(|c| c.command.clone());
     // Under dash: a tab-separated value reads as the configured one.
+    let rmem = cfg(serde_json::json!({"sysctls": {"net.ipv4.tcp_rmem": "4096 87380 6291456"}}));
+    let tabbed = rmem
+        .checks()
+        .into_iter()
+        .find(|c| c.id == "sysctl.net.ipv4.tcp_rmem")
+        .map(|c| c.command);
     let Some(sh) = rampart_shtest::Sh::new() else {
         return;
     };
+    sh.stub("systemd-detect-virt", 1);
     sh.stub_output("sysctl", 0, "4096\t87380\t6291456\n");
-    let out = sh.run(&tabbed.expect("the swappiness check"), &[""]);
-    assert_eq!(out.stdout_str(), "4096 87380 6291456\n");
-    assert_eq!(sh.calls(), ["sysctl -n vm.swappiness"]);
+    let out = sh.run(&tabbed.expect("the rmem check"), &[""]);
+    assert_eq!(
+        out.stdout_str(),
+        "net.ipv4.tcp_rmem = 4096 87380 6291456\nok\n"
+    );
+    assert_eq!(sh.calls(), ["sysctl -n net.ipv4.tcp_rmem"]);
 }
 
 /// The data fixtures in this role's `fixtures/`: facts in, changes and scripts out (one

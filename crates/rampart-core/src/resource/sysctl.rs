@@ -44,6 +44,12 @@ impl Sysctl {
     }
 
     pub(super) fn plan(&self, facts: &Facts) -> Result<Change, PlanError> {
+        if !settable_here(&self.key, facts) {
+            return Ok(Change::noop(format!(
+                "{}: persisted only (in a container ({}) it is the machine's kernel, shared by every container on it)",
+                self.key, facts.host.virt
+            )));
+        }
         let cur = facts
             .sysctls
             .get(&self.key)
@@ -77,6 +83,16 @@ impl Sysctl {
             .sysctls
             .insert(self.key.clone(), Some(normalize_sysctl(&self.value)));
     }
+}
+
+/// Whether this host may set kernel parameter `key` live. Inside a container only the network
+/// namespace's parameters (`net.*`) are its own: the others belong to the machine's one
+/// kernel, which every container on it shares (and most runtimes mount that part of /proc/sys
+/// read-only). A role persists those in its file and leaves the live value alone, so that
+/// one container's run never changes its neighbours' kernel (the baseline and swap-sysctl
+/// roles, and the lab, whose hosts are containers on one machine).
+pub fn settable_here(key: &str, facts: &Facts) -> bool {
+    !facts.host.in_container() || key.starts_with("net.")
 }
 
 /// Writes a sysctl's live value: see `sysctl/set.sh`.
@@ -132,6 +148,30 @@ mod tests {
             &[&sh.path("no/such"), "1"],
         );
         assert!(!out.ok() && !out.stdout_str().contains("after"), "{out:?}");
+    }
+
+    #[test]
+    fn in_a_container_only_net_keys_are_set_live() {
+        let mut facts = Facts::default();
+        facts.host.virt = "systemd-nspawn".into();
+        for (k, v) in [("vm.swappiness", "60"), ("net.core.somaxconn", "4096")] {
+            facts.sysctls.insert(k.into(), Some(v.into()));
+        }
+        let vm = Sysctl {
+            key: "vm.swappiness".into(),
+            value: "10".into(),
+        };
+        let Change::Noop { why } = vm.plan(&facts).unwrap() else {
+            panic!("a kernel-wide key is not set live in a container")
+        };
+        assert!(why.contains("persisted only"), "{why}");
+        let net = Sysctl {
+            key: "net.core.somaxconn".into(),
+            value: "1024".into(),
+        };
+        assert!(net.plan(&facts).unwrap().is_apply());
+        facts.host.virt = "none".into();
+        assert!(vm.plan(&facts).unwrap().is_apply());
     }
 
     #[test]

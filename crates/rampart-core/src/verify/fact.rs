@@ -26,6 +26,18 @@ pub enum FactQuery {
     },
     /// `sysctl -n KEY`, whitespace squeezed to single spaces.
     Sysctl(String),
+    /// A kernel parameter a role sets, as its `sysctl_is.sh` judges it: `KEY = VALUE` and
+    /// `ok` when the live value is `want` (whitespace squeezed), `FAIL: ...` otherwise; inside a
+    /// container, for a key that is not the host's own to set ([`settable_here`]), that it is
+    /// the machine's kernel's, and `ok`: the role persisted it and left it alone.
+    ///
+    /// [`settable_here`]: crate::resource::settable_here
+    SysctlIs {
+        /// The key.
+        key: String,
+        /// The wanted value.
+        want: String,
+    },
     /// `systemctl is-enabled UNIT`: its unit-file state, exit 0 when it is enabled (or static,
     /// an alias, generated...), 1 otherwise.
     UnitEnabled(String),
@@ -411,7 +423,7 @@ impl FactQuery {
             FactQuery::UnitActive(u) | FactQuery::UnitEnabled(u) => {
                 req.units.insert(u.clone());
             }
-            FactQuery::Sysctl(k) => {
+            FactQuery::Sysctl(k) | FactQuery::SysctlIs { key: k, .. } => {
                 req.sysctls.insert(k.clone());
             }
             FactQuery::UnitsActive(units) => req.units.extend(units.iter().cloned()),
@@ -492,6 +504,33 @@ impl FactQuery {
                     ),
                 },
             }),
+            FactQuery::SysctlIs { key, want } => {
+                if !crate::resource::settable_here(key, facts) {
+                    return Some(CommandResult {
+                        rc: 0,
+                        output: format!(
+                            "{key}: in a container ({}) the machine's kernel's, persisted only\nok",
+                            facts.host.virt
+                        ),
+                    });
+                }
+                let cur = facts.sysctls.get(key)?;
+                let want = crate::facts::normalize_sysctl(want);
+                Some(match cur {
+                    None => CommandResult {
+                        rc: 0,
+                        output: format!("{key}: no such kernel parameter\nFAIL: want {want}"),
+                    },
+                    Some(v) if *v == want => CommandResult {
+                        rc: 0,
+                        output: format!("{key} = {v}\nok"),
+                    },
+                    Some(v) => CommandResult {
+                        rc: 0,
+                        output: format!("{key} = {v}\nFAIL: want {want}"),
+                    },
+                })
+            }
             FactQuery::UnitsActive(units) => units_active(facts, units),
             FactQuery::SharedLines { command, prefixes } => {
                 let r = facts.commands.get(&shared_id(command))?;

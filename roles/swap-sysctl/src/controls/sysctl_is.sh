@@ -1,0 +1,27 @@
+# shellcheck shell=sh
+# sysctl.KEY (the role's own check): a kernel parameter it sets has its value.
+# $2 the key, $3 the wanted value (whitespace squeezed to single spaces)
+# Inside a container only net.* is the host's own: the rest is the machine's kernel, which the
+# role persists and leaves alone (rampart_core::resource::settable_here).
+case $2 in
+net.*) ;;
+*)
+	if systemd-detect-virt -cq 2>/dev/null; then
+		echo "$2: in a container ($(systemd-detect-virt -c)) the machine's kernel's, persisted only"
+		echo ok
+		exit 0
+	fi
+	;;
+esac
+if ! v=$(sysctl -n "$2" 2>/dev/null); then
+	echo "$2: no such kernel parameter"
+	echo "FAIL: want $3"
+	exit 0
+fi
+v=$(printf '%s\n' "$v" | tr '\t' ' ' | tr -s ' ')
+echo "$2 = $v"
+if [ "$v" = "$3" ]; then
+	echo ok
+else
+	echo "FAIL: want $3"
+fi

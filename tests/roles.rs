@@ -4,8 +4,8 @@
 //!
 //! Each module reaches the shared helpers as `crate::util` (tests/util/mod.rs).
 //!
-//! Roles share lab hosts (tests/util/HOSTS.md) and some read machine-wide kernel parameters,
-//! so tests/run runs this binary on its own, one test at a time (`--test-threads=1`).
+//! Each test owns its lab hosts (tests/util/HOSTS.md); tests/run runs this binary last in its
+//! lane, four tests at a time (`--test-threads=4`).
 
 mod util;
 

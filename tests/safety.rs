@@ -1,8 +1,8 @@
 //! Lockout-proof apply against real hosts: the preflight refuses a plan that would shut rampart
 //! out (and nothing changes anywhere), the dead-man switch rolls back a lockout the preflight
 //! was told to ignore, and a host whose link dies mid-run is unreachable while the others
-//! finish, with and without the CIS baseline. Hosts h17 - h24, h38, h41 (Debian 12), h26, h27, h42
-//! (Debian 13), h29, h30, h43 (Ubuntu 24.04-like):
+//! finish, with and without the CIS baseline. Hosts h17 - h24, h38, h57 (Debian 12), h26, h27, h58
+//! (Debian 13), h29, h30, h59 (Ubuntu 24.04-like):
 //! tests/util/HOSTS.md.
 
 mod util;
@@ -309,12 +309,12 @@ fn a_confirmation_during_the_restore_waits_for_it_on_h38() {
 /// that also turns on `cis-l1-server` (whose own sshd drop-in, PAM and sudoers changes are risk
 /// Access too): the preflight refuses every host and nothing changes anywhere; told to skip the
 /// preflight, each host rolls the lockout back by itself before any baseline change is made, and
-/// a fresh login works. Debian 12 (h41), Debian 13 (h42), the Ubuntu 24.04-like host (h43).
+/// a fresh login works. Debian 12 (h57), Debian 13 (h58), the Ubuntu 24.04-like host (h59).
 #[test]
 #[ignore = "needs the lab (sudo tests/run)"]
 fn the_lockout_guards_hold_with_the_cis_baseline_on() {
     let lab = Lab::get();
-    let hosts = ["h41", "h42", "h43"];
+    let hosts = ["h57", "h58", "h59"];
     lab.reset(&hosts);
     let dir = tempfile::tempdir().expect("tempdir");
     let inv = lab.inventory(dir.path(), &hosts, "lab");

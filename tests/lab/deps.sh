@@ -38,11 +38,12 @@ ensure_cargo() {
 # The packages of the lab and the build: gcc/libc6-dev build ring; openssh-server/-client for
 # the loopback tests; debootstrap (the hosts' root), systemd-container (nspawn), iproute2
 # (netns, veth), dpkg-dev (dpkg-scanpackages for the offline repository), util-linux (nsenter,
-# flock), procps (pgrep), kmod (overlay may be a module on a stock kernel).
+# flock), procps (pgrep), kmod (overlay may be a module on a stock kernel), python3-minimal
+# (tests/run reads cargo's JSON list of test binaries with it).
 # shellcheck disable=SC2034  # used by the scripts that source this file
 BUILD_PKGS=(gcc libc6-dev openssh-server openssh-client)
 # shellcheck disable=SC2034
-LAB_PKGS=(debootstrap systemd-container iproute2 dpkg-dev util-linux procps kmod)
+LAB_PKGS=(debootstrap systemd-container iproute2 dpkg-dev util-linux procps kmod python3-minimal)
 # lint: tests/run runs shellcheck on every shell script of the tree
 # shellcheck disable=SC2034
 LINT_PKGS=(shellcheck)

@@ -362,10 +362,18 @@ lab_client_key() {
 # Options of host $1: LAB_DOCKER / LAB_REPO from the environment when set, else what the host
 # was last started with (so reset.sh keeps a docker host a docker host), else the defaults.
 lab_host_options() {
-  local f docker=0 repo=1 os=bookworm
+  local f docker=0 repo=1 os=bookworm kind list r
   f=$(lab_dir "$1")/options
   # shellcheck disable=SC1090
   [ -s "$f" ] && . "$f"
+  # LAB_OS_OF="trixie=25-27,42 ubuntu=28-30": the kind of the hosts it lists (up.sh starts a
+  # lab of several kinds in one call)
+  for kind in ${LAB_OS_OF:-}; do
+    list=${kind#*=}
+    for r in ${list//,/ }; do
+      if [ "$1" -ge "${r%-*}" ] && [ "$1" -le "${r#*-}" ]; then os=${kind%%=*}; fi
+    done
+  done
   os=${LAB_OS:-$os}
   lab_check_os "$os"
   echo "docker=${LAB_DOCKER:-$docker} repo=${LAB_REPO:-$repo} os=$os"
@@ -460,7 +468,10 @@ lab_prepare() {
   eval "$(lab_host_options "$i")"
   rootfs=$(lab_rootfs "$(lab_suite "$os")")
   [ -e "$rootfs/.lab-customised" ] || lab_die "h$i: no $(lab_suite "$os") root at $rootfs (tests/lab/build-rootfs.sh $(lab_suite "$os"))"
-  [ "$keep" = keep ] || rm -rf "$d/upper" "$d/work" "$d/docker"
+  # "claimed": a caller reset (or rebooted) the host to use it; a host up.sh booted and nobody
+  # claimed since is pristine (Lab::pristine: the transport test pings every host without
+  # resetting the pristine ones)
+  [ "$keep" = keep ] || rm -rf "$d/upper" "$d/work" "$d/docker" "$d/claimed"
   rm -f "$d/console.log"
   mkdir -p "$d/upper" "$d/work" "$m" "$d/hostkey"
   printf 'docker=%s\nrepo=%s\nos=%s\n' "$docker" "$repo" "$os" >"$d/options"

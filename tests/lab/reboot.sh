@@ -30,5 +30,6 @@ for i in "${hosts[@]}"; do
   lab_boot "$i"
 done
 lab_wait "${hosts[@]}" || lab_die "rebooted hosts not ready"
+for i in "${hosts[@]}"; do : >"$(lab_dir "$i")/claimed"; done
 lab_report_degraded
 lab_log "$(printf 'h%s ' "${hosts[@]}")rebooted: stop=$t_stop sshd=${LAB_T_SSH:-?} settled=${LAB_T_SETTLED:-skipped} total=$(lab_since "$t0")"

@@ -12,7 +12,8 @@
 # default), trixie (Debian 13) or ubuntu (Ubuntu 24.04-like on trixie's userland; docs/lab.md).
 # A host keeps its kind across reset.sh; running hosts are left as they are, so
 #   up.sh 24; up.sh 28 --os trixie; up.sh 32 --os ubuntu
-# gives h1-h24 bookworm, h25-h28 trixie and h29-h32 ubuntu.
+# gives h1-h24 bookworm, h25-h28 trixie and h29-h32 ubuntu, as does, in one call,
+#   LAB_OS_OF="trixie=25-28 ubuntu=29-32" up.sh 32
 #
 # Env: LAB_DOCKER=1      hosts that can run dockerd (own cgroup, keyring syscalls, rw cgroup v1,
 #                        /var/lib/docker on the machine's ext4); remembered per host

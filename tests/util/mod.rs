@@ -117,6 +117,12 @@ impl Lab {
         }
     }
 
+    /// True while nobody has reset (claimed) the host since up.sh booted it: tests reset
+    /// their hosts before they use them (reset.sh marks them claimed).
+    pub fn pristine(&self, host: &str) -> bool {
+        !self.dir.join("hosts").join(host).join("claimed").exists()
+    }
+
     /// Puts hosts back to fresh (same address and host key).
     pub fn reset(&self, hosts: &[&str]) {
         let st = Command::new(self.scripts.join("reset.sh"))
@@ -403,8 +409,8 @@ pub fn fleetclaw_secrets(dir: &Path, tag: &str) -> (PathBuf, PathBuf) {
 
 pub fn os_of(host: &str) -> &'static str {
     match host.trim_start_matches('h').parse::<u32>() {
-        Ok(25..=27 | 42 | 45) => "Debian GNU/Linux 13",
-        Ok(28..=30 | 43 | 46) => "Ubuntu 24.04",
+        Ok(25..=27 | 42 | 45 | 58) => "Debian GNU/Linux 13",
+        Ok(28..=30 | 43 | 46 | 59) => "Ubuntu 24.04",
         _ => "Debian GNU/Linux 12",
     }
 }

@@ -4,13 +4,13 @@
 //! package installed and one removed, a guarded command) converges; a second apply changes
 //! nothing and check writes nothing; drift of each kind is reported and repaired; a file that
 //! fails its validation is never installed.
-//! Host: h9 (tests/util/HOSTS.md).
+//! Host: h65 (tests/util/HOSTS.md).
 
 use crate::util;
 
 use util::{Lab, Site, changed, changed_ids, failed_checks, host};
 
-const H: &str = "h9";
+const H: &str = "h65";
 
 const ROLE: &str = r#"[roles.custom]
 packages = ["busybox-static"]
@@ -51,7 +51,7 @@ fn custom_site(lab: &Lab, roles_toml: &str) -> Site {
 
 #[test]
 #[ignore = "needs the lab (sudo tests/run)"]
-fn custom_converges_every_kind_of_entry_on_h9() {
+fn custom_converges_every_kind_of_entry_on_h65() {
     let lab = Lab::get();
     lab.reset(&[H]);
     let s = custom_site(&lab, ROLE);
@@ -88,7 +88,7 @@ fn custom_converges_every_kind_of_entry_on_h9() {
             H,
             "cat /etc/motd; stat -c '%n %a %U:%G' /opt/fleet /opt/fleet/app.conf /etc/sudoers.d/ops; grep -c '^127.0.1.1 ' /etc/hosts; grep '^127.0.1.1 ' /etc/hosts; cat /proc/sys/net/core/somaxconn; systemctl is-active fleet; systemctl is-enabled fleet; ls /opt/fleet/db; dpkg-query -W -f '${db:Status-Abbrev}\\n' busybox-static unattended-upgrades"
         ),
-        "FleetClaw on h9 (bookworm)\n/opt/fleet 750 lab:lab\n/opt/fleet/app.conf 640 lab:lab\n/etc/sudoers.d/ops 440 root:root\n1\n127.0.1.1 fleetclaw-prod\n1024\nactive\nenabled\n/opt/fleet/db\nii \nrc \n"
+        "FleetClaw on h65 (bookworm)\n/opt/fleet 750 lab:lab\n/opt/fleet/app.conf 640 lab:lab\n/etc/sudoers.d/ops 440 root:root\n1\n127.0.1.1 fleetclaw-prod\n1024\nactive\nenabled\n/opt/fleet/db\nii \nrc \n"
     );
 
     // Converged: nothing to do; check writes nothing; every control holds.
@@ -109,7 +109,7 @@ fn custom_converges_every_kind_of_entry_on_h9() {
     let fleet_pid = lab.sh(H, "systemctl show -p MainPID --value fleet");
     lab.sh(
         H,
-        "echo 'a = 2' > /opt/fleet/app.conf; chmod 0777 /opt/fleet; echo '127.0.1.1 h9' >> /etc/hosts; \
+        "echo 'a = 2' > /opt/fleet/app.conf; chmod 0777 /opt/fleet; echo '127.0.1.1 h65' >> /etc/hosts; \
          echo 4096 > /proc/sys/net/core/somaxconn; rm /opt/fleet/db; echo '* * * * * root true' > /etc/cron.d/obsolete",
     );
     let (code, doc) = s.run("check", &[]);

@@ -1,12 +1,12 @@
 //! The docker-user role against a real lab host, through the real binary, with the seeds' own
 //! acceptance test ("`docker run -p` + curl from outside times out, curl from the host works")
-//! rebuilt without Docker: inside h7, a nested network namespace on a bridge named `docker0`
+//! rebuilt without Docker: inside h64, a nested network namespace on a bridge named `docker0`
 //! runs a web server, a DNAT rule publishes it on port 8080 like Docker's, and FORWARD jumps to
-//! DOCKER-USER like Docker's. Before the role, the machine (outside h7) reaches the server;
-//! after it, only h7 itself does. A second apply changes nothing; check writes nothing; the
+//! DOCKER-USER like Docker's. Before the role, the machine (outside h64) reaches the server;
+//! after it, only h64 itself does. A second apply changes nothing; check writes nothing; the
 //! unit restarted twice loads no duplicates; the DROP rule deleted by hand is reported by
 //! check and put back by apply. (h8, in roles/docker/tests/lab.rs, repeats the proof with the real
-//! Docker.) Host: h7 (tests/util/HOSTS.md).
+//! Docker.) Host: h64 (tests/util/HOSTS.md).
 
 use crate::util;
 
@@ -23,7 +23,7 @@ fn reachable(url: &str) -> bool {
 }
 
 /// A Docker-style published port without Docker: netns `ctr` on bridge `docker0`
-/// (172.17.0.0/16), a web server in it, DNAT of h7:8080 to it, FORWARD -> DOCKER-USER.
+/// (172.17.0.0/16), a web server in it, DNAT of h64:8080 to it, FORWARD -> DOCKER-USER.
 const FAKE_DOCKER: &str = "set -e
 ip netns add ctr
 ip link add docker0 type bridge
@@ -54,11 +54,11 @@ const RULES: &str = "-N DOCKER-USER
 
 #[test]
 #[ignore = "needs the lab (sudo tests/run)"]
-fn a_published_port_is_reachable_from_the_host_only_on_h7() {
+fn a_published_port_is_reachable_from_the_host_only_on_h64() {
     let lab = Lab::get();
-    lab.reset(&["h7"]);
-    lab.sh("h7", FAKE_DOCKER);
-    let outside = "http://10.213.7.2:8080/";
+    lab.reset(&["h64"]);
+    lab.sh("h64", FAKE_DOCKER);
+    let outside = "http://10.213.64.2:8080/";
     let inside = "curl -s -o /dev/null --max-time 3 http://172.17.0.2:8080/";
     assert!(
         reachable(outside),
@@ -66,18 +66,18 @@ fn a_published_port_is_reachable_from_the_host_only_on_h7() {
     );
 
     // check: everything would change, nothing is written.
-    let s = Site::new(&lab, &["h7"], "root", "", &["docker-user"]);
-    let before = lab.state_hash("h7");
+    let s = Site::new(&lab, &["h64"], "root", "", &["docker-user"]);
+    let before = lab.state_hash("h64");
     let (code, doc) = s.run("check", &[]);
     assert_eq!(code, 5, "{doc}");
-    assert_eq!(lab.state_hash("h7"), before, "check wrote to the host");
+    assert_eq!(lab.state_hash("h64"), before, "check wrote to the host");
     assert!(reachable(outside));
 
     // apply: the chain is loaded (interface eth0 from the host's default route), the unit is
     // enabled; verify passes; outside is cut off, the host itself still gets in.
     let (code, doc) = s.run("apply", &[]);
     assert_eq!(code, 0, "{doc}");
-    let ids = changed_ids(&doc, "h7");
+    let ids = changed_ids(&doc, "h64");
     for want in [
         "file:/etc/docker/iptables-rules.conf",
         "file:/etc/systemd/system/docker-iptables.service",
@@ -85,41 +85,41 @@ fn a_published_port_is_reachable_from_the_host_only_on_h7() {
     ] {
         assert!(ids.iter().any(|i| i == want), "{want} not in {ids:?}");
     }
-    assert_eq!(failed_checks(&doc, "h7"), Vec::<String>::new());
-    assert_eq!(lab.sh("h7", "iptables -S DOCKER-USER"), RULES);
+    assert_eq!(failed_checks(&doc, "h64"), Vec::<String>::new());
+    assert_eq!(lab.sh("h64", "iptables -S DOCKER-USER"), RULES);
     assert!(
         !reachable(outside),
         "after the role, the DROP rule must stop outside traffic to the container"
     );
     assert_eq!(
-        lab.exec("h7", inside).0,
+        lab.exec("h64", inside).0,
         0,
         "the host itself must still reach the container"
     );
     assert_eq!(
-        lab.sh("h7", "systemctl is-enabled docker-iptables.service"),
+        lab.sh("h64", "systemctl is-enabled docker-iptables.service"),
         "enabled\n"
     );
 
     // Second apply: nothing. check --verify: nothing, every control passes, nothing written.
     let (code, doc) = s.run("apply", &[]);
-    assert_eq!((code, changed(&doc, "h7")), (0, 0), "{doc}");
-    let before = lab.state_hash("h7");
+    assert_eq!((code, changed(&doc, "h64")), (0, 0), "{doc}");
+    let before = lab.state_hash("h64");
     let (code, doc) = s.run("check", &["--verify"]);
-    assert_eq!((code, changed(&doc, "h7")), (0, 0), "{doc}");
-    assert_eq!(failed_checks(&doc, "h7"), Vec::<String>::new());
-    assert_eq!(lab.state_hash("h7"), before, "check wrote to the host");
+    assert_eq!((code, changed(&doc, "h64")), (0, 0), "{doc}");
+    assert_eq!(failed_checks(&doc, "h64"), Vec::<String>::new());
+    assert_eq!(lab.state_hash("h64"), before, "check wrote to the host");
 
     // Restarting the unit (as every docker restart does) loads the chain again: no duplicates.
     lab.sh(
-        "h7",
+        "h64",
         "systemctl restart docker-iptables.service; systemctl restart docker-iptables.service",
     );
-    assert_eq!(lab.sh("h7", "iptables -S DOCKER-USER"), RULES);
+    assert_eq!(lab.sh("h64", "iptables -S DOCKER-USER"), RULES);
 
     // Drift: the DROP rule deleted by hand reopens the port; check reports it (and verify
     // fails), apply loads the rules again.
-    lab.sh("h7", "iptables -D DOCKER-USER -i eth0 -j DROP");
+    lab.sh("h64", "iptables -D DOCKER-USER -i eth0 -j DROP");
     assert!(
         reachable(outside),
         "without the DROP the port is open again"
@@ -127,34 +127,34 @@ fn a_published_port_is_reachable_from_the_host_only_on_h7() {
     let (code, doc) = s.run("check", &["--verify"]);
     assert_ne!(code, 0, "{doc}");
     assert_eq!(
-        changed_ids(&doc, "h7"),
+        changed_ids(&doc, "h64"),
         ["command:load the DOCKER-USER rules again"],
         "{doc}"
     );
-    let failed = failed_checks(&doc, "h7");
+    let failed = failed_checks(&doc, "h64");
     assert!(
         failed.iter().any(|f| f.contains("docker-user.drop-last")),
         "{failed:?}"
     );
     let (code, doc) = s.run("apply", &[]);
     assert_eq!(code, 0, "{doc}");
-    assert_eq!(failed_checks(&doc, "h7"), Vec::<String>::new());
-    assert_eq!(lab.sh("h7", "iptables -S DOCKER-USER"), RULES);
+    assert_eq!(failed_checks(&doc, "h64"), Vec::<String>::new());
+    assert_eq!(lab.sh("h64", "iptables -S DOCKER-USER"), RULES);
     assert!(!reachable(outside));
     let (code, doc) = s.run("apply", &[]);
-    assert_eq!((code, changed(&doc, "h7")), (0, 0), "{doc}");
+    assert_eq!((code, changed(&doc, "h64")), (0, 0), "{doc}");
 
     // The rules file edited by hand: rewritten, and the handler loads it.
-    lab.sh("h7", "sed -i '/-j DROP/d' /etc/docker/iptables-rules.conf && systemctl restart docker-iptables.service");
+    lab.sh("h64", "sed -i '/-j DROP/d' /etc/docker/iptables-rules.conf && systemctl restart docker-iptables.service");
     assert!(reachable(outside));
     let (code, doc) = s.run("apply", &[]);
     assert_eq!(code, 0, "{doc}");
     assert!(
-        changed_ids(&doc, "h7").contains(&"file:/etc/docker/iptables-rules.conf".to_owned()),
+        changed_ids(&doc, "h64").contains(&"file:/etc/docker/iptables-rules.conf".to_owned()),
         "{doc}"
     );
     assert_eq!(
-        host(&doc, "h7")["handlers"],
+        host(&doc, "h64")["handlers"],
         serde_json::json!(["docker-user: reload DOCKER-USER rules"]),
         "{doc}"
     );
@@ -162,7 +162,7 @@ fn a_published_port_is_reachable_from_the_host_only_on_h7() {
 
     // A fresh network namespace (what a reboot gives): the enabled unit loads the chain at boot.
     let reboot = Command::new(lab.scripts.join("reboot.sh"))
-        .arg("h7")
+        .arg("h64")
         .output()
         .expect("reboot.sh");
     assert!(
@@ -171,8 +171,8 @@ fn a_published_port_is_reachable_from_the_host_only_on_h7() {
         String::from_utf8_lossy(&reboot.stderr)
     );
     assert_eq!(
-        lab.sh("h7", "systemctl is-active docker-iptables.service"),
+        lab.sh("h64", "systemctl is-active docker-iptables.service"),
         "active\n"
     );
-    assert_eq!(lab.sh("h7", "iptables -S DOCKER-USER"), RULES);
+    assert_eq!(lab.sh("h64", "iptables -S DOCKER-USER"), RULES);
 }

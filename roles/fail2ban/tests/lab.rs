@@ -76,9 +76,10 @@ fn fail2ban_starts_on_the_journal_and_repairs_on_h62() {
 
     // jail.local edited and fail2ban restarted with it: the role puts its jail back live.
     // `systemctl restart` returns when the server answers, before it has loaded its jails: wait
-    // for the jail (up to 10 s) instead of racing it.
+    // for the jail (up to 30 s) instead of racing it. Until the jail is loaded the client prints
+    // "Sorry but the jail 'sshd' does not exist" on stdout: only an answer counts.
     lab.sh("h62", "sed -i 's/^maxretry = 3/maxretry = 30/' /etc/fail2ban/jail.local && systemctl restart fail2ban");
-    let maxretry = "for i in $(seq 50); do fail2ban-client get sshd maxretry 2>/dev/null && exit 0; sleep 0.2; done; exit 1";
+    let maxretry = "for i in $(seq 150); do v=$(fail2ban-client get sshd maxretry 2>/dev/null) && { echo \"$v\"; exit 0; }; sleep 0.2; done; exit 1";
     assert_eq!(lab.sh("h62", maxretry), "30\n");
     let (code, doc) = s.run("apply", &[]);
     assert_eq!(code, 0, "{doc}");

@@ -10,9 +10,15 @@ pub(crate) const SWAP_FILE_ACTIVE: &str = include_str!("controls/swap_file_activ
 const SWAP_ACTIVE: &str = include_str!("controls/swap_active.sh");
 /// The role's own `sysctl.KEY`: a parameter it sets has its value (the machine's, passing,
 /// for a kernel-wide key in a container).
-pub(crate) const SYSCTL_IS: &str = include_str!("controls/sysctl_is.sh");
+pub(crate) const SYSCTL_IS: &str = concat!(
+    include_str!("controls/machine_kernel.sh"),
+    include_str!("controls/sysctl_is.sh")
+);
 /// `sysctl.KEY`: a kernel parameter within a bound.
-const SYSCTL_BOUND: &str = include_str!("controls/sysctl_bound.sh");
+const SYSCTL_BOUND: &str = concat!(
+    include_str!("controls/machine_kernel.sh"),
+    include_str!("controls/sysctl_bound.sh")
+);
 
 /// The audit's built-in swap and kernel-parameter controls, in matrix order.
 pub fn builtin() -> Vec<Check> {

@@ -62,6 +62,18 @@ fn changes(p: &PlannedRole) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Each key has a change that writes its value to /proc/sys live (core's sysctl step, its
+/// value as a positional parameter).
+fn assert_set_live(ch: &BTreeMap<String, String>, keys: &[(&str, &str)]) {
+    for (k, v) in keys {
+        let s = &ch[&format!("sysctl:{k}")];
+        assert!(
+            s.contains(&format!("set -- /proc/sys/{} {v}\n", k.replace('.', "/"))),
+            "{k} is set live: {s}"
+        );
+    }
+}
+
 fn try_plan(c: &Config, f: &Facts) -> Result<RolePlan, RoleError> {
     rampart_core::testing::try_plan(c, f, &BTreeMap::new(), "root")
 }
@@ -81,16 +93,13 @@ fn fresh_container_gets_file_fstab_and_sysctls_but_no_swapon_nor_kernel_wide_liv
     assert!(ch.contains_key("edit:/etc/fstab#swap"));
     let file = &ch["file:/etc/sysctl.d/99-fleetclaw.conf"];
     assert!(file.contains("base64 -d"), "{file}");
-    for (k, v) in [
-        ("net.core.somaxconn", "1024"),
-        ("net.ipv4.tcp_max_syn_backlog", "1024"),
-    ] {
-        let s = &ch[&format!("sysctl:{k}")];
-        assert!(
-            s.contains(&format!("set -- /proc/sys/{} {v}\n", k.replace('.', "/"))),
-            "{s}"
-        );
-    }
+    assert_set_live(
+        &ch,
+        &[
+            ("net.core.somaxconn", "1024"),
+            ("net.ipv4.tcp_max_syn_backlog", "1024"),
+        ],
+    );
     // vm.* and fs.* are the machine's kernel, which every container on it shares: the file
     // persists them, the live value is left alone (core's settable_here).
     for k in ["vm.swappiness", "fs.file-max"] {
@@ -120,18 +129,16 @@ fn on_a_vm_the_swap_file_is_enabled() {
         swap.contains("\nset -- / '' root root /swapfile swapfile create 8589934592 8192 on\n"),
         "{swap}"
     );
-    for (k, v) in [
-        ("vm.swappiness", "10"),
-        ("net.core.somaxconn", "1024"),
-        ("net.ipv4.tcp_max_syn_backlog", "1024"),
-        ("fs.file-max", "100000"),
-    ] {
-        let s = &ch[&format!("sysctl:{k}")];
-        assert!(
-            s.contains(&format!("set -- /proc/sys/{} {v}\n", k.replace('.', "/"))),
-            "on a VM every key is set live: {s}"
-        );
-    }
+    // on a VM every key is set live
+    assert_set_live(
+        &ch,
+        &[
+            ("vm.swappiness", "10"),
+            ("net.core.somaxconn", "1024"),
+            ("net.ipv4.tcp_max_syn_backlog", "1024"),
+            ("fs.file-max", "100000"),
+        ],
+    );
     let after = assert_converges(&c, f, &BTreeMap::new(), "root");
     assert_eq!(
         after.swaps,

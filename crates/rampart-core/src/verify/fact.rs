@@ -516,20 +516,13 @@ impl FactQuery {
                 }
                 let cur = facts.sysctls.get(key)?;
                 let want = crate::facts::normalize_sysctl(want);
-                Some(match cur {
-                    None => CommandResult {
-                        rc: 0,
-                        output: format!("{key}: no such kernel parameter\nFAIL: want {want}"),
-                    },
-                    Some(v) if *v == want => CommandResult {
-                        rc: 0,
-                        output: format!("{key} = {v}\nok"),
-                    },
-                    Some(v) => CommandResult {
-                        rc: 0,
-                        output: format!("{key} = {v}\nFAIL: want {want}"),
-                    },
-                })
+                // sysctl_is.sh's lines: the value (or its absence), then the verdict
+                let output = match cur {
+                    None => format!("{key}: no such kernel parameter\nFAIL: want {want}"),
+                    Some(v) if *v == want => format!("{key} = {v}\nok"),
+                    Some(v) => format!("{key} = {v}\nFAIL: want {want}"),
+                };
+                Some(CommandResult { rc: 0, output })
             }
             FactQuery::UnitsActive(units) => units_active(facts, units),
             FactQuery::SharedLines { command, prefixes } => {

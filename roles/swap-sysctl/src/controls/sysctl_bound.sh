@@ -1,16 +1,11 @@
 # shellcheck shell=sh
 # sysctl.KEY: a kernel parameter within a bound.
 # $2 the key, $3 the test (le or ge), $4 the bound, $5 the test as shown (<= or >=)
-# `n/a` in a container for a key outside net.*: the machine's kernel, not the host's own.
-case $2 in
-net.*) ;;
-*)
-	if systemd-detect-virt -cq 2>/dev/null; then
-		echo "n/a: in a container ($(systemd-detect-virt -c)), $2 is the machine's kernel's"
-		exit 0
-	fi
-	;;
-esac
+# `n/a` for a kernel-wide key in a container (machine_kernel.sh, sent before this).
+if c=$(machine_kernel "$2"); then
+	echo "n/a: in a container ($c), $2 is the machine's kernel's"
+	exit 0
+fi
 v=$(sysctl -n "$2" 2>&1)
 echo "$2 = $v"
 case "$v" in

@@ -24,7 +24,8 @@ use crate::quote::{
 };
 use crate::target::Target;
 
-/// How long a cancelled channel may take to close before we stop waiting for it.
+/// How long a channel this side closed (cancelled, or over an output cap) keeps its slot:
+/// sshd may count the session until the process has ended.
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
 /// stdin goes out in pieces of this size, one at a time. russh encrypts what it is handed into
@@ -609,18 +610,25 @@ async fn drive_channel(
             },
         }
     }
-    // Cancelled: keep draining until the server confirms the close, so the connection never
-    // stalls on this channel; give up after a grace period (the permit frees the slot).
-    let _ = tokio::time::timeout(CLOSE_GRACE, async {
-        while let Some(msg) = rx.wait().await {
-            if matches!(msg, ChannelMsg::Close) {
-                break;
-            }
-        }
-    })
-    .await;
-    drop(permit);
+    // This side closed the channel (cancelled, or over a cap) and the caller gets its error at
+    // once. sshd counts the session until the process has ended and it has processed the
+    // close, so the slot (the permit) stays taken for a grace period, in the background.
+    // Meanwhile `rx` is drained, so that russh never blocks on this channel's full queue and
+    // stalls the connection. russh 0.65 forgets a channel once this side has sent its close:
+    // the server's close does not reach `rx`, and the grace is always spent whole. Waited for
+    // here, it cost the caller 10 s per capped or timed-out command.
     drop(out);
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+            while let Some(msg) = rx.wait().await {
+                if matches!(msg, ChannelMsg::Close) {
+                    break;
+                }
+            }
+        })
+        .await;
+        drop(permit);
+    });
     Err(end)
 }
 

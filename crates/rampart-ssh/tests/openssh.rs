@@ -765,8 +765,10 @@ async fn flooding_output_is_capped_per_command_and_per_host() {
             "{err:?}"
         );
         assert!(err.to_string().contains("16 MiB"), "{err}");
+        // The error comes at once: the channel's slot is held for the close grace (10 s) in
+        // the background, not by the caller.
         assert!(
-            start.elapsed() < Duration::from_secs(60),
+            start.elapsed() < Duration::from_secs(8),
             "{:?}",
             start.elapsed()
         );

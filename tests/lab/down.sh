@@ -33,11 +33,21 @@ for i in "${hosts[@]}"; do
 done
 
 lab_stop graceful "${hosts[@]}"
-failed=0
+t_stopped=$(lab_since "$t0")
+# Each host's kernel state and files are its own: they are cleared side by side (removing a
+# host's files that Docker filled takes seconds).
+clear_one() {
+  local rc=0
+  lab_clear "$1" || rc=1
+  [ "${KEEP:-0}" = 1 ] || rm -rf "$(lab_dir "$1")"
+  return "$rc"
+}
+failed=0 pids=()
 for i in "${hosts[@]}"; do
-  lab_clear "$i" || failed=$((failed + 1))
-  [ "${KEEP:-0}" = 1 ] || rm -rf "$(lab_dir "$i")"
+  clear_one "$i" &
+  pids+=("$!")
 done
+for p in "${pids[@]}"; do wait "$p" || failed=$((failed + 1)); done
 
 # the client files describe the hosts that are left
 if (($#)); then
@@ -62,5 +72,5 @@ n_mnt=$(findmnt -rn -o TARGET | grep -Ec "^$LAB_HOSTS/$pat/" || true)
 n_ns=$(ip netns list | grep -Ec "^rampart-$pat( |$)" || true)
 n_veth=$(ip -o link show | grep -Ec "^[0-9]+: rp-${pat}[@:]" || true)
 left=$((n_nspawn + n_cont + n_mnt + n_ns + n_veth + failed))
-lab_log "${#hosts[@]} hosts down ($LAB_STOPPED were running, $LAB_KILLED needed SIGKILL) in $(lab_since "$t0"); remaining: nspawn=$n_nspawn containers=$n_cont mounts=$n_mnt netns=$n_ns veths=$n_veth errors=$failed"
+lab_log "${#hosts[@]} hosts down ($LAB_STOPPED were running, $LAB_KILLED needed SIGKILL) in $(lab_since "$t0") (stopped at $t_stopped); remaining: nspawn=$n_nspawn containers=$n_cont mounts=$n_mnt netns=$n_ns veths=$n_veth errors=$failed"
 ((left == 0))

@@ -64,7 +64,7 @@ fi
 if (($#)); then pat="($(printf 'h%s|' "${hosts[@]}" | sed 's/|$//'))"; else pat='h[0-9]+'; fi
 n_nspawn=0
 for p in $(pgrep -x systemd-nspawn); do
-  tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -Eq -- " -M rampart-$pat " && n_nspawn=$((n_nspawn + 1))
+  tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -Eq -- " -M rampart-$pat " && n_nspawn=$((n_nspawn + 1))
 done
 n_cont=0
 for l in "${leaders[@]}"; do lab_is_leader "$l" && n_cont=$((n_cont + 1)); done

@@ -108,7 +108,7 @@ lab_nspawn_pid() {
   p=$(<"$f")
   [[ $p =~ ^[0-9]+$ ]] || return 1
   [ "$(cat "/proc/$p/comm" 2>/dev/null)" = systemd-nspawn ] || return 1
-  tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- " -M $(lab_machine "$1") " || return 1
+  tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -q -- " -M $(lab_machine "$1") " || return 1
   echo "$p"
 }
 

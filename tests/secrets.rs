@@ -4,7 +4,7 @@
 //! (sudo's I/O log included, when the host keeps one), in clear nor as JSON-escaped, hex or
 //! base64 text, and in no file the controller writes (journal, fact cache, HTML and JUnit
 //! reports).
-//! Host: h24 (tests/util/HOSTS.md).
+//! Host: h66 (tests/util/HOSTS.md).
 
 mod util;
 
@@ -76,7 +76,7 @@ fn run(args: &[&str], cache: &std::path::Path) -> (i32, String) {
 #[ignore = "needs the lab (sudo tests/run)"]
 fn a_canary_secret_never_leaks() {
     let lab = Lab::get();
-    lab.reset(&["h24"]);
+    lab.reset(&["h66"]);
     let dir = tempfile::tempdir().expect("tempdir");
     let canary = format!(
         "CANARY{:x}",
@@ -130,7 +130,7 @@ fn a_canary_secret_never_leaks() {
     std::fs::remove_file(&plain).expect("rm plaintext");
     let site = d.join("site.toml");
     std::fs::write(&site, "secrets = \"secrets.age\"\n\n[[play]]\nhosts = \"lab\"\nroles = [\"redis-acl\"]\n\n[roles.redis-acl]\nassets = [\"ex_001\", \"DZ-001\"]\n").expect("write site");
-    let inv = lab.inventory(d, &["h24"], "lab");
+    let inv = lab.inventory(d, &["h66"], "lab");
     let (i, s, k) = (
         inv.to_str().expect("utf-8"),
         site.to_str().expect("utf-8"),
@@ -153,7 +153,7 @@ fn a_canary_secret_never_leaks() {
     // Sample every process's argv on the host while rampart works.
     let sampler = Command::new(lab.scripts.join("exec.sh"))
         .args([
-            "h24",
+            "h66",
             "sh",
             "-c",
             "for i in $(seq 1 400); do ps -eo args; sleep 0.05; done > /root/ps-samples.log 2>&1",
@@ -272,14 +272,14 @@ fn a_canary_secret_never_leaks() {
             );
         }
     }
-    let ps = lab.sh("h24", "cat /root/ps-samples.log");
+    let ps = lab.sh("h66", "cat /root/ps-samples.log");
     assert!(ps.lines().count() > 100, "the sampler ran");
     assert!(
         !ps.contains(&canary),
         "a process on the host had the canary in its argv"
     );
     // sudo's I/O log (log_input/log_output) is read through sudoreplay when the host keeps one.
-    let logs = lab.sh("h24", "journalctl --no-pager -q 2>/dev/null; cat /var/log/auth.log /var/log/syslog /var/log/redis/*.log 2>/dev/null; if [ -d /var/log/sudo-io ]; then for s in $(sudoreplay -l 2>/dev/null | sed -n 's/.*TSID=\\([^ ;]*\\).*/\\1/p'); do sudoreplay -R \"$s\" 2>/dev/null; done; zcat -f $(find /var/log/sudo-io -type f) 2>/dev/null; fi; true");
+    let logs = lab.sh("h66", "journalctl --no-pager -q 2>/dev/null; cat /var/log/auth.log /var/log/syslog /var/log/redis/*.log 2>/dev/null; if [ -d /var/log/sudo-io ]; then for s in $(sudoreplay -l 2>/dev/null | sed -n 's/.*TSID=\\([^ ;]*\\).*/\\1/p'); do sudoreplay -R \"$s\" 2>/dev/null; done; zcat -f $(find /var/log/sudo-io -type f) 2>/dev/null; fi; true");
     assert!(
         !logs.contains(&canary),
         "the canary reached a log on the host"
@@ -292,7 +292,7 @@ fn a_canary_secret_never_leaks() {
     }
     let files = lab
         .exec(
-            "h24",
+            "h66",
             &format!("grep -rl '{canary}' /etc /var/lib/rampart /run /root 2>/dev/null"),
         )
         .1;

@@ -138,7 +138,7 @@ pub fn check(c: &Control, o: &Options<'_>) -> Check {
         let proc_path = ["/proc/sys/", &k.replace('.', "/")].concat();
         // As the build decides: inside a container only net.* is the host's own (a lab host's
         // /proc/sys is not mounted read-only, but writes to kernel-wide keys are refused).
-        let scope = if k.starts_with("net.") {
+        let scope = if rampart_core::resource::in_network_namespace(k) {
             "net"
         } else {
             "kernel"

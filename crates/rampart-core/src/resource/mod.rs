@@ -28,7 +28,7 @@ pub use file::{Content, Directory, Edit, EditKind, File, Symlink, Validate, put_
 pub use perms::Perms;
 pub use service::{Service, ServiceState};
 pub use swap::Swapfile;
-pub use sysctl::{Sysctl, settable_here};
+pub use sysctl::{Sysctl, in_network_namespace, settable_here};
 pub use ufw::{Ufw, UfwAction, UfwPolicy, UfwRule, UfwState};
 
 use crate::facts::{FactRequest, Facts};

@@ -92,7 +92,13 @@ impl Sysctl {
 /// one container's run never changes its neighbours' kernel (the baseline and swap-sysctl
 /// roles, and the lab, whose hosts are containers on one machine).
 pub fn settable_here(key: &str, facts: &Facts) -> bool {
-    !facts.host.in_container() || key.starts_with("net.")
+    !facts.host.in_container() || in_network_namespace(key)
+}
+
+/// Whether kernel parameter `key` belongs to the network namespace (`net.*`): a container's
+/// own, where every other key is the machine's kernel's ([`settable_here`]).
+pub fn in_network_namespace(key: &str) -> bool {
+    key.starts_with("net.")
 }
 
 /// Writes a sysctl's live value: see `sysctl/set.sh`.
